@@ -1,0 +1,40 @@
+/*
+ * main.c - `vaern`: dispatch to subcommands.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+#ifndef VAERN_VERSION
+#define VAERN_VERSION "0.1.0"
+#endif
+
+static void usage(FILE *f) {
+    fputs("usage: vaern COMMAND [ARGS]\n"
+          "commands:\n"
+          "  evtx dump FILE|DIR...   Windows event logs (EVTX) as flat JSON events or XML\n"
+          "  version                 print the version\n"
+          "Run 'vaern COMMAND --help' for a command's options; docs/cli.md has them all.\n",
+          f);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return VA_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "evtx")) return va_cmd_evtx(argc - 1, argv + 1);
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        puts("vaern " VAERN_VERSION);
+        return VA_EXIT_OK;
+    }
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
+        usage(stdout);
+        return VA_EXIT_OK;
+    }
+    fprintf(stderr, "vaern: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return VA_EXIT_USAGE;
+}

@@ -1,0 +1,23 @@
+/*
+ * paths.h - command-line inputs to a sorted list of files.
+ *
+ * A directory argument is searched recursively for files with one of the given extensions
+ * (case-insensitive); a file argument is taken as it is.  Results are sorted per directory so
+ * that runs are reproducible.
+ */
+#ifndef VA_PATHS_H
+#define VA_PATHS_H
+
+#include <stddef.h>
+
+typedef struct va_paths {
+    char **v;
+    size_t n, cap;
+} va_paths;
+
+/* Add arg (file or directory) to p; exts is a NULL-terminated list like {".evtx", NULL}.
+ * Returns 0, or -1 after printing why on stderr (missing path, out of memory). */
+int va_paths_add(va_paths *p, const char *arg, const char *const *exts);
+void va_paths_free(va_paths *p);
+
+#endif

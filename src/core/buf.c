@@ -1,0 +1,164 @@
+/*
+ * buf.c - growable byte buffer and its escaping appenders (see buf.h).
+ */
+#include "core/buf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/utf.h"
+
+void va_buf_init(va_buf *b) {
+    b->p = NULL;
+    b->len = b->cap = 0;
+    b->oom = 0;
+}
+
+void va_buf_free(va_buf *b) {
+    free(b->p);
+    va_buf_init(b);
+}
+
+int va_buf_reserve(va_buf *b, size_t extra) {
+    if (b->oom) return -1;
+    if (b->len + extra + 1 <= b->cap) return 0;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + extra + 1) {
+        if (cap > SIZE_MAX / 2) {
+            b->oom = 1;
+            return -1;
+        }
+        cap *= 2;
+    }
+    char *p = realloc(b->p, cap);
+    if (!p) {
+        b->oom = 1;
+        return -1;
+    }
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+void va_buf_put(va_buf *b, const void *p, size_t n) {
+    if (va_buf_reserve(b, n)) return;
+    if (n) memcpy(b->p + b->len, p, n);
+    b->len += n;
+    b->p[b->len] = 0;
+}
+
+void va_buf_putc(va_buf *b, char c) {
+    if (b->len + 2 > b->cap && va_buf_reserve(b, 1)) return;
+    b->p[b->len++] = c;
+    b->p[b->len] = 0;
+}
+
+void va_buf_puts(va_buf *b, const char *s) {
+    va_buf_put(b, s, strlen(s));
+}
+
+void va_buf_printf(va_buf *b, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    char tmp[256];
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    if ((size_t)n < sizeof tmp) {
+        va_buf_put(b, tmp, (size_t)n);
+        return;
+    }
+    if (va_buf_reserve(b, (size_t)n)) return;
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+void va_buf_u64(va_buf *b, uint64_t v) {
+    char tmp[24];
+    char *e = tmp + sizeof tmp, *s = e;
+    do {
+        *--s = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    va_buf_put(b, s, (size_t)(e - s));
+}
+
+void va_buf_i64(va_buf *b, int64_t v) {
+    if (v < 0) {
+        va_buf_putc(b, '-');
+        va_buf_u64(b, (uint64_t)0 - (uint64_t)v);
+    } else {
+        va_buf_u64(b, (uint64_t)v);
+    }
+}
+
+void va_buf_json_str(va_buf *b, const char *s, size_t n) {
+    static const char hex[] = "0123456789abcdef";
+    if (va_buf_reserve(b, n + 2)) return;
+    va_buf_putc(b, '"');
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0, run = 0;
+    while (i < n) {
+        unsigned char c = u[i];
+        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+            i++, run++;
+            continue;
+        }
+        va_buf_put(b, u + i - run, run);
+        run = 0;
+        if (c >= 0x80) {
+            uint32_t cp;
+            size_t k = va_utf8_next(u + i, n - i, &cp);
+            if (cp == 0xFFFD && k == 1)
+                va_buf_put(b, "\xEF\xBF\xBD", 3);
+            else
+                va_buf_put(b, u + i, k);
+            i += k;
+            continue;
+        }
+        char esc[7] = {'\\', 0};
+        size_t el = 2;
+        switch (c) {
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        case '\b': esc[1] = 'b'; break;
+        case '\f': esc[1] = 'f'; break;
+        default:
+            esc[1] = 'u', esc[2] = '0', esc[3] = '0';
+            esc[4] = hex[c >> 4], esc[5] = hex[c & 15];
+            el = 6;
+        }
+        va_buf_put(b, esc, el);
+        i++;
+    }
+    va_buf_put(b, u + i - run, run);
+    va_buf_putc(b, '"');
+}
+
+void va_buf_xml_esc(va_buf *b, const char *s, size_t n, int in_attr) {
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *rep = NULL;
+        switch (s[i]) {
+        case '&': rep = "&amp;"; break;
+        case '<': rep = "&lt;"; break;
+        case '>': rep = "&gt;"; break;
+        case '"': rep = in_attr ? "&quot;" : NULL; break;
+        default: break;
+        }
+        if (!rep) {
+            run++;
+            continue;
+        }
+        va_buf_put(b, s + i - run, run);
+        run = 0;
+        va_buf_puts(b, rep);
+    }
+    va_buf_put(b, s + n - run, run);
+}

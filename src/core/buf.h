@@ -1,0 +1,41 @@
+/*
+ * buf.h - growable byte buffer (vaern's "sds"): output assembly for JSON, XML and reports.
+ *
+ * A va_buf owns its memory (free with va_buf_free).  Appends never fail loudly: on allocation
+ * failure the buffer sets ->oom, keeps what it had and ignores further appends, so an emitter
+ * can write a whole record and check once at the end.
+ */
+#ifndef VA_BUF_H
+#define VA_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct va_buf {
+    char *p;    /* NUL-terminated when cap > 0 */
+    size_t len; /* bytes used, excluding the NUL */
+    size_t cap; /* bytes allocated */
+    int oom;    /* an append failed */
+} va_buf;
+
+void va_buf_init(va_buf *b);
+void va_buf_free(va_buf *b);
+/* Make room for extra more bytes; 0 on success, -1 (and oom set) on failure. */
+int va_buf_reserve(va_buf *b, size_t extra);
+static inline void va_buf_clear(va_buf *b) {
+    b->len = 0;
+    if (b->cap) b->p[0] = 0;
+}
+void va_buf_put(va_buf *b, const void *p, size_t n);
+void va_buf_putc(va_buf *b, char c);
+void va_buf_puts(va_buf *b, const char *s);
+void va_buf_printf(va_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void va_buf_u64(va_buf *b, uint64_t v);
+void va_buf_i64(va_buf *b, int64_t v);
+/* Append s (UTF-8, n bytes) as a quoted JSON string; invalid UTF-8 becomes U+FFFD. */
+void va_buf_json_str(va_buf *b, const char *s, size_t n);
+/* Append s escaped as XML character data (&, <, > and, in attributes, quotes). */
+void va_buf_xml_esc(va_buf *b, const char *s, size_t n, int in_attr);
+
+#endif

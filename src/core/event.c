@@ -1,0 +1,149 @@
+/*
+ * event.c - flat event construction, lookup and JSON serialisation (see event.h).
+ */
+#include "core/event.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/vtime.h"
+
+void va_event_init(va_event *ev, va_arena *a) {
+    memset(ev, 0, sizeof *ev);
+    ev->arena = a;
+    ev->time_ns = VA_TIME_NONE;
+    ev->event_id = -1;
+    ev->src.unit = ev->src.offset = -1;
+}
+
+va_err va_event_add(va_event *ev, const char *name, size_t nlen, const char *val, size_t vlen,
+                    va_vtype t) {
+    if (nlen > UINT32_MAX || vlen > UINT32_MAX) return VA_ELIMIT;
+    if (ev->n == ev->cap) {
+        uint32_t cap = ev->cap ? ev->cap * 2 : 32;
+        va_field *f = va_arena_alloc(ev->arena, cap * sizeof *f);
+        if (!f) return VA_ENOMEM;
+        if (ev->n) memcpy(f, ev->f, ev->n * sizeof *f);
+        ev->f = f, ev->cap = cap;
+    }
+    va_field *f = &ev->f[ev->n++];
+    f->name = name, f->nlen = (uint32_t)nlen;
+    f->val = val ? val : "", f->vlen = val ? (uint32_t)vlen : 0;
+    f->type = (uint8_t)t;
+    return VA_OK;
+}
+
+va_err va_event_add_copy(va_event *ev, const char *name, size_t nlen, const char *val, size_t vlen,
+                         va_vtype t) {
+    char *n = va_arena_strndup(ev->arena, name, nlen);
+    char *v = va_arena_strndup(ev->arena, val ? val : "", val ? vlen : 0);
+    if (!n || !v) return VA_ENOMEM;
+    return va_event_add(ev, n, nlen, v, val ? vlen : 0, t);
+}
+
+const va_field *va_event_get(const va_event *ev, const char *name) {
+    size_t l = strlen(name);
+    for (uint32_t i = 0; i < ev->n; i++)
+        if (ev->f[i].nlen == l && memcmp(ev->f[i].name, name, l) == 0) return &ev->f[i];
+    return NULL;
+}
+
+static int parse_i64(const char *s, size_t n, int64_t *out) {
+    if (!n) return -1;
+    int neg = 0;
+    size_t i = 0;
+    if (s[0] == '-') neg = 1, i = 1;
+    if (i == n) return -1;
+    uint64_t v = 0;
+    for (; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9' || v > (UINT64_MAX - 9) / 10) return -1;
+        v = v * 10 + (uint64_t)(s[i] - '0');
+    }
+    if (v > INT64_MAX) return -1;
+    *out = neg ? -(int64_t)v : (int64_t)v;
+    return 0;
+}
+
+void va_event_finish(va_event *ev) {
+    for (uint32_t i = 0; i < ev->n; i++) {
+        const va_field *f = &ev->f[i];
+        int64_t v;
+        switch (f->nlen) {
+        case 7:
+            if (!ev->channel && !memcmp(f->name, "Channel", 7)) ev->channel = f;
+            if (ev->event_id < 0 && !memcmp(f->name, "EventID", 7) &&
+                !parse_i64(f->val, f->vlen, &v))
+                ev->event_id = v;
+            break;
+        case 8:
+            if (!ev->computer && !memcmp(f->name, "Computer", 8)) ev->computer = f;
+            break;
+        case 11:
+            if (ev->time_ns == VA_TIME_NONE && !memcmp(f->name, "TimeCreated", 11)) {
+                int64_t t;
+                if (!va_time_parse_iso(f->val, f->vlen, &t)) ev->time_ns = t;
+            }
+            break;
+        case 13:
+            if (!ev->provider && !memcmp(f->name, "Provider_Name", 13)) ev->provider = f;
+            if (!ev->record_id && !memcmp(f->name, "EventRecordID", 13) &&
+                !parse_i64(f->val, f->vlen, &v) && v > 0)
+                ev->record_id = (uint64_t)v;
+            break;
+        default: break;
+        }
+    }
+}
+
+static void json_value(const va_field *f, va_buf *out) {
+    switch (f->type) {
+    case VA_V_NULL: va_buf_puts(out, "null"); return;
+    case VA_V_INT:
+    case VA_V_UINT:
+    case VA_V_REAL:
+    case VA_V_BOOL:
+        /* Emit as a bare JSON token only if it is one (NaN/Inf reals are not). */
+        if (f->vlen && (f->type != VA_V_REAL || (f->val[0] != 'n' && f->val[0] != 'i' &&
+                                                 f->val[f->vlen - 1] != 'f'))) {
+            va_buf_put(out, f->val, f->vlen);
+            return;
+        }
+        break;
+    default: break;
+    }
+    va_buf_json_str(out, f->val, f->vlen);
+}
+
+static int same_name(const va_field *a, const va_field *b) {
+    return a->nlen == b->nlen && memcmp(a->name, b->name, a->nlen) == 0;
+}
+
+void va_event_json(const va_event *ev, va_buf *out) {
+    va_buf_putc(out, '{');
+    int first = 1;
+    for (uint32_t i = 0; i < ev->n; i++) {
+        const va_field *f = &ev->f[i];
+        uint32_t j, dup = 0;
+        for (j = 0; j < i; j++)
+            if (same_name(&ev->f[j], f)) break;
+        if (j < i) continue; /* already written with its first occurrence */
+        for (j = i + 1; j < ev->n; j++) dup += same_name(&ev->f[j], f);
+        if (!first) va_buf_putc(out, ',');
+        first = 0;
+        va_buf_json_str(out, f->name, f->nlen);
+        va_buf_putc(out, ':');
+        if (!dup) {
+            json_value(f, out);
+            continue;
+        }
+        va_buf_putc(out, '[');
+        json_value(f, out);
+        for (j = i + 1; j < ev->n; j++) {
+            if (!same_name(&ev->f[j], f)) continue;
+            va_buf_putc(out, ',');
+            json_value(&ev->f[j], out);
+        }
+        va_buf_putc(out, ']');
+    }
+    va_buf_putc(out, '}');
+}

@@ -1,0 +1,72 @@
+/*
+ * event.h - the flat event: the one model every source produces and every detector reads.
+ *
+ * An event is a list of (field, value) pairs plus the few facts every detector needs directly
+ * (time, event ID, channel, provider, computer, record ID) and a reference to where it came
+ * from.  Field names and values are borrowed: they point into the arena of the unit that was
+ * parsed (or into static/template memory that outlives it).  A name may repeat (EVTX <Data>
+ * without names, JSON arrays): detectors treat repeated fields as "any of".
+ */
+#ifndef VA_EVENT_H
+#define VA_EVENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/err.h"
+
+typedef enum va_vtype {
+    VA_V_NULL = 0, /* no value (JSON null, EVTX NullType) */
+    VA_V_STR,      /* text */
+    VA_V_INT,      /* signed decimal integer in text form */
+    VA_V_UINT,     /* unsigned decimal integer in text form */
+    VA_V_REAL,     /* floating point in text form */
+    VA_V_BOOL,     /* "true" / "false" */
+} va_vtype;
+
+typedef struct va_field {
+    const char *name; /* NUL-terminated */
+    const char *val;  /* NUL-terminated, UTF-8; "" for null */
+    uint32_t nlen, vlen;
+    uint8_t type; /* va_vtype */
+} va_field;
+
+/* Where an event came from. */
+typedef struct va_src {
+    const char *path; /* input file (borrowed) */
+    int64_t unit;     /* EVTX chunk index or line number; -1 if none */
+    int64_t offset;   /* byte offset of the record in the file; -1 if unknown */
+} va_src;
+
+typedef struct va_event {
+    va_field *f; /* fields, in document order */
+    uint32_t n, cap;
+    va_arena *arena; /* where f[] and added values live (borrowed) */
+    /* Facts filled by va_event_finish() from the fields: */
+    int64_t time_ns;      /* VA_TIME_NONE if unknown */
+    int64_t event_id;     /* -1 if none */
+    uint64_t record_id;   /* 0 if none */
+    const va_field *channel, *provider, *computer; /* NULL if absent */
+    va_src src;
+} va_event;
+
+/* Start an empty event whose storage comes from arena a (freed with the arena). */
+void va_event_init(va_event *ev, va_arena *a);
+/* Append a field; name and val must outlive the event and be NUL-terminated at nlen/vlen.
+ * Returns VA_ENOMEM on failure. */
+va_err va_event_add(va_event *ev, const char *name, size_t nlen, const char *val, size_t vlen,
+                    va_vtype t);
+/* Same, copying name and value into the event's arena. */
+va_err va_event_add_copy(va_event *ev, const char *name, size_t nlen, const char *val, size_t vlen,
+                         va_vtype t);
+/* First field called name (exact, case-sensitive), or NULL. */
+const va_field *va_event_get(const va_event *ev, const char *name);
+/* Fill the direct facts (time, IDs, channel, ...) from the fields. */
+void va_event_finish(va_event *ev);
+/* Append the event as one JSON object (no newline).  Integers and booleans are written as JSON
+ * numbers/booleans, repeated names as arrays. */
+void va_event_json(const va_event *ev, va_buf *out);
+
+#endif

@@ -1,0 +1,130 @@
+/*
+ * vtime.c - time conversion and formatting (see vtime.h).
+ */
+#include "core/vtime.h"
+
+#include <stdio.h>
+
+#define FT_UNIX_EPOCH 116444736000000000ULL /* FILETIME ticks at 1970-01-01 */
+
+int64_t va_time_from_filetime(uint64_t ft) {
+    /* ns range: roughly FILETIME 0x... from 1677 to 2262. */
+    int64_t ticks = (int64_t)(ft - FT_UNIX_EPOCH);
+    if (ft >= FT_UNIX_EPOCH) {
+        if (ft - FT_UNIX_EPOCH > (uint64_t)(INT64_MAX / 100)) return VA_TIME_NONE;
+    } else if (FT_UNIX_EPOCH - ft > (uint64_t)(INT64_MAX / 100)) {
+        return VA_TIME_NONE;
+    }
+    return ticks * 100;
+}
+
+int64_t va_days_from_civil(int64_t y, unsigned m, unsigned d) {
+    y -= m <= 2;
+    const int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const unsigned yoe = (unsigned)(y - era * 400);
+    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
+    z += 719468;
+    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    const unsigned doe = (unsigned)(z - era * 146097);
+    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+/* secs since epoch (may be negative) + 9-digit fraction. */
+static size_t fmt_parts(int64_t secs, uint32_t frac9, int digits, char *out) {
+    int64_t days = secs / 86400, rem = secs % 86400;
+    if (rem < 0) rem += 86400, days--;
+    int64_t y;
+    unsigned m, d;
+    civil_from_days(days, &y, &m, &d);
+    int n = snprintf(out, 40, "%04lld-%02u-%02uT%02u:%02u:%02u", (long long)y, m, d,
+                     (unsigned)(rem / 3600), (unsigned)(rem / 60 % 60), (unsigned)(rem % 60));
+    if (n < 0) return 0;
+    size_t len = (size_t)n;
+    if (digits > 0) {
+        if (digits > 9) digits = 9;
+        char f[10];
+        snprintf(f, sizeof f, "%09u", frac9);
+        out[len++] = '.';
+        for (int i = 0; i < digits; i++) out[len++] = f[i];
+    }
+    out[len++] = 'Z';
+    out[len] = 0;
+    return len;
+}
+
+size_t va_time_fmt_filetime(uint64_t ft, int digits, char *out) {
+    /* Seconds relative to 1970, computed without overflow for any u64. */
+    uint64_t s1601 = ft / 10000000ULL;
+    int64_t secs = (int64_t)s1601 - (int64_t)(FT_UNIX_EPOCH / 10000000ULL);
+    return fmt_parts(secs, (uint32_t)(ft % 10000000ULL) * 100, digits, out);
+}
+
+size_t va_time_fmt_ns(int64_t ns, int digits, char *out) {
+    int64_t secs = ns / 1000000000LL, frac = ns % 1000000000LL;
+    if (frac < 0) frac += 1000000000LL, secs--;
+    return fmt_parts(secs, (uint32_t)frac, digits, out);
+}
+
+static int num(const char *s, size_t n, size_t *i, int width, int *out) {
+    int v = 0;
+    for (int k = 0; k < width; k++, (*i)++) {
+        if (*i >= n || s[*i] < '0' || s[*i] > '9') return -1;
+        v = v * 10 + (s[*i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+int va_time_parse_iso(const char *s, size_t n, int64_t *ns) {
+    size_t i = 0;
+    int Y, M, D, h = 0, mi = 0, sec = 0;
+    if (num(s, n, &i, 4, &Y) || i >= n || s[i++] != '-' || num(s, n, &i, 2, &M) || i >= n ||
+        s[i++] != '-' || num(s, n, &i, 2, &D))
+        return -1;
+    if (M < 1 || M > 12 || D < 1 || D > 31) return -1;
+    int64_t frac = 0;
+    int64_t off = 0;
+    if (i < n && (s[i] == 'T' || s[i] == ' ')) {
+        i++;
+        if (num(s, n, &i, 2, &h) || i >= n || s[i++] != ':' || num(s, n, &i, 2, &mi)) return -1;
+        if (i < n && s[i] == ':') {
+            i++;
+            if (num(s, n, &i, 2, &sec)) return -1;
+        }
+        if (h > 23 || mi > 59 || sec > 60) return -1;
+        if (i < n && (s[i] == '.' || s[i] == ',')) {
+            i++;
+            int digits = 0;
+            while (i < n && s[i] >= '0' && s[i] <= '9') {
+                if (digits < 9) frac = frac * 10 + (s[i] - '0'), digits++;
+                i++;
+            }
+            if (!digits) return -1;
+            while (digits++ < 9) frac *= 10;
+        }
+        if (i < n && (s[i] == 'Z' || s[i] == 'z')) {
+            i++;
+        } else if (i < n && (s[i] == '+' || s[i] == '-')) {
+            int sign = s[i++] == '-' ? -1 : 1, oh, om = 0;
+            if (num(s, n, &i, 2, &oh)) return -1;
+            if (i < n && s[i] == ':') i++;
+            if (i < n && num(s, n, &i, 2, &om)) return -1;
+            off = sign * (oh * 3600LL + om * 60LL);
+        }
+    }
+    if (i != n) return -1;
+    int64_t days = va_days_from_civil(Y, (unsigned)M, (unsigned)D);
+    int64_t secs = days * 86400 + h * 3600LL + mi * 60LL + sec - off;
+    *ns = secs * 1000000000LL + frac;
+    return 0;
+}

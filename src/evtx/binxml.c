@@ -1,0 +1,499 @@
+/*
+ * binxml.c - binary XML tokens to op lists; names and templates cached per chunk.
+ *
+ * Every offset here is relative to the chunk, every read is bounds-checked against the region
+ * being parsed, and every failure leaves a reason in c->err: a damaged record costs that record,
+ * never the process.  Template definitions are parsed once per chunk and shared by all the
+ * records that instantiate them.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/utf.h"
+#include "evtx/evtx_int.h"
+
+#define BX_MAX_OPS   (1u << 20) /* per fragment: a 64 KiB chunk cannot hold more tokens */
+#define BX_MAX_VALS  65535u
+#define BX_MAX_DEPTH 16 /* nested binary XML / template instances */
+
+static inline uint16_t rd16(const uint8_t *p) {
+    return (uint16_t)(p[0] | p[1] << 8);
+}
+static inline uint32_t rd32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static int fail(va_evtx_ctx *c, uint32_t off, const char *fmt, unsigned a) {
+    snprintf(c->err, sizeof c->err, fmt, a);
+    c->err_off = off;
+    return -1;
+}
+
+/* ---- offset map ---- */
+
+static void map_clear(bx_map *m) {
+    if (m->keys && m->n) memset(m->keys, 0, m->cap * sizeof *m->keys);
+    m->n = 0;
+}
+
+static void **map_slot(bx_map *m, uint32_t key, int create) {
+    if (!m->keys || (create && (m->n + 1) * 2 > m->cap)) {
+        if (!create) return NULL;
+        uint32_t cap = m->cap ? m->cap * 2 : 256;
+        uint32_t *k = calloc(cap, sizeof *k);
+        void **v = calloc(cap, sizeof *v);
+        if (!k || !v) {
+            free(k), free(v);
+            return NULL;
+        }
+        for (uint32_t i = 0; i < m->cap; i++) {
+            if (!m->keys[i]) continue;
+            uint32_t j = (m->keys[i] * 2654435761u) & (cap - 1);
+            while (k[j]) j = (j + 1) & (cap - 1);
+            k[j] = m->keys[i], v[j] = m->vals[i];
+        }
+        free(m->keys), free(m->vals);
+        m->keys = k, m->vals = v, m->cap = cap;
+    }
+    uint32_t j = (key * 2654435761u) & (m->cap - 1);
+    while (m->keys[j]) {
+        if (m->keys[j] == key) return &m->vals[j];
+        j = (j + 1) & (m->cap - 1);
+    }
+    if (!create) return NULL;
+    m->keys[j] = key;
+    m->vals[j] = NULL;
+    m->n++;
+    return &m->vals[j];
+}
+
+void bx_ctx_chunk_reset(va_evtx_ctx *c, const uint8_t *chunk, uint32_t len) {
+    va_arena_reset(&c->arena);
+    map_clear(&c->names);
+    map_clear(&c->tmpls);
+    c->chunk = chunk;
+    c->chunk_len = len;
+    c->depth = 0;
+    c->err[0] = 0;
+}
+
+va_evtx_ctx *va_evtx_ctx_new(void) {
+    va_evtx_ctx *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    va_arena_init(&c->arena, 256 * 1024);
+    va_buf_init(&c->scratch);
+    va_buf_init(&c->text);
+    return c;
+}
+
+void va_evtx_ctx_free(va_evtx_ctx *c) {
+    if (!c) return;
+    va_arena_free(&c->arena);
+    free(c->names.keys), free(c->names.vals);
+    free(c->tmpls.keys), free(c->tmpls.vals);
+    va_buf_free(&c->scratch);
+    va_buf_free(&c->text);
+    free(c);
+}
+
+/* ---- names ---- */
+
+typedef struct bx_name {
+    const char *s;
+    uint32_t len;
+} bx_name;
+
+/* Resolve the name at chunk offset noff.  Name layout: u32 next, u16 hash, u16 nchars,
+ * UTF-16 chars, u16 NUL.  *size gets the on-disk size (for skipping inline names). */
+static const bx_name *name_at(va_evtx_ctx *c, uint32_t noff, uint32_t *size) {
+    if (noff < 8 || noff > c->chunk_len || c->chunk_len - noff < 8) {
+        fail(c, noff, "name offset 0x%x outside the chunk", noff);
+        return NULL;
+    }
+    uint32_t nch = rd16(c->chunk + noff + 6);
+    uint32_t sz = 8 + 2 * nch + 2;
+    if (sz > c->chunk_len - noff) {
+        fail(c, noff, "name of %u characters runs past the chunk", nch);
+        return NULL;
+    }
+    if (size) *size = sz;
+    void **slot = map_slot(&c->names, noff, 1);
+    if (!slot) {
+        fail(c, noff, "out of memory%.0u", 0);
+        return NULL;
+    }
+    if (*slot) return *slot;
+    bx_name *n = va_arena_alloc(&c->arena, sizeof *n);
+    size_t l;
+    char *s = n ? va_utf16le_dup(&c->arena, c->chunk + noff + 8, nch, &l) : NULL;
+    if (!s) {
+        fail(c, noff, "out of memory%.0u", 0);
+        return NULL;
+    }
+    n->s = s, n->len = (uint32_t)l;
+    *slot = n;
+    return n;
+}
+
+/* ---- op lists ---- */
+
+typedef struct oplist {
+    bx_op *ops;
+    uint32_t n, cap;
+} oplist;
+
+static bx_op *op_push(va_evtx_ctx *c, oplist *l, uint8_t kind, uint32_t off) {
+    if (l->n == l->cap) {
+        if (l->cap >= BX_MAX_OPS) {
+            fail(c, off, "more than %u tokens in one fragment", BX_MAX_OPS);
+            return NULL;
+        }
+        uint32_t cap = l->cap ? l->cap * 2 : 64;
+        bx_op *o = va_arena_alloc(&c->arena, cap * sizeof *o);
+        if (!o) {
+            fail(c, off, "out of memory%.0u", 0);
+            return NULL;
+        }
+        if (l->n) memcpy(o, l->ops, l->n * sizeof *o);
+        l->ops = o, l->cap = cap;
+    }
+    bx_op *op = &l->ops[l->n++];
+    memset(op, 0, sizeof *op);
+    op->kind = kind;
+    return op;
+}
+
+/* Read a name reference (u32 offset) at *pos; skip the name if it is stored inline. */
+static const bx_name *read_name_ref(va_evtx_ctx *c, uint32_t *pos, uint32_t end) {
+    if (end - *pos < 4) {
+        fail(c, *pos, "name reference truncated%.0u", 0);
+        return NULL;
+    }
+    uint32_t noff = rd32(c->chunk + *pos);
+    *pos += 4;
+    uint32_t sz = 0;
+    const bx_name *n = name_at(c, noff, &sz);
+    if (!n) return NULL;
+    if (noff == *pos) {
+        if (sz > end - *pos) {
+            fail(c, *pos, "inline name runs past its fragment%.0u", 0);
+            return NULL;
+        }
+        *pos += sz;
+    }
+    return n;
+}
+
+/* Is a name reference at p plausible (inline at p+4, or an earlier name in the chunk)? */
+static int name_ref_plausible(va_evtx_ctx *c, uint32_t p, uint32_t end) {
+    if (end < 4 || p > end - 4) return 0;
+    uint32_t noff = rd32(c->chunk + p);
+    if (noff == p + 4) return 1;
+    return noff >= 512 && noff < p && c->chunk_len - noff >= 10;
+}
+
+/* Length-prefixed UTF-16 text (u16 count + chars) at *pos. */
+static const char *read_lstr(va_evtx_ctx *c, uint32_t *pos, uint32_t end, uint32_t *len) {
+    if (end - *pos < 2) {
+        fail(c, *pos, "string length truncated%.0u", 0);
+        return NULL;
+    }
+    uint32_t nch = rd16(c->chunk + *pos);
+    *pos += 2;
+    if (2 * nch > end - *pos) {
+        fail(c, *pos, "string of %u characters runs past its fragment", nch);
+        return NULL;
+    }
+    size_t l;
+    char *s = va_utf16le_dup(&c->arena, c->chunk + *pos, nch, &l);
+    if (!s) {
+        fail(c, *pos, "out of memory%.0u", 0);
+        return NULL;
+    }
+    *pos += 2 * nch;
+    *len = (uint32_t)l;
+    return s;
+}
+
+static bx_tmpl *template_at(va_evtx_ctx *c, uint32_t def);
+
+/* Size of a fixed-size value type, 0 if variable. */
+static uint32_t fixed_size(uint8_t t) {
+    switch (t & 0x7f) {
+    case BX_T_INT8:
+    case BX_T_UINT8: return 1;
+    case BX_T_INT16:
+    case BX_T_UINT16: return 2;
+    case BX_T_INT32:
+    case BX_T_UINT32:
+    case BX_T_REAL32:
+    case BX_T_BOOL:
+    case BX_T_HEX32: return 4;
+    case BX_T_INT64:
+    case BX_T_UINT64:
+    case BX_T_REAL64:
+    case BX_T_FILETIME:
+    case BX_T_HEX64: return 8;
+    case BX_T_GUID:
+    case BX_T_SYSTIME: return 16;
+    default: return 0;
+    }
+}
+
+/* Template instance at *pos (after the 0x0c token). */
+static int parse_tinst(va_evtx_ctx *c, uint32_t *pos, uint32_t end, oplist *l) {
+    uint32_t p = *pos;
+    if (end - p < 9) return fail(c, p, "template instance truncated%.0u", 0);
+    uint32_t def = rd32(c->chunk + p + 5);
+    p += 9;
+    if (def == p) {
+        /* Definition stored inline: next(4) guid(16) size(4) data(size). */
+        if (end - p < 24) return fail(c, p, "inline template header truncated%.0u", 0);
+        uint32_t dsz = rd32(c->chunk + p + 20);
+        if (dsz > end - p - 24) return fail(c, p, "inline template of %u bytes runs past", dsz);
+        p += 24 + dsz;
+    }
+    bx_tmpl *t = template_at(c, def);
+    if (!t) return -1;
+    if (end - p < 4) return fail(c, p, "substitution count truncated%.0u", 0);
+    uint32_t nv = rd32(c->chunk + p);
+    p += 4;
+    if (nv > BX_MAX_VALS || (uint64_t)nv * 4 > end - p)
+        return fail(c, p, "substitution count %u does not fit the record", nv);
+    bx_val *vals = va_arena_alloc(&c->arena, (nv ? nv : 1) * sizeof *vals);
+    if (!vals) return fail(c, p, "out of memory%.0u", 0);
+    uint32_t data = p + 4 * nv;
+    for (uint32_t i = 0; i < nv; i++) {
+        const uint8_t *d = c->chunk + p + 4 * i;
+        vals[i].size = rd16(d);
+        vals[i].type = d[2];
+        if (vals[i].size > end - data)
+            return fail(c, data, "substitution value %u runs past the record", i);
+        vals[i].p = c->chunk + data;
+        data += vals[i].size;
+    }
+    bx_op *op = op_push(c, l, OP_TINST, *pos);
+    if (!op) return -1;
+    op->tmpl = t, op->vals = vals, op->nvals = nv;
+    *pos = data;
+    return 0;
+}
+
+/* Link each OP_OPEN to its end and mark elements with direct substitutions, so the walker can
+ * repeat (arrays) or drop (optional null) an element without searching for its end. */
+static void link_elements(bx_op *ops, uint32_t n) {
+    uint32_t stack[256], sp = 0, lost = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        switch (ops[i].kind) {
+        case OP_OPEN:
+            ops[i].match = n - i;
+            if (sp < 256) stack[sp++] = i;
+            else lost++;
+            break;
+        case OP_END:
+        case OP_CLOSE_EMPTY:
+            if (lost) lost--;
+            else if (sp) {
+                sp--;
+                ops[stack[sp]].match = i - stack[sp];
+            }
+            break;
+        case OP_SUBST:
+            if (sp && !lost) ops[stack[sp - 1]].subst = 1;
+            break;
+        default: break;
+        }
+    }
+}
+
+int bx_parse(va_evtx_ctx *c, uint32_t off, uint32_t end, int in_tmpl, bx_frag *out,
+             uint32_t *next) {
+    oplist l = {0};
+    uint32_t pos = off;
+    int open_depth = 0;
+    if (end > c->chunk_len) end = c->chunk_len;
+    while (pos < end) {
+        uint32_t tokpos = pos;
+        uint8_t tok = c->chunk[pos++];
+        bx_op *op;
+        switch (tok) {
+        case 0x00: /* EOF */
+            link_elements(l.ops, l.n);
+            out->ops = l.ops, out->n = l.n;
+            if (next) *next = pos;
+            return 0;
+        case 0x0f: /* fragment header: major, minor, flags */
+            if (end - pos < 3) return fail(c, tokpos, "fragment header truncated%.0u", 0);
+            pos += 3;
+            break;
+        case 0x01:
+        case 0x41: {
+            /* Open start element.  Template definitions carry a u16 dependency identifier
+             * before the data size; elements outside templates usually do not.  Choose by
+             * context and fall back to the other layout if the name reference does not fit. */
+            int dep = in_tmpl;
+            if (!name_ref_plausible(c, pos + (dep ? 6 : 4), end) &&
+                name_ref_plausible(c, pos + (dep ? 4 : 6), end))
+                dep = !dep;
+            uint32_t hdr = (dep ? 2 : 0) + 4;
+            if (end - pos < hdr) return fail(c, tokpos, "element header truncated%.0u", 0);
+            pos += hdr;
+            const bx_name *n = read_name_ref(c, &pos, end);
+            if (!n) return -1;
+            if (tok & 0x40) {
+                if (end - pos < 4) return fail(c, pos, "attribute list size truncated%.0u", 0);
+                pos += 4;
+            }
+            if (!(op = op_push(c, &l, OP_OPEN, tokpos))) return -1;
+            op->s = n->s, op->len = n->len;
+            open_depth++;
+            break;
+        }
+        case 0x02:
+            if (!(op = op_push(c, &l, OP_CLOSE_START, tokpos))) return -1;
+            break;
+        case 0x03:
+        case 0x04:
+            if (open_depth == 0) return fail(c, tokpos, "end of element 0x%02x without a start", tok);
+            open_depth--;
+            if (!(op = op_push(c, &l, tok == 3 ? OP_CLOSE_EMPTY : OP_END, tokpos))) return -1;
+            break;
+        case 0x05:
+        case 0x45: {
+            if (end - pos < 1) return fail(c, tokpos, "value token truncated%.0u", 0);
+            uint8_t vt = c->chunk[pos++];
+            if (vt == BX_T_STRING) {
+                uint32_t len;
+                const char *s = read_lstr(c, &pos, end, &len);
+                if (!s || !(op = op_push(c, &l, OP_TEXT, tokpos))) return -1;
+                op->s = s, op->len = len;
+            } else {
+                uint32_t sz = fixed_size(vt);
+                if (vt == BX_T_ANSI || vt == BX_T_BINARY || !sz) {
+                    /* Variable-size inline value: u16 byte count. */
+                    if (end - pos < 2) return fail(c, pos, "value size truncated%.0u", 0);
+                    sz = rd16(c->chunk + pos);
+                    pos += 2;
+                }
+                if (sz > end - pos) return fail(c, pos, "value of %u bytes runs past", sz);
+                if (!(op = op_push(c, &l, OP_VALUE, tokpos))) return -1;
+                op->vtype = vt, op->p = c->chunk + pos, op->len = sz;
+                pos += sz;
+            }
+            break;
+        }
+        case 0x06:
+        case 0x46: {
+            const bx_name *n = read_name_ref(c, &pos, end);
+            if (!n || !(op = op_push(c, &l, OP_ATTR, tokpos))) return -1;
+            op->s = n->s, op->len = n->len;
+            break;
+        }
+        case 0x07:
+        case 0x47: {
+            uint32_t len;
+            const char *s = read_lstr(c, &pos, end, &len);
+            if (!s || !(op = op_push(c, &l, OP_CDATA, tokpos))) return -1;
+            op->s = s, op->len = len;
+            break;
+        }
+        case 0x08:
+        case 0x48:
+            if (end - pos < 2) return fail(c, tokpos, "character reference truncated%.0u", 0);
+            if (!(op = op_push(c, &l, OP_CHARREF, tokpos))) return -1;
+            op->index = rd16(c->chunk + pos);
+            pos += 2;
+            break;
+        case 0x09:
+        case 0x49: {
+            const bx_name *n = read_name_ref(c, &pos, end);
+            if (!n || !(op = op_push(c, &l, OP_ENTREF, tokpos))) return -1;
+            op->s = n->s, op->len = n->len;
+            break;
+        }
+        case 0x0a: {
+            const bx_name *n = read_name_ref(c, &pos, end);
+            if (!n) return -1;
+            uint32_t dl = 0;
+            const char *d = "";
+            if (pos < end && c->chunk[pos] == 0x0b) {
+                pos++;
+                if (!(d = read_lstr(c, &pos, end, &dl))) return -1;
+            }
+            if (!(op = op_push(c, &l, OP_PI, tokpos))) return -1;
+            op->s = n->s, op->len = n->len, op->s2 = d, op->len2 = dl;
+            break;
+        }
+        case 0x0b: { /* PI data without a target */
+            uint32_t dl;
+            const char *d = read_lstr(c, &pos, end, &dl);
+            if (!d || !(op = op_push(c, &l, OP_PI, tokpos))) return -1;
+            op->s = "", op->s2 = d, op->len2 = dl;
+            break;
+        }
+        case 0x0c:
+            if (parse_tinst(c, &pos, end, &l)) return -1;
+            break;
+        case 0x0d:
+        case 0x0e:
+            if (end - pos < 3) return fail(c, tokpos, "substitution truncated%.0u", 0);
+            if (!(op = op_push(c, &l, OP_SUBST, tokpos))) return -1;
+            op->index = rd16(c->chunk + pos);
+            op->vtype = c->chunk[pos + 2];
+            op->optional = tok == 0x0e;
+            pos += 3;
+            break;
+        default:
+            return fail(c, tokpos, "unknown binary XML token 0x%02x", tok);
+        }
+    }
+    /* Ran to the end of the region without an EOF token: accept what we have if it is
+     * complete (some writers omit the EOF of embedded fragments). */
+    if (open_depth) return fail(c, pos, "fragment ends inside %u open element(s)", (unsigned)open_depth);
+    link_elements(l.ops, l.n);
+    out->ops = l.ops, out->n = l.n;
+    if (next) *next = pos;
+    return 0;
+}
+
+/* Template definition at chunk offset def: next(4) guid(16) size(4) fragment(size). */
+static bx_tmpl *template_at(va_evtx_ctx *c, uint32_t def) {
+    void **slot = map_slot(&c->tmpls, def ? def : 0xffffffffu, 1);
+    if (!slot) {
+        fail(c, def, "out of memory%.0u", 0);
+        return NULL;
+    }
+    if (*slot) {
+        bx_tmpl *t = *slot;
+        if (!t->ok) fail(c, def, "template at 0x%x did not parse", def);
+        return t->ok ? t : NULL;
+    }
+    bx_tmpl *t = va_arena_alloc(&c->arena, sizeof *t);
+    if (!t) {
+        fail(c, def, "out of memory%.0u", 0);
+        return NULL;
+    }
+    t->offset = def, t->ok = 0, t->frag.ops = NULL, t->frag.n = 0;
+    *slot = t;
+    if (def < 512 || def > c->chunk_len || c->chunk_len - def < 24) {
+        fail(c, def, "template offset 0x%x outside the chunk", def);
+        return NULL;
+    }
+    uint32_t dsz = rd32(c->chunk + def + 20);
+    uint32_t start = def + 24;
+    if (dsz > c->chunk_len - start) {
+        fail(c, def, "template of %u bytes runs past the chunk", dsz);
+        return NULL;
+    }
+    if (c->depth >= BX_MAX_DEPTH) {
+        fail(c, def, "templates nested deeper than %u", BX_MAX_DEPTH);
+        return NULL;
+    }
+    c->depth++;
+    int r = bx_parse(c, start, start + dsz, 1, &t->frag, NULL);
+    c->depth--;
+    if (r) return NULL;
+    t->ok = 1;
+    return t;
+}

@@ -1,0 +1,161 @@
+/*
+ * evtx_int.h - internals shared by the EVTX reader's files (not a public API).
+ *
+ * binxml.c turns binary XML into op lists (one per template definition, cached per chunk, and
+ * one per record), walk.c expands a record's ops with its substitution values and drives a
+ * visitor, render_xml.c and flat.c are the two visitors, file.c owns files and chunks.
+ */
+#ifndef VA_EVTX_INT_H
+#define VA_EVTX_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/event.h"
+#include "evtx/evtx.h"
+
+/* Binary XML value types (MS-EVEN6 / libevtx naming). */
+enum {
+    BX_T_NULL = 0x00,
+    BX_T_STRING = 0x01,
+    BX_T_ANSI = 0x02,
+    BX_T_INT8 = 0x03,
+    BX_T_UINT8 = 0x04,
+    BX_T_INT16 = 0x05,
+    BX_T_UINT16 = 0x06,
+    BX_T_INT32 = 0x07,
+    BX_T_UINT32 = 0x08,
+    BX_T_INT64 = 0x09,
+    BX_T_UINT64 = 0x0a,
+    BX_T_REAL32 = 0x0b,
+    BX_T_REAL64 = 0x0c,
+    BX_T_BOOL = 0x0d,
+    BX_T_BINARY = 0x0e,
+    BX_T_GUID = 0x0f,
+    BX_T_SIZET = 0x10,
+    BX_T_FILETIME = 0x11,
+    BX_T_SYSTIME = 0x12,
+    BX_T_SID = 0x13,
+    BX_T_HEX32 = 0x14,
+    BX_T_HEX64 = 0x15,
+    BX_T_EVTHANDLE = 0x20,
+    BX_T_BINXML = 0x21,
+    BX_T_EVTXML = 0x23,
+    BX_T_ARRAY = 0x80,
+    BX_T_UTF8 = 0xff, /* internal: already-converted text from the template itself */
+};
+
+/* Ops: binary XML tokens after parsing, with names resolved and text converted. */
+enum {
+    OP_OPEN = 1,    /* s = element name */
+    OP_CLOSE_START, /* end of the attribute list */
+    OP_CLOSE_EMPTY, /* element has no content and ends here */
+    OP_END,         /* end element */
+    OP_ATTR,        /* s = attribute name; its value is the next value op(s) */
+    OP_TEXT,        /* s = text (UTF-8) */
+    OP_VALUE,       /* inline typed value: vtype, raw p/size */
+    OP_SUBST,       /* substitution: index, vtype, optional */
+    OP_CDATA,       /* s = text */
+    OP_CHARREF,     /* index = code unit */
+    OP_ENTREF,      /* s = entity name */
+    OP_PI,          /* s = target, s2 = data */
+    OP_TINST,       /* template instance: tmpl, vals, nvals */
+};
+
+typedef struct bx_val {
+    uint8_t type; /* BX_T_* (BX_T_UTF8 for template text) */
+    uint32_t size;
+    const uint8_t *p; /* raw little-endian bytes, or UTF-8 text for BX_T_UTF8 */
+} bx_val;
+
+struct bx_tmpl;
+
+typedef struct bx_op {
+    uint8_t kind;
+    uint8_t vtype;    /* OP_SUBST, OP_VALUE */
+    uint8_t optional; /* OP_SUBST: 0x0e token */
+    uint8_t subst;    /* OP_OPEN: a substitution is a direct child or attribute value */
+    uint16_t index;   /* OP_SUBST index, OP_CHARREF value */
+    uint32_t match;   /* OP_OPEN: distance to its OP_END / OP_CLOSE_EMPTY (past the end if unclosed) */
+    uint32_t len, len2;
+    const char *s, *s2;   /* names/text, NUL-terminated UTF-8 */
+    const uint8_t *p;     /* OP_VALUE raw data (len bytes) */
+    struct bx_tmpl *tmpl; /* OP_TINST */
+    bx_val *vals;         /* OP_TINST */
+    uint32_t nvals;       /* OP_TINST */
+} bx_op;
+
+typedef struct bx_frag {
+    bx_op *ops;
+    uint32_t n;
+} bx_frag;
+
+typedef struct bx_tmpl {
+    uint32_t offset; /* of the definition in the chunk */
+    int ok;          /* parsed without error */
+    bx_frag frag;
+} bx_tmpl;
+
+/* u32 -> pointer map with open addressing, cleared per chunk. */
+typedef struct bx_map {
+    uint32_t *keys; /* 0 = empty (offset 0 is never a valid name/template offset) */
+    void **vals;
+    uint32_t cap, n;
+} bx_map;
+
+/* Per-slot parse context (see va_evtx_ctx in evtx.h). */
+struct va_evtx_ctx {
+    va_arena arena;   /* everything parsed from the current chunk */
+    bx_map names;     /* chunk offset -> bx_name */
+    bx_map tmpls;     /* chunk offset -> bx_tmpl */
+    const uint8_t *chunk;
+    uint32_t chunk_len;
+    char err[160];  /* reason of the last parse failure */
+    uint32_t err_off;
+    int depth;      /* nesting of embedded binary XML */
+    va_buf scratch; /* value formatting */
+    va_buf text;    /* flattener text accumulation */
+};
+
+/* Parse binary XML at chunk offset [off, end) into a fragment.  in_tmpl: inside a template
+ * definition (elements carry a dependency identifier).  Stops after the EOF token; *next gets
+ * the offset after it.  Returns 0, or -1 with c->err set. */
+int bx_parse(va_evtx_ctx *c, uint32_t off, uint32_t end, int in_tmpl, bx_frag *out,
+             uint32_t *next);
+void bx_ctx_chunk_reset(va_evtx_ctx *c, const uint8_t *chunk, uint32_t len);
+
+/* Format value v as text into out.  xml_style: as evtxexport prints it (times with 9 digits);
+ * otherwise the event style (7 digits).  Returns the vaern value type. */
+va_vtype bx_val_fmt(const bx_val *v, int xml_style, va_buf *out);
+
+/* Visitor over an expanded record. */
+typedef struct bx_visit {
+    void (*open)(void *ud, const char *name, uint32_t len);
+    void (*attr)(void *ud, const char *name, uint32_t len, const bx_val *v, uint32_t nv);
+    void (*close_start)(void *ud);
+    void (*end)(void *ud, int empty);
+    void (*text)(void *ud, const bx_val *v);
+    void (*charref)(void *ud, uint32_t cp);
+    void (*entref)(void *ud, const char *name, uint32_t len);
+    void (*cdata)(void *ud, const char *s, uint32_t len);
+    void (*pi)(void *ud, const char *t, uint32_t tl, const char *d, uint32_t dl);
+} bx_visit;
+
+/* Walk a record's fragment, expanding templates and embedded binary XML.  0 or -1 (c->err). */
+int bx_walk(va_evtx_ctx *c, const bx_frag *f, const bx_visit *v, void *ud);
+
+/* The two visitors.  Render the record as evtxexport-style XML (appended to out). */
+int bx_render_xml(va_evtx_ctx *c, const bx_frag *f, va_buf *out);
+/* Build the flat event (fields in c's arena). */
+int bx_flatten(va_evtx_ctx *c, const bx_frag *f, va_event *ev);
+
+/* Parse chunk idx of f (file.c): diagnostics to diag, records to fn; if xml is given each
+ * record's XML is appended to it and va_evtx_rec.xml holds its offset, not a pointer. */
+int bx_parse_chunk(va_evtx_file *f, uint32_t idx, const va_evtx_opts *o, va_evtx_ctx *c,
+                   va_evtx_stats *st, va_diag_fn diag, void *dud, va_evtx_rec_fn fn, void *ud,
+                   va_buf *xml);
+size_t bx_file_len(const va_evtx_file *f);
+
+#endif

@@ -1,0 +1,54 @@
+/*
+ * flat.h - Windows event XML to the flat event: the "map" step for Windows sources.
+ *
+ * A small SAX-style interface: a source describes one event as elements, attributes and text
+ * (EVTX binary XML does, so does an evtx_dump-style JSON export), and the flattener names the
+ * fields the way Sigma rules do: System fields flattened (Provider_Name, EventID, TimeCreated,
+ * ProcessID, Security_UserID, ...), EventData <Data Name="X"> as X, UserData leaves by element
+ * name.  Because every Windows source goes through this one mapping, rules see identical fields
+ * whatever the source.
+ */
+#ifndef VA_FLAT_H
+#define VA_FLAT_H
+
+#include <stddef.h>
+
+#include "core/arena.h"
+#include "core/event.h"
+
+#define VA_FLAT_MAX_DEPTH 64
+
+typedef struct va_flat_frame {
+    const char *name;
+    size_t len;
+    size_t text_off;     /* start of this element's text in the text buffer */
+    const char *data_name; /* EventData <Data Name="..."> */
+    size_t data_name_len;
+    int children, pieces, attrs;
+    va_vtype type; /* of a single typed text piece */
+} va_flat_frame;
+
+typedef struct va_flat {
+    va_event *ev;
+    va_buf *text; /* borrowed scratch buffer for element text */
+    int depth;    /* elements open */
+    int section;  /* kind of the depth-1 element being read */
+    int err;      /* VA_ENOMEM once an allocation failed */
+    va_flat_frame st[VA_FLAT_MAX_DEPTH];
+} va_flat;
+
+/* Start flattening into ev (fields and copies of values go to ev->arena).  text is a scratch
+ * buffer owned by the caller. */
+void va_flat_begin(va_flat *fl, va_event *ev, va_buf *text);
+/* Element names must stay valid until the event is done (they are used as field names). */
+void va_flat_open(va_flat *fl, const char *name, size_t len);
+/* Attribute of the element just opened; the value is copied. */
+void va_flat_attr(va_flat *fl, const char *name, size_t nlen, const char *val, size_t vlen,
+                  va_vtype t);
+/* Text content of the current element; copied. */
+void va_flat_text(va_flat *fl, const char *val, size_t vlen, va_vtype t);
+void va_flat_close(va_flat *fl);
+/* Finish: closes open elements and fills the event's direct facts.  VA_OK or VA_ENOMEM. */
+va_err va_flat_end(va_flat *fl);
+
+#endif

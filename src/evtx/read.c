@@ -1,0 +1,219 @@
+/*
+ * read.c - read many EVTX files with all cores, records delivered in file order.
+ *
+ * The unit of work is one chunk.  Chunks of all files flow through one ordered work queue, so
+ * a folder of small files keeps both cores busy as well as one large file does.  Each queue
+ * slot owns a parse context (arena, template cache), the records and the diagnostics of its
+ * chunk; the slot is handed back to the calling thread in order and only then reused, so
+ * memory is bounded by the queue depth, never by file size.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/workq.h"
+#include "evtx/evtx_int.h"
+
+#define NO_CHUNK UINT32_MAX
+
+typedef struct ofile {
+    va_evtx_file *f; /* NULL if it failed to open */
+    const char *path;
+    va_err open_err;
+    va_evtx_stats st;
+    size_t refs;       /* slots submitted and not yet delivered */
+    int all_submitted; /* no more slots will be submitted */
+} ofile;
+
+typedef struct sdiag {
+    va_diag d;
+    size_t msg_off, file_off;
+} sdiag;
+
+typedef struct slot {
+    ofile *of;
+    uint32_t idx;
+    va_evtx_ctx *ctx;
+    va_buf xml;
+    va_evtx_rec *recs;
+    size_t nrecs, caprecs;
+    sdiag *diags;
+    size_t ndiags, capdiags;
+    va_buf dtext; /* diagnostic strings */
+    va_evtx_stats st;
+    int oom;
+} slot;
+
+typedef struct reader {
+    const va_evtx_opts *o;
+    va_diag_fn diag;
+    void *diag_ud;
+    va_evtx_stats *total;
+    va_evtx_rec_fn fn;
+    va_evtx_file_fn file_fn;
+    void *ud;
+    int stop;
+} reader;
+
+static void slot_diag(void *ud, const va_diag *d) {
+    slot *s = ud;
+    if (s->ndiags == s->capdiags) {
+        size_t cap = s->capdiags ? s->capdiags * 2 : 8;
+        sdiag *n = realloc(s->diags, cap * sizeof *n);
+        if (!n) {
+            s->oom = 1;
+            return;
+        }
+        s->diags = n, s->capdiags = cap;
+    }
+    sdiag *x = &s->diags[s->ndiags++];
+    x->d = *d;
+    x->msg_off = s->dtext.len;
+    va_buf_put(&s->dtext, d->msg, strlen(d->msg) + 1);
+    x->file_off = s->dtext.len;
+    va_buf_put(&s->dtext, d->file ? d->file : "", strlen(d->file ? d->file : "") + 1);
+}
+
+static int slot_rec(void *ud, const va_evtx_rec *r) {
+    slot *s = ud;
+    if (s->nrecs == s->caprecs) {
+        size_t cap = s->caprecs ? s->caprecs * 2 : 256;
+        va_evtx_rec *n = realloc(s->recs, cap * sizeof *n);
+        if (!n) {
+            s->oom = 1;
+            return 1;
+        }
+        s->recs = n, s->caprecs = cap;
+    }
+    s->recs[s->nrecs++] = *r;
+    return 0;
+}
+
+static void slot_reset(slot *s) {
+    s->of = NULL, s->idx = NO_CHUNK;
+    s->nrecs = s->ndiags = 0;
+    va_buf_clear(&s->xml);
+    va_buf_clear(&s->dtext);
+    memset(&s->st, 0, sizeof s->st);
+    s->oom = 0;
+}
+
+static void work(void *ud, void *item, int worker) {
+    (void)worker;
+    reader *rd = ud;
+    slot *s = item;
+    if (s->idx == NO_CHUNK || !s->of->f) return;
+    bx_parse_chunk(s->of->f, s->idx, rd->o, s->ctx, &s->st, slot_diag, s, slot_rec, s,
+                     rd->o->want_xml ? &s->xml : NULL);
+}
+
+static void add_stats(va_evtx_stats *a, const va_evtx_stats *b) {
+    a->chunks += b->chunks, a->chunks_bad += b->chunks_bad, a->chunks_crc += b->chunks_crc;
+    a->chunks_empty += b->chunks_empty, a->records += b->records;
+    a->records_bad += b->records_bad, a->bytes += b->bytes;
+}
+
+static void file_done(reader *rd, ofile *of) {
+    if (of->f) of->st.bytes = bx_file_len(of->f);
+    if (rd->file_fn) rd->file_fn(rd->ud, of->path, &of->st, of->open_err);
+    add_stats(rd->total, &of->st);
+    va_evtx_close(of->f);
+    free(of);
+}
+
+static int done(void *ud, void *item) {
+    reader *rd = ud;
+    slot *s = item;
+    for (size_t i = 0; i < s->ndiags; i++) {
+        va_diag d = s->diags[i].d;
+        d.msg = s->dtext.p + s->diags[i].msg_off;
+        d.file = s->dtext.p + s->diags[i].file_off;
+        if (rd->diag) rd->diag(rd->diag_ud, &d);
+    }
+    if (s->oom && rd->diag) {
+        va_diag d = {VA_SEV_ERROR, VA_ENOMEM, s->of->path, "chunk", s->idx, -1,
+                     "out of memory: records of this chunk may be missing"};
+        rd->diag(rd->diag_ud, &d);
+    }
+    for (size_t i = 0; i < s->nrecs && !rd->stop; i++) {
+        va_evtx_rec r = s->recs[i];
+        if (r.xml_len || rd->o->want_xml) r.xml = s->xml.p + (uintptr_t)r.xml;
+        if (rd->fn(rd->ud, &r)) rd->stop = 1;
+    }
+    ofile *of = s->of;
+    add_stats(&of->st, &s->st);
+    of->refs--;
+    if (of->all_submitted && !of->refs) file_done(rd, of);
+    return rd->stop;
+}
+
+int va_evtx_read_files(const char *const *paths, size_t npaths, const va_evtx_opts *o,
+                       va_diag_fn diag, void *diag_ud, va_evtx_stats *st, va_evtx_rec_fn fn,
+                       va_evtx_file_fn file_fn, void *ud) {
+    int threads = o->threads;
+    if (threads <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n > 0 ? (int)n : 1;
+    }
+    if (threads > 64) threads = 64;
+    size_t depth = threads > 1 ? (size_t)threads * 4 : 1;
+    slot *slots = calloc(depth, sizeof *slots);
+    void **ptrs = calloc(depth, sizeof *ptrs);
+    reader rd = {o, diag, diag_ud, st, fn, file_fn, ud, 0};
+    va_workq *q = NULL;
+    int ok = slots && ptrs;
+    for (size_t i = 0; ok && i < depth; i++) {
+        ptrs[i] = &slots[i];
+        va_buf_init(&slots[i].xml);
+        va_buf_init(&slots[i].dtext);
+        if (!(slots[i].ctx = va_evtx_ctx_new())) ok = 0;
+    }
+    if (ok) q = va_workq_new(threads, ptrs, depth, work, done, &rd);
+    if (!q) {
+        if (diag) {
+            va_diag d = {VA_SEV_ERROR, VA_ENOMEM, NULL, NULL, -1, -1, "cannot start the reader"};
+            diag(diag_ud, &d);
+        }
+        rd.stop = 1;
+    }
+    for (size_t p = 0; q && p < npaths && !rd.stop; p++) {
+        slot *s = va_workq_acquire(q);
+        if (!s) break;
+        slot_reset(s);
+        ofile *of = calloc(1, sizeof *of);
+        if (!of) {
+            rd.stop = 1;
+            break;
+        }
+        of->path = paths[p];
+        /* Header problems are collected into the file's first slot, so they come out in order. */
+        of->open_err = va_evtx_open(paths[p], slot_diag, s, &of->f);
+        uint32_t n = of->f ? va_evtx_nchunks(of->f) : 0;
+        /* A file without chunks still passes through the queue so its report stays in order. */
+        for (uint32_t i = 0; i < (n ? n : 1); i++) {
+            if (i > 0 && !(s = va_workq_acquire(q))) break;
+            if (i > 0) slot_reset(s);
+            s->of = of, s->idx = n ? i : NO_CHUNK;
+            of->refs++;
+            va_workq_submit(q, s);
+            if (rd.stop) break;
+        }
+        of->all_submitted = 1;
+        if (!of->refs) file_done(&rd, of);
+    }
+    int stopped = rd.stop;
+    if (q) {
+        va_workq_finish(q);
+        va_workq_free(q);
+    }
+    for (size_t i = 0; slots && i < depth; i++) {
+        va_evtx_ctx_free(slots[i].ctx);
+        va_buf_free(&slots[i].xml);
+        va_buf_free(&slots[i].dtext);
+        free(slots[i].recs);
+        free(slots[i].diags);
+    }
+    free(slots);
+    free(ptrs);
+    return stopped || rd.stop;
+}

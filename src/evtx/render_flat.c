@@ -1,0 +1,86 @@
+/*
+ * render_flat.c - a record as a flat event: the binary XML visitor that feeds flat.c.
+ */
+#include <string.h>
+
+#include "core/utf.h"
+#include "evtx/evtx_int.h"
+#include "evtx/flat.h"
+
+typedef struct fr {
+    va_evtx_ctx *c;
+    va_flat fl;
+} fr;
+
+static void f_open(void *ud, const char *name, uint32_t len) {
+    va_flat_open(&((fr *)ud)->fl, name, len);
+}
+
+static void f_attr(void *ud, const char *name, uint32_t len, const bx_val *v, uint32_t nv) {
+    fr *x = ud;
+    va_buf *s = &x->c->scratch;
+    va_buf_clear(s);
+    va_vtype t = nv ? VA_V_STR : VA_V_NULL;
+    for (uint32_t i = 0; i < nv; i++) {
+        va_vtype ti = bx_val_fmt(&v[i], 0, s);
+        t = nv == 1 ? ti : VA_V_STR;
+    }
+    va_flat_attr(&x->fl, name, len, s->p ? s->p : "", s->len, t);
+}
+
+static void f_close_start(void *ud) {
+    (void)ud;
+}
+
+static void f_end(void *ud, int empty) {
+    (void)empty;
+    va_flat_close(&((fr *)ud)->fl);
+}
+
+static void f_text(void *ud, const bx_val *v) {
+    fr *x = ud;
+    va_buf *s = &x->c->scratch;
+    va_buf_clear(s);
+    va_vtype t = bx_val_fmt(v, 0, s);
+    va_flat_text(&x->fl, s->p ? s->p : "", s->len, t);
+}
+
+static void f_charref(void *ud, uint32_t cp) {
+    char tmp[4];
+    va_flat_text(&((fr *)ud)->fl, tmp, va_utf8_enc(cp, tmp), VA_V_STR);
+}
+
+static void f_entref(void *ud, const char *name, uint32_t len) {
+    static const struct {
+        const char *n, *v;
+    } ents[] = {{"amp", "&"}, {"lt", "<"}, {"gt", ">"}, {"quot", "\""}, {"apos", "'"}};
+    for (size_t i = 0; i < sizeof ents / sizeof ents[0]; i++) {
+        if (strlen(ents[i].n) == len && !memcmp(ents[i].n, name, len)) {
+            va_flat_text(&((fr *)ud)->fl, ents[i].v, 1, VA_V_STR);
+            return;
+        }
+    }
+}
+
+static void f_cdata(void *ud, const char *s, uint32_t len) {
+    va_flat_text(&((fr *)ud)->fl, s, len, VA_V_STR);
+}
+
+static void f_pi(void *ud, const char *t, uint32_t tl, const char *d, uint32_t dl) {
+    (void)ud, (void)t, (void)tl, (void)d, (void)dl; /* not event data */
+}
+
+static const bx_visit flat_visit = {f_open,    f_attr,   f_close_start, f_end, f_text,
+                                    f_charref, f_entref, f_cdata,       f_pi};
+
+int bx_flatten(va_evtx_ctx *c, const bx_frag *f, va_event *ev) {
+    fr x;
+    x.c = c;
+    va_flat_begin(&x.fl, ev, &c->text);
+    int r = bx_walk(c, f, &flat_visit, &x);
+    if (va_flat_end(&x.fl) != VA_OK && !r) {
+        strcpy(c->err, "out of memory");
+        r = -1;
+    }
+    return r;
+}

@@ -1,0 +1,236 @@
+/*
+ * values.c - binary XML value types to text.
+ *
+ * One formatter serves both renderings: the XML style follows libevtx's evtxexport so the
+ * two can be compared field by field; the event style differs only where evtxexport pads
+ * (FILETIME gets the 7 digits it really has).
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/utf.h"
+#include "core/vtime.h"
+#include "evtx/evtx_int.h"
+
+static inline uint16_t rd16(const uint8_t *p) {
+    return (uint16_t)(p[0] | p[1] << 8);
+}
+static inline uint32_t rd32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint64_t rd64(const uint8_t *p) {
+    return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32;
+}
+
+/* Windows-1252 code points for 0x80..0x9f (0 where undefined: kept as the C1 control). */
+static const uint16_t cp1252[32] = {
+    0x20AC, 0,      0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
+    0x2039, 0x0152, 0,      0x017D, 0,      0,      0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
+    0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0,      0x017E, 0x0178};
+
+static void put_utf16(va_buf *out, const uint8_t *p, uint32_t nunits) {
+    /* Text ends at the first NUL, as Windows renders it. */
+    uint32_t n = 0;
+    while (n < nunits && (p[2 * n] | p[2 * n + 1])) n++;
+    va_utf16le_buf(out, p, n);
+}
+
+static void put_ansi(va_buf *out, const uint8_t *p, uint32_t n) {
+    for (uint32_t i = 0; i < n && p[i]; i++) {
+        uint32_t cp = p[i];
+        if (cp >= 0x80 && cp < 0xa0 && cp1252[cp - 0x80]) cp = cp1252[cp - 0x80];
+        char tmp[4];
+        va_buf_put(out, tmp, va_utf8_enc(cp, tmp));
+    }
+}
+
+static void put_guid(va_buf *out, const uint8_t *g) {
+    va_buf_printf(out, "{%08" PRIX32 "-%04X-%04X-%02X%02X-%02X%02X%02X%02X%02X%02X}", rd32(g),
+                  rd16(g + 4), rd16(g + 6), g[8], g[9], g[10], g[11], g[12], g[13], g[14], g[15]);
+}
+
+/* SID: revision, count, 48-bit big-endian authority, count x u32 sub-authorities. */
+static uint32_t put_sid(va_buf *out, const uint8_t *p, uint32_t size) {
+    if (size < 8) return 0;
+    uint32_t cnt = p[1];
+    uint32_t need = 8 + 4 * cnt;
+    if (need > size) return 0;
+    uint64_t auth = 0;
+    for (int i = 2; i < 8; i++) auth = auth << 8 | p[i];
+    va_buf_printf(out, "S-%u-%" PRIu64, p[0], auth);
+    for (uint32_t i = 0; i < cnt; i++) va_buf_printf(out, "-%" PRIu32, rd32(p + 8 + 4 * i));
+    return need;
+}
+
+static void put_hex(va_buf *out, const uint8_t *p, uint32_t n) {
+    static const char hx[] = "0123456789ABCDEF";
+    if (va_buf_reserve(out, 2 * (size_t)n)) return;
+    for (uint32_t i = 0; i < n; i++) {
+        out->p[out->len++] = hx[p[i] >> 4];
+        out->p[out->len++] = hx[p[i] & 15];
+    }
+    out->p[out->len] = 0;
+}
+
+static void put_real(va_buf *out, double d) {
+    if (isnan(d)) {
+        va_buf_puts(out, "nan");
+        return;
+    }
+    if (isinf(d)) {
+        va_buf_puts(out, d < 0 ? "-inf" : "inf");
+        return;
+    }
+    va_buf_printf(out, "%.17g", d);
+}
+
+/* One scalar of type t (size sz) at p; returns the vaern type. */
+static va_vtype put_scalar(va_buf *out, uint8_t t, const uint8_t *p, uint32_t sz, int xml) {
+    char tmp[48];
+    switch (t) {
+    case BX_T_INT8: va_buf_i64(out, (int8_t)p[0]); return VA_V_INT;
+    case BX_T_UINT8: va_buf_u64(out, p[0]); return VA_V_UINT;
+    case BX_T_INT16: va_buf_i64(out, (int16_t)rd16(p)); return VA_V_INT;
+    case BX_T_UINT16: va_buf_u64(out, rd16(p)); return VA_V_UINT;
+    case BX_T_INT32: va_buf_i64(out, (int32_t)rd32(p)); return VA_V_INT;
+    case BX_T_UINT32: va_buf_u64(out, rd32(p)); return VA_V_UINT;
+    case BX_T_INT64: va_buf_i64(out, (int64_t)rd64(p)); return VA_V_INT;
+    case BX_T_UINT64: va_buf_u64(out, rd64(p)); return VA_V_UINT;
+    case BX_T_REAL32: {
+        float f;
+        memcpy(&f, p, 4);
+        put_real(out, f);
+        return VA_V_REAL;
+    }
+    case BX_T_REAL64: {
+        double d;
+        memcpy(&d, p, 8);
+        put_real(out, d);
+        return VA_V_REAL;
+    }
+    case BX_T_BOOL: va_buf_puts(out, rd32(p) ? "true" : "false"); return VA_V_BOOL;
+    case BX_T_GUID: put_guid(out, p); return VA_V_STR;
+    case BX_T_SIZET:
+        if (sz == 4)
+            va_buf_printf(out, "0x%08" PRIx32, rd32(p));
+        else
+            va_buf_printf(out, "0x%016" PRIx64, rd64(p));
+        return VA_V_STR;
+    case BX_T_FILETIME:
+        va_buf_put(out, tmp, va_time_fmt_filetime(rd64(p), xml ? 9 : 7, tmp));
+        return VA_V_STR;
+    case BX_T_SYSTIME: {
+        /* year, month, weekday, day, hour, minute, second, milliseconds */
+        va_buf_printf(out, "%04u-%02u-%02uT%02u:%02u:%02u.%03u%sZ", rd16(p), rd16(p + 2),
+                      rd16(p + 6), rd16(p + 8), rd16(p + 10), rd16(p + 12), rd16(p + 14),
+                      xml ? "000000" : "");
+        return VA_V_STR;
+    }
+    case BX_T_HEX32: va_buf_printf(out, "0x%08" PRIx32, rd32(p)); return VA_V_STR;
+    case BX_T_HEX64: va_buf_printf(out, "0x%016" PRIx64, rd64(p)); return VA_V_STR;
+    default: return VA_V_NULL;
+    }
+}
+
+static uint32_t elem_size(uint8_t t, uint32_t total) {
+    switch (t) {
+    case BX_T_INT8:
+    case BX_T_UINT8: return 1;
+    case BX_T_INT16:
+    case BX_T_UINT16: return 2;
+    case BX_T_INT32:
+    case BX_T_UINT32:
+    case BX_T_REAL32:
+    case BX_T_BOOL:
+    case BX_T_HEX32: return 4;
+    case BX_T_INT64:
+    case BX_T_UINT64:
+    case BX_T_REAL64:
+    case BX_T_FILETIME:
+    case BX_T_HEX64: return 8;
+    case BX_T_GUID:
+    case BX_T_SYSTIME: return 16;
+    case BX_T_SIZET: return total % 8 == 0 ? 8 : 4;
+    default: return 0;
+    }
+}
+
+va_vtype bx_val_fmt(const bx_val *v, int xml, va_buf *out) {
+    uint8_t t = v->type;
+    const uint8_t *p = v->p;
+    uint32_t sz = v->size;
+    switch (t) {
+    case BX_T_NULL: return VA_V_NULL;
+    case BX_T_UTF8: va_buf_put(out, p, sz); return VA_V_STR;
+    case BX_T_STRING: put_utf16(out, p, sz / 2); return VA_V_STR;
+    case BX_T_ANSI: put_ansi(out, p, sz); return VA_V_STR;
+    case BX_T_BINARY: put_hex(out, p, sz); return VA_V_STR;
+    case BX_T_SID:
+        if (!put_sid(out, p, sz)) put_hex(out, p, sz);
+        return VA_V_STR;
+    case BX_T_EVTHANDLE:
+    case BX_T_EVTXML:
+    case BX_T_BINXML: put_hex(out, p, sz); return VA_V_STR;
+    case BX_T_ARRAY | BX_T_STRING: {
+        /* NUL-separated strings; rendered comma-separated in one value. */
+        uint32_t n = sz / 2, start = 0, first = 1;
+        for (uint32_t i = 0; i <= n; i++) {
+            if (i < n && (p[2 * i] | p[2 * i + 1])) continue;
+            if (i == n && start == n) break;
+            if (!first) va_buf_putc(out, ',');
+            va_utf16le_buf(out, p + 2 * start, i - start);
+            first = 0;
+            start = i + 1;
+        }
+        return VA_V_STR;
+    }
+    case BX_T_ARRAY | BX_T_ANSI: {
+        uint32_t start = 0, first = 1;
+        for (uint32_t i = 0; i <= sz; i++) {
+            if (i < sz && p[i]) continue;
+            if (i == sz && start == sz) break;
+            if (!first) va_buf_putc(out, ',');
+            put_ansi(out, p + start, i - start);
+            first = 0;
+            start = i + 1;
+        }
+        return VA_V_STR;
+    }
+    default: break;
+    }
+    if (t & BX_T_ARRAY) {
+        uint8_t et = t & 0x7f;
+        uint32_t es = elem_size(et, sz);
+        if (et == BX_T_SID) {
+            for (uint32_t off = 0, k = 0; off < sz; k++) {
+                if (k) va_buf_putc(out, ',');
+                uint32_t used = put_sid(out, p + off, sz - off);
+                if (!used) break;
+                off += used;
+            }
+            return VA_V_STR;
+        }
+        if (!es) {
+            put_hex(out, p, sz);
+            return VA_V_STR;
+        }
+        for (uint32_t off = 0; off + es <= sz; off += es) {
+            if (off) va_buf_putc(out, ',');
+            put_scalar(out, et, p + off, es, xml);
+        }
+        return VA_V_STR;
+    }
+    uint32_t es = elem_size(t, sz);
+    if (!es) {
+        put_hex(out, p, sz);
+        return VA_V_STR;
+    }
+    if (sz < es) {
+        /* Short value from a damaged record: show the bytes rather than guess. */
+        put_hex(out, p, sz);
+        return VA_V_STR;
+    }
+    return put_scalar(out, t, p, es, xml);
+}
