@@ -256,6 +256,12 @@ static int parse_tinst(va_evtx_ctx *c, uint32_t *pos, uint32_t end, oplist *l) {
     }
     bx_tmpl *t = template_at(c, def);
     if (!t) return -1;
+    /* The instance names its template by the first 32 bits of the definition's GUID.  A
+     * mismatch means the record is a leftover whose template has since been overwritten. */
+    uint32_t tid = rd32(c->chunk + *pos + 1);
+    if (tid != rd32(c->chunk + def + 4))
+        return fail(c, *pos, "template id does not match the definition at 0x%x (stale record)",
+                    def);
     if (end - p < 4) return fail(c, p, "substitution count truncated%.0u", 0);
     uint32_t nv = rd32(c->chunk + p);
     p += 4;

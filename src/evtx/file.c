@@ -210,6 +210,13 @@ int bx_parse_chunk(va_evtx_file *f, uint32_t idx, const va_evtx_opts *o, va_evtx
     const char *path = f->path;
     st->chunks++;
     if (len < 8 || all_zero(ck, 8)) {
+        /* Unused slot, unless the header was wiped but records remain. */
+        if (len > 512 && all_zero(ck, 512) && !all_zero(ck + 512, len - 512)) {
+            st->chunks_bad++;
+            report(diag, dud, path, VA_SEV_ERROR, VA_EFORMAT, idx, (int64_t)base,
+                   "chunk header is blank but the chunk holds data; chunk skipped");
+            return 0;
+        }
         st->chunks_empty++;
         return 0;
     }
@@ -287,9 +294,18 @@ int bx_parse_chunk(va_evtx_file *f, uint32_t idx, const va_evtx_opts *o, va_evtx
             pos = resync(ck, pos, end);
             continue;
         }
-        if (rd32(ck + pos + size - 4) != size)
-            report(diag, dud, path, VA_SEV_WARN, VA_EFORMAT, idx, (int64_t)(base + pos),
-                   "record %" PRIu64 ": trailing size copy does not match", rid);
+        if (rd32(ck + pos + size - 4) != size) {
+            /* The size copy at the end guards the record: without it the size (and so the
+             * record) cannot be trusted, typically the half-written last record of a file
+             * copied while in use. */
+            report(diag, dud, path, VA_SEV_ERROR, VA_EFORMAT, idx, (int64_t)(base + pos),
+                   "record %" PRIu64 ": size copy at its end does not match (damaged record); "
+                   "skipped",
+                   rid);
+            st->records_bad++;
+            pos = resync(ck, pos, end);
+            continue;
+        }
         bx_frag frag;
         va_evtx_rec r;
         va_event *ev = NULL;

@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/utf.h"
@@ -74,7 +75,9 @@ static void put_hex(va_buf *out, const uint8_t *p, uint32_t n) {
     out->p[out->len] = 0;
 }
 
-static void put_real(va_buf *out, double d) {
+/* XML style: Windows' "%e" with a three-digit exponent, as evtxexport prints it.  Event
+ * style: the shortest text that reads back as the same number (float32: as a float). */
+static void put_real(va_buf *out, double d, int is_float, int xml) {
     if (isnan(d)) {
         va_buf_puts(out, "nan");
         return;
@@ -83,7 +86,24 @@ static void put_real(va_buf *out, double d) {
         va_buf_puts(out, d < 0 ? "-inf" : "inf");
         return;
     }
-    va_buf_printf(out, "%.17g", d);
+    char tmp[40];
+    if (xml) {
+        int n = snprintf(tmp, sizeof tmp, "%.6e", d);
+        char *e = strchr(tmp, 'e');
+        if (n > 0 && e && strlen(e + 2) == 2) {
+            /* e+03 -> e+003 */
+            memmove(e + 3, e + 2, 3);
+            e[2] = '0';
+        }
+        va_buf_puts(out, tmp);
+        return;
+    }
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*g", prec, d);
+        double back = strtod(tmp, NULL);
+        if (is_float ? (float)back == (float)d : back == d) break;
+    }
+    va_buf_puts(out, tmp);
 }
 
 /* One scalar of type t (size sz) at p; returns the vaern type. */
@@ -101,31 +121,27 @@ static va_vtype put_scalar(va_buf *out, uint8_t t, const uint8_t *p, uint32_t sz
     case BX_T_REAL32: {
         float f;
         memcpy(&f, p, 4);
-        put_real(out, f);
+        put_real(out, f, 1, xml);
         return VA_V_REAL;
     }
     case BX_T_REAL64: {
         double d;
         memcpy(&d, p, 8);
-        put_real(out, d);
+        put_real(out, d, 0, xml);
         return VA_V_REAL;
     }
     case BX_T_BOOL: va_buf_puts(out, rd32(p) ? "true" : "false"); return VA_V_BOOL;
     case BX_T_GUID: put_guid(out, p); return VA_V_STR;
-    case BX_T_SIZET:
-        if (sz == 4)
-            va_buf_printf(out, "0x%08" PRIx32, rd32(p));
-        else
-            va_buf_printf(out, "0x%016" PRIx64, rd64(p));
-        return VA_V_STR;
+    case BX_T_SIZET: /* a count, printed in decimal as evtxexport does */
+        va_buf_u64(out, sz == 4 ? rd32(p) : rd64(p));
+        return VA_V_UINT;
     case BX_T_FILETIME:
         va_buf_put(out, tmp, va_time_fmt_filetime(rd64(p), xml ? 9 : 7, tmp));
         return VA_V_STR;
     case BX_T_SYSTIME: {
         /* year, month, weekday, day, hour, minute, second, milliseconds */
-        va_buf_printf(out, "%04u-%02u-%02uT%02u:%02u:%02u.%03u%sZ", rd16(p), rd16(p + 2),
-                      rd16(p + 6), rd16(p + 8), rd16(p + 10), rd16(p + 12), rd16(p + 14),
-                      xml ? "000000" : "");
+        va_buf_printf(out, "%04u-%02u-%02uT%02u:%02u:%02u.%03uZ", rd16(p), rd16(p + 2),
+                      rd16(p + 6), rd16(p + 8), rd16(p + 10), rd16(p + 12), rd16(p + 14));
         return VA_V_STR;
     }
     case BX_T_HEX32: va_buf_printf(out, "0x%08" PRIx32, rd32(p)); return VA_V_STR;
