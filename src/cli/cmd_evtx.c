@@ -24,7 +24,8 @@ typedef struct dump {
 } dump;
 
 static int flush(dump *d) {
-    if (d->buf.len && fwrite(d->buf.p, 1, d->buf.len, d->out) != d->buf.len) d->out_err = errno ? errno : EIO;
+    if (d->buf.len && fwrite(d->buf.p, 1, d->buf.len, d->out) != d->buf.len)
+        d->out_err = errno ? errno : EIO;
     va_buf_clear(&d->buf);
     return d->out_err;
 }
@@ -92,8 +93,12 @@ static int evtx_dump(int argc, char **argv) {
     optind = 1;
     while ((c = getopt_long(argc, argv, "t:o:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'x': d.xml = 1; break;
-        case 'c': o.ignore_crc = 1; break;
+        case 'x':
+            d.xml = 1;
+            break;
+        case 'c':
+            o.ignore_crc = 1;
+            break;
         case 't': {
             char *end;
             long n = strtol(optarg, &end, 10);
@@ -104,10 +109,18 @@ static int evtx_dump(int argc, char **argv) {
             o.threads = (int)n;
             break;
         }
-        case 'o': outpath = optarg; break;
-        case 's': d.stats = 1; break;
-        case 'h': usage(stdout); return VA_EXIT_OK;
-        default: usage(stderr); return VA_EXIT_USAGE;
+        case 'o':
+            outpath = optarg;
+            break;
+        case 's':
+            d.stats = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return VA_EXIT_OK;
+        default:
+            usage(stderr);
+            return VA_EXIT_USAGE;
         }
     }
     if (optind >= argc) {
@@ -129,8 +142,8 @@ static int evtx_dump(int argc, char **argv) {
     o.want_event = !d.xml;
     va_buf_init(&d.buf);
     va_evtx_stats st = {0};
-    va_evtx_read_files((const char *const *)paths.v, paths.n, &o, on_diag, &d, &st, on_rec,
-                       on_file, &d);
+    va_evtx_read_files((const char *const *)paths.v, paths.n, &o, on_diag, &d, &st, on_rec, on_file,
+                       &d);
     flush(&d);
     if (fflush(d.out) && !d.out_err) d.out_err = errno;
     if (d.out != stdout) fclose(d.out);

@@ -36,7 +36,9 @@ void va_diag_print(void *ud, const va_diag *d) {
     if (d->unit && d->unit_no >= 0)
         n = snprintf(where, sizeof where, " %s %" PRId64 ":", d->unit, d->unit_no);
     if (d->offset >= 0 && n >= 0 && (size_t)n < sizeof where)
-        snprintf(where + n, sizeof where - (size_t)n, " offset 0x%" PRIx64 ":", (uint64_t)d->offset);
+        snprintf(where + n, sizeof where - (size_t)n, " offset 0x%" PRIx64 ":",
+                 (uint64_t)d->offset);
     fprintf(stderr, "vaern: %s: %s:%s %s: %s\n", d->sev == VA_SEV_ERROR ? "error" : "warning",
-            d->file ? d->file : "-", where, va_err_name(d->code), d->msg ? d->msg : va_err_str(d->code));
+            d->file ? d->file : "-", where, va_err_name(d->code),
+            d->msg ? d->msg : va_err_str(d->code));
 }

@@ -36,11 +36,11 @@ typedef enum va_severity { VA_SEV_WARN = 1, VA_SEV_ERROR = 2 } va_severity;
 typedef struct va_diag {
     va_severity sev;
     va_err code;
-    const char *file;  /* input path */
-    const char *unit;  /* "chunk", "record", "line", ... or NULL */
-    int64_t unit_no;   /* chunk index, line number, ...; -1 if none */
-    int64_t offset;    /* byte offset in the file; -1 if unknown */
-    const char *msg;   /* reason */
+    const char *file; /* input path */
+    const char *unit; /* "chunk", "record", "line", ... or NULL */
+    int64_t unit_no;  /* chunk index, line number, ...; -1 if none */
+    int64_t offset;   /* byte offset in the file; -1 if unknown */
+    const char *msg;  /* reason */
 } va_diag;
 
 typedef void (*va_diag_fn)(void *ud, const va_diag *d);

@@ -90,26 +90,30 @@ void va_event_finish(va_event *ev) {
                 !parse_i64(f->val, f->vlen, &v) && v > 0)
                 ev->record_id = (uint64_t)v;
             break;
-        default: break;
+        default:
+            break;
         }
     }
 }
 
 static void json_value(const va_field *f, va_buf *out) {
     switch (f->type) {
-    case VA_V_NULL: va_buf_puts(out, "null"); return;
+    case VA_V_NULL:
+        va_buf_puts(out, "null");
+        return;
     case VA_V_INT:
     case VA_V_UINT:
     case VA_V_REAL:
     case VA_V_BOOL:
         /* Emit as a bare JSON token only if it is one (NaN/Inf reals are not). */
-        if (f->vlen && (f->type != VA_V_REAL || (f->val[0] != 'n' && f->val[0] != 'i' &&
-                                                 f->val[f->vlen - 1] != 'f'))) {
+        if (f->vlen && (f->type != VA_V_REAL ||
+                        (f->val[0] != 'n' && f->val[0] != 'i' && f->val[f->vlen - 1] != 'f'))) {
             va_buf_put(out, f->val, f->vlen);
             return;
         }
         break;
-    default: break;
+    default:
+        break;
     }
     va_buf_json_str(out, f->val, f->vlen);
 }

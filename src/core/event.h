@@ -45,9 +45,9 @@ typedef struct va_event {
     uint32_t n, cap;
     va_arena *arena; /* where f[] and added values live (borrowed) */
     /* Facts filled by va_event_finish() from the fields: */
-    int64_t time_ns;      /* VA_TIME_NONE if unknown */
-    int64_t event_id;     /* -1 if none */
-    uint64_t record_id;   /* 0 if none */
+    int64_t time_ns;                               /* VA_TIME_NONE if unknown */
+    int64_t event_id;                              /* -1 if none */
+    uint64_t record_id;                            /* 0 if none */
     const va_field *channel, *provider, *computer; /* NULL if absent */
     va_src src;
 } va_event;

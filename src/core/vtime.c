@@ -125,6 +125,8 @@ int va_time_parse_iso(const char *s, size_t n, int64_t *ns) {
     if (i != n) return -1;
     int64_t days = va_days_from_civil(Y, (unsigned)M, (unsigned)D);
     int64_t secs = days * 86400 + h * 3600LL + mi * 60LL + sec - off;
+    /* ns since 1970 cover 1677..2262; later or earlier times are not representable. */
+    if (secs > INT64_MAX / 1000000000LL - 1 || secs < INT64_MIN / 1000000000LL + 1) return -1;
     *ns = secs * 1000000000LL + frac;
     return 0;
 }

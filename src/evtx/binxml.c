@@ -222,22 +222,28 @@ static bx_tmpl *template_at(va_evtx_ctx *c, uint32_t def);
 static uint32_t fixed_size(uint8_t t) {
     switch (t & 0x7f) {
     case BX_T_INT8:
-    case BX_T_UINT8: return 1;
+    case BX_T_UINT8:
+        return 1;
     case BX_T_INT16:
-    case BX_T_UINT16: return 2;
+    case BX_T_UINT16:
+        return 2;
     case BX_T_INT32:
     case BX_T_UINT32:
     case BX_T_REAL32:
     case BX_T_BOOL:
-    case BX_T_HEX32: return 4;
+    case BX_T_HEX32:
+        return 4;
     case BX_T_INT64:
     case BX_T_UINT64:
     case BX_T_REAL64:
     case BX_T_FILETIME:
-    case BX_T_HEX64: return 8;
+    case BX_T_HEX64:
+        return 8;
     case BX_T_GUID:
-    case BX_T_SYSTIME: return 16;
-    default: return 0;
+    case BX_T_SYSTIME:
+        return 16;
+    default:
+        return 0;
     }
 }
 
@@ -294,12 +300,15 @@ static void link_elements(bx_op *ops, uint32_t n) {
         switch (ops[i].kind) {
         case OP_OPEN:
             ops[i].match = n - i;
-            if (sp < 256) stack[sp++] = i;
-            else lost++;
+            if (sp < 256)
+                stack[sp++] = i;
+            else
+                lost++;
             break;
         case OP_END:
         case OP_CLOSE_EMPTY:
-            if (lost) lost--;
+            if (lost)
+                lost--;
             else if (sp) {
                 sp--;
                 ops[stack[sp]].match = i - stack[sp];
@@ -308,7 +317,8 @@ static void link_elements(bx_op *ops, uint32_t n) {
         case OP_SUBST:
             if (sp && !lost) ops[stack[sp - 1]].subst = 1;
             break;
-        default: break;
+        default:
+            break;
         }
     }
 }
@@ -361,7 +371,8 @@ int bx_parse(va_evtx_ctx *c, uint32_t off, uint32_t end, int in_tmpl, bx_frag *o
             break;
         case 0x03:
         case 0x04:
-            if (open_depth == 0) return fail(c, tokpos, "end of element 0x%02x without a start", tok);
+            if (open_depth == 0)
+                return fail(c, tokpos, "end of element 0x%02x without a start", tok);
             open_depth--;
             if (!(op = op_push(c, &l, tok == 3 ? OP_CLOSE_EMPTY : OP_END, tokpos))) return -1;
             break;
@@ -456,7 +467,8 @@ int bx_parse(va_evtx_ctx *c, uint32_t off, uint32_t end, int in_tmpl, bx_frag *o
     }
     /* Ran to the end of the region without an EOF token: accept what we have if it is
      * complete (some writers omit the EOF of embedded fragments). */
-    if (open_depth) return fail(c, pos, "fragment ends inside %u open element(s)", (unsigned)open_depth);
+    if (open_depth)
+        return fail(c, pos, "fragment ends inside %u open element(s)", (unsigned)open_depth);
     link_elements(l.ops, l.n);
     out->ops = l.ops, out->n = l.n;
     if (next) *next = pos;

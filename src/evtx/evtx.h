@@ -4,8 +4,8 @@
  * An EVTX file is a 4 KiB header followed by independent 64 KiB chunks; each chunk holds its
  * own string and template tables and a run of records whose payload is binary XML.  vaern maps
  * the file read-only, validates header and chunks (magic, sizes, CRC32), and parses each chunk
- * on its own, so chunks can go to different threads (see va_evtx_read_files()).  Parse data lives in
- * a per-worker va_evtx_ctx whose arena is reset after every chunk: memory stays flat whatever
+ * on its own, so chunks can go to different threads (see va_evtx_read_files()).  Parse data lives
+ * in a per-worker va_evtx_ctx whose arena is reset after every chunk: memory stays flat whatever
  * the file size.
  *
  * A parsed record can be rendered two ways: as the flat event (core/event.h) that detectors
@@ -34,13 +34,13 @@ typedef struct va_evtx_opts {
 
 /* Counters for one file (or summed over files). */
 typedef struct va_evtx_stats {
-    uint64_t chunks;         /* chunk slots looked at */
-    uint64_t chunks_bad;     /* chunks skipped: bad magic, bad header, bad CRC (without ignore_crc) */
-    uint64_t chunks_crc;     /* chunks whose header or data CRC did not match */
-    uint64_t chunks_empty;   /* all-zero (never written) chunk slots */
-    uint64_t records;        /* records parsed and delivered */
-    uint64_t records_bad;    /* records that failed to parse (reported, skipped) */
-    uint64_t bytes;          /* file bytes */
+    uint64_t chunks;       /* chunk slots looked at */
+    uint64_t chunks_bad;   /* chunks skipped: bad magic, bad header, bad CRC (without ignore_crc) */
+    uint64_t chunks_crc;   /* chunks whose header or data CRC did not match */
+    uint64_t chunks_empty; /* all-zero (never written) chunk slots */
+    uint64_t records;      /* records parsed and delivered */
+    uint64_t records_bad;  /* records that failed to parse (reported, skipped) */
+    uint64_t bytes;        /* file bytes */
 } va_evtx_stats;
 
 typedef struct va_evtx_file va_evtx_file;
@@ -82,7 +82,8 @@ int va_evtx_chunk_parse(va_evtx_file *f, uint32_t idx, const va_evtx_opts *o, va
                         va_evtx_stats *st, va_evtx_rec_fn fn, void *ud);
 
 /* Called once per file after its last record, with that file's counters. */
-typedef void (*va_evtx_file_fn)(void *ud, const char *path, const va_evtx_stats *st, va_err open_err);
+typedef void (*va_evtx_file_fn)(void *ud, const char *path, const va_evtx_stats *st,
+                                va_err open_err);
 
 /* Read many files in order, spreading their chunks over o->threads workers (0 = all cores);
  * fn gets every record in file order on the calling thread, file_fn (may be NULL) each file's

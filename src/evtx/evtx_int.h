@@ -78,7 +78,8 @@ typedef struct bx_op {
     uint8_t optional; /* OP_SUBST: 0x0e token */
     uint8_t subst;    /* OP_OPEN: a substitution is a direct child or attribute value */
     uint16_t index;   /* OP_SUBST index, OP_CHARREF value */
-    uint32_t match;   /* OP_OPEN: distance to its OP_END / OP_CLOSE_EMPTY (past the end if unclosed) */
+    uint32_t
+        match; /* OP_OPEN: distance to its OP_END / OP_CLOSE_EMPTY (past the end if unclosed) */
     uint32_t len, len2;
     const char *s, *s2;   /* names/text, NUL-terminated UTF-8 */
     const uint8_t *p;     /* OP_VALUE raw data (len bytes) */
@@ -107,12 +108,12 @@ typedef struct bx_map {
 
 /* Per-slot parse context (see va_evtx_ctx in evtx.h). */
 struct va_evtx_ctx {
-    va_arena arena;   /* everything parsed from the current chunk */
-    bx_map names;     /* chunk offset -> bx_name */
-    bx_map tmpls;     /* chunk offset -> bx_tmpl */
+    va_arena arena; /* everything parsed from the current chunk */
+    bx_map names;   /* chunk offset -> bx_name */
+    bx_map tmpls;   /* chunk offset -> bx_tmpl */
     const uint8_t *chunk;
     uint32_t chunk_len;
-    char err[160];  /* reason of the last parse failure */
+    char err[160]; /* reason of the last parse failure */
     uint32_t err_off;
     int depth;      /* nesting of embedded binary XML */
     va_buf scratch; /* value formatting */
@@ -122,8 +123,7 @@ struct va_evtx_ctx {
 /* Parse binary XML at chunk offset [off, end) into a fragment.  in_tmpl: inside a template
  * definition (elements carry a dependency identifier).  Stops after the EOF token; *next gets
  * the offset after it.  Returns 0, or -1 with c->err set. */
-int bx_parse(va_evtx_ctx *c, uint32_t off, uint32_t end, int in_tmpl, bx_frag *out,
-             uint32_t *next);
+int bx_parse(va_evtx_ctx *c, uint32_t off, uint32_t end, int in_tmpl, bx_frag *out, uint32_t *next);
 void bx_ctx_chunk_reset(va_evtx_ctx *c, const uint8_t *chunk, uint32_t len);
 
 /* Format value v as text into out.  xml_style: as evtxexport prints it (times with 9 digits);

@@ -114,10 +114,10 @@ va_err va_evtx_open_mem(const char *name, const uint8_t *data, size_t len, va_di
     }
     f->data = data, f->len = len;
     f->diag = diag, f->diag_ud = diag_ud;
-    f->nchunks = len > VA_EVTX_HEADER_SIZE
-                     ? (uint32_t)((len - VA_EVTX_HEADER_SIZE + VA_EVTX_CHUNK_SIZE - 1) /
-                                  VA_EVTX_CHUNK_SIZE)
-                     : 0;
+    f->nchunks =
+        len > VA_EVTX_HEADER_SIZE
+            ? (uint32_t)((len - VA_EVTX_HEADER_SIZE + VA_EVTX_CHUNK_SIZE - 1) / VA_EVTX_CHUNK_SIZE)
+            : 0;
     va_err e = check_header(f);
     if (e) {
         va_evtx_close(f);
@@ -201,12 +201,13 @@ static uint32_t resync(const uint8_t *ck, uint32_t pos, uint32_t end) {
 }
 
 int bx_parse_chunk(va_evtx_file *f, uint32_t idx, const va_evtx_opts *o, va_evtx_ctx *c,
-                       va_evtx_stats *st, va_diag_fn diag, void *dud, va_evtx_rec_fn fn,
-                       void *ud, va_buf *xml) {
+                   va_evtx_stats *st, va_diag_fn diag, void *dud, va_evtx_rec_fn fn, void *ud,
+                   va_buf *xml) {
     uint64_t base = VA_EVTX_HEADER_SIZE + (uint64_t)idx * VA_EVTX_CHUNK_SIZE;
     if (base >= f->len) return 0;
     const uint8_t *ck = f->data + base;
-    uint32_t len = (uint32_t)(f->len - base < VA_EVTX_CHUNK_SIZE ? f->len - base : VA_EVTX_CHUNK_SIZE);
+    uint32_t len =
+        (uint32_t)(f->len - base < VA_EVTX_CHUNK_SIZE ? f->len - base : VA_EVTX_CHUNK_SIZE);
     const char *path = f->path;
     st->chunks++;
     if (len < 8 || all_zero(ck, 8)) {

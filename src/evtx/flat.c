@@ -139,10 +139,12 @@ void va_flat_close(va_flat *fl) {
             }
             break;
         case SEC_RENDERING:
-            if (d >= 2 && f->pieces) add_joined(fl, "RenderingInfo", 13, f->name, f->len, txt, tl, t);
+            if (d >= 2 && f->pieces)
+                add_joined(fl, "RenderingInfo", 13, f->name, f->len, txt, tl, t);
             break;
         default:
-            if (d >= 2 || f->pieces) add(fl, f->name, f->len, 0, txt, tl, f->pieces ? t : VA_V_NULL);
+            if (d >= 2 || f->pieces)
+                add(fl, f->name, f->len, 0, txt, tl, f->pieces ? t : VA_V_NULL);
             break;
         }
     }

@@ -21,7 +21,7 @@
 typedef struct va_flat_frame {
     const char *name;
     size_t len;
-    size_t text_off;     /* start of this element's text in the text buffer */
+    size_t text_off;       /* start of this element's text in the text buffer */
     const char *data_name; /* EventData <Data Name="..."> */
     size_t data_name_len;
     int children, pieces, attrs;

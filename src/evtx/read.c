@@ -104,7 +104,7 @@ static void work(void *ud, void *item, int worker) {
     slot *s = item;
     if (s->idx == NO_CHUNK || !s->of->f) return;
     bx_parse_chunk(s->of->f, s->idx, rd->o, s->ctx, &s->st, slot_diag, s, slot_rec, s,
-                     rd->o->want_xml ? &s->xml : NULL);
+                   rd->o->want_xml ? &s->xml : NULL);
 }
 
 static void add_stats(va_evtx_stats *a, const va_evtx_stats *b) {
@@ -131,7 +131,12 @@ static int done(void *ud, void *item) {
         if (rd->diag) rd->diag(rd->diag_ud, &d);
     }
     if (s->oom && rd->diag) {
-        va_diag d = {VA_SEV_ERROR, VA_ENOMEM, s->of->path, "chunk", s->idx, -1,
+        va_diag d = {VA_SEV_ERROR,
+                     VA_ENOMEM,
+                     s->of->path,
+                     "chunk",
+                     s->idx,
+                     -1,
                      "out of memory: records of this chunk may be missing"};
         rd->diag(rd->diag_ud, &d);
     }

@@ -34,8 +34,10 @@ static void flush_pending(xr *x, int for_child) {
 static void x_open(void *ud, const char *name, uint32_t len) {
     xr *x = ud;
     if (x->depth > 0 && x->depth <= XML_MAX_DEPTH) {
-        if (x->pending) flush_pending(x, 1);
-        else if (!x->children[x->depth - 1]) va_buf_putc(x->out, '\n'); /* after mixed text */
+        if (x->pending)
+            flush_pending(x, 1);
+        else if (!x->children[x->depth - 1])
+            va_buf_putc(x->out, '\n'); /* after mixed text */
         x->children[x->depth - 1] = 1;
     }
     indent(x->out, x->depth);
@@ -135,7 +137,7 @@ static void x_pi(void *ud, const char *t, uint32_t tl, const char *d, uint32_t d
     va_buf_puts(x->out, "?>\n");
 }
 
-static const bx_visit xml_visit = {x_open,  x_attr,   x_close_start, x_end, x_text,
+static const bx_visit xml_visit = {x_open,    x_attr,   x_close_start, x_end, x_text,
                                    x_charref, x_entref, x_cdata,       x_pi};
 
 int bx_render_xml(va_evtx_ctx *c, const bx_frag *f, va_buf *out) {

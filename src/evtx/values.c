@@ -26,10 +26,10 @@ static inline uint64_t rd64(const uint8_t *p) {
 }
 
 /* Windows-1252 code points for 0x80..0x9f (0 where undefined: kept as the C1 control). */
-static const uint16_t cp1252[32] = {
-    0x20AC, 0,      0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
-    0x2039, 0x0152, 0,      0x017D, 0,      0,      0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
-    0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0,      0x017E, 0x0178};
+static const uint16_t cp1252[32] = {0x20AC, 0,      0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021,
+                                    0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0,      0x017D, 0,
+                                    0,      0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
+                                    0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0,      0x017E, 0x0178};
 
 static void put_utf16(va_buf *out, const uint8_t *p, uint32_t nunits) {
     /* Text ends at the first NUL, as Windows renders it. */
@@ -110,14 +110,30 @@ static void put_real(va_buf *out, double d, int is_float, int xml) {
 static va_vtype put_scalar(va_buf *out, uint8_t t, const uint8_t *p, uint32_t sz, int xml) {
     char tmp[48];
     switch (t) {
-    case BX_T_INT8: va_buf_i64(out, (int8_t)p[0]); return VA_V_INT;
-    case BX_T_UINT8: va_buf_u64(out, p[0]); return VA_V_UINT;
-    case BX_T_INT16: va_buf_i64(out, (int16_t)rd16(p)); return VA_V_INT;
-    case BX_T_UINT16: va_buf_u64(out, rd16(p)); return VA_V_UINT;
-    case BX_T_INT32: va_buf_i64(out, (int32_t)rd32(p)); return VA_V_INT;
-    case BX_T_UINT32: va_buf_u64(out, rd32(p)); return VA_V_UINT;
-    case BX_T_INT64: va_buf_i64(out, (int64_t)rd64(p)); return VA_V_INT;
-    case BX_T_UINT64: va_buf_u64(out, rd64(p)); return VA_V_UINT;
+    case BX_T_INT8:
+        va_buf_i64(out, (int8_t)p[0]);
+        return VA_V_INT;
+    case BX_T_UINT8:
+        va_buf_u64(out, p[0]);
+        return VA_V_UINT;
+    case BX_T_INT16:
+        va_buf_i64(out, (int16_t)rd16(p));
+        return VA_V_INT;
+    case BX_T_UINT16:
+        va_buf_u64(out, rd16(p));
+        return VA_V_UINT;
+    case BX_T_INT32:
+        va_buf_i64(out, (int32_t)rd32(p));
+        return VA_V_INT;
+    case BX_T_UINT32:
+        va_buf_u64(out, rd32(p));
+        return VA_V_UINT;
+    case BX_T_INT64:
+        va_buf_i64(out, (int64_t)rd64(p));
+        return VA_V_INT;
+    case BX_T_UINT64:
+        va_buf_u64(out, rd64(p));
+        return VA_V_UINT;
     case BX_T_REAL32: {
         float f;
         memcpy(&f, p, 4);
@@ -130,8 +146,12 @@ static va_vtype put_scalar(va_buf *out, uint8_t t, const uint8_t *p, uint32_t sz
         put_real(out, d, 0, xml);
         return VA_V_REAL;
     }
-    case BX_T_BOOL: va_buf_puts(out, rd32(p) ? "true" : "false"); return VA_V_BOOL;
-    case BX_T_GUID: put_guid(out, p); return VA_V_STR;
+    case BX_T_BOOL:
+        va_buf_puts(out, rd32(p) ? "true" : "false");
+        return VA_V_BOOL;
+    case BX_T_GUID:
+        put_guid(out, p);
+        return VA_V_STR;
     case BX_T_SIZET: /* a count, printed in decimal as evtxexport does */
         va_buf_u64(out, sz == 4 ? rd32(p) : rd64(p));
         return VA_V_UINT;
@@ -140,36 +160,48 @@ static va_vtype put_scalar(va_buf *out, uint8_t t, const uint8_t *p, uint32_t sz
         return VA_V_STR;
     case BX_T_SYSTIME: {
         /* year, month, weekday, day, hour, minute, second, milliseconds */
-        va_buf_printf(out, "%04u-%02u-%02uT%02u:%02u:%02u.%03uZ", rd16(p), rd16(p + 2),
-                      rd16(p + 6), rd16(p + 8), rd16(p + 10), rd16(p + 12), rd16(p + 14));
+        va_buf_printf(out, "%04u-%02u-%02uT%02u:%02u:%02u.%03uZ", rd16(p), rd16(p + 2), rd16(p + 6),
+                      rd16(p + 8), rd16(p + 10), rd16(p + 12), rd16(p + 14));
         return VA_V_STR;
     }
-    case BX_T_HEX32: va_buf_printf(out, "0x%08" PRIx32, rd32(p)); return VA_V_STR;
-    case BX_T_HEX64: va_buf_printf(out, "0x%016" PRIx64, rd64(p)); return VA_V_STR;
-    default: return VA_V_NULL;
+    case BX_T_HEX32:
+        va_buf_printf(out, "0x%08" PRIx32, rd32(p));
+        return VA_V_STR;
+    case BX_T_HEX64:
+        va_buf_printf(out, "0x%016" PRIx64, rd64(p));
+        return VA_V_STR;
+    default:
+        return VA_V_NULL;
     }
 }
 
 static uint32_t elem_size(uint8_t t, uint32_t total) {
     switch (t) {
     case BX_T_INT8:
-    case BX_T_UINT8: return 1;
+    case BX_T_UINT8:
+        return 1;
     case BX_T_INT16:
-    case BX_T_UINT16: return 2;
+    case BX_T_UINT16:
+        return 2;
     case BX_T_INT32:
     case BX_T_UINT32:
     case BX_T_REAL32:
     case BX_T_BOOL:
-    case BX_T_HEX32: return 4;
+    case BX_T_HEX32:
+        return 4;
     case BX_T_INT64:
     case BX_T_UINT64:
     case BX_T_REAL64:
     case BX_T_FILETIME:
-    case BX_T_HEX64: return 8;
+    case BX_T_HEX64:
+        return 8;
     case BX_T_GUID:
-    case BX_T_SYSTIME: return 16;
-    case BX_T_SIZET: return total % 8 == 0 ? 8 : 4;
-    default: return 0;
+    case BX_T_SYSTIME:
+        return 16;
+    case BX_T_SIZET:
+        return total % 8 == 0 ? 8 : 4;
+    default:
+        return 0;
     }
 }
 
@@ -178,17 +210,28 @@ va_vtype bx_val_fmt(const bx_val *v, int xml, va_buf *out) {
     const uint8_t *p = v->p;
     uint32_t sz = v->size;
     switch (t) {
-    case BX_T_NULL: return VA_V_NULL;
-    case BX_T_UTF8: va_buf_put(out, p, sz); return VA_V_STR;
-    case BX_T_STRING: put_utf16(out, p, sz / 2); return VA_V_STR;
-    case BX_T_ANSI: put_ansi(out, p, sz); return VA_V_STR;
-    case BX_T_BINARY: put_hex(out, p, sz); return VA_V_STR;
+    case BX_T_NULL:
+        return VA_V_NULL;
+    case BX_T_UTF8:
+        va_buf_put(out, p, sz);
+        return VA_V_STR;
+    case BX_T_STRING:
+        put_utf16(out, p, sz / 2);
+        return VA_V_STR;
+    case BX_T_ANSI:
+        put_ansi(out, p, sz);
+        return VA_V_STR;
+    case BX_T_BINARY:
+        put_hex(out, p, sz);
+        return VA_V_STR;
     case BX_T_SID:
         if (!put_sid(out, p, sz)) put_hex(out, p, sz);
         return VA_V_STR;
     case BX_T_EVTHANDLE:
     case BX_T_EVTXML:
-    case BX_T_BINXML: put_hex(out, p, sz); return VA_V_STR;
+    case BX_T_BINXML:
+        put_hex(out, p, sz);
+        return VA_V_STR;
     case BX_T_ARRAY | BX_T_STRING: {
         /* NUL-separated strings; rendered comma-separated in one value. */
         uint32_t n = sz / 2, start = 0, first = 1;
@@ -214,7 +257,8 @@ va_vtype bx_val_fmt(const bx_val *v, int xml, va_buf *out) {
         }
         return VA_V_STR;
     }
-    default: break;
+    default:
+        break;
     }
     if (t & BX_T_ARRAY) {
         uint8_t et = t & 0x7f;

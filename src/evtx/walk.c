@@ -37,22 +37,28 @@ static const bx_val *subst(const bx_op *op, const bx_val *vals, uint32_t nvals, 
 static uint32_t scalar_size(uint8_t t) {
     switch (t) {
     case BX_T_INT8:
-    case BX_T_UINT8: return 1;
+    case BX_T_UINT8:
+        return 1;
     case BX_T_INT16:
-    case BX_T_UINT16: return 2;
+    case BX_T_UINT16:
+        return 2;
     case BX_T_INT32:
     case BX_T_UINT32:
     case BX_T_REAL32:
     case BX_T_BOOL:
-    case BX_T_HEX32: return 4;
+    case BX_T_HEX32:
+        return 4;
     case BX_T_INT64:
     case BX_T_UINT64:
     case BX_T_REAL64:
     case BX_T_FILETIME:
-    case BX_T_HEX64: return 8;
+    case BX_T_HEX64:
+        return 8;
     case BX_T_GUID:
-    case BX_T_SYSTIME: return 16;
-    default: return 0;
+    case BX_T_SYSTIME:
+        return 16;
+    default:
+        return 0;
     }
 }
 
@@ -172,9 +178,15 @@ static int walk_ops(va_evtx_ctx *c, const bx_op *ops, uint32_t n, const bx_val *
             }
             v->open(ud, op->s, op->len);
             break;
-        case OP_CLOSE_START: v->close_start(ud); break;
-        case OP_CLOSE_EMPTY: v->end(ud, 1); break;
-        case OP_END: v->end(ud, 0); break;
+        case OP_CLOSE_START:
+            v->close_start(ud);
+            break;
+        case OP_CLOSE_EMPTY:
+            v->end(ud, 1);
+            break;
+        case OP_END:
+            v->end(ud, 0);
+            break;
         case OP_ATTR: {
             bx_val av[ATTR_MAX_VALS];
             uint32_t na = 0, pieces = 0, optional_null = 0;
@@ -184,8 +196,12 @@ static int walk_ops(va_evtx_ctx *c, const bx_op *ops, uint32_t n, const bx_val *
                 pieces++;
                 bx_val x;
                 switch (vo->kind) {
-                case OP_TEXT: op_text_val(vo, &x); break;
-                case OP_VALUE: x.type = vo->vtype, x.p = vo->p, x.size = vo->len; break;
+                case OP_TEXT:
+                    op_text_val(vo, &x);
+                    break;
+                case OP_VALUE:
+                    x.type = vo->vtype, x.p = vo->p, x.size = vo->len;
+                    break;
                 case OP_SUBST:
                     x = *subst(vo, vals, nvals, ov);
                     if (x.type == BX_T_NULL) {
@@ -199,7 +215,9 @@ static int walk_ops(va_evtx_ctx *c, const bx_op *ops, uint32_t n, const bx_val *
                     x.type = BX_T_UTF8, x.p = (const uint8_t *)ref[na];
                     x.size = (uint32_t)va_utf8_enc(vo->index, ref[na]);
                     break;
-                default: /* entity reference: keep its name as text */ op_text_val(vo, &x); break;
+                default: /* entity reference: keep its name as text */
+                    op_text_val(vo, &x);
+                    break;
                 }
                 if (na < ATTR_MAX_VALS) av[na++] = x;
             }
@@ -225,21 +243,31 @@ static int walk_ops(va_evtx_ctx *c, const bx_op *ops, uint32_t n, const bx_val *
             v->text(ud, sv);
             break;
         }
-        case OP_CHARREF: v->charref(ud, op->index); break;
-        case OP_ENTREF: v->entref(ud, op->s, op->len); break;
-        case OP_CDATA: v->cdata(ud, op->s, op->len); break;
-        case OP_PI: v->pi(ud, op->s, op->len, op->s2, op->len2); break;
+        case OP_CHARREF:
+            v->charref(ud, op->index);
+            break;
+        case OP_ENTREF:
+            v->entref(ud, op->s, op->len);
+            break;
+        case OP_CDATA:
+            v->cdata(ud, op->s, op->len);
+            break;
+        case OP_PI:
+            v->pi(ud, op->s, op->len, op->s2, op->len2);
+            break;
         case OP_TINST:
             if (c->depth >= WALK_MAX_DEPTH) {
                 strcpy(c->err, "template instances nested too deep");
                 return -1;
             }
             c->depth++;
-            int r = walk_ops(c, op->tmpl->frag.ops, op->tmpl->frag.n, op->vals, op->nvals, NULL, v, ud);
+            int r =
+                walk_ops(c, op->tmpl->frag.ops, op->tmpl->frag.n, op->vals, op->nvals, NULL, v, ud);
             c->depth--;
             if (r) return -1;
             break;
-        default: break;
+        default:
+            break;
         }
     }
     return 0;

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# fuzz/run.sh [SECONDS] - build the libFuzzer targets with clang and run each for SECONDS
+# (default 20) on a corpus seeded with the generated fixtures (and the shared EVTX samples
+# when ../shared/data is present).  Exits non-zero if any fuzzer finds a crash.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-20}
+cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DVAERN_FUZZ=ON -DVAERN_TESTS=OFF >/dev/null
+cmake --build build-fuzz -j"$(nproc)" >/dev/null
+seeds=build-fuzz/seeds
+rm -rf "$seeds" && mkdir -p "$seeds/evtx" "$seeds/chunk" "$seeds/json"
+if [ -x build-fuzz/vaern-gen-evtx ]; then build-fuzz/vaern-gen-evtx fixtures "$seeds/evtx" >/dev/null; fi
+shared=../shared/data
+if [ -d "$shared/evtx-benign" ]; then
+    ls "$shared"/evtx-benign/*.evtx | head -8 | while read -r f; do cp "$f" "$seeds/evtx/"; done
+fi
+for f in "$seeds"/evtx/*.evtx; do
+    [ -e "$f" ] || continue
+    dd if="$f" of="$seeds/chunk/$(basename "$f").chunk" bs=4096 skip=1 count=16 2>/dev/null || true
+done
+if [ -d "$shared/winevents-json" ]; then
+    for f in "$shared"/winevents-json/*.json; do head -c 4000 "$f" > "$seeds/json/$(basename "$f")"; done
+fi
+fail=0
+for fz in build-fuzz/fuzz/fuzz_*; do
+    [ -x "$fz" ] || continue
+    name=$(basename "$fz")
+    case $name in
+        fuzz_evtx_chunk) corpus=$seeds/chunk; maxlen=65536 ;;
+        fuzz_evtx_*) corpus=$seeds/evtx; maxlen=300000 ;;
+        fuzz_json*) corpus=$seeds/json; maxlen=65536 ;;
+        *) corpus=$seeds/evtx; maxlen=65536 ;;
+    esac
+    work=build-fuzz/corpus-$name
+    mkdir -p "$work"
+    if "$fz" -max_total_time="$secs" -max_len="$maxlen" -rss_limit_mb=4096 -timeout=10 \
+            -artifact_prefix=build-fuzz/ "$work" "$corpus" >build-fuzz/$name.log 2>&1; then
+        echo "fuzz: $name ok ($(grep -o 'Done [0-9]* runs' build-fuzz/$name.log))"
+    else
+        echo "fuzz: $name FAILED; see build-fuzz/$name.log"
+        grep -E 'ERROR|SUMMARY' build-fuzz/$name.log | head -5
+        fail=1
+    fi
+done
+exit $fail

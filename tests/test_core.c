@@ -1,0 +1,265 @@
+/*
+ * test_core.c - unit tests for src/core: arena, buffers and escaping, UTF-16/UTF-8, time,
+ * the flat event and its JSON form, and the ordered work queue.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/event.h"
+#include "core/utf.h"
+#include "core/vtime.h"
+#include "core/workq.h"
+
+static void arena_alloc_align_reset(void **state) {
+    (void)state;
+    va_arena a;
+    va_arena_init(&a, 1024);
+    char *p = va_arena_alloc(&a, 10);
+    char *q = va_arena_alloc(&a, 10);
+    assert_non_null(p);
+    assert_non_null(q);
+    assert_int_equal((uintptr_t)p % 16, 0);
+    assert_int_equal((uintptr_t)q % 16, 0);
+    assert_true(q >= p + 10);
+    /* An oversized request gets its own block. */
+    char *big = va_arena_alloc(&a, 100000);
+    assert_non_null(big);
+    memset(big, 1, 100000);
+    size_t reserved = a.total;
+    va_arena_reset(&a);
+    /* After a reset the kept blocks are reused: no new memory for the same pattern. */
+    assert_non_null(va_arena_alloc(&a, 10));
+    assert_non_null(va_arena_alloc(&a, 100000));
+    assert_int_equal(a.total, reserved);
+    char *s = va_arena_strndup(&a, "abcdef", 3);
+    assert_string_equal(s, "abc");
+    va_arena_free(&a);
+    assert_int_equal(a.total, 0);
+}
+
+static void buf_json_escaping(void **state) {
+    (void)state;
+    static const struct {
+        const char *in;
+        size_t len;
+        const char *out;
+    } cases[] = {
+        {"plain", 5, "\"plain\""},
+        {"a\"b\\c", 5, "\"a\\\"b\\\\c\""},
+        {"\n\r\t\b\f", 5, "\"\\n\\r\\t\\b\\f\""},
+        {"\x01\x1f", 2, "\"\\u0001\\u001f\""},
+        {"\xc3\xa5", 2, "\"\xc3\xa5\""}, /* valid UTF-8 kept */
+        {"\xff"
+         "a",
+         2,
+         "\"\xef\xbf\xbd"
+         "a\""},                                         /* invalid byte -> U+FFFD */
+        {"\xe2\x82", 2, "\"\xef\xbf\xbd\xef\xbf\xbd\""}, /* truncated sequence */
+        {"a\0b", 3, "\"a\\u0000b\""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        va_buf b;
+        va_buf_init(&b);
+        va_buf_json_str(&b, cases[i].in, cases[i].len);
+        assert_false(b.oom);
+        assert_string_equal(b.p, cases[i].out);
+        va_buf_free(&b);
+    }
+}
+
+static void buf_xml_and_numbers(void **state) {
+    (void)state;
+    va_buf b;
+    va_buf_init(&b);
+    va_buf_xml_esc(&b, "a<b>&\"c\"", 9, 0);
+    assert_string_equal(b.p, "a&lt;b&gt;&amp;\"c\"");
+    va_buf_clear(&b);
+    va_buf_xml_esc(&b, "\"q\"", 3, 1);
+    assert_string_equal(b.p, "&quot;q&quot;");
+    va_buf_clear(&b);
+    va_buf_u64(&b, UINT64_MAX);
+    va_buf_putc(&b, ' ');
+    va_buf_i64(&b, INT64_MIN);
+    va_buf_putc(&b, ' ');
+    va_buf_i64(&b, 0);
+    assert_string_equal(b.p, "18446744073709551615 -9223372036854775808 0");
+    va_buf_clear(&b);
+    /* printf longer than the internal stack buffer */
+    va_buf_printf(&b, "%0300d", 7);
+    assert_int_equal(b.len, 300);
+    assert_int_equal(b.p[299], '7');
+    va_buf_free(&b);
+}
+
+static void utf16_conversion(void **state) {
+    (void)state;
+    /* "Aå€" + surrogate pair U+1F600 + lone high surrogate + lone low surrogate */
+    const uint8_t in[] = {0x41, 0x00, 0xe5, 0x00, 0xac, 0x20, 0x3d, 0xd8,
+                          0x00, 0xde, 0x3d, 0xd8, 0x41, 0x00, 0x00, 0xdc};
+    char out[64];
+    size_t n = va_utf16le_conv(in, sizeof in / 2, out);
+    out[n] = 0;
+    assert_string_equal(out, "A\xc3\xa5\xe2\x82\xac\xf0\x9f\x98\x80\xef\xbf\xbd"
+                             "A\xef\xbf\xbd");
+    assert_true(n <= va_utf16_max_utf8(sizeof in / 2));
+    assert_true(va_utf8_valid(out, n));
+    assert_false(va_utf8_valid("\xc0\x80", 2));     /* overlong NUL */
+    assert_false(va_utf8_valid("\xed\xa0\x80", 3)); /* encoded surrogate */
+    assert_true(va_utf8_valid("\xef\xbf\xbd", 3));
+}
+
+static void time_format_and_parse(void **state) {
+    (void)state;
+    char s[48];
+    /* 2016-07-08T18:12:51.6816408Z as FILETIME */
+    uint64_t ft = 131124751716816408ULL;
+    va_time_fmt_filetime(ft, 9, s);
+    assert_string_equal(s, "2016-07-08T18:12:51.681640800Z");
+    va_time_fmt_filetime(ft, 7, s);
+    assert_string_equal(s, "2016-07-08T18:12:51.6816408Z");
+    va_time_fmt_filetime(0, 7, s);
+    assert_string_equal(s, "1601-01-01T00:00:00.0000000Z");
+    va_time_fmt_filetime(UINT64_MAX, 0, s); /* far beyond the ns range: still formatted */
+    assert_string_equal(s, "60056-05-28T05:36:10Z");
+    int64_t ns = va_time_from_filetime(ft);
+    va_time_fmt_ns(ns, 7, s);
+    assert_string_equal(s, "2016-07-08T18:12:51.6816408Z");
+    int64_t p;
+    assert_int_equal(va_time_parse_iso("2016-07-08T18:12:51.6816408Z", 28, &p), 0);
+    assert_int_equal(p, ns);
+    assert_int_equal(va_time_parse_iso("2016-07-08 20:12:51.6816408+02:00", 33, &p), 0);
+    assert_int_equal(p, ns);
+    assert_int_equal(va_time_parse_iso("1970-01-01", 10, &p), 0);
+    assert_int_equal(p, 0);
+    va_time_fmt_ns(-1, 3, s);
+    assert_string_equal(s, "1969-12-31T23:59:59.999Z");
+    static const char *bad[] = {"2016-13-01", "2016-07-08T25:00",         "2016-07-08T18:12:51.",
+                                "x",          "2016-07-08T18:12:51Zjunk", "9999-01-01T00:00:00Z"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_not_equal(va_time_parse_iso(bad[i], strlen(bad[i]), &p), 0);
+}
+
+static void event_json_and_facts(void **state) {
+    (void)state;
+    va_arena a;
+    va_arena_init(&a, 0);
+    va_event ev;
+    va_event_init(&ev, &a);
+    assert_int_equal(va_event_add(&ev, "EventID", 7, "4625", 4, VA_V_UINT), VA_OK);
+    assert_int_equal(va_event_add(&ev, "Channel", 7, "Security", 8, VA_V_STR), VA_OK);
+    assert_int_equal(va_event_add(&ev, "Data", 4, "a", 1, VA_V_STR), VA_OK);
+    assert_int_equal(va_event_add(&ev, "TimeCreated", 11, "2020-01-02T03:04:05.5Z", 22, VA_V_STR),
+                     VA_OK);
+    assert_int_equal(va_event_add(&ev, "Data", 4, "7", 1, VA_V_INT), VA_OK);
+    assert_int_equal(va_event_add(&ev, "Empty", 5, NULL, 0, VA_V_NULL), VA_OK);
+    assert_int_equal(va_event_add_copy(&ev, "Ok", 2, "true", 4, VA_V_BOOL), VA_OK);
+    assert_int_equal(va_event_add(&ev, "EventRecordID", 13, "42", 2, VA_V_UINT), VA_OK);
+    /* Many fields: the field array grows inside the arena. */
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(va_event_add(&ev, "X", 1, "y", 1, VA_V_STR), VA_OK);
+    va_event_finish(&ev);
+    assert_int_equal(ev.event_id, 4625);
+    assert_int_equal(ev.record_id, 42);
+    assert_non_null(ev.channel);
+    assert_string_equal(ev.channel->val, "Security");
+    assert_null(ev.provider);
+    int64_t t;
+    va_time_parse_iso("2020-01-02T03:04:05.5Z", 22, &t);
+    assert_int_equal(ev.time_ns, t);
+    assert_string_equal(va_event_get(&ev, "Data")->val, "a");
+    assert_null(va_event_get(&ev, "data"));
+    va_buf b;
+    va_buf_init(&b);
+    va_event_json(&ev, &b);
+    const char *want = "{\"EventID\":4625,\"Channel\":\"Security\",\"Data\":[\"a\",7],"
+                       "\"TimeCreated\":\"2020-01-02T03:04:05.5Z\",\"Empty\":null,\"Ok\":true,"
+                       "\"EventRecordID\":42,\"X\":[";
+    assert_memory_equal(b.p, want, strlen(want));
+    va_buf_free(&b);
+    va_arena_free(&a);
+}
+
+/* Work queue: items finish out of order (later items are cheaper) but are delivered in order. */
+typedef struct wq_item {
+    int seq;
+    volatile int result;
+} wq_item;
+
+typedef struct wq_state {
+    int next_expected;
+    int delivered;
+    int stop_at;
+} wq_state;
+
+static void wq_work(void *ud, void *item, int worker) {
+    (void)ud, (void)worker;
+    wq_item *it = item;
+    volatile unsigned long x = 0;
+    for (int i = 0; i < (100 - it->seq % 100) * 1000; i++) x += (unsigned long)i;
+    it->result = it->seq * 2;
+}
+
+static int wq_done(void *ud, void *item) {
+    wq_state *s = ud;
+    wq_item *it = item;
+    assert_int_equal(it->seq, s->next_expected);
+    assert_int_equal(it->result, it->seq * 2);
+    s->next_expected++;
+    s->delivered++;
+    return s->stop_at && s->delivered == s->stop_at;
+}
+
+static void run_queue(int threads, int n, int stop_at) {
+    wq_item items[8];
+    void *slots[8];
+    for (int i = 0; i < 8; i++) slots[i] = &items[i];
+    wq_state s = {0, 0, stop_at};
+    va_workq *q = va_workq_new(threads, slots, threads > 1 ? 8 : 1, wq_work, wq_done, &s);
+    assert_non_null(q);
+    int submitted = 0;
+    for (int i = 0; i < n; i++) {
+        wq_item *it = va_workq_acquire(q);
+        if (!it) break;
+        it->seq = i;
+        it->result = -1;
+        va_workq_submit(q, it);
+        submitted++;
+    }
+    int stopped = va_workq_finish(q);
+    va_workq_free(q);
+    if (stop_at) {
+        assert_true(stopped);
+        assert_true(submitted < n);
+    } else {
+        assert_false(stopped);
+        assert_int_equal(s.delivered, n);
+    }
+}
+
+static void workq_order(void **state) {
+    (void)state;
+    run_queue(1, 50, 0);
+    run_queue(2, 500, 0);
+    run_queue(4, 500, 0);
+    run_queue(2, 500, 20); /* a consumer that stops early */
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(arena_alloc_align_reset),
+        cmocka_unit_test(buf_json_escaping),
+        cmocka_unit_test(buf_xml_and_numbers),
+        cmocka_unit_test(utf16_conversion),
+        cmocka_unit_test(time_format_and_parse),
+        cmocka_unit_test(event_json_and_facts),
+        cmocka_unit_test(workq_order),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# tools/setup.sh - set up, build, and run vaern's main job on sample data it generates.
+#
+# Installs missing Debian packages when run as root (otherwise prints the apt-get line),
+# builds into build/, writes sample Windows event logs to out/sample/, and reads them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. tools/deps.sh
+vaern_need $VAERN_BUILD_PKGS
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVAERN_TESTS=OFF >/dev/null
+cmake --build build -j"$(nproc)" >/dev/null
+echo "vaern: built build/vaern"
+mkdir -p out/sample
+./build/vaern-gen-evtx sample out/sample
+echo "vaern: sample logs written to out/sample/"
+echo
+echo "== vaern evtx dump out/sample (first 5 events of $(ls out/sample | wc -l) files)"
+./build/vaern evtx dump --stats out/sample > out/sample-events.jsonl
+head -n 5 out/sample-events.jsonl
+echo "..."
+echo "vaern: all events in out/sample-events.jsonl"
+echo
+echo "== failed logons (4625) per source address"
+grep '"EventID":4625' out/sample-events.jsonl | grep -o '"IpAddress":"[^"]*"' | sort | uniq -c | sort -rn

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# tools/test.sh - build and run every test: unit tests and the shared-data tests (normal and
+# ASan+UBSan builds), the fuzzers for a short time each, and the style check.
+#
+# VAERN_FUZZ_SECONDS (default 20) sets how long each fuzzer runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. tools/deps.sh
+vaern_need $VAERN_TEST_PKGS
+jobs=$(nproc)
+fail=0
+
+echo "== style (clang-format)"
+bad=$(git ls-files '*.c' '*.h' | xargs clang-format --dry-run 2>&1 | grep -c 'warning:' || true)
+if [ "$bad" != 0 ]; then
+    git ls-files '*.c' '*.h' | xargs clang-format --dry-run 2>&1 | grep 'warning:' | head -20
+    echo "style: $bad lines differ from .clang-format (run: clang-format -i FILES)"
+    fail=1
+else
+    echo "style: ok"
+fi
+
+for kind in release asan; do
+    dir=build-test-$kind
+    flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
+    [ $kind = asan ] && flags=(-DCMAKE_BUILD_TYPE=Debug -DVAERN_SANITIZE=ON)
+    echo "== $kind build"
+    cmake -S . -B "$dir" "${flags[@]}" >/dev/null
+    cmake --build "$dir" -j"$jobs" >/dev/null
+    echo "== $kind tests"
+    (cd "$dir" && ctest --output-on-failure -j"$jobs") || fail=1
+done
+
+echo "== fuzzers (${VAERN_FUZZ_SECONDS:-20} s each)"
+fuzz/run.sh "${VAERN_FUZZ_SECONDS:-20}" || fail=1
+
+if [ $fail = 0 ]; then echo "vaern: all tests passed"; else echo "vaern: some tests FAILED"; fi
+exit $fail
