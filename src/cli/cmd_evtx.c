@@ -36,7 +36,7 @@ static int on_rec(void *ud, const va_evtx_rec *r) {
         va_buf_put(&d->buf, r->xml, r->xml_len);
         va_buf_putc(&d->buf, '\n');
     } else {
-        va_event_json(r->ev, &d->buf);
+        va_buf_put(&d->buf, r->json, r->json_len);
         va_buf_putc(&d->buf, '\n');
     }
     if (d->buf.oom) return 1;
@@ -139,7 +139,7 @@ static int evtx_dump(int argc, char **argv) {
         return VA_EXIT_FATAL;
     }
     o.want_xml = d.xml;
-    o.want_event = !d.xml;
+    o.want_json = !d.xml;
     va_buf_init(&d.buf);
     va_evtx_stats st = {0};
     va_evtx_read_files((const char *const *)paths.v, paths.n, &o, on_diag, &d, &st, on_rec, on_file,

@@ -41,16 +41,10 @@ int va_buf_reserve(va_buf *b, size_t extra) {
     return 0;
 }
 
-void va_buf_put(va_buf *b, const void *p, size_t n) {
+void va_buf_put_slow(va_buf *b, const void *p, size_t n) {
     if (va_buf_reserve(b, n)) return;
     if (n) memcpy(b->p + b->len, p, n);
     b->len += n;
-    b->p[b->len] = 0;
-}
-
-void va_buf_putc(va_buf *b, char c) {
-    if (b->len + 2 > b->cap && va_buf_reserve(b, 1)) return;
-    b->p[b->len++] = c;
     b->p[b->len] = 0;
 }
 

@@ -27,8 +27,20 @@ static inline void va_buf_clear(va_buf *b) {
     b->len = 0;
     if (b->cap) b->p[0] = 0;
 }
-void va_buf_put(va_buf *b, const void *p, size_t n);
-void va_buf_putc(va_buf *b, char c);
+void va_buf_put_slow(va_buf *b, const void *p, size_t n);
+/* Append n bytes (the common case, room available, stays inline). */
+static inline void va_buf_put(va_buf *b, const void *p, size_t n) {
+    if (b->len + n + 1 <= b->cap) {
+        __builtin_memcpy(b->p + b->len, p, n);
+        b->len += n;
+        b->p[b->len] = 0;
+        return;
+    }
+    va_buf_put_slow(b, p, n);
+}
+static inline void va_buf_putc(va_buf *b, char c) {
+    va_buf_put(b, &c, 1);
+}
 void va_buf_puts(va_buf *b, const char *s);
 void va_buf_printf(va_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void va_buf_u64(va_buf *b, uint64_t v);

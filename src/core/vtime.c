@@ -40,26 +40,46 @@ static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
 }
 
 /* secs since epoch (may be negative) + 9-digit fraction. */
+static char *dec(char *o, unsigned v, int width) {
+    for (int i = width - 1; i >= 0; i--, v /= 10) o[i] = (char)('0' + v % 10);
+    return o + width;
+}
+
+/* secs since epoch (may be negative) + 9-digit fraction.  Hand-formatted: it runs for every
+ * event. */
 static size_t fmt_parts(int64_t secs, uint32_t frac9, int digits, char *out) {
     int64_t days = secs / 86400, rem = secs % 86400;
     if (rem < 0) rem += 86400, days--;
     int64_t y;
     unsigned m, d;
     civil_from_days(days, &y, &m, &d);
-    int n = snprintf(out, 40, "%04lld-%02u-%02uT%02u:%02u:%02u", (long long)y, m, d,
-                     (unsigned)(rem / 3600), (unsigned)(rem / 60 % 60), (unsigned)(rem % 60));
-    if (n < 0) return 0;
-    size_t len = (size_t)n;
+    char *o = out;
+    if (y >= 0 && y <= 9999) {
+        o = dec(o, (unsigned)y, 4);
+    } else {
+        int n = snprintf(o, 24, "%04lld", (long long)y);
+        o += n > 0 ? n : 0;
+    }
+    *o++ = '-';
+    o = dec(o, m, 2);
+    *o++ = '-';
+    o = dec(o, d, 2);
+    *o++ = 'T';
+    o = dec(o, (unsigned)(rem / 3600), 2);
+    *o++ = ':';
+    o = dec(o, (unsigned)(rem / 60 % 60), 2);
+    *o++ = ':';
+    o = dec(o, (unsigned)(rem % 60), 2);
     if (digits > 0) {
         if (digits > 9) digits = 9;
-        char f[10];
-        snprintf(f, sizeof f, "%09u", frac9);
-        out[len++] = '.';
-        for (int i = 0; i < digits; i++) out[len++] = f[i];
+        char f[9];
+        dec(f, frac9, 9);
+        *o++ = '.';
+        for (int i = 0; i < digits; i++) *o++ = f[i];
     }
-    out[len++] = 'Z';
-    out[len] = 0;
-    return len;
+    *o++ = 'Z';
+    *o = 0;
+    return (size_t)(o - out);
 }
 
 size_t va_time_fmt_filetime(uint64_t ft, int digits, char *out) {

@@ -29,6 +29,8 @@ typedef struct va_evtx_opts {
     int ignore_crc; /* parse chunks whose checksums do not match (the mismatch is still reported) */
     int want_xml;   /* render each record as XML into va_evtx_rec.xml */
     int want_event; /* build the flat event into va_evtx_rec.ev */
+    int want_json;  /* also serialise the flat event as JSON into va_evtx_rec.json (on the
+                       worker thread, so output formatting scales with cores) */
     int threads;    /* worker threads for va_evtx_read_files (0 = all cores) */
 } va_evtx_opts;
 
@@ -64,8 +66,10 @@ typedef struct va_evtx_rec {
     uint64_t written;     /* FILETIME from the record header */
     uint32_t chunk;       /* chunk index */
     uint64_t file_offset; /* of the record header */
-    const char *xml;      /* rendered XML (want_xml), NUL-terminated */
+    const char *xml;      /* rendered XML (want_xml); not NUL-terminated */
     size_t xml_len;
+    const char *json; /* the flat event as one JSON object (want_json); not NUL-terminated */
+    size_t json_len;
     const va_event *ev; /* flat event (want_event) */
 } va_evtx_rec;
 

@@ -211,11 +211,13 @@ int bx_parse_chunk(va_evtx_file *f, uint32_t idx, const va_evtx_opts *o, va_evtx
     const char *path = f->path;
     st->chunks++;
     if (len < 8 || all_zero(ck, 8)) {
-        /* Unused slot, unless the header was wiped but records remain. */
-        if (len > 512 && all_zero(ck, 512) && !all_zero(ck + 512, len - 512)) {
+        /* Unused slot, unless the header was wiped but records remain.  Only the first
+         * record's signature is looked at: scanning 64 KiB of zeros per unused slot would
+         * fault in every page of a preallocated file. */
+        if (len >= 512 + 4 && all_zero(ck, 512) && !memcmp(ck + 512, "**\0\0", 4)) {
             st->chunks_bad++;
             report(diag, dud, path, VA_SEV_ERROR, VA_EFORMAT, idx, (int64_t)base,
-                   "chunk header is blank but the chunk holds data; chunk skipped");
+                   "chunk header is blank but the chunk holds records; chunk skipped");
             return 0;
         }
         st->chunks_empty++;
@@ -314,7 +316,7 @@ int bx_parse_chunk(va_evtx_file *f, uint32_t idx, const va_evtx_opts *o, va_evtx
         r.written = rd64(ck + pos + 16);
         r.chunk = idx;
         r.file_offset = base + pos;
-        r.xml = NULL, r.xml_len = 0, r.ev = NULL;
+        r.xml = r.json = NULL, r.xml_len = r.json_len = 0, r.ev = NULL;
         size_t xml_start = xml ? xml->len : 0;
         int bad = bx_parse(c, pos + 24, pos + size - 4, 0, &frag, NULL);
         if (!bad && o->want_xml && xml) {
@@ -324,7 +326,7 @@ int bx_parse_chunk(va_evtx_file *f, uint32_t idx, const va_evtx_opts *o, va_evtx
                 bad = 1;
             }
         }
-        if (!bad && o->want_event) {
+        if (!bad && (o->want_event || o->want_json)) {
             ev = va_arena_alloc(&c->arena, sizeof *ev);
             if (!ev) {
                 strcpy(c->err, "out of memory");
@@ -333,6 +335,14 @@ int bx_parse_chunk(va_evtx_file *f, uint32_t idx, const va_evtx_opts *o, va_evtx
                 va_event_init(ev, &c->arena);
                 ev->src.path = path, ev->src.unit = idx, ev->src.offset = (int64_t)(base + pos);
                 bad = bx_flatten(c, &frag, ev);
+            }
+        }
+        size_t json_start = xml ? xml->len : 0;
+        if (!bad && o->want_json && xml) {
+            va_event_json(ev, xml);
+            if (xml->oom) {
+                strcpy(c->err, "out of memory");
+                bad = 1;
             }
         }
         if (bad) {
@@ -346,10 +356,14 @@ int bx_parse_chunk(va_evtx_file *f, uint32_t idx, const va_evtx_opts *o, va_evtx
         }
         st->records++;
         if (xml) {
-            r.xml = (const char *)(uintptr_t)xml_start; /* offset; fixed by the caller */
-            r.xml_len = xml->len - xml_start;
+            /* Offsets into xml; the caller turns them into pointers once the buffer is
+             * complete (it may move while it grows). */
+            r.xml = (const char *)(uintptr_t)xml_start;
+            r.xml_len = json_start - xml_start;
+            r.json = (const char *)(uintptr_t)json_start;
+            r.json_len = xml->len - json_start;
         }
-        r.ev = ev;
+        r.ev = o->want_event ? ev : NULL;
         if (fn(ud, &r)) return 1;
         pos += size;
     }
@@ -366,7 +380,10 @@ typedef struct direct {
 static int direct_rec(void *ud, const va_evtx_rec *r) {
     direct *d = ud;
     va_evtx_rec x = *r;
-    if (d->xml) x.xml = d->xml->p + (uintptr_t)r->xml;
+    if (d->xml) {
+        x.xml = d->xml->p + (uintptr_t)r->xml;
+        x.json = d->xml->p + (uintptr_t)r->json;
+    }
     int stop = d->fn(d->ud, &x);
     if (d->xml) va_buf_clear(d->xml);
     return stop;
@@ -376,7 +393,7 @@ int va_evtx_chunk_parse(va_evtx_file *f, uint32_t idx, const va_evtx_opts *o, va
                         va_evtx_stats *st, va_evtx_rec_fn fn, void *ud) {
     va_buf xml;
     va_buf_init(&xml);
-    direct d = {fn, ud, o->want_xml ? &xml : NULL};
+    direct d = {fn, ud, o->want_xml || o->want_json ? &xml : NULL};
     int stop = bx_parse_chunk(f, idx, o, c, st, f->diag, f->diag_ud, direct_rec, &d, d.xml);
     va_buf_free(&xml);
     return stop;

@@ -142,7 +142,10 @@ static int done(void *ud, void *item) {
     }
     for (size_t i = 0; i < s->nrecs && !rd->stop; i++) {
         va_evtx_rec r = s->recs[i];
-        if (r.xml_len || rd->o->want_xml) r.xml = s->xml.p + (uintptr_t)r.xml;
+        if (rd->o->want_xml || rd->o->want_json) {
+            r.xml = s->xml.p + (uintptr_t)r.xml;
+            r.json = s->xml.p + (uintptr_t)r.json;
+        }
         if (rd->fn(rd->ud, &r)) rd->stop = 1;
     }
     ofile *of = s->of;

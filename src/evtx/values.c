@@ -47,9 +47,36 @@ static void put_ansi(va_buf *out, const uint8_t *p, uint32_t n) {
     }
 }
 
+/* Fixed-width hex without printf: these run for most fields of most records. */
+static char *hex_fixed(char *o, uint64_t v, int digits, const char *digs) {
+    for (int i = digits - 1; i >= 0; i--, v >>= 4) o[i] = digs[v & 15];
+    return o + digits;
+}
+
+static const char HEX_UP[] = "0123456789ABCDEF";
+static const char HEX_LO[] = "0123456789abcdef";
+
+static void put_hexnum(va_buf *out, uint64_t v, int digits) {
+    char tmp[20] = {'0', 'x'};
+    char *e = hex_fixed(tmp + 2, v, digits, HEX_LO);
+    va_buf_put(out, tmp, (size_t)(e - tmp));
+}
+
 static void put_guid(va_buf *out, const uint8_t *g) {
-    va_buf_printf(out, "{%08" PRIX32 "-%04X-%04X-%02X%02X-%02X%02X%02X%02X%02X%02X}", rd32(g),
-                  rd16(g + 4), rd16(g + 6), g[8], g[9], g[10], g[11], g[12], g[13], g[14], g[15]);
+    char t[38], *o = t;
+    *o++ = '{';
+    o = hex_fixed(o, rd32(g), 8, HEX_UP);
+    *o++ = '-';
+    o = hex_fixed(o, rd16(g + 4), 4, HEX_UP);
+    *o++ = '-';
+    o = hex_fixed(o, rd16(g + 6), 4, HEX_UP);
+    *o++ = '-';
+    for (int i = 8; i < 16; i++) {
+        if (i == 10) *o++ = '-';
+        o = hex_fixed(o, g[i], 2, HEX_UP);
+    }
+    *o++ = '}';
+    va_buf_put(out, t, (size_t)(o - t));
 }
 
 /* SID: revision, count, 48-bit big-endian authority, count x u32 sub-authorities. */
@@ -66,11 +93,10 @@ static uint32_t put_sid(va_buf *out, const uint8_t *p, uint32_t size) {
 }
 
 static void put_hex(va_buf *out, const uint8_t *p, uint32_t n) {
-    static const char hx[] = "0123456789ABCDEF";
     if (va_buf_reserve(out, 2 * (size_t)n)) return;
     for (uint32_t i = 0; i < n; i++) {
-        out->p[out->len++] = hx[p[i] >> 4];
-        out->p[out->len++] = hx[p[i] & 15];
+        out->p[out->len++] = HEX_UP[p[i] >> 4];
+        out->p[out->len++] = HEX_UP[p[i] & 15];
     }
     out->p[out->len] = 0;
 }
@@ -165,10 +191,10 @@ static va_vtype put_scalar(va_buf *out, uint8_t t, const uint8_t *p, uint32_t sz
         return VA_V_STR;
     }
     case BX_T_HEX32:
-        va_buf_printf(out, "0x%08" PRIx32, rd32(p));
+        put_hexnum(out, rd32(p), 8);
         return VA_V_STR;
     case BX_T_HEX64:
-        va_buf_printf(out, "0x%016" PRIx64, rd64(p));
+        put_hexnum(out, rd64(p), 16);
         return VA_V_STR;
     default:
         return VA_V_NULL;
