@@ -8,12 +8,13 @@
 #define VA_CLI_H
 
 enum {
-    VA_EXIT_OK = 0,      /* everything read */
-    VA_EXIT_INPUT = 1,   /* finished, but some input was damaged or unreadable (reported) */
-    VA_EXIT_USAGE = 2,   /* bad command line */
-    VA_EXIT_FATAL = 3,   /* could not continue (output error, out of memory) */
+    VA_EXIT_OK = 0,    /* everything read */
+    VA_EXIT_INPUT = 1, /* finished, but some input was damaged or unreadable (reported) */
+    VA_EXIT_USAGE = 2, /* bad command line */
+    VA_EXIT_FATAL = 3, /* could not continue (output error, out of memory) */
 };
 
 int va_cmd_evtx(int argc, char **argv);
+int va_cmd_dump(int argc, char **argv);
 
 #endif

@@ -14,6 +14,7 @@ static void usage(FILE *f) {
     fputs("usage: vaern COMMAND [ARGS]\n"
           "commands:\n"
           "  evtx dump FILE|DIR...   Windows event logs (EVTX) as flat JSON events or XML\n"
+          "  dump FILE|DIR...        flat events as JSON lines from EVTX and JSON event exports\n"
           "  version                 print the version\n"
           "Run 'vaern COMMAND --help' for a command's options; docs/cli.md has them all.\n",
           f);
@@ -26,6 +27,7 @@ int main(int argc, char **argv) {
     }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "evtx")) return va_cmd_evtx(argc - 1, argv + 1);
+    if (!strcmp(cmd, "dump")) return va_cmd_dump(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         puts("vaern " VAERN_VERSION);
         return VA_EXIT_OK;

@@ -24,10 +24,21 @@ static inline uint32_t rd32(const uint8_t *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static int fail(va_evtx_ctx *c, uint32_t off, const char *fmt, unsigned a) {
+static int fail_code(va_evtx_ctx *c, va_err code, uint32_t off, const char *fmt, unsigned a) {
     snprintf(c->err, sizeof c->err, fmt, a);
     c->err_off = off;
+    c->err_code = code;
     return -1;
+}
+
+/* Malformed structure. */
+static int fail(va_evtx_ctx *c, uint32_t off, const char *fmt, unsigned a) {
+    return fail_code(c, VA_EFORMAT, off, fmt, a);
+}
+
+/* A size, count or offset that points outside its container. */
+static int fail_range(va_evtx_ctx *c, uint32_t off, const char *fmt, unsigned a) {
+    return fail_code(c, VA_ERANGE, off, fmt, a);
 }
 
 /* ---- offset map ---- */
@@ -76,6 +87,7 @@ void bx_ctx_chunk_reset(va_evtx_ctx *c, const uint8_t *chunk, uint32_t len) {
     c->chunk_len = len;
     c->depth = 0;
     c->err[0] = 0;
+    c->err_code = VA_EFORMAT;
 }
 
 va_evtx_ctx *va_evtx_ctx_new(void) {
@@ -108,19 +120,19 @@ typedef struct bx_name {
  * UTF-16 chars, u16 NUL.  *size gets the on-disk size (for skipping inline names). */
 static const bx_name *name_at(va_evtx_ctx *c, uint32_t noff, uint32_t *size) {
     if (noff < 8 || noff > c->chunk_len || c->chunk_len - noff < 8) {
-        fail(c, noff, "name offset 0x%x outside the chunk", noff);
+        fail_range(c, noff, "name offset 0x%x outside the chunk", noff);
         return NULL;
     }
     uint32_t nch = rd16(c->chunk + noff + 6);
     uint32_t sz = 8 + 2 * nch + 2;
     if (sz > c->chunk_len - noff) {
-        fail(c, noff, "name of %u characters runs past the chunk", nch);
+        fail_range(c, noff, "name of %u characters runs past the chunk", nch);
         return NULL;
     }
     if (size) *size = sz;
     void **slot = map_slot(&c->names, noff, 1);
     if (!slot) {
-        fail(c, noff, "out of memory%.0u", 0);
+        fail_code(c, VA_ENOMEM, noff, "out of memory%.0u", 0);
         return NULL;
     }
     if (*slot) return *slot;
@@ -128,7 +140,7 @@ static const bx_name *name_at(va_evtx_ctx *c, uint32_t noff, uint32_t *size) {
     size_t l;
     char *s = n ? va_utf16le_dup(&c->arena, c->chunk + noff + 8, nch, &l) : NULL;
     if (!s) {
-        fail(c, noff, "out of memory%.0u", 0);
+        fail_code(c, VA_ENOMEM, noff, "out of memory%.0u", 0);
         return NULL;
     }
     n->s = s, n->len = (uint32_t)l;
@@ -146,13 +158,13 @@ typedef struct oplist {
 static bx_op *op_push(va_evtx_ctx *c, oplist *l, uint8_t kind, uint32_t off) {
     if (l->n == l->cap) {
         if (l->cap >= BX_MAX_OPS) {
-            fail(c, off, "more than %u tokens in one fragment", BX_MAX_OPS);
+            fail_code(c, VA_ELIMIT, off, "more than %u tokens in one fragment", BX_MAX_OPS);
             return NULL;
         }
         uint32_t cap = l->cap ? l->cap * 2 : 64;
         bx_op *o = va_arena_alloc(&c->arena, cap * sizeof *o);
         if (!o) {
-            fail(c, off, "out of memory%.0u", 0);
+            fail_code(c, VA_ENOMEM, off, "out of memory%.0u", 0);
             return NULL;
         }
         if (l->n) memcpy(o, l->ops, l->n * sizeof *o);
@@ -167,7 +179,7 @@ static bx_op *op_push(va_evtx_ctx *c, oplist *l, uint8_t kind, uint32_t off) {
 /* Read a name reference (u32 offset) at *pos; skip the name if it is stored inline. */
 static const bx_name *read_name_ref(va_evtx_ctx *c, uint32_t *pos, uint32_t end) {
     if (end - *pos < 4) {
-        fail(c, *pos, "name reference truncated%.0u", 0);
+        fail_range(c, *pos, "name reference truncated%.0u", 0);
         return NULL;
     }
     uint32_t noff = rd32(c->chunk + *pos);
@@ -177,7 +189,7 @@ static const bx_name *read_name_ref(va_evtx_ctx *c, uint32_t *pos, uint32_t end)
     if (!n) return NULL;
     if (noff == *pos) {
         if (sz > end - *pos) {
-            fail(c, *pos, "inline name runs past its fragment%.0u", 0);
+            fail_range(c, *pos, "inline name runs past its fragment%.0u", 0);
             return NULL;
         }
         *pos += sz;
@@ -196,19 +208,19 @@ static int name_ref_plausible(va_evtx_ctx *c, uint32_t p, uint32_t end) {
 /* Length-prefixed UTF-16 text (u16 count + chars) at *pos. */
 static const char *read_lstr(va_evtx_ctx *c, uint32_t *pos, uint32_t end, uint32_t *len) {
     if (end - *pos < 2) {
-        fail(c, *pos, "string length truncated%.0u", 0);
+        fail_range(c, *pos, "string length truncated%.0u", 0);
         return NULL;
     }
     uint32_t nch = rd16(c->chunk + *pos);
     *pos += 2;
     if (2 * nch > end - *pos) {
-        fail(c, *pos, "string of %u characters runs past its fragment", nch);
+        fail_range(c, *pos, "string of %u characters runs past its fragment", nch);
         return NULL;
     }
     size_t l;
     char *s = va_utf16le_dup(&c->arena, c->chunk + *pos, nch, &l);
     if (!s) {
-        fail(c, *pos, "out of memory%.0u", 0);
+        fail_code(c, VA_ENOMEM, *pos, "out of memory%.0u", 0);
         return NULL;
     }
     *pos += 2 * nch;
@@ -250,14 +262,15 @@ static uint32_t fixed_size(uint8_t t) {
 /* Template instance at *pos (after the 0x0c token). */
 static int parse_tinst(va_evtx_ctx *c, uint32_t *pos, uint32_t end, oplist *l) {
     uint32_t p = *pos;
-    if (end - p < 9) return fail(c, p, "template instance truncated%.0u", 0);
+    if (end - p < 9) return fail_range(c, p, "template instance truncated%.0u", 0);
     uint32_t def = rd32(c->chunk + p + 5);
     p += 9;
     if (def == p) {
         /* Definition stored inline: next(4) guid(16) size(4) data(size). */
-        if (end - p < 24) return fail(c, p, "inline template header truncated%.0u", 0);
+        if (end - p < 24) return fail_range(c, p, "inline template header truncated%.0u", 0);
         uint32_t dsz = rd32(c->chunk + p + 20);
-        if (dsz > end - p - 24) return fail(c, p, "inline template of %u bytes runs past", dsz);
+        if (dsz > end - p - 24)
+            return fail_range(c, p, "inline template of %u bytes runs past", dsz);
         p += 24 + dsz;
     }
     bx_tmpl *t = template_at(c, def);
@@ -268,20 +281,20 @@ static int parse_tinst(va_evtx_ctx *c, uint32_t *pos, uint32_t end, oplist *l) {
     if (tid != rd32(c->chunk + def + 4))
         return fail(c, *pos, "template id does not match the definition at 0x%x (stale record)",
                     def);
-    if (end - p < 4) return fail(c, p, "substitution count truncated%.0u", 0);
+    if (end - p < 4) return fail_range(c, p, "substitution count truncated%.0u", 0);
     uint32_t nv = rd32(c->chunk + p);
     p += 4;
     if (nv > BX_MAX_VALS || (uint64_t)nv * 4 > end - p)
-        return fail(c, p, "substitution count %u does not fit the record", nv);
+        return fail_range(c, p, "substitution count %u does not fit the record", nv);
     bx_val *vals = va_arena_alloc(&c->arena, (nv ? nv : 1) * sizeof *vals);
-    if (!vals) return fail(c, p, "out of memory%.0u", 0);
+    if (!vals) return fail_code(c, VA_ENOMEM, p, "out of memory%.0u", 0);
     uint32_t data = p + 4 * nv;
     for (uint32_t i = 0; i < nv; i++) {
         const uint8_t *d = c->chunk + p + 4 * i;
         vals[i].size = rd16(d);
         vals[i].type = d[2];
         if (vals[i].size > end - data)
-            return fail(c, data, "substitution value %u runs past the record", i);
+            return fail_range(c, data, "substitution value %u runs past the record", i);
         vals[i].p = c->chunk + data;
         data += vals[i].size;
     }
@@ -340,7 +353,7 @@ int bx_parse(va_evtx_ctx *c, uint32_t off, uint32_t end, int in_tmpl, bx_frag *o
             if (next) *next = pos;
             return 0;
         case 0x0f: /* fragment header: major, minor, flags */
-            if (end - pos < 3) return fail(c, tokpos, "fragment header truncated%.0u", 0);
+            if (end - pos < 3) return fail_range(c, tokpos, "fragment header truncated%.0u", 0);
             pos += 3;
             break;
         case 0x01:
@@ -353,12 +366,13 @@ int bx_parse(va_evtx_ctx *c, uint32_t off, uint32_t end, int in_tmpl, bx_frag *o
                 name_ref_plausible(c, pos + (dep ? 4 : 6), end))
                 dep = !dep;
             uint32_t hdr = (dep ? 2 : 0) + 4;
-            if (end - pos < hdr) return fail(c, tokpos, "element header truncated%.0u", 0);
+            if (end - pos < hdr) return fail_range(c, tokpos, "element header truncated%.0u", 0);
             pos += hdr;
             const bx_name *n = read_name_ref(c, &pos, end);
             if (!n) return -1;
             if (tok & 0x40) {
-                if (end - pos < 4) return fail(c, pos, "attribute list size truncated%.0u", 0);
+                if (end - pos < 4)
+                    return fail_range(c, pos, "attribute list size truncated%.0u", 0);
                 pos += 4;
             }
             if (!(op = op_push(c, &l, OP_OPEN, tokpos))) return -1;
@@ -378,7 +392,7 @@ int bx_parse(va_evtx_ctx *c, uint32_t off, uint32_t end, int in_tmpl, bx_frag *o
             break;
         case 0x05:
         case 0x45: {
-            if (end - pos < 1) return fail(c, tokpos, "value token truncated%.0u", 0);
+            if (end - pos < 1) return fail_range(c, tokpos, "value token truncated%.0u", 0);
             uint8_t vt = c->chunk[pos++];
             if (vt == BX_T_STRING) {
                 uint32_t len;
@@ -389,11 +403,11 @@ int bx_parse(va_evtx_ctx *c, uint32_t off, uint32_t end, int in_tmpl, bx_frag *o
                 uint32_t sz = fixed_size(vt);
                 if (vt == BX_T_ANSI || vt == BX_T_BINARY || !sz) {
                     /* Variable-size inline value: u16 byte count. */
-                    if (end - pos < 2) return fail(c, pos, "value size truncated%.0u", 0);
+                    if (end - pos < 2) return fail_range(c, pos, "value size truncated%.0u", 0);
                     sz = rd16(c->chunk + pos);
                     pos += 2;
                 }
-                if (sz > end - pos) return fail(c, pos, "value of %u bytes runs past", sz);
+                if (sz > end - pos) return fail_range(c, pos, "value of %u bytes runs past", sz);
                 if (!(op = op_push(c, &l, OP_VALUE, tokpos))) return -1;
                 op->vtype = vt, op->p = c->chunk + pos, op->len = sz;
                 pos += sz;
@@ -417,7 +431,7 @@ int bx_parse(va_evtx_ctx *c, uint32_t off, uint32_t end, int in_tmpl, bx_frag *o
         }
         case 0x08:
         case 0x48:
-            if (end - pos < 2) return fail(c, tokpos, "character reference truncated%.0u", 0);
+            if (end - pos < 2) return fail_range(c, tokpos, "character reference truncated%.0u", 0);
             if (!(op = op_push(c, &l, OP_CHARREF, tokpos))) return -1;
             op->index = rd16(c->chunk + pos);
             pos += 2;
@@ -454,7 +468,7 @@ int bx_parse(va_evtx_ctx *c, uint32_t off, uint32_t end, int in_tmpl, bx_frag *o
             break;
         case 0x0d:
         case 0x0e:
-            if (end - pos < 3) return fail(c, tokpos, "substitution truncated%.0u", 0);
+            if (end - pos < 3) return fail_range(c, tokpos, "substitution truncated%.0u", 0);
             if (!(op = op_push(c, &l, OP_SUBST, tokpos))) return -1;
             op->index = rd16(c->chunk + pos);
             op->vtype = c->chunk[pos + 2];
@@ -479,7 +493,7 @@ int bx_parse(va_evtx_ctx *c, uint32_t off, uint32_t end, int in_tmpl, bx_frag *o
 static bx_tmpl *template_at(va_evtx_ctx *c, uint32_t def) {
     void **slot = map_slot(&c->tmpls, def ? def : 0xffffffffu, 1);
     if (!slot) {
-        fail(c, def, "out of memory%.0u", 0);
+        fail_code(c, VA_ENOMEM, def, "out of memory%.0u", 0);
         return NULL;
     }
     if (*slot) {
@@ -489,23 +503,23 @@ static bx_tmpl *template_at(va_evtx_ctx *c, uint32_t def) {
     }
     bx_tmpl *t = va_arena_alloc(&c->arena, sizeof *t);
     if (!t) {
-        fail(c, def, "out of memory%.0u", 0);
+        fail_code(c, VA_ENOMEM, def, "out of memory%.0u", 0);
         return NULL;
     }
     t->offset = def, t->ok = 0, t->frag.ops = NULL, t->frag.n = 0;
     *slot = t;
     if (def < 512 || def > c->chunk_len || c->chunk_len - def < 24) {
-        fail(c, def, "template offset 0x%x outside the chunk", def);
+        fail_range(c, def, "template offset 0x%x outside the chunk", def);
         return NULL;
     }
     uint32_t dsz = rd32(c->chunk + def + 20);
     uint32_t start = def + 24;
     if (dsz > c->chunk_len - start) {
-        fail(c, def, "template of %u bytes runs past the chunk", dsz);
+        fail_range(c, def, "template of %u bytes runs past the chunk", dsz);
         return NULL;
     }
     if (c->depth >= BX_MAX_DEPTH) {
-        fail(c, def, "templates nested deeper than %u", BX_MAX_DEPTH);
+        fail_code(c, VA_ELIMIT, def, "templates nested deeper than %u", BX_MAX_DEPTH);
         return NULL;
     }
     c->depth++;

@@ -113,7 +113,8 @@ struct va_evtx_ctx {
     bx_map tmpls;   /* chunk offset -> bx_tmpl */
     const uint8_t *chunk;
     uint32_t chunk_len;
-    char err[160]; /* reason of the last parse failure */
+    char err[160];   /* reason of the last parse failure */
+    va_err err_code; /* its code: VA_EFORMAT, VA_ERANGE, VA_ELIMIT or VA_ENOMEM */
     uint32_t err_off;
     int depth;      /* nesting of embedded binary XML */
     va_buf scratch; /* value formatting */

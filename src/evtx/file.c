@@ -290,7 +290,11 @@ int bx_parse_chunk(va_evtx_file *f, uint32_t idx, const va_evtx_opts *o, va_evtx
         uint32_t size = rd32(ck + pos + 4);
         uint64_t rid = rd64(ck + pos + 8);
         if (size < 28 || size > end - pos) {
-            report(diag, dud, path, VA_SEV_ERROR, VA_ERANGE, idx, (int64_t)(base + pos),
+            /* In a chunk cut short by the end of the file, a record that runs past the
+             * remaining bytes is truncated rather than malformed. */
+            va_err code =
+                truncated && size >= 28 && pos + (uint64_t)size <= free_off ? VA_ETRUNC : VA_ERANGE;
+            report(diag, dud, path, VA_SEV_ERROR, code, idx, (int64_t)(base + pos),
                    "record %" PRIu64 ": size %" PRIu32 " does not fit the chunk; skipped", rid,
                    size);
             st->records_bad++;
@@ -323,6 +327,7 @@ int bx_parse_chunk(va_evtx_file *f, uint32_t idx, const va_evtx_opts *o, va_evtx
             bad = bx_render_xml(c, &frag, xml);
             if (!bad && xml->oom) {
                 strcpy(c->err, "out of memory");
+                c->err_code = VA_ENOMEM;
                 bad = 1;
             }
         }
@@ -330,6 +335,7 @@ int bx_parse_chunk(va_evtx_file *f, uint32_t idx, const va_evtx_opts *o, va_evtx
             ev = va_arena_alloc(&c->arena, sizeof *ev);
             if (!ev) {
                 strcpy(c->err, "out of memory");
+                c->err_code = VA_ENOMEM;
                 bad = 1;
             } else {
                 va_event_init(ev, &c->arena);
@@ -342,12 +348,14 @@ int bx_parse_chunk(va_evtx_file *f, uint32_t idx, const va_evtx_opts *o, va_evtx
             va_event_json(ev, xml);
             if (xml->oom) {
                 strcpy(c->err, "out of memory");
+                c->err_code = VA_ENOMEM;
                 bad = 1;
             }
         }
         if (bad) {
             if (xml) xml->len = xml_start;
-            report(diag, dud, path, VA_SEV_ERROR, VA_EFORMAT, idx, (int64_t)(base + pos),
+            report(diag, dud, path, VA_SEV_ERROR, c->err_code ? c->err_code : VA_EFORMAT, idx,
+                   (int64_t)(base + pos),
                    "record %" PRIu64 ": %s (at chunk offset 0x%" PRIx32 "); skipped", rid,
                    c->err[0] ? c->err : "parse error", c->err_off);
             st->records_bad++;

@@ -104,7 +104,7 @@ static void work(void *ud, void *item, int worker) {
     slot *s = item;
     if (s->idx == NO_CHUNK || !s->of->f) return;
     bx_parse_chunk(s->of->f, s->idx, rd->o, s->ctx, &s->st, slot_diag, s, slot_rec, s,
-                   rd->o->want_xml ? &s->xml : NULL);
+                   rd->o->want_xml || rd->o->want_json ? &s->xml : NULL);
 }
 
 static void add_stats(va_evtx_stats *a, const va_evtx_stats *b) {

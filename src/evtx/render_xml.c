@@ -127,6 +127,7 @@ static void x_cdata(void *ud, const char *s, uint32_t len) {
 static void x_pi(void *ud, const char *t, uint32_t tl, const char *d, uint32_t dl) {
     xr *x = ud;
     flush_pending(x, 1);
+    if (x->depth > 0 && x->depth <= XML_MAX_DEPTH) x->children[x->depth - 1] = 1;
     indent(x->out, x->depth);
     va_buf_puts(x->out, "<?");
     va_buf_put(x->out, t, tl);

@@ -56,8 +56,14 @@ static char *hex_fixed(char *o, uint64_t v, int digits, const char *digs) {
 static const char HEX_UP[] = "0123456789ABCDEF";
 static const char HEX_LO[] = "0123456789abcdef";
 
-static void put_hexnum(va_buf *out, uint64_t v, int digits) {
+/* XML style pads to the type's width as evtxexport does; the event keeps Windows' own form
+ * ("0x3e7"), which is what Sigma rules and other exports write. */
+static void put_hexnum(va_buf *out, uint64_t v, int digits, int xml) {
     char tmp[20] = {'0', 'x'};
+    if (!xml) {
+        digits = 1;
+        for (uint64_t t = v >> 4; t; t >>= 4) digits++;
+    }
     char *e = hex_fixed(tmp + 2, v, digits, HEX_LO);
     va_buf_put(out, tmp, (size_t)(e - tmp));
 }
@@ -191,10 +197,10 @@ static va_vtype put_scalar(va_buf *out, uint8_t t, const uint8_t *p, uint32_t sz
         return VA_V_STR;
     }
     case BX_T_HEX32:
-        put_hexnum(out, rd32(p), 8);
+        put_hexnum(out, rd32(p), 8, xml);
         return VA_V_STR;
     case BX_T_HEX64:
-        put_hexnum(out, rd64(p), 16);
+        put_hexnum(out, rd64(p), 16, xml);
         return VA_V_STR;
     default:
         return VA_V_NULL;

@@ -129,6 +129,7 @@ static long element_plan(const bx_op *ops, const bx_val *vals, uint32_t nvals, c
 static int walk_embedded(va_evtx_ctx *c, const bx_val *val, const bx_visit *v, void *ud) {
     if (c->depth >= WALK_MAX_DEPTH) {
         strcpy(c->err, "embedded binary XML nested too deep");
+        c->err_code = VA_ELIMIT;
         return -1;
     }
     uint32_t off = (uint32_t)(val->p - c->chunk);
@@ -138,6 +139,20 @@ static int walk_embedded(va_evtx_ctx *c, const bx_val *val, const bx_visit *v, v
     if (!r) r = walk_ops(c, f.ops, f.n, NULL, 0, NULL, v, ud);
     c->depth--;
     return r;
+}
+
+/* The five predefined XML entities as text; 0 for any other name. */
+static int entity_char(const char *name, uint32_t len, char out[8]) {
+    static const struct {
+        const char *n, *v;
+    } ents[] = {{"amp", "&"}, {"lt", "<"}, {"gt", ">"}, {"quot", "\""}, {"apos", "'"}};
+    for (size_t i = 0; i < sizeof ents / sizeof ents[0]; i++) {
+        if (strlen(ents[i].n) == len && !memcmp(ents[i].n, name, len)) {
+            strcpy(out, ents[i].v);
+            return 1;
+        }
+    }
+    return 0;
 }
 
 static int is_value_op(uint8_t k) {
@@ -215,8 +230,14 @@ static int walk_ops(va_evtx_ctx *c, const bx_op *ops, uint32_t n, const bx_val *
                     x.type = BX_T_UTF8, x.p = (const uint8_t *)ref[na];
                     x.size = (uint32_t)va_utf8_enc(vo->index, ref[na]);
                     break;
-                default: /* entity reference: keep its name as text */
-                    op_text_val(vo, &x);
+                default: /* entity reference: the character it stands for */
+                    if (na == ATTR_MAX_VALS) continue;
+                    if (!entity_char(vo->s, vo->len, ref[na])) {
+                        op_text_val(vo, &x); /* unknown entity: keep its name */
+                        break;
+                    }
+                    x.type = BX_T_UTF8, x.p = (const uint8_t *)ref[na];
+                    x.size = (uint32_t)strlen(ref[na]);
                     break;
                 }
                 if (na < ATTR_MAX_VALS) av[na++] = x;
@@ -258,6 +279,7 @@ static int walk_ops(va_evtx_ctx *c, const bx_op *ops, uint32_t n, const bx_val *
         case OP_TINST:
             if (c->depth >= WALK_MAX_DEPTH) {
                 strcpy(c->err, "template instances nested too deep");
+                c->err_code = VA_ELIMIT;
                 return -1;
             }
             c->depth++;
