@@ -153,7 +153,7 @@ static void run_free(run *x) {
     memset(x, 0, sizeof *x);
 }
 
-static const va_evtx_opts OPTS_ALL = {0, 1, 1, 0, 1};
+static const va_evtx_opts OPTS_ALL = {.want_xml = 1, .want_event = 1, .threads = 1};
 
 /* Open an image in memory and parse every chunk slot with va_evtx_chunk_parse. */
 static void parse_img(run *x, const uint8_t *img, size_t len, const va_evtx_opts *o) {
@@ -1438,7 +1438,10 @@ static void free_files(files *fs) {
 }
 
 static void read_all(const files *fs, int threads, int want_json, run *x) {
-    va_evtx_opts o = {0, !want_json, !want_json, want_json, threads};
+    va_evtx_opts o = {.want_xml = !want_json,
+                      .want_event = !want_json,
+                      .want_json = want_json,
+                      .threads = threads};
     memset(x, 0, sizeof *x);
     int stop = va_evtx_read_files((const char *const *)fs->path, fs->n, &o, on_diag, x, &x->st,
                                   on_rec, on_file, x);
@@ -1524,7 +1527,7 @@ static void test_threads_json(void **state) {
     assert_int_equal(va_evtx_open(fs.path[0], on_diag, &ref, &f), VA_OK);
     va_evtx_ctx *c = va_evtx_ctx_new();
     assert_non_null(c);
-    va_evtx_opts o = {0, 0, 0, 1, 1};
+    va_evtx_opts o = {.want_json = 1, .threads = 1};
     for (uint32_t i = 0; i < va_evtx_nchunks(f); i++)
         va_evtx_chunk_parse(f, i, &o, c, &ref.st, on_rec, &ref);
     va_evtx_ctx_free(c);

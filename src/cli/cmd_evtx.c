@@ -12,35 +12,21 @@
 #include "cli/paths.h"
 #include "evtx/evtx.h"
 
-#define OUT_FLUSH (1 << 20)
-
 typedef struct dump {
     FILE *out;
-    va_buf buf;
     int xml;
     int stats;
     int out_err;
     uint64_t diags;
 } dump;
 
-static int flush(dump *d) {
-    if (d->buf.len && fwrite(d->buf.p, 1, d->buf.len, d->out) != d->buf.len)
-        d->out_err = errno ? errno : EIO;
-    va_buf_clear(&d->buf);
-    return d->out_err;
-}
-
-static int on_rec(void *ud, const va_evtx_rec *r) {
+/* Each chunk's records arrive as one piece of text, already one per line. */
+static int on_text(void *ud, const char *text, size_t len) {
     dump *d = ud;
-    if (d->xml) {
-        va_buf_put(&d->buf, r->xml, r->xml_len);
-        va_buf_putc(&d->buf, '\n');
-    } else {
-        va_buf_put(&d->buf, r->json, r->json_len);
-        va_buf_putc(&d->buf, '\n');
+    if (fwrite(text, 1, len, d->out) != len) {
+        d->out_err = errno ? errno : EIO;
+        return 1;
     }
-    if (d->buf.oom) return 1;
-    if (d->buf.len >= OUT_FLUSH && flush(d)) return 1;
     return 0;
 }
 
@@ -140,11 +126,10 @@ static int evtx_dump(int argc, char **argv) {
     }
     o.want_xml = d.xml;
     o.want_json = !d.xml;
-    va_buf_init(&d.buf);
+    o.text_fn = on_text;
     va_evtx_stats st = {0};
-    va_evtx_read_files((const char *const *)paths.v, paths.n, &o, on_diag, &d, &st, on_rec, on_file,
+    va_evtx_read_files((const char *const *)paths.v, paths.n, &o, on_diag, &d, &st, NULL, on_file,
                        &d);
-    flush(&d);
     if (fflush(d.out) && !d.out_err) d.out_err = errno;
     if (d.out != stdout) fclose(d.out);
     if (d.stats)
@@ -153,15 +138,9 @@ static int evtx_dump(int argc, char **argv) {
                 " chunks (%" PRIu64 " bad, %" PRIu64 " CRC mismatches), %" PRIu64 " bytes\n",
                 paths.n, st.records, st.records_bad, st.chunks, st.chunks_bad, st.chunks_crc,
                 st.bytes);
-    int oom = d.buf.oom;
-    va_buf_free(&d.buf);
     va_paths_free(&paths);
     if (d.out_err) {
         fprintf(stderr, "vaern: cannot write output: %s\n", strerror(d.out_err));
-        return VA_EXIT_FATAL;
-    }
-    if (oom) {
-        fprintf(stderr, "vaern: out of memory\n");
         return VA_EXIT_FATAL;
     }
     return missing || d.diags || st.records_bad || st.chunks_bad ? VA_EXIT_INPUT : VA_EXIT_OK;

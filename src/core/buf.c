@@ -149,6 +149,79 @@ void va_buf_json_str(va_buf *b, const char *s, size_t n) {
     va_buf_putc(b, '"');
 }
 
+/* 1 for bytes that need a JSON escape (controls, '"', '\\'). */
+static const unsigned char json_esc[256] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+                                            1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+                                            1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, ['\\'] = 1};
+
+/* Nonzero if any byte of x is below 0x20, '"' or '\\' (SWAR: eight bytes per step). */
+static inline uint64_t json_special8(uint64_t x) {
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    uint64_t lt20 = (x - ones * 0x20) & ~x;
+    uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\');
+    uint64_t eq = ((q - ones) & ~q) | ((bs - ones) & ~bs);
+    return (lt20 | eq) & high;
+}
+
+void va_buf_json_str_valid(va_buf *b, const char *s, size_t n) {
+    static const char hex[] = "0123456789abcdef";
+    /* Worst case: every byte becomes \u00XX.  Reserving once keeps the loop free of checks. */
+    if (n > (SIZE_MAX - 2) / 6 || va_buf_reserve(b, 6 * n + 2)) {
+        b->oom = 1;
+        return;
+    }
+    char *o = b->p + b->len;
+    *o++ = '"';
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < n) {
+        /* Copy clean runs eight bytes at a time. */
+        while (i + 8 <= n) {
+            uint64_t x;
+            memcpy(&x, u + i, 8);
+            if (json_special8(x)) break;
+            memcpy(o, &x, 8);
+            o += 8, i += 8;
+        }
+        if (i >= n) break;
+        unsigned char c = u[i++];
+        if (!json_esc[c]) {
+            *o++ = (char)c;
+            continue;
+        }
+        *o++ = '\\';
+        switch (c) {
+        case '"':
+            *o++ = '"';
+            break;
+        case '\\':
+            *o++ = '\\';
+            break;
+        case '\n':
+            *o++ = 'n';
+            break;
+        case '\r':
+            *o++ = 'r';
+            break;
+        case '\t':
+            *o++ = 't';
+            break;
+        case '\b':
+            *o++ = 'b';
+            break;
+        case '\f':
+            *o++ = 'f';
+            break;
+        default:
+            *o++ = 'u', *o++ = '0', *o++ = '0';
+            *o++ = hex[c >> 4], *o++ = hex[c & 15];
+        }
+    }
+    *o++ = '"';
+    b->len = (size_t)(o - b->p);
+    b->p[b->len] = 0;
+}
+
 void va_buf_xml_esc(va_buf *b, const char *s, size_t n, int in_attr) {
     size_t run = 0;
     for (size_t i = 0; i < n; i++) {

@@ -47,6 +47,9 @@ void va_buf_u64(va_buf *b, uint64_t v);
 void va_buf_i64(va_buf *b, int64_t v);
 /* Append s (UTF-8, n bytes) as a quoted JSON string; invalid UTF-8 becomes U+FFFD. */
 void va_buf_json_str(va_buf *b, const char *s, size_t n);
+/* Same for text already known to be valid UTF-8 (event values are, by construction): only
+ * quotes, backslashes and control characters are escaped, bytes >= 0x80 copied as they are. */
+void va_buf_json_str_valid(va_buf *b, const char *s, size_t n);
 /* Append s escaped as XML character data (&, <, > and, in attributes, quotes). */
 void va_buf_xml_esc(va_buf *b, const char *s, size_t n, int in_attr);
 

@@ -115,26 +115,56 @@ static void json_value(const va_field *f, va_buf *out) {
     default:
         break;
     }
-    va_buf_json_str(out, f->val, f->vlen);
+    va_buf_json_str_valid(out, f->val, f->vlen);
 }
 
 static int same_name(const va_field *a, const va_field *b) {
     return a->nlen == b->nlen && memcmp(a->name, b->name, a->nlen) == 0;
 }
 
+static uint32_t name_hash(const va_field *f) {
+    uint32_t h = 2166136261u;
+    for (uint32_t i = 0; i < f->nlen; i++) h = (h ^ (unsigned char)f->name[i]) * 16777619u;
+    return h;
+}
+
+/* Does any name occur twice?  Exact, in linear time for the usual event size: names go into a
+ * small open-addressed table by hash, and only equal hashes are compared byte by byte. */
+static int has_dup_names(const va_event *ev) {
+    enum { MAXCAP = 256 };
+    if (ev->n > MAXCAP / 2) return 1; /* large events take the general path */
+    uint32_t cap = 16;
+    while (cap < 2 * ev->n) cap *= 2;
+    uint32_t hash[MAXCAP];
+    int32_t slot[MAXCAP];
+    for (uint32_t i = 0; i < cap; i++) slot[i] = -1;
+    for (uint32_t i = 0; i < ev->n; i++) {
+        uint32_t h = name_hash(&ev->f[i]), j = h & (cap - 1);
+        while (slot[j] >= 0) {
+            if (hash[j] == h && same_name(&ev->f[slot[j]], &ev->f[i])) return 1;
+            j = (j + 1) & (cap - 1);
+        }
+        slot[j] = (int32_t)i, hash[j] = h;
+    }
+    return 0;
+}
+
 void va_event_json(const va_event *ev, va_buf *out) {
+    int maybe_dup = has_dup_names(ev);
     va_buf_putc(out, '{');
     int first = 1;
     for (uint32_t i = 0; i < ev->n; i++) {
         const va_field *f = &ev->f[i];
         uint32_t j, dup = 0;
-        for (j = 0; j < i; j++)
-            if (same_name(&ev->f[j], f)) break;
-        if (j < i) continue; /* already written with its first occurrence */
-        for (j = i + 1; j < ev->n; j++) dup += same_name(&ev->f[j], f);
+        if (maybe_dup) {
+            for (j = 0; j < i; j++)
+                if (same_name(&ev->f[j], f)) break;
+            if (j < i) continue; /* already written with its first occurrence */
+            for (j = i + 1; j < ev->n; j++) dup += same_name(&ev->f[j], f);
+        }
         if (!first) va_buf_putc(out, ',');
         first = 0;
-        va_buf_json_str(out, f->name, f->nlen);
+        va_buf_json_str_valid(out, f->name, f->nlen);
         va_buf_putc(out, ':');
         if (!dup) {
             json_value(f, out);

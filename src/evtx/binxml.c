@@ -93,6 +93,10 @@ void bx_ctx_chunk_reset(va_evtx_ctx *c, const uint8_t *chunk, uint32_t len) {
 va_evtx_ctx *va_evtx_ctx_new(void) {
     va_evtx_ctx *c = calloc(1, sizeof *c);
     if (!c) return NULL;
+    if (!(c->chunk_buf = malloc(VA_EVTX_CHUNK_SIZE))) {
+        free(c);
+        return NULL;
+    }
     va_arena_init(&c->arena, 256 * 1024);
     va_buf_init(&c->scratch);
     va_buf_init(&c->text);
@@ -102,6 +106,7 @@ va_evtx_ctx *va_evtx_ctx_new(void) {
 void va_evtx_ctx_free(va_evtx_ctx *c) {
     if (!c) return;
     va_arena_free(&c->arena);
+    free(c->chunk_buf);
     free(c->names.keys), free(c->names.vals);
     free(c->tmpls.keys), free(c->tmpls.vals);
     va_buf_free(&c->scratch);

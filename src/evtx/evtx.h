@@ -32,6 +32,11 @@ typedef struct va_evtx_opts {
     int want_json;  /* also serialise the flat event as JSON into va_evtx_rec.json (on the
                        worker thread, so output formatting scales with cores) */
     int threads;    /* worker threads for va_evtx_read_files (0 = all cores) */
+    /* Optional, for va_evtx_read_files: receives the rendered text (XML and/or JSON) of each
+     * chunk in one piece, in file order, every record followed by a newline, straight from
+     * the worker's buffer.  Lets a consumer that only writes text skip per-record calls and
+     * copies.  Return nonzero to stop. */
+    int (*text_fn)(void *ud, const char *text, size_t len);
 } va_evtx_opts;
 
 /* Counters for one file (or summed over files). */

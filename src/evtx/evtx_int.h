@@ -113,8 +113,9 @@ struct va_evtx_ctx {
     bx_map tmpls;   /* chunk offset -> bx_tmpl */
     const uint8_t *chunk;
     uint32_t chunk_len;
-    char err[160];   /* reason of the last parse failure */
-    va_err err_code; /* its code: VA_EFORMAT, VA_ERANGE, VA_ELIMIT or VA_ENOMEM */
+    uint8_t *chunk_buf; /* VA_EVTX_CHUNK_SIZE bytes: the chunk read from disk */
+    char err[160];      /* reason of the last parse failure */
+    va_err err_code;    /* its code: VA_EFORMAT, VA_ERANGE, VA_ELIMIT or VA_ENOMEM */
     uint32_t err_off;
     int depth;      /* nesting of embedded binary XML */
     va_buf scratch; /* value formatting */
@@ -146,6 +147,10 @@ typedef struct bx_visit {
 
 /* Walk a record's fragment, expanding templates and embedded binary XML.  0 or -1 (c->err). */
 int bx_walk(va_evtx_ctx *c, const bx_frag *f, const bx_visit *v, void *ud);
+
+/* The five predefined XML entities (amp, lt, gt, quot, apos) as text into out; 0 for other
+ * names. */
+int bx_entity_char(const char *name, uint32_t len, char out[8]);
 
 /* The two visitors.  Render the record as evtxexport-style XML (appended to out). */
 int bx_render_xml(va_evtx_ctx *c, const bx_frag *f, va_buf *out);

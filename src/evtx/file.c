@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -22,9 +21,12 @@
 
 struct va_evtx_file {
     char *path;
-    const uint8_t *data;
+    const uint8_t *data; /* whole file, for files opened over memory; else NULL */
+    int fd;              /* for files on disk: chunks are read with pread into the caller's
+                            buffer, so workers share no mapping (no page-fault or mmap-lock
+                            contention) and resident memory stays flat */
+    uint8_t *hdr;        /* the file header (first 4 KiB or less), for fd files */
     size_t len;
-    int mapped;
     uint32_t nchunks;
     int dirty, full;
     va_diag_fn diag;
@@ -68,7 +70,7 @@ static void report(va_diag_fn fn, void *ud, const char *path, va_severity sev, v
 }
 
 static va_err check_header(va_evtx_file *f) {
-    const uint8_t *h = f->data;
+    const uint8_t *h = f->data ? f->data : f->hdr;
     if (f->len < 8 || memcmp(h, "ElfFile", 8) != 0) {
         /* A carved or damaged file may still hold chunks: read them if it does. */
         if (f->len >= VA_EVTX_HEADER_SIZE + 8 && !memcmp(h + VA_EVTX_HEADER_SIZE, "ElfChnk", 8)) {
@@ -105,26 +107,44 @@ static va_err check_header(va_evtx_file *f) {
     return VA_OK;
 }
 
-va_err va_evtx_open_mem(const char *name, const uint8_t *data, size_t len, va_diag_fn diag,
-                        void *diag_ud, va_evtx_file **out) {
-    va_evtx_file *f = calloc(1, sizeof *f);
-    if (!f || !(f->path = strdup(name))) {
-        free(f);
-        return VA_ENOMEM;
-    }
-    f->data = data, f->len = len;
+static va_err file_init(va_evtx_file *f, const char *name, size_t len, va_diag_fn diag,
+                        void *diag_ud) {
+    if (!(f->path = strdup(name))) return VA_ENOMEM;
+    f->len = len;
     f->diag = diag, f->diag_ud = diag_ud;
     f->nchunks =
         len > VA_EVTX_HEADER_SIZE
             ? (uint32_t)((len - VA_EVTX_HEADER_SIZE + VA_EVTX_CHUNK_SIZE - 1) / VA_EVTX_CHUNK_SIZE)
             : 0;
-    va_err e = check_header(f);
+    return check_header(f);
+}
+
+va_err va_evtx_open_mem(const char *name, const uint8_t *data, size_t len, va_diag_fn diag,
+                        void *diag_ud, va_evtx_file **out) {
+    va_evtx_file *f = calloc(1, sizeof *f);
+    if (!f) return VA_ENOMEM;
+    f->fd = -1;
+    f->data = data;
+    va_err e = file_init(f, name, len, diag, diag_ud);
     if (e) {
         va_evtx_close(f);
         return e;
     }
     *out = f;
     return VA_OK;
+}
+
+/* Read n bytes at off (fewer only at the end of the file); -1 on error. */
+static ssize_t pread_full(int fd, uint8_t *buf, size_t n, uint64_t off) {
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(fd, buf + got, n - got, (off_t)(off + got));
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return -1;
+        if (r == 0) break;
+        got += (size_t)r;
+    }
+    return (ssize_t)got;
 }
 
 va_err va_evtx_open(const char *path, va_diag_fn diag, void *diag_ud, va_evtx_file **out) {
@@ -140,34 +160,36 @@ va_err va_evtx_open(const char *path, va_diag_fn diag, void *diag_ud, va_evtx_fi
         close(fd);
         return VA_EIO;
     }
-    size_t len = (size_t)sb.st_size;
-    const uint8_t *data = (const uint8_t *)"";
-    if (len) {
-        void *m = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (m == MAP_FAILED) {
-            report(diag, diag_ud, path, VA_SEV_ERROR, VA_EIO, -1, -1, "cannot map: %s",
-                   strerror(errno));
-            close(fd);
-            return VA_EIO;
-        }
-        madvise(m, len, MADV_SEQUENTIAL);
-        data = m;
+    va_evtx_file *f = calloc(1, sizeof *f);
+    /* The header plus the first 8 bytes of chunk 0 (to recognise carved files). */
+    size_t hl = VA_EVTX_HEADER_SIZE + 8;
+    if (f) f->hdr = calloc(1, hl);
+    if (!f || !f->hdr) {
+        free(f);
+        close(fd);
+        return VA_ENOMEM;
     }
-    close(fd);
-    va_evtx_file *f;
-    va_err e = va_evtx_open_mem(path, data, len, diag, diag_ud, &f);
+    f->fd = fd;
+    if (pread_full(fd, f->hdr, hl, 0) < 0) {
+        report(diag, diag_ud, path, VA_SEV_ERROR, VA_EIO, -1, 0, "cannot read: %s",
+               strerror(errno));
+        va_evtx_close(f);
+        return VA_EIO;
+    }
+    va_err e = file_init(f, path, (size_t)sb.st_size, diag, diag_ud);
     if (e) {
-        if (len) munmap((void *)data, len);
+        va_evtx_close(f);
         return e;
     }
-    f->mapped = len != 0;
+    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     *out = f;
     return VA_OK;
 }
 
 void va_evtx_close(va_evtx_file *f) {
     if (!f) return;
-    if (f->mapped) munmap((void *)f->data, f->len);
+    if (f->fd >= 0) close(f->fd);
+    free(f->hdr);
     free(f->path);
     free(f);
 }
@@ -205,9 +227,20 @@ int bx_parse_chunk(va_evtx_file *f, uint32_t idx, const va_evtx_opts *o, va_evtx
                    va_buf *xml) {
     uint64_t base = VA_EVTX_HEADER_SIZE + (uint64_t)idx * VA_EVTX_CHUNK_SIZE;
     if (base >= f->len) return 0;
-    const uint8_t *ck = f->data + base;
     uint32_t len =
         (uint32_t)(f->len - base < VA_EVTX_CHUNK_SIZE ? f->len - base : VA_EVTX_CHUNK_SIZE);
+    const uint8_t *ck = f->data ? f->data + base : c->chunk_buf;
+    if (!f->data) {
+        ssize_t got = pread_full(f->fd, c->chunk_buf, len, base);
+        if (got < 0) {
+            st->chunks++, st->chunks_bad++;
+            report(diag, dud, f->path, VA_SEV_ERROR, VA_EIO, idx, (int64_t)base,
+                   "cannot read chunk: %s", strerror(errno));
+            return 0;
+        }
+        len = (uint32_t)got; /* the file may have shrunk since it was opened */
+        if (!len) return 0;
+    }
     const char *path = f->path;
     st->chunks++;
     if (len < 8 || all_zero(ck, 8)) {
@@ -370,6 +403,7 @@ int bx_parse_chunk(va_evtx_file *f, uint32_t idx, const va_evtx_opts *o, va_evtx
             r.xml_len = json_start - xml_start;
             r.json = (const char *)(uintptr_t)json_start;
             r.json_len = xml->len - json_start;
+            if (o->text_fn) va_buf_putc(xml, '\n'); /* record separator for text_fn */
         }
         r.ev = o->want_event ? ev : NULL;
         if (fn(ud, &r)) return 1;

@@ -111,6 +111,17 @@ void va_flat_text(va_flat *fl, const char *val, size_t vlen, va_vtype t) {
     va_buf_put(fl->text, val, vlen);
 }
 
+void va_flat_text_appended(va_flat *fl, size_t added, va_vtype t) {
+    if (fl->depth < 1 || fl->depth > VA_FLAT_MAX_DEPTH || t == VA_V_NULL) {
+        fl->text->len -= added; /* not element text after all */
+        if (fl->text->cap) fl->text->p[fl->text->len] = 0;
+        return;
+    }
+    va_flat_frame *f = &fl->st[fl->depth - 1];
+    f->pieces++;
+    f->type = f->pieces == 1 ? t : VA_V_STR;
+}
+
 void va_flat_close(va_flat *fl) {
     if (fl->depth <= 0) return;
     int d = --fl->depth; /* depth of the closing element: 0 = root */

@@ -47,6 +47,9 @@ void va_flat_attr(va_flat *fl, const char *name, size_t nlen, const char *val, s
                   va_vtype t);
 /* Text content of the current element; copied. */
 void va_flat_text(va_flat *fl, const char *val, size_t vlen, va_vtype t);
+/* Same, for text the caller has just appended itself to the end of fl->text (added bytes):
+ * saves a copy when text is formatted in place. */
+void va_flat_text_appended(va_flat *fl, size_t added, va_vtype t);
 void va_flat_close(va_flat *fl);
 /* Finish: closes open elements and fills the event's direct facts.  VA_OK or VA_ENOMEM. */
 va_err va_flat_end(va_flat *fl);

@@ -89,6 +89,11 @@ static int slot_rec(void *ud, const va_evtx_rec *r) {
     return 0;
 }
 
+static int skip_rec(void *ud, const va_evtx_rec *r) {
+    (void)ud, (void)r;
+    return 0;
+}
+
 static void slot_reset(slot *s) {
     s->of = NULL, s->idx = NO_CHUNK;
     s->nrecs = s->ndiags = 0;
@@ -103,7 +108,8 @@ static void work(void *ud, void *item, int worker) {
     reader *rd = ud;
     slot *s = item;
     if (s->idx == NO_CHUNK || !s->of->f) return;
-    bx_parse_chunk(s->of->f, s->idx, rd->o, s->ctx, &s->st, slot_diag, s, slot_rec, s,
+    bx_parse_chunk(s->of->f, s->idx, rd->o, s->ctx, &s->st, slot_diag, s,
+                   rd->fn ? slot_rec : skip_rec, s,
                    rd->o->want_xml || rd->o->want_json ? &s->xml : NULL);
 }
 
@@ -140,7 +146,9 @@ static int done(void *ud, void *item) {
                      "out of memory: records of this chunk may be missing"};
         rd->diag(rd->diag_ud, &d);
     }
-    for (size_t i = 0; i < s->nrecs && !rd->stop; i++) {
+    if (rd->o->text_fn && s->xml.len && !rd->stop && rd->o->text_fn(rd->ud, s->xml.p, s->xml.len))
+        rd->stop = 1;
+    for (size_t i = 0; rd->fn && i < s->nrecs && !rd->stop; i++) {
         va_evtx_rec r = s->recs[i];
         if (rd->o->want_xml || rd->o->want_json) {
             r.xml = s->xml.p + (uintptr_t)r.xml;
@@ -164,7 +172,7 @@ int va_evtx_read_files(const char *const *paths, size_t npaths, const va_evtx_op
         threads = n > 0 ? (int)n : 1;
     }
     if (threads > 64) threads = 64;
-    size_t depth = threads > 1 ? (size_t)threads * 4 : 1;
+    size_t depth = threads > 1 ? (size_t)threads * 2 : 1;
     slot *slots = calloc(depth, sizeof *slots);
     void **ptrs = calloc(depth, sizeof *ptrs);
     reader rd = {o, diag, diag_ud, st, fn, file_fn, ud, 0};

@@ -39,10 +39,9 @@ static void f_end(void *ud, int empty) {
 
 static void f_text(void *ud, const bx_val *v) {
     fr *x = ud;
-    va_buf *s = &x->c->scratch;
-    va_buf_clear(s);
-    va_vtype t = bx_val_fmt(v, 0, s);
-    va_flat_text(&x->fl, s->p ? s->p : "", s->len, t);
+    size_t before = x->fl.text->len;
+    va_vtype t = bx_val_fmt(v, 0, x->fl.text); /* formatted in place: no copy */
+    va_flat_text_appended(&x->fl, x->fl.text->len - before, t);
 }
 
 static void f_charref(void *ud, uint32_t cp) {
@@ -51,15 +50,8 @@ static void f_charref(void *ud, uint32_t cp) {
 }
 
 static void f_entref(void *ud, const char *name, uint32_t len) {
-    static const struct {
-        const char *n, *v;
-    } ents[] = {{"amp", "&"}, {"lt", "<"}, {"gt", ">"}, {"quot", "\""}, {"apos", "'"}};
-    for (size_t i = 0; i < sizeof ents / sizeof ents[0]; i++) {
-        if (strlen(ents[i].n) == len && !memcmp(ents[i].n, name, len)) {
-            va_flat_text(&((fr *)ud)->fl, ents[i].v, 1, VA_V_STR);
-            return;
-        }
-    }
+    char ch[8];
+    if (bx_entity_char(name, len, ch)) va_flat_text(&((fr *)ud)->fl, ch, strlen(ch), VA_V_STR);
 }
 
 static void f_cdata(void *ud, const char *s, uint32_t len) {

@@ -93,8 +93,14 @@ static uint32_t put_sid(va_buf *out, const uint8_t *p, uint32_t size) {
     if (need > size) return 0;
     uint64_t auth = 0;
     for (int i = 2; i < 8; i++) auth = auth << 8 | p[i];
-    va_buf_printf(out, "S-%u-%" PRIu64, p[0], auth);
-    for (uint32_t i = 0; i < cnt; i++) va_buf_printf(out, "-%" PRIu32, rd32(p + 8 + 4 * i));
+    va_buf_put(out, "S-", 2);
+    va_buf_u64(out, p[0]);
+    va_buf_putc(out, '-');
+    va_buf_u64(out, auth);
+    for (uint32_t i = 0; i < cnt; i++) {
+        va_buf_putc(out, '-');
+        va_buf_u64(out, rd32(p + 8 + 4 * i));
+    }
     return need;
 }
 

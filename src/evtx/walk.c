@@ -142,7 +142,7 @@ static int walk_embedded(va_evtx_ctx *c, const bx_val *val, const bx_visit *v, v
 }
 
 /* The five predefined XML entities as text; 0 for any other name. */
-static int entity_char(const char *name, uint32_t len, char out[8]) {
+int bx_entity_char(const char *name, uint32_t len, char out[8]) {
     static const struct {
         const char *n, *v;
     } ents[] = {{"amp", "&"}, {"lt", "<"}, {"gt", ">"}, {"quot", "\""}, {"apos", "'"}};
@@ -232,7 +232,7 @@ static int walk_ops(va_evtx_ctx *c, const bx_op *ops, uint32_t n, const bx_val *
                     break;
                 default: /* entity reference: the character it stands for */
                     if (na == ATTR_MAX_VALS) continue;
-                    if (!entity_char(vo->s, vo->len, ref[na])) {
+                    if (!bx_entity_char(vo->s, vo->len, ref[na])) {
                         op_text_val(vo, &x); /* unknown entity: keep its name */
                         break;
                     }
