@@ -97,7 +97,7 @@ def main():
 
     print("\n== peak memory against file size (generated files)")
     with tempfile.TemporaryDirectory(dir=os.environ.get("TMPDIR", "/tmp")) as tmp:
-        for n in (100000, 800000):
+        for n in (100000, 400000):
             path = os.path.join(tmp, f"big{n}.evtx")
             subprocess.run([a.gen, "big", path, "--records", str(n)], check=True,
                            stdout=subprocess.DEVNULL)

@@ -136,15 +136,15 @@ static int has_dup_names(const va_event *ev) {
     uint32_t cap = 16;
     while (cap < 2 * ev->n) cap *= 2;
     uint32_t hash[MAXCAP];
-    int32_t slot[MAXCAP];
-    for (uint32_t i = 0; i < cap; i++) slot[i] = -1;
+    uint8_t slot[MAXCAP]; /* field index + 1; 0 = empty (n <= MAXCAP / 2 fits) */
+    memset(slot, 0, cap);
     for (uint32_t i = 0; i < ev->n; i++) {
         uint32_t h = name_hash(&ev->f[i]), j = h & (cap - 1);
-        while (slot[j] >= 0) {
-            if (hash[j] == h && same_name(&ev->f[slot[j]], &ev->f[i])) return 1;
+        while (slot[j]) {
+            if (hash[j] == h && same_name(&ev->f[slot[j] - 1], &ev->f[i])) return 1;
             j = (j + 1) & (cap - 1);
         }
-        slot[j] = (int32_t)i, hash[j] = h;
+        slot[j] = (uint8_t)(i + 1), hash[j] = h;
     }
     return 0;
 }

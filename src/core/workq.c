@@ -22,6 +22,9 @@ struct va_workq {
     pthread_cond_t work_cv, done_cv;
     pthread_t *threads;
     int nthreads, quit, stopped;
+    int idle;         /* workers waiting for work: submit signals only when there are some */
+    int main_waiting; /* the caller waits for an item: workers signal only then (wake-ups
+                         are system calls, and costly on virtual machines) */
     entry *ring;
     size_t depth, head, tail, next, count; /* count = entries in [head, tail) */
     va_work_fn work;
@@ -89,8 +92,11 @@ static void *worker_main(void *arg) {
     q->count++;
     pthread_cond_broadcast(&q->done_cv);
     for (;;) {
-        while (!q->quit && q->ring[q->next].state != ST_QUEUED)
+        while (!q->quit && q->ring[q->next].state != ST_QUEUED) {
+            q->idle++;
             pthread_cond_wait(&q->work_cv, &q->mu);
+            q->idle--;
+        }
         if (q->quit) break;
         entry *e = &q->ring[q->next];
         q->next = (q->next + 1) % q->depth;
@@ -99,7 +105,7 @@ static void *worker_main(void *arg) {
         q->work(q->ud, e->item, id);
         pthread_mutex_lock(&q->mu);
         e->state = ST_DONE;
-        pthread_cond_broadcast(&q->done_cv);
+        if (q->main_waiting) pthread_cond_signal(&q->done_cv);
     }
     pthread_mutex_unlock(&q->mu);
     return NULL;
@@ -108,7 +114,11 @@ static void *worker_main(void *arg) {
 /* Deliver the head entry once done; caller holds the lock; drops it around done(). */
 static void deliver_head(va_workq *q) {
     entry *e = &q->ring[q->head];
-    while (e->state != ST_DONE) pthread_cond_wait(&q->done_cv, &q->mu);
+    while (e->state != ST_DONE) {
+        q->main_waiting = 1;
+        pthread_cond_wait(&q->done_cv, &q->mu);
+        q->main_waiting = 0;
+    }
     pthread_mutex_unlock(&q->mu);
     int stop = q->done(q->ud, e->item);
     pthread_mutex_lock(&q->mu);
@@ -149,7 +159,7 @@ void va_workq_submit(va_workq *q, void *slot) {
     q->ring[q->tail].state = ST_QUEUED;
     q->tail = (q->tail + 1) % q->depth;
     q->count++;
-    pthread_cond_signal(&q->work_cv);
+    if (q->idle) pthread_cond_signal(&q->work_cv);
     pthread_mutex_unlock(&q->mu);
 }
 
