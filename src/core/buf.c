@@ -166,7 +166,7 @@ static inline uint64_t json_special8(uint64_t x) {
 void va_buf_json_str_valid(va_buf *b, const char *s, size_t n) {
     static const char hex[] = "0123456789abcdef";
     /* Worst case: every byte becomes \u00XX.  Reserving once keeps the loop free of checks. */
-    if (n > (SIZE_MAX - 2) / 6 || va_buf_reserve(b, 6 * n + 2)) {
+    if (n > (SIZE_MAX - 2) / 6 || (b->len + 6 * n + 3 > b->cap && va_buf_reserve(b, 6 * n + 2))) {
         b->oom = 1;
         return;
     }
