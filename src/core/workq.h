@@ -15,14 +15,17 @@
 
 typedef struct va_workq va_workq;
 
-/* Runs on worker `worker` (0..nthreads-1); must not touch other items. */
+/* Runs on worker `worker` (0..nthreads-1; the caller, when it helps, is nthreads-1); must
+ * not touch other items. */
 typedef void (*va_work_fn)(void *ud, void *item, int worker);
 /* Runs on the caller's thread, in submission order.  Return nonzero to request a stop: later
  * items still complete but are delivered with ->stopped set (see va_workq_stopped). */
 typedef int (*va_done_fn)(void *ud, void *item);
 
-/* Create a queue over slots[0..depth) with nthreads workers (nthreads <= 1: everything runs
- * inline on the caller's thread).  NULL on failure.  Free with va_workq_free. */
+/* Create a queue over slots[0..depth) running up to nthreads items at once: nthreads - 1
+ * worker threads plus the caller, which runs queued items while it waits for results
+ * (nthreads <= 1: everything runs inline on the caller's thread).  NULL on failure.  Free with
+ * va_workq_free. */
 va_workq *va_workq_new(int nthreads, void **slots, size_t depth, va_work_fn work, va_done_fn done,
                        void *ud);
 /* A free slot to fill, delivering completed items as needed; NULL once stopped. */

@@ -154,8 +154,9 @@ int bx_entity_char(const char *name, uint32_t len, char out[8]);
 
 /* The two visitors.  Render the record as evtxexport-style XML (appended to out). */
 int bx_render_xml(va_evtx_ctx *c, const bx_frag *f, va_buf *out);
-/* Build the flat event (fields in c's arena). */
-int bx_flatten(va_evtx_ctx *c, const bx_frag *f, va_event *ev);
+/* Build the flat event (fields in c's arena; with transient, in c->text until the next
+ * record). */
+int bx_flatten(va_evtx_ctx *c, const bx_frag *f, va_event *ev, int transient);
 
 /* Parse chunk idx of f (file.c): diagnostics to diag, records to fn; if xml is given each
  * record's XML is appended to it and va_evtx_rec.xml holds its offset, not a pointer. */

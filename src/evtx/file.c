@@ -230,24 +230,39 @@ int bx_parse_chunk(va_evtx_file *f, uint32_t idx, const va_evtx_opts *o, va_evtx
     uint32_t len =
         (uint32_t)(f->len - base < VA_EVTX_CHUNK_SIZE ? f->len - base : VA_EVTX_CHUNK_SIZE);
     const uint8_t *ck = f->data ? f->data + base : c->chunk_buf;
+    uint32_t avail = len; /* bytes of the chunk at hand: what is parsed is bounded by this */
     if (!f->data) {
-        ssize_t got = pread_full(f->fd, c->chunk_buf, len, base);
+        /* Read the header and the first record signature, then only up to the free-space
+         * offset: most chunks of real logs are far from full, and nothing past that offset
+         * belongs to a record. */
+        uint32_t want = len < 516 ? len : 516;
+        ssize_t got = pread_full(f->fd, c->chunk_buf, want, base);
+        if (got >= 52 && !memcmp(c->chunk_buf, "ElfChnk", 8)) {
+            uint32_t fo = rd32(c->chunk_buf + 48);
+            uint32_t need = fo > (uint32_t)got && fo <= len ? fo : (uint32_t)got;
+            ssize_t more = need > (uint32_t)got
+                               ? pread_full(f->fd, c->chunk_buf + got, need - (uint32_t)got,
+                                            base + (uint64_t)got)
+                               : 0;
+            got = more < 0 ? -1 : got + more;
+        }
         if (got < 0) {
             st->chunks++, st->chunks_bad++;
             report(diag, dud, f->path, VA_SEV_ERROR, VA_EIO, idx, (int64_t)base,
                    "cannot read chunk: %s", strerror(errno));
             return 0;
         }
-        len = (uint32_t)got; /* the file may have shrunk since it was opened */
+        avail = (uint32_t)got;
+        if (avail < want) len = avail; /* the file shrank since it was opened */
         if (!len) return 0;
     }
     const char *path = f->path;
     st->chunks++;
-    if (len < 8 || all_zero(ck, 8)) {
+    if (avail < 8 || all_zero(ck, 8)) {
         /* Unused slot, unless the header was wiped but records remain.  Only the first
          * record's signature is looked at: scanning 64 KiB of zeros per unused slot would
          * fault in every page of a preallocated file. */
-        if (len >= 512 + 4 && all_zero(ck, 512) && !memcmp(ck + 512, "**\0\0", 4)) {
+        if (avail >= 512 + 4 && all_zero(ck, 512) && !memcmp(ck + 512, "**\0\0", 4)) {
             st->chunks_bad++;
             report(diag, dud, path, VA_SEV_ERROR, VA_EFORMAT, idx, (int64_t)base,
                    "chunk header is blank but the chunk holds records; chunk skipped");
@@ -263,7 +278,7 @@ int bx_parse_chunk(va_evtx_file *f, uint32_t idx, const va_evtx_opts *o, va_evtx
         return 0;
     }
     int truncated = len < VA_EVTX_CHUNK_SIZE;
-    if (len < 512) {
+    if (len < 512 || avail < 512) {
         st->chunks_bad++;
         report(diag, dud, path, VA_SEV_ERROR, VA_ETRUNC, idx, (int64_t)base,
                "chunk truncated inside its header (%" PRIu32 " bytes); chunk skipped", len);
@@ -276,6 +291,7 @@ int bx_parse_chunk(va_evtx_file *f, uint32_t idx, const va_evtx_opts *o, va_evtx
                "free space offset 0x%" PRIx32 " outside the chunk; chunk skipped", free_off);
         return 0;
     }
+    if (avail < free_off) truncated = 1; /* the file shrank under us */
     if (truncated) {
         report(diag, dud, path, VA_SEV_WARN, VA_ETRUNC, idx, (int64_t)f->len,
                "chunk truncated at %" PRIu32 " of 65536 bytes; reading the records that remain",
@@ -308,8 +324,8 @@ int bx_parse_chunk(va_evtx_file *f, uint32_t idx, const va_evtx_opts *o, va_evtx
             }
         }
     }
-    uint32_t end = free_off < len ? free_off : len;
-    bx_ctx_chunk_reset(c, ck, len);
+    uint32_t end = free_off < avail ? free_off : avail;
+    bx_ctx_chunk_reset(c, ck, avail);
     uint32_t pos = 512;
     while (pos + 24 <= end) {
         if (memcmp(ck + pos, "**\0\0", 4) != 0) {
@@ -373,7 +389,7 @@ int bx_parse_chunk(va_evtx_file *f, uint32_t idx, const va_evtx_opts *o, va_evtx
             } else {
                 va_event_init(ev, &c->arena);
                 ev->src.path = path, ev->src.unit = idx, ev->src.offset = (int64_t)(base + pos);
-                bad = bx_flatten(c, &frag, ev);
+                bad = bx_flatten(c, &frag, ev, !o->want_event);
             }
         }
         size_t json_start = xml ? xml->len : 0;

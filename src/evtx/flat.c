@@ -3,6 +3,7 @@
  */
 #include "evtx/flat.h"
 
+#include <stdint.h>
 #include <string.h>
 
 enum { SEC_NONE, SEC_SYSTEM, SEC_EVENTDATA, SEC_USERDATA, SEC_RENDERING, SEC_OTHER };
@@ -12,38 +13,53 @@ static int eq(const char *a, size_t al, const char *b) {
     return al == bl && memcmp(a, b, bl) == 0;
 }
 
+/* While an event is being flattened, names and values are offsets into the text store (it
+ * may move as it grows); va_flat_end turns them into pointers.  NAME_OFF marks, in
+ * va_field.type, a name that is such an offset (names taken from the source are pointers). */
+#define NAME_OFF 0x80
+
 void va_flat_begin(va_flat *fl, va_event *ev, va_buf *text) {
     fl->ev = ev, fl->text = text;
     fl->depth = 0, fl->section = SEC_NONE, fl->err = 0;
+    fl->transient = 0;
+    fl->first_field = ev->n;
     va_buf_clear(text);
+    va_buf_putc(text, 0); /* offset 0 is never a string, so no offset is a NULL pointer */
 }
 
-static void add(va_flat *fl, const char *name, size_t nlen, int copy_name, const char *val,
-                size_t vlen, va_vtype t) {
-    va_err e;
-    char *v = va_arena_strndup(fl->ev->arena, val ? val : "", val ? vlen : 0);
-    const char *n = copy_name ? va_arena_strndup(fl->ev->arena, name, nlen) : name;
-    if (!v || !n) {
-        fl->err = VA_ENOMEM;
-        return;
-    }
-    e = va_event_add(fl->ev, n, nlen, v, val ? vlen : 0, t);
-    if (e) fl->err = e;
+/* Store s[0..n) and a NUL in the text store; returns its offset. */
+static size_t store(va_flat *fl, const char *s, size_t n) {
+    size_t off = fl->text->len;
+    va_buf_put(fl->text, s, n);
+    va_buf_putc(fl->text, 0);
+    return off;
 }
 
-/* name + "_" + suffix, in the arena. */
+static void add_field(va_flat *fl, const char *name, size_t name_off, size_t nlen, size_t voff,
+                      size_t vlen, va_vtype t) {
+    va_err e = va_event_add(fl->ev, name ? name : (const char *)(uintptr_t)name_off, nlen,
+                            (const char *)(uintptr_t)voff, vlen, t);
+    if (e)
+        fl->err = e;
+    else if (!name)
+        fl->ev->f[fl->ev->n - 1].type |= NAME_OFF;
+}
+
+/* A field whose name is a stable pointer and whose value is copied into the store. */
+static void add(va_flat *fl, const char *name, size_t nlen, const char *val, size_t vlen,
+                va_vtype t) {
+    add_field(fl, name, 0, nlen, store(fl, val ? val : "", val ? vlen : 0), val ? vlen : 0, t);
+}
+
+/* A field named a + "_" + b, both name and value copied into the store. */
 static void add_joined(va_flat *fl, const char *a, size_t al, const char *b, size_t bl,
                        const char *val, size_t vlen, va_vtype t) {
-    char *n = va_arena_alloc(fl->ev->arena, al + bl + 2);
-    if (!n) {
-        fl->err = VA_ENOMEM;
-        return;
-    }
-    memcpy(n, a, al);
-    n[al] = '_';
-    memcpy(n + al + 1, b, bl);
-    n[al + 1 + bl] = 0;
-    add(fl, n, al + 1 + bl, 0, val, vlen, t);
+    size_t noff = fl->text->len;
+    va_buf_put(fl->text, a, al);
+    va_buf_putc(fl->text, '_');
+    va_buf_put(fl->text, b, bl);
+    va_buf_putc(fl->text, 0);
+    add_field(fl, NULL, noff, al + 1 + bl, store(fl, val, vlen), vlen, t);
 }
 
 void va_flat_open(va_flat *fl, const char *name, size_t len) {
@@ -86,20 +102,19 @@ void va_flat_attr(va_flat *fl, const char *name, size_t nlen, const char *val, s
         else if (eq(f->name, f->len, "Execution") && eq(name, nlen, "ThreadID"))
             fixed = "ThreadID";
         if (fixed)
-            add(fl, fixed, strlen(fixed), 0, val, vlen, t);
+            add(fl, fixed, strlen(fixed), val, vlen, t);
         else
             add_joined(fl, f->name, f->len, name, nlen, val, vlen, t);
-        return;
-    }
-    if (fl->section == SEC_EVENTDATA && fl->depth == 3 && eq(f->name, f->len, "Data") &&
-        eq(name, nlen, "Name")) {
-        f->data_name = va_arena_strndup(fl->ev->arena, val, vlen);
+    } else if (fl->section == SEC_EVENTDATA && fl->depth == 3 && eq(f->name, f->len, "Data") &&
+               eq(name, nlen, "Name")) {
+        f->data_name_off = store(fl, val, vlen);
         f->data_name_len = vlen;
-        if (!f->data_name) fl->err = VA_ENOMEM;
-        return;
+        f->has_data_name = 1;
+    } else if (fl->section != SEC_RENDERING) {
+        add_joined(fl, f->name, f->len, name, nlen, val, vlen, t);
     }
-    if (fl->section == SEC_RENDERING) return;
-    add_joined(fl, f->name, f->len, name, nlen, val, vlen, t);
+    /* Attributes come before content: the element's text starts after what they stored. */
+    f->text_off = fl->text->len;
 }
 
 void va_flat_text(va_flat *fl, const char *val, size_t vlen, va_vtype t) {
@@ -127,45 +142,67 @@ void va_flat_close(va_flat *fl) {
     int d = --fl->depth; /* depth of the closing element: 0 = root */
     if (d >= VA_FLAT_MAX_DEPTH) return;
     va_flat_frame *f = &fl->st[d];
-    const char *txt = fl->text->p ? fl->text->p + f->text_off : "";
-    size_t tl = fl->text->len - f->text_off;
-    va_vtype t = f->pieces ? f->type : VA_V_NULL;
-    if (t != VA_V_NULL && f->children) t = VA_V_STR;
-    if (d >= 1 && !f->children) {
-        switch (fl->section) {
-        case SEC_SYSTEM:
-            if (d == 2 && (f->pieces || !f->attrs)) {
-                if (f->pieces) add(fl, f->name, f->len, 0, txt, tl, t);
-            } else if (d > 2 && f->pieces) {
-                add(fl, f->name, f->len, 0, txt, tl, t);
-            }
-            break;
-        case SEC_EVENTDATA:
-            if (d == 1) {
-                if (f->pieces) add(fl, f->name, f->len, 0, txt, tl, t);
-            } else if (d == 2 && f->data_name) {
-                add(fl, f->data_name, f->data_name_len, 0, txt, tl, f->pieces ? t : VA_V_NULL);
-            } else {
-                add(fl, f->name, f->len, 0, txt, tl, f->pieces ? t : VA_V_NULL);
-            }
-            break;
-        case SEC_RENDERING:
-            if (d >= 2 && f->pieces)
-                add_joined(fl, "RenderingInfo", 13, f->name, f->len, txt, tl, t);
-            break;
-        default:
-            if (d >= 2 || f->pieces)
-                add(fl, f->name, f->len, 0, txt, tl, f->pieces ? t : VA_V_NULL);
-            break;
-        }
+    if (d < 1 || f->children) { /* only leaves become fields */
+        if (d == 1) fl->section = SEC_NONE;
+        return;
     }
-    fl->text->len = f->text_off;
-    if (fl->text->cap) fl->text->p[fl->text->len] = 0;
+    size_t toff = f->text_off, tl = fl->text->len - toff;
+    va_buf_putc(fl->text, 0); /* the leaf's text, in place, is the value */
+    va_vtype t = f->pieces ? f->type : VA_V_NULL;
+    switch (fl->section) {
+    case SEC_SYSTEM:
+        if (f->pieces && (d > 2 || d == 2)) add_field(fl, f->name, 0, f->len, toff, tl, t);
+        break;
+    case SEC_EVENTDATA:
+        if (d == 1) {
+            if (f->pieces) add_field(fl, f->name, 0, f->len, toff, tl, t);
+        } else if (d == 2 && f->has_data_name) {
+            add_field(fl, NULL, f->data_name_off, f->data_name_len, toff, tl, t);
+        } else {
+            add_field(fl, f->name, 0, f->len, toff, tl, t);
+        }
+        break;
+    case SEC_RENDERING:
+        if (d >= 2 && f->pieces) {
+            size_t noff = fl->text->len;
+            va_buf_put(fl->text, "RenderingInfo_", 14);
+            va_buf_put(fl->text, f->name, f->len);
+            va_buf_putc(fl->text, 0);
+            add_field(fl, NULL, noff, 14 + f->len, toff, tl, t);
+        }
+        break;
+    default:
+        if (d >= 2 || f->pieces) add_field(fl, f->name, 0, f->len, toff, tl, t);
+        break;
+    }
     if (d == 1) fl->section = SEC_NONE;
 }
 
 va_err va_flat_end(va_flat *fl) {
     while (fl->depth > 0) va_flat_close(fl);
+    if (fl->text->oom) fl->err = VA_ENOMEM;
+    const char *base = fl->text->p;
+    if (!fl->transient && !fl->err) {
+        /* One copy of the whole store into the event's arena, instead of one per field. */
+        char *copy = va_arena_alloc(fl->ev->arena, fl->text->len);
+        if (copy)
+            memcpy(copy, fl->text->p, fl->text->len);
+        else
+            fl->err = VA_ENOMEM;
+        base = copy;
+    }
+    for (uint32_t i = fl->first_field; i < fl->ev->n; i++) {
+        va_field *f = &fl->ev->f[i];
+        if (fl->err) { /* leave no offsets behind */
+            f->val = "", f->vlen = 0;
+            if (f->type & NAME_OFF) f->name = "?", f->nlen = 1;
+            f->type &= (uint8_t)~NAME_OFF;
+            continue;
+        }
+        f->val = base + (uintptr_t)f->val;
+        if (f->type & NAME_OFF) f->name = base + (uintptr_t)f->name;
+        f->type &= (uint8_t)~NAME_OFF;
+    }
     va_event_finish(fl->ev);
     return fl->err ? VA_ENOMEM : VA_OK;
 }

@@ -21,24 +21,28 @@
 typedef struct va_flat_frame {
     const char *name;
     size_t len;
-    size_t text_off;       /* start of this element's text in the text buffer */
-    const char *data_name; /* EventData <Data Name="..."> */
+    size_t text_off;      /* start of this element's text in the text buffer */
+    size_t data_name_off; /* EventData <Data Name="...">: offset in the text store */
     size_t data_name_len;
+    int has_data_name;
     int children, pieces, attrs;
     va_vtype type; /* of a single typed text piece */
 } va_flat_frame;
 
 typedef struct va_flat {
     va_event *ev;
-    va_buf *text; /* borrowed scratch buffer for element text */
-    int depth;    /* elements open */
-    int section;  /* kind of the depth-1 element being read */
-    int err;      /* VA_ENOMEM once an allocation failed */
+    va_buf *text;  /* borrowed: the store for this event's names and values */
+    int transient; /* set after va_flat_begin: fields point into text itself, valid only until
+                      the caller reuses text (saves a copy when the event is used at once) */
+    uint32_t first_field; /* first field of ev added by this flattening */
+    int depth;            /* elements open */
+    int section;          /* kind of the depth-1 element being read */
+    int err;              /* VA_ENOMEM once an allocation failed */
     va_flat_frame st[VA_FLAT_MAX_DEPTH];
 } va_flat;
 
-/* Start flattening into ev (fields and copies of values go to ev->arena).  text is a scratch
- * buffer owned by the caller. */
+/* Start flattening into ev.  Names and values are gathered in text (caller-owned) and, at
+ * va_flat_end, copied in one piece into ev->arena, unless fl->transient is set. */
 void va_flat_begin(va_flat *fl, va_event *ev, va_buf *text);
 /* Element names must stay valid until the event is done (they are used as field names). */
 void va_flat_open(va_flat *fl, const char *name, size_t len);

@@ -65,10 +65,11 @@ static void f_pi(void *ud, const char *t, uint32_t tl, const char *d, uint32_t d
 static const bx_visit flat_visit = {f_open,    f_attr,   f_close_start, f_end, f_text,
                                     f_charref, f_entref, f_cdata,       f_pi};
 
-int bx_flatten(va_evtx_ctx *c, const bx_frag *f, va_event *ev) {
+int bx_flatten(va_evtx_ctx *c, const bx_frag *f, va_event *ev, int transient) {
     fr x;
     x.c = c;
     va_flat_begin(&x.fl, ev, &c->text);
+    x.fl.transient = transient;
     int r = bx_walk(c, f, &flat_visit, &x);
     if (va_flat_end(&x.fl) != VA_OK && !r) {
         strcpy(c->err, "out of memory");
