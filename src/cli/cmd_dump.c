@@ -134,16 +134,9 @@ int va_cmd_dump(int argc, char **argv) {
         case 'c':
             eo.ignore_crc = 1;
             break;
-        case 't': {
-            char *end;
-            long n = strtol(optarg, &end, 10);
-            if (!*optarg || *end || n < 0 || n > 64) {
-                fprintf(stderr, "vaern: --threads takes a number from 0 to 64\n");
-                return VA_EXIT_USAGE;
-            }
-            eo.threads = (int)n;
+        case 't':
+            if (va_parse_threads(optarg, &eo.threads)) return VA_EXIT_USAGE;
             break;
-        }
         case 'o':
             outpath = optarg;
             break;
@@ -164,9 +157,7 @@ int va_cmd_dump(int argc, char **argv) {
     }
     static const char *const exts[] = {".evtx", ".json", ".jsonl", ".ndjson", NULL};
     va_paths paths = {0};
-    int missing = 0;
-    for (int i = optind; i < argc; i++)
-        if (va_paths_add(&paths, argv[i], exts)) missing = 1;
+    int missing = va_paths_add_args(&paths, argc, argv, optind, exts);
     d.out = stdout;
     if (outpath && !(d.out = fopen(outpath, "w"))) {
         fprintf(stderr, "vaern: %s: %s\n", outpath, strerror(errno));

@@ -85,16 +85,9 @@ static int evtx_dump(int argc, char **argv) {
         case 'c':
             o.ignore_crc = 1;
             break;
-        case 't': {
-            char *end;
-            long n = strtol(optarg, &end, 10);
-            if (*end || n < 0 || n > 64) {
-                fprintf(stderr, "vaern: --threads takes a number from 0 to 64\n");
-                return VA_EXIT_USAGE;
-            }
-            o.threads = (int)n;
+        case 't':
+            if (va_parse_threads(optarg, &o.threads)) return VA_EXIT_USAGE;
             break;
-        }
         case 'o':
             outpath = optarg;
             break;
@@ -115,9 +108,7 @@ static int evtx_dump(int argc, char **argv) {
     }
     static const char *const exts[] = {".evtx", NULL};
     va_paths paths = {0};
-    int missing = 0;
-    for (int i = optind; i < argc; i++)
-        if (va_paths_add(&paths, argv[i], exts)) missing = 1;
+    int missing = va_paths_add_args(&paths, argc, argv, optind, exts);
     d.out = stdout;
     if (outpath && !(d.out = fopen(outpath, "w"))) {
         fprintf(stderr, "vaern: %s: %s\n", outpath, strerror(errno));

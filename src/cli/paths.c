@@ -87,6 +87,24 @@ int va_paths_add(va_paths *p, const char *arg, const char *const *exts) {
     return 0;
 }
 
+int va_paths_add_args(va_paths *p, int argc, char **argv, int from, const char *const *exts) {
+    int missing = 0;
+    for (int i = from; i < argc; i++)
+        if (va_paths_add(p, argv[i], exts)) missing = 1;
+    return missing;
+}
+
+int va_parse_threads(const char *s, int *out) {
+    char *end;
+    long n = strtol(s, &end, 10);
+    if (!*s || *end || n < 0 || n > 64) {
+        fprintf(stderr, "vaern: --threads takes a number from 0 to 64 (0: all cores)\n");
+        return -1;
+    }
+    *out = (int)n;
+    return 0;
+}
+
 void va_paths_free(va_paths *p) {
     for (size_t i = 0; i < p->n; i++) free(p->v[i]);
     free(p->v);

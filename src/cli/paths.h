@@ -18,6 +18,11 @@ typedef struct va_paths {
 /* Add arg (file or directory) to p; exts is a NULL-terminated list like {".evtx", NULL}.
  * Returns 0, or -1 after printing why on stderr (missing path, out of memory). */
 int va_paths_add(va_paths *p, const char *arg, const char *const *exts);
+/* Add every argument argv[from..argc); returns nonzero if any could not be added (each
+ * reported). */
+int va_paths_add_args(va_paths *p, int argc, char **argv, int from, const char *const *exts);
+/* Parse a --threads value (0..64, 0 = all cores) into *out; 0 on success, else prints why. */
+int va_parse_threads(const char *s, int *out);
 void va_paths_free(va_paths *p);
 
 #endif

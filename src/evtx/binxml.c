@@ -17,13 +17,6 @@
 #define BX_MAX_VALS  65535u
 #define BX_MAX_DEPTH 16 /* nested binary XML / template instances */
 
-static inline uint16_t rd16(const uint8_t *p) {
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-static inline uint32_t rd32(const uint8_t *p) {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 static int fail_code(va_evtx_ctx *c, va_err code, uint32_t off, const char *fmt, unsigned a) {
     snprintf(c->err, sizeof c->err, fmt, a);
     c->err_off = off;
@@ -128,7 +121,7 @@ static const bx_name *name_at(va_evtx_ctx *c, uint32_t noff, uint32_t *size) {
         fail_range(c, noff, "name offset 0x%x outside the chunk", noff);
         return NULL;
     }
-    uint32_t nch = rd16(c->chunk + noff + 6);
+    uint32_t nch = bx_rd16(c->chunk + noff + 6);
     uint32_t sz = 8 + 2 * nch + 2;
     if (sz > c->chunk_len - noff) {
         fail_range(c, noff, "name of %u characters runs past the chunk", nch);
@@ -187,7 +180,7 @@ static const bx_name *read_name_ref(va_evtx_ctx *c, uint32_t *pos, uint32_t end)
         fail_range(c, *pos, "name reference truncated%.0u", 0);
         return NULL;
     }
-    uint32_t noff = rd32(c->chunk + *pos);
+    uint32_t noff = bx_rd32(c->chunk + *pos);
     *pos += 4;
     uint32_t sz = 0;
     const bx_name *n = name_at(c, noff, &sz);
@@ -205,7 +198,7 @@ static const bx_name *read_name_ref(va_evtx_ctx *c, uint32_t *pos, uint32_t end)
 /* Is a name reference at p plausible (inline at p+4, or an earlier name in the chunk)? */
 static int name_ref_plausible(va_evtx_ctx *c, uint32_t p, uint32_t end) {
     if (end < 4 || p > end - 4) return 0;
-    uint32_t noff = rd32(c->chunk + p);
+    uint32_t noff = bx_rd32(c->chunk + p);
     if (noff == p + 4) return 1;
     return noff >= 512 && noff < p && c->chunk_len - noff >= 10;
 }
@@ -216,7 +209,7 @@ static const char *read_lstr(va_evtx_ctx *c, uint32_t *pos, uint32_t end, uint32
         fail_range(c, *pos, "string length truncated%.0u", 0);
         return NULL;
     }
-    uint32_t nch = rd16(c->chunk + *pos);
+    uint32_t nch = bx_rd16(c->chunk + *pos);
     *pos += 2;
     if (2 * nch > end - *pos) {
         fail_range(c, *pos, "string of %u characters runs past its fragment", nch);
@@ -235,45 +228,16 @@ static const char *read_lstr(va_evtx_ctx *c, uint32_t *pos, uint32_t end, uint32
 
 static bx_tmpl *template_at(va_evtx_ctx *c, uint32_t def);
 
-/* Size of a fixed-size value type, 0 if variable. */
-static uint32_t fixed_size(uint8_t t) {
-    switch (t & 0x7f) {
-    case BX_T_INT8:
-    case BX_T_UINT8:
-        return 1;
-    case BX_T_INT16:
-    case BX_T_UINT16:
-        return 2;
-    case BX_T_INT32:
-    case BX_T_UINT32:
-    case BX_T_REAL32:
-    case BX_T_BOOL:
-    case BX_T_HEX32:
-        return 4;
-    case BX_T_INT64:
-    case BX_T_UINT64:
-    case BX_T_REAL64:
-    case BX_T_FILETIME:
-    case BX_T_HEX64:
-        return 8;
-    case BX_T_GUID:
-    case BX_T_SYSTIME:
-        return 16;
-    default:
-        return 0;
-    }
-}
-
 /* Template instance at *pos (after the 0x0c token). */
 static int parse_tinst(va_evtx_ctx *c, uint32_t *pos, uint32_t end, oplist *l) {
     uint32_t p = *pos;
     if (end - p < 9) return fail_range(c, p, "template instance truncated%.0u", 0);
-    uint32_t def = rd32(c->chunk + p + 5);
+    uint32_t def = bx_rd32(c->chunk + p + 5);
     p += 9;
     if (def == p) {
         /* Definition stored inline: next(4) guid(16) size(4) data(size). */
         if (end - p < 24) return fail_range(c, p, "inline template header truncated%.0u", 0);
-        uint32_t dsz = rd32(c->chunk + p + 20);
+        uint32_t dsz = bx_rd32(c->chunk + p + 20);
         if (dsz > end - p - 24)
             return fail_range(c, p, "inline template of %u bytes runs past", dsz);
         p += 24 + dsz;
@@ -282,12 +246,12 @@ static int parse_tinst(va_evtx_ctx *c, uint32_t *pos, uint32_t end, oplist *l) {
     if (!t) return -1;
     /* The instance names its template by the first 32 bits of the definition's GUID.  A
      * mismatch means the record is a leftover whose template has since been overwritten. */
-    uint32_t tid = rd32(c->chunk + *pos + 1);
-    if (tid != rd32(c->chunk + def + 4))
+    uint32_t tid = bx_rd32(c->chunk + *pos + 1);
+    if (tid != bx_rd32(c->chunk + def + 4))
         return fail(c, *pos, "template id does not match the definition at 0x%x (stale record)",
                     def);
     if (end - p < 4) return fail_range(c, p, "substitution count truncated%.0u", 0);
-    uint32_t nv = rd32(c->chunk + p);
+    uint32_t nv = bx_rd32(c->chunk + p);
     p += 4;
     if (nv > BX_MAX_VALS || (uint64_t)nv * 4 > end - p)
         return fail_range(c, p, "substitution count %u does not fit the record", nv);
@@ -296,7 +260,7 @@ static int parse_tinst(va_evtx_ctx *c, uint32_t *pos, uint32_t end, oplist *l) {
     uint32_t data = p + 4 * nv;
     for (uint32_t i = 0; i < nv; i++) {
         const uint8_t *d = c->chunk + p + 4 * i;
-        vals[i].size = rd16(d);
+        vals[i].size = bx_rd16(d);
         vals[i].type = d[2];
         if (vals[i].size > end - data)
             return fail_range(c, data, "substitution value %u runs past the record", i);
@@ -405,11 +369,11 @@ int bx_parse(va_evtx_ctx *c, uint32_t off, uint32_t end, int in_tmpl, bx_frag *o
                 if (!s || !(op = op_push(c, &l, OP_TEXT, tokpos))) return -1;
                 op->s = s, op->len = len;
             } else {
-                uint32_t sz = fixed_size(vt);
+                uint32_t sz = vt == BX_T_SIZET ? 0 : bx_type_size(vt, 0);
                 if (vt == BX_T_ANSI || vt == BX_T_BINARY || !sz) {
                     /* Variable-size inline value: u16 byte count. */
                     if (end - pos < 2) return fail_range(c, pos, "value size truncated%.0u", 0);
-                    sz = rd16(c->chunk + pos);
+                    sz = bx_rd16(c->chunk + pos);
                     pos += 2;
                 }
                 if (sz > end - pos) return fail_range(c, pos, "value of %u bytes runs past", sz);
@@ -438,7 +402,7 @@ int bx_parse(va_evtx_ctx *c, uint32_t off, uint32_t end, int in_tmpl, bx_frag *o
         case 0x48:
             if (end - pos < 2) return fail_range(c, tokpos, "character reference truncated%.0u", 0);
             if (!(op = op_push(c, &l, OP_CHARREF, tokpos))) return -1;
-            op->index = rd16(c->chunk + pos);
+            op->index = bx_rd16(c->chunk + pos);
             pos += 2;
             break;
         case 0x09:
@@ -475,7 +439,7 @@ int bx_parse(va_evtx_ctx *c, uint32_t off, uint32_t end, int in_tmpl, bx_frag *o
         case 0x0e:
             if (end - pos < 3) return fail_range(c, tokpos, "substitution truncated%.0u", 0);
             if (!(op = op_push(c, &l, OP_SUBST, tokpos))) return -1;
-            op->index = rd16(c->chunk + pos);
+            op->index = bx_rd16(c->chunk + pos);
             op->vtype = c->chunk[pos + 2];
             op->optional = tok == 0x0e;
             pos += 3;
@@ -517,7 +481,7 @@ static bx_tmpl *template_at(va_evtx_ctx *c, uint32_t def) {
         fail_range(c, def, "template offset 0x%x outside the chunk", def);
         return NULL;
     }
-    uint32_t dsz = rd32(c->chunk + def + 20);
+    uint32_t dsz = bx_rd32(c->chunk + def + 20);
     uint32_t start = def + 24;
     if (dsz > c->chunk_len - start) {
         fail_range(c, def, "template of %u bytes runs past the chunk", dsz);

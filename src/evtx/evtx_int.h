@@ -47,6 +47,21 @@ enum {
     BX_T_UTF8 = 0xff, /* internal: already-converted text from the template itself */
 };
 
+/* Little-endian reads; callers check bounds first. */
+static inline uint16_t bx_rd16(const uint8_t *p) {
+    return (uint16_t)(p[0] | p[1] << 8);
+}
+static inline uint32_t bx_rd32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint64_t bx_rd64(const uint8_t *p) {
+    return (uint64_t)bx_rd32(p) | (uint64_t)bx_rd32(p + 4) << 32;
+}
+
+/* Size of one item of value type t (array flag ignored); 0 for variable-size types.  size_t
+ * is 4 or 8 bytes: total, the value's size, decides (a multiple of 8 means 8). */
+uint32_t bx_type_size(uint8_t t, uint32_t total);
+
 /* Ops: binary XML tokens after parsing, with names resolved and text converted. */
 enum {
     OP_OPEN = 1,    /* s = element name */

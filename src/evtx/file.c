@@ -33,16 +33,6 @@ struct va_evtx_file {
     void *diag_ud;
 };
 
-static inline uint16_t rd16(const uint8_t *p) {
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-static inline uint32_t rd32(const uint8_t *p) {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static inline uint64_t rd64(const uint8_t *p) {
-    return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32;
-}
-
 uint32_t va_evtx_crc32(uint32_t crc, const void *data, size_t len) {
     /* zlib's crc32 is the IEEE polynomial EVTX uses, and is well optimised. */
     while (len > UINT32_MAX) {
@@ -87,14 +77,14 @@ static va_err check_header(va_evtx_file *f) {
                "file header truncated at %zu bytes", f->len);
         return VA_ETRUNC;
     }
-    uint32_t stored = rd32(h + 124), crc = va_evtx_crc32(0, h, 120);
+    uint32_t stored = bx_rd32(h + 124), crc = va_evtx_crc32(0, h, 120);
     if (stored != crc)
         report(f->diag, f->diag_ud, f->path, VA_SEV_WARN, VA_ECRC, -1, 124,
                "file header CRC32 0x%08" PRIx32 " does not match computed 0x%08" PRIx32, stored,
                crc);
-    uint32_t flags = rd32(h + 120);
+    uint32_t flags = bx_rd32(h + 120);
     f->dirty = flags & 1, f->full = (flags >> 1) & 1;
-    uint16_t hdr_chunks = rd16(h + 42);
+    uint16_t hdr_chunks = bx_rd16(h + 42);
     if (f->len < VA_EVTX_HEADER_SIZE) {
         report(f->diag, f->diag_ud, f->path, VA_SEV_ERROR, VA_ETRUNC, -1, (int64_t)f->len,
                "file ends inside its 4096-byte header");
@@ -238,7 +228,7 @@ int bx_parse_chunk(va_evtx_file *f, uint32_t idx, const va_evtx_opts *o, va_evtx
         uint32_t want = len < 516 ? len : 516;
         ssize_t got = pread_full(f->fd, c->chunk_buf, want, base);
         if (got >= 52 && !memcmp(c->chunk_buf, "ElfChnk", 8)) {
-            uint32_t fo = rd32(c->chunk_buf + 48);
+            uint32_t fo = bx_rd32(c->chunk_buf + 48);
             uint32_t need = fo > (uint32_t)got && fo <= len ? fo : (uint32_t)got;
             ssize_t more = need > (uint32_t)got
                                ? pread_full(f->fd, c->chunk_buf + got, need - (uint32_t)got,
@@ -284,7 +274,7 @@ int bx_parse_chunk(va_evtx_file *f, uint32_t idx, const va_evtx_opts *o, va_evtx
                "chunk truncated inside its header (%" PRIu32 " bytes); chunk skipped", len);
         return 0;
     }
-    uint32_t free_off = rd32(ck + 48);
+    uint32_t free_off = bx_rd32(ck + 48);
     if (free_off < 512 || free_off > VA_EVTX_CHUNK_SIZE) {
         st->chunks_bad++;
         report(diag, dud, path, VA_SEV_ERROR, VA_ERANGE, idx, (int64_t)base + 48,
@@ -298,9 +288,9 @@ int bx_parse_chunk(va_evtx_file *f, uint32_t idx, const va_evtx_opts *o, va_evtx
                len);
     } else {
         uint32_t hcrc = va_evtx_crc32(va_evtx_crc32(0, ck, 120), ck + 128, 384);
-        uint32_t hstored = rd32(ck + 124);
+        uint32_t hstored = bx_rd32(ck + 124);
         uint32_t dcrc = va_evtx_crc32(0, ck + 512, free_off - 512);
-        uint32_t dstored = rd32(ck + 52);
+        uint32_t dstored = bx_rd32(ck + 52);
         int bad = 0;
         if (hcrc != hstored) {
             bad = 1;
@@ -336,8 +326,8 @@ int bx_parse_chunk(va_evtx_file *f, uint32_t idx, const va_evtx_opts *o, va_evtx
             pos = resync(ck, pos, end);
             continue;
         }
-        uint32_t size = rd32(ck + pos + 4);
-        uint64_t rid = rd64(ck + pos + 8);
+        uint32_t size = bx_rd32(ck + pos + 4);
+        uint64_t rid = bx_rd64(ck + pos + 8);
         if (size < 28 || size > end - pos) {
             /* In a chunk cut short by the end of the file, a record that runs past the
              * remaining bytes is truncated rather than malformed. */
@@ -350,7 +340,7 @@ int bx_parse_chunk(va_evtx_file *f, uint32_t idx, const va_evtx_opts *o, va_evtx
             pos = resync(ck, pos, end);
             continue;
         }
-        if (rd32(ck + pos + size - 4) != size) {
+        if (bx_rd32(ck + pos + size - 4) != size) {
             /* The size copy at the end guards the record: without it the size (and so the
              * record) cannot be trusted, typically the half-written last record of a file
              * copied while in use. */
@@ -366,7 +356,7 @@ int bx_parse_chunk(va_evtx_file *f, uint32_t idx, const va_evtx_opts *o, va_evtx
         va_evtx_rec r;
         va_event *ev = NULL;
         r.record_id = rid;
-        r.written = rd64(ck + pos + 16);
+        r.written = bx_rd64(ck + pos + 16);
         r.chunk = idx;
         r.file_offset = base + pos;
         r.xml = r.json = NULL, r.xml_len = r.json_len = 0, r.ev = NULL;

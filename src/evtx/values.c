@@ -15,16 +15,6 @@
 #include "core/vtime.h"
 #include "evtx/evtx_int.h"
 
-static inline uint16_t rd16(const uint8_t *p) {
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-static inline uint32_t rd32(const uint8_t *p) {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static inline uint64_t rd64(const uint8_t *p) {
-    return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32;
-}
-
 /* Windows-1252 code points for 0x80..0x9f (0 where undefined: kept as the C1 control). */
 static const uint16_t cp1252[32] = {0x20AC, 0,      0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021,
                                     0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0,      0x017D, 0,
@@ -71,11 +61,11 @@ static void put_hexnum(va_buf *out, uint64_t v, int digits, int xml) {
 static void put_guid(va_buf *out, const uint8_t *g) {
     char t[38], *o = t;
     *o++ = '{';
-    o = hex_fixed(o, rd32(g), 8, HEX_UP);
+    o = hex_fixed(o, bx_rd32(g), 8, HEX_UP);
     *o++ = '-';
-    o = hex_fixed(o, rd16(g + 4), 4, HEX_UP);
+    o = hex_fixed(o, bx_rd16(g + 4), 4, HEX_UP);
     *o++ = '-';
-    o = hex_fixed(o, rd16(g + 6), 4, HEX_UP);
+    o = hex_fixed(o, bx_rd16(g + 6), 4, HEX_UP);
     *o++ = '-';
     for (int i = 8; i < 16; i++) {
         if (i == 10) *o++ = '-';
@@ -99,7 +89,7 @@ static uint32_t put_sid(va_buf *out, const uint8_t *p, uint32_t size) {
     va_buf_u64(out, auth);
     for (uint32_t i = 0; i < cnt; i++) {
         va_buf_putc(out, '-');
-        va_buf_u64(out, rd32(p + 8 + 4 * i));
+        va_buf_u64(out, bx_rd32(p + 8 + 4 * i));
     }
     return need;
 }
@@ -155,22 +145,22 @@ static va_vtype put_scalar(va_buf *out, uint8_t t, const uint8_t *p, uint32_t sz
         va_buf_u64(out, p[0]);
         return VA_V_UINT;
     case BX_T_INT16:
-        va_buf_i64(out, (int16_t)rd16(p));
+        va_buf_i64(out, (int16_t)bx_rd16(p));
         return VA_V_INT;
     case BX_T_UINT16:
-        va_buf_u64(out, rd16(p));
+        va_buf_u64(out, bx_rd16(p));
         return VA_V_UINT;
     case BX_T_INT32:
-        va_buf_i64(out, (int32_t)rd32(p));
+        va_buf_i64(out, (int32_t)bx_rd32(p));
         return VA_V_INT;
     case BX_T_UINT32:
-        va_buf_u64(out, rd32(p));
+        va_buf_u64(out, bx_rd32(p));
         return VA_V_UINT;
     case BX_T_INT64:
-        va_buf_i64(out, (int64_t)rd64(p));
+        va_buf_i64(out, (int64_t)bx_rd64(p));
         return VA_V_INT;
     case BX_T_UINT64:
-        va_buf_u64(out, rd64(p));
+        va_buf_u64(out, bx_rd64(p));
         return VA_V_UINT;
     case BX_T_REAL32: {
         float f;
@@ -185,36 +175,37 @@ static va_vtype put_scalar(va_buf *out, uint8_t t, const uint8_t *p, uint32_t sz
         return VA_V_REAL;
     }
     case BX_T_BOOL:
-        va_buf_puts(out, rd32(p) ? "true" : "false");
+        va_buf_puts(out, bx_rd32(p) ? "true" : "false");
         return VA_V_BOOL;
     case BX_T_GUID:
         put_guid(out, p);
         return VA_V_STR;
     case BX_T_SIZET: /* a count, printed in decimal as evtxexport does */
-        va_buf_u64(out, sz == 4 ? rd32(p) : rd64(p));
+        va_buf_u64(out, sz == 4 ? bx_rd32(p) : bx_rd64(p));
         return VA_V_UINT;
     case BX_T_FILETIME:
-        va_buf_put(out, tmp, va_time_fmt_filetime(rd64(p), xml ? 9 : 7, tmp));
+        va_buf_put(out, tmp, va_time_fmt_filetime(bx_rd64(p), xml ? 9 : 7, tmp));
         return VA_V_STR;
     case BX_T_SYSTIME: {
         /* year, month, weekday, day, hour, minute, second, milliseconds */
-        va_buf_printf(out, "%04u-%02u-%02uT%02u:%02u:%02u.%03uZ", rd16(p), rd16(p + 2), rd16(p + 6),
-                      rd16(p + 8), rd16(p + 10), rd16(p + 12), rd16(p + 14));
+        va_buf_printf(out, "%04u-%02u-%02uT%02u:%02u:%02u.%03uZ", bx_rd16(p), bx_rd16(p + 2),
+                      bx_rd16(p + 6), bx_rd16(p + 8), bx_rd16(p + 10), bx_rd16(p + 12),
+                      bx_rd16(p + 14));
         return VA_V_STR;
     }
     case BX_T_HEX32:
-        put_hexnum(out, rd32(p), 8, xml);
+        put_hexnum(out, bx_rd32(p), 8, xml);
         return VA_V_STR;
     case BX_T_HEX64:
-        put_hexnum(out, rd64(p), 16, xml);
+        put_hexnum(out, bx_rd64(p), 16, xml);
         return VA_V_STR;
     default:
         return VA_V_NULL;
     }
 }
 
-static uint32_t elem_size(uint8_t t, uint32_t total) {
-    switch (t) {
+uint32_t bx_type_size(uint8_t t, uint32_t total) {
+    switch (t & 0x7f) {
     case BX_T_INT8:
     case BX_T_UINT8:
         return 1;
@@ -237,7 +228,7 @@ static uint32_t elem_size(uint8_t t, uint32_t total) {
     case BX_T_SYSTIME:
         return 16;
     case BX_T_SIZET:
-        return total % 8 == 0 ? 8 : 4;
+        return total && total % 8 == 0 ? 8 : 4;
     default:
         return 0;
     }
@@ -300,7 +291,7 @@ va_vtype bx_val_fmt(const bx_val *v, int xml, va_buf *out) {
     }
     if (t & BX_T_ARRAY) {
         uint8_t et = t & 0x7f;
-        uint32_t es = elem_size(et, sz);
+        uint32_t es = bx_type_size(et, sz);
         if (et == BX_T_SID) {
             for (uint32_t off = 0, k = 0; off < sz; k++) {
                 if (k) va_buf_putc(out, ',');
@@ -320,7 +311,7 @@ va_vtype bx_val_fmt(const bx_val *v, int xml, va_buf *out) {
         }
         return VA_V_STR;
     }
-    uint32_t es = elem_size(t, sz);
+    uint32_t es = bx_type_size(t, sz);
     if (!es) {
         put_hex(out, p, sz);
         return VA_V_STR;

@@ -34,34 +34,6 @@ static const bx_val *subst(const bx_op *op, const bx_val *vals, uint32_t nvals, 
     return op->index < nvals ? &vals[op->index] : &null_val;
 }
 
-static uint32_t scalar_size(uint8_t t) {
-    switch (t) {
-    case BX_T_INT8:
-    case BX_T_UINT8:
-        return 1;
-    case BX_T_INT16:
-    case BX_T_UINT16:
-        return 2;
-    case BX_T_INT32:
-    case BX_T_UINT32:
-    case BX_T_REAL32:
-    case BX_T_BOOL:
-    case BX_T_HEX32:
-        return 4;
-    case BX_T_INT64:
-    case BX_T_UINT64:
-    case BX_T_REAL64:
-    case BX_T_FILETIME:
-    case BX_T_HEX64:
-        return 8;
-    case BX_T_GUID:
-    case BX_T_SYSTIME:
-        return 16;
-    default:
-        return 0;
-    }
-}
-
 /* Item k of an array value (k < count), or the item count when out is NULL.  String items
  * are NUL-terminated; a final unterminated item counts too. */
 static uint32_t array_item(const bx_val *a, uint32_t k, bx_val *out) {
@@ -81,7 +53,7 @@ static uint32_t array_item(const bx_val *a, uint32_t k, bx_val *out) {
         }
         return idx;
     }
-    uint32_t es = et == BX_T_SIZET ? (a->size % 8 == 0 ? 8 : 4) : scalar_size(et);
+    uint32_t es = bx_type_size(et, a->size);
     if (!es) return 0; /* variable-size items (SIDs, binary): rendered as one value */
     if (out) {
         out->type = et, out->p = a->p + (size_t)es * k, out->size = es;
