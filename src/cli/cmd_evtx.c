@@ -45,9 +45,9 @@ static void on_file(void *ud, const char *path, const va_evtx_stats *st, va_err 
     }
     fprintf(stderr,
             "%s: %" PRIu64 " records, %" PRIu64 " bad records, %" PRIu64 " chunks (%" PRIu64
-            " bad, %" PRIu64 " CRC mismatches, %" PRIu64 " empty)\n",
+            " bad, %" PRIu64 " CRC mismatches, %" PRIu64 " empty)%s\n",
             path, st->records, st->records_bad, st->chunks, st->chunks_bad, st->chunks_crc,
-            st->chunks_empty);
+            st->chunks_empty, st->files_dirty ? ", marked dirty (was in use)" : "");
 }
 
 static void usage(FILE *f) {

@@ -48,6 +48,7 @@ typedef struct va_evtx_stats {
     uint64_t records;      /* records parsed and delivered */
     uint64_t records_bad;  /* records that failed to parse (reported, skipped) */
     uint64_t bytes;        /* file bytes */
+    uint64_t files_dirty;  /* files whose header marks them as not closed cleanly (in use) */
 } va_evtx_stats;
 
 typedef struct va_evtx_file va_evtx_file;

@@ -117,10 +117,11 @@ static void add_stats(va_evtx_stats *a, const va_evtx_stats *b) {
     a->chunks += b->chunks, a->chunks_bad += b->chunks_bad, a->chunks_crc += b->chunks_crc;
     a->chunks_empty += b->chunks_empty, a->records += b->records;
     a->records_bad += b->records_bad, a->bytes += b->bytes;
+    a->files_dirty += b->files_dirty;
 }
 
 static void file_done(reader *rd, ofile *of) {
-    if (of->f) of->st.bytes = bx_file_len(of->f);
+    if (of->f) of->st.bytes = bx_file_len(of->f), of->st.files_dirty = va_evtx_dirty(of->f) != 0;
     if (rd->file_fn) rd->file_fn(rd->ud, of->path, &of->st, of->open_err);
     add_stats(rd->total, &of->st);
     va_evtx_close(of->f);
