@@ -25,6 +25,6 @@ vaern_need() {
 }
 
 # What building needs, and what the tests add.
-VAERN_BUILD_PKGS="gcc make cmake pkg-config zlib1g-dev"
+VAERN_BUILD_PKGS="gcc make cmake pkg-config zlib1g-dev libyaml-dev libpcre2-dev"
 VAERN_TEST_PKGS="$VAERN_BUILD_PKGS libcmocka-dev clang libclang-rt-14-dev clang-format python3 libevtx-utils"
 VAERN_BENCH_PKGS="$VAERN_TEST_PKGS hyperfine time"
