@@ -15,6 +15,7 @@ static void usage(FILE *f) {
           "commands:\n"
           "  evtx dump FILE|DIR...   Windows event logs (EVTX) as flat JSON events or XML\n"
           "  dump FILE|DIR...        flat events as JSON lines from EVTX and JSON event exports\n"
+          "  rules check DIR|FILE...  load Sigma rules and report those that do not load\n"
           "  version                 print the version\n"
           "Run 'vaern COMMAND --help' for a command's options; docs/cli.md has them all.\n",
           f);
@@ -28,6 +29,7 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1];
     if (!strcmp(cmd, "evtx")) return va_cmd_evtx(argc - 1, argv + 1);
     if (!strcmp(cmd, "dump")) return va_cmd_dump(argc - 1, argv + 1);
+    if (!strcmp(cmd, "rules")) return va_cmd_rules(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         puts("vaern " VAERN_VERSION);
         return VA_EXIT_OK;

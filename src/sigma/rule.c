@@ -1,0 +1,1156 @@
+/*
+ * rule.c - Sigma rule loader: YAML documents (libyaml document API) into the va_sr model.
+ *
+ * Owns the mapping from YAML to rules: metadata, logsource, detection (search identifiers and
+ * conditions, the latter handed to cond.c), filter and correlation sections, and the
+ * directory walk.  The walk over a document follows the Sigma schema rather than recursing
+ * generically, so YAML aliases (even cyclic ones) cannot make it recurse without bound; a
+ * per-document element budget bounds the work aliases can multiply.
+ */
+#include "sigma/rule.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <yaml.h>
+
+#define MAX_FILE      (16u << 20) /* rule files are a few KiB; anything this big is not one */
+#define MAX_ELEMENTS  1000000u    /* fields + values per document */
+#define MAX_DIR_DEPTH 64
+
+typedef struct ld {
+    va_arena *a;
+    const char *file;
+    yaml_document_t *doc;
+    const char *src; /* the YAML text, to see whether a tag was written explicitly */
+    size_t srclen;
+    uint32_t budget;
+    /* first error of the document */
+    va_err code;
+    uint32_t line, col;
+    char msg[320];
+} ld;
+
+static va_err fail_at(ld *L, uint32_t line, uint32_t col, va_err code, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static va_err fail_at(ld *L, uint32_t line, uint32_t col, va_err code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(L->msg, sizeof L->msg, fmt, ap);
+    va_end(ap);
+    L->code = code;
+    L->line = line;
+    L->col = col;
+    return code;
+}
+
+#define LINE(n)               ((uint32_t)(n)->start_mark.line + 1)
+#define COL(n)                ((uint32_t)(n)->start_mark.column + 1)
+#define FAIL(L, n, code, ...) fail_at((L), LINE(n), COL(n), (code), __VA_ARGS__)
+#define NOMEM(L, n)           FAIL((L), (n), VA_ENOMEM, "out of memory")
+
+static yaml_node_t *get(ld *L, int id) {
+    return yaml_document_get_node(L->doc, id);
+}
+
+static const char *kind_word(const yaml_node_t *n) {
+    return n->type == YAML_SCALAR_NODE     ? "a scalar"
+           : n->type == YAML_SEQUENCE_NODE ? "a list"
+           : n->type == YAML_MAPPING_NODE  ? "a map"
+                                           : "empty";
+}
+
+static int spend(ld *L, yaml_node_t *n) {
+    if (L->budget++ < MAX_ELEMENTS) return 0;
+    FAIL(L, n, VA_ELIMIT, "document has more than %u fields and values", MAX_ELEMENTS);
+    return -1;
+}
+
+/* ---- scalars ---------------------------------------------------------------------------- */
+
+/* libyaml's document API gives untagged scalars the default !!str tag, so an explicit tag is
+ * recognised in the source: a node that starts with '!' (after an optional anchor). */
+static int explicit_tag(const ld *L, const yaml_node_t *n) {
+    size_t i = n->start_mark.index;
+    if (i < L->srclen && L->src[i] == '&') {
+        while (i < L->srclen && L->src[i] != ' ' && L->src[i] != '\t' && L->src[i] != '\n') i++;
+        while (i < L->srclen && (L->src[i] == ' ' || L->src[i] == '\t')) i++;
+    }
+    return i < L->srclen && L->src[i] == '!';
+}
+
+static int tag_is(const yaml_node_t *n, const char *suffix) {
+    static const char base[] = "tag:yaml.org,2002:";
+    const char *t = (const char *)n->tag;
+    return t && !strncmp(t, base, sizeof base - 1) && !strcmp(t + sizeof base - 1, suffix);
+}
+
+static int eq_any(const char *s, const char *const *set) {
+    for (; *set; set++)
+        if (!strcmp(s, *set)) return 1;
+    return 0;
+}
+
+static int is_int_text(const char *s, int64_t *out, double *f) {
+    const char *p = s;
+    int neg = 0;
+    if (*p == '-' || *p == '+') neg = *p++ == '-';
+    int base = 10;
+    if (!neg && p == s && p[0] == '0' && (p[1] == 'x' || p[1] == 'o')) {
+        base = p[1] == 'x' ? 16 : 8;
+        p += 2;
+    }
+    if (!*p) return 0;
+    uint64_t v = 0;
+    int over = 0;
+    for (; *p; p++) {
+        int d;
+        if (*p >= '0' && *p <= '9')
+            d = *p - '0';
+        else if (base == 16 && *p >= 'a' && *p <= 'f')
+            d = *p - 'a' + 10;
+        else if (base == 16 && *p >= 'A' && *p <= 'F')
+            d = *p - 'A' + 10;
+        else
+            return 0;
+        if (d >= base) return 0;
+        if (v > (UINT64_MAX - (uint64_t)d) / (uint64_t)base)
+            over = 1;
+        else
+            v = v * (uint64_t)base + (uint64_t)d;
+    }
+    /* Saturate: the text stays authoritative for the matcher, the number is a convenience. */
+    if (over || v > (uint64_t)INT64_MAX + (uint64_t)neg) {
+        *out = neg ? INT64_MIN : INT64_MAX;
+        *f = neg ? -HUGE_VAL : HUGE_VAL;
+        if (!over) *f = neg ? -(double)v : (double)v;
+        return 1;
+    }
+    *out = neg ? (int64_t)(0 - v) : (int64_t)v;
+    *f = neg ? -(double)v : (double)v;
+    return 1;
+}
+
+static int is_float_text(const char *s, double *f) {
+    static const char *const inf[] = {".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", NULL};
+    static const char *const ninf[] = {"-.inf", "-.Inf", "-.INF", NULL};
+    static const char *const nan_[] = {".nan", ".NaN", ".NAN", NULL};
+    if (eq_any(s, inf)) return *f = HUGE_VAL, 1;
+    if (eq_any(s, ninf)) return *f = -HUGE_VAL, 1;
+    if (eq_any(s, nan_)) return *f = NAN, 1;
+    /* YAML 1.2 core: [-+]? ( \. [0-9]+ | [0-9]+ ( \. [0-9]* )? ) ( [eE] [-+]? [0-9]+ )? */
+    const char *p = s;
+    if (*p == '-' || *p == '+') p++;
+    int digits = 0;
+    while (*p >= '0' && *p <= '9') p++, digits++;
+    if (*p == '.') {
+        p++;
+        while (*p >= '0' && *p <= '9') p++, digits++;
+    }
+    if (!digits) return 0;
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        if (*p == '-' || *p == '+') p++;
+        if (!(*p >= '0' && *p <= '9')) return 0;
+        while (*p >= '0' && *p <= '9') p++;
+    }
+    if (*p) return 0;
+    *f = strtod(s, NULL);
+    return 1;
+}
+
+/* Resolve a scalar to a typed value with the YAML 1.2 core schema; quoted or explicitly
+ * !!str-tagged scalars stay strings. */
+static int scalar_value(ld *L, yaml_node_t *n, va_sr_value *v) {
+    memset(v, 0, sizeof *v);
+    size_t len = n->data.scalar.length;
+    v->text = va_arena_strndup(L->a, (const char *)n->data.scalar.value, len);
+    if (!v->text) return NOMEM(L, n), -1;
+    if (len > UINT32_MAX || memchr(v->text, 0, len)) {
+        FAIL(L, n, VA_EFORMAT, "scalar contains a NUL byte or is too long");
+        return -1;
+    }
+    v->len = (uint32_t)len;
+    v->line = LINE(n);
+    v->col = COL(n);
+    v->type = VA_SR_STR;
+    int plain = n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+    static const char *const nulls[] = {"", "~", "null", "Null", "NULL", NULL};
+    static const char *const trues[] = {"true", "True", "TRUE", NULL};
+    static const char *const falses[] = {"false", "False", "FALSE", NULL};
+    if (explicit_tag(L, n)) {
+        if (!tag_is(n, "null") && !tag_is(n, "int") && !tag_is(n, "float") && !tag_is(n, "bool"))
+            return 0; /* !!str or a local tag: keep the text as a string */
+    } else if (!plain) {
+        return 0;
+    }
+    if (tag_is(n, "null") || eq_any(v->text, nulls)) {
+        v->type = VA_SR_NULL;
+    } else if (eq_any(v->text, trues)) {
+        v->type = VA_SR_BOOL;
+        v->i = 1;
+    } else if (eq_any(v->text, falses)) {
+        v->type = VA_SR_BOOL;
+    } else if (is_int_text(v->text, &v->i, &v->f)) {
+        v->type = VA_SR_INT;
+    } else if (is_float_text(v->text, &v->f)) {
+        v->type = VA_SR_FLOAT;
+    }
+    return 0;
+}
+
+static const char *dup_scalar(ld *L, yaml_node_t *n) {
+    const char *s =
+        va_arena_strndup(L->a, (const char *)n->data.scalar.value, n->data.scalar.length);
+    if (!s) NOMEM(L, n);
+    return s;
+}
+
+static int is_null_node(yaml_node_t *n) {
+    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) return 0;
+    const char *s = (const char *)n->data.scalar.value;
+    static const char *const nulls[] = {"", "~", "null", "Null", "NULL", NULL};
+    return n->data.scalar.length == strlen(s) && eq_any(s, nulls);
+}
+
+/* A metadata string: any scalar (dates like 2024-01-01 are strings in YAML 1.2); null means
+ * absent. */
+static int meta_str(ld *L, const char *key, yaml_node_t *n, const char **out) {
+    if (is_null_node(n)) return *out = NULL, 0;
+    if (n->type != YAML_SCALAR_NODE) {
+        FAIL(L, n, VA_EFORMAT, "'%s' must be a string, not %s", key, kind_word(n));
+        return -1;
+    }
+    *out = dup_scalar(L, n);
+    return *out ? 0 : -1;
+}
+
+/* A list of strings; a single scalar counts as a list of one, null as empty. */
+static int meta_strs(ld *L, const char *key, yaml_node_t *n, va_sr_strs *out) {
+    out->v = NULL;
+    out->n = 0;
+    if (is_null_node(n)) return 0;
+    if (n->type == YAML_SCALAR_NODE) {
+        out->v = va_arena_alloc(L->a, sizeof *out->v);
+        if (!out->v || !(out->v[0] = dup_scalar(L, n))) return NOMEM(L, n), -1;
+        out->n = 1;
+        return 0;
+    }
+    if (n->type != YAML_SEQUENCE_NODE) {
+        FAIL(L, n, VA_EFORMAT, "'%s' must be a list of strings, not %s", key, kind_word(n));
+        return -1;
+    }
+    size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    if (!cnt) return 0;
+    out->v = va_arena_alloc(L->a, cnt * sizeof *out->v);
+    if (!out->v) return NOMEM(L, n), -1;
+    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+         it++) {
+        yaml_node_t *item = get(L, *it);
+        if (!item || item->type != YAML_SCALAR_NODE) {
+            FAIL(L, item ? item : n, VA_EFORMAT, "'%s' items must be strings, not %s", key,
+                 item ? kind_word(item) : "empty");
+            return -1;
+        }
+        if (spend(L, item)) return -1;
+        if (!(out->v[out->n++] = dup_scalar(L, item))) return -1;
+    }
+    return 0;
+}
+
+/* Key of a mapping pair as text; keys must be scalars here (Sigma has no complex keys). */
+static const char *pair_key(ld *L, yaml_node_pair_t *p, yaml_node_t **kn) {
+    *kn = get(L, p->key);
+    if (!*kn) return NULL;
+    if ((*kn)->type != YAML_SCALAR_NODE) {
+        FAIL(L, *kn, VA_EFORMAT, "map key must be a scalar, not %s", kind_word(*kn));
+        return NULL;
+    }
+    return (const char *)(*kn)->data.scalar.value;
+}
+
+static int cmp_names(const void *x, const void *y) {
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+/* YAML requires unique keys in a map; libyaml does not check, so duplicates would silently
+ * shadow each other in a rule. */
+static int check_unique_keys(ld *L, yaml_node_t *map) {
+    yaml_node_pair_t *s = map->data.mapping.pairs.start, *t = map->data.mapping.pairs.top;
+    size_t cnt = (size_t)(t - s);
+    if (cnt > 64) {
+        /* Large maps: sort a copy of the keys and compare neighbours, instead of O(n^2). */
+        const char **keys = malloc(cnt * sizeof *keys);
+        if (!keys) return NOMEM(L, map), -1;
+        for (size_t i = 0; i < cnt; i++) {
+            yaml_node_t *k = get(L, s[i].key);
+            keys[i] = k && k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value : "";
+        }
+        qsort(keys, cnt, sizeof *keys, cmp_names);
+        const char *dup = NULL;
+        for (size_t i = 1; i < cnt && !dup; i++)
+            if (keys[i][0] && !strcmp(keys[i - 1], keys[i])) dup = keys[i];
+        if (dup) FAIL(L, map, VA_EFORMAT, "duplicate key '%.64s' (YAML keys must be unique)", dup);
+        free(keys);
+        return dup ? -1 : 0;
+    }
+    for (yaml_node_pair_t *p = s; p < t; p++) {
+        yaml_node_t *kp = get(L, p->key);
+        if (!kp || kp->type != YAML_SCALAR_NODE) continue;
+        for (yaml_node_pair_t *q = s; q < p; q++) {
+            yaml_node_t *kq = get(L, q->key);
+            if (!kq || kq->type != YAML_SCALAR_NODE) continue;
+            if (kp->data.scalar.length == kq->data.scalar.length &&
+                !memcmp(kp->data.scalar.value, kq->data.scalar.value, kp->data.scalar.length)) {
+                FAIL(L, kp, VA_EFORMAT, "duplicate key '%.64s' (YAML keys must be unique)",
+                     (const char *)kp->data.scalar.value);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static int want_map(ld *L, const char *what, yaml_node_t *n) {
+    if (n->type == YAML_MAPPING_NODE) return check_unique_keys(L, n);
+    FAIL(L, n, VA_EFORMAT, "'%s' must be a map, not %s", what, kind_word(n));
+    return -1;
+}
+
+/* ---- detection -------------------------------------------------------------------------- */
+
+/* Values of one field: a scalar or a list of scalars. */
+static int load_values(ld *L, const char *field, yaml_node_t *n, va_sr_field *f) {
+    if (n->type == YAML_SCALAR_NODE) {
+        f->vals = va_arena_alloc(L->a, sizeof *f->vals);
+        if (!f->vals) return NOMEM(L, n), -1;
+        f->nvals = 1;
+        if (spend(L, n)) return -1;
+        return scalar_value(L, n, &f->vals[0]);
+    }
+    if (n->type != YAML_SEQUENCE_NODE) {
+        FAIL(L, n, VA_EFORMAT, "value of field '%.64s' must be a scalar or a list, not %s", field,
+             kind_word(n));
+        return -1;
+    }
+    f->is_list = 1;
+    size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    if (!cnt) {
+        FAIL(L, n, VA_EFORMAT, "field '%.64s' has an empty list of values", field);
+        return -1;
+    }
+    f->vals = va_arena_alloc(L->a, cnt * sizeof *f->vals);
+    if (!f->vals) return NOMEM(L, n), -1;
+    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+         it++) {
+        yaml_node_t *item = get(L, *it);
+        if (!item || item->type != YAML_SCALAR_NODE) {
+            FAIL(L, item ? item : n, VA_EFORMAT,
+                 "values of field '%.64s' must be scalars, found %s", field,
+                 item ? kind_word(item) : "nothing");
+            return -1;
+        }
+        if (spend(L, item)) return -1;
+        va_sr_value *v = &f->vals[f->nvals++];
+        if (scalar_value(L, item, v)) return -1;
+        if (v->type == VA_SR_NULL && cnt > 1) {
+            FAIL(L, item, VA_EFORMAT,
+                 "null in a list of values of field '%.64s' (spec: null must be its own "
+                 "selection)",
+                 field);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int load_map(ld *L, yaml_node_t *n, va_sr_map *m) {
+    if (check_unique_keys(L, n)) return -1;
+    size_t cnt = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+    m->line = LINE(n);
+    m->col = COL(n);
+    if (!cnt) return FAIL(L, n, VA_EFORMAT, "empty map in search identifier"), -1;
+    m->fields = va_arena_alloc(L->a, cnt * sizeof *m->fields);
+    if (!m->fields) return NOMEM(L, n), -1;
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn, *vn;
+        const char *key = pair_key(L, p, &kn);
+        if (!key) return L->code ? -1 : (FAIL(L, n, VA_EFORMAT, "bad map key"), -1);
+        if (!(vn = get(L, p->value))) return FAIL(L, kn, VA_EFORMAT, "missing value"), -1;
+        if (spend(L, kn)) return -1;
+        va_sr_field *f = &m->fields[m->n++];
+        memset(f, 0, sizeof *f);
+        f->line = LINE(kn);
+        f->col = COL(kn);
+        size_t klen = kn->data.scalar.length;
+        if (!klen) return FAIL(L, kn, VA_EFORMAT, "empty field name"), -1;
+        /* name|mod1|mod2: modifiers kept verbatim, in order; the matcher compiles them. */
+        const char *bar = memchr(key, '|', klen);
+        size_t nlen = bar ? (size_t)(bar - key) : klen;
+        f->name = va_arena_strndup(L->a, key, nlen);
+        if (!f->name) return NOMEM(L, kn), -1;
+        if (bar) {
+            uint32_t nm = 0;
+            for (const char *q = bar; q < key + klen; q++) nm += *q == '|';
+            f->mods.v = va_arena_alloc(L->a, nm * sizeof *f->mods.v);
+            if (!f->mods.v) return NOMEM(L, kn), -1;
+            const char *s = bar + 1, *end = key + klen;
+            for (;;) {
+                const char *e = memchr(s, '|', (size_t)(end - s));
+                if (!e) e = end;
+                if (e == s) return FAIL(L, kn, VA_EFORMAT, "empty modifier in '%.64s'", key), -1;
+                if (!(f->mods.v[f->mods.n++] = va_arena_strndup(L->a, s, (size_t)(e - s))))
+                    return NOMEM(L, kn), -1;
+                if (e == end) break;
+                s = e + 1;
+            }
+        }
+        if (!nlen && !f->mods.n) return FAIL(L, kn, VA_EFORMAT, "empty field name"), -1;
+        if (load_values(L, key, vn, f)) return -1;
+    }
+    return 0;
+}
+
+static int load_search(ld *L, const char *name, yaml_node_t *kn, yaml_node_t *n, va_sr_search *s) {
+    memset(s, 0, sizeof *s);
+    s->line = LINE(kn);
+    s->col = COL(kn);
+    if (!(s->name = dup_scalar(L, kn))) return -1;
+    if (n->type == YAML_MAPPING_NODE) {
+        s->kind = VA_SR_SEARCH_MAP;
+        s->maps = va_arena_alloc(L->a, sizeof *s->maps);
+        if (!s->maps) return NOMEM(L, n), -1;
+        memset(s->maps, 0, sizeof *s->maps);
+        s->nmaps = 1;
+        return load_map(L, n, s->maps);
+    }
+    if (n->type != YAML_SEQUENCE_NODE) {
+        FAIL(L, n, VA_EFORMAT, "search identifier '%.64s' must be a map or a list, not %s", name,
+             kind_word(n));
+        return -1;
+    }
+    size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    if (!cnt) return FAIL(L, n, VA_EFORMAT, "search identifier '%.64s' is an empty list", name), -1;
+    yaml_node_t *first = get(L, n->data.sequence.items.start[0]);
+    if (!first) return FAIL(L, n, VA_EFORMAT, "bad list"), -1;
+    int maps = first->type == YAML_MAPPING_NODE;
+    if (maps) {
+        s->kind = VA_SR_SEARCH_MAPLIST;
+        s->maps = va_arena_alloc(L->a, cnt * sizeof *s->maps);
+        if (!s->maps) return NOMEM(L, n), -1;
+    } else {
+        s->kind = VA_SR_SEARCH_KEYWORDS;
+        s->keywords = va_arena_alloc(L->a, cnt * sizeof *s->keywords);
+        if (!s->keywords) return NOMEM(L, n), -1;
+    }
+    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+         it++) {
+        yaml_node_t *item = get(L, *it);
+        if (!item) return FAIL(L, n, VA_EFORMAT, "bad list item"), -1;
+        if (spend(L, item)) return -1;
+        if (maps) {
+            if (item->type != YAML_MAPPING_NODE) {
+                FAIL(L, item, VA_EFORMAT, "search identifier '%.64s' mixes maps and %s in one list",
+                     name, kind_word(item));
+                return -1;
+            }
+            memset(&s->maps[s->nmaps], 0, sizeof s->maps[0]);
+            if (load_map(L, item, &s->maps[s->nmaps++])) return -1;
+        } else {
+            if (item->type != YAML_SCALAR_NODE) {
+                FAIL(L, item, VA_EFORMAT,
+                     "search identifier '%.64s' mixes keywords and %s in one list", name,
+                     kind_word(item));
+                return -1;
+            }
+            if (scalar_value(L, item, &s->keywords[s->nkeywords++])) return -1;
+        }
+    }
+    return 0;
+}
+
+/* Offset into the condition text to a column: exact for one-line plain or quoted scalars;
+ * for multi-line and block scalars the scalar's start is the best position there is. */
+static void cond_pos(yaml_node_t *n, uint32_t off, uint32_t *line, uint32_t *col) {
+    *line = LINE(n);
+    *col = COL(n);
+    if (n->start_mark.line != n->end_mark.line) return;
+    yaml_scalar_style_t st = n->data.scalar.style;
+    if (st == YAML_PLAIN_SCALAR_STYLE)
+        *col += off;
+    else if (st == YAML_SINGLE_QUOTED_SCALAR_STYLE || st == YAML_DOUBLE_QUOTED_SCALAR_STYLE)
+        *col += off + 1;
+}
+
+static int load_one_cond(ld *L, yaml_node_t *n, va_sr_detection *d, va_sr_cond *c) {
+    if (n->type != YAML_SCALAR_NODE || is_null_node(n)) {
+        FAIL(L, n, VA_EFORMAT, "condition must be a string, not %s",
+             n->type == YAML_SCALAR_NODE ? "null" : kind_word(n));
+        return -1;
+    }
+    if (!(c->text = dup_scalar(L, n))) return -1;
+    c->line = LINE(n);
+    c->col = COL(n);
+    va_sc_error e = {0};
+    va_err r = va_sc_parse(L->a, c->text, n->data.scalar.length, &c->ast, &e);
+    if (!r) r = va_sc_resolve(c->ast, d->names, d->nsearches, L->a, &e);
+    if (r) {
+        uint32_t line, col;
+        cond_pos(n, e.pos, &line, &col);
+        fail_at(L, line, col, r, "condition: %s", e.msg ? e.msg : "invalid");
+        return -1;
+    }
+    return 0;
+}
+
+/* A detection map (or a filter map: then `rules` is taken out and `selection` required). */
+static int load_detection(ld *L, yaml_node_t *n, va_sr_detection *d, va_sr_strs *filter_rules) {
+    const char *what = filter_rules ? "filter" : "detection";
+    if (want_map(L, what, n)) return -1;
+    memset(d, 0, sizeof *d);
+    size_t cnt = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+    d->searches = va_arena_alloc(L->a, (cnt ? cnt : 1) * sizeof *d->searches);
+    d->names = va_arena_alloc(L->a, (cnt ? cnt : 1) * sizeof *d->names);
+    if (!d->searches || !d->names) return NOMEM(L, n), -1;
+    yaml_node_t *cond = NULL, *rules = NULL;
+    int have_selection = 0;
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn, *vn;
+        const char *key = pair_key(L, p, &kn);
+        if (!key) return -1;
+        if (!(vn = get(L, p->value))) return FAIL(L, kn, VA_EFORMAT, "missing value"), -1;
+        if (!strcmp(key, "condition")) {
+            cond = vn;
+            continue;
+        }
+        if (filter_rules && !strcmp(key, "rules")) {
+            rules = vn;
+            continue;
+        }
+        if (!filter_rules && !strcmp(key, "timeframe"))
+            return FAIL(L, kn, VA_EUNSUPPORTED,
+                        "'timeframe' (Sigma 1.x aggregation) is not part of Sigma 2.1; use a "
+                        "correlation rule"),
+                   -1;
+        if (!kn->data.scalar.length) return FAIL(L, kn, VA_EFORMAT, "empty search identifier"), -1;
+        have_selection |= !strcmp(key, "selection");
+        va_sr_search *s = &d->searches[d->nsearches];
+        if (load_search(L, key, kn, vn, s)) return -1;
+        d->names[d->nsearches++] = s->name;
+    }
+    if (filter_rules) {
+        if (!rules) return FAIL(L, n, VA_EFORMAT, "filter has no 'rules'"), -1;
+        if (meta_strs(L, "rules", rules, filter_rules)) return -1;
+        if (!filter_rules->n) return FAIL(L, rules, VA_EFORMAT, "filter 'rules' is empty"), -1;
+        if (!have_selection) return FAIL(L, n, VA_EFORMAT, "filter has no 'selection'"), -1;
+    }
+    if (!cond) return FAIL(L, n, VA_EFORMAT, "%s has no 'condition'", what), -1;
+    if (!d->nsearches) return FAIL(L, n, VA_EFORMAT, "%s has no search identifier", what), -1;
+    if (cond->type == YAML_SEQUENCE_NODE) {
+        size_t nc = (size_t)(cond->data.sequence.items.top - cond->data.sequence.items.start);
+        if (!nc) return FAIL(L, cond, VA_EFORMAT, "condition list is empty"), -1;
+        d->conds = va_arena_alloc(L->a, nc * sizeof *d->conds);
+        if (!d->conds) return NOMEM(L, cond), -1;
+        for (yaml_node_item_t *it = cond->data.sequence.items.start;
+             it < cond->data.sequence.items.top; it++) {
+            yaml_node_t *item = get(L, *it);
+            if (!item) return FAIL(L, cond, VA_EFORMAT, "bad condition"), -1;
+            if (load_one_cond(L, item, d, &d->conds[d->nconds++])) return -1;
+        }
+        return 0;
+    }
+    d->conds = va_arena_alloc(L->a, sizeof *d->conds);
+    if (!d->conds) return NOMEM(L, cond), -1;
+    d->nconds = 1;
+    return load_one_cond(L, cond, d, d->conds);
+}
+
+/* ---- correlation ------------------------------------------------------------------------ */
+
+static int parse_timespan(const char *s, int64_t *secs) {
+    size_t n = strlen(s);
+    if (n < 2) return -1;
+    int64_t mult;
+    switch (s[n - 1]) {
+    case 's':
+        mult = 1;
+        break;
+    case 'm':
+        mult = 60;
+        break;
+    case 'h':
+        mult = 3600;
+        break;
+    case 'd':
+        mult = 86400;
+        break;
+    default:
+        return -1;
+    }
+    int64_t v = 0;
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return -1;
+        if (v > (INT64_MAX / mult - 9) / 10) return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    if (!v) return -1;
+    *secs = v * mult;
+    return 0;
+}
+
+static int load_corr_condition(ld *L, yaml_node_t *n, va_sr_correlation *c) {
+    if (want_map(L, "correlation condition", n)) return -1;
+    static const char *const ops[] = {"gt", "gte", "lt", "lte", "eq", "neq"};
+    size_t cnt = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+    c->cmps = va_arena_alloc(L->a, (cnt ? cnt : 1) * sizeof *c->cmps);
+    if (!c->cmps) return NOMEM(L, n), -1;
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn, *vn;
+        const char *key = pair_key(L, p, &kn);
+        if (!key) return -1;
+        if (!(vn = get(L, p->value))) return FAIL(L, kn, VA_EFORMAT, "missing value"), -1;
+        if (!strcmp(key, "field")) {
+            if (meta_strs(L, "field", vn, &c->fields)) return -1;
+            if (!c->fields.n) return FAIL(L, vn, VA_EFORMAT, "'field' is empty"), -1;
+            continue;
+        }
+        size_t op = 0;
+        while (op < 6 && strcmp(key, ops[op])) op++;
+        if (op == 6)
+            return FAIL(L, kn, VA_EFORMAT,
+                        "unknown correlation condition '%.64s' (gt, gte, lt, lte, eq, neq, field)",
+                        key),
+                   -1;
+        va_sr_cmp *m = &c->cmps[c->ncmps++];
+        m->op = (va_sr_cmpop)(op + 1);
+        if (vn->type != YAML_SCALAR_NODE || scalar_value(L, vn, &m->v) ||
+            (m->v.type != VA_SR_INT && m->v.type != VA_SR_FLOAT)) {
+            if (L->code) return -1;
+            return FAIL(L, vn, VA_EFORMAT, "'%s' needs a number", key), -1;
+        }
+    }
+    if (!c->ncmps)
+        return FAIL(L, n, VA_EFORMAT, "correlation condition has no gt/gte/lt/lte/eq/neq"), -1;
+    return 0;
+}
+
+static int load_aliases(ld *L, yaml_node_t *n, va_sr_correlation *c) {
+    if (want_map(L, "aliases", n)) return -1;
+    size_t cnt = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+    c->aliases = va_arena_alloc(L->a, (cnt ? cnt : 1) * sizeof *c->aliases);
+    if (!c->aliases) return NOMEM(L, n), -1;
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn, *vn;
+        if (!pair_key(L, p, &kn)) return -1;
+        if (!(vn = get(L, p->value))) return FAIL(L, kn, VA_EFORMAT, "missing value"), -1;
+        if (want_map(L, "alias", vn)) return -1;
+        va_sr_alias *al = &c->aliases[c->naliases++];
+        memset(al, 0, sizeof *al);
+        if (!(al->alias = dup_scalar(L, kn))) return -1;
+        size_t m = (size_t)(vn->data.mapping.pairs.top - vn->data.mapping.pairs.start);
+        if (!m) return FAIL(L, vn, VA_EFORMAT, "alias '%.64s' maps no rule", al->alias), -1;
+        al->rule = va_arena_alloc(L->a, m * sizeof *al->rule);
+        al->field = va_arena_alloc(L->a, m * sizeof *al->field);
+        if (!al->rule || !al->field) return NOMEM(L, vn), -1;
+        for (yaml_node_pair_t *q = vn->data.mapping.pairs.start; q < vn->data.mapping.pairs.top;
+             q++) {
+            yaml_node_t *rk, *rv;
+            if (!pair_key(L, q, &rk)) return -1;
+            if (!(rv = get(L, q->value)) || rv->type != YAML_SCALAR_NODE || is_null_node(rv))
+                return FAIL(L, rk, VA_EFORMAT, "alias entry needs a field name"), -1;
+            if (spend(L, rv)) return -1;
+            if (!(al->rule[al->n] = dup_scalar(L, rk))) return -1;
+            if (!(al->field[al->n++] = dup_scalar(L, rv))) return -1;
+        }
+    }
+    return 0;
+}
+
+static int load_correlation(ld *L, yaml_node_t *n, va_sr_correlation *c) {
+    static const char *const types[] = {"event_count",      "value_count", "temporal",
+                                        "temporal_ordered", "value_sum",   "value_avg",
+                                        "value_percentile"};
+    if (want_map(L, "correlation", n)) return -1;
+    memset(c, 0, sizeof *c);
+    c->generate = -1;
+    yaml_node_t *type = NULL, *rules = NULL, *timespan = NULL, *cond = NULL;
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn, *vn;
+        const char *key = pair_key(L, p, &kn);
+        if (!key) return -1;
+        if (!(vn = get(L, p->value))) return FAIL(L, kn, VA_EFORMAT, "missing value"), -1;
+        if (!strcmp(key, "type"))
+            type = vn;
+        else if (!strcmp(key, "rules"))
+            rules = vn;
+        else if (!strcmp(key, "timespan"))
+            timespan = vn;
+        else if (!strcmp(key, "condition"))
+            cond = vn;
+        else if (!strcmp(key, "group-by")) {
+            if (meta_strs(L, "group-by", vn, &c->group_by)) return -1;
+        } else if (!strcmp(key, "aliases")) {
+            if (load_aliases(L, vn, c)) return -1;
+        } else if (!strcmp(key, "generate")) {
+            va_sr_value v;
+            if (vn->type != YAML_SCALAR_NODE || scalar_value(L, vn, &v) || v.type != VA_SR_BOOL) {
+                if (L->code) return -1;
+                return FAIL(L, vn, VA_EFORMAT, "'generate' must be true or false"), -1;
+            }
+            c->generate = (int)v.i;
+        }
+        /* Other keys are not defined for the section; ignored like unknown top-level keys. */
+    }
+    if (!type) return FAIL(L, n, VA_EFORMAT, "correlation has no 'type'"), -1;
+    if (type->type != YAML_SCALAR_NODE)
+        return FAIL(L, type, VA_EFORMAT, "correlation 'type' must be a string"), -1;
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (!strcmp((const char *)type->data.scalar.value, types[i]))
+            c->type = (va_sr_ctype)(i + 1);
+    if (!c->type)
+        return FAIL(L, type, VA_EFORMAT, "unknown correlation type '%.64s'",
+                    (const char *)type->data.scalar.value),
+               -1;
+    if (!rules) return FAIL(L, n, VA_EFORMAT, "correlation has no 'rules'"), -1;
+    if (meta_strs(L, "rules", rules, &c->rules)) return -1;
+    if (!c->rules.n) return FAIL(L, rules, VA_EFORMAT, "correlation 'rules' is empty"), -1;
+    if (!timespan) return FAIL(L, n, VA_EFORMAT, "correlation has no 'timespan'"), -1;
+    if (meta_str(L, "timespan", timespan, &c->timespan)) return -1;
+    if (!c->timespan || parse_timespan(c->timespan, &c->timespan_s))
+        return FAIL(L, timespan, VA_EFORMAT,
+                    "timespan must be a number and s, m, h or d (e.g. 90m)"),
+               -1;
+    int temporal = c->type == VA_SR_TEMPORAL || c->type == VA_SR_TEMPORAL_ORDERED;
+    if (cond) {
+        if (load_corr_condition(L, cond, c)) return -1;
+    } else if (!temporal) {
+        return FAIL(L, n, VA_EFORMAT, "%s correlation needs a 'condition'", types[c->type - 1]), -1;
+    }
+    if (!temporal && c->type != VA_SR_EVENT_COUNT && !c->fields.n)
+        return FAIL(L, cond, VA_EFORMAT, "%s correlation needs 'field' in its condition",
+                    types[c->type - 1]),
+               -1;
+    return 0;
+}
+
+/* ---- documents -------------------------------------------------------------------------- */
+
+static int load_logsource(ld *L, yaml_node_t *n, va_sr_logsource *ls) {
+    if (want_map(L, "logsource", n)) return -1;
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn, *vn;
+        const char *key = pair_key(L, p, &kn);
+        if (!key) return -1;
+        if (!(vn = get(L, p->value))) return FAIL(L, kn, VA_EFORMAT, "missing value"), -1;
+        const char **dst = !strcmp(key, "product")      ? &ls->product
+                           : !strcmp(key, "category")   ? &ls->category
+                           : !strcmp(key, "service")    ? &ls->service
+                           : !strcmp(key, "definition") ? &ls->definition
+                                                        : NULL;
+        if (dst && meta_str(L, key, vn, dst)) return -1;
+    }
+    return 0;
+}
+
+static int load_related(ld *L, yaml_node_t *n, va_sr_rule *r) {
+    if (is_null_node(n)) return 0;
+    if (n->type != YAML_SEQUENCE_NODE)
+        return FAIL(L, n, VA_EFORMAT, "'related' must be a list, not %s", kind_word(n)), -1;
+    size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    r->related = va_arena_alloc(L->a, (cnt ? cnt : 1) * sizeof *r->related);
+    if (!r->related) return NOMEM(L, n), -1;
+    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+         it++) {
+        yaml_node_t *item = get(L, *it);
+        if (!item) return FAIL(L, n, VA_EFORMAT, "bad 'related' item"), -1;
+        if (want_map(L, "related item", item)) return -1;
+        va_sr_related *rel = &r->related[r->nrelated++];
+        rel->type = rel->id = NULL;
+        for (yaml_node_pair_t *p = item->data.mapping.pairs.start; p < item->data.mapping.pairs.top;
+             p++) {
+            yaml_node_t *kn, *vn;
+            const char *key = pair_key(L, p, &kn);
+            if (!key) return -1;
+            if (!(vn = get(L, p->value))) return FAIL(L, kn, VA_EFORMAT, "missing value"), -1;
+            if (!strcmp(key, "type") && meta_str(L, key, vn, &rel->type)) return -1;
+            if (!strcmp(key, "id") && meta_str(L, key, vn, &rel->id)) return -1;
+        }
+        if (!rel->type || !rel->id)
+            return FAIL(L, item, VA_EFORMAT, "'related' item needs 'id' and 'type'"), -1;
+    }
+    return 0;
+}
+
+static int load_doc(ld *L, yaml_node_t *root, va_sr_rule *r) {
+    if (root->type != YAML_MAPPING_NODE)
+        return FAIL(L, root, VA_EFORMAT, "a rule must be a map, not %s", kind_word(root)), -1;
+    if (check_unique_keys(L, root)) return -1;
+    r->line = LINE(root);
+    r->col = COL(root);
+    yaml_node_t *det = NULL, *filt = NULL, *corr = NULL, *ls = NULL;
+    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
+         p++) {
+        yaml_node_t *kn, *vn;
+        const char *k = pair_key(L, p, &kn);
+        if (!k) return -1;
+        if (!(vn = get(L, p->value))) return FAIL(L, kn, VA_EFORMAT, "missing value"), -1;
+        int rc = 0;
+        if (!strcmp(k, "title"))
+            rc = meta_str(L, k, vn, &r->title);
+        else if (!strcmp(k, "id"))
+            rc = meta_str(L, k, vn, &r->id);
+        else if (!strcmp(k, "name"))
+            rc = meta_str(L, k, vn, &r->name);
+        else if (!strcmp(k, "status"))
+            rc = meta_str(L, k, vn, &r->status);
+        else if (!strcmp(k, "level"))
+            rc = meta_str(L, k, vn, &r->level);
+        else if (!strcmp(k, "description"))
+            rc = meta_str(L, k, vn, &r->description);
+        else if (!strcmp(k, "license"))
+            rc = meta_str(L, k, vn, &r->license);
+        else if (!strcmp(k, "author"))
+            rc = meta_str(L, k, vn, &r->author);
+        else if (!strcmp(k, "date"))
+            rc = meta_str(L, k, vn, &r->date);
+        else if (!strcmp(k, "modified"))
+            rc = meta_str(L, k, vn, &r->modified);
+        else if (!strcmp(k, "taxonomy"))
+            rc = meta_str(L, k, vn, &r->taxonomy);
+        else if (!strcmp(k, "references"))
+            rc = meta_strs(L, k, vn, &r->references);
+        else if (!strcmp(k, "tags"))
+            rc = meta_strs(L, k, vn, &r->tags);
+        else if (!strcmp(k, "falsepositives"))
+            rc = meta_strs(L, k, vn, &r->falsepositives);
+        else if (!strcmp(k, "fields"))
+            rc = meta_strs(L, k, vn, &r->fields);
+        else if (!strcmp(k, "scope"))
+            rc = meta_strs(L, k, vn, &r->scope);
+        else if (!strcmp(k, "related"))
+            rc = load_related(L, vn, r);
+        else if (!strcmp(k, "logsource"))
+            ls = vn;
+        else if (!strcmp(k, "detection"))
+            det = vn;
+        else if (!strcmp(k, "filter"))
+            filt = vn;
+        else if (!strcmp(k, "correlation"))
+            corr = vn;
+        else if (!strcmp(k, "action"))
+            rc = FAIL(L, kn, VA_EUNSUPPORTED,
+                      "rule collections ('action: global/reset/repeat', Sigma 1.x) are not "
+                      "defined by Sigma 2.1") != VA_OK;
+        /* Anything else is a custom attribute, which the spec allows and we ignore. */
+        if (rc) return -1;
+    }
+    int kinds = !!det + !!filt + !!corr;
+    if (kinds > 1)
+        return FAIL(L, root, VA_EFORMAT,
+                    "a document has only one of 'detection', 'filter' or 'correlation'"),
+               -1;
+    if (!kinds)
+        return FAIL(L, root, VA_EFORMAT, "no 'detection', 'filter' or 'correlation' section"), -1;
+    if (!r->title) return FAIL(L, root, VA_EFORMAT, "missing mandatory 'title'"), -1;
+    if (corr) {
+        r->kind = VA_SR_KIND_CORRELATION;
+        if (ls && load_logsource(L, ls, &r->logsource)) return -1;
+        return load_correlation(L, corr, &r->corr);
+    }
+    if (!ls) return FAIL(L, root, VA_EFORMAT, "missing mandatory 'logsource'"), -1;
+    if (load_logsource(L, ls, &r->logsource)) return -1;
+    if (filt) {
+        r->kind = VA_SR_KIND_FILTER;
+        return load_detection(L, filt, &r->filter.det, &r->filter.rules);
+    }
+    r->kind = VA_SR_KIND_DETECTION;
+    return load_detection(L, det, &r->detection, NULL);
+}
+
+static void report(va_sr_diag_fn diag, void *ud, const char *file, uint32_t line, uint32_t col,
+                   va_err code, const char *msg) {
+    if (!diag) return;
+    va_sr_diag d = {file, line, col, code, msg};
+    diag(ud, &d);
+}
+
+va_err va_sr_load_mem(va_arena *a, const char *file, const char *text, size_t len, va_sr_set *set,
+                      va_sr_diag_fn diag, void *ud, va_sr_stats *st) {
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser)) {
+        report(diag, ud, file, 0, 0, VA_ENOMEM, "out of memory");
+        return VA_ENOMEM;
+    }
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    va_err first = VA_OK;
+    if (st) st->files++;
+    uint32_t ndocs = 0;
+    for (uint32_t docno = 0;; docno++) {
+        yaml_document_t doc;
+        if (!yaml_parser_load(&parser, &doc)) {
+            /* libyaml cannot resume after a syntax error: the rest of the file is lost. */
+            char msg[320];
+            snprintf(msg, sizeof msg, "YAML: %s%s%s", parser.problem ? parser.problem : "error",
+                     parser.context ? " " : "", parser.context ? parser.context : "");
+            va_err code = parser.error == YAML_MEMORY_ERROR ? VA_ENOMEM : VA_EFORMAT;
+            report(diag, ud, file, (uint32_t)parser.problem_mark.line + 1,
+                   (uint32_t)parser.problem_mark.column + 1, code, msg);
+            if (st) st->docs_failed++;
+            if (!first) first = code;
+            break;
+        }
+        yaml_node_t *root = yaml_document_get_root_node(&doc);
+        if (!root) { /* libyaml's end-of-stream marker */
+            yaml_document_delete(&doc);
+            break;
+        }
+        if (is_null_node(root)) { /* an empty document ("---" alone) holds no rule */
+            yaml_document_delete(&doc);
+            continue;
+        }
+        ndocs++;
+        ld L = {.a = a, .file = file, .doc = &doc, .src = text, .srclen = len};
+        va_sr_rule *r = va_arena_alloc(a, sizeof *r);
+        if (!r) {
+            NOMEM(&L, root);
+        } else {
+            memset(r, 0, sizeof *r);
+            r->file = file;
+            r->doc = docno;
+            if (!load_doc(&L, root, r)) {
+                if (set->tail)
+                    set->tail->next = r;
+                else
+                    set->head = r;
+                set->tail = r;
+                set->n++;
+                if (st) st->by_kind[r->kind]++;
+            }
+        }
+        yaml_document_delete(&doc);
+        if (L.code) {
+            report(diag, ud, file, L.line, L.col, L.code, L.msg);
+            if (st) st->docs_failed++;
+            if (!first) first = L.code;
+            if (L.code == VA_ENOMEM) break;
+        }
+    }
+    yaml_parser_delete(&parser);
+    if (!ndocs && !first) {
+        report(diag, ud, file, 1, 1, VA_EFORMAT, "no rule in file (empty YAML stream)");
+        if (st) st->docs_failed++;
+        first = VA_EFORMAT;
+    }
+    if (first && st) st->files_failed++;
+    return first;
+}
+
+va_err va_sr_load_file(va_arena *a, const char *path, va_sr_set *set, va_sr_diag_fn diag, void *ud,
+                       va_sr_stats *st) {
+    char msg[320];
+    const char *file = va_arena_strndup(a, path, strlen(path));
+    if (!file) {
+        report(diag, ud, path, 0, 0, VA_ENOMEM, "out of memory");
+        return VA_ENOMEM;
+    }
+    FILE *f = fopen(path, "rb");
+    va_err code = VA_EIO;
+    char *text = NULL;
+    size_t len = 0;
+    if (!f) {
+        snprintf(msg, sizeof msg, "cannot open: %s", strerror(errno));
+        goto fail;
+    }
+    struct stat sb;
+    if (fstat(fileno(f), &sb) || !S_ISREG(sb.st_mode)) {
+        snprintf(msg, sizeof msg, "not a regular file");
+        goto fail;
+    }
+    if ((uint64_t)sb.st_size > MAX_FILE) {
+        code = VA_ELIMIT;
+        snprintf(msg, sizeof msg, "file larger than %u bytes", MAX_FILE);
+        goto fail;
+    }
+    text = malloc((size_t)sb.st_size + 1);
+    if (!text) {
+        code = VA_ENOMEM;
+        snprintf(msg, sizeof msg, "out of memory");
+        goto fail;
+    }
+    len = fread(text, 1, (size_t)sb.st_size, f);
+    if (ferror(f)) {
+        snprintf(msg, sizeof msg, "read error: %s", strerror(errno));
+        goto fail;
+    }
+    fclose(f);
+    va_err e = va_sr_load_mem(a, file, text, len, set, diag, ud, st);
+    free(text);
+    return e;
+fail:
+    if (f) fclose(f);
+    free(text);
+    if (st) st->files++, st->files_failed++, st->docs_failed++;
+    report(diag, ud, file, 0, 0, code, msg);
+    return code;
+}
+
+static int has_yaml_ext(const char *name) {
+    size_t n = strlen(name);
+    return (n > 4 && !strcmp(name + n - 4, ".yml")) || (n > 5 && !strcmp(name + n - 5, ".yaml"));
+}
+
+static va_err walk(va_arena *a, const char *dir, int depth, va_sr_set *set, va_sr_diag_fn diag,
+                   void *ud, va_sr_stats *st) {
+    if (depth > MAX_DIR_DEPTH) {
+        report(diag, ud, dir, 0, 0, VA_ELIMIT, "directories nested too deep");
+        return VA_ELIMIT;
+    }
+    DIR *d = opendir(dir);
+    if (!d) {
+        char msg[320];
+        snprintf(msg, sizeof msg, "cannot open directory: %s", strerror(errno));
+        report(diag, ud, dir, 0, 0, VA_EIO, msg);
+        return VA_EIO;
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    va_err first = VA_OK;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.') continue;
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 64;
+            char **nn = realloc(names, nc * sizeof *nn);
+            if (!nn) {
+                first = VA_ENOMEM;
+                break;
+            }
+            names = nn;
+            cap = nc;
+        }
+        if (!(names[n] = strdup(de->d_name))) {
+            first = VA_ENOMEM;
+            break;
+        }
+        n++;
+    }
+    closedir(d);
+    if (first == VA_ENOMEM) report(diag, ud, dir, 0, 0, VA_ENOMEM, "out of memory");
+    if (n) qsort(names, n, sizeof *names, cmp_names);
+    for (size_t i = 0; i < n && first != VA_ENOMEM; i++) {
+        size_t pl = strlen(dir) + strlen(names[i]) + 2;
+        char *path = malloc(pl);
+        if (!path) {
+            report(diag, ud, dir, 0, 0, VA_ENOMEM, "out of memory");
+            first = VA_ENOMEM;
+            break;
+        }
+        snprintf(path, pl, "%s/%s", dir, names[i]);
+        struct stat sb;
+        va_err e = VA_OK;
+        if (stat(path, &sb)) {
+            /* dangling link or raced removal: worth a report, not a stop */
+            if (has_yaml_ext(names[i])) e = va_sr_load_file(a, path, set, diag, ud, st);
+        } else if (S_ISDIR(sb.st_mode)) {
+            e = walk(a, path, depth + 1, set, diag, ud, st);
+        } else if (S_ISREG(sb.st_mode) && has_yaml_ext(names[i])) {
+            e = va_sr_load_file(a, path, set, diag, ud, st);
+        }
+        free(path);
+        if (e == VA_ENOMEM || !first) first = e;
+    }
+    for (size_t i = 0; i < n; i++) free(names[i]);
+    free(names);
+    return first;
+}
+
+va_err va_sr_load_path(va_arena *a, const char *path, va_sr_set *set, va_sr_diag_fn diag, void *ud,
+                       va_sr_stats *st) {
+    struct stat sb;
+    if (!stat(path, &sb) && S_ISDIR(sb.st_mode)) {
+        /* strip trailing slashes so reported paths read "dir/file.yml" */
+        size_t n = strlen(path);
+        while (n > 1 && path[n - 1] == '/') n--;
+        char *dir = strndup(path, n);
+        if (!dir) {
+            report(diag, ud, path, 0, 0, VA_ENOMEM, "out of memory");
+            return VA_ENOMEM;
+        }
+        va_err e = walk(a, dir, 0, set, diag, ud, st);
+        free(dir);
+        return e;
+    }
+    return va_sr_load_file(a, path, set, diag, ud, st);
+}
+
+const char *va_sr_kind_name(va_sr_kind k) {
+    switch (k) {
+    case VA_SR_KIND_DETECTION:
+        return "detection";
+    case VA_SR_KIND_FILTER:
+        return "filter";
+    case VA_SR_KIND_CORRELATION:
+        return "correlation";
+    }
+    return "?";
+}
+
+const char *va_sr_ctype_name(va_sr_ctype t) {
+    switch (t) {
+    case VA_SR_EVENT_COUNT:
+        return "event_count";
+    case VA_SR_VALUE_COUNT:
+        return "value_count";
+    case VA_SR_TEMPORAL:
+        return "temporal";
+    case VA_SR_TEMPORAL_ORDERED:
+        return "temporal_ordered";
+    case VA_SR_VALUE_SUM:
+        return "value_sum";
+    case VA_SR_VALUE_AVG:
+        return "value_avg";
+    case VA_SR_VALUE_PERCENTILE:
+        return "value_percentile";
+    }
+    return "?";
+}
+
+const char *va_sr_cmpop_name(va_sr_cmpop op) {
+    switch (op) {
+    case VA_SR_GT:
+        return "gt";
+    case VA_SR_GTE:
+        return "gte";
+    case VA_SR_LT:
+        return "lt";
+    case VA_SR_LTE:
+        return "lte";
+    case VA_SR_EQ:
+        return "eq";
+    case VA_SR_NEQ:
+        return "neq";
+    }
+    return "?";
+}
+
+const char *va_sr_vtype_name(va_sr_vtype t) {
+    switch (t) {
+    case VA_SR_STR:
+        return "string";
+    case VA_SR_INT:
+        return "int";
+    case VA_SR_FLOAT:
+        return "float";
+    case VA_SR_BOOL:
+        return "bool";
+    case VA_SR_NULL:
+        return "null";
+    }
+    return "?";
+}

@@ -1,0 +1,832 @@
+/*
+ * test_sigma_rule.c - unit tests for the Sigma rule loader (sigma/rule.h) and condition
+ * parser/evaluator (sigma/cond.h).
+ *
+ * Rules are written inline; expectations come from the Sigma 2.1 specification (detection
+ * shapes, modifier chains, condition precedence, filters, correlation types) and from YAML 1.2
+ * core-schema typing.  Error cases check the exact line and column reported.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "sigma/cond.h"
+#include "sigma/rule.h"
+
+/* ---- helpers ---------------------------------------------------------------------------- */
+
+typedef struct diags {
+    int n;
+    va_sr_diag first;
+    char msg[512];
+    char file[256];
+} diags;
+
+static void collect(void *ud, const va_sr_diag *d) {
+    diags *g = ud;
+    if (!g->n++) {
+        g->first = *d;
+        snprintf(g->msg, sizeof g->msg, "%s", d->msg);
+        snprintf(g->file, sizeof g->file, "%s", d->file);
+        g->first.msg = g->msg;
+        g->first.file = g->file;
+    }
+}
+
+typedef struct fixture {
+    va_arena a;
+    va_sr_set set;
+    diags d;
+    va_sr_stats st;
+} fixture;
+
+static int setup(void **state) {
+    fixture *f = calloc(1, sizeof *f);
+    if (!f) return -1;
+    va_arena_init(&f->a, 1 << 14);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state) {
+    fixture *f = *state;
+    va_arena_free(&f->a);
+    free(f);
+    return 0;
+}
+
+static void reset(fixture *f) {
+    va_arena_reset(&f->a);
+    memset(&f->set, 0, sizeof f->set);
+    memset(&f->d, 0, sizeof f->d);
+    memset(&f->st, 0, sizeof f->st);
+}
+
+static va_err load(fixture *f, const char *yaml) {
+    reset(f);
+    return va_sr_load_mem(&f->a, "t.yml", yaml, strlen(yaml), &f->set, collect, &f->d, &f->st);
+}
+
+static const va_sr_search *search(const va_sr_detection *d, const char *name) {
+    for (uint32_t i = 0; i < d->nsearches; i++)
+        if (!strcmp(d->searches[i].name, name)) return &d->searches[i];
+    fail_msg("no search identifier %s", name);
+    return NULL;
+}
+
+/* ---- detection shapes -------------------------------------------------------------------- */
+
+static const char shapes_yaml[] = "title: Shapes\n"                             /* 1 */
+                                  "id: 5b1e3f1c-0000-4000-8000-000000000001\n"  /* 2 */
+                                  "status: test\n"                              /* 3 */
+                                  "level: high\n"                               /* 4 */
+                                  "author: someone\n"                           /* 5 */
+                                  "date: 2024-01-02\n"                          /* 6 */
+                                  "tags:\n"                                     /* 7 */
+                                  "    - attack.execution\n"                    /* 8 */
+                                  "    - attack.t1059\n"                        /* 9 */
+                                  "falsepositives: Unknown\n"                   /* 10 */
+                                  "logsource:\n"                                /* 11 */
+                                  "    product: windows\n"                      /* 12 */
+                                  "    category: process_creation\n"            /* 13 */
+                                  "detection:\n"                                /* 14 */
+                                  "    sel_map:\n"                              /* 15 */
+                                  "        Image|endswith: '\\cmd.exe'\n"       /* 16 */
+                                  "        CommandLine|contains|all:\n"         /* 17 */
+                                  "            - ' /c '\n"                      /* 18 */
+                                  "            - 'whoami'\n"                    /* 19 */
+                                  "    sel_list:\n"                             /* 20 */
+                                  "        - ParentImage|endswith: '\\a.exe'\n" /* 21 */
+                                  "        - EventID: 4688\n"                   /* 22 */
+                                  "          Level: 4\n"                        /* 23 */
+                                  "    keywords:\n"                             /* 24 */
+                                  "        - 'mimikatz'\n"                      /* 25 */
+                                  "        - 42\n"                              /* 26 */
+                                  "    kw_all:\n"                               /* 27 */
+                                  "        '|all':\n"                           /* 28 */
+                                  "            - 'a'\n"                         /* 29 */
+                                  "            - 'b'\n"                         /* 30 */
+                                  "    condition: sel_map or sel_list or keywords or kw_all\n"
+                                  "x-custom: ignored\n";
+
+static void test_shapes(void **state) {
+    fixture *f = *state;
+    assert_int_equal(load(f, shapes_yaml), VA_OK);
+    assert_int_equal(f->d.n, 0);
+    assert_int_equal(f->set.n, 1);
+    const va_sr_rule *r = f->set.head;
+    assert_int_equal(r->kind, VA_SR_KIND_DETECTION);
+    assert_string_equal(r->title, "Shapes");
+    assert_string_equal(r->id, "5b1e3f1c-0000-4000-8000-000000000001");
+    assert_string_equal(r->status, "test");
+    assert_string_equal(r->level, "high");
+    assert_string_equal(r->date, "2024-01-02");
+    assert_int_equal(r->tags.n, 2);
+    assert_string_equal(r->tags.v[1], "attack.t1059");
+    assert_int_equal(r->falsepositives.n, 1);
+    assert_string_equal(r->logsource.product, "windows");
+    assert_string_equal(r->logsource.category, "process_creation");
+    assert_null(r->logsource.service);
+
+    const va_sr_detection *d = &r->detection;
+    assert_int_equal(d->nsearches, 4);
+    const va_sr_search *s = search(d, "sel_map");
+    assert_int_equal(s->kind, VA_SR_SEARCH_MAP);
+    assert_int_equal(s->nmaps, 1);
+    assert_int_equal(s->line, 15);
+    assert_int_equal(s->col, 5);
+    const va_sr_field *fl = &s->maps[0].fields[0];
+    assert_string_equal(fl->name, "Image");
+    assert_int_equal(fl->mods.n, 1);
+    assert_string_equal(fl->mods.v[0], "endswith");
+    assert_false(fl->is_list);
+    assert_string_equal(fl->vals[0].text, "\\cmd.exe");
+    assert_int_equal(fl->vals[0].line, 16);
+    assert_int_equal(fl->vals[0].col, 25);
+    fl = &s->maps[0].fields[1];
+    assert_string_equal(fl->name, "CommandLine");
+    assert_int_equal(fl->mods.n, 2);
+    assert_string_equal(fl->mods.v[0], "contains"); /* order as written */
+    assert_string_equal(fl->mods.v[1], "all");
+    assert_true(fl->is_list);
+    assert_int_equal(fl->nvals, 2);
+    assert_string_equal(fl->vals[1].text, "whoami");
+    assert_int_equal(fl->vals[1].line, 19);
+
+    s = search(d, "sel_list");
+    assert_int_equal(s->kind, VA_SR_SEARCH_MAPLIST);
+    assert_int_equal(s->nmaps, 2);
+    assert_int_equal(s->maps[0].n, 1);
+    assert_int_equal(s->maps[1].n, 2);
+    assert_string_equal(s->maps[1].fields[1].name, "Level");
+    assert_int_equal(s->maps[1].fields[0].vals[0].type, VA_SR_INT);
+    assert_int_equal(s->maps[1].fields[0].vals[0].i, 4688);
+
+    s = search(d, "keywords");
+    assert_int_equal(s->kind, VA_SR_SEARCH_KEYWORDS);
+    assert_int_equal(s->nkeywords, 2);
+    assert_string_equal(s->keywords[0].text, "mimikatz");
+    assert_int_equal(s->keywords[1].type, VA_SR_INT);
+
+    s = search(d, "kw_all");
+    assert_int_equal(s->kind, VA_SR_SEARCH_MAP);
+    assert_string_equal(s->maps[0].fields[0].name, ""); /* keyword search with modifiers */
+    assert_string_equal(s->maps[0].fields[0].mods.v[0], "all");
+
+    assert_int_equal(d->nconds, 1);
+    assert_int_equal(d->conds[0].line, 31);
+    assert_int_equal(d->conds[0].ast->kind, VA_SC_OR);
+    assert_int_equal(d->conds[0].ast->nkids, 4);
+}
+
+/* ---- value typing ----------------------------------------------------------------------- */
+
+static void test_value_types(void **state) {
+    static const struct {
+        const char *yaml;
+        va_sr_vtype type;
+        const char *text;
+        int64_t i;
+    } cases[] = {
+        {"plain", VA_SR_STR, "plain", 0},
+        {"'42'", VA_SR_STR, "42", 0},
+        {"\"true\"", VA_SR_STR, "true", 0},
+        {"42", VA_SR_INT, "42", 42},
+        {"-7", VA_SR_INT, "-7", -7},
+        {"0x1F", VA_SR_INT, "0x1F", 31},
+        {"0o17", VA_SR_INT, "0o17", 15},
+        {"99999999999999999999", VA_SR_INT, "99999999999999999999", INT64_MAX},
+        {"1.5", VA_SR_FLOAT, "1.5", 0},
+        {"2e3", VA_SR_FLOAT, "2e3", 0},
+        {".inf", VA_SR_FLOAT, ".inf", 0},
+        {"true", VA_SR_BOOL, "true", 1},
+        {"False", VA_SR_BOOL, "False", 0},
+        {"yes", VA_SR_STR, "yes", 0}, /* YAML 1.2: not a boolean */
+        {"null", VA_SR_NULL, "null", 0},
+        {"~", VA_SR_NULL, "~", 0},
+        {"", VA_SR_NULL, "", 0},
+        {"''", VA_SR_STR, "", 0},
+        {"!!str 12", VA_SR_STR, "12", 0},
+        {"0x", VA_SR_STR, "0x", 0},
+        {"1.2.3", VA_SR_STR, "1.2.3", 0},
+    };
+    fixture *f = *state;
+    char buf[512];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(buf, sizeof buf,
+                 "title: t\nlogsource:\n    product: x\ndetection:\n    sel:\n        F: %s\n"
+                 "    condition: sel\n",
+                 cases[i].yaml);
+        assert_int_equal(load(f, buf), VA_OK);
+        const va_sr_value *v = &f->set.head->detection.searches[0].maps[0].fields[0].vals[0];
+        if (v->type != cases[i].type) fail_msg("%s: type %d", cases[i].yaml, v->type);
+        assert_string_equal(v->text, cases[i].text);
+        if (cases[i].type == VA_SR_INT || cases[i].type == VA_SR_BOOL)
+            assert_true(v->i == cases[i].i);
+        assert_int_equal(v->line, 6);
+        /* an empty value has no text; libyaml marks it right after the colon */
+        assert_int_equal(v->col, cases[i].yaml[0] ? 12 : 11);
+    }
+    /* numeric value of a float */
+    assert_int_equal(load(f, "title: t\nlogsource: {product: x}\ndetection:\n  s: {F: 2.5}\n"
+                             "  condition: s\n"),
+                     VA_OK);
+    assert_true(f->set.head->detection.searches[0].maps[0].fields[0].vals[0].f == 2.5);
+}
+
+/* ---- multi-document files, correlation -------------------------------------------------- */
+
+/* The specification's "Failed Logins Followed by Successful Login" example. */
+static const char multi_yaml[] =
+    "title: Correlation - Multiple Failed Logins Followed by Successful Login\n"
+    "id: b180ead8-d58f-40b2-ae54-c8940995b9b6\n"
+    "status: experimental\n"
+    "correlation:\n"
+    "    type: temporal_ordered\n"
+    "    rules:\n"
+    "        - multiple_failed_login\n"
+    "        - successful_login\n"
+    "    group-by:\n"
+    "        - User\n"
+    "    timespan: 10m\n"
+    "level: high\n"
+    "---\n"
+    "title: Multiple failed logons\n"
+    "name: multiple_failed_login\n"
+    "correlation:\n"
+    "    type: event_count\n"
+    "    rules:\n"
+    "        - failed_login\n"
+    "    group-by:\n"
+    "        - User\n"
+    "    timespan: 10m\n"
+    "    condition:\n"
+    "        gte: 10\n"
+    "---\n"
+    "title: Single failed login\n"
+    "name: failed_login\n"
+    "logsource:\n"
+    "    product: windows\n"
+    "    service: security\n"
+    "detection:\n"
+    "    selection:\n"
+    "        EventID:\n"
+    "            - 529\n"
+    "            - 4625\n"
+    "    condition: selection\n"
+    "---\n"
+    "title: Successful login\n"
+    "name: successful_login\n"
+    "logsource:\n"
+    "    product: windows\n"
+    "    service: security\n"
+    "detection:\n"
+    "    selection:\n"
+    "        EventID:\n"
+    "            - 528\n"
+    "            - 4624\n"
+    "    condition: selection\n";
+
+static void test_multi_document(void **state) {
+    fixture *f = *state;
+    assert_int_equal(load(f, multi_yaml), VA_OK);
+    assert_int_equal(f->set.n, 4);
+    assert_int_equal(f->st.by_kind[VA_SR_KIND_CORRELATION], 2);
+    assert_int_equal(f->st.by_kind[VA_SR_KIND_DETECTION], 2);
+    const va_sr_rule *r = f->set.head;
+    assert_int_equal(r->kind, VA_SR_KIND_CORRELATION);
+    assert_int_equal(r->doc, 0);
+    assert_int_equal(r->corr.type, VA_SR_TEMPORAL_ORDERED);
+    assert_int_equal(r->corr.rules.n, 2);
+    assert_string_equal(r->corr.rules.v[1], "successful_login");
+    assert_string_equal(r->corr.group_by.v[0], "User");
+    assert_int_equal(r->corr.timespan_s, 600);
+    assert_int_equal(r->corr.ncmps, 0);
+    assert_int_equal(r->corr.generate, -1);
+    r = r->next;
+    assert_int_equal(r->doc, 1);
+    assert_int_equal(r->line, 14);
+    assert_string_equal(r->name, "multiple_failed_login");
+    assert_int_equal(r->corr.type, VA_SR_EVENT_COUNT);
+    assert_int_equal(r->corr.ncmps, 1);
+    assert_int_equal(r->corr.cmps[0].op, VA_SR_GTE);
+    assert_int_equal(r->corr.cmps[0].v.i, 10);
+    r = r->next;
+    assert_int_equal(r->kind, VA_SR_KIND_DETECTION);
+    assert_string_equal(r->logsource.service, "security");
+    assert_int_equal(r->detection.searches[0].maps[0].fields[0].nvals, 2);
+    assert_string_equal(r->next->name, "successful_login");
+
+    /* A bad document is reported; the others still load. */
+    static const char mixed[] = "title: a\nlogsource: {product: x}\ndetection: {s: {F: 1}, "
+                                "condition: s}\n"
+                                "---\n"
+                                "title: b\nlogsource: {product: x}\ndetection: {s: {F: 1}, "
+                                "condition: t}\n"
+                                "---\n"
+                                "---\n"
+                                "title: c\nlogsource: {product: x}\ndetection: {s: [k], "
+                                "condition: s}\n";
+    assert_int_equal(load(f, mixed), VA_EFORMAT);
+    assert_int_equal(f->set.n, 2);
+    assert_int_equal(f->d.n, 1);
+    assert_int_equal(f->d.first.line, 7);
+    assert_string_equal(f->set.head->next->title, "c");
+    assert_int_equal(f->set.head->next->doc, 3); /* the empty document counts as one */
+    assert_int_equal(f->st.docs_failed, 1);
+    assert_int_equal(f->st.files_failed, 1);
+}
+
+static void test_correlation_types(void **state) {
+    static const struct {
+        const char *body;
+        va_sr_ctype type;
+        uint32_t ncmps;
+        va_sr_cmpop op0;
+        const char *field;
+        int64_t secs;
+    } cases[] = {
+        {"type: event_count\n  rules: [r1]\n  group-by: [Host]\n  timespan: 1h\n"
+         "  condition: {gte: 100}\n",
+         VA_SR_EVENT_COUNT, 1, VA_SR_GTE, NULL, 3600},
+        {"type: value_count\n  rules: r1\n  group-by: [Host, Ws]\n  timespan: 1d\n"
+         "  condition: {field: User, gt: 100, lte: 200}\n",
+         VA_SR_VALUE_COUNT, 2, VA_SR_GT, "User", 86400},
+        {"type: temporal\n  rules: [a, b, c]\n  group-by: [Host]\n  timespan: 5m\n", VA_SR_TEMPORAL,
+         0, 0, NULL, 300},
+        {"type: temporal_ordered\n  rules: [a, b]\n  timespan: 30s\n"
+         "  condition: {eq: 2}\n",
+         VA_SR_TEMPORAL_ORDERED, 1, VA_SR_EQ, NULL, 30},
+        {"type: value_sum\n  rules: [w]\n  group-by: [Ip]\n  timespan: 1h\n"
+         "  condition: {field: bytes_sent, gt: 1000000}\n",
+         VA_SR_VALUE_SUM, 1, VA_SR_GT, "bytes_sent", 3600},
+        {"type: value_avg\n  rules: [w]\n  group-by: [Ip]\n  timespan: 24h\n"
+         "  condition: {field: BytesOut, neq: 500.5}\n",
+         VA_SR_VALUE_AVG, 1, VA_SR_NEQ, "BytesOut", 86400},
+        {"type: value_percentile\n  rules: [p]\n  group-by: [C]\n  timespan: 24h\n"
+         "  condition: {field: image, lt: 1}\n",
+         VA_SR_VALUE_PERCENTILE, 1, VA_SR_LT, "image", 86400},
+    };
+    fixture *f = *state;
+    char buf[1024];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(buf, sizeof buf, "title: c\ncorrelation:\n  %s  generate: true\n", cases[i].body);
+        if (load(f, buf)) fail_msg("case %zu: %s", i, f->d.msg);
+        const va_sr_correlation *c = &f->set.head->corr;
+        assert_int_equal(c->type, cases[i].type);
+        assert_int_equal(c->ncmps, cases[i].ncmps);
+        if (c->ncmps) assert_int_equal(c->cmps[0].op, cases[i].op0);
+        if (cases[i].field)
+            assert_string_equal(c->fields.v[0], cases[i].field);
+        else
+            assert_int_equal(c->fields.n, 0);
+        assert_true(c->timespan_s == cases[i].secs);
+        assert_int_equal(c->generate, 1);
+    }
+    /* value_avg threshold kept as a float */
+    assert_int_equal(load(f, "title: c\ncorrelation:\n  type: value_avg\n  rules: [w]\n"
+                             "  timespan: 1h\n  condition: {field: B, gt: 2.5}\n"),
+                     VA_OK);
+    assert_int_equal(f->set.head->corr.cmps[0].v.type, VA_SR_FLOAT);
+
+    /* aliases from the specification */
+    static const char aliases[] = "title: x\n"
+                                  "correlation:\n"
+                                  "    type: temporal\n"
+                                  "    rules: [internal_error, new_network_connection]\n"
+                                  "    group-by: [internal_ip, remote_ip]\n"
+                                  "    timespan: 10s\n"
+                                  "    aliases:\n"
+                                  "        internal_ip:\n"
+                                  "            internal_error: destination.ip\n"
+                                  "            new_network_connection: source.ip\n"
+                                  "        remote_ip:\n"
+                                  "            internal_error: source.ip\n"
+                                  "            new_network_connection: destination.ip\n";
+    assert_int_equal(load(f, aliases), VA_OK);
+    const va_sr_correlation *c = &f->set.head->corr;
+    assert_int_equal(c->naliases, 2);
+    assert_string_equal(c->aliases[1].alias, "remote_ip");
+    assert_int_equal(c->aliases[1].n, 2);
+    assert_string_equal(c->aliases[1].rule[1], "new_network_connection");
+    assert_string_equal(c->aliases[1].field[1], "destination.ip");
+}
+
+static void test_filter(void **state) {
+    static const char yaml[] = "title: Filter Administrator account\n"
+                               "description: The valid administrator account start with adm_\n"
+                               "logsource:\n"
+                               "    category: process_creation\n"
+                               "    product: windows\n"
+                               "filter:\n"
+                               "    rules:\n"
+                               "        - 6f3e2987-db24-4c78-a860-b4f4095a7095\n"
+                               "        - df0841c0-9846-4e9f-ad8a-7df91571771b\n"
+                               "    selection:\n"
+                               "        User|startswith: 'adm_'\n"
+                               "    condition: selection\n";
+    fixture *f = *state;
+    assert_int_equal(load(f, yaml), VA_OK);
+    const va_sr_rule *r = f->set.head;
+    assert_int_equal(r->kind, VA_SR_KIND_FILTER);
+    assert_int_equal(r->filter.rules.n, 2);
+    assert_string_equal(r->filter.rules.v[1], "df0841c0-9846-4e9f-ad8a-7df91571771b");
+    assert_int_equal(r->filter.det.nsearches, 1); /* `rules` is not a search identifier */
+    assert_string_equal(r->filter.det.searches[0].maps[0].fields[0].mods.v[0], "startswith");
+    assert_int_equal(r->filter.det.conds[0].ast->kind, VA_SC_ID);
+    assert_int_equal(f->st.by_kind[VA_SR_KIND_FILTER], 1);
+}
+
+/* ---- load errors ------------------------------------------------------------------------ */
+
+static void test_errors(void **state) {
+    static const char head[] = "title: t\nlogsource:\n    product: x\ndetection:\n";
+    /* body starts on line 5 */
+    static const struct {
+        const char *body;
+        va_err code;
+        uint32_t line, col;
+        const char *msg;
+    } cases[] = {
+        {"    sel:\n        F: 1\n    condition: sel and nope\n", VA_EFORMAT, 7, 24,
+         "'nope' is not defined"},
+        {"    sel:\n        F: 1\n    condition: 'sel and 1 of x*'\n", VA_EFORMAT, 7, 25,
+         "matches no search identifier"},
+        {"    sel:\n        F: 1\n    condition: sel and (sel\n", VA_EFORMAT, 7, 24, "not closed"},
+        {"    sel:\n        F: 1\n", VA_EFORMAT, 5, 5, "no 'condition'"},
+        {"    sel: foo\n    condition: sel\n", VA_EFORMAT, 5, 10, "must be a map or a list"},
+        {"    sel:\n        - a\n        - F: 1\n    condition: sel\n", VA_EFORMAT, 7, 11, "mixes"},
+        {"    sel:\n        - F: 1\n        - b\n    condition: sel\n", VA_EFORMAT, 7, 11,
+         "mixes maps and a scalar"},
+        {"    sel:\n        F:\n            x: 1\n    condition: sel\n", VA_EFORMAT, 7, 13,
+         "must be a scalar or a list"},
+        {"    sel:\n        F:\n            - ''\n            - null\n    condition: sel\n",
+         VA_EFORMAT, 8, 15, "null in a list"},
+        {"    sel:\n        F||contains: a\n    condition: sel\n", VA_EFORMAT, 6, 9,
+         "empty modifier"},
+        {"    sel:\n        F: []\n    condition: sel\n", VA_EFORMAT, 6, 12, "empty list"},
+        {"    sel:\n        F: 1\n        F: 2\n    condition: sel\n", VA_EFORMAT, 7, 9,
+         "duplicate key 'F'"},
+        {"    sel:\n        F: 1\n    condition: sel | count() > 5\n", VA_EUNSUPPORTED, 7, 20,
+         "aggregation"},
+        {"    sel:\n        F: 1\n    condition:\n        - sel\n        - bad\n", VA_EFORMAT, 9,
+         11, "'bad' is not defined"},
+        {"    sel:\n        F: 1\n    timeframe: 5m\n    condition: sel\n", VA_EUNSUPPORTED, 7, 5,
+         "timeframe"},
+        {"    sel:\n        F: [a, b\n", VA_EFORMAT, 7, 1, "YAML"},
+    };
+    fixture *f = *state;
+    char buf[1024];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(buf, sizeof buf, "%s%s", head, cases[i].body);
+        va_err e = load(f, buf);
+        if (e != cases[i].code || f->d.n != 1 || f->d.first.line != cases[i].line ||
+            f->d.first.col != cases[i].col || !strstr(f->d.msg, cases[i].msg))
+            fail_msg("case %zu: got %s %u:%u '%s' (%d diags)", i, va_err_name(e), f->d.first.line,
+                     f->d.first.col, f->d.msg, f->d.n);
+        assert_string_equal(f->d.first.file, "t.yml");
+        assert_int_equal(f->set.n, 0);
+    }
+
+    /* document-level errors */
+    static const struct {
+        const char *yaml;
+        va_err code;
+        uint32_t line, col;
+        const char *msg;
+    } docs[] = {
+        {"logsource: {product: x}\ndetection: {s: {F: 1}, condition: s}\n", VA_EFORMAT, 1, 1,
+         "'title'"},
+        {"title: t\ndetection: {s: {F: 1}, condition: s}\n", VA_EFORMAT, 1, 1, "'logsource'"},
+        {"title: t\nlogsource: {product: x}\n", VA_EFORMAT, 1, 1, "no 'detection'"},
+        {"- a\n- b\n", VA_EFORMAT, 1, 1, "must be a map"},
+        {"title: [x]\nlogsource: {}\ndetection: {s: {F: 1}, condition: s}\n", VA_EFORMAT, 1, 8,
+         "'title' must be a string"},
+        {"title: t\naction: global\nlogsource: {}\n", VA_EUNSUPPORTED, 2, 1, "rule collections"},
+        {"title: t\ncorrelation:\n  type: event_count\n  rules: [a]\n  timespan: 1w\n"
+         "  condition: {gte: 1}\n",
+         VA_EFORMAT, 5, 13, "timespan"},
+        {"title: t\ncorrelation:\n  type: value_count\n  rules: [a]\n  timespan: 1h\n"
+         "  condition: {gte: 1}\n",
+         VA_EFORMAT, 6, 14, "needs 'field'"},
+        {"title: t\ncorrelation:\n  type: event_count\n  rules: [a]\n  timespan: 1h\n", VA_EFORMAT,
+         3, 3, "needs a 'condition'"},
+        {"title: t\ncorrelation:\n  type: counting\n  rules: [a]\n  timespan: 1h\n", VA_EFORMAT, 3,
+         9, "unknown correlation type"},
+        {"title: t\ncorrelation:\n  type: event_count\n  rules: [a]\n  timespan: 1h\n"
+         "  condition: {gte: many}\n",
+         VA_EFORMAT, 6, 20, "needs a number"},
+        {"title: t\ncorrelation:\n  type: temporal\n  timespan: 1h\n", VA_EFORMAT, 3, 3,
+         "no 'rules'"},
+        {"title: t\nlogsource: {product: x}\nfilter:\n  selection: {U: a}\n  condition: "
+         "selection\n",
+         VA_EFORMAT, 4, 3, "no 'rules'"},
+        {"title: t\nlogsource: {product: x}\nfilter:\n  rules: [a]\n  other: {U: a}\n"
+         "  condition: other\n",
+         VA_EFORMAT, 4, 3, "no 'selection'"},
+        {"title: t\nlogsource: {}\ndetection: {s: {F: 1}, condition: s}\ncorrelation: {}\n",
+         VA_EFORMAT, 1, 1, "only one of"},
+        {"", VA_EFORMAT, 1, 1, "no rule"},
+    };
+    for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) {
+        va_err e = load(f, docs[i].yaml);
+        if (e != docs[i].code || f->d.n != 1 || f->d.first.line != docs[i].line ||
+            f->d.first.col != docs[i].col || !strstr(f->d.msg, docs[i].msg))
+            fail_msg("doc case %zu: got %s %u:%u '%s' (%d diags)", i, va_err_name(e),
+                     f->d.first.line, f->d.first.col, f->d.msg, f->d.n);
+    }
+}
+
+/* Self-referencing aliases must end in an error, not unbounded recursion. */
+static void test_alias_cycle(void **state) {
+    fixture *f = *state;
+    assert_int_equal(load(f, "title: t\nlogsource: {}\ndetection: &d\n  s: *d\n  condition: s\n"),
+                     VA_EFORMAT);
+    assert_int_equal(f->d.n, 1);
+    assert_int_equal(load(f, "title: t\nlogsource: {}\ndetection:\n  s: &m {F: *m}\n"
+                             "  condition: s\n"),
+                     VA_EFORMAT);
+    assert_int_equal(f->d.n, 1);
+}
+
+/* ---- directory walk --------------------------------------------------------------------- */
+
+static void put_file(const char *dir, const char *name, const char *text) {
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *fp = fopen(p, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+}
+
+static void test_load_tree(void **state) {
+    fixture *f = *state;
+    char dir[] = "/tmp/va_sr_treeXXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char sub[600];
+    snprintf(sub, sizeof sub, "%s/b_sub", dir);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    static const char ok[] = "title: %s\nlogsource: {product: x}\ndetection: {s: {F: 1}, "
+                             "condition: s}\n";
+    char t[256];
+    snprintf(t, sizeof t, ok, "c");
+    put_file(dir, "c.yaml", t);
+    snprintf(t, sizeof t, ok, "a");
+    put_file(dir, "a.yml", t);
+    put_file(dir, "bad.yml", "title: bad\nlogsource: {}\ndetection: {condition: s}\n");
+    put_file(dir, "notes.txt", "not a rule");
+    snprintf(t, sizeof t, ok, "sub");
+    put_file(sub, "z.yml", t);
+    reset(f);
+    va_err e = va_sr_load_path(&f->a, dir, &f->set, collect, &f->d, &f->st);
+    assert_int_equal(e, VA_EFORMAT);
+    assert_int_equal(f->st.files, 4);
+    assert_int_equal(f->st.files_failed, 1);
+    assert_int_equal(f->set.n, 3);
+    /* byte order: a.yml, b_sub/, bad.yml, c.yaml */
+    assert_string_equal(f->set.head->title, "a");
+    assert_string_equal(f->set.head->next->title, "sub");
+    assert_string_equal(f->set.head->next->next->title, "c");
+    assert_non_null(strstr(f->d.file, "/bad.yml"));
+    assert_int_equal(f->d.first.line, 3);
+
+    /* missing file: reported with line 0 */
+    reset(f);
+    snprintf(t, sizeof t, "%s/missing.yml", dir);
+    assert_int_equal(va_sr_load_path(&f->a, t, &f->set, collect, &f->d, &f->st), VA_EIO);
+    assert_int_equal(f->d.first.line, 0);
+
+    char p[700];
+    static const char *const names[] = {"a.yml", "bad.yml", "c.yaml", "notes.txt"};
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        unlink(p);
+    }
+    snprintf(p, sizeof p, "%s/z.yml", sub);
+    unlink(p);
+    rmdir(sub);
+    rmdir(dir);
+}
+
+/* ---- conditions ------------------------------------------------------------------------- */
+
+static void test_cond_precedence(void **state) {
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"a", "a"},
+        {"a or b and not c", "(a or (b and not c))"},
+        {"not a and b", "(not a and b)"},
+        {"a and b or c and d", "((a and b) or (c and d))"},
+        {"a and (b or c)", "(a and (b or c))"},
+        {"((a))", "a"},
+        {"not (a or b)", "not (a or b)"},
+        {"not not a", "not not a"},
+        {"1 of sel* and not filter", "(1 of sel* and not filter)"},
+        {"1 of sel* and not 1 of filter*", "(1 of sel* and not 1 of filter*)"},
+        {"all of them", "all of them"},
+        {"1 of them", "1 of them"},
+        {"any of sel*", "1 of sel*"},
+        {"2 of sel*", "2 of sel*"},
+        {"A AND NOT b OR c", "((A and not b) or c)"},
+        {"All Of Them", "all of them"},
+        {"a or b or c", "(a or b or c)"},
+        {"(a or b) and (c or (d and not e))", "((a or b) and (c or (d and not e)))"},
+        {"  a\n and\tb  ", "(a and b)"},
+        {"sel_1 and not filter.main-x", "(sel_1 and not filter.main-x)"},
+    };
+    fixture *f = *state;
+    char out[256];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        reset(f);
+        va_sc_node *n;
+        va_sc_error e = {0};
+        if (va_sc_parse(&f->a, cases[i].in, strlen(cases[i].in), &n, &e))
+            fail_msg("'%s': %s at %u", cases[i].in, e.msg, e.pos);
+        va_sc_format(n, out, sizeof out);
+        assert_string_equal(out, cases[i].out);
+    }
+}
+
+static void test_cond_errors(void **state) {
+    static const struct {
+        const char *in;
+        va_err code;
+        uint32_t pos;
+        const char *msg;
+    } cases[] = {
+        {"", VA_EFORMAT, 0, "empty"},
+        {"   ", VA_EFORMAT, 0, "empty"},
+        {"a and", VA_EFORMAT, 5, "condition ends"},
+        {"a b", VA_EFORMAT, 2, "found 'b'"},
+        {"(a or b", VA_EFORMAT, 0, "not closed"},
+        {"a)", VA_EFORMAT, 1, "without matching"},
+        {"()", VA_EFORMAT, 1, "found ')'"},
+        {"sel*", VA_EFORMAT, 0, "wildcard"},
+        {"a and 1 sel", VA_EFORMAT, 8, "'of' expected"},
+        {"0 of sel*", VA_EFORMAT, 0, "1 or more"},
+        {"1 of", VA_EFORMAT, 4, "condition ends"},
+        {"1 of and", VA_EFORMAT, 5, "found 'and'"},
+        {"a | count() > 5", VA_EUNSUPPORTED, 2, "aggregation"},
+        {"not", VA_EFORMAT, 3, "condition ends"},
+        {"a and or b", VA_EFORMAT, 6, "found 'or'"},
+        {"them", VA_EFORMAT, 0, "found 'them'"},
+    };
+    fixture *f = *state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        reset(f);
+        va_sc_node *n = NULL;
+        va_sc_error e = {0};
+        va_err r = va_sc_parse(&f->a, cases[i].in, strlen(cases[i].in), &n, &e);
+        if (r != cases[i].code || e.pos != cases[i].pos || !e.msg || !strstr(e.msg, cases[i].msg))
+            fail_msg("'%s': got %s at %u: %s", cases[i].in, va_err_name(r), e.pos,
+                     e.msg ? e.msg : "");
+        assert_null(n);
+    }
+}
+
+static void test_cond_depth(void **state) {
+    fixture *f = *state;
+    char buf[4096];
+    /* exactly the limit parses, one more is VA_ELIMIT */
+    for (int extra = 0; extra < 2; extra++) {
+        int d = VA_SC_MAX_DEPTH + extra;
+        size_t o = 0;
+        for (int i = 0; i < d; i++) buf[o++] = '(';
+        buf[o++] = 'a';
+        for (int i = 0; i < d; i++) buf[o++] = ')';
+        reset(f);
+        va_sc_node *n;
+        va_sc_error e = {0};
+        va_err r = va_sc_parse(&f->a, buf, o, &n, &e);
+        assert_int_equal(r, extra ? VA_ELIMIT : VA_OK);
+        if (extra) assert_int_equal(e.pos, VA_SC_MAX_DEPTH);
+    }
+    size_t o = 0;
+    for (int i = 0; i < VA_SC_MAX_DEPTH + 1; i++) o += (size_t)snprintf(buf + o, 8, "not ");
+    buf[o++] = 'a';
+    reset(f);
+    va_sc_node *n;
+    va_sc_error e = {0};
+    assert_int_equal(va_sc_parse(&f->a, buf, o, &n, &e), VA_ELIMIT);
+    /* a long flat chain is not nesting */
+    o = 0;
+    for (int i = 0; i < 500; i++) o += (size_t)snprintf(buf + o, 8, "a and ");
+    buf[o++] = 'a';
+    reset(f);
+    assert_int_equal(va_sc_parse(&f->a, buf, o, &n, &e), VA_OK);
+    assert_int_equal(n->nkids, 501);
+}
+
+static int truth(void *ud, uint32_t idx) {
+    return (int)((*(const uint32_t *)ud >> idx) & 1);
+}
+
+static void test_cond_eval(void **state) {
+    /* identifiers: bit i of `bits` is identifier i's truth */
+    static const char *const names[] = {"sel1", "sel2", "filter_a", "filter_b", "_hidden", "kw"};
+    static const struct {
+        const char *cond;
+        uint32_t bits;
+        int want;
+    } cases[] = {
+        {"sel1 or sel2 and not kw", 0x01, 1},
+        {"sel1 or sel2 and not kw", 0x22, 0},
+        {"sel1 or sel2 and not kw", 0x02, 1},
+        {"not sel1 and sel2", 0x02, 1},
+        {"not sel1 and sel2", 0x03, 0},
+        {"not (sel1 and sel2)", 0x03, 0},
+        {"1 of sel* and not 1 of filter*", 0x02, 1},
+        {"1 of sel* and not 1 of filter*", 0x0a, 0},
+        {"1 of sel* and not 1 of filter*", 0x0c, 0},
+        {"all of sel*", 0x01, 0},
+        {"all of sel*", 0x03, 1},
+        {"2 of *", 0x10 | 0x01, 1},
+        {"all of them", 0x2f, 1}, /* _hidden is not part of `them` */
+        {"all of them", 0x1e, 0},
+        {"1 of them", 0x10, 0}, /* only _hidden matched */
+        {"1 of _*", 0x10, 1},   /* an explicit pattern does select it */
+        {"any of filter*", 0x08, 1},
+        {"(sel1 or sel2) and (filter_a or (kw and not filter_b))", 0x21, 1},
+        {"(sel1 or sel2) and (filter_a or (kw and not filter_b))", 0x29, 0},
+        {"3 of filter*", 0x0c, 0}, /* more than the pattern selects can never hold */
+    };
+    fixture *f = *state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        reset(f);
+        va_sc_node *n;
+        va_sc_error e = {0};
+        assert_int_equal(va_sc_parse(&f->a, cases[i].cond, strlen(cases[i].cond), &n, &e), VA_OK);
+        assert_int_equal(va_sc_resolve(n, names, 6, &f->a, &e), VA_OK);
+        uint32_t bits = cases[i].bits;
+        if (va_sc_eval(n, truth, &bits) != cases[i].want)
+            fail_msg("'%s' with 0x%x: want %d", cases[i].cond, bits, cases[i].want);
+    }
+    /* resolution errors keep the node position */
+    reset(f);
+    va_sc_node *n;
+    va_sc_error e = {0};
+    const char *c = "sel1 and not 1 of nomatch*";
+    assert_int_equal(va_sc_parse(&f->a, c, strlen(c), &n, &e), VA_OK);
+    assert_int_equal(va_sc_resolve(n, names, 6, &f->a, &e), VA_EFORMAT);
+    assert_int_equal(e.pos, 13);
+    assert_int_equal(va_sc_resolve(n, names, 0, &f->a, &e), VA_EFORMAT);
+    assert_int_equal(e.pos, 0);
+}
+
+static void test_pattern(void **state) {
+    (void)state;
+    assert_true(va_sc_pattern_match("sel*", "selection"));
+    assert_true(va_sc_pattern_match("sel*", "sel"));
+    assert_true(va_sc_pattern_match("*_main_*", "filter_main_x"));
+    assert_true(va_sc_pattern_match("*", ""));
+    assert_true(va_sc_pattern_match("a*b*c", "aXbYbc"));
+    assert_false(va_sc_pattern_match("a*b*c", "aXbYbd"));
+    assert_false(va_sc_pattern_match("sel*", "Selection")); /* identifiers are case-sensitive */
+    assert_false(va_sc_pattern_match("sel", "sel1"));
+}
+
+/* Condition list: each entry is parsed and resolved; positions point into the entry. */
+static void test_condition_list(void **state) {
+    fixture *f = *state;
+    static const char yaml[] = "title: t\nlogsource: {product: x}\ndetection:\n"
+                               "    a: {F: 1}\n    b: [kw]\n"
+                               "    condition:\n        - a\n        - 'b and not a'\n";
+    assert_int_equal(load(f, yaml), VA_OK);
+    const va_sr_detection *d = &f->set.head->detection;
+    assert_int_equal(d->nconds, 2);
+    assert_string_equal(d->conds[1].text, "b and not a");
+    assert_int_equal(d->conds[1].line, 8);
+    assert_int_equal(d->conds[1].ast->kind, VA_SC_AND);
+    assert_int_equal(d->conds[1].ast->kids[1]->kind, VA_SC_NOT);
+    assert_int_equal(d->conds[1].ast->kids[1]->kids[0]->ids[0], 0);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_shapes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_value_types, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_multi_document, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_correlation_types, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_filter, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_alias_cycle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_load_tree, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cond_precedence, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cond_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cond_depth, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cond_eval, setup, teardown),
+        cmocka_unit_test(test_pattern),
+        cmocka_unit_test_setup_teardown(test_condition_list, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
