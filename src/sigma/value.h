@@ -1,0 +1,122 @@
+/*
+ * value.h - Sigma value matching: one field's value list plus its modifier chain, compiled once
+ * and matched against event field values many times.
+ *
+ * The rule loader hands over the modifier chain text ("base64offset|contains") and the YAML
+ * scalars of the field; va_sv_compile applies the transforming modifiers (windash, base64,
+ * utf16, expand, ...) to the pattern and builds a matcher.  The engine decides field presence
+ * and repeated fields; this module answers "does this present value match" (va_sv_match) and
+ * "does an absent field satisfy the selection item" (va_sv_absent).  Matching never allocates
+ * except for growing a per-thread scratch fold buffer when the caller gives no folded subject.
+ *
+ * Case-insensitive matching compares simple-case-folded UTF-8 (va_sv_fold): the pattern is
+ * folded at compile time and the subject once per match, or once per field by the engine which
+ * passes the folded text in va_sv_subj.fold so that all rules share it.
+ */
+#ifndef VA_SIGMA_VALUE_H
+#define VA_SIGMA_VALUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/event.h"
+
+/* The YAML type of a scalar as resolved by the loader (plain 4624 is INT, '4624' is STR). */
+typedef enum va_sv_kind {
+    VA_SV_STR = 0,
+    VA_SV_INT,   /* decimal, or 0x hexadecimal */
+    VA_SV_FLOAT, /* decimal with fraction and/or exponent */
+    VA_SV_BOOL,  /* "true" / "false" */
+    VA_SV_NULL,  /* YAML null / ~ / empty plain scalar */
+} va_sv_kind;
+
+/* One value of the rule, as written (escapes and wildcards still in the text). */
+typedef struct va_sv_lit {
+    va_sv_kind kind;
+    const char *s; /* need not be NUL-terminated; may be NULL when n == 0 */
+    size_t n;
+} va_sv_lit;
+
+/* A placeholder for `expand`: %name% becomes any of vals (Sigma strings: wildcards allowed). */
+typedef struct va_sv_ph {
+    const char *name; /* without the percent signs, NUL-terminated */
+    const char *const *vals;
+    size_t nvals;
+} va_sv_ph;
+
+/* One present event value.  fold/fold_n: va_sv_fold of s, or NULL to let the matcher fold it
+ * (into the scratch buffer) when it needs to. */
+typedef struct va_sv_subj {
+    const char *s;
+    size_t n;
+    va_vtype type;
+    const char *fold;
+    size_t fold_n;
+} va_sv_subj;
+
+/* Flags of a compiled matcher, for the engine (va_sv_flags). */
+enum {
+    VA_SV_F_ALL = 1u << 0,      /* `all`: every value must match (else any one) */
+    VA_SV_F_NEQ = 1u << 1,      /* `neq`: va_sv_match negates the list result */
+    VA_SV_F_NULL = 1u << 2,     /* the value is null: matches absent or null-typed fields */
+    VA_SV_F_EXISTS = 1u << 3,   /* `exists`: only presence counts (see va_sv_absent) */
+    VA_SV_F_FIELDREF = 1u << 4, /* `fieldref`: use va_sv_match_ref with the named field */
+    VA_SV_F_CASED = 1u << 5,    /* `cased` */
+    VA_SV_F_NEEDFOLD = 1u << 6, /* some alternative compares folded text */
+};
+
+typedef struct va_sv va_sv;
+typedef struct va_sv_scratch va_sv_scratch;
+
+/* Compile the values vals[0..nvals) of one field with the modifier chain mods[0..mods_len)
+ * (pipe-separated, without the field name; NULL or empty for none), applied in that order.
+ * ph[0..nph) resolves `expand`.  mods, vals and ph are only read during the call. On success *out
+ * lives in arena a; call va_sv_free before the arena is reset or freed (it releases PCRE2 code). On
+ * failure returns VA_EFORMAT (bad value or combination), VA_EUNSUPPORTED (modifier not supported,
+ * named), VA_ELIMIT (expansion too large) or VA_ENOMEM, and *why gets a reason (static or in a)
+ * naming the modifier or value. */
+va_err va_sv_compile(va_arena *a, const char *mods, size_t mods_len, const va_sv_lit *vals,
+                     size_t nvals, const va_sv_ph *ph, size_t nph, va_sv **out, const char **why);
+/* Release what the matcher holds outside its arena (regular expressions); NULL is fine. */
+void va_sv_free(va_sv *m);
+
+/* VA_SV_F_* flags. */
+unsigned va_sv_flags(const va_sv *m);
+/* Number of values as written in the rule (expansions stay inside their value). */
+size_t va_sv_nvalues(const va_sv *m);
+/* fieldref: the referenced field name of value i (owned by the matcher), or NULL. */
+const char *va_sv_ref_name(const va_sv *m, size_t i, size_t *len);
+
+/* What an absent field yields for this item: 1 for null and exists:false, else 0 (also with
+ * neq: a field that is not there is not "different"). */
+int va_sv_absent(const va_sv *m);
+/* Match a present value: the OR (or AND with `all`) over the values, negated with `neq`.
+ * 1 match, 0 no match.  A null-typed subject matches only the null value (and exists:true);
+ * a fieldref matcher returns 0 here (use va_sv_match_ref).  sc must not be NULL; nothing is
+ * allocated except growth of sc's fold buffer when subj->fold is NULL. */
+int va_sv_match(const va_sv *m, va_sv_scratch *sc, const va_sv_subj *subj);
+/* Match value i alone, without `neq` (for engines combining repeated fields themselves). */
+int va_sv_match_value(const va_sv *m, size_t i, va_sv_scratch *sc, const va_sv_subj *subj);
+/* fieldref: does subj relate to other (the referenced field's value) as value i demands
+ * (equal, or contains/startswith/endswith; case-insensitive unless cased), without `neq`. */
+int va_sv_match_ref(const va_sv *m, size_t i, va_sv_scratch *sc, const va_sv_subj *subj,
+                    const va_sv_subj *other);
+
+/* Per-thread match state (PCRE2 match data and limits, fold buffer).  Free with
+ * va_sv_scratch_free; NULL if out of memory. */
+va_sv_scratch *va_sv_scratch_new(void);
+void va_sv_scratch_free(va_sv_scratch *sc);
+/* Regular-expression matches abandoned (match limit hit, counted as no match) so far. */
+uint64_t va_sv_scratch_errors(const va_sv_scratch *sc);
+
+/* Append the simple case folding of UTF-8 s[0..n) to out (bytes that are not valid UTF-8 are
+ * copied unchanged).  out is caller-owned; check out->oom. */
+void va_sv_fold(const char *s, size_t n, va_buf *out);
+/* Simple case folding of one code point (locale-independent; Latin, Greek, Cyrillic,
+ * Armenian and a few symbol blocks). */
+uint32_t va_sv_fold_cp(uint32_t cp);
+
+#endif
