@@ -9,7 +9,8 @@ cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebI
       -DVAERN_FUZZ=ON -DVAERN_TESTS=OFF >/dev/null
 cmake --build build-fuzz -j"$(nproc)" >/dev/null
 seeds=build-fuzz/seeds
-rm -rf "$seeds" && mkdir -p "$seeds/evtx" "$seeds/chunk" "$seeds/json"
+rm -rf "$seeds" && mkdir -p "$seeds/evtx" "$seeds/chunk" "$seeds/json" "$seeds/rule" "$seeds/cond" \
+    "$seeds/empty"
 if [ -x build-fuzz/vaern-gen-evtx ]; then build-fuzz/vaern-gen-evtx fixtures "$seeds/evtx" >/dev/null; fi
 shared=../shared/data
 if [ -d "$shared/evtx-benign" ]; then
@@ -22,6 +23,12 @@ done
 if [ -d "$shared/winevents-json" ]; then
     for f in "$shared"/winevents-json/*.json; do head -c 4000 "$f" > "$seeds/json/$(basename "$f")"; done
 fi
+if [ -d "$shared/sigma/rules" ]; then
+    find "$shared"/sigma/rules* -name '*.yml' | sort | awk 'NR % 75 == 1' | while read -r f; do
+        cp "$f" "$seeds/rule/"
+        grep -m1 -E '^ +condition:' "$f" | sed -E 's/^ +condition: *//' >"$seeds/cond/$(basename "$f").txt"
+    done
+fi
 fail=0
 for fz in build-fuzz/fuzz/fuzz_*; do
     [ -x "$fz" ] || continue
@@ -30,6 +37,9 @@ for fz in build-fuzz/fuzz/fuzz_*; do
         fuzz_evtx_chunk) corpus=$seeds/chunk; maxlen=65536 ;;
         fuzz_evtx_*) corpus=$seeds/evtx; maxlen=300000 ;;
         fuzz_json*) corpus=$seeds/json; maxlen=65536 ;;
+        fuzz_sigma_rule) corpus=$seeds/rule; maxlen=65536 ;;
+        fuzz_sigma_cond) corpus=$seeds/cond; maxlen=4096 ;;
+        fuzz_sigma_*) corpus=$seeds/empty; maxlen=4096 ;;
         *) corpus=$seeds/evtx; maxlen=65536 ;;
     esac
     work=build-fuzz/corpus-$name
