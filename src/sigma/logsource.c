@@ -1,0 +1,325 @@
+/*
+ * logsource.c - loading the logsource mapping and selecting routes (see logsource.h).
+ *
+ * The mapping file is configuration a user edits, so the loader is strict: an unknown key, a
+ * non-integer event ID or a wrong shape is an error with its line and column, rather than a
+ * route that silently selects nothing.
+ */
+#include "sigma/logsource.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <yaml.h>
+
+#define MAX_MAP_FILE (4u << 20)
+
+typedef struct sl {
+    va_arena *a;
+    yaml_document_t *doc;
+    const char *file;
+    char msg[256];
+    va_err code;
+} sl;
+
+static va_err fail(sl *L, const yaml_node_t *n, const char *what) {
+    snprintf(L->msg, sizeof L->msg, "%s:%lu:%lu: %s", L->file,
+             n ? (unsigned long)n->start_mark.line + 1 : 0UL,
+             n ? (unsigned long)n->start_mark.column + 1 : 0UL, what);
+    L->code = VA_EFORMAT;
+    return VA_EFORMAT;
+}
+
+static va_err nomem(sl *L) {
+    snprintf(L->msg, sizeof L->msg, "%s: out of memory", L->file);
+    L->code = VA_ENOMEM;
+    return VA_ENOMEM;
+}
+
+static yaml_node_t *node(sl *L, int id) {
+    return yaml_document_get_node(L->doc, id);
+}
+
+static const char *scalar(sl *L, yaml_node_t *n) {
+    if (!n || n->type != YAML_SCALAR_NODE) return NULL;
+    return va_arena_strndup(L->a, (const char *)n->data.scalar.value, n->data.scalar.length);
+}
+
+static int key_is(yaml_node_t *k, const char *s) {
+    return k && k->type == YAML_SCALAR_NODE && strlen(s) == k->data.scalar.length &&
+           !memcmp(k->data.scalar.value, s, k->data.scalar.length);
+}
+
+/* A sequence of scalars (or one scalar) into strings. */
+static va_err strings(sl *L, yaml_node_t *n, const char ***out, uint32_t *cnt) {
+    if (n->type == YAML_SCALAR_NODE) {
+        const char **v = va_arena_alloc(L->a, sizeof *v);
+        if (!v || !(v[0] = scalar(L, n))) return nomem(L);
+        *out = v, *cnt = 1;
+        return VA_OK;
+    }
+    if (n->type != YAML_SEQUENCE_NODE) return fail(L, n, "expected a list of strings");
+    size_t k = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    const char **v = va_arena_alloc(L->a, (k ? k : 1) * sizeof *v);
+    if (!v) return nomem(L);
+    for (size_t i = 0; i < k; i++) {
+        yaml_node_t *it = node(L, n->data.sequence.items.start[i]);
+        if (!it || it->type != YAML_SCALAR_NODE) return fail(L, it ? it : n, "expected a string");
+        if (!(v[i] = scalar(L, it))) return nomem(L);
+    }
+    *out = v, *cnt = (uint32_t)k;
+    return VA_OK;
+}
+
+static va_err route(sl *L, yaml_node_t *n, va_sl_route *r) {
+    memset(r, 0, sizeof *r);
+    r->line = (uint32_t)n->start_mark.line + 1;
+    if (n->type != YAML_MAPPING_NODE) return fail(L, n, "a route is a map");
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = node(L, p->key), *v = node(L, p->value);
+        if (!k || !v) return fail(L, n, "broken route");
+        va_err e = VA_OK;
+        if (key_is(k, "channels")) {
+            e = strings(L, v, &r->channels, &r->nchannels);
+        } else if (key_is(k, "event_ids")) {
+            const char **ids;
+            uint32_t nids;
+            if ((e = strings(L, v, &ids, &nids))) return e;
+            r->event_ids = va_arena_alloc(L->a, (nids ? nids : 1) * sizeof *r->event_ids);
+            if (!r->event_ids) return nomem(L);
+            for (uint32_t i = 0; i < nids; i++) {
+                char *end;
+                errno = 0;
+                long long x = strtoll(ids[i], &end, 10);
+                if (!*ids[i] || *end || errno || x < 0) return fail(L, v, "event IDs are integers");
+                r->event_ids[i] = x;
+            }
+            r->nevent_ids = nids;
+        } else if (key_is(k, "fields")) {
+            if (v->type != YAML_MAPPING_NODE) return fail(L, v, "fields is a map of renames");
+            size_t nf = (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
+            r->from = va_arena_alloc(L->a, (nf ? nf : 1) * sizeof *r->from);
+            r->to = va_arena_alloc(L->a, (nf ? nf : 1) * sizeof *r->to);
+            if (!r->from || !r->to) return nomem(L);
+            for (size_t i = 0; i < nf; i++) {
+                yaml_node_pair_t *fp = &v->data.mapping.pairs.start[i];
+                yaml_node_t *fk = node(L, fp->key), *fv = node(L, fp->value);
+                if (!(r->from[i] = scalar(L, fk)) || !(r->to[i] = scalar(L, fv)))
+                    return fail(L, fk ? fk : v, "a rename is field: field");
+            }
+            r->nfields = (uint32_t)nf;
+        } else if (key_is(k, "etw_provider")) {
+            if (!(r->etw_provider = scalar(L, v))) return fail(L, v, "etw_provider is a string");
+        } else {
+            return fail(L, k, "unknown key in a route (channels, event_ids, fields, etw_provider)");
+        }
+        if (e) return e;
+    }
+    return VA_OK;
+}
+
+static va_err sources(sl *L, const char *product, const char *kind, yaml_node_t *n, va_sl_map *m,
+                      uint32_t *cap) {
+    if (n->type != YAML_MAPPING_NODE) return fail(L, n, "expected a map of names to routes");
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = node(L, p->key), *v = node(L, p->value);
+        if (!k || !v || k->type != YAML_SCALAR_NODE) return fail(L, n, "expected a name");
+        if (v->type != YAML_SEQUENCE_NODE) return fail(L, v, "expected a list of routes");
+        if (m->nsources == *cap) {
+            uint32_t nc = *cap ? *cap * 2 : 64;
+            va_sl_source *ns = va_arena_alloc(L->a, nc * sizeof *ns);
+            if (!ns) return nomem(L);
+            if (m->nsources) memcpy(ns, m->sources, m->nsources * sizeof *ns);
+            m->sources = ns, *cap = nc;
+        }
+        va_sl_source *s = &m->sources[m->nsources];
+        s->product = product, s->kind = kind;
+        if (!(s->name = scalar(L, k))) return nomem(L);
+        size_t nr = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+        s->routes = va_arena_alloc(L->a, (nr ? nr : 1) * sizeof *s->routes);
+        if (!s->routes) return nomem(L);
+        for (size_t i = 0; i < nr; i++) {
+            yaml_node_t *rn = node(L, v->data.sequence.items.start[i]);
+            if (!rn) return fail(L, v, "broken route list");
+            va_err e = route(L, rn, &s->routes[i]);
+            if (e) return e;
+        }
+        s->nroutes = (uint32_t)nr;
+        m->nsources++;
+    }
+    return VA_OK;
+}
+
+va_err va_sl_load_mem(va_arena *a, const char *file, const char *text, size_t len, va_sl_map **out,
+                      const char **err_msg) {
+    sl L = {.a = a, .file = file, .code = VA_OK};
+    *out = NULL;
+    va_sl_map *m = va_arena_alloc(a, sizeof *m);
+    if (!m) return VA_ENOMEM;
+    m->sources = NULL, m->nsources = 0;
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    if (!yaml_parser_initialize(&parser)) return VA_ENOMEM;
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    if (!yaml_parser_load(&parser, &doc)) {
+        snprintf(L.msg, sizeof L.msg, "%s:%lu:%lu: %s", file,
+                 (unsigned long)parser.problem_mark.line + 1,
+                 (unsigned long)parser.problem_mark.column + 1,
+                 parser.problem ? parser.problem : "YAML syntax error");
+        yaml_parser_delete(&parser);
+        if (err_msg) *err_msg = va_arena_strndup(a, L.msg, strlen(L.msg));
+        return VA_EFORMAT;
+    }
+    L.doc = &doc;
+    uint32_t cap = 0;
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    if (!root || root->type != YAML_MAPPING_NODE) {
+        fail(&L, root, "expected a map of products");
+    } else {
+        for (yaml_node_pair_t *p = root->data.mapping.pairs.start;
+             p < root->data.mapping.pairs.top && !L.code; p++) {
+            yaml_node_t *k = node(&L, p->key), *v = node(&L, p->value);
+            const char *product = scalar(&L, k);
+            if (!product || !v || v->type != YAML_MAPPING_NODE) {
+                fail(&L, k, "a product maps to categories and services");
+                break;
+            }
+            for (yaml_node_pair_t *q = v->data.mapping.pairs.start;
+                 q < v->data.mapping.pairs.top && !L.code; q++) {
+                yaml_node_t *qk = node(&L, q->key), *qv = node(&L, q->value);
+                if (!qv)
+                    fail(&L, v, "broken map");
+                else if (key_is(qk, "categories"))
+                    sources(&L, product, "category", qv, m, &cap);
+                else if (key_is(qk, "services"))
+                    sources(&L, product, "service", qv, m, &cap);
+                else
+                    fail(&L, qk, "expected categories or services");
+            }
+        }
+    }
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    if (L.code) {
+        if (err_msg) *err_msg = va_arena_strndup(a, L.msg, strlen(L.msg));
+        return L.code;
+    }
+    *out = m;
+    return VA_OK;
+}
+
+va_err va_sl_load_file(va_arena *a, const char *path, va_sl_map **out, const char **err_msg) {
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t n = 0;
+    if (f) {
+        buf = malloc(MAX_MAP_FILE);
+        if (buf) n = fread(buf, 1, MAX_MAP_FILE, f);
+    }
+    int bad = !f || !buf || ferror(f) || n == MAX_MAP_FILE;
+    int err = errno;
+    if (f) fclose(f);
+    if (bad) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s: %s", path,
+                 !f     ? strerror(err)
+                 : !buf ? "out of memory"
+                        : "cannot read it (or over 4 MiB)");
+        if (err_msg) *err_msg = va_arena_strndup(a, msg, strlen(msg));
+        free(buf);
+        return !buf && f ? VA_ENOMEM : VA_EIO;
+    }
+    va_err e = va_sl_load_mem(a, path, buf, n, out, err_msg);
+    free(buf);
+    return e;
+}
+
+static const va_sl_source *find(const va_sl_map *m, const char *product, const char *kind,
+                                const char *name) {
+    for (uint32_t i = 0; i < m->nsources; i++) {
+        const va_sl_source *s = &m->sources[i];
+        if (!strcasecmp(s->product, product) && !strcmp(s->kind, kind) &&
+            !strcasecmp(s->name, name))
+            return s;
+    }
+    return NULL;
+}
+
+static int has_product(const va_sl_map *m, const char *product) {
+    for (uint32_t i = 0; i < m->nsources; i++)
+        if (!strcasecmp(m->sources[i].product, product)) return 1;
+    return 0;
+}
+
+static int channel_in(const va_sl_route *r, const char *ch) {
+    for (uint32_t i = 0; i < r->nchannels; i++)
+        if (!strcasecmp(r->channels[i], ch)) return 1;
+    return 0;
+}
+
+va_sl_route *va_sl_routes(const va_sl_map *m, va_arena *a, const char *product,
+                          const char *category, const char *service, uint32_t *n,
+                          const char **unknown) {
+    *n = 0;
+    if (unknown) *unknown = NULL;
+    if (!product) product = "windows"; /* Sigma's generic categories; only Windows is mapped */
+    const va_sl_source *cat = NULL, *svc = NULL;
+    if (category && !(cat = find(m, product, "category", category))) {
+        if (unknown) *unknown = category;
+        return NULL;
+    }
+    if (service && !(svc = find(m, product, "service", service))) {
+        if (unknown) *unknown = service;
+        return NULL;
+    }
+    if (!cat && !svc) {
+        if (!has_product(m, product)) {
+            if (unknown) *unknown = product;
+            return NULL;
+        }
+        va_sl_route *r = va_arena_alloc(a, sizeof *r);
+        if (!r) return NULL;
+        memset(r, 0, sizeof *r); /* every event of the product */
+        *n = 1;
+        return r;
+    }
+    const va_sl_source *base = cat ? cat : svc;
+    va_sl_route *out = va_arena_alloc(a, (base->nroutes ? base->nroutes : 1) * sizeof *out);
+    if (!out) return NULL;
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < base->nroutes; i++) {
+        const va_sl_route *r = &base->routes[i];
+        if (cat && svc) {
+            /* Both given: keep the category's routes whose channels the service names. */
+            int keep = 0;
+            for (uint32_t j = 0; j < svc->nroutes && !keep; j++)
+                for (uint32_t c = 0; c < r->nchannels && !keep; c++)
+                    keep = channel_in(&svc->routes[j], r->channels[c]);
+            if (!keep) continue;
+        }
+        out[k++] = *r;
+    }
+    *n = k;
+    return out;
+}
+
+int va_sl_route_matches(const va_sl_route *r, const char *channel, size_t channel_len,
+                        int64_t event_id) {
+    if (r->etw_provider) return 0;
+    if (r->nchannels) {
+        int ok = 0;
+        for (uint32_t i = 0; i < r->nchannels && !ok; i++)
+            ok = channel && strlen(r->channels[i]) == channel_len &&
+                 !strncasecmp(r->channels[i], channel, channel_len);
+        if (!ok) return 0;
+    }
+    if (r->nevent_ids) {
+        for (uint32_t i = 0; i < r->nevent_ids; i++)
+            if (r->event_ids[i] == event_id) return 1;
+        return 0;
+    }
+    return 1;
+}

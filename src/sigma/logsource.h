@@ -1,0 +1,67 @@
+/*
+ * logsource.h - which events a Sigma rule's logsource selects (the "logsource mapping").
+ *
+ * A mapping is loaded from YAML (config/sigma/logsources.yml; a copy is built into vaern and
+ * used unless another file is given).  For each product it lists categories and services,
+ * each with routes: the channels and event IDs an event must have to be seen by a rule of
+ * that logsource, and the field renames that apply on that route (e.g. Image is
+ * NewProcessName in Security 4688).  The engine asks for a rule's routes once, at compile
+ * time, and indexes rules by them, so a rule only ever sees events of its logsource.
+ */
+#ifndef VA_SIGMA_LOGSOURCE_H
+#define VA_SIGMA_LOGSOURCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/err.h"
+
+typedef struct va_sl_route {
+    const char **channels; /* any of these, compared case-insensitively; none: any channel */
+    uint32_t nchannels;
+    int64_t *event_ids; /* any of these; none: any event ID */
+    uint32_t nevent_ids;
+    const char **from, **to; /* rule field name from[i] reads event field to[i] */
+    uint32_t nfields;
+    const char *etw_provider; /* ETW-only source: no channel carries it, never matches */
+    uint32_t line;            /* in the mapping file */
+} va_sl_route;
+
+/* Routes of one logsource (a category or service of a product). */
+typedef struct va_sl_source {
+    const char *product, *kind, *name; /* kind: "category" or "service" */
+    va_sl_route *routes;
+    uint32_t nroutes;
+} va_sl_source;
+
+typedef struct va_sl_map {
+    va_sl_source *sources;
+    uint32_t nsources;
+} va_sl_map;
+
+/* Load a mapping from YAML text; everything is allocated from a (freed with it).  Errors name
+ * the file, line and column in *err_msg (arena string) and return VA_EFORMAT / VA_ENOMEM. */
+va_err va_sl_load_mem(va_arena *a, const char *file, const char *text, size_t len, va_sl_map **out,
+                      const char **err_msg);
+/* Same from a file on disk (VA_EIO if unreadable). */
+va_err va_sl_load_file(va_arena *a, const char *path, va_sl_map **out, const char **err_msg);
+/* The built-in copy of config/sigma/logsources.yml (static, not NUL-terminated). */
+const char *va_sl_default_yaml(size_t *len);
+
+/* The routes selected by a rule's logsource (any of product/category/service may be NULL).
+ *  - category and/or service: the routes of each named source; with both, the category's
+ *    routes restricted to the service's channels;
+ *  - product alone: one route with no constraint (every event of the product);
+ *  - a name the mapping does not know: no routes, and *unknown names it (static or map
+ *    string).
+ * The returned array is allocated from a; *n gets its length. */
+va_sl_route *va_sl_routes(const va_sl_map *m, va_arena *a, const char *product,
+                          const char *category, const char *service, uint32_t *n,
+                          const char **unknown);
+
+/* Does an event with this channel (may be NULL) and event ID (-1 if none) take the route? */
+int va_sl_route_matches(const va_sl_route *r, const char *channel, size_t channel_len,
+                        int64_t event_id);
+
+#endif
