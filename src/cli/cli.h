@@ -15,6 +15,7 @@ enum {
 };
 
 int va_cmd_evtx(int argc, char **argv);
+int va_cmd_hunt(int argc, char **argv);
 int va_cmd_dump(int argc, char **argv);
 int va_cmd_rules(int argc, char **argv);
 

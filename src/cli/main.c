@@ -14,6 +14,7 @@ static void usage(FILE *f) {
     fputs("usage: vaern COMMAND [ARGS]\n"
           "commands:\n"
           "  evtx dump FILE|DIR...   Windows event logs (EVTX) as flat JSON events or XML\n"
+          "  hunt --rules DIR PATH...  Sigma rules over Windows event logs (alerts as JSON lines)\n"
           "  dump FILE|DIR...        flat events as JSON lines from EVTX and JSON event exports\n"
           "  rules check DIR|FILE...  load Sigma rules and report those that do not load\n"
           "  version                 print the version\n"
@@ -28,6 +29,7 @@ int main(int argc, char **argv) {
     }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "evtx")) return va_cmd_evtx(argc - 1, argv + 1);
+    if (!strcmp(cmd, "hunt")) return va_cmd_hunt(argc - 1, argv + 1);
     if (!strcmp(cmd, "dump")) return va_cmd_dump(argc - 1, argv + 1);
     if (!strcmp(cmd, "rules")) return va_cmd_rules(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
