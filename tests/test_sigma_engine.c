@@ -1,0 +1,215 @@
+/*
+ * test_sigma_engine.c - the Sigma engine end to end on inline rules and events: logsource
+ * routing (channel, event ID, the 4688 route's renames), conditions over search identifiers,
+ * keywords, repeated fields, null and absent fields, fieldref, and rules left out.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sigma/engine.h"
+
+typedef struct fx {
+    va_arena a;
+    va_sr_set set;
+    va_sl_map *map;
+    va_se *e;
+    va_se_stats st;
+    va_se_scratch *s;
+} fx;
+
+static void no_diag(void *ud, const va_diag *d) {
+    (void)ud, (void)d;
+}
+
+static void setup_rules(fx *x, const char *yaml) {
+    memset(x, 0, sizeof *x);
+    va_arena_init(&x->a, 0);
+    va_sr_stats rs = {0};
+    assert_int_equal(va_sr_load_mem(&x->a, "t.yml", yaml, strlen(yaml), &x->set, NULL, NULL, &rs),
+                     VA_OK);
+    size_t len;
+    const char *y = va_sl_default_yaml(&len);
+    const char *err = NULL;
+    assert_int_equal(va_sl_load_mem(&x->a, "ls", y, len, &x->map, &err), VA_OK);
+    va_se_opts o = {x->map, NULL, 0};
+    assert_int_equal(va_se_new(&x->set, &o, no_diag, NULL, &x->e, &x->st), VA_OK);
+    assert_non_null(x->s = va_se_scratch_new());
+}
+
+static void teardown(fx *x) {
+    va_se_scratch_free(x->s);
+    va_se_free(x->e);
+    va_arena_free(&x->a);
+}
+
+/* An event from "name=value" pairs; names ending in '#' are numbers (VA_V_UINT). */
+static uint32_t run(fx *x, const char *const *kv, size_t n) {
+    va_arena a;
+    va_arena_init(&a, 0);
+    va_event ev;
+    va_event_init(&ev, &a);
+    for (size_t i = 0; i < n; i++) {
+        const char *eq = strchr(kv[i], '=');
+        size_t nl = (size_t)(eq - kv[i]);
+        int num = nl && kv[i][nl - 1] == '#';
+        assert_int_equal(va_event_add_copy(&ev, kv[i], num ? nl - 1 : nl, eq + 1, strlen(eq + 1),
+                                           num ? VA_V_UINT : VA_V_STR),
+                         VA_OK);
+    }
+    va_event_finish(&ev);
+    uint32_t hits = va_se_match(x->e, x->s, &ev, NULL, NULL);
+    va_arena_free(&a);
+    return hits;
+}
+
+#define RUN(x, ...)                                                                                \
+    run((x), (const char *const[]){__VA_ARGS__},                                                   \
+        sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
+
+static const char PROC_RULE[] = "title: Encoded PowerShell\n"
+                                "id: 11111111-1111-1111-1111-111111111111\n"
+                                "level: high\n"
+                                "logsource: {product: windows, category: process_creation}\n"
+                                "detection:\n"
+                                "  selection:\n"
+                                "    Image|endswith: '\\powershell.exe'\n"
+                                "    CommandLine|contains: ' -enc '\n"
+                                "  filter:\n"
+                                "    ParentImage|endswith: '\\ccmexec.exe'\n"
+                                "  condition: selection and not filter\n";
+
+static void routes_and_renames(void **state) {
+    (void)state;
+    fx x;
+    setup_rules(&x, PROC_RULE);
+    assert_int_equal(x.st.rules, 1);
+    /* Sysmon 1 */
+    assert_int_equal(RUN(&x, "Channel=Microsoft-Windows-Sysmon/Operational", "EventID#=1",
+                         "Image=C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
+                         "CommandLine=powershell.exe -enc SQBFAFgA"),
+                     1);
+    /* Case-insensitive by default. */
+    assert_int_equal(RUN(&x, "Channel=Microsoft-Windows-Sysmon/Operational", "EventID#=1",
+                         "Image=C:\\WINDOWS\\POWERSHELL.EXE", "CommandLine=X -ENC Y"),
+                     1);
+    /* The filter excludes. */
+    assert_int_equal(RUN(&x, "Channel=Microsoft-Windows-Sysmon/Operational", "EventID#=1",
+                         "Image=C:\\powershell.exe", "CommandLine=x -enc y",
+                         "ParentImage=C:\\Windows\\CCM\\CcmExec.exe"),
+                     0);
+    /* Security 4688 reads NewProcessName for Image. */
+    assert_int_equal(RUN(&x, "Channel=Security", "EventID#=4688",
+                         "NewProcessName=C:\\powershell.exe", "CommandLine=x -enc y"),
+                     1);
+    /* Same fields, wrong event ID or channel: the rule never sees the event. */
+    assert_int_equal(RUN(&x, "Channel=Security", "EventID#=4624",
+                         "NewProcessName=C:\\powershell.exe", "Image=C:\\powershell.exe",
+                         "CommandLine=x -enc y"),
+                     0);
+    assert_int_equal(
+        RUN(&x, "Channel=System", "EventID#=1", "Image=C:\\powershell.exe", "CommandLine=x -enc y"),
+        0);
+    teardown(&x);
+}
+
+static void conditions_keywords_and_fields(void **state) {
+    (void)state;
+    fx x;
+    setup_rules(&x, "title: Of\n"
+                    "logsource: {product: windows, service: security}\n"
+                    "detection:\n"
+                    "  sel_a: {EventID: 4625}\n"
+                    "  sel_b: {EventID: 4771}\n"
+                    "  user: {TargetUserName|startswith: adm}\n"
+                    "  condition: 1 of sel_* and user\n"
+                    "---\n"
+                    "title: Keywords\n"
+                    "logsource: {product: windows, service: system}\n"
+                    "detection:\n"
+                    "  keywords: ['*mimikatz*', 'procdump']\n"
+                    "  condition: keywords\n"
+                    "---\n"
+                    "title: All values over a repeated field\n"
+                    "logsource: {product: windows, service: application}\n"
+                    "detection:\n"
+                    "  sel: {Data|contains|all: [alpha, beta]}\n"
+                    "  condition: sel\n"
+                    "---\n"
+                    "title: Null means absent\n"
+                    "logsource: {product: windows, service: taskscheduler}\n"
+                    "detection:\n"
+                    "  sel: {EventID: 106, UserContext: null}\n"
+                    "  condition: sel\n"
+                    "---\n"
+                    "title: Fieldref\n"
+                    "logsource: {product: windows, service: wmi}\n"
+                    "detection:\n"
+                    "  sel: {User|fieldref: Owner}\n"
+                    "  condition: sel\n");
+    assert_int_equal(x.st.rules, 5);
+    assert_int_equal(RUN(&x, "Channel=Security", "EventID#=4771", "TargetUserName=admin01"), 1);
+    assert_int_equal(RUN(&x, "Channel=Security", "EventID#=4624", "TargetUserName=admin01"), 0);
+    assert_int_equal(RUN(&x, "Channel=Security", "EventID#=4625", "TargetUserName=bob"), 0);
+    assert_int_equal(RUN(&x, "Channel=System", "Data=ran MimiKatz.exe"), 1);
+    assert_int_equal(RUN(&x, "Channel=System", "Data=procdump"), 1);
+    assert_int_equal(RUN(&x, "Channel=System", "Data=procdump64"), 0); /* no wildcard: exact */
+    assert_int_equal(RUN(&x, "Channel=Application", "Data=alpha one", "Data=the beta"), 1);
+    assert_int_equal(RUN(&x, "Channel=Application", "Data=alpha one", "Data=gamma"), 0);
+    assert_int_equal(RUN(&x, "Channel=Microsoft-Windows-TaskScheduler/Operational", "EventID#=106"),
+                     1);
+    assert_int_equal(RUN(&x, "Channel=Microsoft-Windows-TaskScheduler/Operational", "EventID#=106",
+                         "UserContext=CORP\\bob"),
+                     0);
+    assert_int_equal(RUN(&x, "Channel=Microsoft-Windows-WMI-Activity/Operational", "User=CORP\\bob",
+                         "Owner=corp\\bob"),
+                     1);
+    assert_int_equal(RUN(&x, "Channel=Microsoft-Windows-WMI-Activity/Operational", "User=CORP\\bob",
+                         "Owner=CORP\\eve"),
+                     0);
+    teardown(&x);
+}
+
+static void rules_left_out(void **state) {
+    (void)state;
+    fx x;
+    setup_rules(&x, "title: Linux\n"
+                    "logsource: {product: linux, service: auditd}\n"
+                    "detection: {sel: {type: EXECVE}, condition: sel}\n"
+                    "---\n"
+                    "title: Unknown category\n"
+                    "logsource: {product: windows, category: no_such_thing}\n"
+                    "detection: {sel: {a: b}, condition: sel}\n"
+                    "---\n"
+                    "title: Bad regex\n"
+                    "logsource: {product: windows, service: security}\n"
+                    "detection: {sel: {CommandLine|re: '(unclosed'}, condition: sel}\n"
+                    "---\n"
+                    "title: Count\n"
+                    "name: c1\n"
+                    "correlation:\n"
+                    "  type: event_count\n"
+                    "  rules: [x]\n"
+                    "  group-by: [User]\n"
+                    "  timespan: 5m\n"
+                    "  condition: {gte: 10}\n");
+    assert_int_equal(x.st.rules, 0);
+    assert_int_equal(x.st.unmapped, 2);
+    assert_int_equal(x.st.failed, 1);
+    assert_int_equal(x.st.unsupported, 1);
+    assert_int_equal(RUN(&x, "Channel=Security", "CommandLine=(unclosed"), 0);
+    teardown(&x);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(routes_and_renames),
+        cmocka_unit_test(conditions_keywords_and_fields),
+        cmocka_unit_test(rules_left_out),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
