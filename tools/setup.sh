@@ -22,3 +22,18 @@ echo "vaern: all events in out/sample-events.jsonl"
 echo
 echo "== failed logons (4625) per source address"
 grep '"EventID":4625' out/sample-events.jsonl | grep -o '"IpAddress":"[^"]*"' | sort | uniq -c | sort -rn
+rules=../shared/data/sigma/rules
+if [ -d "$rules" ]; then
+    echo
+    echo "== vaern hunt: the SigmaHQ rules from $rules over out/sample (alerts per rule)"
+    ./build/vaern hunt -q --rules "$rules" out/sample > out/sample-alerts.jsonl
+    python3 -c '
+import collections, json, sys
+c = collections.Counter((a["level"], a["rule"]) for a in map(json.loads, open(sys.argv[1])))
+for (level, rule), n in sorted(c.items(), key=lambda x: -x[1]):
+    print(f"{n:5d}  {level:8s}  {rule}")
+' out/sample-alerts.jsonl
+    echo "vaern: all alerts in out/sample-alerts.jsonl"
+else
+    echo "(no Sigma rules at $rules: vaern hunt --rules DIR out/sample hunts with your own)"
+fi
