@@ -37,10 +37,23 @@ typedef struct crule {
     uint32_t ns;
 } crule;
 
+/* Rules indexed by what their routes require, so an event meets only its candidates:
+ * (channel, event ID), channel with any event ID, or anything (routes without a channel). */
+typedef struct ientry {
+    const char *channel; /* lower-case; NULL marks an empty slot */
+    size_t clen;
+    int64_t event_id; /* -1: any */
+    uint32_t *rules;  /* ascending rule indices */
+    uint32_t n, cap;
+} ientry;
+
 struct va_se {
     va_arena arena;
     crule *r;
     uint32_t n;
+    ientry *idx; /* open addressing by (channel, event ID) */
+    uint32_t idx_cap;
+    ientry any; /* rules with a route that admits every channel */
 };
 
 struct va_se_scratch {
@@ -155,6 +168,89 @@ static va_err compile_rule(va_se *e, const va_se_opts *o, const va_sr_rule *r, c
     return VA_OK;
 }
 
+static int lower(int c) {
+    return c >= 'A' && c <= 'Z' ? c + 32 : c;
+}
+
+static uint64_t key_hash(const char *ch, size_t n, int64_t id) {
+    uint64_t h = 1469598103934665603ull ^ (uint64_t)id;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint64_t)lower((unsigned char)ch[i])) * 1099511628211ull;
+    return h ^ (h >> 31);
+}
+
+static int key_eq(const ientry *x, const char *ch, size_t n, int64_t id) {
+    if (x->event_id != id || x->clen != n) return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)x->channel[i] != lower((unsigned char)ch[i])) return 0;
+    return 1;
+}
+
+static ientry *slot_for(const va_se *e, const char *ch, size_t n, int64_t id) {
+    uint32_t j = (uint32_t)key_hash(ch, n, id) & (e->idx_cap - 1);
+    while (e->idx[j].channel) {
+        if (key_eq(&e->idx[j], ch, n, id)) return &e->idx[j];
+        j = (j + 1) & (e->idx_cap - 1);
+    }
+    return &e->idx[j]; /* the empty slot where the key would go */
+}
+
+static int entry_add(ientry *x, uint32_t rule) {
+    if (x->n && x->rules[x->n - 1] == rule) return 0; /* same rule, another route */
+    if (x->n == x->cap) {
+        uint32_t cap = x->cap ? x->cap * 2 : 8;
+        uint32_t *r = realloc(x->rules, cap * sizeof *r);
+        if (!r) return -1;
+        x->rules = r, x->cap = cap;
+    }
+    x->rules[x->n++] = rule;
+    return 0;
+}
+
+static va_err index_key(va_se *e, const char *ch, int64_t id, uint32_t rule) {
+    size_t n = strlen(ch);
+    ientry *x = slot_for(e, ch, n, id);
+    if (!x->channel) {
+        char *low = va_arena_strndup(&e->arena, ch, n);
+        if (!low) return VA_ENOMEM;
+        for (size_t i = 0; i < n; i++) low[i] = (char)lower((unsigned char)low[i]);
+        x->channel = low, x->clen = n, x->event_id = id;
+    }
+    return entry_add(x, rule) ? VA_ENOMEM : VA_OK;
+}
+
+static va_err build_index(va_se *e) {
+    uint32_t keys = 0;
+    for (uint32_t i = 0; i < e->n; i++)
+        for (uint32_t k = 0; k < e->r[i].nroutes; k++) {
+            const va_sl_route *r = &e->r[i].routes[k];
+            keys += r->nchannels * (r->nevent_ids ? r->nevent_ids : 1);
+        }
+    uint32_t cap = 64;
+    while (cap < 2 * keys + 2) cap *= 2;
+    if (!(e->idx = calloc(cap, sizeof *e->idx))) return VA_ENOMEM;
+    e->idx_cap = cap;
+    for (uint32_t i = 0; i < e->n; i++) {
+        for (uint32_t k = 0; k < e->r[i].nroutes; k++) {
+            const va_sl_route *r = &e->r[i].routes[k];
+            if (r->etw_provider) continue; /* never matches an event log record */
+            if (!r->nchannels) {
+                if (entry_add(&e->any, i)) return VA_ENOMEM;
+                continue;
+            }
+            for (uint32_t c = 0; c < r->nchannels; c++) {
+                if (!r->nevent_ids) {
+                    if (index_key(e, r->channels[c], -1, i)) return VA_ENOMEM;
+                    continue;
+                }
+                for (uint32_t d = 0; d < r->nevent_ids; d++)
+                    if (index_key(e, r->channels[c], r->event_ids[d], i)) return VA_ENOMEM;
+            }
+        }
+    }
+    return VA_OK;
+}
+
 va_err va_se_new(const va_sr_set *set, const va_se_opts *o, va_diag_fn diag, void *ud, va_se **out,
                  va_se_stats *st) {
     va_se_stats dummy;
@@ -205,6 +301,10 @@ va_err va_se_new(const va_sr_set *set, const va_se_opts *o, va_diag_fn diag, voi
         e->n++;
         st->rules++;
     }
+    if (build_index(e) != VA_OK) {
+        va_se_free(e);
+        return VA_ENOMEM;
+    }
     *out = e;
     return VA_OK;
 }
@@ -220,6 +320,9 @@ static void free_field_matchers(va_se *e) {
 void va_se_free(va_se *e) {
     if (!e) return;
     free_field_matchers(e);
+    for (uint32_t i = 0; i < e->idx_cap; i++) free(e->idx[i].rules);
+    free(e->idx);
+    free(e->any.rules);
     free(e->r);
     va_arena_free(&e->arena);
     free(e);
@@ -380,6 +483,22 @@ static int grow(va_se_scratch *s, uint32_t nsearch, uint32_t nfields) {
     return 0;
 }
 
+/* One rule against the event: its first admitting route, then its condition. */
+static int match_rule(const crule *c, va_se_scratch *s, const va_event *ev, const char *ch,
+                      size_t chl) {
+    const va_sl_route *route = NULL;
+    for (uint32_t k = 0; k < c->nroutes && !route; k++)
+        if (va_sl_route_matches(&c->routes[k], ch, chl, ev->event_id)) route = &c->routes[k];
+    if (!route) return 0;
+    if (grow(s, c->ns ? c->ns : 1, 0)) return 0;
+    memset(s->memo, 0, c->ns ? c->ns : 1);
+    evalctx x = {c, route, s, ev};
+    const va_sr_detection *d = &c->rule->detection;
+    for (uint32_t k = 0; k < d->nconds; k++) /* a list of conditions is an OR */
+        if (va_sc_eval(d->conds[k].ast, search_cb, &x)) return 1;
+    return 0;
+}
+
 uint32_t va_se_match(const va_se *e, va_se_scratch *s, const va_event *ev, va_se_hit_fn fn,
                      void *ud) {
     uint32_t hits = 0;
@@ -388,20 +507,25 @@ uint32_t va_se_match(const va_se *e, va_se_scratch *s, const va_event *ev, va_se
     if (grow(s, 1, ev->n ? ev->n : 1)) return 0;
     va_buf_clear(&s->fold);
     memset(s->fold_off, 0, (ev->n ? ev->n : 1) * sizeof *s->fold_off);
-    for (uint32_t i = 0; i < e->n; i++) {
-        const crule *c = &e->r[i];
-        const va_sl_route *route = NULL;
-        for (uint32_t k = 0; k < c->nroutes && !route; k++)
-            if (va_sl_route_matches(&c->routes[k], ch, chl, ev->event_id)) route = &c->routes[k];
-        if (!route) continue;
-        if (grow(s, c->ns ? c->ns : 1, 0)) return hits;
-        memset(s->memo, 0, c->ns ? c->ns : 1);
-        evalctx x = {c, route, s, ev};
-        const va_sr_detection *d = &c->rule->detection;
-        int hit = 0;
-        for (uint32_t k = 0; k < d->nconds && !hit; k++) /* a list of conditions is an OR */
-            hit = va_sc_eval(d->conds[k].ast, search_cb, &x);
-        if (!hit) continue;
+    /* Candidates: up to three ascending lists of rule indices, merged so that rules run in
+     * rule order and a rule listed twice runs once. */
+    const ientry *lists[3] = {&e->any, NULL, NULL};
+    if (ch && e->idx_cap) {
+        const ientry *a = slot_for(e, ch, chl, ev->event_id), *b = slot_for(e, ch, chl, -1);
+        lists[1] = a->channel ? a : NULL;
+        lists[2] = b->channel ? b : NULL;
+    }
+    uint32_t pos[3] = {0, 0, 0};
+    for (;;) {
+        uint32_t best = UINT32_MAX;
+        for (int l = 0; l < 3; l++)
+            if (lists[l] && pos[l] < lists[l]->n && lists[l]->rules[pos[l]] < best)
+                best = lists[l]->rules[pos[l]];
+        if (best == UINT32_MAX) break;
+        for (int l = 0; l < 3; l++)
+            if (lists[l] && pos[l] < lists[l]->n && lists[l]->rules[pos[l]] == best) pos[l]++;
+        const crule *c = &e->r[best];
+        if (!match_rule(c, s, ev, ch, chl)) continue;
         hits++;
         if (fn && fn(ud, c->rule, ev)) break;
     }
