@@ -129,11 +129,6 @@ static void usage(FILE *f) {
           f);
 }
 
-static int has_ext(const char *p, const char *ext) {
-    size_t l = strlen(p), e = strlen(ext);
-    return l > e && !strcasecmp(p + l - e, ext);
-}
-
 int va_cmd_hunt(int argc, char **argv) {
     static const struct option opts[] = {{"rules", required_argument, 0, 'r'},
                                          {"logsources", required_argument, 0, 'L'},
@@ -246,13 +241,13 @@ int va_cmd_hunt(int argc, char **argv) {
         const char **ev = calloc(paths.n ? paths.n : 1, sizeof *ev);
         size_t nev = 0;
         for (size_t i = 0; ev && i < paths.n; i++)
-            if (has_ext(paths.v[i], ".evtx")) ev[nev++] = paths.v[i];
+            if (va_path_is_evtx(paths.v[i])) ev[nev++] = paths.v[i];
         eo.want_event = 1;
         va_evtx_stats st = {0};
         if (nev) va_evtx_read_files(ev, nev, &eo, on_diag, &h, &st, on_evtx, NULL, &h);
         free(ev);
         for (size_t i = 0; i < paths.n && !h.out_err; i++) {
-            if (has_ext(paths.v[i], ".evtx")) continue;
+            if (va_path_is_evtx(paths.v[i])) continue;
             va_jsonev_stats js = {0};
             va_jsonev_read_file(paths.v[i], NULL, on_diag, &h, &js, on_json, &h);
         }

@@ -105,6 +105,11 @@ int va_parse_threads(const char *s, int *out) {
     return 0;
 }
 
+int va_path_is_evtx(const char *path) {
+    static const char *const evtx[] = {".evtx", NULL};
+    return has_ext(path, evtx);
+}
+
 void va_paths_free(va_paths *p) {
     for (size_t i = 0; i < p->n; i++) free(p->v[i]);
     free(p->v);

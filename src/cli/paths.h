@@ -23,6 +23,8 @@ int va_paths_add(va_paths *p, const char *arg, const char *const *exts);
 int va_paths_add_args(va_paths *p, int argc, char **argv, int from, const char *const *exts);
 /* Parse a --threads value (0..64, 0 = all cores) into *out; 0 on success, else prints why. */
 int va_parse_threads(const char *s, int *out);
+/* 1 if path ends in ".evtx" (any case). */
+int va_path_is_evtx(const char *path);
 void va_paths_free(va_paths *p);
 
 #endif
