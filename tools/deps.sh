@@ -25,6 +25,10 @@ vaern_need() {
 }
 
 # What building needs, and what the tests add.
+# Hyperscan is packaged for x86-64 only; elsewhere the prefilter uses vaern's own automaton.
 VAERN_BUILD_PKGS="gcc make cmake pkg-config zlib1g-dev libyaml-dev libpcre2-dev"
+if [ "$(dpkg --print-architecture 2>/dev/null)" = amd64 ]; then
+    VAERN_BUILD_PKGS="$VAERN_BUILD_PKGS libhyperscan-dev"
+fi
 VAERN_TEST_PKGS="$VAERN_BUILD_PKGS libcmocka-dev clang libclang-rt-14-dev clang-format python3 libevtx-utils"
 VAERN_BENCH_PKGS="$VAERN_TEST_PKGS hyperfine time"
