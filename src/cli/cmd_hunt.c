@@ -212,7 +212,7 @@ int va_cmd_hunt(int argc, char **argv) {
         va_arena_free(&a);
         return VA_EXIT_USAGE;
     }
-    va_se_opts so = {ls, NULL, 0};
+    va_se_opts so = {ls, NULL, 0, 0};
     va_se *engine = NULL;
     va_se_stats est;
     e = va_se_new(&set, &so, quiet ? NULL : va_diag_print, NULL, &engine, &est);

@@ -29,6 +29,7 @@ typedef struct va_se_opts {
     const va_sl_map *logsources;  /* required */
     const va_sv_ph *placeholders; /* for `expand` (may be NULL) */
     size_t nplaceholders;
+    int prefilter_off; /* evaluate every routed rule (tests prove the prefilter changes nothing) */
 } va_se_opts;
 
 typedef struct va_se_stats {
