@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "cli/cli.h"
 #include "cli/paths.h"
@@ -20,6 +21,7 @@
 #include "evtx/evtx.h"
 #include "json/winevent.h"
 #include "sigma/engine.h"
+#include "sigma/prefilter.h"
 
 typedef struct hunt {
     const va_se *engine;
@@ -30,6 +32,12 @@ typedef struct hunt {
     uint64_t events, alerts, problems;
     int out_err;
 } hunt;
+
+static int64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 static int level_rank(const char *l) {
     static const char *names[] = {"informational", "low", "medium", "high", "critical"};
@@ -125,6 +133,8 @@ static void usage(FILE *f) {
           "  -t, --threads N    EVTX reader threads (default: all cores)\n"
           "  -o, --output F     write alerts to F\n"
           "  -q, --quiet        do not report rules left out\n"
+          "  --stats            print timings and prefilter counters at the end\n"
+          "  --prefilter M      literal prefilter: auto (default), hyperscan, automaton, off\n"
           "  -h, --help         this help\n",
           f);
 }
@@ -137,10 +147,13 @@ int va_cmd_hunt(int argc, char **argv) {
                                          {"threads", required_argument, 0, 't'},
                                          {"output", required_argument, 0, 'o'},
                                          {"quiet", no_argument, 0, 'q'},
+                                         {"prefilter", required_argument, 0, 'P'},
+                                         {"stats", no_argument, 0, 'S'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *rules[64];
-    int nrules = 0, quiet = 0;
+    int nrules = 0, quiet = 0, pf_off = 0, stats = 0;
+    va_pf_backend pf_backend = VA_PF_AUTO;
     const char *lspath = NULL, *outpath = NULL;
     hunt h = {0};
     va_evtx_opts eo = {0};
@@ -176,6 +189,23 @@ int va_cmd_hunt(int argc, char **argv) {
         case 'q':
             quiet = 1;
             break;
+        case 'S':
+            stats = 1;
+            break;
+        case 'P':
+            if (!strcmp(optarg, "off")) {
+                pf_off = 1;
+            } else if (!strcmp(optarg, "auto")) {
+                pf_backend = VA_PF_AUTO;
+            } else if (!strcmp(optarg, "hyperscan")) {
+                pf_backend = VA_PF_HYPERSCAN;
+            } else if (!strcmp(optarg, "automaton")) {
+                pf_backend = VA_PF_AUTOMATON;
+            } else {
+                fprintf(stderr, "vaern: --prefilter takes auto, hyperscan, automaton or off\n");
+                return VA_EXIT_USAGE;
+            }
+            break;
         case 'h':
             usage(stdout);
             return VA_EXIT_OK;
@@ -189,6 +219,7 @@ int va_cmd_hunt(int argc, char **argv) {
         return VA_EXIT_USAGE;
     }
     int rc = VA_EXIT_OK;
+    int64_t t0 = now_ns();
     va_arena a;
     va_arena_init(&a, 1 << 20);
     va_sr_set set = {0};
@@ -212,7 +243,8 @@ int va_cmd_hunt(int argc, char **argv) {
         va_arena_free(&a);
         return VA_EXIT_USAGE;
     }
-    va_se_opts so = {ls, NULL, 0, 0};
+    int64_t t1 = now_ns();
+    va_se_opts so = {ls, NULL, 0, pf_off, pf_backend};
     va_se *engine = NULL;
     va_se_stats est;
     e = va_se_new(&set, &so, quiet ? NULL : va_diag_print, NULL, &engine, &est);
@@ -226,6 +258,7 @@ int va_cmd_hunt(int argc, char **argv) {
             "yet, %u did not compile)\n",
             est.rules, est.unmapped + est.unsupported + est.failed, est.unmapped, est.unsupported,
             est.failed);
+    int64_t t2 = now_ns();
     h.engine = engine;
     h.scratch = va_se_scratch_new();
     va_buf_init(&h.line);
@@ -257,6 +290,15 @@ int va_cmd_hunt(int argc, char **argv) {
             rc = VA_EXIT_FATAL;
         }
         fprintf(stderr, "vaern: %" PRIu64 " events, %" PRIu64 " alerts\n", h.events, h.alerts);
+        if (stats) {
+            uint64_t ev_n, sk_n;
+            va_se_scratch_counts(h.scratch, &ev_n, &sk_n);
+            fprintf(stderr,
+                    "vaern: stats: load %.3f s, compile %.3f s, hunt %.3f s; prefilter: %u of %u "
+                    "rules, %u literals; rules evaluated %" PRIu64 ", skipped %" PRIu64 "\n",
+                    (t1 - t0) / 1e9, (t2 - t1) / 1e9, (now_ns() - t2) / 1e9, est.prefiltered,
+                    est.rules, est.literals, ev_n, sk_n);
+        }
         if (rc == VA_EXIT_OK && (missing || h.problems || rule_problems)) rc = VA_EXIT_INPUT;
     }
     if (h.out && h.out != stdout) fclose(h.out);

@@ -5,12 +5,21 @@
  * then the condition, whose search identifiers are evaluated on demand and memoised for the
  * event.  Field values are case-folded at most once per event, whatever the number of rules
  * that compare them.
+ *
+ * The prefilter: at compile time each rule is reduced to a set of literals of which at least
+ * one must occur in an event's values for the rule to possibly match (derived through the
+ * condition: `and` keeps its most selective side, `or` and `1 of` take the union, `not` gives
+ * no requirement).  Per event, all values are scanned once for all literals (prefilter.h), and
+ * only rules without a requirement or with a literal present are evaluated.  The reduction is
+ * conservative, so alerts are the same with the prefilter on or off (tests run both).
  */
 #include "sigma/engine.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "sigma/prefilter.h"
 
 typedef struct cfield {
     const char *name; /* "" for a keyword-style value matched against every field */
@@ -35,10 +44,15 @@ typedef struct crule {
     uint32_t nroutes;
     csearch *s;
     uint32_t ns;
+    uint32_t *eids; /* event IDs the detection demands (ascending), or none */
+    uint32_t neids;
 } crule;
 
 /* Rules indexed by what their routes require, so an event meets only its candidates:
  * (channel, event ID), channel with any event ID, or anything (routes without a channel). */
+/* Index key (in place of an event ID) of a channel's rules keyed by detection event IDs. */
+#define KEY_REFINED (-2)
+
 typedef struct ientry {
     const char *channel; /* lower-case; NULL marks an empty slot */
     size_t clen;
@@ -51,7 +65,12 @@ struct va_se {
     va_arena arena;
     crule *r;
     uint32_t n;
-    ientry *idx; /* open addressing by (channel, event ID) */
+    /* Prefilter: literal id -> rules needing it (CSR), rules that are always evaluated. */
+    va_pf *pf; /* NULL: prefilter off */
+    uint32_t *lit_off, *lit_rules;
+    uint32_t nlits;
+    uint8_t *always; /* per rule */
+    ientry *idx;     /* open addressing by (channel, event ID) */
     uint32_t idx_cap;
     ientry any; /* rules with a route that admits every channel */
 };
@@ -64,6 +83,15 @@ struct va_se_scratch {
     size_t *fold_off; /* per field: offset in fold + 1, 0 if not folded yet */
     uint32_t *fold_len;
     uint32_t fold_cap;
+    /* Prefilter state for the current event. */
+    const va_se *owner; /* the engine pf_s belongs to */
+    va_pf_scratch *pf_s;
+    va_buf text;    /* the event's values, NUL-separated */
+    uint32_t *mark; /* per rule: == epoch when one of its literals occurs */
+    uint32_t nmark;
+    uint32_t epoch;
+    int scanned, all;            /* scan done; the prefilter cannot decide (evaluate everything) */
+    uint64_t evaluated, skipped; /* rules evaluated / skipped by the prefilter, cumulative */
 };
 
 static void report(va_diag_fn diag, void *ud, const va_sr_rule *r, va_err code, const char *fmt,
@@ -224,7 +252,7 @@ static va_err build_index(va_se *e) {
     for (uint32_t i = 0; i < e->n; i++)
         for (uint32_t k = 0; k < e->r[i].nroutes; k++) {
             const va_sl_route *r = &e->r[i].routes[k];
-            keys += r->nchannels * (r->nevent_ids ? r->nevent_ids : 1);
+            keys += r->nchannels * (r->nevent_ids ? r->nevent_ids : 1 + e->r[i].neids);
         }
     uint32_t cap = 64;
     while (cap < 2 * keys + 2) cap *= 2;
@@ -239,6 +267,14 @@ static va_err build_index(va_se *e) {
                 continue;
             }
             for (uint32_t c = 0; c < r->nchannels; c++) {
+                if (!r->nevent_ids && e->r[i].neids) {
+                    /* Keyed by the event IDs its detection demands; events whose EventID is
+                     * not a plain number see it through the REFINED list instead. */
+                    for (uint32_t d = 0; d < e->r[i].neids; d++)
+                        if (index_key(e, r->channels[c], e->r[i].eids[d], i)) return VA_ENOMEM;
+                    if (index_key(e, r->channels[c], KEY_REFINED, i)) return VA_ENOMEM;
+                    continue;
+                }
                 if (!r->nevent_ids) {
                     if (index_key(e, r->channels[c], -1, i)) return VA_ENOMEM;
                     continue;
@@ -249,6 +285,441 @@ static va_err build_index(va_se *e) {
         }
     }
     return VA_OK;
+}
+
+/* ---- prefilter: rules reduced to required literals -------------------------------------- */
+
+#define PF_MINLEN 3   /* shorter literals occur in almost every event: no use as a filter */
+#define PF_MAXSET 8192 /* a requirement with more literals than this is not worth keeping */
+
+/* A requirement: at least one of ids must occur.  none: the rule part needs nothing. */
+typedef struct req {
+    uint32_t *ids;
+    uint32_t n, cap;
+    uint32_t minlen;
+    int none;
+} req;
+
+/* The distinct literals of all rules (ASCII-lowercased), interned to ids. */
+typedef struct litset {
+    va_arena *a;
+    const char **s;
+    size_t *len;
+    uint32_t n, cap;
+    uint32_t *tab; /* open addressing: id + 1, 0 empty */
+    uint32_t tcap;
+    int oom;
+} litset;
+
+static uint64_t lit_hash(const char *s, size_t n) {
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)lower((unsigned char)s[i])) * 1099511628211ull;
+    return h ^ (h >> 29);
+}
+
+static int lit_grow(litset *L) {
+    uint32_t cap = L->tcap ? L->tcap * 2 : 1024;
+    uint32_t *t = calloc(cap, sizeof *t);
+    if (!t) return -1;
+    for (uint32_t i = 0; i < L->n; i++) {
+        uint32_t j = (uint32_t)lit_hash(L->s[i], L->len[i]) & (cap - 1);
+        while (t[j]) j = (j + 1) & (cap - 1);
+        t[j] = i + 1;
+    }
+    free(L->tab);
+    L->tab = t, L->tcap = cap;
+    return 0;
+}
+
+static uint32_t lit_intern(litset *L, const char *s, size_t n) {
+    if (2 * (L->n + 1) > L->tcap && lit_grow(L)) goto oom;
+    uint32_t j = (uint32_t)lit_hash(s, n) & (L->tcap - 1);
+    for (; L->tab[j]; j = (j + 1) & (L->tcap - 1)) {
+        uint32_t id = L->tab[j] - 1;
+        if (L->len[id] != n) continue;
+        size_t k = 0;
+        while (k < n && L->s[id][k] == (char)lower((unsigned char)s[k])) k++;
+        if (k == n) return id;
+    }
+    if (L->n == L->cap) {
+        uint32_t cap = L->cap ? L->cap * 2 : 1024;
+        const char **ns = realloc(L->s, cap * sizeof *ns);
+        if (!ns) goto oom;
+        L->s = ns;
+        size_t *nl = realloc(L->len, cap * sizeof *nl);
+        if (!nl) goto oom;
+        L->len = nl, L->cap = cap;
+    }
+    char *c = va_arena_strndup(L->a, s, n);
+    if (!c) goto oom;
+    for (size_t k = 0; k < n; k++) c[k] = (char)lower((unsigned char)c[k]);
+    L->s[L->n] = c, L->len[L->n] = n;
+    L->tab[j] = L->n + 1;
+    return L->n++;
+oom:
+    L->oom = 1;
+    return UINT32_MAX;
+}
+
+static void req_free(req *r) {
+    free(r->ids);
+    memset(r, 0, sizeof *r);
+}
+
+static void req_none(req *r) {
+    req_free(r);
+    r->none = 1;
+}
+
+static int req_add(req *r, uint32_t id, uint32_t len) {
+    if (r->n == PF_MAXSET) return -1;
+    if (r->n == r->cap) {
+        uint32_t cap = r->cap ? r->cap * 2 : 4;
+        uint32_t *v = realloc(r->ids, cap * sizeof *v);
+        if (!v) return -1;
+        r->ids = v, r->cap = cap;
+    }
+    r->ids[r->n++] = id;
+    if (!r->minlen || len < r->minlen) r->minlen = len;
+    return 0;
+}
+
+/* into |= from (from is consumed). */
+static void req_union(req *into, req *from, const litset *L) { /* L NULL: event IDs */
+    if (into->none || from->none) {
+        req_none(into);
+        req_free(from);
+        return;
+    }
+    for (uint32_t i = 0; i < from->n; i++)
+        if (req_add(into, from->ids[i], L ? (uint32_t)L->len[from->ids[i]] : 0)) {
+            req_none(into);
+            break;
+        }
+    req_free(from);
+}
+
+/* Is a the more selective requirement?  Longer literals first (up to 8 bytes, past which
+ * they are all rare enough), then fewer of them. */
+static int req_better(const req *a, const req *b) {
+    if (a->none || !a->n) return 0;
+    if (b->none || !b->n) return 1;
+    uint32_t la = a->minlen < 8 ? a->minlen : 8, lb = b->minlen < 8 ? b->minlen : 8;
+    if (la != lb) return la > lb;
+    return a->n < b->n;
+}
+
+/* For event-ID sets: the smaller set. */
+static int eid_better(const req *a, const req *b) {
+    if (a->none || !a->n) return 0;
+    if (b->none || !b->n) return 1;
+    return a->n < b->n;
+}
+
+typedef int (*req_better_fn)(const req *a, const req *b);
+
+/* into = the better of into and cand (cand is consumed): an AND needs only one side. */
+static void req_pick(req *into, req *cand, req_better_fn better) {
+    if (better(cand, into)) {
+        req_free(into);
+        *into = *cand;
+    } else {
+        req_free(cand);
+    }
+}
+
+/* Literals one value of a field needs: one per alternative, or none. */
+static void req_value(const cfield *f, size_t v, litset *L, req *out) {
+    memset(out, 0, sizeof *out);
+    size_t na = va_sv_nalts(f->m, v);
+    if (!na) {
+        out->none = 1;
+        return;
+    }
+    for (size_t k = 0; k < na; k++) {
+        const char *lit;
+        size_t n = va_sv_alt_literal(f->m, v, k, PF_MINLEN, &lit);
+        uint32_t id = n ? lit_intern(L, lit, n) : UINT32_MAX;
+        if (id == UINT32_MAX || req_add(out, id, (uint32_t)n)) {
+            req_none(out);
+            return;
+        }
+    }
+}
+
+static void req_field(const cfield *f, litset *L, req *out) {
+    memset(out, 0, sizeof *out);
+    unsigned fl = f->flags;
+    /* Presence tests, null, negation and field references need no literal of the event. */
+    if (fl & (VA_SV_F_NEQ | VA_SV_F_NULL | VA_SV_F_EXISTS | VA_SV_F_FIELDREF) ||
+        va_sv_absent(f->m) || !va_sv_nvalues(f->m)) {
+        out->none = 1;
+        return;
+    }
+    size_t nv = va_sv_nvalues(f->m);
+    if (fl & VA_SV_F_ALL) { /* every value must match: any one value's literals will do */
+        out->none = 1;
+        for (size_t v = 0; v < nv; v++) {
+            req r;
+            req_value(f, v, L, &r);
+            req_pick(out, &r, req_better);
+        }
+        return;
+    }
+    for (size_t v = 0; v < nv && !out->none; v++) {
+        req r;
+        req_value(f, v, L, &r);
+        req_union(out, &r, L);
+    }
+}
+
+static void req_search(const csearch *cs, litset *L, req *out) {
+    memset(out, 0, sizeof *out);
+    if (!cs->nmaps) {
+        out->none = 1;
+        return;
+    }
+    for (uint32_t m = 0; m < cs->nmaps && !out->none; m++) {
+        req best = {.none = 1};
+        for (uint32_t k = 0; k < cs->maps[m].n; k++) {
+            req r;
+            req_field(&cs->maps[m].f[k], L, &r);
+            req_pick(&best, &r, req_better);
+        }
+        req_union(out, &best, L);
+    }
+}
+
+/* out |= a copy of src (src is kept). */
+static void req_or_copy(req *out, const req *src, const litset *L) {
+    if (out->none) return;
+    if (src->none) {
+        req_none(out);
+        return;
+    }
+    for (uint32_t i = 0; i < src->n; i++)
+        if (req_add(out, src->ids[i], L ? (uint32_t)L->len[src->ids[i]] : 0)) {
+            req_none(out);
+            return;
+        }
+}
+
+static void req_node(const crule *c, const va_sc_node *nd, const req *sreq, litset *L, req *out,
+                     req_better_fn better) {
+    memset(out, 0, sizeof *out);
+    switch (nd->kind) {
+    case VA_SC_ID:
+        if (!nd->nids || nd->ids[0] >= c->ns)
+            out->none = 1;
+        else
+            req_or_copy(out, &sreq[nd->ids[0]], L);
+        return;
+    case VA_SC_AND:
+        out->none = 1;
+        for (uint32_t i = 0; i < nd->nkids; i++) {
+            req r;
+            req_node(c, nd->kids[i], sreq, L, &r, better);
+            req_pick(out, &r, better);
+        }
+        return;
+    case VA_SC_OR:
+        if (!nd->nkids) out->none = 1;
+        for (uint32_t i = 0; i < nd->nkids && !out->none; i++) {
+            req r;
+            req_node(c, nd->kids[i], sreq, L, &r, better);
+            req_union(out, &r, L);
+        }
+        return;
+    case VA_SC_OF:
+        if (!nd->nids) {
+            out->none = 1;
+            return;
+        }
+        if (nd->count == 0) { /* all of: any one of them will do */
+            out->none = 1;
+            for (uint32_t i = 0; i < nd->nids; i++) {
+                req r = {0};
+                if (nd->ids[i] < c->ns)
+                    req_or_copy(&r, &sreq[nd->ids[i]], L);
+                else
+                    r.none = 1;
+                req_pick(out, &r, better);
+            }
+            return;
+        }
+        /* N of: at least one of them must match */
+        for (uint32_t i = 0; i < nd->nids && !out->none; i++) {
+            if (nd->ids[i] >= c->ns)
+                req_none(out);
+            else
+                req_or_copy(out, &sreq[nd->ids[i]], L);
+        }
+        return;
+    default: /* not: no requirement */
+        out->none = 1;
+        return;
+    }
+}
+
+/* ---- event IDs a rule's detection demands ------------------------------------------------ */
+
+#define EID_MAX 64 /* more event IDs than this: index the rule by channel alone */
+
+static void eid_field(const cfield *f, req *out) {
+    memset(out, 0, sizeof *out);
+    size_t nv = va_sv_nvalues(f->m);
+    if (f->flags & (VA_SV_F_NEQ | VA_SV_F_NULL | VA_SV_F_EXISTS | VA_SV_F_FIELDREF) ||
+        va_sv_absent(f->m) || !nv) {
+        out->none = 1;
+        return;
+    }
+    int all = (f->flags & VA_SV_F_ALL) != 0;
+    if (all) out->none = 1;
+    for (size_t v = 0; v < nv; v++) {
+        req r = {0};
+        size_t na = va_sv_nalts(f->m, v);
+        if (!na) r.none = 1;
+        for (size_t k = 0; k < na && !r.none; k++) {
+            int64_t id;
+            if (!va_sv_alt_int_eq(f->m, v, k, &id) || id < 0 || id >= UINT32_MAX ||
+                req_add(&r, (uint32_t)id, 0))
+                req_none(&r);
+        }
+        if (all)
+            req_pick(out, &r, eid_better);
+        else
+            req_union(out, &r, NULL);
+        if (!all && out->none) return;
+    }
+}
+
+static void eid_search(const csearch *cs, req *out) {
+    memset(out, 0, sizeof *out);
+    if (!cs->nmaps) out->none = 1;
+    for (uint32_t m = 0; m < cs->nmaps && !out->none; m++) {
+        req best = {.none = 1};
+        for (uint32_t k = 0; k < cs->maps[m].n; k++) {
+            const cfield *f = &cs->maps[m].f[k];
+            if (f->nlen != 7 || memcmp(f->name, "EventID", 7)) continue;
+            req r;
+            eid_field(f, &r);
+            req_pick(&best, &r, eid_better);
+        }
+        req_union(out, &best, NULL);
+    }
+}
+
+static int u32_cmp(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The event IDs without which c's detection cannot match (c->neids = 0: any). */
+static va_err rule_eids(va_se *e, crule *c) {
+    c->neids = 0;
+    for (uint32_t k = 0; k < c->nroutes; k++) /* a mapping that renames EventID: not safe */
+        for (uint32_t i = 0; i < c->routes[k].nfields; i++)
+            if (!strcmp(c->routes[k].from[i], "EventID")) return VA_OK;
+    const va_sr_detection *d = &c->rule->detection;
+    req *sreq = calloc(c->ns ? c->ns : 1, sizeof *sreq);
+    if (!sreq) return VA_ENOMEM;
+    for (uint32_t i = 0; i < c->ns; i++) eid_search(&c->s[i], &sreq[i]);
+    req acc = {0};
+    if (!d->nconds) acc.none = 1;
+    for (uint32_t k = 0; k < d->nconds && !acc.none; k++) {
+        req r;
+        req_node(c, d->conds[k].ast, sreq, NULL, &r, eid_better);
+        req_union(&acc, &r, NULL);
+    }
+    for (uint32_t i = 0; i < c->ns; i++) req_free(&sreq[i]);
+    free(sreq);
+    va_err err = VA_OK;
+    if (!acc.none && acc.n) {
+        qsort(acc.ids, acc.n, sizeof *acc.ids, u32_cmp);
+        uint32_t n = 0;
+        for (uint32_t i = 0; i < acc.n; i++)
+            if (!n || acc.ids[n - 1] != acc.ids[i]) acc.ids[n++] = acc.ids[i];
+        if (n <= EID_MAX) {
+            c->eids = va_arena_alloc(&e->arena, n * sizeof *c->eids);
+            if (!c->eids) {
+                err = VA_ENOMEM;
+            } else {
+                memcpy(c->eids, acc.ids, n * sizeof *c->eids);
+                c->neids = n;
+            }
+        }
+    }
+    req_free(&acc);
+    return err;
+}
+
+static va_err build_prefilter(va_se *e, const va_se_opts *o, const char **why) {
+    litset L = {0};
+    L.a = &e->arena;
+    req *rr = calloc(e->n ? e->n : 1, sizeof *rr);
+    e->always = calloc(e->n ? e->n : 1, 1);
+    if (!rr || !e->always) {
+        free(rr);
+        return VA_ENOMEM;
+    }
+    va_err err = VA_OK;
+    for (uint32_t i = 0; i < e->n && !L.oom; i++) {
+        const crule *c = &e->r[i];
+        req *sreq = calloc(c->ns ? c->ns : 1, sizeof *sreq);
+        if (!sreq) {
+            L.oom = 1;
+            break;
+        }
+        for (uint32_t s = 0; s < c->ns; s++) req_search(&c->s[s], &L, &sreq[s]);
+        const va_sr_detection *d = &c->rule->detection;
+        if (!d->nconds) rr[i].none = 1;
+        for (uint32_t k = 0; k < d->nconds && !rr[i].none; k++) {
+            req r;
+            req_node(c, d->conds[k].ast, sreq, &L, &r, req_better);
+            req_union(&rr[i], &r, &L);
+        }
+        for (uint32_t s = 0; s < c->ns; s++) req_free(&sreq[s]);
+        free(sreq);
+        e->always[i] = rr[i].none || !rr[i].n;
+    }
+    if (L.oom) {
+        err = VA_ENOMEM;
+        goto out;
+    }
+    /* literal id -> rules, compressed rows */
+    e->nlits = L.n;
+    e->lit_off = calloc((size_t)L.n + 1, sizeof *e->lit_off);
+    if (!e->lit_off) {
+        err = VA_ENOMEM;
+        goto out;
+    }
+    size_t total = 0;
+    for (uint32_t i = 0; i < e->n; i++)
+        if (!e->always[i])
+            for (uint32_t k = 0; k < rr[i].n; k++) e->lit_off[rr[i].ids[k] + 1]++, total++;
+    for (uint32_t l = 0; l < L.n; l++) e->lit_off[l + 1] += e->lit_off[l];
+    e->lit_rules = malloc((total ? total : 1) * sizeof *e->lit_rules);
+    uint32_t *fill = calloc(L.n ? L.n : 1, sizeof *fill);
+    if (!e->lit_rules || !fill) {
+        free(fill);
+        err = VA_ENOMEM;
+        goto out;
+    }
+    for (uint32_t i = 0; i < e->n; i++)
+        if (!e->always[i])
+            for (uint32_t k = 0; k < rr[i].n; k++) {
+                uint32_t l = rr[i].ids[k];
+                e->lit_rules[e->lit_off[l] + fill[l]++] = i;
+            }
+    free(fill);
+    err = va_pf_new(L.s, L.len, L.n, (va_pf_backend)o->prefilter_backend, &e->pf, why);
+out:
+    for (uint32_t i = 0; i < e->n; i++) req_free(&rr[i]);
+    free(rr);
+    free(L.s);
+    free(L.len);
+    free(L.tab);
+    return err;
 }
 
 va_err va_se_new(const va_sr_set *set, const va_se_opts *o, va_diag_fn diag, void *ud, va_se **out,
@@ -301,9 +772,28 @@ va_err va_se_new(const va_sr_set *set, const va_se_opts *o, va_diag_fn diag, voi
         e->n++;
         st->rules++;
     }
+    for (uint32_t i = 0; i < e->n; i++)
+        if (rule_eids(e, &e->r[i])) {
+            va_se_free(e);
+            return VA_ENOMEM;
+        }
     if (build_index(e) != VA_OK) {
         va_se_free(e);
         return VA_ENOMEM;
+    }
+    if (!o->prefilter_off) {
+        const char *why = NULL;
+        va_err err = build_prefilter(e, o, &why);
+        if (err) {
+            if (diag && why) {
+                va_diag d = {VA_SEV_ERROR, err, "prefilter", NULL, -1, -1, why};
+                diag(ud, &d);
+            }
+            va_se_free(e);
+            return err;
+        }
+        for (uint32_t i = 0; i < e->n; i++) st->prefiltered += !e->always[i];
+        st->literals = e->nlits;
     }
     *out = e;
     return VA_OK;
@@ -323,6 +813,10 @@ void va_se_free(va_se *e) {
     for (uint32_t i = 0; i < e->idx_cap; i++) free(e->idx[i].rules);
     free(e->idx);
     free(e->any.rules);
+    va_pf_free(e->pf);
+    free(e->lit_off);
+    free(e->lit_rules);
+    free(e->always);
     free(e->r);
     va_arena_free(&e->arena);
     free(e);
@@ -336,6 +830,7 @@ va_se_scratch *va_se_scratch_new(void) {
         return NULL;
     }
     va_buf_init(&s->fold);
+    va_buf_init(&s->text);
     return s;
 }
 
@@ -343,6 +838,9 @@ void va_se_scratch_free(va_se_scratch *s) {
     if (!s) return;
     va_sv_scratch_free(s->sv);
     va_buf_free(&s->fold);
+    va_buf_free(&s->text);
+    va_pf_scratch_free(s->pf_s);
+    free(s->mark);
     free(s->memo);
     free(s->fold_off);
     free(s->fold_len);
@@ -499,6 +997,71 @@ static int match_rule(const crule *c, va_se_scratch *s, const va_event *ev, cons
     return 0;
 }
 
+static void on_literal(void *ud, uint32_t id) {
+    void **a = ud;
+    const va_se *e = a[0];
+    va_se_scratch *s = a[1];
+    for (uint32_t k = e->lit_off[id]; k < e->lit_off[id + 1]; k++)
+        s->mark[e->lit_rules[k]] = s->epoch;
+}
+
+/* Scan the event's values for every rule literal once; sets s->all when the scan cannot
+ * decide (out of memory, a backend error, or text with the two non-ASCII characters that
+ * fold to ASCII letters, which an ASCII-caseless scan would miss). */
+static void prefilter_scan(const va_se *e, va_se_scratch *s, const va_event *ev) {
+    s->scanned = 1;
+    if (s->owner != e) {
+        va_pf_scratch_free(s->pf_s);
+        s->pf_s = va_pf_scratch_new(e->pf);
+        s->owner = s->pf_s ? e : NULL;
+        free(s->mark);
+        s->mark = calloc(e->n ? e->n : 1, sizeof *s->mark);
+        s->nmark = s->mark ? e->n : 0;
+        s->epoch = 0;
+    }
+    if (!s->pf_s || !s->mark) {
+        s->all = 1;
+        return;
+    }
+    if (++s->epoch == 0) { /* wrapped: old marks could look current */
+        memset(s->mark, 0, s->nmark * sizeof *s->mark);
+        s->epoch = 1;
+    }
+    va_buf_clear(&s->text);
+    for (uint32_t i = 0; i < ev->n; i++) {
+        va_buf_put(&s->text, ev->f[i].val, ev->f[i].vlen);
+        va_buf_putc(&s->text, '\0');
+    }
+    if (s->text.oom) {
+        s->all = 1;
+        return;
+    }
+    const char *t = s->text.p ? s->text.p : "";
+    size_t n = s->text.len;
+    if ((memchr(t, 0xE2, n) && memmem(t, n, "\xE2\x84\xAA", 3)) ||
+        (memchr(t, 0xC5, n) && memmem(t, n, "\xC5\xBF", 2))) {
+        s->all = 1;
+        return;
+    }
+    void *a[2] = {(void *)e, s};
+    if (va_pf_scan(e->pf, s->pf_s, t, n, on_literal, a)) s->all = 1;
+}
+
+/* Whether ev->event_id says all about the event's EventID: one such field, digits only.  Rules
+ * indexed by the event IDs their detection demands are exact only for such events. */
+static int plain_event_id(const va_event *ev) {
+    if (ev->event_id < 0) return 0;
+    int seen = 0;
+    for (uint32_t i = 0; i < ev->n; i++) {
+        const va_field *f = &ev->f[i];
+        if (f->nlen != 7 || memcmp(f->name, "EventID", 7)) continue;
+        if (seen++ || !f->vlen) return 0;
+        for (uint32_t k = 0; k < f->vlen; k++)
+            if (f->val[k] < '0' || f->val[k] > '9') return 0;
+    }
+    return seen == 1;
+}
+
 uint32_t va_se_match(const va_se *e, va_se_scratch *s, const va_event *ev, va_se_hit_fn fn,
                      void *ud) {
     uint32_t hits = 0;
@@ -507,27 +1070,45 @@ uint32_t va_se_match(const va_se *e, va_se_scratch *s, const va_event *ev, va_se
     if (grow(s, 1, ev->n ? ev->n : 1)) return 0;
     va_buf_clear(&s->fold);
     memset(s->fold_off, 0, (ev->n ? ev->n : 1) * sizeof *s->fold_off);
-    /* Candidates: up to three ascending lists of rule indices, merged so that rules run in
+    /* Candidates: up to four ascending lists of rule indices, merged so that rules run in
      * rule order and a rule listed twice runs once. */
-    const ientry *lists[3] = {&e->any, NULL, NULL};
+    const ientry *lists[4] = {&e->any, NULL, NULL, NULL};
     if (ch && e->idx_cap) {
         const ientry *a = slot_for(e, ch, chl, ev->event_id), *b = slot_for(e, ch, chl, -1);
         lists[1] = a->channel ? a : NULL;
         lists[2] = b->channel ? b : NULL;
+        if (!plain_event_id(ev)) {
+            const ientry *r = slot_for(e, ch, chl, KEY_REFINED);
+            lists[3] = r->channel ? r : NULL;
+        }
     }
-    uint32_t pos[3] = {0, 0, 0};
+    uint32_t pos[4] = {0, 0, 0, 0};
+    s->scanned = s->all = 0;
     for (;;) {
         uint32_t best = UINT32_MAX;
-        for (int l = 0; l < 3; l++)
+        for (int l = 0; l < 4; l++)
             if (lists[l] && pos[l] < lists[l]->n && lists[l]->rules[pos[l]] < best)
                 best = lists[l]->rules[pos[l]];
         if (best == UINT32_MAX) break;
-        for (int l = 0; l < 3; l++)
+        for (int l = 0; l < 4; l++)
             if (lists[l] && pos[l] < lists[l]->n && lists[l]->rules[pos[l]] == best) pos[l]++;
         const crule *c = &e->r[best];
+        if (e->pf && !e->always[best]) {
+            if (!s->scanned) prefilter_scan(e, s, ev);
+            if (!s->all && s->mark[best] != s->epoch) {
+                s->skipped++;
+                continue;
+            }
+        }
+        s->evaluated++;
         if (!match_rule(c, s, ev, ch, chl)) continue;
         hits++;
         if (fn && fn(ud, c->rule, ev)) break;
     }
     return hits;
+}
+
+void va_se_scratch_counts(const va_se_scratch *s, uint64_t *evaluated, uint64_t *skipped) {
+    if (evaluated) *evaluated = s->evaluated;
+    if (skipped) *skipped = s->skipped;
 }

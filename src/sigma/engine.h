@@ -30,6 +30,7 @@ typedef struct va_se_opts {
     const va_sv_ph *placeholders; /* for `expand` (may be NULL) */
     size_t nplaceholders;
     int prefilter_off; /* evaluate every routed rule (tests prove the prefilter changes nothing) */
+    int prefilter_backend; /* va_pf_backend (prefilter.h): 0 = Hyperscan when built in */
 } va_se_opts;
 
 typedef struct va_se_stats {
@@ -37,6 +38,8 @@ typedef struct va_se_stats {
     uint32_t unmapped;    /* left out: logsource not in the mapping (reported) */
     uint32_t unsupported; /* left out: construct not supported yet (reported) */
     uint32_t failed;      /* left out: a value or modifier did not compile (reported) */
+    uint32_t prefiltered; /* rules evaluated only when one of their literals occurs */
+    uint32_t literals;    /* distinct literals in the prefilter */
 } va_se_stats;
 
 /* Compile the rules of set (which, with its arena, must outlive the engine).  Each rule left
@@ -51,6 +54,9 @@ void va_se_scratch_free(va_se_scratch *s);
 
 /* Called for every rule that matches; return nonzero to stop matching this event. */
 typedef int (*va_se_hit_fn)(void *ud, const va_sr_rule *rule, const va_event *ev);
+
+/* Rules evaluated and rules skipped by the prefilter with s so far. */
+void va_se_scratch_counts(const va_se_scratch *s, uint64_t *evaluated, uint64_t *skipped);
 
 /* Run ev past the rules; returns the number of rules that matched. */
 uint32_t va_se_match(const va_se *e, va_se_scratch *s, const va_event *ev, va_se_hit_fn fn,

@@ -1120,6 +1120,82 @@ const char *va_sv_ref_name(const va_sv *m, size_t i, size_t *len) {
     return m->v[i].alts[0].ref;
 }
 
+size_t va_sv_nalts(const va_sv *m, size_t i) {
+    return i < m->nv ? m->v[i].nalts : 0;
+}
+
+/* Length of the character at p if a scan of raw event text can look for it: ASCII (scanned
+ * ASCII-caselessly), or a code point that simple case folding neither changes nor produces
+ * from another (so the folded subject holds it only where the raw subject does): everything
+ * from U+0590 up except the folding blocks of value_fold.c.  0 if not (also for bytes that are
+ * not UTF-8: they could be part of a folded character's encoding). */
+static size_t scan_safe(const unsigned char *p, size_t n) {
+    if (*p < 0x80) return 1;
+    uint32_t cp;
+    size_t l = va_utf8_next(p, n, &cp);
+    if (!l || (cp == 0xFFFD && l == 1) || cp < 0x0590 || (cp >= 0x1E00 && cp <= 0x1EFF) ||
+        (cp >= 0x2100 && cp <= 0x2184) || (cp >= 0x24B6 && cp <= 0x24E9) ||
+        (cp >= 0xFF21 && cp <= 0xFF5A))
+        return 0;
+    return l;
+}
+
+/* Bytes to step over an unsafe character (at least 1). */
+static size_t scan_safe_skip(const unsigned char *p, size_t n) {
+    uint32_t cp;
+    size_t l = va_utf8_next(p, n, &cp);
+    return l ? l : 1;
+}
+
+size_t va_sv_alt_literal(const va_sv *m, size_t i, size_t k, size_t minlen, const char **lit) {
+    if (i >= m->nv || k >= m->v[i].nalts) return 0;
+    const alt *al = &m->v[i].alts[k];
+    if (al->kind != ALT_GLOB) return 0;
+    const glob *g = &al->g;
+    size_t best = 0;
+    const char *bp = NULL;
+    for (uint32_t s = 0; s < g->nseg; s++)
+        for (uint32_t a = g->segs[s].a0; a < g->segs[s].a0 + g->segs[s].na; a++) {
+            const atom *at = &g->atoms[a];
+            if (at->t != AT_LIT) continue;
+            const unsigned char *p = (const unsigned char *)g->lit + at->off, *end = p + at->len;
+            while (p < end) { /* runs of characters the event side can be scanned for */
+                const unsigned char *r = p;
+                size_t l;
+                while (p < end && (l = scan_safe(p, (size_t)(end - p)))) p += l;
+                if ((size_t)(p - r) > best) best = (size_t)(p - r), bp = (const char *)r;
+                if (p < end) p += scan_safe_skip(p, (size_t)(end - p));
+            }
+        }
+    if (best < minlen || !best) return 0;
+    *lit = bp;
+    return best;
+}
+
+int va_sv_alt_int_eq(const va_sv *m, size_t i, size_t k, int64_t *out) {
+    if (i >= m->nv || k >= m->v[i].nalts) return 0;
+    const alt *al = &m->v[i].alts[k];
+    if (al->kind == ALT_NUM) {
+        if (al->op != OP_EQ || al->tpart || al->v.isint != 1) return 0;
+        *out = al->v.i;
+        return 1;
+    }
+    if (al->kind != ALT_GLOB) return 0;
+    /* A pattern of digits alone, anchored at both ends, equals only that number's text. */
+    const glob *g = &al->g;
+    if (g->star || g->nseg != 1 || g->segs[0].na != 1) return 0;
+    const atom *at = &g->atoms[g->segs[0].a0];
+    if (at->t != AT_LIT || !at->len || at->len > 18) return 0;
+    int64_t v = 0;
+    for (uint32_t j = 0; j < at->len; j++) {
+        char c = g->lit[at->off + j];
+        if (c < '0' || c > '9') return 0;
+        v = v * 10 + (c - '0');
+    }
+    *out = v;
+    return 1;
+}
+
 /* ---- glob matching ----------------------------------------------------------------------- */
 
 static size_t cp_len_fwd(const unsigned char *s, size_t avail) {

@@ -90,6 +90,22 @@ size_t va_sv_nvalues(const va_sv *m);
 /* fieldref: the referenced field name of value i (owned by the matcher), or NULL. */
 const char *va_sv_ref_name(const va_sv *m, size_t i, size_t *len);
 
+/* Number of alternatives value i compiled to (windash, base64offset, expand... add some). */
+size_t va_sv_nalts(const va_sv *m, size_t i);
+/* Prefilter support: a byte string of at least minlen bytes that every subject matching
+ * alternative k of value i contains, ASCII-case-insensitively (the longest run of the pattern's
+ * folded literal text made of ASCII and of characters that case folding leaves alone).  Returns its
+ * length and sets *lit (owned by the matcher), or 0 when there is none: numbers, regular
+ * expressions, CIDR, field references, patterns without such a run.  Only the exactness caveat of
+ * folding applies: U+212A and U+017F fold to ASCII 'k' and 's', so a subject holding them may match
+ * without containing the run (the engine scans such events without the prefilter). */
+size_t va_sv_alt_literal(const va_sv *m, size_t i, size_t k, size_t minlen, const char **lit);
+
+/* Another prefilter fact: 1 and *out set if every subject matching alternative k of value i
+ * that is a plain decimal integer (digits only) equals *out; 0 if the alternative is not such
+ * an equality (ranges, text patterns, regular expressions...). */
+int va_sv_alt_int_eq(const va_sv *m, size_t i, size_t k, int64_t *out);
+
 /* What an absent field yields for this item: 1 for null and exists:false, else 0 (also with
  * neq: a field that is not there is not "different"). */
 int va_sv_absent(const va_sv *m);

@@ -1,0 +1,315 @@
+/*
+ * prefilter.c - the multi-literal matcher behind the Sigma prefilter (see prefilter.h).
+ *
+ * Hyperscan's literal API compiles all literals into one block-mode database scanned once per
+ * event.  The automaton is a classic Aho-Corasick over ASCII-lowercased bytes: a trie whose
+ * edges are kept sorted per node (binary search), failure links, and dictionary links to the
+ * next node on the failure chain that ends a literal.  It is the portable fallback and the
+ * second opinion in tests; it is not tuned like Hyperscan.
+ */
+#include "sigma/prefilter.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef VAERN_HAVE_HYPERSCAN
+#include <hs/hs.h>
+#endif
+
+#define NONE UINT32_MAX
+
+typedef struct edge {
+    uint8_t c;
+    uint32_t to;
+} edge;
+
+typedef struct acnode {
+    uint32_t e0, ne; /* edges[e0..e0+ne), sorted by c */
+    uint32_t fail;
+    uint32_t out;  /* first literal ending here, NONE if none (more via same[]) */
+    uint32_t dict; /* next node on the failure chain with out != NONE, 0 if none */
+} acnode;
+
+struct va_pf {
+    va_pf_backend b;
+    /* automaton */
+    acnode *node;
+    uint32_t nnode;
+    edge *edges;
+    uint32_t *same; /* per literal id: next id with the same (lowercased) text, NONE */
+    uint32_t root_next[256];
+#ifdef VAERN_HAVE_HYPERSCAN
+    hs_database_t *db;
+#endif
+};
+
+struct va_pf_scratch {
+#ifdef VAERN_HAVE_HYPERSCAN
+    hs_scratch_t *hs;
+#endif
+    int unused;
+};
+
+static uint8_t lc(uint8_t c) {
+    return c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c;
+}
+
+/* ---- automaton construction -------------------------------------------------------------- */
+
+typedef struct bmap { /* (node, byte) -> child while the trie is built */
+    uint64_t *k;
+    uint32_t *v;
+    size_t cap;
+} bmap;
+
+static uint32_t *bmap_slot(bmap *m, uint64_t key, int *found) {
+    size_t j = (size_t)((key * 0x9E3779B97F4A7C15ull) >> 20) & (m->cap - 1);
+    while (m->k[j]) {
+        if (m->k[j] == key) {
+            *found = 1;
+            return &m->v[j];
+        }
+        j = (j + 1) & (m->cap - 1);
+    }
+    *found = 0;
+    m->k[j] = key;
+    return &m->v[j];
+}
+
+static int edge_cmp(const void *a, const void *b) {
+    const edge *x = a, *y = b;
+    return (int)x->c - (int)y->c;
+}
+
+static uint32_t ac_next(const va_pf *p, uint32_t s, uint8_t c) {
+    if (!s) return p->root_next[c];
+    const edge *e = p->edges + p->node[s].e0;
+    uint32_t lo = 0, hi = p->node[s].ne;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (e[mid].c < c)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < p->node[s].ne && e[lo].c == c ? e[lo].to : NONE;
+}
+
+static va_err ac_build(va_pf *p, const char *const *lits, const size_t *lens, uint32_t n) {
+    size_t total = 1;
+    for (uint32_t i = 0; i < n; i++) total += lens[i];
+    if (total > UINT32_MAX / 4) return VA_ELIMIT;
+    bmap m = {0};
+    m.cap = 16;
+    while (m.cap < 2 * total) m.cap *= 2;
+    m.k = calloc(m.cap, sizeof *m.k);
+    m.v = calloc(m.cap, sizeof *m.v);
+    uint32_t *parent = malloc(total * sizeof *parent);
+    uint8_t *pc = malloc(total);
+    p->node = calloc(total, sizeof *p->node);
+    p->same = malloc((n ? n : 1) * sizeof *p->same);
+    va_err err = VA_ENOMEM;
+    if (!m.k || !m.v || !parent || !pc || !p->node || !p->same) goto out;
+    uint32_t nn = 1;
+    p->node[0].out = NONE;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t s = 0;
+        for (size_t j = 0; j < lens[i]; j++) {
+            uint8_t c = lc((uint8_t)lits[i][j]);
+            int found;
+            /* key 0 marks an empty slot, so keys start at 1 */
+            uint32_t *v = bmap_slot(&m, ((uint64_t)s << 8 | c) + 1, &found);
+            if (!found) {
+                *v = nn;
+                parent[nn] = s, pc[nn] = c;
+                p->node[nn].out = NONE;
+                nn++;
+            }
+            s = *v;
+        }
+        p->same[i] = p->node[s].out; /* duplicates chain through same[] */
+        p->node[s].out = i;
+    }
+    p->nnode = nn;
+    /* Edges grouped by parent: count, place, sort each group. */
+    if (!(p->edges = malloc((nn ? nn : 1) * sizeof *p->edges))) goto out;
+    for (uint32_t s = 1; s < nn; s++) p->node[parent[s]].ne++;
+    uint32_t off = 0;
+    for (uint32_t s = 0; s < nn; s++) {
+        p->node[s].e0 = off;
+        off += p->node[s].ne;
+        p->node[s].ne = 0;
+    }
+    for (uint32_t s = 1; s < nn; s++) {
+        acnode *q = &p->node[parent[s]];
+        p->edges[q->e0 + q->ne++] = (edge){pc[s], s};
+    }
+    for (uint32_t s = 0; s < nn; s++)
+        qsort(p->edges + p->node[s].e0, p->node[s].ne, sizeof(edge), edge_cmp);
+    for (int c = 0; c < 256; c++) p->root_next[c] = 0;
+    for (uint32_t k = 0; k < p->node[0].ne; k++)
+        p->root_next[p->edges[p->node[0].e0 + k].c] = p->edges[p->node[0].e0 + k].to;
+    /* Failure and dictionary links, breadth first (parent[] reused as the queue). */
+    uint32_t *q = parent, qh = 0, qt = 0;
+    for (uint32_t k = 0; k < p->node[0].ne; k++) {
+        uint32_t s = p->edges[p->node[0].e0 + k].to;
+        p->node[s].fail = 0, p->node[s].dict = 0;
+        q[qt++] = s;
+    }
+    while (qh < qt) {
+        uint32_t r = q[qh++];
+        for (uint32_t k = 0; k < p->node[r].ne; k++) {
+            const edge *e = &p->edges[p->node[r].e0 + k];
+            uint32_t f = p->node[r].fail, t;
+            while ((t = ac_next(p, f, e->c)) == NONE) f = p->node[f].fail;
+            p->node[e->to].fail = t;
+            p->node[e->to].dict = p->node[t].out != NONE ? t : p->node[t].dict;
+            q[qt++] = e->to;
+        }
+    }
+    err = VA_OK;
+out:
+    free(m.k);
+    free(m.v);
+    free(parent);
+    free(pc);
+    return err;
+}
+
+static void ac_scan(const va_pf *p, const char *text, size_t n, va_pf_hit_fn fn, void *ud) {
+    uint32_t s = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = lc((uint8_t)text[i]);
+        uint32_t t;
+        while ((t = ac_next(p, s, c)) == NONE) s = p->node[s].fail;
+        s = t;
+        for (uint32_t o = p->node[s].out != NONE ? s : p->node[s].dict; o; o = p->node[o].dict)
+            for (uint32_t id = p->node[o].out; id != NONE; id = p->same[id]) fn(ud, id);
+    }
+}
+
+/* ---- Hyperscan --------------------------------------------------------------------------- */
+
+#ifdef VAERN_HAVE_HYPERSCAN
+static va_err hs_build(va_pf *p, const char *const *lits, const size_t *lens, uint32_t n,
+                       const char **why) {
+    unsigned *flags = malloc((n ? n : 1) * sizeof *flags);
+    unsigned *ids = malloc((n ? n : 1) * sizeof *ids);
+    if (!flags || !ids) {
+        free(flags);
+        free(ids);
+        return VA_ENOMEM;
+    }
+    for (uint32_t i = 0; i < n; i++) flags[i] = HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH, ids[i] = i;
+    hs_compile_error_t *ce = NULL;
+    hs_error_t rc =
+        hs_compile_lit_multi(lits, flags, ids, lens, n, HS_MODE_BLOCK, NULL, &p->db, &ce);
+    free(flags);
+    free(ids);
+    if (rc != HS_SUCCESS) {
+        *why = "Hyperscan could not compile the literals";
+        if (ce) hs_free_compile_error(ce);
+        return VA_EFORMAT;
+    }
+    return VA_OK;
+}
+
+typedef struct hsctx {
+    va_pf_hit_fn fn;
+    void *ud;
+} hsctx;
+
+static int hs_on_match(unsigned id, unsigned long long from, unsigned long long to, unsigned fl,
+                       void *ctx) {
+    (void)from, (void)to, (void)fl;
+    hsctx *c = ctx;
+    c->fn(c->ud, id);
+    return 0;
+}
+#endif
+
+/* ---- API --------------------------------------------------------------------------------- */
+
+va_err va_pf_new(const char *const *lits, const size_t *lens, uint32_t n, va_pf_backend b,
+                 va_pf **out, const char **why) {
+    static const char *dummy;
+    if (!why) why = &dummy;
+    *out = NULL;
+#ifdef VAERN_HAVE_HYPERSCAN
+    if (b == VA_PF_AUTO) b = n ? VA_PF_HYPERSCAN : VA_PF_AUTOMATON; /* hs needs >= 1 literal */
+    if (b == VA_PF_HYPERSCAN && !n) b = VA_PF_AUTOMATON;
+#else
+    if (b == VA_PF_AUTO) b = VA_PF_AUTOMATON;
+    if (b == VA_PF_HYPERSCAN) {
+        *why = "vaern was built without Hyperscan";
+        return VA_EUNSUPPORTED;
+    }
+#endif
+    va_pf *p = calloc(1, sizeof *p);
+    if (!p) return VA_ENOMEM;
+    p->b = b;
+    va_err err;
+#ifdef VAERN_HAVE_HYPERSCAN
+    if (b == VA_PF_HYPERSCAN)
+        err = hs_build(p, lits, lens, n, why);
+    else
+#endif
+        err = ac_build(p, lits, lens, n);
+    if (err) {
+        va_pf_free(p);
+        return err;
+    }
+    *out = p;
+    return VA_OK;
+}
+
+void va_pf_free(va_pf *p) {
+    if (!p) return;
+#ifdef VAERN_HAVE_HYPERSCAN
+    if (p->db) hs_free_database(p->db);
+#endif
+    free(p->node);
+    free(p->edges);
+    free(p->same);
+    free(p);
+}
+
+const char *va_pf_backend_name(const va_pf *p) {
+    return p->b == VA_PF_HYPERSCAN ? "hyperscan" : "automaton";
+}
+
+va_pf_scratch *va_pf_scratch_new(const va_pf *p) {
+    va_pf_scratch *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+#ifdef VAERN_HAVE_HYPERSCAN
+    if (p->db && hs_alloc_scratch(p->db, &s->hs) != HS_SUCCESS) {
+        free(s);
+        return NULL;
+    }
+#else
+    (void)p;
+#endif
+    return s;
+}
+
+void va_pf_scratch_free(va_pf_scratch *s) {
+    if (!s) return;
+#ifdef VAERN_HAVE_HYPERSCAN
+    if (s->hs) hs_free_scratch(s->hs);
+#endif
+    free(s);
+}
+
+int va_pf_scan(const va_pf *p, va_pf_scratch *s, const char *text, size_t n, va_pf_hit_fn fn,
+               void *ud) {
+#ifdef VAERN_HAVE_HYPERSCAN
+    if (p->b == VA_PF_HYPERSCAN) {
+        if (n > UINT32_MAX) return -1;
+        hsctx c = {fn, ud};
+        return hs_scan(p->db, text, (unsigned)n, 0, s->hs, hs_on_match, &c) == HS_SUCCESS ? 0 : -1;
+    }
+#endif
+    (void)s;
+    ac_scan(p, text, n, fn, ud);
+    return 0;
+}

@@ -1,0 +1,47 @@
+/*
+ * prefilter.h - a multi-literal matcher for the Sigma engine's prefilter.
+ *
+ * The engine (engine.c) reduces each rule to literals of which at least one must occur in an
+ * event for the rule to possibly match, and asks this module which of all rules' literals
+ * occur in the text of an event.  Matching is ASCII-case-insensitive.  Two backends give the
+ * same answers: Hyperscan (Debian's libhyperscan, x86-64) and vaern's own Aho-Corasick
+ * automaton, used where Hyperscan is not built in or when asked for (tests run both).
+ */
+#ifndef VA_SIGMA_PREFILTER_H
+#define VA_SIGMA_PREFILTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+
+typedef enum va_pf_backend {
+    VA_PF_AUTO = 0, /* Hyperscan when built in, else the automaton */
+    VA_PF_HYPERSCAN,
+    VA_PF_AUTOMATON,
+} va_pf_backend;
+
+typedef struct va_pf va_pf;
+typedef struct va_pf_scratch va_pf_scratch;
+
+/* Compile literals lits[i][0..lens[i]) (i < n; arbitrary bytes, none empty) with ids 0..n-1.
+ * The literals are only read during the call.  VA_EUNSUPPORTED if the backend asked for is not
+ * built in; *why names a backend failure.  Free with va_pf_free. */
+va_err va_pf_new(const char *const *lits, const size_t *lens, uint32_t n, va_pf_backend b,
+                 va_pf **out, const char **why);
+void va_pf_free(va_pf *p);
+/* The backend in use ("hyperscan" or "automaton"). */
+const char *va_pf_backend_name(const va_pf *p);
+
+/* Per-thread scanning state for p; free with va_pf_scratch_free.  NULL if out of memory. */
+va_pf_scratch *va_pf_scratch_new(const va_pf *p);
+void va_pf_scratch_free(va_pf_scratch *s);
+
+/* Called at least once for every literal occurring in the text (more than once is allowed). */
+typedef void (*va_pf_hit_fn)(void *ud, uint32_t id);
+/* Scan text[0..n); returns 0, or -1 if the backend failed (the caller must then treat every
+ * literal as present). */
+int va_pf_scan(const va_pf *p, va_pf_scratch *s, const char *text, size_t n, va_pf_hit_fn fn,
+               void *ud);
+
+#endif
