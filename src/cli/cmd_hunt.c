@@ -1,10 +1,10 @@
 /*
  * cmd_hunt.c - `vaern hunt`: Sigma rules over Windows event logs (EVTX and JSON exports).
  *
- * First cut for issue 3: rules are loaded (sigma/rule.h), compiled against the logsource
- * mapping (sigma/engine.h) and every event is matched on the reading thread; alerts are
- * printed as JSON lines.  The terminal table, CSV, summaries, progress and parallel matching
- * come next.
+ * Rules are loaded (sigma/rule.h) and compiled against the logsource mapping (sigma/engine.h).
+ * EVTX events are matched on the reader's worker threads, each with its own engine scratch;
+ * the hits (rule and matched fields) travel with the record to the calling thread, which
+ * writes the alerts in input order, so the output is the same whatever the thread count.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/paths.h"
@@ -23,9 +24,33 @@
 #include "sigma/engine.h"
 #include "sigma/prefilter.h"
 
+/* One rule hit: the rule and the indices of the event fields that matched. */
+typedef struct hit {
+    const va_sr_rule *rule;
+    const uint32_t *fi;
+    uint32_t nf;
+} hit;
+
+/* The hits of one event, in rule order (in the chunk's arena until it is delivered). */
+typedef struct hits {
+    uint32_t n;
+    hit h[];
+} hits;
+
+/* A worker's scratch: engine state and the hits of the event being matched. */
+typedef struct wstate {
+    va_se_scratch *se;
+    hit *h;
+    uint32_t n, cap;
+    uint32_t *fi; /* field indices of all hits of the event */
+    uint32_t nfi, capfi;
+    int oom;
+} wstate;
+
 typedef struct hunt {
     const va_se *engine;
-    va_se_scratch *scratch;
+    wstate *w; /* one per worker */
+    int nw;
     int min_level;
     FILE *out;
     va_buf line;
@@ -62,9 +87,68 @@ static void put_field(va_buf *b, const char *k, const va_field *f) {
     va_buf_json_str(b, f->val, f->vlen);
 }
 
-static int on_hit(void *ud, const va_sr_rule *r, const va_event *ev) {
-    hunt *h = ud;
+/* Hit callback on the matching thread: keep the rule and its matched fields. */
+static int collect(void *ud, const va_sr_rule *r, const va_event *ev) {
+    void **a = ud;
+    hunt *h = a[0];
+    wstate *w = a[1];
     if (level_rank(r->level) < h->min_level) return 0;
+    if (w->n == w->cap) {
+        uint32_t cap = w->cap ? w->cap * 2 : 16;
+        hit *n = realloc(w->h, cap * sizeof *n);
+        if (!n) {
+            w->oom = 1;
+            return 1;
+        }
+        w->h = n, w->cap = cap;
+    }
+    uint32_t need = va_se_hit_fields(w->se, NULL, 0);
+    if (w->nfi + need > w->capfi) {
+        uint32_t cap = w->capfi ? w->capfi : 64;
+        while (cap < w->nfi + need) cap *= 2;
+        uint32_t *n = realloc(w->fi, cap * sizeof *n);
+        if (!n) {
+            w->oom = 1;
+            return 1;
+        }
+        w->fi = n, w->capfi = cap;
+    }
+    va_se_hit_fields(w->se, w->fi + w->nfi, need);
+    w->h[w->n++] = (hit){r, (const uint32_t *)(uintptr_t)w->nfi, need}; /* offset for now */
+    w->nfi += need;
+    (void)ev;
+    return 0;
+}
+
+/* Match ev with worker w's scratch; the hits are copied into arena a (NULL: none). */
+static hits *match_event(hunt *h, int worker, const va_event *ev, va_arena *a) {
+    wstate *w = &h->w[worker];
+    w->n = w->nfi = 0;
+    void *ud[2] = {h, w};
+    va_se_match(h->engine, w->se, ev, collect, ud);
+    if (!w->n) return NULL;
+    hits *x = va_arena_alloc(a, sizeof *x + w->n * sizeof(hit));
+    uint32_t *fi = va_arena_alloc(a, (w->nfi ? w->nfi : 1) * sizeof *fi);
+    if (!x || !fi) {
+        w->oom = 1;
+        return NULL;
+    }
+    memcpy(fi, w->fi, w->nfi * sizeof *fi);
+    x->n = w->n;
+    for (uint32_t i = 0; i < w->n; i++) {
+        x->h[i] = w->h[i];
+        x->h[i].fi = fi + (uintptr_t)w->h[i].fi;
+    }
+    return x;
+}
+
+static uintptr_t evtx_work(void *ud, int worker, const va_evtx_rec *r, va_arena *a) {
+    return r->ev ? (uintptr_t)match_event(ud, worker, r->ev, a) : 0;
+}
+
+/* Write one alert (calling thread, input order). */
+static void emit(hunt *h, const hit *x, const va_event *ev) {
+    const va_sr_rule *r = x->rule;
     h->alerts++;
     va_buf *b = &h->line;
     va_buf_clear(b);
@@ -87,24 +171,34 @@ static int on_hit(void *ud, const va_sr_rule *r, const va_event *ev) {
     if (ev->event_id >= 0) va_buf_printf(b, ",\"event_id\":%" PRId64, ev->event_id);
     if (ev->record_id) va_buf_printf(b, ",\"record_id\":%" PRIu64, ev->record_id);
     put_str(b, "file", ev->src.path);
-    va_buf_puts(b, "}\n");
+    va_buf_puts(b, ",\"fields\":{");
+    for (uint32_t i = 0; i < x->nf; i++) {
+        const va_field *f = &ev->f[x->fi[i]];
+        if (i) va_buf_putc(b, ',');
+        va_buf_json_str(b, f->name, f->nlen);
+        va_buf_putc(b, ':');
+        va_buf_json_str(b, f->val, f->vlen);
+    }
+    va_buf_puts(b, "}}\n");
     if (!b->oom && fwrite(b->p, 1, b->len, h->out) != b->len) h->out_err = errno ? errno : EIO;
-    return 0;
 }
 
-static void match(hunt *h, const va_event *ev) {
+static void deliver(hunt *h, const hits *x, const va_event *ev) {
     h->events++;
-    va_se_match(h->engine, h->scratch, ev, on_hit, h);
+    for (uint32_t i = 0; x && i < x->n; i++) emit(h, &x->h[i], ev);
 }
 
 static int on_evtx(void *ud, const va_evtx_rec *r) {
-    match(ud, r->ev);
-    return ((hunt *)ud)->out_err != 0;
+    hunt *h = ud;
+    if (r->ev) deliver(h, (const hits *)r->work, r->ev);
+    return h->out_err != 0;
 }
 
 static int on_json(void *ud, const va_event *ev) {
-    match(ud, ev);
-    return ((hunt *)ud)->out_err != 0;
+    hunt *h = ud;
+    /* JSON exports are read on this thread, after the EVTX files: worker 0's scratch is free. */
+    deliver(h, match_event(h, 0, ev, ev->arena), ev);
+    return h->out_err != 0;
 }
 
 static void on_diag(void *ud, const va_diag *d) {
@@ -260,13 +354,21 @@ int va_cmd_hunt(int argc, char **argv) {
             est.failed);
     int64_t t2 = now_ns();
     h.engine = engine;
-    h.scratch = va_se_scratch_new();
+    if (!eo.threads) {
+        long np = sysconf(_SC_NPROCESSORS_ONLN);
+        eo.threads = np > 0 ? (int)np : 1;
+    }
+    if (eo.threads > 64) eo.threads = 64;
+    h.nw = eo.threads;
+    int scratch_ok = (h.w = calloc((size_t)h.nw, sizeof *h.w)) != NULL;
+    for (int i = 0; scratch_ok && i < h.nw; i++)
+        scratch_ok = (h.w[i].se = va_se_scratch_new()) != NULL;
     va_buf_init(&h.line);
     h.out = outpath ? fopen(outpath, "w") : stdout;
     static const char *const exts[] = {".evtx", ".json", ".jsonl", ".ndjson", NULL};
     va_paths paths = {0};
     int missing = va_paths_add_args(&paths, argc, argv, optind, exts);
-    if (!h.out || !h.scratch) {
+    if (!h.out || !scratch_ok) {
         fprintf(stderr, "vaern: %s\n", !h.out ? strerror(errno) : "out of memory");
         rc = VA_EXIT_FATAL;
     } else {
@@ -276,6 +378,7 @@ int va_cmd_hunt(int argc, char **argv) {
         for (size_t i = 0; ev && i < paths.n; i++)
             if (va_path_is_evtx(paths.v[i])) ev[nev++] = paths.v[i];
         eo.want_event = 1;
+        eo.work_fn = evtx_work, eo.work_ud = &h;
         va_evtx_stats st = {0};
         if (nev) va_evtx_read_files(ev, nev, &eo, on_diag, &h, &st, on_evtx, NULL, &h);
         free(ev);
@@ -291,8 +394,12 @@ int va_cmd_hunt(int argc, char **argv) {
         }
         fprintf(stderr, "vaern: %" PRIu64 " events, %" PRIu64 " alerts\n", h.events, h.alerts);
         if (stats) {
-            uint64_t ev_n, sk_n;
-            va_se_scratch_counts(h.scratch, &ev_n, &sk_n);
+            uint64_t ev_n = 0, sk_n = 0;
+            for (int i = 0; i < h.nw; i++) {
+                uint64_t a1, a2;
+                va_se_scratch_counts(h.w[i].se, &a1, &a2);
+                ev_n += a1, sk_n += a2;
+            }
             fprintf(stderr,
                     "vaern: stats: load %.3f s, compile %.3f s, hunt %.3f s; prefilter: %u of %u "
                     "rules, %u literals; rules evaluated %" PRIu64 ", skipped %" PRIu64 "\n",
@@ -303,7 +410,12 @@ int va_cmd_hunt(int argc, char **argv) {
     }
     if (h.out && h.out != stdout) fclose(h.out);
     va_buf_free(&h.line);
-    va_se_scratch_free(h.scratch);
+    for (int i = 0; h.w && i < h.nw; i++) {
+        va_se_scratch_free(h.w[i].se);
+        free(h.w[i].h);
+        free(h.w[i].fi);
+    }
+    free(h.w);
     va_se_free(engine);
     va_paths_free(&paths);
     va_arena_free(&a);

@@ -24,6 +24,8 @@
 #define VA_EVTX_CHUNK_SIZE  65536
 #define VA_EVTX_HEADER_SIZE 4096
 
+typedef struct va_evtx_rec va_evtx_rec;
+
 /* Options for reading. */
 typedef struct va_evtx_opts {
     int ignore_crc; /* parse chunks whose checksums do not match (the mismatch is still reported) */
@@ -37,6 +39,12 @@ typedef struct va_evtx_opts {
      * the worker's buffer.  Lets a consumer that only writes text skip per-record calls and
      * copies.  Return nonzero to stop. */
     int (*text_fn)(void *ud, const char *text, size_t len);
+    /* Optional, for va_evtx_read_files: runs on the worker thread for each record as soon as
+     * it is parsed (worker: 0..threads-1), so per-record work such as detection scales with
+     * cores.  What it returns comes back with the record in va_evtx_rec.work; a is the
+     * chunk's arena, for results that must live until the record is delivered. */
+    uintptr_t (*work_fn)(void *work_ud, int worker, const va_evtx_rec *r, va_arena *a);
+    void *work_ud;
 } va_evtx_opts;
 
 /* Counters for one file (or summed over files). */
@@ -67,7 +75,7 @@ const char *va_evtx_path(const va_evtx_file *f);
 int va_evtx_dirty(const va_evtx_file *f);
 
 /* One parsed record, valid during the record callback. */
-typedef struct va_evtx_rec {
+struct va_evtx_rec {
     uint64_t record_id;   /* from the record header */
     uint64_t written;     /* FILETIME from the record header */
     uint32_t chunk;       /* chunk index */
@@ -77,7 +85,8 @@ typedef struct va_evtx_rec {
     const char *json; /* the flat event as one JSON object (want_json); not NUL-terminated */
     size_t json_len;
     const va_event *ev; /* flat event (want_event) */
-} va_evtx_rec;
+    uintptr_t work;     /* what va_evtx_opts.work_fn returned, else 0 */
+};
 
 typedef int (*va_evtx_rec_fn)(void *ud, const va_evtx_rec *r);
 

@@ -359,7 +359,7 @@ int bx_parse_chunk(va_evtx_file *f, uint32_t idx, const va_evtx_opts *o, va_evtx
         r.written = bx_rd64(ck + pos + 16);
         r.chunk = idx;
         r.file_offset = base + pos;
-        r.xml = r.json = NULL, r.xml_len = r.json_len = 0, r.ev = NULL;
+        r.xml = r.json = NULL, r.xml_len = r.json_len = 0, r.ev = NULL, r.work = 0;
         size_t xml_start = xml ? xml->len : 0;
         int bad = bx_parse(c, pos + 24, pos + size - 4, 0, &frag, NULL);
         if (!bad && o->want_xml && xml) {

@@ -33,6 +33,8 @@ typedef struct sdiag {
 typedef struct slot {
     ofile *of;
     uint32_t idx;
+    int worker;            /* running it, for work_fn */
+    const va_evtx_opts *o; /* for work_fn */
     va_evtx_ctx *ctx;
     va_buf xml;
     va_evtx_rec *recs;
@@ -85,7 +87,9 @@ static int slot_rec(void *ud, const va_evtx_rec *r) {
         }
         s->recs = n, s->caprecs = cap;
     }
-    s->recs[s->nrecs++] = *r;
+    va_evtx_rec *x = &s->recs[s->nrecs++];
+    *x = *r;
+    if (s->o->work_fn) x->work = s->o->work_fn(s->o->work_ud, s->worker, r, &s->ctx->arena);
     return 0;
 }
 
@@ -104,10 +108,10 @@ static void slot_reset(slot *s) {
 }
 
 static void work(void *ud, void *item, int worker) {
-    (void)worker;
     reader *rd = ud;
     slot *s = item;
     if (s->idx == NO_CHUNK || !s->of->f) return;
+    s->worker = worker, s->o = rd->o;
     bx_parse_chunk(s->of->f, s->idx, rd->o, s->ctx, &s->st, slot_diag, s,
                    rd->fn ? slot_rec : skip_rec, s,
                    rd->o->want_xml || rd->o->want_json ? &s->xml : NULL);

@@ -46,6 +46,7 @@ typedef struct crule {
     uint32_t ns;
     uint32_t *eids; /* event IDs the detection demands (ascending), or none */
     uint32_t neids;
+    uint8_t *positive; /* per search: used somewhere not under `not` (its fields explain hits) */
 } crule;
 
 /* Rules indexed by what their routes require, so an event meets only its candidates:
@@ -92,6 +93,12 @@ struct va_se_scratch {
     uint32_t epoch;
     int scanned, all;            /* scan done; the prefilter cannot decide (evaluate everything) */
     uint64_t evaluated, skipped; /* rules evaluated / skipped by the prefilter, cumulative */
+    /* The rule that matched last, for va_se_hit_fields. */
+    const crule *hit_c;
+    const va_sl_route *hit_route;
+    const va_event *hit_ev;
+    uint8_t *seen; /* per event field, while collecting */
+    uint32_t seen_cap;
 };
 
 static void report(va_diag_fn diag, void *ud, const va_sr_rule *r, va_err code, const char *fmt,
@@ -116,6 +123,15 @@ static va_sv_kind lit_kind(va_sr_vtype t) {
     default:
         return VA_SV_STR;
     }
+}
+
+/* Mark the search identifiers nd uses outside any `not`. */
+static void mark_positive(const va_sc_node *nd, int neg, uint8_t *pos, uint32_t ns) {
+    if (nd->kind == VA_SC_NOT) neg = !neg;
+    if (!neg && (nd->kind == VA_SC_ID || nd->kind == VA_SC_OF))
+        for (uint32_t i = 0; i < nd->nids; i++)
+            if (nd->ids[i] < ns) pos[nd->ids[i]] = 1;
+    for (uint32_t i = 0; i < nd->nkids; i++) mark_positive(nd->kids[i], neg, pos, ns);
 }
 
 /* Compile one field (name|mods: values). */
@@ -193,6 +209,9 @@ static va_err compile_rule(va_se *e, const va_se_opts *o, const va_sr_rule *r, c
             }
         }
     }
+    if (!(c->positive = va_arena_alloc(&e->arena, c->ns ? c->ns : 1))) return VA_ENOMEM;
+    memset(c->positive, 0, c->ns ? c->ns : 1);
+    for (uint32_t k = 0; k < d->nconds; k++) mark_positive(d->conds[k].ast, 0, c->positive, c->ns);
     return VA_OK;
 }
 
@@ -289,7 +308,7 @@ static va_err build_index(va_se *e) {
 
 /* ---- prefilter: rules reduced to required literals -------------------------------------- */
 
-#define PF_MINLEN 3   /* shorter literals occur in almost every event: no use as a filter */
+#define PF_MINLEN 3    /* shorter literals occur in almost every event: no use as a filter */
 #define PF_MAXSET 8192 /* a requirement with more literals than this is not worth keeping */
 
 /* A requirement: at least one of ids must occur.  none: the rule part needs nothing. */
@@ -993,7 +1012,10 @@ static int match_rule(const crule *c, va_se_scratch *s, const va_event *ev, cons
     evalctx x = {c, route, s, ev};
     const va_sr_detection *d = &c->rule->detection;
     for (uint32_t k = 0; k < d->nconds; k++) /* a list of conditions is an OR */
-        if (va_sc_eval(d->conds[k].ast, search_cb, &x)) return 1;
+        if (va_sc_eval(d->conds[k].ast, search_cb, &x)) {
+            s->hit_c = c, s->hit_route = route, s->hit_ev = ev;
+            return 1;
+        }
     return 0;
 }
 
@@ -1111,4 +1133,57 @@ uint32_t va_se_match(const va_se *e, va_se_scratch *s, const va_event *ev, va_se
 void va_se_scratch_counts(const va_se_scratch *s, uint64_t *evaluated, uint64_t *skipped) {
     if (evaluated) *evaluated = s->evaluated;
     if (skipped) *skipped = s->skipped;
+}
+
+/* Mark the event fields through which cf matches (cf as a whole is known to match). */
+static void seen_field(evalctx *x, const cfield *cf, uint8_t *seen) {
+    const va_event *ev = x->ev;
+    int fold = (cf->flags & VA_SV_F_NEEDFOLD) != 0;
+    va_sv_subj sj;
+    const char *name = NULL;
+    uint32_t len = 0;
+    if (cf->nlen) route_name(x->route, cf, &name, &len);
+    for (uint32_t i = 0; i < ev->n; i++) {
+        if (cf->nlen && !field_eq(&ev->f[i], name, len)) continue;
+        if (cf->flags & VA_SV_F_FIELDREF) {
+            seen[i] = 1;
+            continue;
+        }
+        subject(x, i, fold, &sj);
+        int hit = va_sv_match(cf->m, x->s->sv, &sj);
+        for (size_t v = 0; !hit && (cf->flags & VA_SV_F_ALL) && v < va_sv_nvalues(cf->m); v++)
+            hit = va_sv_match_value(cf->m, v, x->s->sv, &sj);
+        if (hit) seen[i] = 1;
+    }
+}
+
+uint32_t va_se_hit_fields(va_se_scratch *s, uint32_t *idx, uint32_t cap) {
+    const crule *c = s->hit_c;
+    const va_event *ev = s->hit_ev;
+    if (!c || !ev || !ev->n) return 0;
+    if (ev->n > s->seen_cap) {
+        uint8_t *n = realloc(s->seen, ev->n);
+        if (!n) return 0;
+        s->seen = n, s->seen_cap = ev->n;
+    }
+    memset(s->seen, 0, ev->n);
+    evalctx x = {c, s->hit_route, s, ev};
+    for (uint32_t i = 0; i < c->ns; i++) {
+        if (!c->positive[i] || s->memo[i] != 2) continue;
+        const csearch *cs = &c->s[i];
+        for (uint32_t m = 0; m < cs->nmaps; m++) {
+            int all = 1;
+            for (uint32_t f = 0; f < cs->maps[m].n && all; f++)
+                all = match_field(&x, &cs->maps[m].f[f]);
+            for (uint32_t f = 0; all && f < cs->maps[m].n; f++)
+                seen_field(&x, &cs->maps[m].f[f], s->seen);
+        }
+    }
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < ev->n; i++)
+        if (s->seen[i]) {
+            if (n < cap) idx[n] = i;
+            n++;
+        }
+    return n;
 }

@@ -8,8 +8,7 @@
  * engine cannot compile is reported with its file, line and reason and left out: a rule is
  * never evaluated wrongly.
  *
- * Not yet here (issue 3 continues): the multi-pattern prefilter, correlation and filter
- * rules, and the list of matched fields in alerts.
+ * Correlation rules are evaluated over the hits by correlate.h.
  */
 #ifndef VA_SIGMA_ENGINE_H
 #define VA_SIGMA_ENGINE_H
@@ -54,6 +53,11 @@ void va_se_scratch_free(va_se_scratch *s);
 
 /* Called for every rule that matches; return nonzero to stop matching this event. */
 typedef int (*va_se_hit_fn)(void *ud, const va_sr_rule *rule, const va_event *ev);
+
+/* Inside a va_se_hit_fn call: the event fields that made the rule match (those of the search
+ * identifiers that matched and are not negated in the condition), as ascending indices into
+ * ev->f.  Writes at most cap and returns how many there are. */
+uint32_t va_se_hit_fields(va_se_scratch *s, uint32_t *idx, uint32_t cap);
 
 /* Rules evaluated and rules skipped by the prefilter with s so far. */
 void va_se_scratch_counts(const va_se_scratch *s, uint64_t *evaluated, uint64_t *skipped);

@@ -56,26 +56,6 @@ static uint8_t lc(uint8_t c) {
 
 /* ---- automaton construction -------------------------------------------------------------- */
 
-typedef struct bmap { /* (node, byte) -> child while the trie is built */
-    uint64_t *k;
-    uint32_t *v;
-    size_t cap;
-} bmap;
-
-static uint32_t *bmap_slot(bmap *m, uint64_t key, int *found) {
-    size_t j = (size_t)((key * 0x9E3779B97F4A7C15ull) >> 20) & (m->cap - 1);
-    while (m->k[j]) {
-        if (m->k[j] == key) {
-            *found = 1;
-            return &m->v[j];
-        }
-        j = (j + 1) & (m->cap - 1);
-    }
-    *found = 0;
-    m->k[j] = key;
-    return &m->v[j];
-}
-
 static int edge_cmp(const void *a, const void *b) {
     const edge *x = a, *y = b;
     return (int)x->c - (int)y->c;
@@ -99,58 +79,56 @@ static va_err ac_build(va_pf *p, const char *const *lits, const size_t *lens, ui
     size_t total = 1;
     for (uint32_t i = 0; i < n; i++) total += lens[i];
     if (total > UINT32_MAX / 4) return VA_ELIMIT;
-    bmap m = {0};
-    m.cap = 16;
-    while (m.cap < 2 * total) m.cap *= 2;
-    m.k = calloc(m.cap, sizeof *m.k);
-    m.v = calloc(m.cap, sizeof *m.v);
+    /* The trie is first built with child/sibling lists (most nodes have one child), then its
+     * edges are laid out sorted per node. */
+    uint32_t *child = malloc(total * sizeof *child), *sib = malloc(total * sizeof *sib);
     uint32_t *parent = malloc(total * sizeof *parent);
     uint8_t *pc = malloc(total);
-    p->node = calloc(total, sizeof *p->node);
+    p->node = malloc(total * sizeof *p->node);
     p->same = malloc((n ? n : 1) * sizeof *p->same);
     va_err err = VA_ENOMEM;
-    if (!m.k || !m.v || !parent || !pc || !p->node || !p->same) goto out;
+    if (!child || !sib || !parent || !pc || !p->node || !p->same) goto out;
     uint32_t nn = 1;
+    memset(&p->node[0], 0, sizeof p->node[0]);
     p->node[0].out = NONE;
+    child[0] = NONE;
+    for (int c = 0; c < 256; c++) p->root_next[c] = 0;
     for (uint32_t i = 0; i < n; i++) {
         uint32_t s = 0;
         for (size_t j = 0; j < lens[i]; j++) {
             uint8_t c = lc((uint8_t)lits[i][j]);
-            int found;
-            /* key 0 marks an empty slot, so keys start at 1 */
-            uint32_t *v = bmap_slot(&m, ((uint64_t)s << 8 | c) + 1, &found);
-            if (!found) {
-                *v = nn;
-                parent[nn] = s, pc[nn] = c;
-                p->node[nn].out = NONE;
-                nn++;
+            uint32_t t = NONE;
+            if (!s) {
+                if (p->root_next[c]) t = p->root_next[c];
+            } else {
+                for (t = child[s]; t != NONE && pc[t] != c; t = sib[t]) {}
             }
-            s = *v;
+            if (t == NONE) {
+                t = nn++;
+                memset(&p->node[t], 0, sizeof p->node[t]);
+                p->node[t].out = NONE;
+                parent[t] = s, pc[t] = c, child[t] = NONE;
+                sib[t] = child[s], child[s] = t;
+                p->node[s].ne++;
+                if (!s) p->root_next[c] = t;
+            }
+            s = t;
         }
         p->same[i] = p->node[s].out; /* duplicates chain through same[] */
         p->node[s].out = i;
     }
     p->nnode = nn;
-    /* Edges grouped by parent: count, place, sort each group. */
     if (!(p->edges = malloc((nn ? nn : 1) * sizeof *p->edges))) goto out;
-    for (uint32_t s = 1; s < nn; s++) p->node[parent[s]].ne++;
     uint32_t off = 0;
     for (uint32_t s = 0; s < nn; s++) {
         p->node[s].e0 = off;
-        off += p->node[s].ne;
-        p->node[s].ne = 0;
+        uint32_t k = 0;
+        for (uint32_t t = child[s]; t != NONE; t = sib[t]) p->edges[off + k++] = (edge){pc[t], t};
+        if (k > 1) qsort(p->edges + off, k, sizeof(edge), edge_cmp);
+        off += k;
     }
-    for (uint32_t s = 1; s < nn; s++) {
-        acnode *q = &p->node[parent[s]];
-        p->edges[q->e0 + q->ne++] = (edge){pc[s], s};
-    }
-    for (uint32_t s = 0; s < nn; s++)
-        qsort(p->edges + p->node[s].e0, p->node[s].ne, sizeof(edge), edge_cmp);
-    for (int c = 0; c < 256; c++) p->root_next[c] = 0;
-    for (uint32_t k = 0; k < p->node[0].ne; k++)
-        p->root_next[p->edges[p->node[0].e0 + k].c] = p->edges[p->node[0].e0 + k].to;
-    /* Failure and dictionary links, breadth first (parent[] reused as the queue). */
-    uint32_t *q = parent, qh = 0, qt = 0;
+    /* Failure and dictionary links, breadth first (child[] reused as the queue). */
+    uint32_t *q = child, qh = 0, qt = 0;
     for (uint32_t k = 0; k < p->node[0].ne; k++) {
         uint32_t s = p->edges[p->node[0].e0 + k].to;
         p->node[s].fail = 0, p->node[s].dict = 0;
@@ -169,8 +147,8 @@ static va_err ac_build(va_pf *p, const char *const *lits, const size_t *lens, ui
     }
     err = VA_OK;
 out:
-    free(m.k);
-    free(m.v);
+    free(child);
+    free(sib);
     free(parent);
     free(pc);
     return err;
