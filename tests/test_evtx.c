@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "evtx/evtx.h"
+#include "evtx/flat.h"
 #include "evtx_writer.h"
 
 #define N(a)    (sizeof(a) / sizeof((a)[0]))
@@ -1557,9 +1558,66 @@ static void test_threads_json(void **state) {
     free_files(&fs);
 }
 
+/* Flatten <Event><System>...</System><UserData><X>...</X></UserData></Event> by hand. */
+static void flat_leaf(va_flat *fl, const char *name, const char *val) {
+    va_flat_open(fl, name, strlen(name));
+    va_flat_text(fl, val, strlen(val), VA_V_STR);
+    va_flat_close(fl);
+}
+
+/* A data leaf named like a System identity field must not pass for it: the failed event's ID
+ * inside an EventProcessingFailure (event 1108) is not the event's ID. */
+static void test_flat_identity_clash(void **state) {
+    (void)state;
+    va_arena a;
+    va_arena_init(&a, 4096);
+    va_buf text;
+    va_buf_init(&text);
+    va_event ev;
+    va_event_init(&ev, &a);
+    va_flat fl;
+    va_flat_begin(&fl, &ev, &text);
+    va_flat_open(&fl, "Event", 5);
+    va_flat_open(&fl, "System", 6);
+    flat_leaf(&fl, "EventID", "1108");
+    flat_leaf(&fl, "Channel", "Security");
+    va_flat_close(&fl);
+    va_flat_open(&fl, "UserData", 8);
+    va_flat_open(&fl, "EventProcessingFailure", 22);
+    flat_leaf(&fl, "EventID", "4647");
+    flat_leaf(&fl, "Channel", "System");
+    va_flat_close(&fl);
+    va_flat_close(&fl);
+    va_flat_open(&fl, "EventData", 9);
+    va_flat_open(&fl, "Data", 4);
+    va_flat_attr(&fl, "Name", 4, "Computer", 8, VA_V_STR);
+    va_flat_text(&fl, "OTHER", 5, VA_V_STR);
+    va_flat_close(&fl);
+    va_flat_close(&fl);
+    va_flat_close(&fl);
+    assert_int_equal(va_flat_end(&fl), VA_OK);
+    assert_int_equal(ev.event_id, 1108);
+    int ids = 0;
+    for (uint32_t i = 0; i < ev.n; i++) ids += !strcmp(ev.f[i].name, "EventID");
+    assert_int_equal(ids, 1);
+    const va_field *q = va_event_get(&ev, "EventProcessingFailure.EventID");
+    assert_non_null(q);
+    assert_string_equal(q->val, "4647");
+    /* Computer had no System value here, so the data keeps the plain name. */
+    assert_non_null(va_event_get(&ev, "Computer"));
+    assert_string_equal(va_event_get(&ev, "Computer")->val, "OTHER");
+    /* Channel is not an identity field: both values stay under the plain name. */
+    int ch = 0;
+    for (uint32_t i = 0; i < ev.n; i++) ch += !strcmp(ev.f[i].name, "Channel");
+    assert_int_equal(ch, 2);
+    va_buf_free(&text);
+    va_arena_free(&a);
+}
+
 int main(void) {
     static const struct CMUnitTest head[] = {
         cmocka_unit_test(test_writer_layout),
+        cmocka_unit_test(test_flat_identity_clash),
         cmocka_unit_test(test_event_security),
         cmocka_unit_test(test_event_userdata_qualifiers),
         cmocka_unit_test(test_value_types),

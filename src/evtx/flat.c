@@ -22,7 +22,7 @@ void va_flat_begin(va_flat *fl, va_event *ev, va_buf *text) {
     fl->ev = ev, fl->text = text;
     fl->depth = 0, fl->section = SEC_NONE, fl->err = 0;
     fl->transient = 0;
-    fl->first_field = ev->n;
+    fl->first_field = fl->sys_end = ev->n;
     va_buf_clear(text);
     va_buf_putc(text, 0); /* offset 0 is never a string, so no offset is a NULL pointer */
 }
@@ -137,11 +137,46 @@ void va_flat_text_appended(va_flat *fl, size_t added, va_vtype t) {
     f->type = f->pieces == 1 ? t : VA_V_STR;
 }
 
+/* Names that identify the event: rules mean the System value by them (see flat.h). */
+static int identity_name(const char *n, size_t l) {
+    return eq(n, l, "EventID") || eq(n, l, "Provider_Name") || eq(n, l, "EventRecordID") ||
+           eq(n, l, "Computer") || eq(n, l, "TimeCreated");
+}
+
+static int sys_has(const va_flat *fl, const char *n, size_t l) {
+    for (uint32_t i = fl->first_field; i < fl->sys_end && i < fl->ev->n; i++) {
+        const va_field *f = &fl->ev->f[i];
+        const char *nm = (f->type & NAME_OFF) ? fl->text->p + (uintptr_t)f->name : f->name;
+        if (f->nlen == l && !memcmp(nm, n, l)) return 1;
+    }
+    return 0;
+}
+
+/* A data leaf named like a System identity field is named Parent.Name instead. */
+static void add_data(va_flat *fl, int d, const char *name, size_t name_off, size_t nlen,
+                     size_t toff, size_t tl, va_vtype t) {
+    char nb[128];
+    const char *n = name ? name : fl->text->p + name_off;
+    if (nlen >= sizeof nb || !identity_name(n, nlen) || !sys_has(fl, n, nlen)) {
+        add_field(fl, name, name_off, nlen, toff, tl, t);
+        return;
+    }
+    memcpy(nb, n, nlen); /* the store may move while the new name is appended */
+    const va_flat_frame *p = &fl->st[d - 1];
+    size_t noff = fl->text->len;
+    va_buf_put(fl->text, p->name, p->len);
+    va_buf_putc(fl->text, '.');
+    va_buf_put(fl->text, nb, nlen);
+    va_buf_putc(fl->text, 0);
+    add_field(fl, NULL, noff, p->len + 1 + nlen, toff, tl, t);
+}
+
 void va_flat_close(va_flat *fl) {
     if (fl->depth <= 0) return;
     int d = --fl->depth; /* depth of the closing element: 0 = root */
     if (d >= VA_FLAT_MAX_DEPTH) return;
     va_flat_frame *f = &fl->st[d];
+    if (d == 1 && fl->section == SEC_SYSTEM) fl->sys_end = fl->ev->n;
     if (d < 1 || f->children) { /* only leaves become fields */
         if (d == 1) fl->section = SEC_NONE;
         return;
@@ -157,9 +192,9 @@ void va_flat_close(va_flat *fl) {
         if (d == 1) {
             if (f->pieces) add_field(fl, f->name, 0, f->len, toff, tl, t);
         } else if (d == 2 && f->has_data_name) {
-            add_field(fl, NULL, f->data_name_off, f->data_name_len, toff, tl, t);
+            add_data(fl, d, NULL, f->data_name_off, f->data_name_len, toff, tl, t);
         } else {
-            add_field(fl, f->name, 0, f->len, toff, tl, t);
+            add_data(fl, d, f->name, 0, f->len, toff, tl, t);
         }
         break;
     case SEC_RENDERING:
@@ -172,7 +207,10 @@ void va_flat_close(va_flat *fl) {
         }
         break;
     default:
-        if (d >= 2 || f->pieces) add_field(fl, f->name, 0, f->len, toff, tl, t);
+        if (d >= 2)
+            add_data(fl, d, f->name, 0, f->len, toff, tl, t);
+        else if (f->pieces)
+            add_field(fl, f->name, 0, f->len, toff, tl, t);
         break;
     }
     if (d == 1) fl->section = SEC_NONE;

@@ -5,7 +5,10 @@
  * (EVTX binary XML does, so does an evtx_dump-style JSON export), and the flattener names the
  * fields the way Sigma rules do: System fields flattened (Provider_Name, EventID, TimeCreated,
  * ProcessID, Security_UserID, ...), EventData <Data Name="X"> as X, UserData leaves by element
- * name.  Because every Windows source goes through this one mapping, rules see identical fields
+ * name.  The event's identity (EventID, Provider_Name, EventRecordID, Computer, TimeCreated)
+ * always means the System value: a data leaf of the same name, such as the failed event's
+ * EventID inside an EventProcessingFailure, is named Parent.Name (EventProcessingFailure.EventID).
+ * Because every Windows source goes through this one mapping, rules see identical fields
  * whatever the source.
  */
 #ifndef VA_FLAT_H
@@ -35,6 +38,7 @@ typedef struct va_flat {
     int transient; /* set after va_flat_begin: fields point into text itself, valid only until
                       the caller reuses text (saves a copy when the event is used at once) */
     uint32_t first_field; /* first field of ev added by this flattening */
+    uint32_t sys_end;     /* end of the System section's fields */
     int depth;            /* elements open */
     int section;          /* kind of the depth-1 element being read */
     int err;              /* VA_ENOMEM once an allocation failed */
