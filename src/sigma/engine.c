@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "sigma/prefilter.h"
 
@@ -47,6 +48,9 @@ typedef struct crule {
     uint32_t *eids; /* event IDs the detection demands (ascending), or none */
     uint32_t neids;
     uint8_t *positive; /* per search: used somewhere not under `not` (its fields explain hits) */
+    const va_sr_detection *det; /* the rule's detection, or a filter's */
+    uint32_t *filters;          /* indices into va_se.flt of the filters applying to this rule */
+    uint32_t nfilters;
 } crule;
 
 /* Rules indexed by what their routes require, so an event meets only its candidates:
@@ -66,6 +70,8 @@ struct va_se {
     va_arena arena;
     crule *r;
     uint32_t n;
+    crule *flt; /* compiled filter rules: a hit of a rule they name is dropped if they match */
+    uint32_t nflt;
     /* Prefilter: literal id -> rules needing it (CSR), rules that are always evaluated. */
     va_pf *pf; /* NULL: prefilter off */
     uint32_t *lit_off, *lit_rules;
@@ -80,6 +86,8 @@ struct va_se_scratch {
     va_sv_scratch *sv;
     uint8_t *memo; /* per search identifier: 0 unknown, 1 false, 2 true */
     uint32_t memo_cap;
+    uint8_t *fmemo; /* the same for a filter being evaluated */
+    uint32_t fmemo_cap;
     va_buf fold;      /* folded field values of the current event */
     size_t *fold_off; /* per field: offset in fold + 1, 0 if not folded yet */
     uint32_t *fold_len;
@@ -171,7 +179,8 @@ static va_err compile_rule(va_se *e, const va_se_opts *o, const va_sr_rule *r, c
                            const char **why, const char **what) {
     memset(c, 0, sizeof *c);
     c->rule = r;
-    const va_sr_detection *d = &r->detection;
+    const va_sr_detection *d = r->kind == VA_SR_KIND_FILTER ? &r->filter.det : &r->detection;
+    c->det = d;
     c->s = va_arena_alloc(&e->arena, (d->nsearches ? d->nsearches : 1) * sizeof *c->s);
     if (!c->s) return VA_ENOMEM;
     c->ns = d->nsearches;
@@ -639,7 +648,7 @@ static va_err rule_eids(va_se *e, crule *c) {
     for (uint32_t k = 0; k < c->nroutes; k++) /* a mapping that renames EventID: not safe */
         for (uint32_t i = 0; i < c->routes[k].nfields; i++)
             if (!strcmp(c->routes[k].from[i], "EventID")) return VA_OK;
-    const va_sr_detection *d = &c->rule->detection;
+    const va_sr_detection *d = c->det;
     req *sreq = calloc(c->ns ? c->ns : 1, sizeof *sreq);
     if (!sreq) return VA_ENOMEM;
     for (uint32_t i = 0; i < c->ns; i++) eid_search(&c->s[i], &sreq[i]);
@@ -690,7 +699,7 @@ static va_err build_prefilter(va_se *e, const va_se_opts *o, const char **why) {
             break;
         }
         for (uint32_t s = 0; s < c->ns; s++) req_search(&c->s[s], &L, &sreq[s]);
-        const va_sr_detection *d = &c->rule->detection;
+        const va_sr_detection *d = c->det;
         if (!d->nconds) rr[i].none = 1;
         for (uint32_t k = 0; k < d->nconds && !rr[i].none; k++) {
             req r;
@@ -741,6 +750,34 @@ out:
     return err;
 }
 
+/* Point each rule at the filters that name it (by id or name); names that match no compiled
+ * rule are reported. */
+static va_err attach_filters(va_se *e, va_diag_fn diag, void *ud) {
+    for (uint32_t f = 0; f < e->nflt; f++) {
+        const va_sr_rule *fr = e->flt[f].rule;
+        for (uint32_t k = 0; k < fr->filter.rules.n; k++) {
+            const char *ref = fr->filter.rules.v[k];
+            int found = 0;
+            for (uint32_t i = 0; i < e->n; i++) {
+                const va_sr_rule *r = e->r[i].rule;
+                if (!((r->id && !strcasecmp(r->id, ref)) || (r->name && !strcmp(r->name, ref))))
+                    continue;
+                crule *c = &e->r[i];
+                uint32_t *v = va_arena_alloc(&e->arena, (c->nfilters + 1) * sizeof *v);
+                if (!v) return VA_ENOMEM;
+                if (c->nfilters) memcpy(v, c->filters, c->nfilters * sizeof *v);
+                v[c->nfilters++] = f;
+                c->filters = v;
+                found = 1;
+            }
+            if (!found)
+                report(diag, ud, fr, VA_EFORMAT, "filter names rule '%s', which is not loaded (%s)",
+                       ref, fr->title);
+        }
+    }
+    return VA_OK;
+}
+
 va_err va_se_new(const va_sr_set *set, const va_se_opts *o, va_diag_fn diag, void *ud, va_se **out,
                  va_se_stats *st) {
     va_se_stats dummy;
@@ -755,14 +792,17 @@ va_err va_se_new(const va_sr_set *set, const va_se_opts *o, va_diag_fn diag, voi
         free(e);
         return VA_ENOMEM;
     }
+    uint32_t nfilter_rules = 0;
+    for (const va_sr_rule *r = set->head; r; r = r->next)
+        nfilter_rules += r->kind == VA_SR_KIND_FILTER;
+    if (nfilter_rules && !(e->flt = calloc(nfilter_rules, sizeof *e->flt))) {
+        va_se_free(e);
+        return VA_ENOMEM;
+    }
     for (const va_sr_rule *r = set->head; r; r = r->next) {
-        if (r->kind != VA_SR_KIND_DETECTION) {
-            st->unsupported++;
-            report(diag, ud, r, VA_EUNSUPPORTED, "%s rule not evaluated yet (%s)",
-                   r->kind == VA_SR_KIND_FILTER ? "filter" : "correlation", r->title);
-            continue;
-        }
-        crule *c = &e->r[e->n];
+        if (r->kind == VA_SR_KIND_CORRELATION) continue; /* correlate.h evaluates them */
+        int is_filter = r->kind == VA_SR_KIND_FILTER;
+        crule *c = is_filter ? &e->flt[e->nflt] : &e->r[e->n];
         const char *why = NULL, *what = NULL, *unknown = NULL;
         uint32_t nroutes = 0;
         va_sl_route *routes =
@@ -788,8 +828,17 @@ va_err va_se_new(const va_sr_set *set, const va_se_opts *o, va_diag_fn diag, voi
             continue;
         }
         c->routes = routes, c->nroutes = nroutes;
-        e->n++;
-        st->rules++;
+        if (is_filter) {
+            e->nflt++;
+            st->filters++;
+        } else {
+            e->n++;
+            st->rules++;
+        }
+    }
+    if (attach_filters(e, diag, ud) != VA_OK) {
+        va_se_free(e);
+        return VA_ENOMEM;
     }
     for (uint32_t i = 0; i < e->n; i++)
         if (rule_eids(e, &e->r[i])) {
@@ -829,6 +878,12 @@ static void free_field_matchers(va_se *e) {
 void va_se_free(va_se *e) {
     if (!e) return;
     free_field_matchers(e);
+    for (uint32_t i = 0; i < e->nflt; i++)
+        for (uint32_t s = 0; s < e->flt[i].ns; s++)
+            for (uint32_t m = 0; m < e->flt[i].s[s].nmaps; m++)
+                for (uint32_t f = 0; f < e->flt[i].s[s].maps[m].n; f++)
+                    va_sv_free(e->flt[i].s[s].maps[m].f[f].m);
+    free(e->flt);
     for (uint32_t i = 0; i < e->idx_cap; i++) free(e->idx[i].rules);
     free(e->idx);
     free(e->any.rules);
@@ -871,6 +926,7 @@ typedef struct evalctx {
     const va_sl_route *route;
     va_se_scratch *s;
     const va_event *ev;
+    uint8_t *memo; /* per search identifier of c: 0 unknown, 1 false, 2 true */
 } evalctx;
 
 /* The event field a rule's field name reads on this route (renames from the mapping). */
@@ -970,7 +1026,7 @@ static int match_field(evalctx *x, const cfield *cf) {
 static int search_cb(void *ud, uint32_t idx) {
     evalctx *x = ud;
     if (idx >= x->c->ns) return 0;
-    uint8_t *memo = &x->s->memo[idx];
+    uint8_t *memo = &x->memo[idx];
     if (*memo) return *memo == 2;
     const csearch *cs = &x->c->s[idx];
     int any = 0;
@@ -1009,13 +1065,37 @@ static int match_rule(const crule *c, va_se_scratch *s, const va_event *ev, cons
     if (!route) return 0;
     if (grow(s, c->ns ? c->ns : 1, 0)) return 0;
     memset(s->memo, 0, c->ns ? c->ns : 1);
-    evalctx x = {c, route, s, ev};
-    const va_sr_detection *d = &c->rule->detection;
+    evalctx x = {c, route, s, ev, s->memo};
+    const va_sr_detection *d = c->det;
     for (uint32_t k = 0; k < d->nconds; k++) /* a list of conditions is an OR */
         if (va_sc_eval(d->conds[k].ast, search_cb, &x)) {
             s->hit_c = c, s->hit_route = route, s->hit_ev = ev;
             return 1;
         }
+    return 0;
+}
+
+/* Does one of the filters naming c match ev (so the hit is dropped)?  A filter sees the event
+ * only if its own logsource admits it; it reads fields through the rule's route renames. */
+static int filtered(const va_se *e, const crule *c, va_se_scratch *s, const va_event *ev,
+                    const char *ch, size_t chl) {
+    for (uint32_t i = 0; i < c->nfilters; i++) {
+        const crule *f = &e->flt[c->filters[i]];
+        int admits = 0;
+        for (uint32_t k = 0; k < f->nroutes && !admits; k++)
+            admits = va_sl_route_matches(&f->routes[k], ch, chl, ev->event_id);
+        if (!admits) continue;
+        uint32_t need = f->ns ? f->ns : 1;
+        if (need > s->fmemo_cap) {
+            uint8_t *m = realloc(s->fmemo, need);
+            if (!m) return 0;
+            s->fmemo = m, s->fmemo_cap = need;
+        }
+        memset(s->fmemo, 0, need);
+        evalctx x = {f, s->hit_route, s, ev, s->fmemo};
+        for (uint32_t k = 0; k < f->det->nconds; k++)
+            if (va_sc_eval(f->det->conds[k].ast, search_cb, &x)) return 1;
+    }
     return 0;
 }
 
@@ -1124,6 +1204,7 @@ uint32_t va_se_match(const va_se *e, va_se_scratch *s, const va_event *ev, va_se
         }
         s->evaluated++;
         if (!match_rule(c, s, ev, ch, chl)) continue;
+        if (c->nfilters && filtered(e, c, s, ev, ch, chl)) continue;
         hits++;
         if (fn && fn(ud, c->rule, ev)) break;
     }
@@ -1167,7 +1248,7 @@ uint32_t va_se_hit_fields(va_se_scratch *s, uint32_t *idx, uint32_t cap) {
         s->seen = n, s->seen_cap = ev->n;
     }
     memset(s->seen, 0, ev->n);
-    evalctx x = {c, s->hit_route, s, ev};
+    evalctx x = {c, s->hit_route, s, ev, s->memo};
     for (uint32_t i = 0; i < c->ns; i++) {
         if (!c->positive[i] || s->memo[i] != 2) continue;
         const csearch *cs = &c->s[i];

@@ -34,6 +34,7 @@ typedef struct va_se_opts {
 
 typedef struct va_se_stats {
     uint32_t rules;       /* detection rules compiled */
+    uint32_t filters;     /* filter rules compiled (they drop hits of the rules they name) */
     uint32_t unmapped;    /* left out: logsource not in the mapping (reported) */
     uint32_t unsupported; /* left out: construct not supported yet (reported) */
     uint32_t failed;      /* left out: a value or modifier did not compile (reported) */
