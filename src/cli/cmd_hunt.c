@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,6 +22,8 @@
 #include "core/vtime.h"
 #include "evtx/evtx.h"
 #include "json/winevent.h"
+#include "output/output.h"
+#include "output/progress.h"
 #include "sigma/engine.h"
 #include "sigma/prefilter.h"
 
@@ -52,10 +55,18 @@ typedef struct hunt {
     wstate *w; /* one per worker */
     int nw;
     int min_level;
-    FILE *out;
-    va_buf line;
-    uint64_t events, alerts, problems;
-    int out_err;
+    va_out *out;
+    va_kv *kv; /* matched fields of the alert being written */
+    uint32_t kv_cap;
+    uint64_t events, problems;
+    va_err out_err;
+    int oom; /* a worker could not record hits */
+    /* Progress: input files in delivery order with their sizes. */
+    va_progress *prog;
+    const char **ppath;
+    uint64_t *psize;
+    size_t np, pcur;
+    uint64_t pdone;
 } hunt;
 
 static int64_t now_ns(void) {
@@ -64,35 +75,12 @@ static int64_t now_ns(void) {
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static int level_rank(const char *l) {
-    static const char *names[] = {"informational", "low", "medium", "high", "critical"};
-    for (int i = 0; l && i < 5; i++)
-        if (!strcasecmp(l, names[i])) return i;
-    return -1;
-}
-
-static void put_str(va_buf *b, const char *k, const char *v) {
-    if (!v) return;
-    va_buf_putc(b, ',');
-    va_buf_json_str(b, k, strlen(k));
-    va_buf_putc(b, ':');
-    va_buf_json_str(b, v, strlen(v));
-}
-
-static void put_field(va_buf *b, const char *k, const va_field *f) {
-    if (!f) return;
-    va_buf_putc(b, ',');
-    va_buf_json_str(b, k, strlen(k));
-    va_buf_putc(b, ':');
-    va_buf_json_str(b, f->val, f->vlen);
-}
-
 /* Hit callback on the matching thread: keep the rule and its matched fields. */
 static int collect(void *ud, const va_sr_rule *r, const va_event *ev) {
     void **a = ud;
     hunt *h = a[0];
     wstate *w = a[1];
-    if (level_rank(r->level) < h->min_level) return 0;
+    if (va_out_level_rank(r->level) < h->min_level) return 0;
     if (w->n == w->cap) {
         uint32_t cap = w->cap ? w->cap * 2 : 16;
         hit *n = realloc(w->h, cap * sizeof *n);
@@ -149,60 +137,68 @@ static uintptr_t evtx_work(void *ud, int worker, const va_evtx_rec *r, va_arena 
 /* Write one alert (calling thread, input order). */
 static void emit(hunt *h, const hit *x, const va_event *ev) {
     const va_sr_rule *r = x->rule;
-    h->alerts++;
-    va_buf *b = &h->line;
-    va_buf_clear(b);
-    char t[48] = "";
-    if (ev->time_ns != VA_TIME_NONE) va_time_fmt_ns(ev->time_ns, 7, t);
-    va_buf_puts(b, "{\"time\":");
-    va_buf_json_str(b, t, strlen(t));
-    put_str(b, "rule", r->title);
-    put_str(b, "id", r->id);
-    put_str(b, "level", r->level);
-    put_str(b, "author", r->author);
-    va_buf_puts(b, ",\"tags\":[");
-    for (uint32_t i = 0; i < r->tags.n; i++) {
-        if (i) va_buf_putc(b, ',');
-        va_buf_json_str(b, r->tags.v[i], strlen(r->tags.v[i]));
+    if (x->nf > h->kv_cap) {
+        va_kv *n = realloc(h->kv, x->nf * sizeof *n);
+        if (!n) {
+            h->oom = 1;
+            return;
+        }
+        h->kv = n, h->kv_cap = x->nf;
     }
-    va_buf_putc(b, ']');
-    put_field(b, "computer", ev->computer);
-    put_field(b, "channel", ev->channel);
-    if (ev->event_id >= 0) va_buf_printf(b, ",\"event_id\":%" PRId64, ev->event_id);
-    if (ev->record_id) va_buf_printf(b, ",\"record_id\":%" PRIu64, ev->record_id);
-    put_str(b, "file", ev->src.path);
-    va_buf_puts(b, ",\"fields\":{");
     for (uint32_t i = 0; i < x->nf; i++) {
         const va_field *f = &ev->f[x->fi[i]];
-        if (i) va_buf_putc(b, ',');
-        va_buf_json_str(b, f->name, f->nlen);
-        va_buf_putc(b, ':');
-        va_buf_json_str(b, f->val, f->vlen);
+        h->kv[i] = (va_kv){f->name, f->val, f->nlen, f->vlen};
     }
-    va_buf_puts(b, "}}\n");
-    if (!b->oom && fwrite(b->p, 1, b->len, h->out) != b->len) h->out_err = errno ? errno : EIO;
+    va_alert a = {0};
+    a.kind = VA_ALERT_SIGMA;
+    a.time_ns = ev->time_ns;
+    a.title = r->title, a.id = r->id, a.level = r->level, a.author = r->author;
+    a.tags = r->tags.v, a.ntags = r->tags.n;
+    a.computer = ev->computer ? ev->computer->val : NULL;
+    a.channel = ev->channel ? ev->channel->val : NULL;
+    a.event_id = ev->event_id, a.record_id = ev->record_id;
+    a.file = ev->src.path;
+    a.fields = h->kv, a.nfields = x->nf;
+    a.first_ns = VA_TIME_NONE;
+    va_err e = va_out_alert(h->out, &a);
+    if (e && !h->out_err) h->out_err = e;
+}
+
+/* Bytes of input done so far: the files before ev's, plus ev's offset in its own. */
+static void progress(hunt *h, const va_event *ev) {
+    if (!h->prog) return;
+    while (h->pcur < h->np && ev->src.path && h->ppath[h->pcur] != ev->src.path &&
+           strcmp(h->ppath[h->pcur], ev->src.path))
+        h->pdone += h->psize[h->pcur++];
+    uint64_t at = h->pdone + (ev->src.offset > 0 ? (uint64_t)ev->src.offset : 0);
+    va_out_stats st;
+    va_out_get_stats(h->out, &st);
+    va_progress_update(h->prog, at, h->events, st.alerts);
 }
 
 static void deliver(hunt *h, const hits *x, const va_event *ev) {
     h->events++;
     for (uint32_t i = 0; x && i < x->n; i++) emit(h, &x->h[i], ev);
+    progress(h, ev);
 }
 
 static int on_evtx(void *ud, const va_evtx_rec *r) {
     hunt *h = ud;
     if (r->ev) deliver(h, (const hits *)r->work, r->ev);
-    return h->out_err != 0;
+    return h->out_err != VA_OK;
 }
 
 static int on_json(void *ud, const va_event *ev) {
     hunt *h = ud;
     /* JSON exports are read on this thread, after the EVTX files: worker 0's scratch is free. */
     deliver(h, match_event(h, 0, ev, ev->arena), ev);
-    return h->out_err != 0;
+    return h->out_err != VA_OK;
 }
 
 static void on_diag(void *ud, const va_diag *d) {
-    ((hunt *)ud)->problems++;
+    hunt *h = ud;
+    h->problems++;
+    va_progress_clear(h->prog);
     va_diag_print(NULL, d);
 }
 
@@ -216,44 +212,92 @@ static void usage(FILE *f) {
     fputs("usage: vaern hunt --rules DIR|FILE [options] PATH...\n"
           "  Match Sigma rules against Windows events: EVTX files and JSON exports\n"
           "  (directories are searched for *.evtx, *.json, *.jsonl, *.ndjson).\n"
-          "  Alerts are printed as one JSON object per line.\n"
           "options:\n"
           "  -r, --rules P      Sigma rules (file or directory; repeatable; required)\n"
-          "  --logsources F     logsource mapping (default: the built-in copy of\n"
-          "                     config/sigma/logsources.yml)\n"
+          "  -f, --format F     table (timeline sorted by time), jsonl or csv; default:\n"
+          "                     table on a terminal, else jsonl (see docs/output.md)\n"
+          "  -o, --output F     write alerts to F instead of standard output\n"
           "  --min-level L      only alerts of level L or higher\n"
           "                     (informational, low, medium, high, critical)\n"
-          "  --ignore-crc       read EVTX chunks whose CRC32 does not match\n"
-          "  -t, --threads N    EVTX reader threads (default: all cores)\n"
-          "  -o, --output F     write alerts to F\n"
-          "  -q, --quiet        do not report rules left out\n"
-          "  --stats            print timings and prefilter counters at the end\n"
+          "  --color WHEN       auto (default), always or never\n"
+          "  --summary          print alerts per level, rule and host to standard error\n"
+          "                     (the default on a terminal); --no-summary: never\n"
+          "  --no-progress      no progress bar (shown on a terminal during long runs)\n"
+          "  --logsources F     logsource mapping (default: the built-in copy of\n"
+          "                     config/sigma/logsources.yml)\n"
+          "  --strict-crc       skip EVTX chunks whose CRC32 does not match (default: read\n"
+          "                     them and report the mismatch)\n"
+          "  -t, --threads N    threads reading and matching EVTX (default: all cores)\n"
           "  --prefilter M      literal prefilter: auto (default), hyperscan, automaton, off\n"
-          "  -h, --help         this help\n",
+          "  --stats            print timings and prefilter counters at the end\n"
+          "  -q, --quiet        do not report rules left out\n"
+          "  -h, --help         this help\n"
+          "exit status: 0 done; 1 done, but some input or rule could not be read (reported);\n"
+          "  2 bad command line; 3 could not continue (output error, out of memory)\n",
           f);
 }
 
+/* Sizes of the inputs in the order events are delivered (EVTX first, then JSON). */
+static int plan_progress(hunt *h, const va_paths *p) {
+    h->ppath = calloc(p->n ? p->n : 1, sizeof *h->ppath);
+    h->psize = calloc(p->n ? p->n : 1, sizeof *h->psize);
+    if (!h->ppath || !h->psize) return -1;
+    uint64_t total = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < p->n; i++) {
+            if (va_path_is_evtx(p->v[i]) != (pass == 0)) continue;
+            struct stat sb;
+            h->ppath[h->np] = p->v[i];
+            h->psize[h->np] = stat(p->v[i], &sb) ? 0 : (uint64_t)sb.st_size;
+            total += h->psize[h->np++];
+        }
+    h->prog = va_progress_new(stderr, total);
+    return h->prog ? 0 : -1;
+}
+
+static int when_parse(const char *s, int *out) {
+    if (!strcmp(s, "auto"))
+        *out = -1;
+    else if (!strcmp(s, "always"))
+        *out = 1;
+    else if (!strcmp(s, "never"))
+        *out = 0;
+    else
+        return -1;
+    return 0;
+}
+
 int va_cmd_hunt(int argc, char **argv) {
+    enum { O_LS = 256, O_MIN, O_STRICT, O_IGN, O_PF, O_STATS, O_COLOR, O_SUM, O_NOSUM, O_NOPROG };
     static const struct option opts[] = {{"rules", required_argument, 0, 'r'},
-                                         {"logsources", required_argument, 0, 'L'},
-                                         {"min-level", required_argument, 0, 'm'},
-                                         {"ignore-crc", no_argument, 0, 'c'},
-                                         {"threads", required_argument, 0, 't'},
+                                         {"format", required_argument, 0, 'f'},
                                          {"output", required_argument, 0, 'o'},
+                                         {"threads", required_argument, 0, 't'},
                                          {"quiet", no_argument, 0, 'q'},
-                                         {"prefilter", required_argument, 0, 'P'},
-                                         {"stats", no_argument, 0, 'S'},
                                          {"help", no_argument, 0, 'h'},
+                                         {"logsources", required_argument, 0, O_LS},
+                                         {"min-level", required_argument, 0, O_MIN},
+                                         {"strict-crc", no_argument, 0, O_STRICT},
+                                         {"ignore-crc", no_argument, 0, O_IGN},
+                                         {"prefilter", required_argument, 0, O_PF},
+                                         {"stats", no_argument, 0, O_STATS},
+                                         {"color", required_argument, 0, O_COLOR},
+                                         {"summary", no_argument, 0, O_SUM},
+                                         {"no-summary", no_argument, 0, O_NOSUM},
+                                         {"no-progress", no_argument, 0, O_NOPROG},
                                          {0, 0, 0, 0}};
     const char *rules[64];
-    int nrules = 0, quiet = 0, pf_off = 0, stats = 0;
+    int nrules = 0, quiet = 0, pf_off = 0, stats = 0, color = -1, summary = -1, show_prog = 1;
+    int have_fmt = 0;
+    va_out_fmt fmt = VA_OUT_JSONL;
     va_pf_backend pf_backend = VA_PF_AUTO;
     const char *lspath = NULL, *outpath = NULL;
     hunt h = {0};
     va_evtx_opts eo = {0};
+    eo.ignore_crc = 1;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "r:t:o:qh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "r:f:o:t:qh", opts, NULL)) != -1) {
         switch (c) {
         case 'r':
             if (nrules == 64) {
@@ -262,31 +306,41 @@ int va_cmd_hunt(int argc, char **argv) {
             }
             rules[nrules++] = optarg;
             break;
-        case 'L':
-            lspath = optarg;
-            break;
-        case 'm':
-            if ((h.min_level = level_rank(optarg)) < 0) {
-                fprintf(stderr, "vaern: unknown level '%s'\n", optarg);
+        case 'f':
+            if (va_out_fmt_parse(optarg, &fmt)) {
+                fprintf(stderr, "vaern: --format takes table, jsonl or csv\n");
                 return VA_EXIT_USAGE;
             }
-            break;
-        case 'c':
-            eo.ignore_crc = 1;
-            break;
-        case 't':
-            if (va_parse_threads(optarg, &eo.threads)) return VA_EXIT_USAGE;
+            have_fmt = 1;
             break;
         case 'o':
             outpath = optarg;
             break;
+        case 't':
+            if (va_parse_threads(optarg, &eo.threads)) return VA_EXIT_USAGE;
+            break;
         case 'q':
             quiet = 1;
             break;
-        case 'S':
-            stats = 1;
+        case 'h':
+            usage(stdout);
+            return VA_EXIT_OK;
+        case O_LS:
+            lspath = optarg;
             break;
-        case 'P':
+        case O_MIN:
+            if ((h.min_level = va_out_level_rank(optarg)) >= VA_OUT_OTHER) {
+                fprintf(stderr, "vaern: unknown level '%s'\n", optarg);
+                return VA_EXIT_USAGE;
+            }
+            break;
+        case O_STRICT:
+            eo.ignore_crc = 0;
+            break;
+        case O_IGN: /* the default since hunts read damaged chunks; kept for scripts */
+            eo.ignore_crc = 1;
+            break;
+        case O_PF:
             if (!strcmp(optarg, "off")) {
                 pf_off = 1;
             } else if (!strcmp(optarg, "auto")) {
@@ -300,9 +354,24 @@ int va_cmd_hunt(int argc, char **argv) {
                 return VA_EXIT_USAGE;
             }
             break;
-        case 'h':
-            usage(stdout);
-            return VA_EXIT_OK;
+        case O_STATS:
+            stats = 1;
+            break;
+        case O_COLOR:
+            if (when_parse(optarg, &color)) {
+                fprintf(stderr, "vaern: --color takes auto, always or never\n");
+                return VA_EXIT_USAGE;
+            }
+            break;
+        case O_SUM:
+            summary = 1;
+            break;
+        case O_NOSUM:
+            summary = 0;
+            break;
+        case O_NOPROG:
+            show_prog = 0;
+            break;
         default:
             usage(stderr);
             return VA_EXIT_USAGE;
@@ -347,12 +416,12 @@ int va_cmd_hunt(int argc, char **argv) {
         va_arena_free(&a);
         return VA_EXIT_FATAL;
     }
-    fprintf(stderr,
-            "vaern: %u rules compiled (%u left out: %u logsource not mapped, %u not supported "
-            "yet, %u did not compile)\n",
-            est.rules, est.unmapped + est.unsupported + est.failed, est.unmapped, est.unsupported,
-            est.failed);
     int64_t t2 = now_ns();
+    fprintf(stderr,
+            "vaern: %u rules compiled, %u filters (%u rules left out: %u logsource not mapped, "
+            "%u not supported, %u did not compile)\n",
+            est.rules, est.filters, est.unmapped + est.unsupported + est.failed, est.unmapped,
+            est.unsupported, est.failed);
     h.engine = engine;
     if (!eo.threads) {
         long np = sysconf(_SC_NPROCESSORS_ONLN);
@@ -360,19 +429,26 @@ int va_cmd_hunt(int argc, char **argv) {
     }
     if (eo.threads > 64) eo.threads = 64;
     h.nw = eo.threads;
-    int scratch_ok = (h.w = calloc((size_t)h.nw, sizeof *h.w)) != NULL;
-    for (int i = 0; scratch_ok && i < h.nw; i++)
-        scratch_ok = (h.w[i].se = va_se_scratch_new()) != NULL;
-    va_buf_init(&h.line);
-    h.out = outpath ? fopen(outpath, "w") : stdout;
+    int ok = (h.w = calloc((size_t)h.nw, sizeof *h.w)) != NULL;
+    for (int i = 0; ok && i < h.nw; i++) ok = (h.w[i].se = va_se_scratch_new()) != NULL;
+    FILE *outf = outpath ? fopen(outpath, "w") : stdout;
+    int out_tty = outf && isatty(fileno(outf)), err_tty = isatty(fileno(stderr));
+    if (!have_fmt) fmt = out_tty ? VA_OUT_TABLE : VA_OUT_JSONL;
+    va_out_opts oo = {fmt, color < 0 ? out_tty && !getenv("NO_COLOR") : color, 0, 0};
     static const char *const exts[] = {".evtx", ".json", ".jsonl", ".ndjson", NULL};
     va_paths paths = {0};
     int missing = va_paths_add_args(&paths, argc, argv, optind, exts);
-    if (!h.out || !scratch_ok) {
-        fprintf(stderr, "vaern: %s\n", !h.out ? strerror(errno) : "out of memory");
+    if (!outf) {
+        fprintf(stderr, "vaern: %s: %s\n", outpath, strerror(errno));
+        rc = VA_EXIT_FATAL;
+    } else if (!ok || (e = va_out_open(&oo, outf, &h.out)) != VA_OK) {
+        fprintf(stderr, "vaern: %s\n", ok ? va_err_str(e) : "out of memory");
         rc = VA_EXIT_FATAL;
     } else {
-        /* EVTX files together (their chunks are read in parallel), then JSON exports. */
+        /* The bar shares the terminal only with output that is not streaming to it. */
+        if (show_prog && err_tty && !(out_tty && fmt != VA_OUT_TABLE) && plan_progress(&h, &paths))
+            h.oom = 1;
+        /* EVTX files together (their chunks are read and matched in parallel), then JSON. */
         const char **ev = calloc(paths.n ? paths.n : 1, sizeof *ev);
         size_t nev = 0;
         for (size_t i = 0; ev && i < paths.n; i++)
@@ -387,12 +463,37 @@ int va_cmd_hunt(int argc, char **argv) {
             va_jsonev_stats js = {0};
             va_jsonev_read_file(paths.v[i], NULL, on_diag, &h, &js, on_json, &h);
         }
-        if (fflush(h.out) && !h.out_err) h.out_err = errno;
+        va_progress_end(h.prog);
+        h.prog = NULL;
+        for (int i = 0; i < h.nw; i++) h.oom |= h.w[i].oom;
+        va_out_stats ost;
+        va_out_get_stats(h.out, &ost);
+        if (summary < 0) summary = err_tty;
+        /* The summary goes after the timeline, which the table prints when it is closed. */
+        char *sum = NULL;
+        size_t sum_len = 0;
+        FILE *ms = summary ? open_memstream(&sum, &sum_len) : NULL;
+        if (ms) {
+            va_out_summary(h.out, ms, color < 0 ? err_tty && !getenv("NO_COLOR") : color);
+            fclose(ms);
+        }
+        e = va_out_close(h.out);
+        if (e && !h.out_err) h.out_err = e;
+        h.out = NULL;
+        if (outf == stdout) fflush(stdout);
+        if (sum) fwrite(sum, 1, sum_len, stderr);
+        free(sum);
+        if (outf != stdout && fclose(outf) && !h.out_err) h.out_err = VA_EIO;
+        outf = NULL;
         if (h.out_err) {
-            fprintf(stderr, "vaern: cannot write alerts: %s\n", strerror(h.out_err));
+            fprintf(stderr, "vaern: cannot write alerts: %s\n", strerror(errno ? errno : EIO));
             rc = VA_EXIT_FATAL;
         }
-        fprintf(stderr, "vaern: %" PRIu64 " events, %" PRIu64 " alerts\n", h.events, h.alerts);
+        if (h.oom) {
+            fprintf(stderr, "vaern: out of memory: some alerts may be missing\n");
+            rc = VA_EXIT_FATAL;
+        }
+        fprintf(stderr, "vaern: %" PRIu64 " events, %" PRIu64 " alerts\n", h.events, ost.alerts);
         if (stats) {
             uint64_t ev_n = 0, sk_n = 0;
             for (int i = 0; i < h.nw; i++) {
@@ -408,14 +509,17 @@ int va_cmd_hunt(int argc, char **argv) {
         }
         if (rc == VA_EXIT_OK && (missing || h.problems || rule_problems)) rc = VA_EXIT_INPUT;
     }
-    if (h.out && h.out != stdout) fclose(h.out);
-    va_buf_free(&h.line);
+    if (h.out) va_out_close(h.out);
+    if (outf && outf != stdout) fclose(outf);
     for (int i = 0; h.w && i < h.nw; i++) {
         va_se_scratch_free(h.w[i].se);
         free(h.w[i].h);
         free(h.w[i].fi);
     }
     free(h.w);
+    free(h.kv);
+    free(h.ppath);
+    free(h.psize);
     va_se_free(engine);
     va_paths_free(&paths);
     va_arena_free(&a);
