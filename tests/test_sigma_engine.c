@@ -158,7 +158,9 @@ static void conditions_keywords_and_fields(void **state) {
     assert_int_equal(RUN(&x, "Channel=Security", "EventID#=4625", "TargetUserName=bob"), 0);
     assert_int_equal(RUN(&x, "Channel=System", "Data=ran MimiKatz.exe"), 1);
     assert_int_equal(RUN(&x, "Channel=System", "Data=procdump"), 1);
-    assert_int_equal(RUN(&x, "Channel=System", "Data=procdump64"), 0); /* no wildcard: exact */
+    /* A keyword is searched inside values (the whole message), wildcards or not. */
+    assert_int_equal(RUN(&x, "Channel=System", "Data=procdump64 -ma lsass"), 1);
+    assert_int_equal(RUN(&x, "Channel=System", "Data=proc dump"), 0);
     assert_int_equal(RUN(&x, "Channel=Application", "Data=alpha one", "Data=the beta"), 1);
     assert_int_equal(RUN(&x, "Channel=Application", "Data=alpha one", "Data=gamma"), 0);
     assert_int_equal(RUN(&x, "Channel=Microsoft-Windows-TaskScheduler/Operational", "EventID#=106"),

@@ -142,11 +142,24 @@ static void mark_positive(const va_sc_node *nd, int neg, uint8_t *pos, uint32_t 
     for (uint32_t i = 0; i < nd->nkids; i++) mark_positive(nd->kids[i], neg, pos, ns);
 }
 
+/* Modifiers after which a keyword keeps its own comparison; any other keyword is searched
+ * for anywhere in a value (the specification applies keywords to the whole log message). */
+static int keyword_has_own_op(const va_sr_field *f) {
+    static const char *const own[] = {
+        "contains", "startswith", "endswith", "re",   "cidr", "lt",   "lte",   "gt",   "gte",
+        "exists",   "fieldref",   "minute",   "hour", "day",  "week", "month", "year", NULL};
+    for (uint32_t i = 0; i < f->mods.n; i++)
+        for (int k = 0; own[k]; k++)
+            if (!strcmp(f->mods.v[i], own[k])) return 1;
+    return 0;
+}
+
 /* Compile one field (name|mods: values). */
 static va_err compile_field(va_se *e, const va_se_opts *o, const va_sr_field *f, cfield *out,
                             const char **why) {
     char mods[512];
     size_t ml = 0;
+    int keyword = !f->name || !*f->name;
     for (uint32_t i = 0; i < f->mods.n; i++) {
         size_t l = strlen(f->mods.v[i]);
         if (ml + l + 2 > sizeof mods) {
@@ -157,11 +170,22 @@ static va_err compile_field(va_se *e, const va_se_opts *o, const va_sr_field *f,
         memcpy(mods + ml, f->mods.v[i], l);
         ml += l;
     }
+    if (keyword && !keyword_has_own_op(f)) {
+        if (ml + 10 > sizeof mods) {
+            *why = "modifier chain too long";
+            return VA_ELIMIT;
+        }
+        if (ml) mods[ml++] = '|';
+        memcpy(mods + ml, "contains", 8);
+        ml += 8;
+    }
     va_sv_lit lits[64] = {{0}};
     va_sv_lit *lv = f->nvals <= 64 ? lits : malloc(f->nvals * sizeof *lv);
     if (!lv) return VA_ENOMEM;
     for (uint32_t i = 0; i < f->nvals; i++) {
-        lv[i].kind = lit_kind(f->vals[i].type);
+        /* A keyword is text to find, even when YAML reads it as a number. */
+        lv[i].kind =
+            keyword && f->vals[i].type != VA_SR_NULL ? VA_SV_STR : lit_kind(f->vals[i].type);
         lv[i].s = f->vals[i].text;
         lv[i].n = f->vals[i].len;
     }
@@ -958,6 +982,14 @@ static void subject(evalctx *x, uint32_t i, int fold, va_sv_subj *sj) {
     }
 }
 
+static void rename_ref(const va_sl_route *r, const char **name, size_t *len) {
+    for (uint32_t i = 0; r && i < r->nfields; i++)
+        if (strlen(r->from[i]) == *len && !memcmp(r->from[i], *name, *len)) {
+            *name = r->to[i], *len = strlen(r->to[i]);
+            return;
+        }
+}
+
 static int field_eq(const va_field *f, const char *name, uint32_t len) {
     return f->nlen == len && !memcmp(f->name, name, len);
 }
@@ -966,7 +998,18 @@ static int match_field(evalctx *x, const cfield *cf) {
     const va_event *ev = x->ev;
     int fold = (cf->flags & VA_SV_F_NEEDFOLD) != 0;
     va_sv_subj sj;
-    if (!cf->nlen) { /* keyword: any field value */
+    if (!cf->nlen) {                   /* keyword: any field value */
+        if (cf->flags & VA_SV_F_ALL) { /* every keyword somewhere in the event */
+            for (size_t v = 0; v < va_sv_nvalues(cf->m); v++) {
+                int hit = 0;
+                for (uint32_t i = 0; i < ev->n && !hit; i++) {
+                    subject(x, i, fold, &sj);
+                    hit = va_sv_match_value(cf->m, v, x->s->sv, &sj);
+                }
+                if (!hit) return 0;
+            }
+            return 1;
+        }
         for (uint32_t i = 0; i < ev->n; i++) {
             subject(x, i, fold, &sj);
             if (va_sv_match(cf->m, x->s->sv, &sj)) return 1;
@@ -988,6 +1031,7 @@ static int match_field(evalctx *x, const cfield *cf) {
         for (size_t v = 0; v < va_sv_nvalues(cf->m); v++) {
             size_t rl;
             const char *rn = va_sv_ref_name(cf->m, v, &rl);
+            rename_ref(x->route, &rn, &rl); /* the referenced field is renamed like any other */
             int hit = 0;
             for (uint32_t j = 0; j < ev->n && !hit; j++) {
                 if (ev->f[j].nlen != rl || memcmp(ev->f[j].name, rn, rl)) continue;
