@@ -37,7 +37,7 @@ static void setup_rules(fx *x, const char *yaml) {
     const char *y = va_sl_default_yaml(&len);
     const char *err = NULL;
     assert_int_equal(va_sl_load_mem(&x->a, "ls", y, len, &x->map, &err), VA_OK);
-    va_se_opts o = {x->map, NULL, 0, 0, 0};
+    va_se_opts o = {.logsources = x->map};
     assert_int_equal(va_se_new(&x->set, &o, no_diag, NULL, &x->e, &x->st), VA_OK);
     assert_non_null(x->s = va_se_scratch_new());
 }

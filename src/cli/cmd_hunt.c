@@ -229,6 +229,8 @@ static void usage(FILE *f) {
           "                     them and report the mismatch)\n"
           "  -t, --threads N    threads reading and matching EVTX (default: all cores)\n"
           "  --prefilter M      literal prefilter: auto (default), hyperscan, automaton, off\n"
+          "  --cache DIR        keep compiled prefilter databases in DIR (default:\n"
+          "                     $XDG_CACHE_HOME/vaern or ~/.cache/vaern); --no-cache: none\n"
           "  --stats            print timings and prefilter counters at the end\n"
           "  -q, --quiet        do not report rules left out\n"
           "  -h, --help         this help\n"
@@ -255,6 +257,25 @@ static int plan_progress(hunt *h, const va_paths *p) {
     return h->prog ? 0 : -1;
 }
 
+/* $XDG_CACHE_HOME/vaern, else $HOME/.cache/vaern (NULL if neither is set). */
+static const char *default_cache_dir(char *buf, size_t cap) {
+    const char *x = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    int n;
+    if (x && *x)
+        n = snprintf(buf, cap, "%s/vaern", x);
+    else if (home && *home)
+        n = snprintf(buf, cap, "%s/.cache/vaern", home);
+    else
+        return NULL;
+    if (n < 0 || (size_t)n >= cap) return NULL;
+    if (!x || !*x) { /* $HOME/.cache may not exist yet */
+        char parent[4096];
+        snprintf(parent, sizeof parent, "%s/.cache", home);
+        mkdir(parent, 0700);
+    }
+    return buf;
+}
+
 static int when_parse(const char *s, int *out) {
     if (!strcmp(s, "auto"))
         *out = -1;
@@ -268,7 +289,20 @@ static int when_parse(const char *s, int *out) {
 }
 
 int va_cmd_hunt(int argc, char **argv) {
-    enum { O_LS = 256, O_MIN, O_STRICT, O_IGN, O_PF, O_STATS, O_COLOR, O_SUM, O_NOSUM, O_NOPROG };
+    enum {
+        O_LS = 256,
+        O_MIN,
+        O_STRICT,
+        O_IGN,
+        O_PF,
+        O_STATS,
+        O_COLOR,
+        O_SUM,
+        O_NOSUM,
+        O_NOPROG,
+        O_CACHE,
+        O_NOCACHE
+    };
     static const struct option opts[] = {{"rules", required_argument, 0, 'r'},
                                          {"format", required_argument, 0, 'f'},
                                          {"output", required_argument, 0, 'o'},
@@ -285,13 +319,16 @@ int va_cmd_hunt(int argc, char **argv) {
                                          {"summary", no_argument, 0, O_SUM},
                                          {"no-summary", no_argument, 0, O_NOSUM},
                                          {"no-progress", no_argument, 0, O_NOPROG},
+                                         {"cache", required_argument, 0, O_CACHE},
+                                         {"no-cache", no_argument, 0, O_NOCACHE},
                                          {0, 0, 0, 0}};
     const char *rules[64];
     int nrules = 0, quiet = 0, pf_off = 0, stats = 0, color = -1, summary = -1, show_prog = 1;
     int have_fmt = 0;
     va_out_fmt fmt = VA_OUT_JSONL;
     va_pf_backend pf_backend = VA_PF_AUTO;
-    const char *lspath = NULL, *outpath = NULL;
+    const char *lspath = NULL, *outpath = NULL, *cache_dir = NULL;
+    int no_cache = 0;
     hunt h = {0};
     va_evtx_opts eo = {0};
     eo.ignore_crc = 1;
@@ -372,6 +409,12 @@ int va_cmd_hunt(int argc, char **argv) {
         case O_NOPROG:
             show_prog = 0;
             break;
+        case O_CACHE:
+            cache_dir = optarg;
+            break;
+        case O_NOCACHE:
+            no_cache = 1;
+            break;
         default:
             usage(stderr);
             return VA_EXIT_USAGE;
@@ -407,7 +450,10 @@ int va_cmd_hunt(int argc, char **argv) {
         return VA_EXIT_USAGE;
     }
     int64_t t1 = now_ns();
-    va_se_opts so = {ls, NULL, 0, pf_off, pf_backend};
+    va_se_opts so = {.logsources = ls, .prefilter_off = pf_off, .prefilter_backend = pf_backend};
+    char cache_buf[4096];
+    if (!no_cache)
+        so.cache_dir = cache_dir ? cache_dir : default_cache_dir(cache_buf, sizeof cache_buf);
     va_se *engine = NULL;
     va_se_stats est;
     e = va_se_new(&set, &so, quiet ? NULL : va_diag_print, NULL, &engine, &est);
@@ -503,9 +549,10 @@ int va_cmd_hunt(int argc, char **argv) {
             }
             fprintf(stderr,
                     "vaern: stats: load %.3f s, compile %.3f s, hunt %.3f s; prefilter: %u of %u "
-                    "rules, %u literals; rules evaluated %" PRIu64 ", skipped %" PRIu64 "\n",
+                    "rules, %u literals, %s%s; rules evaluated %" PRIu64 ", skipped %" PRIu64 "\n",
                     (t1 - t0) / 1e9, (t2 - t1) / 1e9, (now_ns() - t2) / 1e9, est.prefiltered,
-                    est.rules, est.literals, ev_n, sk_n);
+                    est.rules, est.literals, est.backend ? est.backend : "off",
+                    est.cached ? " (cached)" : "", ev_n, sk_n);
         }
         if (rc == VA_EXIT_OK && (missing || h.problems || rule_problems)) rc = VA_EXIT_INPUT;
     }

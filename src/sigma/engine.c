@@ -74,6 +74,7 @@ struct va_se {
     uint32_t nflt;
     /* Prefilter: literal id -> rules needing it (CSR), rules that are always evaluated. */
     va_pf *pf; /* NULL: prefilter off */
+    int pf_cached;
     uint32_t *lit_off, *lit_rules;
     uint32_t nlits;
     uint8_t *always; /* per rule */
@@ -764,7 +765,9 @@ static va_err build_prefilter(va_se *e, const va_se_opts *o, const char **why) {
                 e->lit_rules[e->lit_off[l] + fill[l]++] = i;
             }
     free(fill);
-    err = va_pf_new(L.s, L.len, L.n, (va_pf_backend)o->prefilter_backend, &e->pf, why);
+    err =
+        va_pf_new(L.s, L.len, L.n, (va_pf_backend)o->prefilter_backend, o->cache_dir, &e->pf, why);
+    if (!err) e->pf_cached = va_pf_from_cache(e->pf);
 out:
     for (uint32_t i = 0; i < e->n; i++) req_free(&rr[i]);
     free(rr);
@@ -886,6 +889,8 @@ va_err va_se_new(const va_sr_set *set, const va_se_opts *o, va_diag_fn diag, voi
         }
         for (uint32_t i = 0; i < e->n; i++) st->prefiltered += !e->always[i];
         st->literals = e->nlits;
+        st->backend = va_pf_backend_name(e->pf);
+        st->cached = e->pf_cached;
     }
     *out = e;
     return VA_OK;

@@ -30,6 +30,7 @@ typedef struct va_se_opts {
     size_t nplaceholders;
     int prefilter_off; /* evaluate every routed rule (tests prove the prefilter changes nothing) */
     int prefilter_backend; /* va_pf_backend (prefilter.h): 0 = Hyperscan when built in */
+    const char *cache_dir; /* where compiled prefilter databases are kept (NULL: nowhere) */
 } va_se_opts;
 
 typedef struct va_se_stats {
@@ -40,6 +41,8 @@ typedef struct va_se_stats {
     uint32_t failed;      /* left out: a value or modifier did not compile (reported) */
     uint32_t prefiltered; /* rules evaluated only when one of their literals occurs */
     uint32_t literals;    /* distinct literals in the prefilter */
+    const char *backend;  /* prefilter backend in use ("hyperscan", "automaton"), or NULL */
+    int cached;           /* its database came from the cache */
 } va_se_stats;
 
 /* Compile the rules of set (which, with its arena, must outlive the engine).  Each rule left

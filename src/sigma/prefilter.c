@@ -9,8 +9,15 @@
  */
 #include "sigma/prefilter.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <utime.h>
 
 #ifdef VAERN_HAVE_HYPERSCAN
 #include <hs/hs.h>
@@ -32,6 +39,7 @@ typedef struct acnode {
 
 struct va_pf {
     va_pf_backend b;
+    int cached; /* the Hyperscan database was loaded from the cache */
     /* automaton */
     acnode *node;
     uint32_t nnode;
@@ -192,6 +200,139 @@ static va_err hs_build(va_pf *p, const char *const *lits, const size_t *lens, ui
     return VA_OK;
 }
 
+/* ---- the database cache ------------------------------------------------------------------- */
+
+#define CACHE_MAGIC "VAERNHS2"
+
+/* Checksum of the stored database: a damaged file is rebuilt, never handed to Hyperscan. */
+static uint64_t bytes_sum(const char *b, size_t n) {
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)b[i]) * 1099511628211ull;
+    return h ^ (h >> 32);
+}
+
+/* Two independent 64-bit FNV-1a style hashes over everything that shapes the database. */
+static void cache_key(const char *const *lits, const size_t *lens, uint32_t n, uint64_t key[2]) {
+    uint64_t h1 = 1469598103934665603ull, h2 = 0x9E3779B97F4A7C15ull;
+    const char *ver = hs_version();
+    hs_platform_info_t pl;
+    memset(&pl, 0, sizeof pl);
+    hs_populate_platform(&pl);
+    for (const char *p = ver; *p; p++) {
+        h1 = (h1 ^ (uint8_t)*p) * 1099511628211ull;
+        h2 = (h2 ^ (uint8_t)*p) * 0x100000001B3ull + 7;
+    }
+    const uint8_t *pp = (const uint8_t *)&pl;
+    for (size_t i = 0; i < sizeof pl; i++) {
+        h1 = (h1 ^ pp[i]) * 1099511628211ull;
+        h2 = (h2 ^ pp[i]) * 0x100000001B3ull + 7;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t l = lens[i];
+        for (int k = 0; k < 8; k++) {
+            h1 = (h1 ^ ((l >> (8 * k)) & 0xff)) * 1099511628211ull;
+            h2 = (h2 ^ ((l >> (8 * k)) & 0xff)) * 0x100000001B3ull + 7;
+        }
+        for (size_t j = 0; j < lens[i]; j++) {
+            h1 = (h1 ^ (uint8_t)lits[i][j]) * 1099511628211ull;
+            h2 = (h2 ^ (uint8_t)lits[i][j]) * 0x100000001B3ull + 7;
+        }
+    }
+    key[0] = h1 ^ (h1 >> 29), key[1] = h2 ^ (h2 >> 31);
+}
+
+static char *cache_path(const char *dir, const uint64_t key[2]) {
+    size_t n = strlen(dir) + 64;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/prefilter-%016llx%016llx.hsdb", dir, (unsigned long long)key[0],
+                 (unsigned long long)key[1]);
+    return p;
+}
+
+/* Load the database for key from the cache; 0 on success. */
+static int cache_load(va_pf *p, const char *path, const uint64_t key[2]) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    char magic[8];
+    uint64_t k[2], len, sum;
+    char *buf = NULL;
+    int rc = -1;
+    if (fread(magic, 1, 8, f) == 8 && !memcmp(magic, CACHE_MAGIC, 8) && fread(k, 8, 2, f) == 2 &&
+        k[0] == key[0] && k[1] == key[1] && fread(&len, 8, 1, f) == 1 &&
+        fread(&sum, 8, 1, f) == 1 && len > 0 && len < (1ull << 31) && (buf = malloc(len)) &&
+        fread(buf, 1, len, f) == len && fgetc(f) == EOF && bytes_sum(buf, len) == sum &&
+        hs_deserialize_database(buf, len, &p->db) == HS_SUCCESS)
+        rc = 0;
+    free(buf);
+    fclose(f);
+    return rc;
+}
+
+#define CACHE_KEEP 16 /* databases kept; older ones are removed when a new one is stored */
+
+/* Remove all but the CACHE_KEEP most recently used databases in dir. */
+static void cache_prune(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct ent {
+        char name[80];
+        time_t t;
+    } v[CACHE_KEEP + 1];
+    size_t n = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t l = strlen(de->d_name);
+        if (strncmp(de->d_name, "prefilter-", 10) || l < 6 || l >= sizeof v[0].name ||
+            strcmp(de->d_name + l - 5, ".hsdb"))
+            continue;
+        char path[4096];
+        struct stat sb;
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        if (stat(path, &sb)) continue;
+        /* keep the CACHE_KEEP newest in v (sorted newest first); delete what falls off */
+        struct ent x;
+        memcpy(x.name, de->d_name, l + 1);
+        x.t = sb.st_mtime > sb.st_atime ? sb.st_mtime : sb.st_atime;
+        size_t i = n < CACHE_KEEP + 1 ? n++ : CACHE_KEEP;
+        v[i] = x;
+        while (i > 0 && v[i - 1].t < v[i].t) {
+            struct ent t = v[i - 1];
+            v[i - 1] = v[i], v[i] = t;
+            i--;
+        }
+        if (n == CACHE_KEEP + 1) {
+            snprintf(path, sizeof path, "%s/%s", dir, v[CACHE_KEEP].name);
+            unlink(path);
+            n = CACHE_KEEP;
+        }
+    }
+    closedir(d);
+}
+
+/* Store p's database under key; failures only cost the next run a compile. */
+static void cache_store(const va_pf *p, const char *dir, const char *path, const uint64_t key[2]) {
+    char *bytes = NULL;
+    size_t len = 0;
+    if (hs_serialize_database(p->db, &bytes, &len) != HS_SUCCESS) return;
+    mkdir(dir, 0700);
+    size_t tn = strlen(path) + 32;
+    char *tmp = malloc(tn);
+    if (tmp) {
+        snprintf(tmp, tn, "%s.%ld.tmp", path, (long)getpid());
+        FILE *f = fopen(tmp, "wb");
+        uint64_t l = len, sum = bytes_sum(bytes, len);
+        int ok = f && fwrite(CACHE_MAGIC, 1, 8, f) == 8 && fwrite(key, 8, 2, f) == 2 &&
+                 fwrite(&l, 8, 1, f) == 1 && fwrite(&sum, 8, 1, f) == 1 &&
+                 fwrite(bytes, 1, len, f) == len;
+        if (f && fclose(f)) ok = 0;
+        if (!ok || rename(tmp, path)) unlink(tmp); /* rename: readers never see half a file */
+        free(tmp);
+        cache_prune(dir);
+    }
+    free(bytes); /* hs_serialize_database allocates with the default allocator, malloc */
+}
+
 typedef struct hsctx {
     va_pf_hit_fn fn;
     void *ud;
@@ -209,7 +350,7 @@ static int hs_on_match(unsigned id, unsigned long long from, unsigned long long 
 /* ---- API --------------------------------------------------------------------------------- */
 
 va_err va_pf_new(const char *const *lits, const size_t *lens, uint32_t n, va_pf_backend b,
-                 va_pf **out, const char **why) {
+                 const char *cache_dir, va_pf **out, const char **why) {
     static const char *dummy;
     if (!why) why = &dummy;
     *out = NULL;
@@ -228,9 +369,25 @@ va_err va_pf_new(const char *const *lits, const size_t *lens, uint32_t n, va_pf_
     p->b = b;
     va_err err;
 #ifdef VAERN_HAVE_HYPERSCAN
-    if (b == VA_PF_HYPERSCAN)
-        err = hs_build(p, lits, lens, n, why);
-    else
+    if (b == VA_PF_HYPERSCAN) {
+        uint64_t key[2];
+        char *path = NULL;
+        if (cache_dir && *cache_dir) {
+            cache_key(lits, lens, n, key);
+            path = cache_path(cache_dir, key);
+        }
+        if (path && !cache_load(p, path, key)) {
+            p->cached = 1;
+            utime(path, NULL); /* recently used: pruning keeps it */
+            err = VA_OK;
+        } else {
+            err = hs_build(p, lits, lens, n, why);
+            if (!err && path) cache_store(p, cache_dir, path, key);
+        }
+        free(path);
+    } else
+#else
+    (void)cache_dir;
 #endif
         err = ac_build(p, lits, lens, n);
     if (err) {
@@ -250,6 +407,10 @@ void va_pf_free(va_pf *p) {
     free(p->edges);
     free(p->same);
     free(p);
+}
+
+int va_pf_from_cache(const va_pf *p) {
+    return p->cached;
 }
 
 const char *va_pf_backend_name(const va_pf *p) {

@@ -25,10 +25,15 @@ typedef struct va_pf va_pf;
 typedef struct va_pf_scratch va_pf_scratch;
 
 /* Compile literals lits[i][0..lens[i]) (i < n; arbitrary bytes, none empty) with ids 0..n-1.
- * The literals are only read during the call.  VA_EUNSUPPORTED if the backend asked for is not
- * built in; *why names a backend failure.  Free with va_pf_free. */
+ * The literals are only read during the call.  cache_dir (may be NULL): a folder where compiled
+ * Hyperscan databases are kept, keyed by a hash of the literals and the Hyperscan version and
+ * platform, so that a rule set compiles once; a missing, stale or damaged entry is simply
+ * rebuilt.  VA_EUNSUPPORTED if the backend asked for is not built in; *why names a backend
+ * failure.  Free with va_pf_free. */
 va_err va_pf_new(const char *const *lits, const size_t *lens, uint32_t n, va_pf_backend b,
-                 va_pf **out, const char **why);
+                 const char *cache_dir, va_pf **out, const char **why);
+/* 1 if p's database came from the cache. */
+int va_pf_from_cache(const va_pf *p);
 void va_pf_free(va_pf *p);
 /* The backend in use ("hyperscan" or "automaton"). */
 const char *va_pf_backend_name(const va_pf *p);
