@@ -43,7 +43,8 @@ static int naive_has(const char *t, size_t n, const char *l, size_t ln) {
     return 0;
 }
 
-static void on_hit(void *ud, uint32_t id) {
+static void on_hit(void *ud, uint32_t id, size_t end) {
+    (void)end;
     ((uint8_t *)ud)[id] = 1;
 }
 

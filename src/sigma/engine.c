@@ -66,6 +66,13 @@ typedef struct ientry {
     uint32_t n, cap;
 } ientry;
 
+/* A rule that needs a literal, in the value of field (or its rename alt), or anywhere. */
+typedef struct litrule {
+    uint32_t rule;
+    uint32_t flen, alen;
+    const char *field, *alt; /* NULL field: any value */
+} litrule;
+
 struct va_se {
     va_arena arena;
     crule *r;
@@ -75,7 +82,8 @@ struct va_se {
     /* Prefilter: literal id -> rules needing it (CSR), rules that are always evaluated. */
     va_pf *pf; /* NULL: prefilter off */
     int pf_cached;
-    uint32_t *lit_off, *lit_rules;
+    uint32_t *lit_off;
+    litrule *lit_rules;
     uint32_t nlits;
     uint8_t *always; /* per rule */
     ientry *idx;     /* open addressing by (channel, event ID) */
@@ -98,6 +106,10 @@ struct va_se_scratch {
     va_pf_scratch *pf_s;
     va_buf text;    /* the event's values, NUL-separated */
     uint32_t *mark; /* per rule: == epoch when one of its literals occurs */
+    uint32_t *lit_epoch, *lit_field; /* per literal: last event and field it was seen in */
+    uint32_t nlit;
+    size_t *fstart; /* per field: offset of its value in text */
+    uint32_t fstart_cap;
     uint32_t nmark;
     uint32_t epoch;
     int scanned, all;            /* scan done; the prefilter cannot decide (evaluate everything) */
@@ -361,8 +373,65 @@ typedef struct litset {
     uint32_t n, cap;
     uint32_t *tab; /* open addressing: id + 1, 0 empty */
     uint32_t tcap;
+    /* Requirements are (literal, field) pairs: the literal must occur in that field's value
+     * (field NULL: in any value, for keywords). */
+    uint32_t *plit;
+    const char **pfield;
+    uint32_t np, pcap;
+    uint32_t *ptab; /* open addressing: pair id + 1, 0 empty */
+    uint32_t ptcap;
     int oom;
 } litset;
+
+static uint64_t pair_hash(uint32_t lit, const char *f) {
+    uint64_t h = 1469598103934665603ull ^ lit;
+    for (; f && *f; f++) h = (h ^ (uint8_t)*f) * 1099511628211ull;
+    return h ^ (h >> 29);
+}
+
+static int pair_grow(litset *L) {
+    uint32_t cap = L->ptcap ? L->ptcap * 2 : 1024;
+    uint32_t *t = calloc(cap, sizeof *t);
+    if (!t) return -1;
+    for (uint32_t i = 0; i < L->np; i++) {
+        uint32_t j = (uint32_t)pair_hash(L->plit[i], L->pfield[i]) & (cap - 1);
+        while (t[j]) j = (j + 1) & (cap - 1);
+        t[j] = i + 1;
+    }
+    free(L->ptab);
+    L->ptab = t, L->ptcap = cap;
+    return 0;
+}
+
+static uint32_t pair_intern(litset *L, uint32_t lit, const char *field) {
+    if (2 * (L->np + 1) > L->ptcap && pair_grow(L)) goto oom;
+    uint32_t j = (uint32_t)pair_hash(lit, field) & (L->ptcap - 1);
+    for (; L->ptab[j]; j = (j + 1) & (L->ptcap - 1)) {
+        uint32_t id = L->ptab[j] - 1;
+        const char *g = L->pfield[id];
+        if (L->plit[id] == lit && (g == field || (g && field && !strcmp(g, field)))) return id;
+    }
+    if (L->np == L->pcap) {
+        uint32_t cap = L->pcap ? L->pcap * 2 : 1024;
+        uint32_t *nl = realloc(L->plit, cap * sizeof *nl);
+        if (!nl) goto oom;
+        L->plit = nl;
+        const char **nf = realloc(L->pfield, cap * sizeof *nf);
+        if (!nf) goto oom;
+        L->pfield = nf, L->pcap = cap;
+    }
+    L->plit[L->np] = lit, L->pfield[L->np] = field;
+    L->ptab[j] = L->np + 1;
+    return L->np++;
+oom:
+    L->oom = 1;
+    return UINT32_MAX;
+}
+
+/* Length of the literal of a requirement id (a pair id), 0 for event-ID sets (L NULL). */
+static uint32_t req_len(const litset *L, uint32_t id) {
+    return L ? (uint32_t)L->len[L->plit[id]] : 0;
+}
 
 static uint64_t lit_hash(const char *s, size_t n) {
     uint64_t h = 1469598103934665603ull;
@@ -445,7 +514,7 @@ static void req_union(req *into, req *from, const litset *L) { /* L NULL: event 
         return;
     }
     for (uint32_t i = 0; i < from->n; i++)
-        if (req_add(into, from->ids[i], L ? (uint32_t)L->len[from->ids[i]] : 0)) {
+        if (req_add(into, from->ids[i], req_len(L, from->ids[i]))) {
             req_none(into);
             break;
         }
@@ -493,6 +562,10 @@ static void req_value(const cfield *f, size_t v, litset *L, req *out) {
         const char *lit;
         size_t n = va_sv_alt_literal(f->m, v, k, PF_MINLEN, &lit);
         uint32_t id = n ? lit_intern(L, lit, n) : UINT32_MAX;
+        /* A literal holding NUL could straddle the value separators of the scanned text: it
+         * is not pinned to the field. */
+        const char *field = f->nlen && !memchr(lit, 0, n) ? f->name : NULL;
+        if (id != UINT32_MAX) id = pair_intern(L, id, field);
         if (id == UINT32_MAX || req_add(out, id, (uint32_t)n)) {
             req_none(out);
             return;
@@ -551,7 +624,7 @@ static void req_or_copy(req *out, const req *src, const litset *L) {
         return;
     }
     for (uint32_t i = 0; i < src->n; i++)
-        if (req_add(out, src->ids[i], L ? (uint32_t)L->len[src->ids[i]] : 0)) {
+        if (req_add(out, src->ids[i], req_len(L, src->ids[i]))) {
             req_none(out);
             return;
         }
@@ -749,7 +822,7 @@ static va_err build_prefilter(va_se *e, const va_se_opts *o, const char **why) {
     size_t total = 0;
     for (uint32_t i = 0; i < e->n; i++)
         if (!e->always[i])
-            for (uint32_t k = 0; k < rr[i].n; k++) e->lit_off[rr[i].ids[k] + 1]++, total++;
+            for (uint32_t k = 0; k < rr[i].n; k++) e->lit_off[L.plit[rr[i].ids[k]] + 1]++, total++;
     for (uint32_t l = 0; l < L.n; l++) e->lit_off[l + 1] += e->lit_off[l];
     e->lit_rules = malloc((total ? total : 1) * sizeof *e->lit_rules);
     uint32_t *fill = calloc(L.n ? L.n : 1, sizeof *fill);
@@ -761,8 +834,20 @@ static va_err build_prefilter(va_se *e, const va_se_opts *o, const char **why) {
     for (uint32_t i = 0; i < e->n; i++)
         if (!e->always[i])
             for (uint32_t k = 0; k < rr[i].n; k++) {
-                uint32_t l = rr[i].ids[k];
-                e->lit_rules[e->lit_off[l] + fill[l]++] = i;
+                uint32_t pid = rr[i].ids[k], l = L.plit[pid];
+                litrule *x = &e->lit_rules[e->lit_off[l] + fill[l]++];
+                x->rule = i;
+                x->field = L.pfield[pid];
+                x->alt = NULL;
+                /* the event field the rule reads may be renamed on one of its routes */
+                for (uint32_t r = 0; x->field && r < e->r[i].nroutes && !x->alt; r++)
+                    for (uint32_t f = 0; f < e->r[i].routes[r].nfields; f++)
+                        if (!strcmp(e->r[i].routes[r].from[f], x->field)) {
+                            x->alt = e->r[i].routes[r].to[f];
+                            break;
+                        }
+                x->flen = x->field ? (uint32_t)strlen(x->field) : 0;
+                x->alen = x->alt ? (uint32_t)strlen(x->alt) : 0;
             }
     free(fill);
     err =
@@ -774,6 +859,9 @@ out:
     free(L.s);
     free(L.len);
     free(L.tab);
+    free(L.plit);
+    free(L.pfield);
+    free(L.ptab);
     return err;
 }
 
@@ -1148,12 +1236,32 @@ static int filtered(const va_se *e, const crule *c, va_se_scratch *s, const va_e
     return 0;
 }
 
-static void on_literal(void *ud, uint32_t id) {
+static void on_literal(void *ud, uint32_t id, size_t end) {
     void **a = ud;
     const va_se *e = a[0];
     va_se_scratch *s = a[1];
-    for (uint32_t k = e->lit_off[id]; k < e->lit_off[id + 1]; k++)
-        s->mark[e->lit_rules[k]] = s->epoch;
+    const va_event *ev = a[2];
+    /* The field whose value holds the byte before end (values are NUL-separated). */
+    uint32_t lo = 0, hi = ev->n;
+    while (hi - lo > 1) {
+        uint32_t mid = (lo + hi) / 2;
+        if (s->fstart[mid] < end)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    if (s->lit_epoch[id] == s->epoch && s->lit_field[id] == lo) return; /* seen here already */
+    s->lit_epoch[id] = s->epoch, s->lit_field[id] = lo;
+    const va_field *f = ev->n ? &ev->f[lo] : NULL;
+    for (uint32_t k = e->lit_off[id]; k < e->lit_off[id + 1]; k++) {
+        const litrule *x = &e->lit_rules[k];
+        if (s->mark[x->rule] == s->epoch) continue;
+        if (x->field &&
+            !(f && ((f->nlen == x->flen && !memcmp(f->name, x->field, x->flen)) ||
+                    (x->alt && f->nlen == x->alen && !memcmp(f->name, x->alt, x->alen)))))
+            continue;
+        s->mark[x->rule] = s->epoch;
+    }
 }
 
 /* Scan the event's values for every rule literal once; sets s->all when the scan cannot
@@ -1166,20 +1274,35 @@ static void prefilter_scan(const va_se *e, va_se_scratch *s, const va_event *ev)
         s->pf_s = va_pf_scratch_new(e->pf);
         s->owner = s->pf_s ? e : NULL;
         free(s->mark);
+        free(s->lit_epoch);
+        free(s->lit_field);
         s->mark = calloc(e->n ? e->n : 1, sizeof *s->mark);
+        s->lit_epoch = calloc(e->nlits ? e->nlits : 1, sizeof *s->lit_epoch);
+        s->lit_field = calloc(e->nlits ? e->nlits : 1, sizeof *s->lit_field);
         s->nmark = s->mark ? e->n : 0;
+        s->nlit = e->nlits;
         s->epoch = 0;
     }
-    if (!s->pf_s || !s->mark) {
+    if (!s->pf_s || !s->mark || !s->lit_epoch || !s->lit_field) {
         s->all = 1;
         return;
     }
     if (++s->epoch == 0) { /* wrapped: old marks could look current */
         memset(s->mark, 0, s->nmark * sizeof *s->mark);
+        memset(s->lit_epoch, 0, s->nlit * sizeof *s->lit_epoch);
         s->epoch = 1;
+    }
+    if (ev->n > s->fstart_cap) {
+        size_t *n = realloc(s->fstart, ev->n * sizeof *n);
+        if (!n) {
+            s->all = 1;
+            return;
+        }
+        s->fstart = n, s->fstart_cap = ev->n;
     }
     va_buf_clear(&s->text);
     for (uint32_t i = 0; i < ev->n; i++) {
+        s->fstart[i] = s->text.len;
         va_buf_put(&s->text, ev->f[i].val, ev->f[i].vlen);
         va_buf_putc(&s->text, '\0');
     }
@@ -1194,7 +1317,7 @@ static void prefilter_scan(const va_se *e, va_se_scratch *s, const va_event *ev)
         s->all = 1;
         return;
     }
-    void *a[2] = {(void *)e, s};
+    void *a[3] = {(void *)e, s, (void *)ev};
     if (va_pf_scan(e->pf, s->pf_s, t, n, on_literal, a)) s->all = 1;
 }
 

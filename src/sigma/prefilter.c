@@ -170,7 +170,7 @@ static void ac_scan(const va_pf *p, const char *text, size_t n, va_pf_hit_fn fn,
         while ((t = ac_next(p, s, c)) == NONE) s = p->node[s].fail;
         s = t;
         for (uint32_t o = p->node[s].out != NONE ? s : p->node[s].dict; o; o = p->node[o].dict)
-            for (uint32_t id = p->node[o].out; id != NONE; id = p->same[id]) fn(ud, id);
+            for (uint32_t id = p->node[o].out; id != NONE; id = p->same[id]) fn(ud, id, i + 1);
     }
 }
 
@@ -186,7 +186,7 @@ static va_err hs_build(va_pf *p, const char *const *lits, const size_t *lens, ui
         free(ids);
         return VA_ENOMEM;
     }
-    for (uint32_t i = 0; i < n; i++) flags[i] = HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH, ids[i] = i;
+    for (uint32_t i = 0; i < n; i++) flags[i] = HS_FLAG_CASELESS, ids[i] = i;
     hs_compile_error_t *ce = NULL;
     hs_error_t rc =
         hs_compile_lit_multi(lits, flags, ids, lens, n, HS_MODE_BLOCK, NULL, &p->db, &ce);
@@ -202,7 +202,7 @@ static va_err hs_build(va_pf *p, const char *const *lits, const size_t *lens, ui
 
 /* ---- the database cache ------------------------------------------------------------------- */
 
-#define CACHE_MAGIC "VAERNHS2"
+#define CACHE_MAGIC "VAERNHS3" /* 3: every occurrence reported (no SINGLEMATCH) */
 
 /* Checksum of the stored database: a damaged file is rebuilt, never handed to Hyperscan. */
 static uint64_t bytes_sum(const char *b, size_t n) {
@@ -340,9 +340,9 @@ typedef struct hsctx {
 
 static int hs_on_match(unsigned id, unsigned long long from, unsigned long long to, unsigned fl,
                        void *ctx) {
-    (void)from, (void)to, (void)fl;
+    (void)from, (void)fl;
     hsctx *c = ctx;
-    c->fn(c->ud, id);
+    c->fn(c->ud, id, (size_t)to);
     return 0;
 }
 #endif

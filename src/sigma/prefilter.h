@@ -42,8 +42,8 @@ const char *va_pf_backend_name(const va_pf *p);
 va_pf_scratch *va_pf_scratch_new(const va_pf *p);
 void va_pf_scratch_free(va_pf_scratch *s);
 
-/* Called at least once for every literal occurring in the text (more than once is allowed). */
-typedef void (*va_pf_hit_fn)(void *ud, uint32_t id);
+/* Called for every occurrence of a literal in the text, with the offset just past it. */
+typedef void (*va_pf_hit_fn)(void *ud, uint32_t id, size_t end);
 /* Scan text[0..n); returns 0, or -1 if the backend failed (the caller must then treat every
  * literal as present). */
 int va_pf_scan(const va_pf *p, va_pf_scratch *s, const char *text, size_t n, va_pf_hit_fn fn,

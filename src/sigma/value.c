@@ -143,6 +143,8 @@ typedef struct alt {
     num v;         /* ALT_NUM */
     pcre2_code *re;
     uint8_t fam, bits; /* ALT_CIDR: 4 or 6, prefix length */
+    uint8_t re_lit_n;
+    char re_lit[48]; /* ALT_RE: a run every match contains (prefilter) */
     uint8_t addr[16];
     const char *ref; /* ALT_REF: field name */
     size_t ref_n;
@@ -902,6 +904,123 @@ static const char *kind_name(va_sv_kind k) {
     return (unsigned)k <= VA_SV_NULL ? n[k] : "unknown";
 }
 
+/* Skip a quantifier at s[*i] ({n}, {n,}, {n,m}, *, +, ? and a lazy/possessive suffix).
+ * Returns -1 if there is none, else its minimum count (capped at 1). */
+static int re_quant(const char *s, size_t n, size_t *i) {
+    size_t j = *i;
+    int min;
+    if (j >= n) return -1;
+    if (s[j] == '*' || s[j] == '?') {
+        min = 0, j++;
+    } else if (s[j] == '+') {
+        min = 1, j++;
+    } else if (s[j] == '{') {
+        size_t k = j + 1;
+        unsigned long lo = 0;
+        int digits = 0;
+        while (k < n && s[k] >= '0' && s[k] <= '9')
+            lo = lo * 10 + (unsigned long)(s[k++] - '0'), digits++;
+        if (!digits) return -1; /* a literal brace */
+        if (k < n && s[k] == ',') {
+            k++;
+            while (k < n && s[k] >= '0' && s[k] <= '9') k++;
+        }
+        if (k >= n || s[k] != '}') return -1;
+        min = lo ? 1 : 0, j = k + 1;
+    } else {
+        return -1;
+    }
+    if (j < n && (s[j] == '?' || s[j] == '+')) j++;
+    *i = j;
+    return min;
+}
+
+/* The longest run of ASCII characters that every match of regular expression s[0..n) must
+ * contain, read conservatively: runs break at anything but plain characters, groups and
+ * classes are skipped whole, and a top-level alternation, an unknown escape or extended mode
+ * give up (0).  Writes the run to out (cap bytes). */
+static size_t re_literal(const char *s, size_t n, char *out, size_t cap) {
+    char run[256];
+    size_t rl = 0, best = 0;
+    size_t i = 0;
+    if (memmem(s, n, "(?x", 3) || memmem(s, n, "(?^x", 4) || memmem(s, n, "\\Q", 2)) return 0;
+    while (i < n) {
+        char c = s[i];
+        int lit = -1;
+        if (c == '\\') {
+            if (i + 1 >= n) return 0;
+            char d = s[i + 1];
+            if ((d >= '0' && d <= '9') || (d >= 'a' && d <= 'z') || (d >= 'A' && d <= 'Z')) {
+                if (!strchr("sSdDwWbBAzZhHvVR", d)) return 0; /* escapes with arguments */
+                i += 2;
+                rl = 0;
+                if (re_quant(s, n, &i) < -1) return 0;
+                continue;
+            }
+            lit = (unsigned char)d;
+            i += 2;
+        } else if (c == '[') {
+            size_t j = i + 1;
+            if (j < n && s[j] == '^') j++;
+            if (j < n && s[j] == ']') j++;
+            while (j < n && s[j] != ']') j += (s[j] == '\\') ? 2 : 1;
+            if (j >= n) return 0;
+            i = j + 1;
+            rl = 0;
+            re_quant(s, n, &i);
+            continue;
+        } else if (c == '(') {
+            int depth = 0;
+            size_t j = i;
+            for (; j < n; j++) {
+                if (s[j] == '\\') {
+                    j++;
+                } else if (s[j] == '[') {
+                    j++;
+                    if (j < n && s[j] == '^') j++;
+                    if (j < n && s[j] == ']') j++;
+                    while (j < n && s[j] != ']') j += (s[j] == '\\') ? 2 : 1;
+                } else if (s[j] == '(') {
+                    depth++;
+                } else if (s[j] == ')' && --depth == 0) {
+                    break;
+                }
+            }
+            if (j >= n) return 0;
+            i = j + 1;
+            rl = 0;
+            re_quant(s, n, &i);
+            continue;
+        } else if (c == '|' || c == ')') {
+            return 0; /* top-level alternation: no single literal */
+        } else if (c == '.' || c == '^' || c == '$') {
+            i++;
+            rl = 0;
+            re_quant(s, n, &i);
+            continue;
+        } else if (c == '*' || c == '+' || c == '?') {
+            return 0; /* a quantifier with nothing before it: not understood */
+        } else {
+            lit = (unsigned char)c;
+            i++;
+        }
+        if (lit >= 0x80) { /* case folding beyond ASCII: not scanned for */
+            rl = 0;
+            re_quant(s, n, &i);
+            continue;
+        }
+        int q = re_quant(s, n, &i);
+        if (q == 0) { /* optional: not part of any run */
+            rl = 0;
+            continue;
+        }
+        if (rl < sizeof run) run[rl++] = (char)lit;
+        if (rl > best && rl <= cap) best = rl, memcpy(out, run, rl);
+        if (q == 1) rl = 0; /* repeated: the run cannot go on past it */
+    }
+    return best;
+}
+
 va_err va_sv_compile(va_arena *a, const char *mods, size_t mods_len, const va_sv_lit *vals,
                      size_t nvals, const va_sv_ph *ph, size_t nph, va_sv **out, const char **why) {
     const char *ignored;
@@ -1044,6 +1163,7 @@ va_err va_sv_compile(va_arena *a, const char *mods, size_t mods_len, const va_sv
             }
             /* JIT is an optimisation: without it (unsupported CPU) the interpreter matches. */
             (void)pcre2_jit_compile(al->re, PCRE2_JIT_COMPLETE);
+            al->re_lit_n = (uint8_t)re_literal(vs, v->n, al->re_lit, sizeof al->re_lit);
         } else if (set & B(M_CIDR)) {
             if ((e = one_alt(c, &sv[i], &al))) goto out;
             if ((e = build_cidr(c, vs, v->n, al))) goto out;
@@ -1150,6 +1270,11 @@ static size_t scan_safe_skip(const unsigned char *p, size_t n) {
 size_t va_sv_alt_literal(const va_sv *m, size_t i, size_t k, size_t minlen, const char **lit) {
     if (i >= m->nv || k >= m->v[i].nalts) return 0;
     const alt *al = &m->v[i].alts[k];
+    if (al->kind == ALT_RE) {
+        if (al->re_lit_n < minlen || !al->re_lit_n) return 0;
+        *lit = al->re_lit;
+        return al->re_lit_n;
+    }
     if (al->kind != ALT_GLOB) return 0;
     const glob *g = &al->g;
     size_t best = 0;
