@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""Sigma hunting benchmark: `vaern hunt` against Debian's evtxexport, measured in the same run.
+
+1. Matching cost per event with 100, 1,000 and all rules: `vaern hunt -t 1` over the shared
+   EVTX set with rule subsets (evenly spaced over the sorted Windows rules) and with no rules at
+   all; the matching cost is the hunt phase (`--stats`, after the rules are compiled) minus that
+   of the run without rules, divided by the events.  Target: all rules at most 3x the cost of 100.
+2. End to end: `vaern hunt` with every rule folder over the shared EVTX set (start-up, rule
+   loading and compiling included) against evtxexport merely exporting the same files (one
+   process per file, its only mode).  Target: at least 30x faster than the bare export.  The
+   main rows use a database cache (a rule set's Hyperscan database is compiled once, by the
+   first run); the rows below show a cold compile, the own automaton and no prefilter.
+
+Timings are the best of --runs runs (wall clock).  Skips with a message where the shared data or
+evtxexport is absent.
+"""
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from evtx_bench import DATA, evtx_files, timed  # noqa: E402
+
+
+def rule_dirs(data):
+    root = os.path.join(data, "sigma")
+    return sorted(os.path.join(root, d) for d in os.listdir(root) if d.startswith("rules"))
+
+
+def windows_rules(data):
+    out = []
+    for d, _, names in os.walk(os.path.join(data, "sigma", "rules", "windows")):
+        out += [os.path.join(d, n) for n in names if n.endswith(".yml")]
+    return sorted(out)
+
+
+def subset_dir(tmp, rules, n):
+    """A folder of symlinks to n rules spread evenly over the list (same order)."""
+    d = os.path.join(tmp, f"rules{n}")
+    os.mkdir(d)
+    step = len(rules) / n
+    for i in range(n):
+        src = rules[int(i * step)]
+        os.symlink(src, os.path.join(d, f"{i:05d}_{os.path.basename(src)}"))
+    return d
+
+
+def hunt(vaern, rule_args, files, threads, extra=()):
+    cmd = [vaern, "hunt", "-q", "--stats", "-f", "jsonl", "-o", os.devnull, "--no-summary"]
+    cmd += rule_args + list(extra)
+    if threads:
+        cmd += ["-t", str(threads)]
+    return cmd + files
+
+
+def stats_of(cmd):
+    p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    out = {}
+    m = re.search(r"(\d+) rules compiled", p.stderr)
+    out["rules"] = int(m.group(1)) if m else 0
+    m = re.search(r"(\d+) events, (\d+) alerts", p.stderr)
+    out["events"], out["alerts"] = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+    m = re.search(r"load ([\d.]+) s, compile ([\d.]+) s, hunt ([\d.]+) s", p.stderr)
+    if m:
+        out["load"], out["compile"], out["hunt"] = map(float, m.groups())
+    m = re.search(r"rules evaluated (\d+), skipped (\d+)", p.stderr)
+    if m:
+        out["evaluated"], out["skipped"] = map(int, m.groups())
+    return out
+
+
+def best_stats(cmd, runs):
+    best = None
+    for _ in range(runs):
+        s = stats_of(cmd)
+        if best is None or s.get("hunt", 1e9) < best.get("hunt", 1e9):
+            best = s
+    return best
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--vaern", required=True)
+    ap.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS", "3")))
+    ap.add_argument("--data", default=DATA)
+    a = ap.parse_args()
+    files = evtx_files(a.data) if os.path.isdir(a.data) else []
+    if not files or not os.path.isdir(os.path.join(a.data, "sigma", "rules")):
+        print(f"SKIP sigma benchmark: shared data not found at {a.data}")
+        return 0
+    all_args = []
+    for d in rule_dirs(a.data):
+        all_args += ["--rules", d]
+    print(f"\n== Sigma: matching cost per event (1 thread, {len(files)} files, best of {a.runs})")
+    with tempfile.TemporaryDirectory() as tmp:
+        empty = os.path.join(tmp, "none")
+        os.mkdir(empty)
+        win = windows_rules(a.data)
+        sets = [("no rules", ["--rules", empty])]
+        for n in (100, 1000):
+            sets.append((f"{n} rules", ["--rules", subset_dir(tmp, win, n)]))
+        sets.append(("all rules", all_args))
+        base = None
+        rows = []
+        for name, args in sets:
+            s = best_stats(hunt(a.vaern, args, files, 1), a.runs)
+            if base is None:
+                base = s
+            cost = (s["hunt"] - base["hunt"]) / max(s["events"], 1) * 1e6
+            rows.append((name, s, cost))
+            print(f"{name:10s} {s['rules']:5d} compiled  hunt {s['hunt']:.3f} s  "
+                  f"(load {s['load']:.3f} s, compile {s['compile']:.3f} s)  "
+                  f"matching {cost:6.2f} us/event  rules evaluated/event "
+                  f"{s.get('evaluated', 0) / max(s['events'], 1):6.2f}  alerts {s['alerts']}")
+        c100 = rows[1][2]
+        call = rows[3][2]
+        ratio = call / c100 if c100 > 0 else float("inf")
+        print(f"all rules / 100 rules matching cost: x{ratio:.2f} (target: at most x3)")
+
+    print(f"\n== Sigma: vaern hunt with every rule against evtxexport exporting the same files")
+    if not shutil.which("evtxexport"):
+        print("SKIP: evtxexport (libevtx-utils) not installed")
+        return 0
+    t_ref = timed([["evtxexport", f] for f in files], a.runs)
+    print(f"{'evtxexport (text, one process per file)':46s} {t_ref:7.3f} s  x  1.0")
+    cache = os.path.join(tempfile.gettempdir(), "vaern-bench-cache")
+    for label, threads, extra in (
+            ("vaern hunt, all rules, 2 threads", 2, ("--cache", cache)),
+            ("vaern hunt, all rules, 1 thread", 1, ("--cache", cache)),
+            ("  no database cache (Hyperscan compiles)", 2, ("--no-cache",)),
+            ("  prefilter automaton, 2 threads", 2, ("--prefilter", "automaton")),
+            ("  prefilter off, 2 threads", 2, ("--prefilter", "off"))):
+        cmd = hunt(a.vaern, all_args, files, threads, extra)
+        t = timed([cmd], a.runs)
+        s = stats_of(cmd)
+        print(f"{label:46s} {t:7.3f} s  x{t_ref / t:5.1f}   (load {s['load']:.3f} s, compile "
+              f"{s['compile']:.3f} s, hunt {s['hunt']:.3f} s; {s['events']} events, "
+              f"{s['alerts']} alerts)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
