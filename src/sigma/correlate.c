@@ -1,0 +1,1440 @@
+/*
+ * correlate.c - the Sigma correlation engine (see correlate.h; semantics in
+ * docs/correlation.md).
+ *
+ * Compilation turns each correlation's references into "inputs": a rule (detection or
+ * correlation) whose matches some correlations consume, the list of values to copy from each
+ * of its matches, and per consuming correlation ("use") where that correlation's group-by and
+ * value_count fields sit in the list.  At run time a match is one malloc'd block with its
+ * values copied (file names interned); matches wait in a min-heap by (time, input order) until
+ * a flush replays them.  Each correlation keeps a hash table of groups, and every group has
+ * exactly one entry in a global timer heap ordered by (time, arm order): the end of its window
+ * (upper-bounded conditions, decided there) or the moment its sliding state has all expired
+ * (freed there).  The sweep runs every timer that falls before the next match, so alerts come
+ * out in one event-time order whatever the flushes look like.
+ */
+#include "sigma/correlate.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/vtime.h"
+
+#define SX_DEFAULT_MAX 1000000u
+/* temporal_ordered keeps npos * npos chain starts per group; 32 positions = 8 KiB. */
+#define SX_MAX_ORDERED 32u
+#define SX_NONE        INT64_MIN
+#define SX_NOIN        UINT32_MAX
+
+/* Data problems reported once per va_sx (bits of va_sx.reported). */
+enum { REP_DROP = 1, REP_LATE = 2, REP_UNTIMED = 4 };
+
+/* ---- small helpers ----------------------------------------------------------------------- */
+
+static int64_t sat_add(int64_t a, int64_t b) {
+    return a > INT64_MAX - b ? INT64_MAX : a + b;
+}
+
+static int64_t sat_sub(int64_t a, int64_t b) {
+    return a < INT64_MIN + b ? INT64_MIN : a - b;
+}
+
+/* Times are never SX_NONE (untimed matches are refused), so SX_NONE marks "no match". */
+static int live(int64_t t, int64_t lo) {
+    return t != SX_NONE && t >= lo;
+}
+
+static uint64_t hash_bytes(const void *p, size_t n) {
+    const unsigned char *s = p;
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 0x100000001b3ull;
+    return h ^ (h >> 32);
+}
+
+static uint64_t hash_ptr(const void *p) {
+    uint64_t v = (uint64_t)(uintptr_t)p * 0x9E3779B97F4A7C15ull;
+    return v ^ (v >> 29);
+}
+
+static uint32_t pow2_at_least(uint64_t n) {
+    uint32_t c = 16;
+    while (c < n && c < (1u << 31)) c *= 2;
+    return c;
+}
+
+static int level_rank(const char *l) {
+    static const char *const names[] = {"informational", "low", "medium", "high", "critical"};
+    if (!l) return 0;
+    for (int i = 0; i < 5; i++)
+        if (!strcmp(l, names[i])) return i + 1;
+    return 0;
+}
+
+static const char *label(const va_sr_rule *r) {
+    return r->name ? r->name : r->id ? r->id : r->title ? r->title : "?";
+}
+
+static void report(va_diag_fn diag, void *ud, const va_sr_rule *r, va_err code, const char *msg) {
+    if (!diag) return;
+    va_diag d = {VA_SEV_WARN, code, r->file, "line", (int64_t)r->line, -1, msg};
+    diag(ud, &d);
+}
+
+/* ---- compiled model ---------------------------------------------------------------------- */
+
+/* A value copied from a match; has = 0 when the field was absent or null. */
+typedef struct sx_str {
+    const char *s;
+    uint32_t len;
+    uint8_t has;
+} sx_str;
+
+/* One match waiting or held by a closed window; refcounted because several closed windows of
+ * different correlations may keep the same match as their latest event. */
+typedef struct sx_match {
+    int64_t t;
+    uint64_t seq;
+    uint32_t input, refs;
+    int64_t event_id;
+    uint64_t record_id;
+    const char *computer, *channel, *file; /* file is interned in va_sx */
+    uint32_t nv;
+    sx_str v[]; /* then the copied bytes */
+} sx_match;
+
+/* A distinct value (or tuple) of a value_count group, listed oldest last-seen first. */
+typedef struct sx_val {
+    struct sx_val *hnext, *prev, *next;
+    uint64_t hash;
+    int64_t last;
+    uint32_t len;
+    char b[];
+} sx_val;
+
+typedef struct sx_corr sx_corr;
+typedef struct sx_group sx_group;
+
+/* Timers carry their key inline so sifting never touches group memory (a heap of many
+ * groups is otherwise one cache miss per level). */
+typedef struct sx_timer {
+    int64_t at;
+    uint64_t seq; /* arm order: ties between equal times follow event order */
+    sx_group *g;
+} sx_timer;
+
+struct sx_group {
+    struct sx_group *hnext;
+    sx_corr *c;
+    uint64_t hash;
+    int64_t deadline; /* its timer; for a closed window, the window's end */
+    int64_t until;    /* sliding: when all state has expired (the timer catches up lazily) */
+    int dead;         /* fired: out of the table, state released, waiting for its timer */
+    int64_t t0;       /* first event of the window */
+    uint64_t count;   /* closed event_count */
+    uint64_t cost;    /* state entries charged to the bound */
+    sx_match *last;   /* closed windows: latest event, for the alert */
+    int64_t *ring;    /* sliding event_count: times in the window, oldest first */
+    uint32_t rhead, rlen, rcap;
+    sx_val **vtab; /* value_count */
+    uint32_t vcap, nv;
+    sx_val *oldest, *newest;
+    int64_t *tl; /* temporal: last time per distinct rule; ordered: chain starts */
+    uint32_t keylen;
+    char key[]; /* encoded group-by values (see encode) */
+};
+
+/* One correlation consuming one input. */
+typedef struct sx_use {
+    uint32_t corr;
+    uint32_t *gslot; /* per group-by field: index in the input's values */
+    uint32_t *vslot; /* per value_count field */
+    uint32_t rix;    /* distinct-rule index (temporal) */
+    uint32_t *pos;   /* positions in the correlation's rules, ascending */
+    uint32_t npos, cappos;
+} sx_use;
+
+typedef struct sx_input {
+    const va_sr_rule *rule;
+    uint32_t corr;       /* the correlation producing it, or SX_NOIN for a detection rule */
+    const char **fields; /* values copied from each match */
+    uint32_t nfields, capf;
+    int32_t *cmap; /* chained: fields[i] -> producer's group-by index, -1 if none */
+    sx_use *uses;
+    uint32_t nuses, capu;
+    int standalone;
+} sx_input;
+
+struct sx_corr {
+    const va_sr_rule *rule;
+    const va_sr_correlation *k;
+    va_sr_ctype type;
+    int closed;   /* an upper bound in the condition: decided when the window ends */
+    int64_t span; /* ns */
+    uint32_t ngroup, nvf, nrules, npos, tlen;
+    uint64_t need_all; /* temporal without condition: every rule (or position) */
+    const char *level;
+    int emit;
+    uint32_t input; /* as a producer for chaining, or SX_NOIN */
+    sx_group **tab;
+    size_t tcap, ng;
+};
+
+struct va_sx {
+    va_arena arena; /* compiled model */
+    sx_corr *c;
+    uint32_t nc;
+    sx_input *in;
+    uint32_t nin;
+    const void **pk; /* rule -> input index (open addressing) */
+    uint32_t *pv, pcap;
+    uint64_t max;
+    va_diag_fn diag;
+    void *dud;
+    va_sx_stats st;
+    unsigned reported;
+    /* matches waiting for a flush: min-heap by (t, seq) */
+    sx_match **mh;
+    size_t nmh, capmh;
+    uint64_t seq;
+    /* no match at or before this time may still be added (windows up to it are closed) */
+    int64_t horizon;
+    /* group timers: min-heap by (at, seq) */
+    sx_timer *th;
+    size_t nth, capth;
+    uint64_t tseq;
+    uint64_t state_used;
+    /* chained matches to deliver, in order */
+    sx_match **q;
+    size_t qhead, nq, capq;
+    /* interned file names */
+    char **files;
+    uint32_t fcap, nfiles;
+    const char *lastfile;
+    /* scratch sized at compile time */
+    sx_str *tmpv;
+    va_kv *kv;
+    va_buf key, val;
+    /* during a flush */
+    va_sx_alert_fn fn;
+    void *fud;
+    int in_flush, stop;
+};
+
+/* ---- compile-time maps ------------------------------------------------------------------- */
+
+typedef struct smap {
+    const char **k;
+    const va_sr_rule **v;
+    uint32_t cap;
+} smap;
+
+static int smap_init(va_arena *a, smap *m, uint32_t n) {
+    m->cap = pow2_at_least(2ull * n + 2);
+    m->k = va_arena_alloc(a, m->cap * sizeof *m->k);
+    m->v = va_arena_alloc(a, m->cap * sizeof *m->v);
+    if (!m->k || !m->v) return -1;
+    memset(m->k, 0, m->cap * sizeof *m->k);
+    return 0;
+}
+
+/* First definition wins, so references resolve to the first rule loaded with that id/name. */
+static void smap_put(smap *m, const char *k, const va_sr_rule *v) {
+    uint32_t i = (uint32_t)hash_bytes(k, strlen(k)) & (m->cap - 1);
+    while (m->k[i]) {
+        if (!strcmp(m->k[i], k)) return;
+        i = (i + 1) & (m->cap - 1);
+    }
+    m->k[i] = k, m->v[i] = v;
+}
+
+static const va_sr_rule *smap_get(const smap *m, const char *k) {
+    uint32_t i = (uint32_t)hash_bytes(k, strlen(k)) & (m->cap - 1);
+    while (m->k[i]) {
+        if (!strcmp(m->k[i], k)) return m->v[i];
+        i = (i + 1) & (m->cap - 1);
+    }
+    return NULL;
+}
+
+typedef struct pmap {
+    const void **k;
+    uint32_t *v, cap;
+} pmap;
+
+static int pmap_init(va_arena *a, pmap *m, uint64_t n) {
+    m->cap = pow2_at_least(2 * n + 2);
+    m->k = va_arena_alloc(a, m->cap * sizeof *m->k);
+    m->v = va_arena_alloc(a, m->cap * sizeof *m->v);
+    if (!m->k || !m->v) return -1;
+    memset(m->k, 0, m->cap * sizeof *m->k);
+    return 0;
+}
+
+static void pmap_put(pmap *m, const void *k, uint32_t v) {
+    uint32_t i = (uint32_t)hash_ptr(k) & (m->cap - 1);
+    while (m->k[i] && m->k[i] != k) i = (i + 1) & (m->cap - 1);
+    m->k[i] = k, m->v[i] = v;
+}
+
+static uint32_t pmap_get(const pmap *m, const void *k) {
+    if (!m->cap) return SX_NOIN;
+    uint32_t i = (uint32_t)hash_ptr(k) & (m->cap - 1);
+    while (m->k[i]) {
+        if (m->k[i] == k) return m->v[i];
+        i = (i + 1) & (m->cap - 1);
+    }
+    return SX_NOIN;
+}
+
+/* Grow an arena array to hold n + 1 items (compile time only, so old copies are just left). */
+static void *agrow(va_arena *a, void *p, uint32_t n, uint32_t *cap, size_t sz) {
+    if (n < *cap) return p;
+    uint32_t nc = *cap ? *cap * 2 : 4;
+    void *q = va_arena_alloc(a, nc * sz);
+    if (!q) return NULL;
+    if (n) memcpy(q, p, n * sz);
+    *cap = nc;
+    return q;
+}
+
+/* ---- compilation ------------------------------------------------------------------------- */
+
+typedef struct cinfo {
+    const va_sr_rule *rule;
+    const va_sr_rule **refs; /* resolved references, NULL where unknown */
+    va_err code;             /* why it is left out; VA_OK if it is not */
+    char why[300];
+    uint32_t outdeg; /* unresolved references to correlations (Kahn) */
+    int state;       /* 0 pending, 1 compiled, 2 left out */
+    const char *level;
+    uint32_t cix;
+} cinfo;
+
+static void check_local(cinfo *ci, const smap *ids, const smap *names) {
+    const va_sr_rule *r = ci->rule;
+    const va_sr_correlation *k = &r->corr;
+    for (uint32_t p = 0; p < k->rules.n; p++) {
+        const va_sr_rule *t = smap_get(ids, k->rules.v[p]);
+        ci->refs[p] = t ? t : smap_get(names, k->rules.v[p]);
+    }
+#define FAILV(c, ...) (ci->code = (c), snprintf(ci->why, sizeof ci->why, __VA_ARGS__))
+    if (k->type < VA_SR_EVENT_COUNT || k->type > VA_SR_TEMPORAL_ORDERED) {
+        FAILV(VA_EUNSUPPORTED, "correlation type %s is not supported", va_sr_ctype_name(k->type));
+        return;
+    }
+    if (!k->timespan || k->timespan_s <= 0) {
+        FAILV(VA_EFORMAT, "correlation needs a timespan");
+        return;
+    }
+    if (!k->group_by.n) {
+        FAILV(VA_EFORMAT, "%s correlation needs group-by", va_sr_ctype_name(k->type));
+        return;
+    }
+    if ((k->type == VA_SR_EVENT_COUNT || k->type == VA_SR_VALUE_COUNT) && !k->ncmps) {
+        FAILV(VA_EFORMAT, "%s correlation needs a condition", va_sr_ctype_name(k->type));
+        return;
+    }
+    if (k->type == VA_SR_VALUE_COUNT && !k->fields.n) {
+        FAILV(VA_EFORMAT, "value_count correlation needs 'field' in its condition");
+        return;
+    }
+    if (!k->rules.n) {
+        FAILV(VA_EFORMAT, "correlation references no rules");
+        return;
+    }
+    if (k->type == VA_SR_TEMPORAL_ORDERED && k->rules.n > SX_MAX_ORDERED) {
+        FAILV(VA_ELIMIT, "temporal_ordered correlation over %u rules (at most %u)", k->rules.n,
+              SX_MAX_ORDERED);
+        return;
+    }
+    for (uint32_t i = 0; i < k->ncmps; i++) {
+        if (k->cmps[i].op < VA_SR_GT || k->cmps[i].op > VA_SR_NEQ) {
+            FAILV(VA_EFORMAT, "bad condition operator");
+            return;
+        }
+    }
+    for (uint32_t p = 0; p < k->rules.n; p++) {
+        const va_sr_rule *t = ci->refs[p];
+        if (!t) {
+            FAILV(VA_EFORMAT, "unknown rule '%.200s' (neither an id nor a name)", k->rules.v[p]);
+            return;
+        }
+        if (t->kind != VA_SR_KIND_DETECTION && t->kind != VA_SR_KIND_CORRELATION) {
+            FAILV(VA_EUNSUPPORTED, "'%.200s' is a %s rule, not a detection or correlation",
+                  k->rules.v[p], va_sr_kind_name(t->kind));
+            return;
+        }
+    }
+#undef FAILV
+}
+
+/* The field a group-by (or value_count) name means in matches of rule t: its alias for t
+ * (keyed by t's name or id), else the name itself. */
+static const char *alias_field(const va_sr_correlation *k, const char *name, const va_sr_rule *t) {
+    for (uint32_t a = 0; a < k->naliases; a++) {
+        const va_sr_alias *al = &k->aliases[a];
+        if (strcmp(al->alias, name)) continue;
+        for (uint32_t j = 0; j < al->n; j++)
+            if ((t->name && !strcmp(al->rule[j], t->name)) ||
+                (t->id && !strcmp(al->rule[j], t->id)))
+                return al->field[j];
+        return name;
+    }
+    return name;
+}
+
+static int input_field(va_arena *a, sx_input *in, const char *name, uint32_t *slot) {
+    for (uint32_t i = 0; i < in->nfields; i++) {
+        if (!strcmp(in->fields[i], name)) {
+            *slot = i;
+            return 0;
+        }
+    }
+    if (!(in->fields = agrow(a, (void *)in->fields, in->nfields, &in->capf, sizeof *in->fields)))
+        return -1;
+    *slot = in->nfields;
+    in->fields[in->nfields++] = name;
+    return 0;
+}
+
+/* Resolve and check every correlation, drop the ones that cannot run (with the reason), and
+ * build inputs and uses for the rest. */
+static va_err compile(va_sx *x, const va_sr_set *set, va_arena *tmp) {
+    va_arena *A = &x->arena;
+    uint32_t nr = 0, ncorr = 0;
+    for (const va_sr_rule *r = set ? set->head : NULL; r; r = r->next) {
+        nr++;
+        ncorr += r->kind == VA_SR_KIND_CORRELATION;
+    }
+    if (!ncorr) return VA_OK;
+    smap ids, names;
+    pmap cidx;
+    if (smap_init(tmp, &ids, nr) || smap_init(tmp, &names, nr) || pmap_init(tmp, &cidx, ncorr))
+        return VA_ENOMEM;
+    for (const va_sr_rule *r = set->head; r; r = r->next) {
+        if (r->id) smap_put(&ids, r->id, r);
+        if (r->name) smap_put(&names, r->name, r);
+    }
+    cinfo *ci = va_arena_alloc(tmp, ncorr * sizeof *ci);
+    uint32_t *queue = va_arena_alloc(tmp, ncorr * sizeof *queue);
+    uint32_t *rstart = va_arena_alloc(tmp, (ncorr + 1) * sizeof *rstart);
+    if (!ci || !queue || !rstart) return VA_ENOMEM;
+    memset(ci, 0, ncorr * sizeof *ci);
+    memset(rstart, 0, (ncorr + 1) * sizeof *rstart);
+    uint32_t n = 0;
+    uint64_t nedges = 0;
+    for (const va_sr_rule *r = set->head; r; r = r->next) {
+        if (r->kind != VA_SR_KIND_CORRELATION) continue;
+        ci[n].rule = r;
+        ci[n].refs = va_arena_alloc(tmp, (r->corr.rules.n + 1) * sizeof *ci[n].refs);
+        if (!ci[n].refs) return VA_ENOMEM;
+        pmap_put(&cidx, r, n++);
+    }
+    /* Edges to referenced correlations, reversed (CSR), for Kahn's algorithm: a correlation is
+     * decided once every correlation it references is, and what is never decided is on or
+     * behind a cycle.  No recursion, so a long chain cannot exhaust the stack. */
+    for (uint32_t i = 0; i < ncorr; i++) {
+        check_local(&ci[i], &ids, &names);
+        const va_sr_correlation *k = &ci[i].rule->corr;
+        for (uint32_t p = 0; p < k->rules.n; p++) {
+            uint32_t j = ci[i].refs[p] ? pmap_get(&cidx, ci[i].refs[p]) : SX_NOIN;
+            if (j == SX_NOIN) continue;
+            ci[i].outdeg++;
+            rstart[j + 1]++;
+            nedges++;
+        }
+    }
+    for (uint32_t j = 0; j < ncorr; j++) rstart[j + 1] += rstart[j];
+    uint32_t *rev = va_arena_alloc(tmp, (nedges + 1) * sizeof *rev);
+    uint32_t *fill = va_arena_alloc(tmp, ncorr * sizeof *fill);
+    if (!rev || !fill) return VA_ENOMEM;
+    memcpy(fill, rstart, ncorr * sizeof *fill);
+    for (uint32_t i = 0; i < ncorr; i++) {
+        const va_sr_correlation *k = &ci[i].rule->corr;
+        for (uint32_t p = 0; p < k->rules.n; p++) {
+            uint32_t j = ci[i].refs[p] ? pmap_get(&cidx, ci[i].refs[p]) : SX_NOIN;
+            if (j != SX_NOIN) rev[fill[j]++] = i;
+        }
+    }
+    uint32_t qh = 0, qt = 0;
+    for (uint32_t i = 0; i < ncorr; i++)
+        if (!ci[i].outdeg) queue[qt++] = i;
+    while (qh < qt) {
+        uint32_t i = queue[qh++];
+        cinfo *c = &ci[i];
+        const va_sr_correlation *k = &c->rule->corr;
+        c->state = c->code ? 2 : 1;
+        int best = -1;
+        for (uint32_t p = 0; c->state == 1 && p < k->rules.n; p++) {
+            const va_sr_rule *t = c->refs[p];
+            uint32_t j = pmap_get(&cidx, t);
+            const char *lv = t->level;
+            if (j != SX_NOIN) {
+                if (ci[j].state == 2) {
+                    c->state = 2, c->code = ci[j].code;
+                    snprintf(c->why, sizeof c->why,
+                             "references correlation '%.200s', which was left out", label(t));
+                }
+                lv = ci[j].level;
+            }
+            if (level_rank(lv) > best) best = level_rank(lv), c->level = lv;
+        }
+        /* The spec lets the outermost correlation set the level; without one, an alert is as
+         * severe as the most severe rule it stands on. */
+        if (c->rule->level) c->level = c->rule->level;
+        for (uint32_t e = rstart[i]; e < rstart[i + 1]; e++)
+            if (--ci[rev[e]].outdeg == 0) queue[qt++] = rev[e];
+    }
+    for (uint32_t i = 0; i < ncorr; i++) {
+        if (ci[i].state) continue;
+        ci[i].state = 2;
+        if (ci[i].code) continue;
+        const va_sr_correlation *k = &ci[i].rule->corr;
+        const char *via = "?";
+        for (uint32_t p = 0; p < k->rules.n; p++) {
+            uint32_t j = pmap_get(&cidx, ci[i].refs[p]);
+            if (j != SX_NOIN && ci[j].outdeg) { /* still pending: on or behind the cycle */
+                via = label(ci[j].rule);
+                break;
+            }
+        }
+        ci[i].code = VA_EFORMAT;
+        snprintf(ci[i].why, sizeof ci[i].why,
+                 "correlation references form a cycle (through '%.200s')", via);
+    }
+    uint32_t nok = 0;
+    uint64_t nrefs = 0;
+    for (uint32_t i = 0; i < ncorr; i++) {
+        if (ci[i].state == 2) {
+            report(x->diag, x->dud, ci[i].rule, ci[i].code, ci[i].why);
+            x->st.failed++;
+            continue;
+        }
+        ci[i].cix = nok++;
+        nrefs += ci[i].rule->corr.rules.n;
+    }
+    x->st.rules = nok;
+    if (!nok) return VA_OK;
+
+    x->c = va_arena_alloc(A, nok * sizeof *x->c);
+    x->in = va_arena_alloc(A, nrefs * sizeof *x->in);
+    pmap pm;
+    if (!x->c || !x->in || pmap_init(A, &pm, nrefs)) return VA_ENOMEM;
+    memset(x->c, 0, nok * sizeof *x->c);
+    x->pk = pm.k, x->pv = pm.v, x->pcap = pm.cap;
+    for (uint32_t i = 0; i < ncorr; i++) {
+        if (ci[i].state != 1) continue;
+        sx_corr *c = &x->c[x->nc++];
+        const va_sr_correlation *k = &ci[i].rule->corr;
+        c->rule = ci[i].rule;
+        c->k = k;
+        c->type = k->type;
+        c->span = k->timespan_s > INT64_MAX / 1000000000 ? INT64_MAX : k->timespan_s * 1000000000;
+        for (uint32_t j = 0; j < k->ncmps; j++)
+            if (k->cmps[j].op != VA_SR_GT && k->cmps[j].op != VA_SR_GTE) c->closed = 1;
+        c->ngroup = k->group_by.n;
+        c->nvf = k->type == VA_SR_VALUE_COUNT ? k->fields.n : 0;
+        c->npos = k->rules.n;
+        c->level = ci[i].level;
+        c->input = SX_NOIN;
+        for (uint32_t p = 0; p < k->rules.n; p++) {
+            const va_sr_rule *t = ci[i].refs[p];
+            uint32_t ii = pmap_get(&pm, t);
+            if (ii == SX_NOIN) {
+                ii = x->nin++;
+                sx_input *in = &x->in[ii];
+                memset(in, 0, sizeof *in);
+                in->rule = t;
+                uint32_t j = pmap_get(&cidx, t);
+                in->corr = j == SX_NOIN ? SX_NOIN : ci[j].cix;
+                pmap_put(&pm, t, ii);
+            }
+            sx_input *in = &x->in[ii];
+            uint32_t u = 0;
+            while (u < in->nuses && in->uses[u].corr != x->nc - 1) u++;
+            if (u == in->nuses) {
+                if (!(in->uses = agrow(A, in->uses, in->nuses, &in->capu, sizeof *in->uses)))
+                    return VA_ENOMEM;
+                sx_use *us = &in->uses[in->nuses++];
+                memset(us, 0, sizeof *us);
+                us->corr = x->nc - 1;
+                us->rix = c->nrules++;
+                us->gslot = va_arena_alloc(A, (c->ngroup + 1) * sizeof *us->gslot);
+                us->vslot = va_arena_alloc(A, (c->nvf + 1) * sizeof *us->vslot);
+                if (!us->gslot || !us->vslot) return VA_ENOMEM;
+                for (uint32_t g = 0; g < c->ngroup; g++)
+                    if (input_field(A, in, alias_field(k, k->group_by.v[g], t), &us->gslot[g]))
+                        return VA_ENOMEM;
+                for (uint32_t v = 0; v < c->nvf; v++)
+                    if (input_field(A, in, alias_field(k, k->fields.v[v], t), &us->vslot[v]))
+                        return VA_ENOMEM;
+            }
+            sx_use *us = &in->uses[u];
+            if (!(us->pos = agrow(A, us->pos, us->npos, &us->cappos, sizeof *us->pos)))
+                return VA_ENOMEM;
+            us->pos[us->npos++] = p;
+        }
+        if (c->type == VA_SR_TEMPORAL) c->tlen = c->nrules;
+        if (c->type == VA_SR_TEMPORAL_ORDERED) c->tlen = c->npos * c->npos;
+        if (!k->ncmps) c->need_all = c->type == VA_SR_TEMPORAL ? c->nrules : c->npos;
+    }
+    uint32_t maxf = 1, maxg = 1;
+    for (uint32_t ii = 0; ii < x->nin; ii++) {
+        sx_input *in = &x->in[ii];
+        if (in->nfields > maxf) maxf = in->nfields;
+        for (uint32_t u = 0; u < in->nuses; u++)
+            if (x->c[in->uses[u].corr].k->generate == 1) in->standalone = 1;
+        if (in->corr == SX_NOIN) continue;
+        sx_corr *pc = &x->c[in->corr];
+        pc->input = ii;
+        if (!(in->cmap = va_arena_alloc(A, (in->nfields + 1) * sizeof *in->cmap))) return VA_ENOMEM;
+        for (uint32_t f = 0; f < in->nfields; f++) {
+            in->cmap[f] = -1;
+            for (uint32_t g = 0; g < pc->ngroup; g++) {
+                if (!strcmp(pc->k->group_by.v[g], in->fields[f])) {
+                    in->cmap[f] = (int32_t)g;
+                    break;
+                }
+            }
+        }
+    }
+    for (uint32_t i = 0; i < x->nc; i++) {
+        sx_corr *c = &x->c[i];
+        c->emit = c->input == SX_NOIN || x->in[c->input].standalone;
+        if (c->ngroup > maxg) maxg = c->ngroup;
+    }
+    x->tmpv = va_arena_alloc(A, maxf * sizeof *x->tmpv);
+    x->kv = va_arena_alloc(A, maxg * sizeof *x->kv);
+    if (!x->tmpv || !x->kv) return VA_ENOMEM;
+    return VA_OK;
+}
+
+va_err va_sx_new(const va_sr_set *set, const va_sx_opts *o, va_diag_fn diag, void *ud, va_sx **out,
+                 va_sx_stats *st) {
+    *out = NULL;
+    if (st) memset(st, 0, sizeof *st);
+    va_sx *x = calloc(1, sizeof *x);
+    if (!x) return VA_ENOMEM;
+    va_arena_init(&x->arena, 0);
+    va_buf_init(&x->key);
+    va_buf_init(&x->val);
+    x->max = o && o->max_buffered ? o->max_buffered : SX_DEFAULT_MAX;
+    x->diag = diag, x->dud = ud;
+    x->horizon = INT64_MIN;
+    va_arena tmp;
+    va_arena_init(&tmp, 0);
+    va_err err = compile(x, set, &tmp);
+    va_arena_free(&tmp);
+    if (err) {
+        va_sx_free(x);
+        return err;
+    }
+    if (st) *st = x->st;
+    *out = x;
+    return VA_OK;
+}
+
+static uint32_t input_of(const va_sx *x, const void *r) {
+    pmap m = {x->pk, x->pv, x->pcap};
+    return pmap_get(&m, r);
+}
+
+int va_sx_referenced(const va_sx *x, const va_sr_rule *r) {
+    return input_of(x, r) != SX_NOIN;
+}
+
+int va_sx_standalone(const va_sx *x, const va_sr_rule *r) {
+    uint32_t ii = input_of(x, r);
+    return ii == SX_NOIN || x->in[ii].standalone;
+}
+
+void va_sx_stats_get(const va_sx *x, va_sx_stats *st) {
+    *st = x->st;
+}
+
+/* ---- matches ----------------------------------------------------------------------------- */
+
+static sx_match *match_new(uint32_t input, int64_t t, const sx_str *v, uint32_t nv,
+                           const char *computer, const char *channel, int64_t event_id,
+                           uint64_t record_id, const char *file) {
+    size_t bytes = 0;
+    for (uint32_t i = 0; i < nv; i++)
+        if (v[i].has) bytes += (size_t)v[i].len + 1;
+    size_t cl = computer ? strlen(computer) + 1 : 0, hl = channel ? strlen(channel) + 1 : 0;
+    sx_match *m = malloc(sizeof *m + nv * sizeof(sx_str) + bytes + cl + hl);
+    if (!m) return NULL;
+    char *p = (char *)(m->v + nv);
+    for (uint32_t i = 0; i < nv; i++) {
+        if (!v[i].has) {
+            m->v[i] = (sx_str){"", 0, 0};
+            continue;
+        }
+        memcpy(p, v[i].s, v[i].len);
+        p[v[i].len] = 0;
+        m->v[i] = (sx_str){p, v[i].len, 1};
+        p += v[i].len + 1;
+    }
+    m->computer = computer ? memcpy(p, computer, cl) : NULL;
+    p += cl;
+    m->channel = channel ? memcpy(p, channel, hl) : NULL;
+    m->t = t, m->seq = 0, m->input = input, m->refs = 1, m->nv = nv;
+    m->event_id = event_id, m->record_id = record_id, m->file = file;
+    return m;
+}
+
+static void match_release(sx_match *m) {
+    if (m && --m->refs == 0) free(m);
+}
+
+static int m_less(const sx_match *a, const sx_match *b) {
+    return a->t < b->t || (a->t == b->t && a->seq < b->seq);
+}
+
+/* Never reallocates when a pop made room, so pushing a match back cannot fail. */
+static va_err mh_push(va_sx *x, sx_match *m) {
+    if (x->nmh == x->capmh) {
+        size_t nc = x->capmh ? x->capmh * 2 : 64;
+        sx_match **h = realloc(x->mh, nc * sizeof *h);
+        if (!h) return VA_ENOMEM;
+        x->mh = h, x->capmh = nc;
+    }
+    size_t i = x->nmh++;
+    while (i && m_less(m, x->mh[(i - 1) / 2])) {
+        x->mh[i] = x->mh[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    x->mh[i] = m;
+    return VA_OK;
+}
+
+static sx_match *mh_pop(va_sx *x) {
+    sx_match *top = x->mh[0], *m = x->mh[--x->nmh];
+    size_t i = 0, n = x->nmh;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n) break;
+        if (c + 1 < n && m_less(x->mh[c + 1], x->mh[c])) c++;
+        if (!m_less(x->mh[c], m)) break;
+        x->mh[i] = x->mh[c];
+        i = c;
+    }
+    if (n) x->mh[i] = m;
+    return top;
+}
+
+static va_err q_push(va_sx *x, sx_match *m) {
+    if (x->nq == x->capq) {
+        size_t nc = x->capq ? x->capq * 2 : 16;
+        sx_match **q = realloc(x->q, nc * sizeof *q);
+        if (!q) return VA_ENOMEM;
+        x->q = q, x->capq = nc;
+    }
+    x->q[x->nq++] = m;
+    return VA_OK;
+}
+
+static void q_clear(va_sx *x) {
+    while (x->qhead < x->nq) match_release(x->q[x->qhead++]);
+    x->qhead = x->nq = 0;
+}
+
+/* File names repeat across millions of matches; each is kept once until va_sx_free. */
+static va_err intern(va_sx *x, const char *path, const char **out) {
+    *out = NULL;
+    if (!path) return VA_OK;
+    if (x->lastfile && !strcmp(x->lastfile, path)) {
+        *out = x->lastfile;
+        return VA_OK;
+    }
+    if (2 * (x->nfiles + 1) > x->fcap) {
+        uint32_t nc = x->fcap ? x->fcap * 2 : 16;
+        char **t = calloc(nc, sizeof *t);
+        if (!t) return VA_ENOMEM;
+        for (uint32_t i = 0; i < x->fcap; i++) {
+            if (!x->files[i]) continue;
+            uint32_t j = (uint32_t)hash_bytes(x->files[i], strlen(x->files[i])) & (nc - 1);
+            while (t[j]) j = (j + 1) & (nc - 1);
+            t[j] = x->files[i];
+        }
+        free(x->files);
+        x->files = t, x->fcap = nc;
+    }
+    size_t len = strlen(path);
+    uint32_t j = (uint32_t)hash_bytes(path, len) & (x->fcap - 1);
+    while (x->files[j] && strcmp(x->files[j], path)) j = (j + 1) & (x->fcap - 1);
+    if (!x->files[j]) {
+        char *s = malloc(len + 1);
+        if (!s) return VA_ENOMEM;
+        memcpy(s, path, len + 1);
+        x->files[j] = s;
+        x->nfiles++;
+    }
+    *out = x->lastfile = x->files[j];
+    return VA_OK;
+}
+
+/* ---- timer heap -------------------------------------------------------------------------- */
+
+static int t_less(const sx_timer *a, const sx_timer *b) {
+    return a->at < b->at || (a->at == b->at && a->seq < b->seq);
+}
+
+static void th_down(va_sx *x, size_t i) {
+    sx_timer t = x->th[i];
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= x->nth) break;
+        if (c + 1 < x->nth && t_less(&x->th[c + 1], &x->th[c])) c++;
+        if (!t_less(&x->th[c], &t)) break;
+        x->th[i] = x->th[c];
+        i = c;
+    }
+    x->th[i] = t;
+}
+
+static va_err th_push(va_sx *x, int64_t at, sx_group *g) {
+    if (x->nth == x->capth) {
+        size_t nc = x->capth ? x->capth * 2 : 64;
+        sx_timer *h = realloc(x->th, nc * sizeof *h);
+        if (!h) return VA_ENOMEM;
+        x->th = h, x->capth = nc;
+    }
+    sx_timer t = {at, x->tseq++, g};
+    size_t i = x->nth++;
+    while (i && t_less(&t, &x->th[(i - 1) / 2])) {
+        x->th[i] = x->th[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    x->th[i] = t;
+    return VA_OK;
+}
+
+static void th_pop(va_sx *x) {
+    x->th[0] = x->th[--x->nth];
+    if (x->nth) th_down(x, 0);
+}
+
+/* Move the top timer to a later time, as if armed now. */
+static void th_retop(va_sx *x, int64_t at) {
+    x->th[0].at = at;
+    x->th[0].seq = x->tseq++;
+    th_down(x, 0);
+}
+
+/* ---- groups and their state -------------------------------------------------------------- */
+
+static void drop(va_sx *x, const sx_corr *c) {
+    x->st.dropped++;
+    if (x->reported & REP_DROP) return;
+    x->reported |= REP_DROP;
+    char msg[300];
+    snprintf(msg, sizeof msg,
+             "correlation '%.120s': window state holds %llu entries (max_buffered); further "
+             "matches are dropped and counted",
+             label(c->rule), (unsigned long long)x->max);
+    report(x->diag, x->dud, c->rule, VA_ELIMIT, msg);
+}
+
+/* Charge n state entries; 0 (and the match dropped) if the bound would be passed. */
+static int charge(va_sx *x, const sx_corr *c, sx_group *g, uint64_t n) {
+    if (x->state_used + n > x->max) {
+        drop(x, c);
+        return 0;
+    }
+    x->state_used += n;
+    if (g) g->cost += n;
+    return 1;
+}
+
+static void uncharge(va_sx *x, sx_group *g, uint64_t n) {
+    x->state_used -= n;
+    g->cost -= n;
+}
+
+static void val_unlink(sx_group *g, sx_val *v) {
+    sx_val **pp = &g->vtab[v->hash & (g->vcap - 1)];
+    while (*pp != v) pp = &(*pp)->hnext;
+    *pp = v->hnext;
+    if (v->prev)
+        v->prev->next = v->next;
+    else
+        g->oldest = v->next;
+    if (v->next)
+        v->next->prev = v->prev;
+    else
+        g->newest = v->prev;
+    g->nv--;
+}
+
+static void val_append(sx_group *g, sx_val *v) {
+    v->next = NULL;
+    v->prev = g->newest;
+    if (g->newest)
+        g->newest->next = v;
+    else
+        g->oldest = v;
+    g->newest = v;
+}
+
+static void group_unlink(sx_group *g) {
+    sx_corr *c = g->c;
+    sx_group **pp = &c->tab[g->hash & (c->tcap - 1)];
+    while (*pp != g) pp = &(*pp)->hnext;
+    *pp = g->hnext;
+    c->ng--;
+}
+
+static void group_state_free(sx_group *g) {
+    match_release(g->last);
+    g->last = NULL;
+    free(g->ring);
+    g->ring = NULL;
+    for (sx_val *v = g->oldest, *nx; v; v = nx) {
+        nx = v->next;
+        free(v);
+    }
+    g->oldest = g->newest = NULL;
+    free(g->vtab);
+    g->vtab = NULL;
+    free(g->tl);
+    g->tl = NULL;
+}
+
+/* The group fired: a new event of its key starts a new group at once, while this one waits
+ * for its timer (removing a heap entry from the middle would need a back index in every
+ * group, written on every sift).  It stays charged one entry until then. */
+static void group_kill(va_sx *x, sx_group *g) {
+    group_unlink(g);
+    group_state_free(g);
+    x->state_used -= g->cost - 1;
+    g->cost = 1;
+    g->dead = 1;
+}
+
+/* Free a group whose timer has been popped. */
+static void group_destroy(va_sx *x, sx_group *g) {
+    if (!g->dead) {
+        group_unlink(g);
+        group_state_free(g);
+    }
+    x->state_used -= g->cost;
+    free(g);
+}
+
+static sx_group *group_find(const sx_corr *c, uint64_t h, const char *key, size_t len) {
+    if (!c->tcap) return NULL;
+    for (sx_group *g = c->tab[h & (c->tcap - 1)]; g; g = g->hnext)
+        if (g->hash == h && g->keylen == len && !memcmp(g->key, key, len)) return g;
+    return NULL;
+}
+
+/* A new group with its deadline armed; *out NULL if the state bound dropped it. */
+static va_err group_new(va_sx *x, sx_corr *c, uint64_t h, const char *key, size_t len,
+                        int64_t deadline, sx_group **out) {
+    *out = NULL;
+    if (c->ng >= c->tcap) {
+        size_t nc = c->tcap ? c->tcap * 2 : 16;
+        sx_group **t = calloc(nc, sizeof *t);
+        if (!t) return VA_ENOMEM;
+        for (size_t b = 0; b < c->tcap; b++) {
+            for (sx_group *g = c->tab[b], *nx; g; g = nx) {
+                nx = g->hnext;
+                g->hnext = t[g->hash & (nc - 1)];
+                t[g->hash & (nc - 1)] = g;
+            }
+        }
+        free(c->tab);
+        c->tab = t, c->tcap = nc;
+    }
+    if (!charge(x, c, NULL, 1 + (uint64_t)c->tlen)) return VA_OK;
+    sx_group *g = calloc(1, sizeof *g + len);
+    int64_t *tl = c->tlen ? malloc(c->tlen * sizeof *tl) : NULL;
+    if (!g || (c->tlen && !tl)) {
+        free(g), free(tl);
+        x->state_used -= 1 + (uint64_t)c->tlen;
+        return VA_ENOMEM;
+    }
+    for (uint32_t i = 0; i < c->tlen; i++) tl[i] = SX_NONE;
+    g->tl = tl;
+    g->cost = 1 + (uint64_t)c->tlen;
+    g->c = c, g->hash = h, g->keylen = (uint32_t)len;
+    memcpy(g->key, key, len);
+    g->deadline = g->until = deadline;
+    if (th_push(x, deadline, g)) {
+        x->state_used -= g->cost;
+        group_state_free(g);
+        free(g);
+        return VA_ENOMEM;
+    }
+    g->hnext = c->tab[h & (c->tcap - 1)];
+    c->tab[h & (c->tcap - 1)] = g;
+    c->ng++;
+    *out = g;
+    return VA_OK;
+}
+
+/* Group-by values (or a value_count tuple) as one byte string: per field a 4-byte length, the
+ * bytes and a NUL, so tuples compare exactly and values can be handed out as C strings.
+ * Returns 1 if need_all and a field is absent (no value to count), -1 out of memory. */
+static int encode(va_buf *b, const sx_match *m, const uint32_t *slots, uint32_t n, int need_all) {
+    va_buf_clear(b);
+    for (uint32_t k = 0; k < n; k++) {
+        const sx_str *s = &m->v[slots[k]];
+        if (!s->has && need_all) return 1;
+        uint32_t len = s->has ? s->len : 0;
+        va_buf_put(b, &len, sizeof len);
+        va_buf_put(b, s->s, len);
+        va_buf_putc(b, 0);
+    }
+    if (!n) va_buf_put(b, "", 0);
+    return b->oom ? -1 : 0;
+}
+
+static void decode(const sx_corr *c, const sx_group *g, va_kv *kv) {
+    const char *p = g->key;
+    for (uint32_t k = 0; k < c->ngroup; k++) {
+        uint32_t len;
+        memcpy(&len, p, sizeof len);
+        kv[k].name = c->k->group_by.v[k];
+        kv[k].nlen = (uint32_t)strlen(kv[k].name);
+        kv[k].val = p + sizeof len;
+        kv[k].vlen = len;
+        p += sizeof len + len + 1;
+    }
+}
+
+static sx_val *val_find(const sx_group *g, uint64_t h, const char *b, size_t len) {
+    if (!g->vcap) return NULL;
+    for (sx_val *v = g->vtab[h & (g->vcap - 1)]; v; v = v->hnext)
+        if (v->hash == h && v->len == len && !memcmp(v->b, b, len)) return v;
+    return NULL;
+}
+
+static va_err val_add(sx_group *g, uint64_t h, const char *b, size_t len, int64_t t) {
+    if (g->nv >= g->vcap) {
+        uint32_t nc = g->vcap ? g->vcap * 2 : 8;
+        sx_val **tab = calloc(nc, sizeof *tab);
+        if (!tab) return VA_ENOMEM;
+        for (sx_val *v = g->oldest; v; v = v->next) {
+            v->hnext = tab[v->hash & (nc - 1)];
+            tab[v->hash & (nc - 1)] = v;
+        }
+        free(g->vtab);
+        g->vtab = tab, g->vcap = nc;
+    }
+    sx_val *v = malloc(sizeof *v + len);
+    if (!v) return VA_ENOMEM;
+    v->hash = h, v->last = t, v->len = (uint32_t)len;
+    memcpy(v->b, b, len);
+    v->hnext = g->vtab[h & (g->vcap - 1)];
+    g->vtab[h & (g->vcap - 1)] = v;
+    val_append(g, v);
+    g->nv++;
+    return VA_OK;
+}
+
+/* Count a value at time t: refresh it if known, else add it (charged to the bound). */
+static va_err val_see(va_sx *x, const sx_corr *c, sx_group *g, int64_t t) {
+    uint64_t h = hash_bytes(x->val.p, x->val.len);
+    sx_val *v = val_find(g, h, x->val.p, x->val.len);
+    if (v) {
+        val_unlink(g, v);
+        g->nv++;
+        v->hnext = g->vtab[h & (g->vcap - 1)];
+        g->vtab[h & (g->vcap - 1)] = v;
+        v->last = t;
+        val_append(g, v);
+        return VA_OK;
+    }
+    if (g->nv == UINT32_MAX / 2) { /* uint32 sizes: as far as the bound goes */
+        drop(x, c);
+        return VA_OK;
+    }
+    if (!charge(x, c, g, 1)) return VA_OK;
+    va_err err = val_add(g, h, x->val.p, x->val.len, t);
+    if (err) uncharge(x, g, 1);
+    return err;
+}
+
+/* temporal_ordered: tl[l * npos + j] is the latest start of an in-order chain of l + 1 matches
+ * ending at position j.  Latest start is all that matters: a later start stays in the window
+ * longer, and any later match extends the chain the same way. */
+static void ordered_update(const sx_corr *c, sx_group *g, const sx_use *u, int64_t t, int64_t lo) {
+    uint32_t N = c->npos;
+    int64_t *E = g->tl;
+    /* A rule listed at several positions: going from the last position down, each update
+     * reads only lower positions, which this event has not touched yet, so one event never
+     * fills two positions of one chain. */
+    for (uint32_t q = u->npos; q-- > 0;) {
+        uint32_t p = u->pos[q];
+        for (uint32_t l = p; l >= 1; l--) {
+            int64_t best = SX_NONE;
+            for (uint32_t j = l - 1; j < p; j++) {
+                int64_t s = E[(l - 1) * N + j];
+                if (live(s, lo) && s > best) best = s;
+            }
+            if (best != SX_NONE && best > E[l * N + p]) E[l * N + p] = best;
+        }
+        E[p] = t;
+    }
+}
+
+/* Longest in-order chain alive at lo; *first its latest start. */
+static uint64_t ordered_count(const sx_corr *c, const sx_group *g, int64_t lo, int64_t *first) {
+    uint32_t N = c->npos;
+    for (uint32_t l = N; l-- > 0;) {
+        int64_t best = SX_NONE;
+        for (uint32_t j = l; j < N; j++) {
+            int64_t s = g->tl[l * N + j];
+            if (live(s, lo) && s > best) best = s;
+        }
+        if (best != SX_NONE) {
+            *first = best;
+            return l + 1;
+        }
+    }
+    return 0;
+}
+
+static uint64_t temporal_count(const sx_corr *c, const sx_group *g, int64_t lo, int64_t *first) {
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < c->nrules; i++) {
+        if (!live(g->tl[i], lo)) continue;
+        if (!n || g->tl[i] < *first) *first = g->tl[i];
+        n++;
+    }
+    return n;
+}
+
+static int cond_ok(const sx_corr *c, uint64_t n) {
+    if (c->need_all) return n >= c->need_all;
+    double d = (double)n;
+    for (uint32_t i = 0; i < c->k->ncmps; i++) {
+        double v = c->k->cmps[i].v.f;
+        int ok = 0;
+        switch (c->k->cmps[i].op) {
+        case VA_SR_GT:
+            ok = d > v;
+            break;
+        case VA_SR_GTE:
+            ok = d >= v;
+            break;
+        case VA_SR_LT:
+            ok = d < v;
+            break;
+        case VA_SR_LTE:
+            ok = d <= v;
+            break;
+        case VA_SR_EQ:
+            ok = d == v;
+            break;
+        case VA_SR_NEQ:
+            ok = d != v;
+            break;
+        }
+        if (!ok) return 0;
+    }
+    return 1;
+}
+
+/* ---- firing and the sweep ---------------------------------------------------------------- */
+
+/* Correlation c fired for group g; m is the event that completed it.  decided is when the
+ * result became known: chained correlations see the alert as a match at that time, which is
+ * never before anything they have already seen. */
+static va_err fire(va_sx *x, sx_corr *c, const sx_group *g, const sx_match *m, int64_t decided,
+                   uint64_t n, int64_t first) {
+    x->st.alerts++;
+    decode(c, g, x->kv);
+    if (c->emit && x->fn && !x->stop) {
+        const va_sr_rule *r = c->rule;
+        va_alert a;
+        memset(&a, 0, sizeof a);
+        a.kind = VA_ALERT_CORRELATION;
+        a.time_ns = m->t;
+        a.title = r->title, a.id = r->id, a.level = c->level, a.author = r->author;
+        a.tags = r->tags.v, a.ntags = r->tags.n;
+        a.computer = m->computer, a.channel = m->channel;
+        a.event_id = m->event_id, a.record_id = m->record_id, a.file = m->file;
+        a.fields = x->kv, a.nfields = c->ngroup;
+        a.count = n, a.first_ns = first;
+        if (x->fn(x->fud, &a)) x->stop = 1;
+    }
+    if (c->input == SX_NOIN) return VA_OK;
+    const sx_input *in = &x->in[c->input];
+    for (uint32_t f = 0; f < in->nfields; f++) {
+        int32_t j = in->cmap[f];
+        x->tmpv[f] = j < 0 ? (sx_str){"", 0, 0} : (sx_str){x->kv[j].val, x->kv[j].vlen, 1};
+    }
+    sx_match *cm = match_new(c->input, decided, x->tmpv, in->nfields, m->computer, m->channel,
+                             m->event_id, m->record_id, m->file);
+    if (!cm) return VA_ENOMEM;
+    va_err err = q_push(x, cm);
+    if (err) match_release(cm);
+    return err;
+}
+
+static va_err add_closed(va_sx *x, sx_corr *c, const sx_use *u, sx_group *g, sx_match *m) {
+    switch (c->type) {
+    case VA_SR_EVENT_COUNT:
+        g->count++;
+        break;
+    case VA_SR_VALUE_COUNT: {
+        va_err err = val_see(x, c, g, m->t);
+        if (err) return err;
+        break;
+    }
+    case VA_SR_TEMPORAL:
+        g->tl[u->rix] = m->t;
+        break;
+    default:
+        ordered_update(c, g, u, m->t, g->t0);
+        break;
+    }
+    m->refs++;
+    match_release(g->last);
+    g->last = m;
+    return VA_OK;
+}
+
+static va_err add_sliding(va_sx *x, sx_corr *c, const sx_use *u, sx_group *g, sx_match *m) {
+    int64_t lo = sat_sub(m->t, c->span), first = m->t;
+    uint64_t n = 0;
+    va_err err;
+    switch (c->type) {
+    case VA_SR_EVENT_COUNT:
+        while (g->rlen && g->ring[g->rhead] < lo) {
+            g->rhead = (g->rhead + 1) % g->rcap;
+            g->rlen--;
+            uncharge(x, g, 1);
+        }
+        if (g->rlen == UINT32_MAX / 2) { /* uint32 sizes: as far as the bound goes */
+            drop(x, c);
+            return VA_OK;
+        }
+        if (!charge(x, c, g, 1)) return VA_OK;
+        if (g->rlen == g->rcap) {
+            uint32_t nc = g->rcap ? g->rcap * 2 : 8;
+            int64_t *r = malloc(nc * sizeof *r);
+            if (!r) {
+                uncharge(x, g, 1);
+                return VA_ENOMEM;
+            }
+            for (uint32_t i = 0; i < g->rlen; i++) r[i] = g->ring[(g->rhead + i) % g->rcap];
+            free(g->ring);
+            g->ring = r, g->rcap = nc, g->rhead = 0;
+        }
+        g->ring[(g->rhead + g->rlen++) % g->rcap] = m->t;
+        n = g->rlen;
+        first = g->ring[g->rhead];
+        break;
+    case VA_SR_VALUE_COUNT:
+        while (g->oldest && g->oldest->last < lo) {
+            sx_val *v = g->oldest;
+            val_unlink(g, v);
+            free(v);
+            uncharge(x, g, 1);
+        }
+        if ((err = val_see(x, c, g, m->t))) return err;
+        n = g->nv;
+        if (g->oldest) first = g->oldest->last;
+        break;
+    case VA_SR_TEMPORAL:
+        g->tl[u->rix] = m->t;
+        n = temporal_count(c, g, lo, &first);
+        break;
+    default:
+        ordered_update(c, g, u, m->t, lo);
+        n = ordered_count(c, g, lo, &first);
+        break;
+    }
+    if (n && cond_ok(c, n)) {
+        /* Fire once per fresh satisfying window: the group starts over. */
+        err = fire(x, c, g, m, m->t, n, first);
+        group_kill(x, g);
+        return err;
+    }
+    /* Moving the timer on every event would cost a sift each time; advance moves it when it
+     * comes up, which is safe because sliding expiry emits nothing. */
+    g->until = sat_add(m->t, c->span);
+    return VA_OK;
+}
+
+static va_err deliver(va_sx *x, const sx_use *u, sx_match *m) {
+    sx_corr *c = &x->c[u->corr];
+    if (c->type == VA_SR_VALUE_COUNT) {
+        int r = encode(&x->val, m, u->vslot, c->nvf, 1);
+        if (r < 0) return VA_ENOMEM;
+        if (r > 0) return VA_OK; /* nothing to count */
+    }
+    if (encode(&x->key, m, u->gslot, c->ngroup, 0) < 0) return VA_ENOMEM;
+    uint64_t h = hash_bytes(x->key.p, x->key.len);
+    sx_group *g = group_find(c, h, x->key.p, x->key.len);
+    if (!g) {
+        va_err err = group_new(x, c, h, x->key.p, x->key.len, sat_add(m->t, c->span), &g);
+        if (err || !g) return err;
+        g->t0 = m->t;
+    }
+    return c->closed ? add_closed(x, c, u, g, m) : add_sliding(x, c, u, g, m);
+}
+
+static va_err deliver_all(va_sx *x, sx_match *m) {
+    const sx_input *in = &x->in[m->input];
+    for (uint32_t u = 0; u < in->nuses; u++) {
+        va_err err = deliver(x, &in->uses[u], m);
+        if (err) return err;
+    }
+    return VA_OK;
+}
+
+/* Deliver chained matches until none are left (correlations form a DAG, so this ends). */
+static va_err drain(va_sx *x) {
+    va_err err = VA_OK;
+    while (!err && x->qhead < x->nq) {
+        sx_match *m = x->q[x->qhead++];
+        err = deliver_all(x, m);
+        match_release(m);
+    }
+    q_clear(x);
+    return err;
+}
+
+/* A group's timer has come up and been popped: decide a closed window, or forget expired
+ * sliding state. */
+static va_err expire(va_sx *x, sx_group *g) {
+    sx_corr *c = g->c;
+    va_err err = VA_OK;
+    if (!g->dead && c->closed && g->last) {
+        int64_t first = g->t0;
+        uint64_t n = c->type == VA_SR_EVENT_COUNT   ? g->count
+                     : c->type == VA_SR_VALUE_COUNT ? g->nv
+                     : c->type == VA_SR_TEMPORAL    ? temporal_count(c, g, g->t0, &first)
+                                                    : ordered_count(c, g, g->t0, &first);
+        if (cond_ok(c, n)) err = fire(x, c, g, g->last, g->deadline, n, g->t0);
+    }
+    if (g->deadline > x->horizon) x->horizon = g->deadline;
+    group_destroy(x, g);
+    if (!err) err = drain(x);
+    return err;
+}
+
+/* Run every timer before t (incl: up to and including t), in (time, arm order). */
+static va_err advance(va_sx *x, int64_t t, int incl) {
+    while (x->nth && !x->stop) {
+        sx_timer *top = &x->th[0];
+        if (!(top->at < t || (incl && top->at == t))) break;
+        sx_group *g = top->g;
+        if (!g->dead && g->until > top->at) {
+            /* Sliding state still alive: its timer moves only now, not on every event. */
+            g->deadline = g->until;
+            th_retop(x, g->until);
+            continue;
+        }
+        th_pop(x);
+        va_err err = expire(x, g);
+        if (err) return err;
+    }
+    return VA_OK;
+}
+
+va_err va_sx_flush(va_sx *x, int64_t upto_ns, va_sx_alert_fn fn, void *ud) {
+    if (x->in_flush) return VA_EUSAGE;
+    x->in_flush = 1, x->fn = fn, x->fud = ud, x->stop = 0;
+    va_err err = VA_OK;
+    while (!err && !x->stop && x->nmh && x->mh[0]->t <= upto_ns) {
+        sx_match *m = mh_pop(x);
+        err = advance(x, m->t, 0);
+        if (!err && x->stop) {
+            (void)mh_push(x, m); /* room left by the pop: cannot fail */
+            break;
+        }
+        if (!err) err = deliver_all(x, m);
+        if (!err) err = drain(x);
+        if (m->t - 1 > x->horizon) x->horizon = m->t - 1;
+        match_release(m);
+    }
+    if (!err && !x->stop) {
+        err = advance(x, upto_ns, 1);
+        if (!err && !x->stop) {
+            if (upto_ns > x->horizon) x->horizon = upto_ns;
+            /* Everything is decided and released: the next match may start a new hunt. */
+            if (upto_ns == INT64_MAX) x->horizon = INT64_MIN;
+        }
+    }
+    if (err) q_clear(x);
+    x->in_flush = 0, x->fn = NULL, x->fud = NULL;
+    return err;
+}
+
+static void data_report(va_sx *x, unsigned bit, va_err code, const va_sr_rule *r,
+                        const va_event *ev, const char *what) {
+    if (x->reported & bit) return;
+    x->reported |= bit;
+    if (!x->diag) return;
+    char msg[400];
+    snprintf(msg, sizeof msg, "match of rule '%.120s' %s (counted; reported once)", label(r), what);
+    va_diag d = {VA_SEV_WARN, code, ev->src.path, NULL, -1, ev->src.offset, msg};
+    x->diag(x->dud, &d);
+}
+
+va_err va_sx_add(va_sx *x, const va_sr_rule *r, const va_event *ev) {
+    if (x->in_flush) return VA_EUSAGE;
+    uint32_t ii = input_of(x, r);
+    if (ii == SX_NOIN || x->in[ii].corr != SX_NOIN) return VA_OK;
+    if (ev->time_ns == VA_TIME_NONE) {
+        x->st.untimed++;
+        data_report(x, REP_UNTIMED, VA_EUNSUPPORTED, r, ev,
+                    "has no event time and cannot be correlated");
+        return VA_OK;
+    }
+    if (ev->time_ns <= x->horizon) {
+        x->st.late++;
+        data_report(x, REP_LATE, VA_EUSAGE, r, ev,
+                    "is older than an earlier flush's horizon and was ignored");
+        return VA_OK;
+    }
+    if (x->nmh >= x->max) {
+        x->st.dropped++;
+        data_report(x, REP_DROP, VA_ELIMIT, r, ev,
+                    "was dropped: the correlation buffer is full (max_buffered)");
+        return VA_OK;
+    }
+    const sx_input *in = &x->in[ii];
+    for (uint32_t i = 0; i < in->nfields; i++) {
+        const va_field *f = va_event_get(ev, in->fields[i]);
+        x->tmpv[i] = f && f->type != VA_V_NULL ? (sx_str){f->val, f->vlen, 1} : (sx_str){"", 0, 0};
+    }
+    const char *file;
+    if (intern(x, ev->src.path, &file)) return VA_ENOMEM;
+    sx_match *m =
+        match_new(ii, ev->time_ns, x->tmpv, in->nfields, ev->computer ? ev->computer->val : NULL,
+                  ev->channel ? ev->channel->val : NULL, ev->event_id, ev->record_id, file);
+    if (!m) return VA_ENOMEM;
+    m->seq = x->seq++;
+    va_err err = mh_push(x, m);
+    if (err) match_release(m);
+    return err;
+}
+
+void va_sx_free(va_sx *x) {
+    if (!x) return;
+    for (size_t i = 0; i < x->nth; i++) {
+        group_state_free(x->th[i].g);
+        free(x->th[i].g);
+    }
+    for (uint32_t i = 0; i < x->nc; i++) free(x->c[i].tab);
+    for (size_t i = 0; i < x->nmh; i++) match_release(x->mh[i]);
+    q_clear(x);
+    for (uint32_t i = 0; i < x->fcap; i++) free(x->files[i]);
+    free(x->files);
+    free(x->mh);
+    free(x->th);
+    free(x->q);
+    va_buf_free(&x->key);
+    va_buf_free(&x->val);
+    va_arena_free(&x->arena);
+    free(x);
+}

@@ -1,0 +1,998 @@
+/*
+ * test_sigma_correlate.c - the correlation engine (sigma/correlate.h) on inline multi-document
+ * rules and hand-built events: the four correlation types firing and not firing (threshold,
+ * timespan edges, groups kept apart), every condition operator, multi-field group-by, absent
+ * group-by fields, aliases, generate, chaining (sliding and closed windows), value_count with
+ * repeated values and tuples, temporal_ordered order and ties, alert details, split flushes
+ * and replay determinism, correlations left out, and the bounds.  Base rules are fed straight
+ * to va_sx_add: the detection engine is not involved.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/vtime.h"
+#include "sigma/correlate.h"
+
+#define T0 INT64_C(1704067200000000000) /* 2024-01-01T00:00:00Z */
+
+enum { LINE = 256 };
+
+typedef struct fx {
+    va_arena a;
+    va_sr_set set;
+    char *text; /* the YAML loaded */
+    va_sx *x;
+    va_sx_stats st;
+    int ndiag;
+    va_err dcode[32];
+    char dmsg[32][400];
+    int64_t dline[32];
+    char (*al)[LINE]; /* one line per alert: "Title@t first=f n=count k=v ..." */
+    size_t nal, cap;
+    int stop_at; /* the callback returns nonzero on this alert (1-based); 0 never */
+    int reenter; /* the callback tries va_sx_add and va_sx_flush */
+    va_err reenter_add, reenter_flush;
+    /* details of the last alert */
+    char computer[64], channel[64], file[64], id[64], author[64], level[32], tag0[64];
+    int64_t event_id;
+    uint64_t record_id;
+    uint32_t ntags;
+} fx;
+
+static double secs(int64_t t) {
+    return (double)(t - T0) / 1e9;
+}
+
+static void on_diag(void *ud, const va_diag *d) {
+    fx *f = ud;
+    if (f->ndiag >= 32) return;
+    f->dcode[f->ndiag] = d->code;
+    f->dline[f->ndiag] = d->unit_no;
+    snprintf(f->dmsg[f->ndiag], sizeof f->dmsg[0], "%s", d->msg);
+    f->ndiag++;
+}
+
+static void copy_str(char *dst, size_t n, const char *s) {
+    snprintf(dst, n, "%s", s ? s : "(null)");
+}
+
+static const va_sr_rule *rule(const fx *f, const char *nm) {
+    for (const va_sr_rule *r = f->set.head; r; r = r->next)
+        if ((r->name && !strcmp(r->name, nm)) || (r->title && !strcmp(r->title, nm))) return r;
+    fail_msg("no rule %s", nm);
+    return NULL;
+}
+
+static int on_alert(void *ud, const va_alert *a) {
+    fx *f = ud;
+    assert_int_equal(a->kind, VA_ALERT_CORRELATION);
+    if (f->nal == f->cap) {
+        f->cap = f->cap ? f->cap * 2 : 16;
+        assert_non_null(f->al = realloc(f->al, f->cap * sizeof *f->al));
+    }
+    char *s = f->al[f->nal++];
+    int n = snprintf(s, LINE, "%s@%g first=%g n=%llu", a->title, secs(a->time_ns),
+                     secs(a->first_ns), (unsigned long long)a->count);
+    for (uint32_t i = 0; i < a->nfields && n < LINE; i++)
+        n += snprintf(s + n, LINE - (size_t)n, " %.*s=%.*s", (int)a->fields[i].nlen,
+                      a->fields[i].name, (int)a->fields[i].vlen, a->fields[i].val);
+    copy_str(f->computer, sizeof f->computer, a->computer);
+    copy_str(f->channel, sizeof f->channel, a->channel);
+    copy_str(f->file, sizeof f->file, a->file);
+    copy_str(f->id, sizeof f->id, a->id);
+    copy_str(f->author, sizeof f->author, a->author);
+    copy_str(f->level, sizeof f->level, a->level);
+    copy_str(f->tag0, sizeof f->tag0, a->ntags ? a->tags[0] : NULL);
+    f->event_id = a->event_id, f->record_id = a->record_id, f->ntags = a->ntags;
+    if (f->reenter) {
+        va_event ev;
+        va_event_init(&ev, &f->a);
+        ev.time_ns = T0;
+        f->reenter_add = va_sx_add(f->x, rule(f, "a"), &ev);
+        f->reenter_flush = va_sx_flush(f->x, INT64_MAX, on_alert, f);
+    }
+    return f->stop_at && (size_t)f->stop_at == f->nal;
+}
+
+/* Load one detection rule per word of bases ("name" or "name/level"; id "id-name"), then
+ * the documents of yaml. */
+static void load(fx *f, const char *bases, const char *yaml) {
+    memset(f, 0, sizeof *f);
+    va_arena_init(&f->a, 0);
+    size_t cap = strlen(yaml) + 1, len = 0;
+    for (const char *p = bases; *p; p++) cap += 256;
+    assert_non_null(f->text = malloc(cap));
+    for (const char *p = bases; *p;) {
+        size_t w = strcspn(p, " "), nl = strcspn(p, " /");
+        if (w) {
+            const char *lv = nl < w ? p + nl + 1 : "low";
+            int lvl = nl < w ? (int)(w - nl - 1) : 3;
+            len += (size_t)snprintf(f->text + len, cap - len,
+                                    "title: Rule %.*s\nname: %.*s\nid: id-%.*s\nlevel: %.*s\n"
+                                    "logsource: {product: windows, service: security}\n"
+                                    "detection: {sel: {EventID: 4625}, condition: sel}\n---\n",
+                                    (int)nl, p, (int)nl, p, (int)nl, p, lvl, lv);
+        }
+        p += w + (p[w] == ' ');
+    }
+    snprintf(f->text + len, cap - len, "%s", yaml);
+    va_sr_stats rs = {0};
+    assert_int_equal(
+        va_sr_load_mem(&f->a, "t.yml", f->text, strlen(f->text), &f->set, NULL, NULL, &rs), VA_OK);
+}
+
+static void build(fx *f, uint64_t max) {
+    va_sx_opts o = {max};
+    assert_int_equal(va_sx_new(&f->set, &o, on_diag, f, &f->x, &f->st), VA_OK);
+}
+
+static void setup(fx *f, const char *bases, const char *yaml) {
+    load(f, bases, yaml);
+    build(f, 0);
+    assert_int_equal(f->ndiag, 0);
+}
+
+static void teardown(fx *f) {
+    va_sx_free(f->x);
+    free(f->al);
+    free(f->text);
+    va_arena_free(&f->a);
+}
+
+/* A match of rule nm at T0 + t seconds (NAN: no time) with NULL-terminated "Name=value"
+ * fields; the time goes through TimeCreated and va_event_finish like a real event's. */
+static void ev(fx *f, const char *nm, double t, ...) {
+    va_arena a;
+    va_arena_init(&a, 0);
+    va_event e;
+    va_event_init(&e, &a);
+    e.src.path = "t.evtx";
+    int64_t ns = isnan(t) ? VA_TIME_NONE : T0 + (int64_t)llround(t * 1e9);
+    if (!isnan(t)) {
+        char ts[40];
+        size_t n = va_time_fmt_ns(ns, 9, ts);
+        assert_int_equal(va_event_add_copy(&e, "TimeCreated", 11, ts, n, VA_V_STR), VA_OK);
+    }
+    va_list ap;
+    va_start(ap, t);
+    for (const char *kv; (kv = va_arg(ap, const char *));) {
+        const char *eq = strchr(kv, '=');
+        assert_non_null(eq);
+        assert_int_equal(
+            va_event_add_copy(&e, kv, (size_t)(eq - kv), eq + 1, strlen(eq + 1), VA_V_STR), VA_OK);
+    }
+    va_end(ap);
+    va_event_finish(&e);
+    assert_true(e.time_ns == ns);
+    assert_int_equal(va_sx_add(f->x, rule(f, nm), &e), VA_OK);
+    va_arena_free(&a);
+}
+
+static void flush(fx *f, double upto) {
+    int64_t u = isinf(upto) ? INT64_MAX : T0 + (int64_t)llround(upto * 1e9);
+    assert_int_equal(va_sx_flush(f->x, u, on_alert, f), VA_OK);
+}
+
+static void expect(const fx *f, const char *const *want, size_t n) {
+    for (size_t i = 0; i < f->nal && i < n; i++) assert_string_equal(f->al[i], want[i]);
+    if (f->nal != n) {
+        for (size_t i = 0; i < f->nal; i++) print_message("  got %s\n", f->al[i]);
+        fail_msg("%zu alerts, expected %zu", f->nal, n);
+    }
+}
+
+#define EXPECT(f, ...)                                                                             \
+    expect((f), (const char *const[]){__VA_ARGS__},                                                \
+           sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
+#define EXPECT_NONE(f) expect((f), NULL, 0)
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(a, b);
+}
+
+/* The User values of title's alerts, sorted, space-separated. */
+static void users_of(const fx *f, const char *title, char *out, size_t outn) {
+    char u[64][32];
+    size_t k = 0, tl = strlen(title);
+    for (size_t i = 0; i < f->nal && k < 64; i++) {
+        const char *s = f->al[i], *p;
+        if (strncmp(s, title, tl) || s[tl] != '@' || !(p = strstr(s, " User="))) continue;
+        snprintf(u[k++], sizeof u[0], "%.*s", (int)strcspn(p + 6, " "), p + 6);
+    }
+    qsort(u, k, sizeof u[0], cmp_str);
+    out[0] = 0;
+    for (size_t i = 0; i < k; i++) {
+        if (i) strncat(out, " ", outn - strlen(out) - 1);
+        strncat(out, u[i], outn - strlen(out) - 1);
+    }
+}
+
+/* ---- event_count ------------------------------------------------------------------------- */
+
+static void event_count_sliding(void **state) {
+    (void)state;
+    fx f;
+    setup(&f, "fail",
+          "title: Brute force\n"
+          "correlation: {type: event_count, rules: [fail], group-by: [User], timespan: 10s,"
+          " condition: {gte: 3}}\n");
+    assert_int_equal(f.st.rules, 1);
+    /* Enough events inside the window. */
+    ev(&f, "fail", 0, "User=alice", NULL);
+    ev(&f, "fail", 1, "User=alice", NULL);
+    ev(&f, "fail", 2, "User=alice", NULL);
+    /* One below the threshold. */
+    ev(&f, "fail", 0, "User=bob", NULL);
+    ev(&f, "fail", 1, "User=bob", NULL);
+    /* The first event is 11 s before the third: outside a 10 s window. */
+    ev(&f, "fail", 0, "User=carol", NULL);
+    ev(&f, "fail", 5, "User=carol", NULL);
+    ev(&f, "fail", 11, "User=carol", NULL);
+    /* Exactly 10 s apart: the window is inclusive. */
+    ev(&f, "fail", 100, "User=dave", NULL);
+    ev(&f, "fail", 105, "User=dave", NULL);
+    ev(&f, "fail", 110, "User=dave", NULL);
+    /* A burst of six fires twice: the window starts over after each alert. */
+    for (int i = 0; i < 6; i++) ev(&f, "fail", 200 + i, "User=erin", NULL);
+    flush(&f, INFINITY);
+    EXPECT(&f, "Brute force@2 first=0 n=3 User=alice", "Brute force@110 first=100 n=3 User=dave",
+           "Brute force@202 first=200 n=3 User=erin", "Brute force@205 first=203 n=3 User=erin");
+    teardown(&f);
+}
+
+static void event_count_groups(void **state) {
+    (void)state;
+    fx f;
+    setup(&f, "fail",
+          "title: Per user and host\n"
+          "correlation: {type: event_count, rules: [fail], group-by: [User, Host], timespan: 1m,"
+          " condition: {gte: 2}}\n");
+    /* Same user, different hosts: two groups, neither reaches 2. */
+    ev(&f, "fail", 0, "User=alice", "Host=A", NULL);
+    ev(&f, "fail", 1, "User=alice", "Host=B", NULL);
+    /* Same user and host. */
+    ev(&f, "fail", 2, "User=bob", "Host=A", NULL);
+    ev(&f, "fail", 3, "User=bob", "Host=A", NULL);
+    /* Absent and empty group-by values are one group. */
+    ev(&f, "fail", 4, "Host=C", NULL);
+    ev(&f, "fail", 5, "User=", "Host=C", NULL);
+    flush(&f, INFINITY);
+    EXPECT(&f, "Per user and host@3 first=2 n=2 User=bob Host=A",
+           "Per user and host@5 first=4 n=2 User= Host=C");
+    teardown(&f);
+}
+
+/* One event_count correlation per operator, each titled by it. */
+#define OPC(title, cond)                                                                           \
+    "title: " title "\ncorrelation: {type: event_count, rules: [fail], group-by: [User],"          \
+    " timespan: 10s, condition: " cond "}\n---\n"
+/* One operator per line, so clang-format is told to keep them. */
+// clang-format off
+static const char OPS[] =
+    OPC("gt", "{gt: 2}")
+    OPC("gte", "{gte: 2}")
+    OPC("lt", "{lt: 3}")
+    OPC("lte", "{lte: 3}")
+    OPC("eq", "{eq: 3}")
+    OPC("neq", "{neq: 3}")
+    OPC("range", "{gt: 1, lte: 3}")
+    OPC("float", "{gte: 2.5}");
+// clang-format on
+#undef OPC
+
+static void condition_operators(void **state) {
+    (void)state;
+    fx f;
+    setup(&f, "fail", OPS);
+    assert_int_equal(f.st.rules, 8);
+    /* User ui has i events, all inside one window. */
+    for (int i = 1; i <= 5; i++) {
+        char u[16];
+        snprintf(u, sizeof u, "User=u%d", i);
+        for (int j = 0; j < i; j++) ev(&f, "fail", j, u, NULL);
+    }
+    flush(&f, INFINITY);
+    char got[256];
+    /* Lower bounds fire as soon as they hold, then start over. */
+    users_of(&f, "gt", got, sizeof got);
+    assert_string_equal(got, "u3 u4 u5");
+    users_of(&f, "gte", got, sizeof got);
+    assert_string_equal(got, "u2 u3 u4 u4 u5 u5");
+    users_of(&f, "float", got, sizeof got);
+    assert_string_equal(got, "u3 u4 u5");
+    /* Upper bounds are decided when the window ends. */
+    users_of(&f, "lt", got, sizeof got);
+    assert_string_equal(got, "u1 u2");
+    users_of(&f, "lte", got, sizeof got);
+    assert_string_equal(got, "u1 u2 u3");
+    users_of(&f, "eq", got, sizeof got);
+    assert_string_equal(got, "u3");
+    users_of(&f, "neq", got, sizeof got);
+    assert_string_equal(got, "u1 u2 u4 u5");
+    users_of(&f, "range", got, sizeof got);
+    assert_string_equal(got, "u2 u3");
+    teardown(&f);
+}
+
+static void closed_window_lifecycle(void **state) {
+    (void)state;
+    fx f;
+    setup(&f, "fail",
+          "title: Exactly two\n"
+          "correlation: {type: event_count, rules: [fail], group-by: [User], timespan: 10s,"
+          " condition: {eq: 2}}\n");
+    ev(&f, "fail", 0, "User=alice", NULL); /* window [0, 10]: 2 events */
+    ev(&f, "fail", 1, "User=alice", NULL);
+    ev(&f, "fail", 20, "User=alice", NULL); /* window [20, 30]: 3 events */
+    ev(&f, "fail", 21, "User=alice", NULL);
+    ev(&f, "fail", 22, "User=alice", NULL);
+    ev(&f, "fail", 40, "User=alice", NULL); /* window [40, 50], end included */
+    ev(&f, "fail", 50, "User=alice", NULL);
+    flush(&f, 9.999);
+    EXPECT_NONE(&f); /* the first window could still get an event */
+    flush(&f, 10);
+    EXPECT(&f, "Exactly two@1 first=0 n=2 User=alice");
+    flush(&f, INFINITY);
+    EXPECT(&f, "Exactly two@1 first=0 n=2 User=alice", "Exactly two@50 first=40 n=2 User=alice");
+    teardown(&f);
+
+    /* Windows ending at the same time are decided in the order they were opened. */
+    setup(&f, "fail",
+          "title: Once\n"
+          "correlation: {type: event_count, rules: [fail], group-by: [User], timespan: 10s,"
+          " condition: {eq: 1}}\n");
+    const char *order[] = {"User=u5", "User=u3", "User=u8", "User=u1", "User=u7",
+                           "User=u2", "User=u9", "User=u4", "User=u6"};
+    for (int i = 0; i < 9; i++) ev(&f, "fail", 0, order[i], NULL);
+    flush(&f, INFINITY);
+    assert_int_equal(f.nal, 9);
+    for (int i = 0; i < 9; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "Once@0 first=0 n=1 %s", order[i]);
+        assert_string_equal(f.al[i], want);
+    }
+    teardown(&f);
+}
+
+/* ---- value_count ------------------------------------------------------------------------- */
+
+static void value_count_distinct(void **state) {
+    (void)state;
+    fx f;
+    setup(&f, "fail",
+          "title: Spray\n"
+          "correlation: {type: value_count, rules: [fail], group-by: [Ip], timespan: 60s,"
+          " condition: {field: TargetUserName, gte: 3}}\n"
+          "---\n"
+          "title: Tuples\n"
+          "correlation: {type: value_count, rules: [fail], group-by: [Ip], timespan: 60s,"
+          " condition: {field: [TargetUserName, Host], gte: 3}}\n"
+          "---\n"
+          "title: Single user\n"
+          "correlation: {type: value_count, rules: [fail], group-by: [Ip], timespan: 60s,"
+          " condition: {field: TargetUserName, lt: 2}}\n");
+    /* ip1: a and b repeated count twice; c makes three. */
+    const char *ip1[] = {"a", "a", "b", "a", "b", "c"};
+    for (int i = 0; i < 6; i++) {
+        char u[32];
+        snprintf(u, sizeof u, "TargetUserName=%s", ip1[i]);
+        ev(&f, "fail", i, "Ip=ip1", u, "Host=x", NULL);
+    }
+    /* ip2: two users but three (user, host) tuples. */
+    ev(&f, "fail", 0, "Ip=ip2", "TargetUserName=a", "Host=x", NULL);
+    ev(&f, "fail", 1, "Ip=ip2", "TargetUserName=a", "Host=y", NULL);
+    ev(&f, "fail", 2, "Ip=ip2", "TargetUserName=b", "Host=x", NULL);
+    /* ip3: one user only (decided at the window end). */
+    ev(&f, "fail", 0, "Ip=ip3", "TargetUserName=a", "Host=x", NULL);
+    ev(&f, "fail", 10, "Ip=ip3", "TargetUserName=a", "Host=x", NULL);
+    /* ip4: a at 0 has left the window by 61, so c at 62 makes three with b and a again. */
+    ev(&f, "fail", 0, "Ip=ip4", "TargetUserName=a", "Host=x", NULL);
+    ev(&f, "fail", 30, "Ip=ip4", "TargetUserName=b", "Host=x", NULL);
+    ev(&f, "fail", 61, "Ip=ip4", "TargetUserName=a", "Host=x", NULL);
+    ev(&f, "fail", 62, "Ip=ip4", "TargetUserName=c", "Host=x", NULL);
+    /* ip5: no value to count at all. */
+    for (int i = 0; i < 3; i++) ev(&f, "fail", i, "Ip=ip5", "Host=x", NULL);
+    /* ip6: a has left the window when c comes: two values, not three. */
+    ev(&f, "fail", 0, "Ip=ip6", "TargetUserName=a", "Host=x", NULL);
+    ev(&f, "fail", 30, "Ip=ip6", "TargetUserName=b", "Host=x", NULL);
+    ev(&f, "fail", 61, "Ip=ip6", "TargetUserName=c", "Host=x", NULL);
+    flush(&f, INFINITY);
+    EXPECT(&f, "Tuples@2 first=0 n=3 Ip=ip2", "Spray@5 first=3 n=3 Ip=ip1",
+           "Tuples@5 first=3 n=3 Ip=ip1", "Single user@10 first=0 n=1 Ip=ip3",
+           "Spray@62 first=30 n=3 Ip=ip4", "Tuples@62 first=30 n=3 Ip=ip4",
+           /* ip6's second window [61, 121] holds c alone; decided at its end */
+           "Single user@61 first=61 n=1 Ip=ip6");
+    teardown(&f);
+}
+
+/* ---- temporal ---------------------------------------------------------------------------- */
+
+static void temporal_any_order(void **state) {
+    (void)state;
+    fx f;
+    setup(&f, "A B C",
+          "title: Recon\n"
+          "correlation: {type: temporal, rules: [A, B, C], group-by: [User], timespan: 5m}\n"
+          "---\n"
+          "title: Two of three\n"
+          "correlation: {type: temporal, rules: [A, B, C], group-by: [User], timespan: 5m,"
+          " condition: {gte: 2}}\n");
+    ev(&f, "A", 0, "User=alice", NULL);
+    ev(&f, "C", 10, "User=alice", NULL);
+    ev(&f, "B", 20, "User=alice", NULL);
+    ev(&f, "A", 0, "User=bob", NULL);
+    ev(&f, "B", 10, "User=bob", NULL);
+    ev(&f, "C", 400, "User=bob", NULL); /* A and B are more than 5m before */
+    ev(&f, "A", 0, "User=carol", NULL); /* one rule twice is one distinct rule */
+    ev(&f, "A", 5, "User=carol", NULL);
+    ev(&f, "A", 0, "User=dave", NULL); /* A has left the window when C comes */
+    ev(&f, "B", 200, "User=dave", NULL);
+    ev(&f, "C", 400, "User=dave", NULL);
+    ev(&f, "A", 500, "User=alice", NULL); /* a fresh round after the alert */
+    ev(&f, "B", 501, "User=alice", NULL);
+    ev(&f, "C", 502, "User=alice", NULL);
+    flush(&f, INFINITY);
+    EXPECT(&f, "Two of three@10 first=0 n=2 User=alice", "Two of three@10 first=0 n=2 User=bob",
+           "Recon@20 first=0 n=3 User=alice", "Two of three@200 first=0 n=2 User=dave",
+           "Two of three@501 first=500 n=2 User=alice", "Recon@502 first=500 n=3 User=alice");
+    teardown(&f);
+}
+
+static void temporal_ordered(void **state) {
+    (void)state;
+    fx f;
+    setup(&f, "A B",
+          "title: A then B\n"
+          "correlation: {type: temporal_ordered, rules: [A, B], group-by: [User], timespan: 1m}\n"
+          "---\n"
+          "title: A B A\n"
+          "correlation: {type: temporal_ordered, rules: [A, B, A], group-by: [User],"
+          " timespan: 1m}\n"
+          "---\n"
+          "title: A A\n"
+          "correlation: {type: temporal_ordered, rules: [A, A], group-by: [User], timespan: 1m}\n");
+    ev(&f, "B", 0, "User=alice", NULL); /* wrong order */
+    ev(&f, "A", 10, "User=alice", NULL);
+    ev(&f, "A", 0, "User=bob", NULL); /* right order */
+    ev(&f, "B", 10, "User=bob", NULL);
+    ev(&f, "A", 0, "User=carol", NULL); /* too far apart */
+    ev(&f, "B", 61, "User=carol", NULL);
+    ev(&f, "A", 0, "User=dave", NULL); /* the latest A starts the chain */
+    ev(&f, "A", 30, "User=dave", NULL);
+    ev(&f, "B", 80, "User=dave", NULL);
+    ev(&f, "A", 5, "User=erin", NULL); /* same time: input order decides */
+    ev(&f, "B", 5, "User=erin", NULL);
+    ev(&f, "B", 5, "User=frank", NULL);
+    ev(&f, "A", 5, "User=frank", NULL);
+    ev(&f, "A", 0, "User=gina", NULL); /* A, B, A fills [A, B, A] */
+    ev(&f, "B", 1, "User=gina", NULL);
+    ev(&f, "A", 2, "User=gina", NULL);
+    /* One A cannot fill two positions of [A, A]: only the second A completes it. */
+    ev(&f, "A", 3, "User=hank", NULL);
+    flush(&f, INFINITY);
+    EXPECT(&f, "A then B@1 first=0 n=2 User=gina", "A B A@2 first=0 n=3 User=gina",
+           "A A@2 first=0 n=2 User=gina", "A then B@5 first=5 n=2 User=erin",
+           "A then B@10 first=0 n=2 User=bob", "A A@30 first=0 n=2 User=dave",
+           "A then B@80 first=30 n=2 User=dave");
+    teardown(&f);
+}
+
+/* ---- aliases, generate, chaining, details ------------------------------------------------ */
+
+static void aliases(void **state) {
+    (void)state;
+    fx f;
+    setup(&f, "fail proc",
+          "title: Fail then process\n"
+          "correlation:\n"
+          "  type: temporal\n"
+          "  rules: [fail, id-proc]\n"
+          "  group-by: [user]\n"
+          "  timespan: 1m\n"
+          "  aliases:\n"
+          "    user: {fail: TargetUserName, id-proc: User}\n");
+    ev(&f, "fail", 0, "TargetUserName=alice", NULL);
+    ev(&f, "proc", 5, "User=alice", NULL);
+    ev(&f, "fail", 10, "TargetUserName=bob", NULL);
+    ev(&f, "proc", 11, "User=carol", NULL);
+    ev(&f, "proc", 12, "TargetUserName=bob", NULL); /* not proc's user field */
+    flush(&f, INFINITY);
+    EXPECT(&f, "Fail then process@5 first=0 n=2 user=alice");
+    teardown(&f);
+}
+
+static void generate_and_standalone(void **state) {
+    (void)state;
+    fx f;
+    setup(&f, "a b c z",
+          "title: Count a\n"
+          "correlation: {type: event_count, rules: [a], group-by: [User], timespan: 1m,"
+          " condition: {gte: 2}}\n"
+          "---\n"
+          "title: Count b and c\n"
+          "correlation: {type: event_count, rules: [b, c], group-by: [User], timespan: 1m,"
+          " condition: {gte: 2}, generate: true}\n"
+          "---\n"
+          "title: Also a\n"
+          "correlation: {type: event_count, rules: [a], group-by: [User], timespan: 1m,"
+          " condition: {gte: 3}, generate: false}\n");
+    assert_int_equal(va_sx_referenced(f.x, rule(&f, "a")), 1);
+    assert_int_equal(va_sx_standalone(f.x, rule(&f, "a")), 0);
+    assert_int_equal(va_sx_referenced(f.x, rule(&f, "b")), 1);
+    assert_int_equal(va_sx_standalone(f.x, rule(&f, "b")), 1);
+    assert_int_equal(va_sx_standalone(f.x, rule(&f, "c")), 1);
+    assert_int_equal(va_sx_referenced(f.x, rule(&f, "z")), 0);
+    assert_int_equal(va_sx_standalone(f.x, rule(&f, "z")), 1);
+    assert_int_equal(va_sx_referenced(f.x, rule(&f, "Count a")), 0);
+    assert_int_equal(va_sx_standalone(f.x, rule(&f, "Count a")), 1);
+    /* Matches of an unreferenced rule change nothing. */
+    ev(&f, "z", 0, "User=alice", NULL);
+    ev(&f, "z", 1, "User=alice", NULL);
+    ev(&f, "b", 2, "User=alice", NULL);
+    ev(&f, "c", 3, "User=alice", NULL);
+    flush(&f, INFINITY);
+    EXPECT(&f, "Count b and c@3 first=2 n=2 User=alice");
+    teardown(&f);
+
+    /* One referencing correlation with generate: true is enough. */
+    setup(&f, "a",
+          "title: One\n"
+          "correlation: {type: event_count, rules: [a], group-by: [User], timespan: 1m,"
+          " condition: {gte: 2}}\n"
+          "---\n"
+          "title: Two\n"
+          "correlation: {type: event_count, rules: [a], group-by: [User], timespan: 1m,"
+          " condition: {gte: 2}, generate: true}\n");
+    assert_int_equal(va_sx_standalone(f.x, rule(&f, "a")), 1);
+    teardown(&f);
+}
+
+/* The spec's example: many failed logins followed by a success.  gen goes into the outer
+ * correlation, whose generate decides whether the inner one's alerts are output. */
+#define CHAIN_YAML(gen)                                                                            \
+    "title: Many failed\nname: many_failed\n"                                                      \
+    "correlation: {type: event_count, rules: [failed_login], group-by: [User], timespan: 10m,"     \
+    " condition: {gte: 3}}\n"                                                                      \
+    "---\n"                                                                                        \
+    "title: Brute force success\n"                                                                 \
+    "correlation: {type: temporal_ordered, rules: [many_failed, successful_login],"                \
+    " group-by: [User], timespan: 10m" gen "}\n"
+
+static void chain_events(fx *f) {
+    for (int i = 0; i < 3; i++) ev(f, "failed_login", i, "User=alice", NULL);
+    ev(f, "successful_login", 3, "User=alice", NULL);
+    ev(f, "successful_login", 10, "User=bob", NULL); /* success before the failures */
+    for (int i = 0; i < 3; i++) ev(f, "failed_login", 11 + i, "User=bob", NULL);
+    flush(f, INFINITY);
+}
+
+static void chaining(void **state) {
+    (void)state;
+    fx f;
+    setup(&f, "failed_login/low successful_login/medium", CHAIN_YAML(""));
+    assert_int_equal(f.st.rules, 2);
+    assert_int_equal(va_sx_standalone(f.x, rule(&f, "many_failed")), 0);
+    assert_int_equal(va_sx_referenced(f.x, rule(&f, "many_failed")), 1);
+    chain_events(&f);
+    /* The inner correlation's alerts only feed the outer one (generate absent). */
+    EXPECT(&f, "Brute force success@3 first=2 n=2 User=alice");
+    /* No level of its own: the highest of what it stands on (low via many_failed, medium). */
+    assert_string_equal(f.level, "medium");
+    va_sx_stats st;
+    va_sx_stats_get(f.x, &st);
+    assert_int_equal(st.alerts, 3); /* two inner, one outer */
+    teardown(&f);
+
+    setup(&f, "failed_login/low successful_login/medium", CHAIN_YAML(", generate: true"));
+    chain_events(&f);
+    EXPECT(&f, "Many failed@2 first=0 n=3 User=alice",
+           "Brute force success@3 first=2 n=2 User=alice", "Many failed@13 first=11 n=3 User=bob");
+    teardown(&f);
+}
+
+static void chaining_closed_window(void **state) {
+    (void)state;
+    fx f;
+    setup(&f, "x/high",
+          "title: Exactly two\nname: two\n"
+          "correlation: {type: event_count, rules: [x], group-by: [User], timespan: 10s,"
+          " condition: {eq: 2}}\n"
+          "---\n"
+          "title: Outer\nlevel: critical\n"
+          "correlation: {type: event_count, rules: [two], group-by: [User], timespan: 1m,"
+          " condition: {gte: 1}, generate: true}\n");
+    ev(&f, "x", 0, "User=alice", NULL);
+    ev(&f, "x", 1, "User=alice", NULL);
+    flush(&f, 9);
+    EXPECT_NONE(&f);
+    flush(&f, 10);
+    /* The inner result is known at its window end (10 s): that is when the outer sees it. */
+    EXPECT(&f, "Exactly two@1 first=0 n=2 User=alice", "Outer@10 first=10 n=1 User=alice");
+    assert_string_equal(f.level, "critical");
+    teardown(&f);
+}
+
+static void alert_details(void **state) {
+    (void)state;
+    fx f;
+    setup(&f, "fail/high",
+          "title: Detail\n"
+          "id: corr-1\n"
+          "author: Tester\n"
+          "tags: [attack.t1110, attack.credential_access]\n"
+          "correlation: {type: event_count, rules: [fail], group-by: [User], timespan: 1m,"
+          " condition: {gte: 2}}\n");
+    ev(&f, "fail", 0, "User=alice", "Computer=HOST0", "EventRecordID=1", NULL);
+    ev(&f, "fail", 1, "User=alice", "Computer=HOST1", "Channel=Security", "EventID=4625",
+       "EventRecordID=77", NULL);
+    flush(&f, INFINITY);
+    EXPECT(&f, "Detail@1 first=0 n=2 User=alice");
+    /* The completing event's facts, the correlation's metadata, the base rule's level. */
+    assert_string_equal(f.computer, "HOST1");
+    assert_string_equal(f.channel, "Security");
+    assert_int_equal(f.event_id, 4625);
+    assert_int_equal(f.record_id, 77);
+    assert_string_equal(f.file, "t.evtx");
+    assert_string_equal(f.id, "corr-1");
+    assert_string_equal(f.author, "Tester");
+    assert_int_equal(f.ntags, 2);
+    assert_string_equal(f.tag0, "attack.t1110");
+    assert_string_equal(f.level, "high");
+    teardown(&f);
+}
+
+/* ---- split flushes and replay ------------------------------------------------------------ */
+
+/* Every kind of window, chained both ways, over two rules and four users. */
+static const char MIX[] =
+    "title: S count\n"
+    "correlation: {type: event_count, rules: [A], group-by: [User], timespan: 30s,"
+    " condition: {gte: 3}}\n"
+    "---\n"
+    "title: S closed\nname: s_closed\n"
+    "correlation: {type: event_count, rules: [B], group-by: [User], timespan: 20s,"
+    " condition: {lte: 2}}\n"
+    "---\n"
+    "title: S values\n"
+    "correlation: {type: value_count, rules: [A, B], group-by: [User], timespan: 60s,"
+    " condition: {field: Val, gte: 3}}\n"
+    "---\n"
+    "title: S temporal\n"
+    "correlation: {type: temporal, rules: [A, B], group-by: [User], timespan: 10s}\n"
+    "---\n"
+    "title: S ordered\nname: s_ord\n"
+    "correlation: {type: temporal_ordered, rules: [B, A], group-by: [User], timespan: 10s}\n"
+    "---\n"
+    "title: S chain\n"
+    "correlation: {type: event_count, rules: [s_ord], group-by: [User], timespan: 120s,"
+    " condition: {gte: 2}, generate: true}\n"
+    "---\n"
+    "title: S chain closed\n"
+    "correlation: {type: event_count, rules: [s_closed], group-by: [User], timespan: 100s,"
+    " condition: {neq: 1}, generate: true}\n";
+
+enum { NMIX = 600 };
+
+typedef struct mixev {
+    const char *rule;
+    double t;
+    char user[16], val[16];
+} mixev;
+
+static void mix_events(mixev *e) {
+    uint32_t s = 12345;
+    for (int i = 0; i < NMIX; i++) {
+        s = s * 1103515245u + 12345u;
+        uint32_t r = s >> 8;
+        e[i].rule = r & 1 ? "A" : "B";
+        e[i].t = i * 1.5;
+        snprintf(e[i].user, sizeof e[i].user, "User=u%u", (r >> 1) % 4);
+        snprintf(e[i].val, sizeof e[i].val, "Val=v%u", (r >> 3) % 5);
+    }
+}
+
+static void mix_add(fx *f, const mixev *e) {
+    ev(f, e->rule, e->t, e->user, e->val, NULL);
+}
+
+static void same_alerts(const fx *f, const fx *ref) {
+    assert_int_equal(f->nal, ref->nal);
+    for (size_t i = 0; i < ref->nal; i++) assert_string_equal(f->al[i], ref->al[i]);
+}
+
+static void split_flush_and_replay(void **state) {
+    (void)state;
+    mixev *e = malloc(NMIX * sizeof *e);
+    assert_non_null(e);
+    mix_events(e);
+    fx ref, f;
+
+    /* Reference: everything, one flush.  Every correlation takes part. */
+    setup(&ref, "A B", MIX);
+    assert_int_equal(ref.st.rules, 7);
+    for (int i = 0; i < NMIX; i++) mix_add(&ref, &e[i]);
+    flush(&ref, INFINITY);
+    const char *titles[] = {"S count@",   "S closed@", "S values@",      "S temporal@",
+                            "S ordered@", "S chain@",  "S chain closed@"};
+    for (size_t k = 0; k < sizeof titles / sizeof titles[0]; k++) {
+        size_t hits = 0;
+        for (size_t i = 0; i < ref.nal; i++)
+            hits += !strncmp(ref.al[i], titles[k], strlen(titles[k]));
+        if (hits < 5) fail_msg("%zu %s alerts in the mix", hits, titles[k]);
+    }
+
+    /* Same adds, the flush split at rising points. */
+    setup(&f, "A B", MIX);
+    for (int i = 0; i < NMIX; i++) mix_add(&f, &e[i]);
+    for (double u = 0; u < 950; u += 37) flush(&f, u);
+    flush(&f, INFINITY);
+    same_alerts(&f, &ref);
+    teardown(&f);
+
+    /* Adds and flushes interleaved, as a hunt would run them. */
+    setup(&f, "A B", MIX);
+    double p = 20;
+    for (int i = 0; i < NMIX; i++) {
+        while (e[i].t > p) flush(&f, p), p += 20;
+        mix_add(&f, &e[i]);
+    }
+    flush(&f, INFINITY);
+    same_alerts(&f, &ref);
+    va_sx_stats st;
+    va_sx_stats_get(f.x, &st);
+    assert_int_equal(st.late, 0);
+    teardown(&f);
+
+    /* Input out of time order (times distinct): event time decides, not input order. */
+    uint32_t s = 99;
+    for (int i = NMIX - 1; i > 0; i--) {
+        s = s * 1103515245u + 12345u;
+        int j = (int)((s >> 8) % (uint32_t)(i + 1));
+        mixev t = e[i];
+        e[i] = e[j], e[j] = t;
+    }
+    setup(&f, "A B", MIX);
+    for (int i = 0; i < NMIX; i++) mix_add(&f, &e[i]);
+    flush(&f, INFINITY);
+    same_alerts(&f, &ref);
+    teardown(&f);
+
+    /* Replay: the same x after a full flush starts a new hunt and gives the same alerts. */
+    mix_events(e);
+    size_t n0 = ref.nal;
+    for (int i = 0; i < NMIX; i++) mix_add(&ref, &e[i]);
+    flush(&ref, INFINITY);
+    assert_int_equal(ref.nal, 2 * n0);
+    for (size_t i = 0; i < n0; i++) assert_string_equal(ref.al[n0 + i], ref.al[i]);
+    teardown(&ref);
+    free(e);
+}
+
+/* ---- correlations left out --------------------------------------------------------------- */
+
+static int diag_has(const fx *f, va_err code, const char *text) {
+    for (int i = 0; i < f->ndiag; i++)
+        if (f->dcode[i] == code && strstr(f->dmsg[i], text)) return 1;
+    return 0;
+}
+
+static void bad_correlations(void **state) {
+    (void)state;
+    fx f;
+    load(&f, "ok only_bad",
+         "title: F\nname: flt\nlogsource: {product: windows, service: security}\n"
+         "filter: {rules: [ok], selection: {User: x}, condition: selection}\n"
+         "---\n"
+         "title: Unknown ref\n"
+         "correlation: {type: event_count, rules: [nope], group-by: [User], timespan: 1m,"
+         " condition: {gte: 2}}\n"
+         "---\n"
+         "title: Cycle one\nname: cyc1\n"
+         "correlation: {type: temporal, rules: [cyc2, ok], group-by: [User], timespan: 1m}\n"
+         "---\n"
+         "title: Cycle two\nname: cyc2\n"
+         "correlation: {type: temporal, rules: [cyc1], group-by: [User], timespan: 1m}\n"
+         "---\n"
+         "title: Self\nname: self\n"
+         "correlation: {type: event_count, rules: [self], group-by: [User], timespan: 1m,"
+         " condition: {gte: 2}}\n"
+         "---\n"
+         "title: Behind cycle\n"
+         "correlation: {type: event_count, rules: [cyc1], group-by: [User], timespan: 1m,"
+         " condition: {gte: 2}}\n"
+         "---\n"
+         "title: No group\n"
+         "correlation: {type: event_count, rules: [only_bad], timespan: 1m, condition: {gte: 2}}\n"
+         "---\n"
+         "title: Sum\nname: sumname\n"
+         "correlation: {type: value_sum, rules: [ok], group-by: [User], timespan: 1m,"
+         " condition: {field: Bytes, gt: 10}}\n"
+         "---\n"
+         "title: Uses left out\n"
+         "correlation: {type: temporal, rules: [ok, sumname], group-by: [User], timespan: 1m}\n"
+         "---\n"
+         "title: Filter ref\n"
+         "correlation: {type: event_count, rules: [flt], group-by: [User], timespan: 1m,"
+         " condition: {gte: 2}}\n"
+         "---\n"
+         "title: No timespan\n"
+         "correlation: {type: event_count, rules: [ok], group-by: [User], timespan: 1m,"
+         " condition: {gte: 2}}\n"
+         "---\n"
+         "title: Good\n"
+         "correlation: {type: event_count, rules: [ok], group-by: [User], timespan: 1m,"
+         " condition: {gte: 2}}\n");
+    /* The loader refuses a missing timespan itself; a hand-built rule can still lack one. */
+    va_sr_rule *nt = (va_sr_rule *)rule(&f, "No timespan");
+    nt->corr.timespan = NULL;
+    nt->corr.timespan_s = 0;
+    build(&f, 0);
+    assert_int_equal(f.st.rules, 1);
+    assert_int_equal(f.st.failed, 10);
+    assert_int_equal(f.ndiag, 10);
+    assert_true(diag_has(&f, VA_EFORMAT, "unknown rule 'nope'"));
+    assert_true(diag_has(&f, VA_EFORMAT, "cycle (through 'cyc2')"));
+    assert_true(diag_has(&f, VA_EFORMAT, "cycle (through 'cyc1')"));
+    assert_true(diag_has(&f, VA_EFORMAT, "cycle (through 'self')"));
+    assert_true(diag_has(&f, VA_EFORMAT, "needs group-by"));
+    assert_true(diag_has(&f, VA_EUNSUPPORTED, "value_sum is not supported"));
+    assert_true(diag_has(&f, VA_EUNSUPPORTED, "'sumname', which was left out"));
+    assert_true(diag_has(&f, VA_EUNSUPPORTED, "'flt' is a filter rule"));
+    assert_true(diag_has(&f, VA_EFORMAT, "needs a timespan"));
+    /* Reported in load order at the rule's line. */
+    assert_string_equal(f.dmsg[0], "unknown rule 'nope' (neither an id nor a name)");
+    assert_int_equal(f.dline[0], rule(&f, "Unknown ref")->line);
+    /* Rules used only by correlations left out stay standalone. */
+    assert_int_equal(va_sx_referenced(f.x, rule(&f, "only_bad")), 0);
+    assert_int_equal(va_sx_standalone(f.x, rule(&f, "only_bad")), 1);
+    assert_int_equal(va_sx_referenced(f.x, rule(&f, "ok")), 1);
+    ev(&f, "ok", 0, "User=alice", NULL);
+    ev(&f, "ok", 1, "User=alice", NULL);
+    flush(&f, INFINITY);
+    EXPECT(&f, "Good@1 first=0 n=2 User=alice");
+    teardown(&f);
+
+    /* No correlations at all is fine. */
+    setup(&f, "ok",
+          "title: Other\nlogsource: {product: windows}\n"
+          "detection: {sel: {a: b}, condition: sel}\n");
+    assert_int_equal(f.st.rules, 0);
+    assert_int_equal(va_sx_referenced(f.x, rule(&f, "ok")), 0);
+    ev(&f, "ok", 0, "User=alice", NULL);
+    flush(&f, INFINITY);
+    EXPECT_NONE(&f);
+    teardown(&f);
+}
+
+/* ---- bounds, untimed, late, stop, reentry ------------------------------------------------ */
+
+static const char COUNT10[] = "title: Ten\n"
+                              "correlation: {type: event_count, rules: [a], group-by: [User],"
+                              " timespan: 1m, condition: {gte: 10}}\n";
+
+static void buffer_bound(void **state) {
+    (void)state;
+    fx f;
+    load(&f, "a", COUNT10);
+    build(&f, 5);
+    for (int i = 0; i < 8; i++) ev(&f, "a", i, "User=alice", NULL);
+    va_sx_stats st;
+    va_sx_stats_get(f.x, &st);
+    assert_int_equal(st.dropped, 3);
+    assert_int_equal(f.ndiag, 1); /* reported once */
+    assert_int_equal(f.dcode[0], VA_ELIMIT);
+    flush(&f, 100);
+    /* The five buffered matches reach one group: the group and four times fill the five
+     * state entries, so the fifth time is dropped at the state bound. */
+    va_sx_stats_get(f.x, &st);
+    assert_int_equal(st.dropped, 4);
+    assert_int_equal(f.ndiag, 1);
+    teardown(&f);
+
+    /* The state bound: each group costs one entry plus one per time held. */
+    load(&f, "a", COUNT10);
+    build(&f, 4);
+    ev(&f, "a", 0, "User=u1", NULL);
+    ev(&f, "a", 1, "User=u2", NULL);
+    ev(&f, "a", 2, "User=u3", NULL); /* u1 and u2 hold 4 entries: no room for u3 */
+    flush(&f, 10);
+    va_sx_stats_get(f.x, &st);
+    assert_int_equal(st.dropped, 1);
+    /* A full flush releases all state; the same again is fine. */
+    flush(&f, INFINITY);
+    ev(&f, "a", 0, "User=u1", NULL);
+    ev(&f, "a", 1, "User=u2", NULL);
+    flush(&f, INFINITY);
+    va_sx_stats_get(f.x, &st);
+    assert_int_equal(st.dropped, 1);
+    assert_int_equal(f.ndiag, 1);
+    teardown(&f);
+}
+
+static void untimed_late_and_reset(void **state) {
+    (void)state;
+    fx f;
+    setup(&f, "a",
+          "title: Two\n"
+          "correlation: {type: event_count, rules: [a], group-by: [User], timespan: 1m,"
+          " condition: {gte: 2}}\n");
+    ev(&f, "a", NAN, "User=alice", NULL);
+    ev(&f, "a", NAN, "User=alice", NULL);
+    va_sx_stats st;
+    va_sx_stats_get(f.x, &st);
+    assert_int_equal(st.untimed, 2);
+    assert_int_equal(f.ndiag, 1);
+    assert_int_equal(f.dcode[0], VA_EUNSUPPORTED);
+    ev(&f, "a", 5, "User=alice", NULL);
+    flush(&f, 10);
+    ev(&f, "a", 10, "User=alice", NULL); /* at the horizon: too late */
+    ev(&f, "a", 3, "User=alice", NULL);  /* before it */
+    va_sx_stats_get(f.x, &st);
+    assert_int_equal(st.late, 2);
+    assert_int_equal(f.ndiag, 2);
+    assert_int_equal(f.dcode[1], VA_EUSAGE);
+    ev(&f, "a", 10.5, "User=alice", NULL);
+    flush(&f, INFINITY);
+    EXPECT(&f, "Two@10.5 first=5 n=2 User=alice");
+    /* After the end of a hunt any time is accepted again. */
+    ev(&f, "a", 0, "User=bob", NULL);
+    ev(&f, "a", 1, "User=bob", NULL);
+    flush(&f, INFINITY);
+    EXPECT(&f, "Two@10.5 first=5 n=2 User=alice", "Two@1 first=0 n=2 User=bob");
+    va_sx_stats_get(f.x, &st);
+    assert_int_equal(st.late, 2);
+    teardown(&f);
+}
+
+static void stop_and_reentry(void **state) {
+    (void)state;
+    fx f;
+    setup(&f, "a",
+          "title: Each\n"
+          "correlation: {type: event_count, rules: [a], group-by: [User], timespan: 1m,"
+          " condition: {gte: 1}}\n");
+    for (int i = 0; i < 3; i++) ev(&f, "a", i, "User=alice", NULL);
+    f.stop_at = 1;
+    flush(&f, INFINITY);
+    EXPECT(&f, "Each@0 first=0 n=1 User=alice");
+    /* The rest stayed buffered. */
+    f.stop_at = 0;
+    f.reenter = 1;
+    flush(&f, INFINITY);
+    EXPECT(&f, "Each@0 first=0 n=1 User=alice", "Each@1 first=1 n=1 User=alice",
+           "Each@2 first=2 n=1 User=alice");
+    assert_int_equal(f.reenter_add, VA_EUSAGE);
+    assert_int_equal(f.reenter_flush, VA_EUSAGE);
+    teardown(&f);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(event_count_sliding),
+        cmocka_unit_test(event_count_groups),
+        cmocka_unit_test(condition_operators),
+        cmocka_unit_test(closed_window_lifecycle),
+        cmocka_unit_test(value_count_distinct),
+        cmocka_unit_test(temporal_any_order),
+        cmocka_unit_test(temporal_ordered),
+        cmocka_unit_test(aliases),
+        cmocka_unit_test(generate_and_standalone),
+        cmocka_unit_test(chaining),
+        cmocka_unit_test(chaining_closed_window),
+        cmocka_unit_test(alert_details),
+        cmocka_unit_test(split_flush_and_replay),
+        cmocka_unit_test(bad_correlations),
+        cmocka_unit_test(buffer_bound),
+        cmocka_unit_test(untimed_late_and_reset),
+        cmocka_unit_test(stop_and_reentry),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
