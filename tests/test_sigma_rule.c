@@ -391,6 +391,16 @@ static void test_correlation_types(void **state) {
         assert_true(c->timespan_s == cases[i].secs);
         assert_int_equal(c->generate, 1);
     }
+    /* generate at the top level, where the 2.1 schema puts it */
+    assert_int_equal(load(f, "title: c\ngenerate: true\ncorrelation:\n  type: event_count\n"
+                             "  rules: [w]\n  group-by: [U]\n  timespan: 1h\n"
+                             "  condition: {gte: 3}\n"),
+                     VA_OK);
+    assert_int_equal(f->set.head->corr.generate, 1);
+    assert_int_not_equal(load(f, "title: c\ngenerate: sometimes\ncorrelation:\n  type: "
+                                 "event_count\n  rules: [w]\n  group-by: [U]\n  timespan: 1h\n"
+                                 "  condition: {gte: 3}\n"),
+                         VA_OK);
     /* value_avg threshold kept as a float */
     assert_int_equal(load(f, "title: c\ncorrelation:\n  type: value_avg\n  rules: [w]\n"
                              "  timespan: 1h\n  condition: {field: B, gt: 2.5}\n"),

@@ -793,7 +793,7 @@ static int load_doc(ld *L, yaml_node_t *root, va_sr_rule *r) {
     if (check_unique_keys(L, root)) return -1;
     r->line = LINE(root);
     r->col = COL(root);
-    yaml_node_t *det = NULL, *filt = NULL, *corr = NULL, *ls = NULL;
+    yaml_node_t *det = NULL, *filt = NULL, *corr = NULL, *ls = NULL, *gen = NULL;
     for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
          p++) {
         yaml_node_t *kn, *vn;
@@ -843,6 +843,8 @@ static int load_doc(ld *L, yaml_node_t *root, va_sr_rule *r) {
             filt = vn;
         else if (!strcmp(k, "correlation"))
             corr = vn;
+        else if (!strcmp(k, "generate"))
+            gen = vn; /* top level in the 2.1 schema; also read inside `correlation` */
         else if (!strcmp(k, "action"))
             rc = FAIL(L, kn, VA_EUNSUPPORTED,
                       "rule collections ('action: global/reset/repeat', Sigma 1.x) are not "
@@ -861,7 +863,16 @@ static int load_doc(ld *L, yaml_node_t *root, va_sr_rule *r) {
     if (corr) {
         r->kind = VA_SR_KIND_CORRELATION;
         if (ls && load_logsource(L, ls, &r->logsource)) return -1;
-        return load_correlation(L, corr, &r->corr);
+        if (load_correlation(L, corr, &r->corr)) return -1;
+        if (gen) {
+            va_sr_value v;
+            if (gen->type != YAML_SCALAR_NODE || scalar_value(L, gen, &v) || v.type != VA_SR_BOOL) {
+                if (L->code) return -1;
+                return FAIL(L, gen, VA_EFORMAT, "'generate' must be true or false"), -1;
+            }
+            r->corr.generate = (int)v.i;
+        }
+        return 0;
     }
     if (!ls) return FAIL(L, root, VA_EFORMAT, "missing mandatory 'logsource'"), -1;
     if (load_logsource(L, ls, &r->logsource)) return -1;
