@@ -29,6 +29,7 @@
 #include <cmocka.h>
 #include <yaml.h>
 
+#include "sigma/correlate.h"
 #include "sigma/engine.h"
 #include "sigma/prefilter.h"
 
@@ -595,6 +596,7 @@ typedef struct run {
     uint32_t *got; /* alerts per (rule document, event) */
     uint32_t cur, hits;
     unsigned fails;
+    va_sx *sx; /* correlations over the hits */
 } run;
 
 static void fail_case(run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -641,12 +643,28 @@ static int on_hit(void *ud, const va_sr_rule *rule, const va_event *ev) {
     (void)ev;
     run *r = ud;
     r->hits++;
+    if (r->sx && va_sx_referenced(r->sx, rule) && va_sx_add(r->sx, rule, ev) != VA_OK)
+        fail_case(r, "event %u: va_sx_add failed", r->cur);
+    /* generate: a rule a correlation uses alerts on its own only if asked to */
+    if (r->sx && !va_sx_standalone(r->sx, rule)) return 0;
     int i = rule->title ? doc_index(r->c, rule->title) : -1;
     if (i < 0)
         fail_case(r, "event %u: alert from a rule the case does not name ('%s')", r->cur,
                   rule->title ? rule->title : "?");
     else
         r->got[(size_t)i * r->c->nev + r->cur]++;
+    return 0;
+}
+
+/* A correlation alert is listed at the event that completed it (record ID = index + 1). */
+static int on_correlation(void *ud, const va_alert *a) {
+    run *r = ud;
+    int i = a->title ? doc_index(r->c, a->title) : -1;
+    if (i < 0 || !a->record_id || a->record_id > r->c->nev)
+        fail_case(r, "correlation alert '%s' at record %llu: not a rule and event of the case",
+                  a->title ? a->title : "?", (unsigned long long)a->record_id);
+    else
+        r->got[(size_t)i * r->c->nev + (a->record_id - 1)]++;
     return 0;
 }
 
@@ -734,6 +752,7 @@ static void match_events(run *r, const va_se *e, va_se_scratch *s) {
             continue;
         }
         va_event_finish(&ev);
+        ev.record_id = i + 1; /* how a correlation alert names its completing event */
         r->cur = i;
         r->hits = 0;
         uint32_t n = va_se_match(e, s, &ev, on_hit, r);
@@ -777,12 +796,20 @@ static unsigned run_case(const tcase *c, const mode *md) {
         fail_case(&r, "out of memory");
         goto out;
     }
+    va_sx_stats xst = {0};
+    if (va_sx_new(&set, NULL, on_engine_diag, &r, &r.sx, &xst) != VA_OK) {
+        fail_case(&r, "va_sx_new failed");
+        goto out;
+    }
     check_diags(&r);
     /* A rule left out without a word would pass every "no alert" expectation: count them. */
-    if (st.rules != c->ndocs - c->nlerr)
-        fail_case(&r, "%u rules compiled, the case expects %u (%u rules, %u rejected)", st.rules,
+    uint32_t compiled = st.rules + st.filters + xst.rules;
+    if (compiled != c->ndocs - c->nlerr)
+        fail_case(&r, "%u rules compiled, the case expects %u (%u rules, %u rejected)", compiled,
                   c->ndocs - c->nlerr, c->ndocs, c->nlerr);
     match_events(&r, e, s);
+    if (va_sx_flush(r.sx, INT64_MAX, on_correlation, &r) != VA_OK)
+        fail_case(&r, "va_sx_flush failed");
     check_alerts(&r);
     uint64_t evaluated = 0, skipped = 0;
     va_se_scratch_counts(s, &evaluated, &skipped);
@@ -791,6 +818,7 @@ static unsigned run_case(const tcase *c, const mode *md) {
                   (unsigned long long)skipped);
     if (!md->prefilter_off) totals.evaluated += evaluated, totals.skipped += skipped;
 out:
+    va_sx_free(r.sx);
     va_se_scratch_free(s);
     va_se_free(e);
     va_arena_free(&a);
