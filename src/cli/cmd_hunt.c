@@ -24,6 +24,7 @@
 #include "json/winevent.h"
 #include "output/output.h"
 #include "output/progress.h"
+#include "sigma/correlate.h"
 #include "sigma/engine.h"
 #include "sigma/prefilter.h"
 
@@ -32,6 +33,7 @@ typedef struct hit {
     const va_sr_rule *rule;
     const uint32_t *fi;
     uint32_t nf;
+    int show; /* an alert of its own (else only a correlation's input) */
 } hit;
 
 /* The hits of one event, in rule order (in the chunk's arena until it is delivered). */
@@ -52,6 +54,7 @@ typedef struct wstate {
 
 typedef struct hunt {
     const va_se *engine;
+    va_sx *sx; /* correlations over the hits */
     wstate *w; /* one per worker */
     int nw;
     int min_level;
@@ -80,7 +83,10 @@ static int collect(void *ud, const va_sr_rule *r, const va_event *ev) {
     void **a = ud;
     hunt *h = a[0];
     wstate *w = a[1];
-    if (va_out_level_rank(r->level) < h->min_level) return 0;
+    /* Shown if its level is high enough and no correlation claims it (generate); kept anyway
+     * when a correlation needs it. */
+    int show = va_out_level_rank(r->level) >= h->min_level && va_sx_standalone(h->sx, r);
+    if (!show && !va_sx_referenced(h->sx, r)) return 0;
     if (w->n == w->cap) {
         uint32_t cap = w->cap ? w->cap * 2 : 16;
         hit *n = realloc(w->h, cap * sizeof *n);
@@ -102,7 +108,7 @@ static int collect(void *ud, const va_sr_rule *r, const va_event *ev) {
         w->fi = n, w->capfi = cap;
     }
     va_se_hit_fields(w->se, w->fi + w->nfi, need);
-    w->h[w->n++] = (hit){r, (const uint32_t *)(uintptr_t)w->nfi, need}; /* offset for now */
+    w->h[w->n++] = (hit){r, (const uint32_t *)(uintptr_t)w->nfi, need, show}; /* offset for now */
     w->nfi += need;
     (void)ev;
     return 0;
@@ -178,8 +184,22 @@ static void progress(hunt *h, const va_event *ev) {
 
 static void deliver(hunt *h, const hits *x, const va_event *ev) {
     h->events++;
-    for (uint32_t i = 0; x && i < x->n; i++) emit(h, &x->h[i], ev);
+    for (uint32_t i = 0; x && i < x->n; i++) {
+        if (va_sx_referenced(h->sx, x->h[i].rule)) {
+            va_err e = va_sx_add(h->sx, x->h[i].rule, ev);
+            if (e == VA_ENOMEM) h->oom = 1;
+        }
+        if (x->h[i].show) emit(h, &x->h[i], ev);
+    }
     progress(h, ev);
+}
+
+static int on_correlation(void *ud, const va_alert *a) {
+    hunt *h = ud;
+    if (va_out_level_rank(a->level) < h->min_level) return 0;
+    va_err e = va_out_alert(h->out, a);
+    if (e && !h->out_err) h->out_err = e;
+    return h->out_err != VA_OK;
 }
 
 static int on_evtx(void *ud, const va_evtx_rec *r) {
@@ -462,12 +482,21 @@ int va_cmd_hunt(int argc, char **argv) {
         va_arena_free(&a);
         return VA_EXIT_FATAL;
     }
+    va_sx_stats xst = {0};
+    e = va_sx_new(&set, NULL, quiet ? NULL : va_diag_print, NULL, &h.sx, &xst);
+    if (e) {
+        fprintf(stderr, "vaern: cannot compile the correlations: %s\n", va_err_str(e));
+        va_se_free(engine);
+        va_arena_free(&a);
+        return VA_EXIT_FATAL;
+    }
     int64_t t2 = now_ns();
     fprintf(stderr,
-            "vaern: %u rules compiled, %u filters (%u rules left out: %u logsource not mapped, "
-            "%u not supported, %u did not compile)\n",
-            est.rules, est.filters, est.unmapped + est.unsupported + est.failed, est.unmapped,
-            est.unsupported, est.failed);
+            "vaern: %u rules compiled, %u correlations, %u filters (%u left out: %u logsource not "
+            "mapped, %u not supported, %u did not compile)\n",
+            est.rules, xst.rules, est.filters,
+            est.unmapped + est.unsupported + est.failed + xst.failed, est.unmapped,
+            est.unsupported + xst.failed, est.failed);
     h.engine = engine;
     if (!eo.threads) {
         long np = sysconf(_SC_NPROCESSORS_ONLN);
@@ -508,6 +537,12 @@ int va_cmd_hunt(int argc, char **argv) {
             if (va_path_is_evtx(paths.v[i])) continue;
             va_jsonev_stats js = {0};
             va_jsonev_read_file(paths.v[i], NULL, on_diag, &h, &js, on_json, &h);
+        }
+        /* Correlations in event time, once every event is in (files need not be in time
+         * order with one another). */
+        if (!h.out_err) {
+            e = va_sx_flush(h.sx, INT64_MAX, on_correlation, &h);
+            if (e == VA_ENOMEM) h.oom = 1;
         }
         va_progress_end(h.prog);
         h.prog = NULL;
@@ -567,6 +602,7 @@ int va_cmd_hunt(int argc, char **argv) {
     free(h.kv);
     free(h.ppath);
     free(h.psize);
+    va_sx_free(h.sx);
     va_se_free(engine);
     va_paths_free(&paths);
     va_arena_free(&a);
