@@ -2,7 +2,8 @@
 # tools/setup.sh - set up, build, and run vaern's main job on sample data it generates.
 #
 # Installs missing Debian packages when run as root (otherwise prints the apt-get line),
-# builds into build/, writes sample Windows event logs to out/sample/, and reads them.
+# builds into build/, writes sample Windows event logs to out/sample/, reads them and hunts
+# through them with vaern's own detection pack (and the SigmaHQ rules where present).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . tools/deps.sh
@@ -20,20 +21,15 @@ head -n 5 out/sample-events.jsonl
 echo "..."
 echo "vaern: all events in out/sample-events.jsonl"
 echo
-echo "== failed logons (4625) per source address"
-grep '"EventID":4625' out/sample-events.jsonl | grep -o '"IpAddress":"[^"]*"' | sort | uniq -c | sort -rn
+echo "== vaern hunt out/sample: vaern's own detection pack (built in), as a timeline"
+./build/vaern hunt --color never -f table --summary out/sample
 rules=../shared/data/sigma/rules
 if [ -d "$rules" ]; then
     echo
-    echo "== vaern hunt: the SigmaHQ rules from $rules over out/sample (alerts per rule)"
-    ./build/vaern hunt -q --rules "$rules" out/sample > out/sample-alerts.jsonl
-    python3 -c '
-import collections, json, sys
-c = collections.Counter((a["level"], a["rule"]) for a in map(json.loads, open(sys.argv[1])))
-for (level, rule), n in sorted(c.items(), key=lambda x: -x[1]):
-    print(f"{n:5d}  {level:8s}  {rule}")
-' out/sample-alerts.jsonl
-    echo "vaern: all alerts in out/sample-alerts.jsonl"
+    echo "== vaern hunt: the pack and the SigmaHQ rules from $rules over out/sample"
+    ./build/vaern hunt -q --rules "$rules" -f jsonl -o out/sample-alerts.jsonl --summary \
+        --color never out/sample
+    echo "vaern: all alerts in out/sample-alerts.jsonl (JSON lines; -f csv or -f table for others)"
 else
-    echo "(no Sigma rules at $rules: vaern hunt --rules DIR out/sample hunts with your own)"
+    echo "(no SigmaHQ rules at $rules: vaern hunt --rules DIR out/sample adds your own)"
 fi

@@ -26,6 +26,7 @@
 #include "output/progress.h"
 #include "sigma/correlate.h"
 #include "sigma/engine.h"
+#include "sigma/pack.h"
 #include "sigma/prefilter.h"
 
 /* One rule hit: the rule and the indices of the event fields that matched. */
@@ -229,11 +230,13 @@ static void on_rule_diag(void *ud, const va_sr_diag *d) {
 }
 
 static void usage(FILE *f) {
-    fputs("usage: vaern hunt --rules DIR|FILE [options] PATH...\n"
+    fputs("usage: vaern hunt [--rules DIR|FILE]... [options] PATH...\n"
           "  Match Sigma rules against Windows events: EVTX files and JSON exports\n"
-          "  (directories are searched for *.evtx, *.json, *.jsonl, *.ndjson).\n"
+          "  (directories are searched for *.evtx, *.json, *.jsonl, *.ndjson).  vaern's own\n"
+          "  detection pack (rules/vaern, built in) is always used, unless --no-pack.\n"
           "options:\n"
-          "  -r, --rules P      Sigma rules (file or directory; repeatable; required)\n"
+          "  -r, --rules P      more Sigma rules: a file or a directory (repeatable)\n"
+          "  --no-pack          leave out vaern's own detection pack\n"
           "  -f, --format F     table (timeline sorted by time), jsonl or csv; default:\n"
           "                     table on a terminal, else jsonl (see docs/output.md)\n"
           "  -o, --output F     write alerts to F instead of standard output\n"
@@ -321,7 +324,8 @@ int va_cmd_hunt(int argc, char **argv) {
         O_NOSUM,
         O_NOPROG,
         O_CACHE,
-        O_NOCACHE
+        O_NOCACHE,
+        O_NOPACK
     };
     static const struct option opts[] = {{"rules", required_argument, 0, 'r'},
                                          {"format", required_argument, 0, 'f'},
@@ -341,6 +345,7 @@ int va_cmd_hunt(int argc, char **argv) {
                                          {"no-progress", no_argument, 0, O_NOPROG},
                                          {"cache", required_argument, 0, O_CACHE},
                                          {"no-cache", no_argument, 0, O_NOCACHE},
+                                         {"no-pack", no_argument, 0, O_NOPACK},
                                          {0, 0, 0, 0}};
     const char *rules[64];
     int nrules = 0, quiet = 0, pf_off = 0, stats = 0, color = -1, summary = -1, show_prog = 1;
@@ -348,7 +353,7 @@ int va_cmd_hunt(int argc, char **argv) {
     va_out_fmt fmt = VA_OUT_JSONL;
     va_pf_backend pf_backend = VA_PF_AUTO;
     const char *lspath = NULL, *outpath = NULL, *cache_dir = NULL;
-    int no_cache = 0;
+    int no_cache = 0, no_pack = 0;
     hunt h = {0};
     va_evtx_opts eo = {0};
     eo.ignore_crc = 1;
@@ -435,12 +440,16 @@ int va_cmd_hunt(int argc, char **argv) {
         case O_NOCACHE:
             no_cache = 1;
             break;
+        case O_NOPACK:
+            no_pack = 1;
+            break;
         default:
             usage(stderr);
             return VA_EXIT_USAGE;
         }
     }
-    if (!nrules || optind >= argc) {
+    if (optind >= argc || (!nrules && no_pack)) {
+        if (!nrules && no_pack) fprintf(stderr, "vaern: --no-pack needs --rules\n");
         usage(stderr);
         return VA_EXIT_USAGE;
     }
@@ -451,6 +460,12 @@ int va_cmd_hunt(int argc, char **argv) {
     va_sr_set set = {0};
     va_sr_stats rst = {0};
     int rule_problems = 0;
+    size_t npack = 0;
+    const va_pack_file *pack = no_pack ? NULL : va_pack_files(&npack);
+    for (size_t i = 0; i < npack; i++)
+        if (va_sr_load_mem(&a, pack[i].name, pack[i].text, pack[i].len, &set, on_rule_diag, NULL,
+                           &rst) != VA_OK)
+            rule_problems = 1;
     for (int i = 0; i < nrules; i++)
         if (va_sr_load_path(&a, rules[i], &set, on_rule_diag, NULL, &rst) != VA_OK)
             rule_problems = 1;
