@@ -4,7 +4,9 @@
  *
  * Input: byte 0 picks the YAML kind of the values, byte 1 the subject's va_vtype, then
  * "modifiers\nvalue[\x01value...]\nsubject".  Compile errors are expected; crashes, leaks and
- * sanitizer reports are not.
+ * sanitizer reports are not.  It also checks the prefilter's promise (va_sv_alt_literal): when
+ * a value matches and each of its alternatives names a literal, the subject contains one of
+ * them, ASCII-case-insensitively (except subjects with the two characters that fold to ASCII).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -12,6 +14,34 @@
 
 #include "core/arena.h"
 #include "sigma/value.h"
+
+static int lower(int c) {
+    return c >= 'A' && c <= 'Z' ? c + 32 : c;
+}
+
+static int has_ci(const char *t, size_t n, const char *l, size_t ln) {
+    for (size_t i = 0; i + ln <= n; i++) {
+        size_t k = 0;
+        while (k < ln && lower((unsigned char)t[i + k]) == lower((unsigned char)l[k])) k++;
+        if (k == ln) return 1;
+    }
+    return 0;
+}
+
+/* If value i of m matches s, one of its alternatives' literals must be in s. */
+static void check_literals(const va_sv *m, size_t i, va_sv_scratch *sc, const va_sv_subj *s) {
+    if (memmem(s->s, s->n, "\xE2\x84\xAA", 3) || memmem(s->s, s->n, "\xC5\xBF", 2)) return;
+    size_t na = va_sv_nalts(m, i);
+    if (!na || !va_sv_match_value(m, i, sc, s)) return;
+    int found = 0;
+    for (size_t k = 0; k < na; k++) {
+        const char *lit;
+        size_t ln = va_sv_alt_literal(m, i, k, 1, &lit);
+        if (!ln) return; /* an alternative without a literal: no promise */
+        found |= has_ci(s->s, s->n, lit, ln);
+    }
+    if (!found) __builtin_trap();
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 2) return 0;
@@ -51,6 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             (void)va_sv_absent(m);
             for (size_t i = 0; i < va_sv_nvalues(m); i++) {
                 (void)va_sv_match_value(m, i, sc, &s);
+                if (vt != VA_V_NULL) check_literals(m, i, sc, &s);
                 va_sv_subj o = {vals[i].s, vals[i].n, VA_V_STR, NULL, 0};
                 (void)va_sv_match_ref(m, i, sc, &s, &o);
             }

@@ -10,7 +10,24 @@ cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebI
 cmake --build build-fuzz -j"$(nproc)" >/dev/null
 seeds=build-fuzz/seeds
 rm -rf "$seeds" && mkdir -p "$seeds/evtx" "$seeds/chunk" "$seeds/json" "$seeds/rule" "$seeds/cond" \
-    "$seeds/empty"
+    "$seeds/empty" "$seeds/value"
+# fuzz_sigma_value: kind byte, subject type byte, "modifiers\nvalue[\x01value]\nsubject"
+i=0
+while IFS= read -r line; do
+    printf '\000\001%b' "$line" >"$seeds/value/$i"
+    i=$((i + 1))
+done <<'SEEDS'
+contains\n\\cmd.exe\x01*powershell*\nC:\\Windows\\System32\\CMD.EXE /c
+re\n(?i)net(\\.exe)?\\s+user\\s+/dom(ain)?\nNET.exe user /DOMAIN
+re|i\nab{2,}c[0-9]+d?e\nABBBC7E
+windash|contains\n -enc \npowershell /enc AAA
+base64offset|contains\nhttp://\naHR0cDovL
+utf16le|base64offset|contains\nIEX\nSQBFAFgA
+contains|all\nalpha\x01beta\nbeta and alpha
+endswith\n\\Temp\\?.exe\nC:\\Temp\\a.exe
+cased\nCmd\ncmd
+contains\n\xc3\x89t\xc3\xa9\n\xc3\xa9T\xc3\x89
+SEEDS
 if [ -x build-fuzz/vaern-gen-evtx ]; then build-fuzz/vaern-gen-evtx fixtures "$seeds/evtx" >/dev/null; fi
 shared=../shared/data
 if [ -d "$shared/evtx-benign" ]; then
@@ -39,6 +56,7 @@ for fz in build-fuzz/fuzz/fuzz_*; do
         fuzz_json*) corpus=$seeds/json; maxlen=65536 ;;
         fuzz_sigma_rule) corpus=$seeds/rule; maxlen=65536 ;;
         fuzz_sigma_cond) corpus=$seeds/cond; maxlen=4096 ;;
+        fuzz_sigma_value) corpus=$seeds/value; maxlen=4096 ;;
         fuzz_sigma_*) corpus=$seeds/empty; maxlen=4096 ;;
         *) corpus=$seeds/evtx; maxlen=65536 ;;
     esac

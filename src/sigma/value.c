@@ -1245,18 +1245,16 @@ size_t va_sv_nalts(const va_sv *m, size_t i) {
 }
 
 /* Length of the character at p if a scan of raw event text can look for it: ASCII (scanned
- * ASCII-caselessly), or a code point that simple case folding neither changes nor produces
- * from another (so the folded subject holds it only where the raw subject does): everything
- * from U+0590 up except the folding blocks of value_fold.c.  0 if not (also for bytes that are
- * not UTF-8: they could be part of a folded character's encoding). */
-static size_t scan_safe(const unsigned char *p, size_t n) {
+ * ASCII-caselessly), or, in a folded pattern, a code point that no other code point folds to
+ * (so the folded subject holds it only where the raw subject does); any character of a cased
+ * pattern, which is compared raw.  0 if not, and for bytes that are not UTF-8 (they could be
+ * part of a folded character's encoding). */
+static size_t scan_safe(const unsigned char *p, size_t n, int cased) {
     if (*p < 0x80) return 1;
     uint32_t cp;
     size_t l = va_utf8_next(p, n, &cp);
-    if (!l || (cp == 0xFFFD && l == 1) || cp < 0x0590 || (cp >= 0x1E00 && cp <= 0x1EFF) ||
-        (cp >= 0x2100 && cp <= 0x2184) || (cp >= 0x24B6 && cp <= 0x24E9) ||
-        (cp >= 0xFF21 && cp <= 0xFF5A))
-        return 0;
+    if (!l || (cp == 0xFFFD && l == 1)) return 0;
+    if (!cased && va_sv_fold_is_target(cp)) return 0;
     return l;
 }
 
@@ -1287,7 +1285,7 @@ size_t va_sv_alt_literal(const va_sv *m, size_t i, size_t k, size_t minlen, cons
             while (p < end) { /* runs of characters the event side can be scanned for */
                 const unsigned char *r = p;
                 size_t l;
-                while (p < end && (l = scan_safe(p, (size_t)(end - p)))) p += l;
+                while (p < end && (l = scan_safe(p, (size_t)(end - p), al->cased))) p += l;
                 if ((size_t)(p - r) > best) best = (size_t)(p - r), bp = (const char *)r;
                 if (p < end) p += scan_safe_skip(p, (size_t)(end - p));
             }

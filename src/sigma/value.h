@@ -131,6 +131,8 @@ uint64_t va_sv_scratch_errors(const va_sv_scratch *sc);
 /* Append the simple case folding of UTF-8 s[0..n) to out (bytes that are not valid UTF-8 are
  * copied unchanged).  out is caller-owned; check out->oom. */
 void va_sv_fold(const char *s, size_t n, va_buf *out);
+/* 1 if some other code point folds to cp (so folded text may hold cp where the text did not). */
+int va_sv_fold_is_target(uint32_t cp);
 /* Simple case folding of one code point (locale-independent; Latin, Greek, Cyrillic,
  * Armenian and a few symbol blocks). */
 uint32_t va_sv_fold_cp(uint32_t cp);

@@ -77,6 +77,16 @@ uint32_t va_sv_fold_cp(uint32_t cp) {
     return cp;
 }
 
+int va_sv_fold_is_target(uint32_t cp) {
+    if (cp == 'k' || cp == 's') return 1; /* from U+212A KELVIN SIGN and U+017F LONG S */
+    for (size_t i = 0; i < sizeof fold_tab / sizeof fold_tab[0]; i++) {
+        const fold_range *r = &fold_tab[i];
+        int64_t c = (int64_t)cp - r->delta;
+        if (r->delta && c >= r->lo && c <= r->hi && (uint32_t)(c - r->lo) % r->step == 0) return 1;
+    }
+    return 0;
+}
+
 void va_sv_fold(const char *s, size_t n, va_buf *out) {
     /* A 2-byte letter can fold to a 3-byte one (U+023A -> U+2C65): reserve 3/2 once so the
      * loop writes without bounds checks. */
