@@ -104,8 +104,8 @@ struct va_se_scratch {
     /* Prefilter state for the current event. */
     const va_se *owner; /* the engine pf_s belongs to */
     va_pf_scratch *pf_s;
-    va_buf text;    /* the event's values, NUL-separated */
-    uint32_t *mark; /* per rule: == epoch when one of its literals occurs */
+    va_buf text;                     /* the event's values, NUL-separated */
+    uint32_t *mark;                  /* per rule: == epoch when one of its literals occurs */
     uint32_t *lit_epoch, *lit_field; /* per literal: last event and field it was seen in */
     uint32_t nlit;
     size_t *fstart; /* per field: offset of its value in text */
@@ -559,12 +559,12 @@ static void req_value(const cfield *f, size_t v, litset *L, req *out) {
         return;
     }
     for (size_t k = 0; k < na; k++) {
-        const char *lit;
+        const char *lit = NULL;
         size_t n = va_sv_alt_literal(f->m, v, k, PF_MINLEN, &lit);
         uint32_t id = n ? lit_intern(L, lit, n) : UINT32_MAX;
         /* A literal holding NUL could straddle the value separators of the scanned text: it
          * is not pinned to the field. */
-        const char *field = f->nlen && !memchr(lit, 0, n) ? f->name : NULL;
+        const char *field = n && f->nlen && !memchr(lit, 0, n) ? f->name : NULL;
         if (id != UINT32_MAX) id = pair_intern(L, id, field);
         if (id == UINT32_MAX || req_add(out, id, (uint32_t)n)) {
             req_none(out);
@@ -1032,6 +1032,11 @@ void va_se_scratch_free(va_se_scratch *s) {
     va_buf_free(&s->text);
     va_pf_scratch_free(s->pf_s);
     free(s->mark);
+    free(s->lit_epoch);
+    free(s->lit_field);
+    free(s->fstart);
+    free(s->seen);
+    free(s->fmemo);
     free(s->memo);
     free(s->fold_off);
     free(s->fold_len);
