@@ -1,10 +1,13 @@
 /*
  * cmd_hunt.c - `vaern hunt`: Sigma rules over Windows event logs (EVTX and JSON exports).
  *
- * Rules are loaded (sigma/rule.h) and compiled against the logsource mapping (sigma/engine.h).
- * EVTX events are matched on the reader's worker threads, each with its own engine scratch;
- * the hits (rule and matched fields) travel with the record to the calling thread, which
- * writes the alerts in input order, so the output is the same whatever the thread count.
+ * Rules (vaern's built-in pack and --rules) are loaded (sigma/rule.h) and compiled against the
+ * logsource mapping (sigma/engine.h).  EVTX events are matched on the reader's worker threads,
+ * each with its own engine scratch; the hits (rule and matched fields) travel with the record
+ * to the calling thread, which writes the alerts in input order, so the output is the same
+ * whatever the thread count.  Hits of rules that correlations use also go to the correlation
+ * engine (sigma/correlate.h), evaluated in event time once every event is in.  Alerts go
+ * through the output layer (output/output.h): table, JSON lines or CSV.
  */
 #include <errno.h>
 #include <getopt.h>
