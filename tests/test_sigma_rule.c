@@ -609,6 +609,31 @@ static void test_load_tree(void **state) {
     assert_non_null(strstr(f->d.file, "/bad.yml"));
     assert_int_equal(f->d.first.line, 3);
 
+    /* With threads: the same set, stats and report as one by one, for 1 to 4 threads (the
+     * tree and an extra file split into runs in different places). */
+    snprintf(t, sizeof t, "%s/c.yaml", dir);
+    const char *const two[] = {dir, t};
+    for (int nt = 1; nt <= 4; nt++) {
+        va_arena ar[4];
+        for (int k = 0; k < 4; k++) va_arena_init(&ar[k], 0);
+        va_sr_set set = {0};
+        va_sr_stats st = {0};
+        diags d = {0};
+        assert_int_equal(va_sr_load_paths(ar, nt, two, 2, &set, collect, &d, &st), VA_EFORMAT);
+        assert_int_equal(st.files, 5);
+        assert_int_equal(st.files_failed, 1);
+        assert_int_equal(set.n, 4);
+        static const char *const order[] = {"a", "sub", "c", "c"};
+        const va_sr_rule *r = set.head;
+        for (int k = 0; k < 4; k++, r = r->next) assert_string_equal(r->title, order[k]);
+        assert_null(r);
+        assert_ptr_equal(set.tail->next, NULL);
+        assert_int_equal(d.n, 1);
+        assert_non_null(strstr(d.file, "/bad.yml"));
+        assert_int_equal(d.first.line, 3);
+        for (int k = 0; k < 4; k++) va_arena_free(&ar[k]);
+    }
+
     /* missing file: reported with line 0 */
     reset(f);
     snprintf(t, sizeof t, "%s/missing.yml", dir);

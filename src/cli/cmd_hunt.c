@@ -76,6 +76,11 @@ typedef struct hunt {
     uint64_t pdone;
 } hunt;
 
+static void free_arenas(va_arena *a, va_arena *ra, int n) {
+    va_arena_free(a);
+    for (int i = 0; i < n; i++) va_arena_free(&ra[i]);
+}
+
 static int64_t now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -350,7 +355,7 @@ int va_cmd_hunt(int argc, char **argv) {
                                          {"no-cache", no_argument, 0, O_NOCACHE},
                                          {"no-pack", no_argument, 0, O_NOPACK},
                                          {0, 0, 0, 0}};
-    const char *rules[64];
+    const char *rules[64]; /* --rules paths */
     int nrules = 0, quiet = 0, pf_off = 0, stats = 0, color = -1, summary = -1, show_prog = 1;
     int have_fmt = 0;
     va_out_fmt fmt = VA_OUT_JSONL;
@@ -458,7 +463,8 @@ int va_cmd_hunt(int argc, char **argv) {
     }
     int rc = VA_EXIT_OK;
     int64_t t0 = now_ns();
-    va_arena a;
+    va_arena a, ra[VA_SR_MAX_THREADS];
+    int nload = 0;
     va_arena_init(&a, 1 << 20);
     va_sr_set set = {0};
     va_sr_stats rst = {0};
@@ -469,9 +475,17 @@ int va_cmd_hunt(int argc, char **argv) {
         if (va_sr_load_mem(&a, pack[i].name, pack[i].text, pack[i].len, &set, on_rule_diag, NULL,
                            &rst) != VA_OK)
             rule_problems = 1;
-    for (int i = 0; i < nrules; i++)
-        if (va_sr_load_path(&a, rules[i], &set, on_rule_diag, NULL, &rst) != VA_OK)
-            rule_problems = 1;
+    /* Rule folders are loaded on all cores, each thread into its own arena. */
+    if (!eo.threads) {
+        long np = sysconf(_SC_NPROCESSORS_ONLN);
+        eo.threads = np > 0 ? (int)np : 1;
+    }
+    if (eo.threads > 64) eo.threads = 64;
+    nload = eo.threads < VA_SR_MAX_THREADS ? eo.threads : VA_SR_MAX_THREADS;
+    for (int i = 0; i < nload; i++) va_arena_init(&ra[i], 1 << 20);
+    if (nrules &&
+        va_sr_load_paths(ra, nload, rules, (size_t)nrules, &set, on_rule_diag, NULL, &rst) != VA_OK)
+        rule_problems = 1;
     va_sl_map *ls = NULL;
     const char *lerr = NULL;
     va_err e;
@@ -484,7 +498,7 @@ int va_cmd_hunt(int argc, char **argv) {
     }
     if (e) {
         fprintf(stderr, "vaern: %s\n", lerr ? lerr : va_err_str(e));
-        va_arena_free(&a);
+        free_arenas(&a, ra, nload);
         return VA_EXIT_USAGE;
     }
     int64_t t1 = now_ns();
@@ -497,7 +511,7 @@ int va_cmd_hunt(int argc, char **argv) {
     e = va_se_new(&set, &so, quiet ? NULL : va_diag_print, NULL, &engine, &est);
     if (e) {
         fprintf(stderr, "vaern: cannot compile the rules: %s\n", va_err_str(e));
-        va_arena_free(&a);
+        free_arenas(&a, ra, nload);
         return VA_EXIT_FATAL;
     }
     va_sx_stats xst = {0};
@@ -505,7 +519,7 @@ int va_cmd_hunt(int argc, char **argv) {
     if (e) {
         fprintf(stderr, "vaern: cannot compile the correlations: %s\n", va_err_str(e));
         va_se_free(engine);
-        va_arena_free(&a);
+        free_arenas(&a, ra, nload);
         return VA_EXIT_FATAL;
     }
     int64_t t2 = now_ns();
@@ -516,11 +530,6 @@ int va_cmd_hunt(int argc, char **argv) {
             est.unmapped + est.unsupported + est.failed + xst.failed, est.unmapped,
             est.unsupported + xst.failed, est.failed);
     h.engine = engine;
-    if (!eo.threads) {
-        long np = sysconf(_SC_NPROCESSORS_ONLN);
-        eo.threads = np > 0 ? (int)np : 1;
-    }
-    if (eo.threads > 64) eo.threads = 64;
     h.nw = eo.threads;
     int ok = (h.w = calloc((size_t)h.nw, sizeof *h.w)) != NULL;
     for (int i = 0; ok && i < h.nw; i++) ok = (h.w[i].se = va_se_scratch_new()) != NULL;
@@ -623,6 +632,6 @@ int va_cmd_hunt(int argc, char **argv) {
     va_sx_free(h.sx);
     va_se_free(engine);
     va_paths_free(&paths);
-    va_arena_free(&a);
+    free_arenas(&a, ra, nload);
     return rc;
 }

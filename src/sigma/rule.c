@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <yaml.h>
 
@@ -1016,8 +1017,44 @@ static int has_yaml_ext(const char *name) {
     return (n > 4 && !strcmp(name + n - 4, ".yml")) || (n > 5 && !strcmp(name + n - 5, ".yaml"));
 }
 
-static va_err walk(va_arena *a, const char *dir, int depth, va_sr_set *set, va_sr_diag_fn diag,
-                   void *ud, va_sr_stats *st) {
+/* What to do with each rule file a directory walk finds. */
+typedef struct walker {
+    va_err (*file)(struct walker *w, const char *path, uint64_t size);
+    va_arena *a; /* load mode */
+    va_sr_set *set;
+    va_sr_stats *st;
+    va_sr_diag_fn diag;
+    void *ud;
+    char **paths; /* list mode */
+    uint64_t *sizes;
+    size_t n, cap;
+} walker;
+
+static va_err walk_load(walker *w, const char *path, uint64_t size) {
+    (void)size;
+    return va_sr_load_file(w->a, path, w->set, w->diag, w->ud, w->st);
+}
+
+static va_err walk_list(walker *w, const char *path, uint64_t size) {
+    if (w->n == w->cap) {
+        size_t nc = w->cap ? w->cap * 2 : 256;
+        char **np = realloc(w->paths, nc * sizeof *np);
+        if (!np) return VA_ENOMEM;
+        w->paths = np;
+        uint64_t *ns = realloc(w->sizes, nc * sizeof *ns);
+        if (!ns) return VA_ENOMEM;
+        w->sizes = ns, w->cap = nc;
+    }
+    if (!(w->paths[w->n] = strdup(path))) return VA_ENOMEM;
+    w->sizes[w->n++] = size;
+    return VA_OK;
+}
+
+/* Walk dir recursively in byte-sorted name order (hidden entries skipped), handing every
+ * *.yml / *.yaml file to w->file. */
+static va_err walk(walker *w, const char *dir, int depth) {
+    va_sr_diag_fn diag = w->diag;
+    void *ud = w->ud;
     if (depth > MAX_DIR_DEPTH) {
         report(diag, ud, dir, 0, 0, VA_ELIMIT, "directories nested too deep");
         return VA_ELIMIT;
@@ -1067,12 +1104,14 @@ static va_err walk(va_arena *a, const char *dir, int depth, va_sr_set *set, va_s
         va_err e = VA_OK;
         if (stat(path, &sb)) {
             /* dangling link or raced removal: worth a report, not a stop */
-            if (has_yaml_ext(names[i])) e = va_sr_load_file(a, path, set, diag, ud, st);
+            if (has_yaml_ext(names[i])) e = w->file(w, path, 0);
         } else if (S_ISDIR(sb.st_mode)) {
-            e = walk(a, path, depth + 1, set, diag, ud, st);
+            e = walk(w, path, depth + 1);
         } else if (S_ISREG(sb.st_mode) && has_yaml_ext(names[i])) {
-            e = va_sr_load_file(a, path, set, diag, ud, st);
+            e = w->file(w, path, (uint64_t)sb.st_size);
         }
+        if (e == VA_ENOMEM && w->file == walk_list)
+            report(diag, ud, path, 0, 0, e, "out of memory");
         free(path);
         if (e == VA_ENOMEM || !first) first = e;
     }
@@ -1093,7 +1132,8 @@ va_err va_sr_load_path(va_arena *a, const char *path, va_sr_set *set, va_sr_diag
             report(diag, ud, path, 0, 0, VA_ENOMEM, "out of memory");
             return VA_ENOMEM;
         }
-        va_err e = walk(a, dir, 0, set, diag, ud, st);
+        walker w = {walk_load, a, set, st, diag, ud, NULL, NULL, 0, 0};
+        va_err e = walk(&w, dir, 0);
         free(dir);
         return e;
     }
@@ -1164,4 +1204,145 @@ const char *va_sr_vtype_name(va_sr_vtype t) {
         return "null";
     }
     return "?";
+}
+
+/* ---- loading with several threads ---------------------------------------------------------- */
+
+/* A diagnostic kept until the runs are joined, so they come out in file order. */
+typedef struct kept_diag {
+    char *file, *msg;
+    uint32_t line, col;
+    va_err code;
+} kept_diag;
+
+typedef struct run {
+    va_arena *a;
+    char **paths;
+    size_t n;
+    va_sr_set set;
+    va_sr_stats st;
+    kept_diag *d;
+    size_t nd, capd;
+    va_err first;
+    int oom;
+} run;
+
+static void keep_diag(void *ud, const va_sr_diag *d) {
+    run *r = ud;
+    if (r->nd == r->capd) {
+        size_t nc = r->capd ? r->capd * 2 : 16;
+        kept_diag *nd = realloc(r->d, nc * sizeof *nd);
+        if (!nd) {
+            r->oom = 1;
+            return;
+        }
+        r->d = nd, r->capd = nc;
+    }
+    kept_diag *k = &r->d[r->nd];
+    k->file = strdup(d->file ? d->file : "");
+    k->msg = strdup(d->msg ? d->msg : "");
+    if (!k->file || !k->msg) {
+        free(k->file), free(k->msg);
+        r->oom = 1;
+        return;
+    }
+    k->line = d->line, k->col = d->col, k->code = d->code;
+    r->nd++;
+}
+
+static void *run_load(void *arg) {
+    run *r = arg;
+    for (size_t i = 0; i < r->n; i++) {
+        va_err e = va_sr_load_file(r->a, r->paths[i], &r->set, keep_diag, r, &r->st);
+        if (e && !r->first) r->first = e;
+        if (e == VA_ENOMEM) break;
+    }
+    return NULL;
+}
+
+va_err va_sr_load_paths(va_arena *arenas, int nthreads, const char *const *paths, size_t npaths,
+                        va_sr_set *set, va_sr_diag_fn diag, void *ud, va_sr_stats *st) {
+    if (nthreads < 1) nthreads = 1;
+    if (nthreads > VA_SR_MAX_THREADS) nthreads = VA_SR_MAX_THREADS;
+    /* 1. The files, in the order loading one by one would take them. */
+    walker w = {walk_list, NULL, NULL, st, diag, ud, NULL, NULL, 0, 0};
+    va_err first = VA_OK;
+    for (size_t i = 0; i < npaths && first != VA_ENOMEM; i++) {
+        struct stat sb;
+        va_err e;
+        if (!stat(paths[i], &sb) && S_ISDIR(sb.st_mode)) {
+            size_t n = strlen(paths[i]);
+            while (n > 1 && paths[i][n - 1] == '/') n--;
+            char *dir = strndup(paths[i], n);
+            e = dir ? walk(&w, dir, 0) : VA_ENOMEM;
+            free(dir);
+        } else {
+            e = walk_list(&w, paths[i], stat(paths[i], &sb) ? 0 : (uint64_t)sb.st_size);
+        }
+        if (e && !first) first = e;
+        if (e == VA_ENOMEM) first = e;
+    }
+    /* 2. Contiguous runs of about equal bytes, one per thread, each into its own arena. */
+    run runs[VA_SR_MAX_THREADS];
+    memset(runs, 0, sizeof runs);
+    uint64_t total = 0;
+    for (size_t i = 0; i < w.n; i++) total += w.sizes[i] + 1;
+    int nr = 0;
+    if (first != VA_ENOMEM) {
+        size_t at = 0;
+        uint64_t done = 0;
+        for (int k = 0; k < nthreads && at < w.n; k++) {
+            uint64_t goal = total * (uint64_t)(k + 1) / (uint64_t)nthreads;
+            runs[k].a = &arenas[k];
+            runs[k].paths = w.paths + at;
+            while (at < w.n && (done < goal || k == nthreads - 1)) done += w.sizes[at++] + 1;
+            runs[k].n = (size_t)(w.paths + at - runs[k].paths);
+            nr = k + 1;
+        }
+    }
+    pthread_t tid[VA_SR_MAX_THREADS];
+    int started[VA_SR_MAX_THREADS] = {0};
+    for (int k = 1; k < nr; k++) started[k] = !pthread_create(&tid[k], NULL, run_load, &runs[k]);
+    if (nr) run_load(&runs[0]);
+    for (int k = 1; k < nr; k++) {
+        if (started[k])
+            pthread_join(tid[k], NULL);
+        else
+            run_load(&runs[k]); /* no thread: load it here */
+    }
+    /* 3. Join the runs in order: the same set and reports as one by one. */
+    for (int k = 0; k < nr; k++) {
+        run *r = &runs[k];
+        for (size_t i = 0; i < r->nd; i++) {
+            if (diag) {
+                va_sr_diag d = {r->d[i].file, r->d[i].line, r->d[i].col, r->d[i].code, r->d[i].msg};
+                diag(ud, &d);
+            }
+            free(r->d[i].file), free(r->d[i].msg);
+        }
+        free(r->d);
+        if (r->oom) {
+            report(diag, ud, r->n ? r->paths[0] : "", 0, 0, VA_ENOMEM,
+                   "out of memory: some reports were lost");
+            if (!first) first = VA_ENOMEM;
+        }
+        if (r->set.head) {
+            if (set->tail)
+                set->tail->next = r->set.head;
+            else
+                set->head = r->set.head;
+            set->tail = r->set.tail;
+            set->n += r->set.n;
+        }
+        if (st) {
+            st->files += r->st.files, st->files_failed += r->st.files_failed;
+            st->docs_failed += r->st.docs_failed;
+            for (int j = 0; j < 4; j++) st->by_kind[j] += r->st.by_kind[j];
+        }
+        if (r->first && !first) first = r->first;
+    }
+    for (size_t i = 0; i < w.n; i++) free(w.paths[i]);
+    free(w.paths);
+    free(w.sizes);
+    return first;
 }

@@ -211,6 +211,18 @@ va_err va_sr_load_file(va_arena *a, const char *path, va_sr_set *set, va_sr_diag
 va_err va_sr_load_path(va_arena *a, const char *path, va_sr_set *set, va_sr_diag_fn diag, void *ud,
                        va_sr_stats *st);
 
+/* Most threads va_sr_load_paths uses. */
+#define VA_SR_MAX_THREADS 16
+
+/* Load several paths (files, or directories walked as va_sr_load_path does) with up to
+ * nthreads threads: the files are listed first, then split into contiguous runs of about equal
+ * size, each loaded by one thread into its own arena, arenas[0..nthreads) (all must outlive
+ * the set).  The runs are joined in order and diagnostics delivered in file order on the
+ * calling thread, so the set, the stats and the reports are those of loading the paths one by
+ * one.  Returns as va_sr_load_path. */
+va_err va_sr_load_paths(va_arena *arenas, int nthreads, const char *const *paths, size_t npaths,
+                        va_sr_set *set, va_sr_diag_fn diag, void *ud, va_sr_stats *st);
+
 /* Static names for enums ("detection", "event_count", "gte", "string", ...). */
 const char *va_sr_kind_name(va_sr_kind k);
 const char *va_sr_ctype_name(va_sr_ctype t);
