@@ -541,26 +541,46 @@ static va_err do_pos(cctx *c, ulist *l, int lead, int trail) {
 
 /* Build the matching form of a unit string; literals are folded unless cased. */
 static va_err build_glob(cctx *c, const ustr *s, int cased, glob *g) {
+    /* Count first: atoms and segments are few (a literal run is one atom), and the rule set
+     * has tens of thousands of patterns, so exact sizes keep the arena (and page faults)
+     * small. */
+    uint32_t na = 0, ns = 0;
+    size_t maxrun = 0;
+    for (size_t i = 0, run = 0, inseg = 0; i <= s->n; i++) {
+        if (i == s->n || s->u[i] == U_STAR) {
+            if (run) na++;
+            if (run || inseg) ns++;
+            run = inseg = 0;
+        } else if (s->u[i] == U_QM || s->u[i] == U_DASH) {
+            if (run) na++;
+            run = 0, inseg = 1;
+            na++;
+        } else {
+            run++, inseg = 1;
+            if (run > maxrun) maxrun = run;
+        }
+    }
+    atom *at = va_arena_alloc(c->a, (na ? na : 1) * sizeof *at);
+    seg *sg = va_arena_alloc(c->a, (ns ? ns : 1) * sizeof *sg);
+    if (!at || !sg) return oom(c);
+    char stack[512];
+    char *tmp = maxrun < sizeof stack ? stack : malloc(maxrun + 1);
+    if (!tmp) return oom(c);
     va_buf lit;
     va_buf_init(&lit);
-    atom *at = va_arena_alloc(c->a, (s->n + 1) * sizeof *at);
-    seg *sg = va_arena_alloc(c->a, (s->n + 1) * sizeof *sg);
-    if (!at || !sg) return oom(c);
-    char *tmp = va_arena_alloc(c->a, s->n + 1);
-    if (!tmp) return oom(c);
-    uint32_t na = 0, ns = 0, segstart = 0;
+    uint32_t ia = 0, is = 0, segstart = 0;
     memset(g, 0, sizeof *g);
     size_t i = 0;
     while (i <= s->n) {
         if (i == s->n || s->u[i] == U_STAR) {
-            if (na > segstart) sg[ns++] = (seg){segstart, na - segstart};
-            segstart = na;
+            if (ia > segstart) sg[is++] = (seg){segstart, ia - segstart};
+            segstart = ia;
             if (i < s->n) g->star = 1;
             i++;
             continue;
         }
         if (s->u[i] == U_QM || s->u[i] == U_DASH) {
-            at[na++] = (atom){s->u[i] == U_QM ? AT_QM : AT_DASH, 0, 0};
+            at[ia++] = (atom){s->u[i] == U_QM ? AT_QM : AT_DASH, 0, 0};
             i++;
             continue;
         }
@@ -572,8 +592,9 @@ static va_err build_glob(cctx *c, const ustr *s, int cased, glob *g) {
         } else {
             va_sv_fold(tmp, m, &lit);
         }
-        at[na++] = (atom){AT_LIT, (uint32_t)off, (uint32_t)(lit.len - off)};
+        at[ia++] = (atom){AT_LIT, (uint32_t)off, (uint32_t)(lit.len - off)};
     }
+    if (tmp != stack) free(tmp);
     if (lit.oom) {
         va_buf_free(&lit);
         return oom(c);
@@ -584,7 +605,7 @@ static va_err build_glob(cctx *c, const ustr *s, int cased, glob *g) {
     g->lit = pool;
     g->atoms = at;
     g->segs = sg;
-    g->nseg = ns;
+    g->nseg = is;
     g->anc_s = !(s->n && s->u[0] == U_STAR);
     g->anc_e = !(s->n && s->u[s->n - 1] == U_STAR);
     return VA_OK;
