@@ -47,8 +47,9 @@ def expectations(info):
 
 
 def hunt(vaern, rule, sample, rid):
-    p = subprocess.run([vaern, "hunt", "-q", "--ignore-crc", "--rules", rule, sample],
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # --no-cache: 404 one-rule databases are not worth keeping; --no-pack: only the rule tested
+    p = subprocess.run([vaern, "hunt", "-q", "--no-cache", "--no-pack", "-f", "jsonl", "--rules",
+                        rule, sample], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     n = sum(1 for line in p.stdout.splitlines() if json.loads(line).get("id", "").lower() == rid)
     return n, p.returncode, p.stderr
 
