@@ -10,7 +10,8 @@ cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebI
 cmake --build build-fuzz -j"$(nproc)" >/dev/null
 seeds=build-fuzz/seeds
 rm -rf "$seeds" && mkdir -p "$seeds/evtx" "$seeds/chunk" "$seeds/json" "$seeds/rule" "$seeds/cond" \
-    "$seeds/empty" "$seeds/value"
+    "$seeds/empty" "$seeds/value" "$seeds/ph"
+cp config/sigma/placeholders.yml "$seeds/ph/"
 # fuzz_sigma_value: kind byte, subject type byte, "modifiers\nvalue[\x01value]\nsubject"
 i=0
 while IFS= read -r line; do
@@ -57,6 +58,7 @@ for fz in build-fuzz/fuzz/fuzz_*; do
         fuzz_sigma_rule) corpus=$seeds/rule; maxlen=65536 ;;
         fuzz_sigma_cond) corpus=$seeds/cond; maxlen=4096 ;;
         fuzz_sigma_value) corpus=$seeds/value; maxlen=4096 ;;
+        fuzz_sigma_placeholders) corpus=$seeds/ph; maxlen=4096 ;;
         fuzz_sigma_*) corpus=$seeds/empty; maxlen=4096 ;;
         *) corpus=$seeds/evtx; maxlen=65536 ;;
     esac

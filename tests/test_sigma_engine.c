@@ -8,11 +8,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "sigma/engine.h"
+#include "sigma/placeholders.h"
 
 typedef struct fx {
     va_arena a;
@@ -250,12 +253,80 @@ static void filter_rules(void **state) {
     teardown(&x);
 }
 
+static void write_file(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* The placeholder file for `expand`: strings and lists, empty entries unconfigured (the rule
+ * is left out), errors with line and column. */
+static void placeholders_file(void **state) {
+    (void)state;
+    char path[] = "/tmp/va_phXXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    write_file(path, "# sites\nAdmins_Workstations: ['ADM-PC*', JUMP01]\ndc: 10.1.0.10\nempty:\n");
+    va_arena a;
+    va_arena_init(&a, 0);
+    va_sv_ph *ph;
+    size_t n;
+    char err[256];
+    assert_int_equal(va_ph_load_file(&a, path, &ph, &n, err, sizeof err), VA_OK);
+    assert_int_equal(n, 3);
+    assert_string_equal(ph[0].name, "Admins_Workstations");
+    assert_int_equal(ph[0].nvals, 2);
+    assert_string_equal(ph[0].vals[1], "JUMP01");
+    assert_int_equal(ph[1].nvals, 1);
+    assert_string_equal(ph[1].vals[0], "10.1.0.10");
+    assert_int_equal(ph[2].nvals, 0);
+    /* through the engine: the configured placeholder expands, the empty one leaves its rule out */
+    fx x;
+    memset(&x, 0, sizeof x);
+    va_arena_init(&x.a, 0);
+    static const char rules[] =
+        "title: Admin PC\n"
+        "logsource: {product: windows, service: security}\n"
+        "detection: {sel: {Workstation|expand: '%Admins_Workstations%'}, "
+        "condition: sel}\n"
+        "---\n"
+        "title: Unset\n"
+        "logsource: {product: windows, service: security}\n"
+        "detection: {sel: {Workstation|expand: '%empty%'}, condition: sel}\n";
+    va_sr_stats rs = {0};
+    assert_int_equal(va_sr_load_mem(&x.a, "t.yml", rules, strlen(rules), &x.set, NULL, NULL, &rs),
+                     VA_OK);
+    size_t len;
+    const char *y = va_sl_default_yaml(&len);
+    const char *lerr = NULL;
+    assert_int_equal(va_sl_load_mem(&x.a, "ls", y, len, &x.map, &lerr), VA_OK);
+    va_se_opts o = {.logsources = x.map, .placeholders = ph, .nplaceholders = n};
+    assert_int_equal(va_se_new(&x.set, &o, no_diag, NULL, &x.e, &x.st), VA_OK);
+    assert_non_null(x.s = va_se_scratch_new());
+    assert_int_equal(x.st.rules, 1);
+    assert_int_equal(x.st.failed, 1);
+    assert_int_equal(RUN(&x, "Channel=Security", "Workstation=adm-pc07"), 1);
+    assert_int_equal(RUN(&x, "Channel=Security", "Workstation=JUMP02"), 0);
+    teardown(&x);
+    /* errors name the file, line and column */
+    write_file(path, "ok: a\nbad: {x: y}\n");
+    assert_int_equal(va_ph_load_file(&a, path, &ph, &n, err, sizeof err), VA_EFORMAT);
+    assert_non_null(strstr(err, ":2:6: "));
+    write_file(path, "a: [b\n");
+    assert_int_equal(va_ph_load_file(&a, path, &ph, &n, err, sizeof err), VA_EFORMAT);
+    assert_non_null(strstr(err, path));
+    unlink(path);
+    assert_int_equal(va_ph_load_file(&a, path, &ph, &n, err, sizeof err), VA_EIO);
+    va_arena_free(&a);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(routes_and_renames),
-        cmocka_unit_test(conditions_keywords_and_fields),
-        cmocka_unit_test(rules_left_out),
-        cmocka_unit_test(filter_rules),
+        cmocka_unit_test(routes_and_renames), cmocka_unit_test(conditions_keywords_and_fields),
+        cmocka_unit_test(rules_left_out),     cmocka_unit_test(filter_rules),
+        cmocka_unit_test(placeholders_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

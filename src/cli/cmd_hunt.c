@@ -30,6 +30,7 @@
 #include "sigma/correlate.h"
 #include "sigma/engine.h"
 #include "sigma/pack.h"
+#include "sigma/placeholders.h"
 #include "sigma/prefilter.h"
 
 /* One rule hit: the rule and the indices of the event fields that matched. */
@@ -254,6 +255,8 @@ static void usage(FILE *f) {
           "  --summary          print alerts per level, rule and host to standard error\n"
           "                     (the default on a terminal); --no-summary: never\n"
           "  --no-progress      no progress bar (shown on a terminal during long runs)\n"
+          "  --placeholders F   values for the `expand` modifier's %placeholders% (YAML;\n"
+          "                     see config/sigma/placeholders.yml)\n"
           "  --logsources F     logsource mapping (default: the built-in copy of\n"
           "                     config/sigma/logsources.yml)\n"
           "  --strict-crc       skip EVTX chunks whose CRC32 does not match (default: read\n"
@@ -333,7 +336,8 @@ int va_cmd_hunt(int argc, char **argv) {
         O_NOPROG,
         O_CACHE,
         O_NOCACHE,
-        O_NOPACK
+        O_NOPACK,
+        O_PH
     };
     static const struct option opts[] = {{"rules", required_argument, 0, 'r'},
                                          {"format", required_argument, 0, 'f'},
@@ -354,13 +358,14 @@ int va_cmd_hunt(int argc, char **argv) {
                                          {"cache", required_argument, 0, O_CACHE},
                                          {"no-cache", no_argument, 0, O_NOCACHE},
                                          {"no-pack", no_argument, 0, O_NOPACK},
+                                         {"placeholders", required_argument, 0, O_PH},
                                          {0, 0, 0, 0}};
     const char *rules[64]; /* --rules paths */
     int nrules = 0, quiet = 0, pf_off = 0, stats = 0, color = -1, summary = -1, show_prog = 1;
     int have_fmt = 0;
     va_out_fmt fmt = VA_OUT_JSONL;
     va_pf_backend pf_backend = VA_PF_AUTO;
-    const char *lspath = NULL, *outpath = NULL, *cache_dir = NULL;
+    const char *lspath = NULL, *outpath = NULL, *cache_dir = NULL, *phpath = NULL;
     int no_cache = 0, no_pack = 0;
     hunt h = {0};
     va_evtx_opts eo = {0};
@@ -451,6 +456,9 @@ int va_cmd_hunt(int argc, char **argv) {
         case O_NOPACK:
             no_pack = 1;
             break;
+        case O_PH:
+            phpath = optarg;
+            break;
         default:
             usage(stderr);
             return VA_EXIT_USAGE;
@@ -501,8 +509,20 @@ int va_cmd_hunt(int argc, char **argv) {
         free_arenas(&a, ra, nload);
         return VA_EXIT_USAGE;
     }
+    va_sv_ph *ph = NULL;
+    size_t nph = 0;
+    char pherr[512];
+    if (phpath && (e = va_ph_load_file(&a, phpath, &ph, &nph, pherr, sizeof pherr)) != VA_OK) {
+        fprintf(stderr, "vaern: %s\n", pherr);
+        free_arenas(&a, ra, nload);
+        return e == VA_ENOMEM ? VA_EXIT_FATAL : VA_EXIT_USAGE;
+    }
     int64_t t1 = now_ns();
-    va_se_opts so = {.logsources = ls, .prefilter_off = pf_off, .prefilter_backend = pf_backend};
+    va_se_opts so = {.logsources = ls,
+                     .placeholders = ph,
+                     .nplaceholders = nph,
+                     .prefilter_off = pf_off,
+                     .prefilter_backend = pf_backend};
     char cache_buf[4096];
     if (!no_cache)
         so.cache_dir = cache_dir ? cache_dir : default_cache_dir(cache_buf, sizeof cache_buf);
