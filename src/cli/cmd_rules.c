@@ -11,6 +11,10 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "sigma/correlate.h"
+#include "sigma/engine.h"
+#include "sigma/logsource.h"
+#include "sigma/placeholders.h"
 #include "sigma/rule.h"
 
 typedef struct reason {
@@ -80,6 +84,52 @@ static void on_diag(void *ud, const va_sr_diag *d) {
     c->r[c->n++].count = 1;
 }
 
+/* Count one reason (key is taken over). */
+static void count_reason(check *c, char *k) {
+    if (!k) {
+        c->oom = 1;
+        return;
+    }
+    for (size_t i = 0; i < c->n; i++) {
+        if (!strcmp(c->r[i].text, k)) {
+            c->r[i].count++;
+            free(k);
+            return;
+        }
+    }
+    if (c->n == c->cap) {
+        size_t nc = c->cap ? c->cap * 2 : 16;
+        reason *nr = realloc(c->r, nc * sizeof *nr);
+        if (!nr) {
+            free(k);
+            c->oom = 1;
+            return;
+        }
+        c->r = nr;
+        c->cap = nc;
+    }
+    c->r[c->n].text = k;
+    c->r[c->n++].count = 1;
+}
+
+/* A rule the engine leaves out: printed, and counted by its reason without the rule's title
+ * ("logsource 'linux' is not in the mapping (Title)" -> "... mapping"). */
+static void on_compile_diag(void *ud, const va_diag *d) {
+    check *c = ud;
+    printf("%s:%lld: %s: %s\n", d->file ? d->file : "?", (long long)d->unit_no,
+           va_err_name(d->code), d->msg);
+    const char *m = d->msg;
+    const char *ex = strstr(m, "expand: ");
+    if (ex) m = ex;
+    size_t n = strlen(m);
+    const char *open = strstr(m, " (");
+    if (n && m[n - 1] == ')' && open) n = (size_t)(open - m);
+    size_t cap = n + 32;
+    char *k = malloc(cap);
+    if (k) snprintf(k, cap, "%s: %.*s", va_err_name(d->code), (int)n, m);
+    count_reason(c, k);
+}
+
 static int by_count(const void *x, const void *y) {
     const reason *a = x, *b = y;
     if (a->count != b->count) return a->count < b->count ? 1 : -1;
@@ -107,16 +157,80 @@ static void print_rule(const va_sr_rule *r) {
 }
 
 static void usage(FILE *f) {
-    fputs("usage: vaern rules check [--verbose] DIR|FILE...\n"
+    fputs("usage: vaern rules check [options] DIR|FILE...\n"
           "  Load Sigma rules (*.yml, *.yaml; directories recursively) and report every rule\n"
           "  that does not load as FILE:LINE:COL: reason, then a summary.\n"
-          "  -v, --verbose   also print one line per loaded rule\n",
+          "  -v, --verbose       also print one line per loaded rule\n"
+          "  -c, --compile       also compile the rules as vaern hunt does and report every\n"
+          "                      rule it would leave out (logsource not mapped, placeholder\n"
+          "                      not configured, ...), with a summary by reason\n"
+          "  --logsources F      with --compile: the logsource mapping (default: built in)\n"
+          "  --placeholders F    with --compile: values for `expand` placeholders\n",
           f);
 }
 
+/* --compile: the engine's and the correlation engine's verdict on the loaded rules. */
+static int compile_check(va_arena *a, const va_sr_set *set, const char *lspath,
+                         const char *phpath) {
+    va_sl_map *ls = NULL;
+    const char *lerr = NULL;
+    va_err e;
+    if (lspath) {
+        e = va_sl_load_file(a, lspath, &ls, &lerr);
+    } else {
+        size_t len;
+        const char *y = va_sl_default_yaml(&len);
+        e = va_sl_load_mem(a, "logsources.yml (built in)", y, len, &ls, &lerr);
+    }
+    if (e) {
+        fprintf(stderr, "vaern: %s\n", lerr ? lerr : va_err_str(e));
+        return VA_EXIT_USAGE;
+    }
+    va_sv_ph *ph = NULL;
+    size_t nph = 0;
+    char pherr[512];
+    if (phpath && (e = va_ph_load_file(a, phpath, &ph, &nph, pherr, sizeof pherr))) {
+        fprintf(stderr, "vaern: %s\n", pherr);
+        return e == VA_ENOMEM ? VA_EXIT_FATAL : VA_EXIT_USAGE;
+    }
+    check c = {0};
+    va_se_opts o = {.logsources = ls, .placeholders = ph, .nplaceholders = nph, .prefilter_off = 1};
+    va_se *eng = NULL;
+    va_se_stats st;
+    va_sx *sx = NULL;
+    va_sx_stats xst = {0};
+    int rc = VA_EXIT_OK;
+    if (va_se_new(set, &o, on_compile_diag, &c, &eng, &st) != VA_OK ||
+        va_sx_new(set, NULL, on_compile_diag, &c, &sx, &xst) != VA_OK) {
+        fprintf(stderr, "vaern: cannot compile the rules: out of memory\n");
+        rc = VA_EXIT_FATAL;
+    } else {
+        uint32_t out = st.unmapped + st.unsupported + st.failed + xst.failed;
+        printf("compiled for hunting: %u detection rules, %u correlations, %u filters; %u left "
+               "out\n",
+               st.rules, xst.rules, st.filters, out);
+        if (c.n) {
+            qsort(c.r, c.n, sizeof *c.r, by_count);
+            puts("left out by reason:");
+            for (size_t i = 0; i < c.n; i++) printf("  %6u  %s\n", c.r[i].count, c.r[i].text);
+        }
+    }
+    for (size_t i = 0; i < c.n; i++) free(c.r[i].text);
+    free(c.r);
+    va_sx_free(sx);
+    va_se_free(eng);
+    return rc ? rc : c.oom ? VA_EXIT_FATAL : VA_EXIT_OK;
+}
+
 int va_cmd_rules(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"verbose", no_argument, NULL, 'v'}, {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
+    static const struct option opts[] = {{"verbose", no_argument, NULL, 'v'},
+                                         {"compile", no_argument, NULL, 'c'},
+                                         {"logsources", required_argument, NULL, 'L'},
+                                         {"placeholders", required_argument, NULL, 'P'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0, 0, 0, 0}};
+    int compile = 0;
+    const char *lspath = NULL, *phpath = NULL;
     if (argc < 2 || strcmp(argv[1], "check")) {
         if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
             usage(stdout);
@@ -129,9 +243,15 @@ int va_cmd_rules(int argc, char **argv) {
     argv++;
     int verbose = 0, opt;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "vch", opts, NULL)) != -1) {
         if (opt == 'v')
             verbose = 1;
+        else if (opt == 'c')
+            compile = 1;
+        else if (opt == 'L')
+            lspath = optarg;
+        else if (opt == 'P')
+            phpath = optarg;
         else if (opt == 'h') {
             usage(stdout);
             return VA_EXIT_OK;
@@ -165,8 +285,10 @@ int va_cmd_rules(int argc, char **argv) {
     }
     for (size_t i = 0; i < c.n; i++) free(c.r[i].text);
     free(c.r);
+    int crc = compile && !fatal ? compile_check(&arena, &set, lspath, phpath) : VA_EXIT_OK;
     va_arena_free(&arena);
     if (fflush(stdout) || ferror(stdout) || c.oom) fatal = 1;
     if (fatal) return VA_EXIT_FATAL;
+    if (crc) return crc;
     return st.docs_failed ? VA_EXIT_INPUT : VA_EXIT_OK;
 }

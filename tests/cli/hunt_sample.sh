@@ -49,5 +49,14 @@ grep -q 'critical.*Password guessed' "$tmp/t.txt" && ok || bad "table lacks the 
 [ $rc = 2 ] && ok || bad "--no-pack without --rules: exit $rc, want 2"
 "$vaern" hunt --no-cache "$tmp/s" "$tmp/missing.evtx" >/dev/null 2>&1; rc=$?
 [ $rc = 1 ] && ok || bad "a missing input: exit $rc, want 1"
+pack=$(dirname "$0")/../../rules/vaern
+"$vaern" rules check --compile "$pack" >"$tmp/rc.txt" 2>&1; rc=$?
+[ $rc = 0 ] && grep -q 'compiled for hunting: 6 detection rules, 3 correlations, 0 filters; 0 left out' \
+    "$tmp/rc.txt" && ok || bad "rules check --compile on the pack: exit $rc, $(tail -1 "$tmp/rc.txt")"
+printf 'title: L\nlogsource: {product: linux, service: auth}\ndetection: {s: {a: b}, condition: s}\n' \
+    >"$tmp/linux.yml"
+"$vaern" rules check --compile "$tmp/linux.yml" >"$tmp/rc.txt" 2>&1
+grep -q "1  VA_EUNSUPPORTED: logsource 'auth' is not in the mapping" "$tmp/rc.txt" && ok ||
+    bad "rules check --compile does not explain a rule left out: $(cat "$tmp/rc.txt")"
 echo "hunt_sample: $pass passed, $fail failed"
 [ $fail = 0 ]
