@@ -146,6 +146,13 @@ static va_sv_kind lit_kind(va_sr_vtype t) {
     }
 }
 
+/* What field name[0..len) reads on route r: the mapping's rename, or NULL if r keeps it. */
+static const char *route_rename(const va_sl_route *r, const char *name, size_t len) {
+    for (uint32_t i = 0; r && i < r->nfields; i++)
+        if (strlen(r->from[i]) == len && !memcmp(r->from[i], name, len)) return r->to[i];
+    return NULL;
+}
+
 /* Mark the search identifiers nd uses outside any `not`. */
 static void mark_positive(const va_sc_node *nd, int neg, uint8_t *pos, uint32_t ns) {
     if (nd->kind == VA_SC_NOT) neg = !neg;
@@ -744,8 +751,7 @@ static int u32_cmp(const void *a, const void *b) {
 static va_err rule_eids(va_se *e, crule *c) {
     c->neids = 0;
     for (uint32_t k = 0; k < c->nroutes; k++) /* a mapping that renames EventID: not safe */
-        for (uint32_t i = 0; i < c->routes[k].nfields; i++)
-            if (!strcmp(c->routes[k].from[i], "EventID")) return VA_OK;
+        if (route_rename(&c->routes[k], "EventID", 7)) return VA_OK;
     const va_sr_detection *d = c->det;
     req *sreq = calloc(c->ns ? c->ns : 1, sizeof *sreq);
     if (!sreq) return VA_ENOMEM;
@@ -841,11 +847,7 @@ static va_err build_prefilter(va_se *e, const va_se_opts *o, const char **why) {
                 x->alt = NULL;
                 /* the event field the rule reads may be renamed on one of its routes */
                 for (uint32_t r = 0; x->field && r < e->r[i].nroutes && !x->alt; r++)
-                    for (uint32_t f = 0; f < e->r[i].routes[r].nfields; f++)
-                        if (!strcmp(e->r[i].routes[r].from[f], x->field)) {
-                            x->alt = e->r[i].routes[r].to[f];
-                            break;
-                        }
+                    x->alt = route_rename(&e->r[i].routes[r], x->field, strlen(x->field));
                 x->flen = x->field ? (uint32_t)strlen(x->field) : 0;
                 x->alen = x->alt ? (uint32_t)strlen(x->alt) : 0;
             }
@@ -1053,13 +1055,9 @@ typedef struct evalctx {
 
 /* The event field a rule's field name reads on this route (renames from the mapping). */
 static void route_name(const va_sl_route *r, const cfield *f, const char **name, uint32_t *len) {
-    for (uint32_t i = 0; r && i < r->nfields; i++) {
-        if (strlen(r->from[i]) == f->nlen && !memcmp(r->from[i], f->name, f->nlen)) {
-            *name = r->to[i], *len = (uint32_t)strlen(r->to[i]);
-            return;
-        }
-    }
-    *name = f->name, *len = f->nlen;
+    const char *to = route_rename(r, f->name, f->nlen);
+    *name = to ? to : f->name;
+    *len = to ? (uint32_t)strlen(to) : f->nlen;
 }
 
 static void subject(evalctx *x, uint32_t i, int fold, va_sv_subj *sj) {
@@ -1078,14 +1076,6 @@ static void subject(evalctx *x, uint32_t i, int fold, va_sv_subj *sj) {
         sj->fold = s->fold.p + s->fold_off[i] - 1;
         sj->fold_n = s->fold_len[i];
     }
-}
-
-static void rename_ref(const va_sl_route *r, const char **name, size_t *len) {
-    for (uint32_t i = 0; r && i < r->nfields; i++)
-        if (strlen(r->from[i]) == *len && !memcmp(r->from[i], *name, *len)) {
-            *name = r->to[i], *len = strlen(r->to[i]);
-            return;
-        }
 }
 
 static int field_eq(const va_field *f, const char *name, uint32_t len) {
@@ -1129,7 +1119,8 @@ static int match_field(evalctx *x, const cfield *cf) {
         for (size_t v = 0; v < va_sv_nvalues(cf->m); v++) {
             size_t rl;
             const char *rn = va_sv_ref_name(cf->m, v, &rl);
-            rename_ref(x->route, &rn, &rl); /* the referenced field is renamed like any other */
+            const char *to = route_rename(x->route, rn, rl); /* renamed like any other field */
+            if (to) rn = to, rl = strlen(to);
             int hit = 0;
             for (uint32_t j = 0; j < ev->n && !hit; j++) {
                 if (ev->f[j].nlen != rl || memcmp(ev->f[j].name, rn, rl)) continue;
