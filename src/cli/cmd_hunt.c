@@ -38,7 +38,8 @@ typedef struct hit {
     const va_sr_rule *rule;
     const uint32_t *fi;
     uint32_t nf;
-    int show; /* an alert of its own (else only a correlation's input) */
+    int show; /* an alert of its own */
+    int feed; /* an input of correlations */
 } hit;
 
 /* The hits of one event, in rule order (in the chunk's arena until it is delivered). */
@@ -96,7 +97,8 @@ static int collect(void *ud, const va_sr_rule *r, const va_event *ev) {
     /* Shown if its level is high enough and no correlation claims it (generate); kept anyway
      * when a correlation needs it. */
     int show = va_out_level_rank(r->level) >= h->min_level && va_sx_standalone(h->sx, r);
-    if (!show && !va_sx_referenced(h->sx, r)) return 0;
+    int feed = va_sx_referenced(h->sx, r);
+    if (!show && !feed) return 0;
     if (w->n == w->cap) {
         uint32_t cap = w->cap ? w->cap * 2 : 16;
         hit *n = realloc(w->h, cap * sizeof *n);
@@ -118,7 +120,8 @@ static int collect(void *ud, const va_sr_rule *r, const va_event *ev) {
         w->fi = n, w->capfi = cap;
     }
     va_se_hit_fields(w->se, w->fi + w->nfi, need);
-    w->h[w->n++] = (hit){r, (const uint32_t *)(uintptr_t)w->nfi, need, show}; /* offset for now */
+    w->h[w->n++] =
+        (hit){r, (const uint32_t *)(uintptr_t)w->nfi, need, show, feed}; /* offset for now */
     w->nfi += need;
     (void)ev;
     return 0;
@@ -195,7 +198,7 @@ static void progress(hunt *h, const va_event *ev) {
 static void deliver(hunt *h, const hits *x, const va_event *ev) {
     h->events++;
     for (uint32_t i = 0; x && i < x->n; i++) {
-        if (va_sx_referenced(h->sx, x->h[i].rule)) {
+        if (x->h[i].feed) {
             va_err e = va_sx_add(h->sx, x->h[i].rule, ev);
             if (e == VA_ENOMEM) h->oom = 1;
         }
@@ -497,13 +500,7 @@ int va_cmd_hunt(int argc, char **argv) {
     va_sl_map *ls = NULL;
     const char *lerr = NULL;
     va_err e;
-    if (lspath) {
-        e = va_sl_load_file(&a, lspath, &ls, &lerr);
-    } else {
-        size_t len;
-        const char *y = va_sl_default_yaml(&len);
-        e = va_sl_load_mem(&a, "logsources.yml (built in)", y, len, &ls, &lerr);
-    }
+    e = va_sl_load(&a, lspath, &ls, &lerr);
     if (e) {
         fprintf(stderr, "vaern: %s\n", lerr ? lerr : va_err_str(e));
         free_arenas(&a, ra, nload);

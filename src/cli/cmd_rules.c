@@ -51,39 +51,6 @@ static char *reason_key(const va_sr_diag *d) {
     return k;
 }
 
-static void on_diag(void *ud, const va_sr_diag *d) {
-    check *c = ud;
-    if (d->line)
-        printf("%s:%u:%u: %s\n", d->file, d->line, d->col, d->msg);
-    else
-        printf("%s: %s\n", d->file, d->msg);
-    char *k = reason_key(d);
-    if (!k) {
-        c->oom = 1;
-        return;
-    }
-    for (size_t i = 0; i < c->n; i++) {
-        if (!strcmp(c->r[i].text, k)) {
-            c->r[i].count++;
-            free(k);
-            return;
-        }
-    }
-    if (c->n == c->cap) {
-        size_t nc = c->cap ? c->cap * 2 : 16;
-        reason *nr = realloc(c->r, nc * sizeof *nr);
-        if (!nr) {
-            free(k);
-            c->oom = 1;
-            return;
-        }
-        c->r = nr;
-        c->cap = nc;
-    }
-    c->r[c->n].text = k;
-    c->r[c->n++].count = 1;
-}
-
 /* Count one reason (key is taken over). */
 static void count_reason(check *c, char *k) {
     if (!k) {
@@ -110,6 +77,15 @@ static void count_reason(check *c, char *k) {
     }
     c->r[c->n].text = k;
     c->r[c->n++].count = 1;
+}
+
+static void on_diag(void *ud, const va_sr_diag *d) {
+    check *c = ud;
+    if (d->line)
+        printf("%s:%u:%u: %s\n", d->file, d->line, d->col, d->msg);
+    else
+        printf("%s: %s\n", d->file, d->msg);
+    count_reason(c, reason_key(d));
 }
 
 /* A rule the engine leaves out: printed, and counted by its reason without the rule's title
@@ -174,14 +150,7 @@ static int compile_check(va_arena *a, const va_sr_set *set, const char *lspath,
                          const char *phpath) {
     va_sl_map *ls = NULL;
     const char *lerr = NULL;
-    va_err e;
-    if (lspath) {
-        e = va_sl_load_file(a, lspath, &ls, &lerr);
-    } else {
-        size_t len;
-        const char *y = va_sl_default_yaml(&len);
-        e = va_sl_load_mem(a, "logsources.yml (built in)", y, len, &ls, &lerr);
-    }
+    va_err e = va_sl_load(a, lspath, &ls, &lerr);
     if (e) {
         fprintf(stderr, "vaern: %s\n", lerr ? lerr : va_err_str(e));
         return VA_EXIT_USAGE;

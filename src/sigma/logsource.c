@@ -323,3 +323,10 @@ int va_sl_route_matches(const va_sl_route *r, const char *channel, size_t channe
     }
     return 1;
 }
+
+va_err va_sl_load(va_arena *a, const char *path, va_sl_map **out, const char **err_msg) {
+    if (path) return va_sl_load_file(a, path, out, err_msg);
+    size_t len;
+    const char *y = va_sl_default_yaml(&len);
+    return va_sl_load_mem(a, "logsources.yml (built in)", y, len, out, err_msg);
+}

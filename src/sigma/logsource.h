@@ -48,6 +48,8 @@ va_err va_sl_load_mem(va_arena *a, const char *file, const char *text, size_t le
 va_err va_sl_load_file(va_arena *a, const char *path, va_sl_map **out, const char **err_msg);
 /* The built-in copy of config/sigma/logsources.yml (static, not NUL-terminated). */
 const char *va_sl_default_yaml(size_t *len);
+/* path, or the built-in mapping when path is NULL, as va_sl_load_file / va_sl_load_mem. */
+va_err va_sl_load(va_arena *a, const char *path, va_sl_map **out, const char **err_msg);
 
 /* The routes selected by a rule's logsource (any of product/category/service may be NULL).
  *  - category and/or service: the routes of each named source; with both, the category's
