@@ -211,34 +211,30 @@ static uint64_t bytes_sum(const char *b, size_t n) {
     return h ^ (h >> 32);
 }
 
-/* Two independent 64-bit FNV-1a style hashes over everything that shapes the database. */
+/* Feed n bytes to two independent 64-bit FNV-1a style hashes. */
+static void key_mix(uint64_t h[2], const void *p, size_t n) {
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++) {
+        h[0] = (h[0] ^ b[i]) * 1099511628211ull;
+        h[1] = (h[1] ^ b[i]) * 0x100000001B3ull + 7;
+    }
+}
+
+/* Everything that shapes the database: Hyperscan's version, the platform, the literals. */
 static void cache_key(const char *const *lits, const size_t *lens, uint32_t n, uint64_t key[2]) {
-    uint64_t h1 = 1469598103934665603ull, h2 = 0x9E3779B97F4A7C15ull;
+    uint64_t h[2] = {1469598103934665603ull, 0x9E3779B97F4A7C15ull};
     const char *ver = hs_version();
     hs_platform_info_t pl;
     memset(&pl, 0, sizeof pl);
     hs_populate_platform(&pl);
-    for (const char *p = ver; *p; p++) {
-        h1 = (h1 ^ (uint8_t)*p) * 1099511628211ull;
-        h2 = (h2 ^ (uint8_t)*p) * 0x100000001B3ull + 7;
-    }
-    const uint8_t *pp = (const uint8_t *)&pl;
-    for (size_t i = 0; i < sizeof pl; i++) {
-        h1 = (h1 ^ pp[i]) * 1099511628211ull;
-        h2 = (h2 ^ pp[i]) * 0x100000001B3ull + 7;
-    }
+    key_mix(h, ver, strlen(ver));
+    key_mix(h, &pl, sizeof pl);
     for (uint32_t i = 0; i < n; i++) {
         uint64_t l = lens[i];
-        for (int k = 0; k < 8; k++) {
-            h1 = (h1 ^ ((l >> (8 * k)) & 0xff)) * 1099511628211ull;
-            h2 = (h2 ^ ((l >> (8 * k)) & 0xff)) * 0x100000001B3ull + 7;
-        }
-        for (size_t j = 0; j < lens[i]; j++) {
-            h1 = (h1 ^ (uint8_t)lits[i][j]) * 1099511628211ull;
-            h2 = (h2 ^ (uint8_t)lits[i][j]) * 0x100000001B3ull + 7;
-        }
+        key_mix(h, &l, sizeof l);
+        key_mix(h, lits[i], lens[i]);
     }
-    key[0] = h1 ^ (h1 >> 29), key[1] = h2 ^ (h2 >> 31);
+    key[0] = h[0] ^ (h[0] >> 29), key[1] = h[1] ^ (h[1] >> 31);
 }
 
 static char *cache_path(const char *dir, const uint64_t key[2]) {
