@@ -23,12 +23,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint8_t truth = data[0];
     va_arena a;
     va_arena_init(&a, 0);
-    va_sc_node *root;
-    va_sc_error err;
-    if (!va_sc_parse(&a, (const char *)data + 1, size - 1, &root, &err)) {
+    va_cond_node *root;
+    va_cond_error err;
+    if (!va_cond_parse(&a, (const char *)data + 1, size - 1, &root, &err)) {
         char out[128];
-        va_sc_format(root, out, sizeof out);
-        if (!va_sc_resolve(root, names, 8, &a, &err)) (void)va_sc_eval(root, bit, &truth);
+        va_cond_format(root, out, sizeof out);
+        if (!va_cond_resolve(root, names, 8, &a, &err)) (void)va_cond_eval(root, bit, &truth);
     }
     va_arena_free(&a);
     return 0;

@@ -12,10 +12,11 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     va_arena a;
     va_arena_init(&a, 0);
-    va_sv_ph *ph = NULL;
+    va_value_placeholder *ph = NULL;
     size_t n = 0;
     char err[256] = "";
-    va_err e = va_ph_load_mem(&a, "fuzz.yml", (const char *)data, size, &ph, &n, err, sizeof err);
+    va_err e = va_placeholders_load_mem(&a, "fuzz.yml", (const char *)data, size, &ph, &n, err,
+                                        sizeof err);
     if (e == VA_OK) {
         for (size_t i = 0; i < n; i++) {
             if (!ph[i].name) __builtin_trap();

@@ -4,7 +4,7 @@
  *
  * Input: byte 0 picks the YAML kind of the values, byte 1 the subject's va_vtype, then
  * "modifiers\nvalue[\x01value...]\nsubject".  Compile errors are expected; crashes, leaks and
- * sanitizer reports are not.  It also checks the prefilter's promise (va_sv_alt_literal): when
+ * sanitizer reports are not.  It also checks the prefilter's promise (va_value_alt_literal): when
  * a value matches and each of its alternatives names a literal, the subject contains one of
  * them, ASCII-case-insensitively (except subjects with the two characters that fold to ASCII).
  */
@@ -29,14 +29,15 @@ static int has_ci(const char *t, size_t n, const char *l, size_t ln) {
 }
 
 /* If value i of m matches s, one of its alternatives' literals must be in s. */
-static void check_literals(const va_sv *m, size_t i, va_sv_scratch *sc, const va_sv_subj *s) {
+static void check_literals(const va_value *m, size_t i, va_value_scratch *sc,
+                           const va_value_subj *s) {
     if (memmem(s->s, s->n, "\xE2\x84\xAA", 3) || memmem(s->s, s->n, "\xC5\xBF", 2)) return;
-    size_t na = va_sv_nalts(m, i);
-    if (!na || !va_sv_match_value(m, i, sc, s)) return;
+    size_t na = va_value_nalts(m, i);
+    if (!na || !va_value_match_value(m, i, sc, s)) return;
     int found = 0;
     for (size_t k = 0; k < na; k++) {
         const char *lit;
-        size_t ln = va_sv_alt_literal(m, i, k, 1, &lit);
+        size_t ln = va_value_alt_literal(m, i, k, 1, &lit);
         if (!ln) return; /* an alternative without a literal: no promise */
         found |= has_ci(s->s, s->n, lit, ln);
     }
@@ -45,7 +46,7 @@ static void check_literals(const va_sv *m, size_t i, va_sv_scratch *sc, const va
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 2) return 0;
-    va_sv_kind kind = (va_sv_kind)(data[0] % 5);
+    va_value_kind kind = (va_value_kind)(data[0] % 5);
     va_vtype vt = (va_vtype)(data[1] % 6);
     const char *p = (const char *)data + 2, *end = (const char *)data + size;
     const char *nl1 = memchr(p, '\n', (size_t)(end - p));
@@ -55,39 +56,39 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!nl2) return 0;
     const char *subj = nl2 + 1;
 
-    va_sv_lit vals[8];
+    va_value_lit vals[8];
     size_t nv = 0;
     for (const char *q = v; nv < 8;) {
         const char *sep = memchr(q, '\x01', (size_t)(nl2 - q));
         const char *e = sep ? sep : nl2;
-        vals[nv++] = (va_sv_lit){kind, q, (size_t)(e - q)};
+        vals[nv++] = (va_value_lit){kind, q, (size_t)(e - q)};
         if (!sep) break;
         q = sep + 1;
     }
     static const char *const srv[] = {"srv*", "dc-01", "\\*x"};
     static const char *const one[] = {"a"};
-    const va_sv_ph ph[] = {{"Servers", srv, 3}, {"a", one, 1}};
+    const va_value_placeholder ph[] = {{"Servers", srv, 3}, {"a", one, 1}};
 
     va_arena a;
     va_arena_init(&a, 0);
-    va_sv *m = NULL;
+    va_value *m = NULL;
     const char *why = NULL;
-    va_err e = va_sv_compile(&a, p, (size_t)(nl1 - p), vals, nv, ph, 2, &m, &why);
+    va_err e = va_value_compile(&a, p, (size_t)(nl1 - p), vals, nv, ph, 2, &m, &why);
     if (e == VA_OK) {
-        va_sv_scratch *sc = va_sv_scratch_new();
+        va_value_scratch *sc = va_value_scratch_new();
         if (sc) {
-            va_sv_subj s = {subj, (size_t)(end - subj), vt, NULL, 0};
-            (void)va_sv_match(m, sc, &s);
-            (void)va_sv_absent(m);
-            for (size_t i = 0; i < va_sv_nvalues(m); i++) {
-                (void)va_sv_match_value(m, i, sc, &s);
+            va_value_subj s = {subj, (size_t)(end - subj), vt, NULL, 0};
+            (void)va_value_match(m, sc, &s);
+            (void)va_value_absent(m);
+            for (size_t i = 0; i < va_value_nvalues(m); i++) {
+                (void)va_value_match_value(m, i, sc, &s);
                 if (vt != VA_V_NULL) check_literals(m, i, sc, &s);
-                va_sv_subj o = {vals[i].s, vals[i].n, VA_V_STR, NULL, 0};
-                (void)va_sv_match_ref(m, i, sc, &s, &o);
+                va_value_subj o = {vals[i].s, vals[i].n, VA_V_STR, NULL, 0};
+                (void)va_value_match_ref(m, i, sc, &s, &o);
             }
-            va_sv_scratch_free(sc);
+            va_value_scratch_free(sc);
         }
-        va_sv_free(m);
+        va_value_free(m);
     } else if (!why) {
         __builtin_trap(); /* every failure must say why */
     }

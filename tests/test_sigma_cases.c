@@ -79,7 +79,7 @@ typedef struct tcase {
     uint32_t nexp;
     tlerr *lerr;
     uint32_t nlerr;
-    va_sv_ph *ph;
+    va_value_placeholder *ph;
     size_t nph;
     tdoc *docs;
     uint32_t ndocs;
@@ -95,22 +95,22 @@ static struct {
 typedef struct mode {
     const char *name;
     int prefilter_off;
-    va_pf_backend backend;
+    va_prefilter_backend backend;
 } mode;
 
 static const mode modes[] = {
-    {"prefilter off", 1, VA_PF_AUTO},
-    {"prefilter on", 0, VA_PF_AUTO},
+    {"prefilter off", 1, VA_PREFILTER_AUTO},
+    {"prefilter on", 0, VA_PREFILTER_AUTO},
 #ifdef VAERN_HAVE_HYPERSCAN
     /* AUTO is Hyperscan here: the automaton must give the same answers. */
-    {"prefilter on, automaton", 0, VA_PF_AUTOMATON},
+    {"prefilter on, automaton", 0, VA_PREFILTER_AUTOMATON},
 #endif
 };
 #define NMODES (sizeof modes / sizeof modes[0])
 
 /* The built-in logsource mapping, loaded once for every engine. */
 static va_arena map_arena;
-static va_sl_map *map;
+static va_logsource_map *map;
 
 /* ---- reading the tables ---------------------------------------------------------------- */
 
@@ -418,7 +418,7 @@ static int parse_load_error(pctx *p, const yaml_node_t *n, tcase *c) {
     return 0;
 }
 
-/* placeholders: {name: value or [values]} for `expand` (va_se_opts.placeholders). */
+/* placeholders: {name: value or [values]} for `expand` (va_engine_opts.placeholders). */
 static int parse_placeholders(pctx *p, const yaml_node_t *n, tcase *c) {
     if (n->type != YAML_MAPPING_NODE)
         return perr(p, n, "'placeholders' maps names to a value or a list of values"), -1;
@@ -444,7 +444,7 @@ static int parse_placeholders(pctx *p, const yaml_node_t *n, tcase *c) {
                 vals[i++] = sv(e);
             }
         }
-        c->ph[c->nph++] = (va_sv_ph){sv(k), vals, nv};
+        c->ph[c->nph++] = (va_value_placeholder){sv(k), vals, nv};
     }
     return 0;
 }
@@ -596,7 +596,7 @@ typedef struct run {
     uint32_t *got; /* alerts per (rule document, event) */
     uint32_t cur, hits;
     unsigned fails;
-    va_sx *sx; /* correlations over the hits */
+    va_correlate *sx; /* correlations over the hits */
 } run;
 
 static void fail_case(run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -629,7 +629,7 @@ static void add_diag(run *r, uint32_t line, const char *msg) {
     r->d[r->nd++] = (tdiag){line, m};
 }
 
-static void on_load_diag(void *ud, const va_sr_diag *d) {
+static void on_load_diag(void *ud, const va_rule_diag *d) {
     add_diag(ud, d->line, d->msg);
 }
 
@@ -639,14 +639,14 @@ static void on_engine_diag(void *ud, const va_diag *d) {
     add_diag(ud, d->unit_no > 0 && d->unit_no <= UINT32_MAX ? (uint32_t)d->unit_no : 0, d->msg);
 }
 
-static int on_hit(void *ud, const va_sr_rule *rule, const va_event *ev) {
+static int on_hit(void *ud, const va_rule *rule, const va_event *ev) {
     (void)ev;
     run *r = ud;
     r->hits++;
-    if (r->sx && va_sx_referenced(r->sx, rule) && va_sx_add(r->sx, rule, ev) != VA_OK)
-        fail_case(r, "event %u: va_sx_add failed", r->cur);
+    if (r->sx && va_correlate_referenced(r->sx, rule) && va_correlate_add(r->sx, rule, ev) != VA_OK)
+        fail_case(r, "event %u: va_correlate_add failed", r->cur);
     /* generate: a rule a correlation uses alerts on its own only if asked to */
-    if (r->sx && !va_sx_standalone(r->sx, rule)) return 0;
+    if (r->sx && !va_correlate_standalone(r->sx, rule)) return 0;
     int i = rule->title ? doc_index(r->c, rule->title) : -1;
     if (i < 0)
         fail_case(r, "event %u: alert from a rule the case does not name ('%s')", r->cur,
@@ -734,7 +734,7 @@ static void check_alerts(run *r) {
 }
 
 /* Events are built in their own arena, reset between events, as a reader would. */
-static void match_events(run *r, const va_se *e, va_se_scratch *s) {
+static void match_events(run *r, const va_engine *e, va_engine_scratch *s) {
     const tcase *c = r->c;
     va_arena ea;
     va_arena_init(&ea, 0);
@@ -755,9 +755,9 @@ static void match_events(run *r, const va_se *e, va_se_scratch *s) {
         ev.record_id = i + 1; /* how a correlation alert names its completing event */
         r->cur = i;
         r->hits = 0;
-        uint32_t n = va_se_match(e, s, &ev, on_hit, r);
+        uint32_t n = va_engine_match(e, s, &ev, on_hit, r);
         if (n != r->hits)
-            fail_case(r, "event %u: va_se_match counted %u alerts, the callback saw %u", i, n,
+            fail_case(r, "event %u: va_engine_match counted %u alerts, the callback saw %u", i, n,
                       r->hits);
     }
     va_arena_free(&ea);
@@ -767,38 +767,38 @@ static unsigned run_case(const tcase *c, const mode *md) {
     run r = {.c = c, .mode = md->name};
     va_arena a;
     va_arena_init(&a, 0);
-    va_sr_set set = {0};
-    va_sr_stats rs = {0};
-    va_se *e = NULL;
-    va_se_scratch *s = NULL;
-    va_se_stats st = {0};
+    va_rule_set set = {0};
+    va_rule_stats rs = {0};
+    va_engine *e = NULL;
+    va_engine_scratch *s = NULL;
+    va_engine_stats st = {0};
     r.got = calloc((size_t)c->ndocs * (c->nev ? c->nev : 1), sizeof *r.got);
     if (!r.got) {
         fail_case(&r, "out of memory");
         goto out;
     }
-    if (va_sr_load_mem(&a, c->file, c->rules, c->rules_len, &set, on_load_diag, &r, &rs) ==
+    if (va_rule_load_mem(&a, c->file, c->rules, c->rules_len, &set, on_load_diag, &r, &rs) ==
         VA_ENOMEM) {
         fail_case(&r, "out of memory loading the rules");
         goto out;
     }
     /* Designated: options the engine grows later keep their defaults. */
-    va_se_opts o = {.logsources = map,
-                    .placeholders = c->ph,
-                    .nplaceholders = c->nph,
-                    .prefilter_off = md->prefilter_off,
-                    .prefilter_backend = md->backend};
-    if (va_se_new(&set, &o, on_engine_diag, &r, &e, &st) != VA_OK) {
-        fail_case(&r, "va_se_new failed");
+    va_engine_opts o = {.logsources = map,
+                        .placeholders = c->ph,
+                        .nplaceholders = c->nph,
+                        .prefilter_off = md->prefilter_off,
+                        .prefilter_backend = md->backend};
+    if (va_engine_new(&set, &o, on_engine_diag, &r, &e, &st) != VA_OK) {
+        fail_case(&r, "va_engine_new failed");
         goto out;
     }
-    if (r.oom || !(s = va_se_scratch_new())) {
+    if (r.oom || !(s = va_engine_scratch_new())) {
         fail_case(&r, "out of memory");
         goto out;
     }
-    va_sx_stats xst = {0};
-    if (va_sx_new(&set, NULL, on_engine_diag, &r, &r.sx, &xst) != VA_OK) {
-        fail_case(&r, "va_sx_new failed");
+    va_correlate_stats xst = {0};
+    if (va_correlate_new(&set, NULL, on_engine_diag, &r, &r.sx, &xst) != VA_OK) {
+        fail_case(&r, "va_correlate_new failed");
         goto out;
     }
     check_diags(&r);
@@ -808,19 +808,19 @@ static unsigned run_case(const tcase *c, const mode *md) {
         fail_case(&r, "%u rules compiled, the case expects %u (%u rules, %u rejected)", compiled,
                   c->ndocs - c->nlerr, c->ndocs, c->nlerr);
     match_events(&r, e, s);
-    if (va_sx_flush(r.sx, INT64_MAX, on_correlation, &r) != VA_OK)
-        fail_case(&r, "va_sx_flush failed");
+    if (va_correlate_flush(r.sx, INT64_MAX, on_correlation, &r) != VA_OK)
+        fail_case(&r, "va_correlate_flush failed");
     check_alerts(&r);
     uint64_t evaluated = 0, skipped = 0;
-    va_se_scratch_counts(s, &evaluated, &skipped);
+    va_engine_scratch_counts(s, &evaluated, &skipped);
     if (md->prefilter_off && skipped)
         fail_case(&r, "the prefilter is off but skipped %llu rule evaluations",
                   (unsigned long long)skipped);
     if (!md->prefilter_off) totals.evaluated += evaluated, totals.skipped += skipped;
 out:
-    va_sx_free(r.sx);
-    va_se_scratch_free(s);
-    va_se_free(e);
+    va_correlate_free(r.sx);
+    va_engine_scratch_free(s);
+    va_engine_free(e);
     va_arena_free(&a);
     for (uint32_t i = 0; i < r.nd; i++) free(r.d[i].msg);
     free(r.d);
@@ -938,10 +938,10 @@ static int by_name(const struct dirent **x, const struct dirent **y) {
 
 int main(void) {
     size_t len;
-    const char *y = va_sl_default_yaml(&len);
+    const char *y = va_logsource_default_yaml(&len);
     const char *err = NULL;
     va_arena_init(&map_arena, 0);
-    if (va_sl_load_mem(&map_arena, "logsources.yml", y, len, &map, &err) != VA_OK) {
+    if (va_logsource_load_mem(&map_arena, "logsources.yml", y, len, &map, &err) != VA_OK) {
         fprintf(stderr, "built-in logsource mapping: %s\n", err ? err : "does not load");
         return 1;
     }

@@ -5,7 +5,7 @@
  * group-by fields, aliases, generate, chaining (sliding and closed windows), value_count with
  * repeated values and tuples, temporal_ordered order and ties, alert details, split flushes
  * and replay determinism, correlations left out, and the bounds.  Base rules are fed straight
- * to va_sx_add: the detection engine is not involved.
+ * to va_correlate_add: the detection engine is not involved.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -27,10 +27,10 @@ enum { LINE = 256 };
 
 typedef struct fx {
     va_arena a;
-    va_sr_set set;
+    va_rule_set set;
     char *text; /* the YAML loaded */
-    va_sx *x;
-    va_sx_stats st;
+    va_correlate *x;
+    va_correlate_stats st;
     int ndiag;
     va_err dcode[32];
     char dmsg[32][400];
@@ -38,7 +38,7 @@ typedef struct fx {
     char (*al)[LINE]; /* one line per alert: "Title@t first=f n=count k=v ..." */
     size_t nal, cap;
     int stop_at; /* the callback returns nonzero on this alert (1-based); 0 never */
-    int reenter; /* the callback tries va_sx_add and va_sx_flush */
+    int reenter; /* the callback tries va_correlate_add and va_correlate_flush */
     va_err reenter_add, reenter_flush;
     /* details of the last alert */
     char computer[64], channel[64], file[64], id[64], author[64], level[32], tag0[64];
@@ -64,8 +64,8 @@ static void copy_str(char *dst, size_t n, const char *s) {
     snprintf(dst, n, "%s", s ? s : "(null)");
 }
 
-static const va_sr_rule *rule(const fx *f, const char *nm) {
-    for (const va_sr_rule *r = f->set.head; r; r = r->next)
+static const va_rule *rule(const fx *f, const char *nm) {
+    for (const va_rule *r = f->set.head; r; r = r->next)
         if ((r->name && !strcmp(r->name, nm)) || (r->title && !strcmp(r->title, nm))) return r;
     fail_msg("no rule %s", nm);
     return NULL;
@@ -96,8 +96,8 @@ static int on_alert(void *ud, const va_alert *a) {
         va_event ev;
         va_event_init(&ev, &f->a);
         ev.time_ns = T0;
-        f->reenter_add = va_sx_add(f->x, rule(f, "a"), &ev);
-        f->reenter_flush = va_sx_flush(f->x, INT64_MAX, on_alert, f);
+        f->reenter_add = va_correlate_add(f->x, rule(f, "a"), &ev);
+        f->reenter_flush = va_correlate_flush(f->x, INT64_MAX, on_alert, f);
     }
     return f->stop_at && (size_t)f->stop_at == f->nal;
 }
@@ -124,14 +124,15 @@ static void load(fx *f, const char *bases, const char *yaml) {
         p += w + (p[w] == ' ');
     }
     snprintf(f->text + len, cap - len, "%s", yaml);
-    va_sr_stats rs = {0};
+    va_rule_stats rs = {0};
     assert_int_equal(
-        va_sr_load_mem(&f->a, "t.yml", f->text, strlen(f->text), &f->set, NULL, NULL, &rs), VA_OK);
+        va_rule_load_mem(&f->a, "t.yml", f->text, strlen(f->text), &f->set, NULL, NULL, &rs),
+        VA_OK);
 }
 
 static void build(fx *f, uint64_t max) {
-    va_sx_opts o = {max};
-    assert_int_equal(va_sx_new(&f->set, &o, on_diag, f, &f->x, &f->st), VA_OK);
+    va_correlate_opts o = {max};
+    assert_int_equal(va_correlate_new(&f->set, &o, on_diag, f, &f->x, &f->st), VA_OK);
 }
 
 static void setup(fx *f, const char *bases, const char *yaml) {
@@ -141,7 +142,7 @@ static void setup(fx *f, const char *bases, const char *yaml) {
 }
 
 static void teardown(fx *f) {
-    va_sx_free(f->x);
+    va_correlate_free(f->x);
     free(f->al);
     free(f->text);
     va_arena_free(&f->a);
@@ -172,13 +173,13 @@ static void ev(fx *f, const char *nm, double t, ...) {
     va_end(ap);
     va_event_finish(&e);
     assert_true(e.time_ns == ns);
-    assert_int_equal(va_sx_add(f->x, rule(f, nm), &e), VA_OK);
+    assert_int_equal(va_correlate_add(f->x, rule(f, nm), &e), VA_OK);
     va_arena_free(&a);
 }
 
 static void flush(fx *f, double upto) {
     int64_t u = isinf(upto) ? INT64_MAX : T0 + (int64_t)llround(upto * 1e9);
-    assert_int_equal(va_sx_flush(f->x, u, on_alert, f), VA_OK);
+    assert_int_equal(va_correlate_flush(f->x, u, on_alert, f), VA_OK);
 }
 
 static void expect(const fx *f, const char *const *want, size_t n) {
@@ -524,15 +525,15 @@ static void generate_and_standalone(void **state) {
           "title: Also a\n"
           "correlation: {type: event_count, rules: [a], group-by: [User], timespan: 1m,"
           " condition: {gte: 3}, generate: false}\n");
-    assert_int_equal(va_sx_referenced(f.x, rule(&f, "a")), 1);
-    assert_int_equal(va_sx_standalone(f.x, rule(&f, "a")), 0);
-    assert_int_equal(va_sx_referenced(f.x, rule(&f, "b")), 1);
-    assert_int_equal(va_sx_standalone(f.x, rule(&f, "b")), 1);
-    assert_int_equal(va_sx_standalone(f.x, rule(&f, "c")), 1);
-    assert_int_equal(va_sx_referenced(f.x, rule(&f, "z")), 0);
-    assert_int_equal(va_sx_standalone(f.x, rule(&f, "z")), 1);
-    assert_int_equal(va_sx_referenced(f.x, rule(&f, "Count a")), 0);
-    assert_int_equal(va_sx_standalone(f.x, rule(&f, "Count a")), 1);
+    assert_int_equal(va_correlate_referenced(f.x, rule(&f, "a")), 1);
+    assert_int_equal(va_correlate_standalone(f.x, rule(&f, "a")), 0);
+    assert_int_equal(va_correlate_referenced(f.x, rule(&f, "b")), 1);
+    assert_int_equal(va_correlate_standalone(f.x, rule(&f, "b")), 1);
+    assert_int_equal(va_correlate_standalone(f.x, rule(&f, "c")), 1);
+    assert_int_equal(va_correlate_referenced(f.x, rule(&f, "z")), 0);
+    assert_int_equal(va_correlate_standalone(f.x, rule(&f, "z")), 1);
+    assert_int_equal(va_correlate_referenced(f.x, rule(&f, "Count a")), 0);
+    assert_int_equal(va_correlate_standalone(f.x, rule(&f, "Count a")), 1);
     /* Matches of an unreferenced rule change nothing. */
     ev(&f, "z", 0, "User=alice", NULL);
     ev(&f, "z", 1, "User=alice", NULL);
@@ -551,7 +552,7 @@ static void generate_and_standalone(void **state) {
           "title: Two\n"
           "correlation: {type: event_count, rules: [a], group-by: [User], timespan: 1m,"
           " condition: {gte: 2}, generate: true}\n");
-    assert_int_equal(va_sx_standalone(f.x, rule(&f, "a")), 1);
+    assert_int_equal(va_correlate_standalone(f.x, rule(&f, "a")), 1);
     teardown(&f);
 }
 
@@ -579,15 +580,15 @@ static void chaining(void **state) {
     fx f;
     setup(&f, "failed_login/low successful_login/medium", CHAIN_YAML(""));
     assert_int_equal(f.st.rules, 2);
-    assert_int_equal(va_sx_standalone(f.x, rule(&f, "many_failed")), 0);
-    assert_int_equal(va_sx_referenced(f.x, rule(&f, "many_failed")), 1);
+    assert_int_equal(va_correlate_standalone(f.x, rule(&f, "many_failed")), 0);
+    assert_int_equal(va_correlate_referenced(f.x, rule(&f, "many_failed")), 1);
     chain_events(&f);
     /* The inner correlation's alerts only feed the outer one (generate absent). */
     EXPECT(&f, "Brute force success@3 first=2 n=2 User=alice");
     /* No level of its own: the highest of what it stands on (low via many_failed, medium). */
     assert_string_equal(f.level, "medium");
-    va_sx_stats st;
-    va_sx_stats_get(f.x, &st);
+    va_correlate_stats st;
+    va_correlate_stats_get(f.x, &st);
     assert_int_equal(st.alerts, 3); /* two inner, one outer */
     teardown(&f);
 
@@ -746,8 +747,8 @@ static void split_flush_and_replay(void **state) {
     }
     flush(&f, INFINITY);
     same_alerts(&f, &ref);
-    va_sx_stats st;
-    va_sx_stats_get(f.x, &st);
+    va_correlate_stats st;
+    va_correlate_stats_get(f.x, &st);
     assert_int_equal(st.late, 0);
     teardown(&f);
 
@@ -831,7 +832,7 @@ static void bad_correlations(void **state) {
          "correlation: {type: event_count, rules: [ok], group-by: [User], timespan: 1m,"
          " condition: {gte: 2}}\n");
     /* The loader refuses a missing timespan itself; a hand-built rule can still lack one. */
-    va_sr_rule *nt = (va_sr_rule *)rule(&f, "No timespan");
+    va_rule *nt = (va_rule *)rule(&f, "No timespan");
     nt->corr.timespan = NULL;
     nt->corr.timespan_s = 0;
     build(&f, 0);
@@ -851,9 +852,9 @@ static void bad_correlations(void **state) {
     assert_string_equal(f.dmsg[0], "unknown rule 'nope' (neither an id nor a name)");
     assert_int_equal(f.dline[0], rule(&f, "Unknown ref")->line);
     /* Rules used only by correlations left out stay standalone. */
-    assert_int_equal(va_sx_referenced(f.x, rule(&f, "only_bad")), 0);
-    assert_int_equal(va_sx_standalone(f.x, rule(&f, "only_bad")), 1);
-    assert_int_equal(va_sx_referenced(f.x, rule(&f, "ok")), 1);
+    assert_int_equal(va_correlate_referenced(f.x, rule(&f, "only_bad")), 0);
+    assert_int_equal(va_correlate_standalone(f.x, rule(&f, "only_bad")), 1);
+    assert_int_equal(va_correlate_referenced(f.x, rule(&f, "ok")), 1);
     ev(&f, "ok", 0, "User=alice", NULL);
     ev(&f, "ok", 1, "User=alice", NULL);
     flush(&f, INFINITY);
@@ -865,7 +866,7 @@ static void bad_correlations(void **state) {
           "title: Other\nlogsource: {product: windows}\n"
           "detection: {sel: {a: b}, condition: sel}\n");
     assert_int_equal(f.st.rules, 0);
-    assert_int_equal(va_sx_referenced(f.x, rule(&f, "ok")), 0);
+    assert_int_equal(va_correlate_referenced(f.x, rule(&f, "ok")), 0);
     ev(&f, "ok", 0, "User=alice", NULL);
     flush(&f, INFINITY);
     EXPECT_NONE(&f);
@@ -884,15 +885,15 @@ static void buffer_bound(void **state) {
     load(&f, "a", COUNT10);
     build(&f, 5);
     for (int i = 0; i < 8; i++) ev(&f, "a", i, "User=alice", NULL);
-    va_sx_stats st;
-    va_sx_stats_get(f.x, &st);
+    va_correlate_stats st;
+    va_correlate_stats_get(f.x, &st);
     assert_int_equal(st.dropped, 3);
     assert_int_equal(f.ndiag, 1); /* reported once */
     assert_int_equal(f.dcode[0], VA_ELIMIT);
     flush(&f, 100);
     /* The five buffered matches reach one group: the group and four times fill the five
      * state entries, so the fifth time is dropped at the state bound. */
-    va_sx_stats_get(f.x, &st);
+    va_correlate_stats_get(f.x, &st);
     assert_int_equal(st.dropped, 4);
     assert_int_equal(f.ndiag, 1);
     teardown(&f);
@@ -904,14 +905,14 @@ static void buffer_bound(void **state) {
     ev(&f, "a", 1, "User=u2", NULL);
     ev(&f, "a", 2, "User=u3", NULL); /* u1 and u2 hold 4 entries: no room for u3 */
     flush(&f, 10);
-    va_sx_stats_get(f.x, &st);
+    va_correlate_stats_get(f.x, &st);
     assert_int_equal(st.dropped, 1);
     /* A full flush releases all state; the same again is fine. */
     flush(&f, INFINITY);
     ev(&f, "a", 0, "User=u1", NULL);
     ev(&f, "a", 1, "User=u2", NULL);
     flush(&f, INFINITY);
-    va_sx_stats_get(f.x, &st);
+    va_correlate_stats_get(f.x, &st);
     assert_int_equal(st.dropped, 1);
     assert_int_equal(f.ndiag, 1);
     teardown(&f);
@@ -926,8 +927,8 @@ static void untimed_late_and_reset(void **state) {
           " condition: {gte: 2}}\n");
     ev(&f, "a", NAN, "User=alice", NULL);
     ev(&f, "a", NAN, "User=alice", NULL);
-    va_sx_stats st;
-    va_sx_stats_get(f.x, &st);
+    va_correlate_stats st;
+    va_correlate_stats_get(f.x, &st);
     assert_int_equal(st.untimed, 2);
     assert_int_equal(f.ndiag, 1);
     assert_int_equal(f.dcode[0], VA_EUNSUPPORTED);
@@ -935,7 +936,7 @@ static void untimed_late_and_reset(void **state) {
     flush(&f, 10);
     ev(&f, "a", 10, "User=alice", NULL); /* at the horizon: too late */
     ev(&f, "a", 3, "User=alice", NULL);  /* before it */
-    va_sx_stats_get(f.x, &st);
+    va_correlate_stats_get(f.x, &st);
     assert_int_equal(st.late, 2);
     assert_int_equal(f.ndiag, 2);
     assert_int_equal(f.dcode[1], VA_EUSAGE);
@@ -947,7 +948,7 @@ static void untimed_late_and_reset(void **state) {
     ev(&f, "a", 1, "User=bob", NULL);
     flush(&f, INFINITY);
     EXPECT(&f, "Two@10.5 first=5 n=2 User=alice", "Two@1 first=0 n=2 User=bob");
-    va_sx_stats_get(f.x, &st);
+    va_correlate_stats_get(f.x, &st);
     assert_int_equal(st.late, 2);
     teardown(&f);
 }

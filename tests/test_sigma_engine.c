@@ -19,11 +19,11 @@
 
 typedef struct fx {
     va_arena a;
-    va_sr_set set;
-    va_sl_map *map;
-    va_se *e;
-    va_se_stats st;
-    va_se_scratch *s;
+    va_rule_set set;
+    va_logsource_map *map;
+    va_engine *e;
+    va_engine_stats st;
+    va_engine_scratch *s;
 } fx;
 
 static void no_diag(void *ud, const va_diag *d) {
@@ -33,21 +33,21 @@ static void no_diag(void *ud, const va_diag *d) {
 static void setup_rules(fx *x, const char *yaml) {
     memset(x, 0, sizeof *x);
     va_arena_init(&x->a, 0);
-    va_sr_stats rs = {0};
-    assert_int_equal(va_sr_load_mem(&x->a, "t.yml", yaml, strlen(yaml), &x->set, NULL, NULL, &rs),
+    va_rule_stats rs = {0};
+    assert_int_equal(va_rule_load_mem(&x->a, "t.yml", yaml, strlen(yaml), &x->set, NULL, NULL, &rs),
                      VA_OK);
     size_t len;
-    const char *y = va_sl_default_yaml(&len);
+    const char *y = va_logsource_default_yaml(&len);
     const char *err = NULL;
-    assert_int_equal(va_sl_load_mem(&x->a, "ls", y, len, &x->map, &err), VA_OK);
-    va_se_opts o = {.logsources = x->map};
-    assert_int_equal(va_se_new(&x->set, &o, no_diag, NULL, &x->e, &x->st), VA_OK);
-    assert_non_null(x->s = va_se_scratch_new());
+    assert_int_equal(va_logsource_load_mem(&x->a, "ls", y, len, &x->map, &err), VA_OK);
+    va_engine_opts o = {.logsources = x->map};
+    assert_int_equal(va_engine_new(&x->set, &o, no_diag, NULL, &x->e, &x->st), VA_OK);
+    assert_non_null(x->s = va_engine_scratch_new());
 }
 
 static void teardown(fx *x) {
-    va_se_scratch_free(x->s);
-    va_se_free(x->e);
+    va_engine_scratch_free(x->s);
+    va_engine_free(x->e);
     va_arena_free(&x->a);
 }
 
@@ -66,7 +66,7 @@ static uint32_t run(fx *x, const char *const *kv, size_t n) {
                          VA_OK);
     }
     va_event_finish(&ev);
-    uint32_t hits = va_se_match(x->e, x->s, &ev, NULL, NULL);
+    uint32_t hits = va_engine_match(x->e, x->s, &ev, NULL, NULL);
     va_arena_free(&a);
     return hits;
 }
@@ -271,10 +271,10 @@ static void placeholders_file(void **state) {
     write_file(path, "# sites\nAdmins_Workstations: ['ADM-PC*', JUMP01]\ndc: 10.1.0.10\nempty:\n");
     va_arena a;
     va_arena_init(&a, 0);
-    va_sv_ph *ph;
+    va_value_placeholder *ph;
     size_t n;
     char err[256];
-    assert_int_equal(va_ph_load_file(&a, path, &ph, &n, err, sizeof err), VA_OK);
+    assert_int_equal(va_placeholders_load_file(&a, path, &ph, &n, err, sizeof err), VA_OK);
     assert_int_equal(n, 3);
     assert_string_equal(ph[0].name, "Admins_Workstations");
     assert_int_equal(ph[0].nvals, 2);
@@ -295,16 +295,16 @@ static void placeholders_file(void **state) {
         "title: Unset\n"
         "logsource: {product: windows, service: security}\n"
         "detection: {sel: {Workstation|expand: '%empty%'}, condition: sel}\n";
-    va_sr_stats rs = {0};
-    assert_int_equal(va_sr_load_mem(&x.a, "t.yml", rules, strlen(rules), &x.set, NULL, NULL, &rs),
+    va_rule_stats rs = {0};
+    assert_int_equal(va_rule_load_mem(&x.a, "t.yml", rules, strlen(rules), &x.set, NULL, NULL, &rs),
                      VA_OK);
     size_t len;
-    const char *y = va_sl_default_yaml(&len);
+    const char *y = va_logsource_default_yaml(&len);
     const char *lerr = NULL;
-    assert_int_equal(va_sl_load_mem(&x.a, "ls", y, len, &x.map, &lerr), VA_OK);
-    va_se_opts o = {.logsources = x.map, .placeholders = ph, .nplaceholders = n};
-    assert_int_equal(va_se_new(&x.set, &o, no_diag, NULL, &x.e, &x.st), VA_OK);
-    assert_non_null(x.s = va_se_scratch_new());
+    assert_int_equal(va_logsource_load_mem(&x.a, "ls", y, len, &x.map, &lerr), VA_OK);
+    va_engine_opts o = {.logsources = x.map, .placeholders = ph, .nplaceholders = n};
+    assert_int_equal(va_engine_new(&x.set, &o, no_diag, NULL, &x.e, &x.st), VA_OK);
+    assert_non_null(x.s = va_engine_scratch_new());
     assert_int_equal(x.st.rules, 1);
     assert_int_equal(x.st.failed, 1);
     assert_int_equal(RUN(&x, "Channel=Security", "Workstation=adm-pc07"), 1);
@@ -312,13 +312,13 @@ static void placeholders_file(void **state) {
     teardown(&x);
     /* errors name the file, line and column */
     write_file(path, "ok: a\nbad: {x: y}\n");
-    assert_int_equal(va_ph_load_file(&a, path, &ph, &n, err, sizeof err), VA_EFORMAT);
+    assert_int_equal(va_placeholders_load_file(&a, path, &ph, &n, err, sizeof err), VA_EFORMAT);
     assert_non_null(strstr(err, ":2:6: "));
     write_file(path, "a: [b\n");
-    assert_int_equal(va_ph_load_file(&a, path, &ph, &n, err, sizeof err), VA_EFORMAT);
+    assert_int_equal(va_placeholders_load_file(&a, path, &ph, &n, err, sizeof err), VA_EFORMAT);
     assert_non_null(strstr(err, path));
     unlink(path);
-    assert_int_equal(va_ph_load_file(&a, path, &ph, &n, err, sizeof err), VA_EIO);
+    assert_int_equal(va_placeholders_load_file(&a, path, &ph, &n, err, sizeof err), VA_EIO);
     va_arena_free(&a);
 }
 

@@ -48,7 +48,7 @@ static void on_hit(void *ud, uint32_t id, size_t end) {
     ((uint8_t *)ud)[id] = 1;
 }
 
-static void check_backend(va_pf_backend b) {
+static void check_backend(va_prefilter_backend b) {
     enum { NLIT = 300, ROUNDS = 200 };
     char store[NLIT][8];
     const char *lits[NLIT];
@@ -60,35 +60,35 @@ static void check_backend(va_pf_backend b) {
     }
     memcpy(store[1], store[0], lens[0]), lens[1] = lens[0]; /* an exact duplicate */
     store[2][0] = (char)(lens[0] ? lower(store[0][0]) ^ 0x20 : 'x');
-    va_pf *p = NULL;
+    va_prefilter *p = NULL;
     const char *why = NULL;
-    assert_int_equal(va_pf_new(lits, lens, NLIT, b, NULL, &p, &why), VA_OK);
-    va_pf_scratch *s = va_pf_scratch_new(p);
+    assert_int_equal(va_prefilter_new(lits, lens, NLIT, b, NULL, &p, &why), VA_OK);
+    va_prefilter_scratch *s = va_prefilter_scratch_new(p);
     assert_non_null(s);
     for (int r = 0; r < ROUNDS; r++) {
         char text[200];
         size_t n = rnd(sizeof text);
         for (size_t k = 0; k < n; k++) text[k] = rnd_char();
         uint8_t got[NLIT] = {0};
-        assert_int_equal(va_pf_scan(p, s, text, n, on_hit, got), 0);
+        assert_int_equal(va_prefilter_scan(p, s, text, n, on_hit, got), 0);
         for (int i = 0; i < NLIT; i++)
             if (got[i] != naive_has(text, n, lits[i], lens[i]))
-                fail_msg("%s: literal %d (%.*s) in '%.*s': got %d", va_pf_backend_name(p), i,
+                fail_msg("%s: literal %d (%.*s) in '%.*s': got %d", va_prefilter_backend_name(p), i,
                          (int)lens[i], lits[i], (int)n, text, got[i]);
     }
-    va_pf_scratch_free(s);
-    va_pf_free(p);
+    va_prefilter_scratch_free(s);
+    va_prefilter_free(p);
 }
 
 static void automaton_matches_naive(void **state) {
     (void)state;
-    check_backend(VA_PF_AUTOMATON);
+    check_backend(VA_PREFILTER_AUTOMATON);
 }
 
 static void hyperscan_matches_naive(void **state) {
     (void)state;
 #ifdef VAERN_HAVE_HYPERSCAN
-    check_backend(VA_PF_HYPERSCAN);
+    check_backend(VA_PREFILTER_HYPERSCAN);
 #else
     skip();
 #endif
@@ -102,26 +102,26 @@ static void hyperscan_cache(void **state) {
     const char *lits[] = {"mimikatz", "\\powershell.exe", "-enc"};
     size_t lens[] = {8, 15, 4};
     const char *why;
-    va_pf *p = NULL;
-    assert_int_equal(va_pf_new(lits, lens, 3, VA_PF_HYPERSCAN, dir, &p, &why), VA_OK);
-    assert_int_equal(va_pf_from_cache(p), 0);
-    va_pf_free(p);
-    assert_int_equal(va_pf_new(lits, lens, 3, VA_PF_HYPERSCAN, dir, &p, &why), VA_OK);
-    assert_int_equal(va_pf_from_cache(p), 1);
-    va_pf_scratch *s = va_pf_scratch_new(p);
+    va_prefilter *p = NULL;
+    assert_int_equal(va_prefilter_new(lits, lens, 3, VA_PREFILTER_HYPERSCAN, dir, &p, &why), VA_OK);
+    assert_int_equal(va_prefilter_from_cache(p), 0);
+    va_prefilter_free(p);
+    assert_int_equal(va_prefilter_new(lits, lens, 3, VA_PREFILTER_HYPERSCAN, dir, &p, &why), VA_OK);
+    assert_int_equal(va_prefilter_from_cache(p), 1);
+    va_prefilter_scratch *s = va_prefilter_scratch_new(p);
     uint8_t got[3] = {0};
     const char t[] = "C:\\Windows\\PowerShell.exe -ENC abc";
-    assert_int_equal(va_pf_scan(p, s, t, sizeof t - 1, on_hit, got), 0);
+    assert_int_equal(va_prefilter_scan(p, s, t, sizeof t - 1, on_hit, got), 0);
     assert_int_equal(got[0], 0);
     assert_int_equal(got[1], 1);
     assert_int_equal(got[2], 1);
-    va_pf_scratch_free(s);
-    va_pf_free(p);
+    va_prefilter_scratch_free(s);
+    va_prefilter_free(p);
     /* Another literal set gets its own entry. */
     lens[2] = 3;
-    assert_int_equal(va_pf_new(lits, lens, 3, VA_PF_HYPERSCAN, dir, &p, &why), VA_OK);
-    assert_int_equal(va_pf_from_cache(p), 0);
-    va_pf_free(p);
+    assert_int_equal(va_prefilter_new(lits, lens, 3, VA_PREFILTER_HYPERSCAN, dir, &p, &why), VA_OK);
+    assert_int_equal(va_prefilter_from_cache(p), 0);
+    va_prefilter_free(p);
     /* Damage every entry: it is rebuilt, not trusted. */
     char cmd[512];
     snprintf(cmd, sizeof cmd,
@@ -129,14 +129,14 @@ static void hyperscan_cache(void **state) {
              "conv=notrunc 2>/dev/null; done",
              dir);
     assert_int_equal(system(cmd), 0);
-    assert_int_equal(va_pf_new(lits, lens, 3, VA_PF_HYPERSCAN, dir, &p, &why), VA_OK);
-    assert_int_equal(va_pf_from_cache(p), 0);
-    s = va_pf_scratch_new(p);
+    assert_int_equal(va_prefilter_new(lits, lens, 3, VA_PREFILTER_HYPERSCAN, dir, &p, &why), VA_OK);
+    assert_int_equal(va_prefilter_from_cache(p), 0);
+    s = va_prefilter_scratch_new(p);
     memset(got, 0, sizeof got);
-    assert_int_equal(va_pf_scan(p, s, t, sizeof t - 1, on_hit, got), 0);
+    assert_int_equal(va_prefilter_scan(p, s, t, sizeof t - 1, on_hit, got), 0);
     assert_int_equal(got[1] + got[2], 2);
-    va_pf_scratch_free(s);
-    va_pf_free(p);
+    va_prefilter_scratch_free(s);
+    va_prefilter_free(p);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     assert_int_equal(system(cmd), 0);
 #else

@@ -25,12 +25,12 @@
 
 typedef struct diags {
     int n;
-    va_sr_diag first;
+    va_rule_diag first;
     char msg[512];
     char file[256];
 } diags;
 
-static void collect(void *ud, const va_sr_diag *d) {
+static void collect(void *ud, const va_rule_diag *d) {
     diags *g = ud;
     if (!g->n++) {
         g->first = *d;
@@ -43,9 +43,9 @@ static void collect(void *ud, const va_sr_diag *d) {
 
 typedef struct fixture {
     va_arena a;
-    va_sr_set set;
+    va_rule_set set;
     diags d;
-    va_sr_stats st;
+    va_rule_stats st;
 } fixture;
 
 static int setup(void **state) {
@@ -72,10 +72,10 @@ static void reset(fixture *f) {
 
 static va_err load(fixture *f, const char *yaml) {
     reset(f);
-    return va_sr_load_mem(&f->a, "t.yml", yaml, strlen(yaml), &f->set, collect, &f->d, &f->st);
+    return va_rule_load_mem(&f->a, "t.yml", yaml, strlen(yaml), &f->set, collect, &f->d, &f->st);
 }
 
-static const va_sr_search *search(const va_sr_detection *d, const char *name) {
+static const va_rule_search *search(const va_rule_detection *d, const char *name) {
     for (uint32_t i = 0; i < d->nsearches; i++)
         if (!strcmp(d->searches[i].name, name)) return &d->searches[i];
     fail_msg("no search identifier %s", name);
@@ -122,8 +122,8 @@ static void test_shapes(void **state) {
     assert_int_equal(load(f, shapes_yaml), VA_OK);
     assert_int_equal(f->d.n, 0);
     assert_int_equal(f->set.n, 1);
-    const va_sr_rule *r = f->set.head;
-    assert_int_equal(r->kind, VA_SR_KIND_DETECTION);
+    const va_rule *r = f->set.head;
+    assert_int_equal(r->kind, VA_RULE_KIND_DETECTION);
     assert_string_equal(r->title, "Shapes");
     assert_string_equal(r->id, "5b1e3f1c-0000-4000-8000-000000000001");
     assert_string_equal(r->status, "test");
@@ -136,14 +136,14 @@ static void test_shapes(void **state) {
     assert_string_equal(r->logsource.category, "process_creation");
     assert_null(r->logsource.service);
 
-    const va_sr_detection *d = &r->detection;
+    const va_rule_detection *d = &r->detection;
     assert_int_equal(d->nsearches, 4);
-    const va_sr_search *s = search(d, "sel_map");
-    assert_int_equal(s->kind, VA_SR_SEARCH_MAP);
+    const va_rule_search *s = search(d, "sel_map");
+    assert_int_equal(s->kind, VA_RULE_SEARCH_MAP);
     assert_int_equal(s->nmaps, 1);
     assert_int_equal(s->line, 15);
     assert_int_equal(s->col, 5);
-    const va_sr_field *fl = &s->maps[0].fields[0];
+    const va_rule_field *fl = &s->maps[0].fields[0];
     assert_string_equal(fl->name, "Image");
     assert_int_equal(fl->mods.n, 1);
     assert_string_equal(fl->mods.v[0], "endswith");
@@ -162,28 +162,28 @@ static void test_shapes(void **state) {
     assert_int_equal(fl->vals[1].line, 19);
 
     s = search(d, "sel_list");
-    assert_int_equal(s->kind, VA_SR_SEARCH_MAPLIST);
+    assert_int_equal(s->kind, VA_RULE_SEARCH_MAPLIST);
     assert_int_equal(s->nmaps, 2);
     assert_int_equal(s->maps[0].n, 1);
     assert_int_equal(s->maps[1].n, 2);
     assert_string_equal(s->maps[1].fields[1].name, "Level");
-    assert_int_equal(s->maps[1].fields[0].vals[0].type, VA_SR_INT);
+    assert_int_equal(s->maps[1].fields[0].vals[0].type, VA_RULE_INT);
     assert_int_equal(s->maps[1].fields[0].vals[0].i, 4688);
 
     s = search(d, "keywords");
-    assert_int_equal(s->kind, VA_SR_SEARCH_KEYWORDS);
+    assert_int_equal(s->kind, VA_RULE_SEARCH_KEYWORDS);
     assert_int_equal(s->nkeywords, 2);
     assert_string_equal(s->keywords[0].text, "mimikatz");
-    assert_int_equal(s->keywords[1].type, VA_SR_INT);
+    assert_int_equal(s->keywords[1].type, VA_RULE_INT);
 
     s = search(d, "kw_all");
-    assert_int_equal(s->kind, VA_SR_SEARCH_MAP);
+    assert_int_equal(s->kind, VA_RULE_SEARCH_MAP);
     assert_string_equal(s->maps[0].fields[0].name, ""); /* keyword search with modifiers */
     assert_string_equal(s->maps[0].fields[0].mods.v[0], "all");
 
     assert_int_equal(d->nconds, 1);
     assert_int_equal(d->conds[0].line, 31);
-    assert_int_equal(d->conds[0].ast->kind, VA_SC_OR);
+    assert_int_equal(d->conds[0].ast->kind, VA_COND_OR);
     assert_int_equal(d->conds[0].ast->nkids, 4);
 }
 
@@ -192,31 +192,31 @@ static void test_shapes(void **state) {
 static void test_value_types(void **state) {
     static const struct {
         const char *yaml;
-        va_sr_vtype type;
+        va_rule_vtype type;
         const char *text;
         int64_t i;
     } cases[] = {
-        {"plain", VA_SR_STR, "plain", 0},
-        {"'42'", VA_SR_STR, "42", 0},
-        {"\"true\"", VA_SR_STR, "true", 0},
-        {"42", VA_SR_INT, "42", 42},
-        {"-7", VA_SR_INT, "-7", -7},
-        {"0x1F", VA_SR_INT, "0x1F", 31},
-        {"0o17", VA_SR_INT, "0o17", 15},
-        {"99999999999999999999", VA_SR_INT, "99999999999999999999", INT64_MAX},
-        {"1.5", VA_SR_FLOAT, "1.5", 0},
-        {"2e3", VA_SR_FLOAT, "2e3", 0},
-        {".inf", VA_SR_FLOAT, ".inf", 0},
-        {"true", VA_SR_BOOL, "true", 1},
-        {"False", VA_SR_BOOL, "False", 0},
-        {"yes", VA_SR_STR, "yes", 0}, /* YAML 1.2: not a boolean */
-        {"null", VA_SR_NULL, "null", 0},
-        {"~", VA_SR_NULL, "~", 0},
-        {"", VA_SR_NULL, "", 0},
-        {"''", VA_SR_STR, "", 0},
-        {"!!str 12", VA_SR_STR, "12", 0},
-        {"0x", VA_SR_STR, "0x", 0},
-        {"1.2.3", VA_SR_STR, "1.2.3", 0},
+        {"plain", VA_RULE_STR, "plain", 0},
+        {"'42'", VA_RULE_STR, "42", 0},
+        {"\"true\"", VA_RULE_STR, "true", 0},
+        {"42", VA_RULE_INT, "42", 42},
+        {"-7", VA_RULE_INT, "-7", -7},
+        {"0x1F", VA_RULE_INT, "0x1F", 31},
+        {"0o17", VA_RULE_INT, "0o17", 15},
+        {"99999999999999999999", VA_RULE_INT, "99999999999999999999", INT64_MAX},
+        {"1.5", VA_RULE_FLOAT, "1.5", 0},
+        {"2e3", VA_RULE_FLOAT, "2e3", 0},
+        {".inf", VA_RULE_FLOAT, ".inf", 0},
+        {"true", VA_RULE_BOOL, "true", 1},
+        {"False", VA_RULE_BOOL, "False", 0},
+        {"yes", VA_RULE_STR, "yes", 0}, /* YAML 1.2: not a boolean */
+        {"null", VA_RULE_NULL, "null", 0},
+        {"~", VA_RULE_NULL, "~", 0},
+        {"", VA_RULE_NULL, "", 0},
+        {"''", VA_RULE_STR, "", 0},
+        {"!!str 12", VA_RULE_STR, "12", 0},
+        {"0x", VA_RULE_STR, "0x", 0},
+        {"1.2.3", VA_RULE_STR, "1.2.3", 0},
     };
     fixture *f = *state;
     char buf[512];
@@ -226,10 +226,10 @@ static void test_value_types(void **state) {
                  "    condition: sel\n",
                  cases[i].yaml);
         assert_int_equal(load(f, buf), VA_OK);
-        const va_sr_value *v = &f->set.head->detection.searches[0].maps[0].fields[0].vals[0];
+        const va_rule_value *v = &f->set.head->detection.searches[0].maps[0].fields[0].vals[0];
         if (v->type != cases[i].type) fail_msg("%s: type %d", cases[i].yaml, v->type);
         assert_string_equal(v->text, cases[i].text);
-        if (cases[i].type == VA_SR_INT || cases[i].type == VA_SR_BOOL)
+        if (cases[i].type == VA_RULE_INT || cases[i].type == VA_RULE_BOOL)
             assert_true(v->i == cases[i].i);
         assert_int_equal(v->line, 6);
         /* an empty value has no text; libyaml marks it right after the colon */
@@ -299,12 +299,12 @@ static void test_multi_document(void **state) {
     fixture *f = *state;
     assert_int_equal(load(f, multi_yaml), VA_OK);
     assert_int_equal(f->set.n, 4);
-    assert_int_equal(f->st.by_kind[VA_SR_KIND_CORRELATION], 2);
-    assert_int_equal(f->st.by_kind[VA_SR_KIND_DETECTION], 2);
-    const va_sr_rule *r = f->set.head;
-    assert_int_equal(r->kind, VA_SR_KIND_CORRELATION);
+    assert_int_equal(f->st.by_kind[VA_RULE_KIND_CORRELATION], 2);
+    assert_int_equal(f->st.by_kind[VA_RULE_KIND_DETECTION], 2);
+    const va_rule *r = f->set.head;
+    assert_int_equal(r->kind, VA_RULE_KIND_CORRELATION);
     assert_int_equal(r->doc, 0);
-    assert_int_equal(r->corr.type, VA_SR_TEMPORAL_ORDERED);
+    assert_int_equal(r->corr.type, VA_RULE_TEMPORAL_ORDERED);
     assert_int_equal(r->corr.rules.n, 2);
     assert_string_equal(r->corr.rules.v[1], "successful_login");
     assert_string_equal(r->corr.group_by.v[0], "User");
@@ -315,12 +315,12 @@ static void test_multi_document(void **state) {
     assert_int_equal(r->doc, 1);
     assert_int_equal(r->line, 14);
     assert_string_equal(r->name, "multiple_failed_login");
-    assert_int_equal(r->corr.type, VA_SR_EVENT_COUNT);
+    assert_int_equal(r->corr.type, VA_RULE_EVENT_COUNT);
     assert_int_equal(r->corr.ncmps, 1);
-    assert_int_equal(r->corr.cmps[0].op, VA_SR_GTE);
+    assert_int_equal(r->corr.cmps[0].op, VA_RULE_GTE);
     assert_int_equal(r->corr.cmps[0].v.i, 10);
     r = r->next;
-    assert_int_equal(r->kind, VA_SR_KIND_DETECTION);
+    assert_int_equal(r->kind, VA_RULE_KIND_DETECTION);
     assert_string_equal(r->logsource.service, "security");
     assert_int_equal(r->detection.searches[0].maps[0].fields[0].nvals, 2);
     assert_string_equal(r->next->name, "successful_login");
@@ -348,39 +348,39 @@ static void test_multi_document(void **state) {
 static void test_correlation_types(void **state) {
     static const struct {
         const char *body;
-        va_sr_ctype type;
+        va_rule_ctype type;
         uint32_t ncmps;
-        va_sr_cmpop op0;
+        va_rule_cmpop op0;
         const char *field;
         int64_t secs;
     } cases[] = {
         {"type: event_count\n  rules: [r1]\n  group-by: [Host]\n  timespan: 1h\n"
          "  condition: {gte: 100}\n",
-         VA_SR_EVENT_COUNT, 1, VA_SR_GTE, NULL, 3600},
+         VA_RULE_EVENT_COUNT, 1, VA_RULE_GTE, NULL, 3600},
         {"type: value_count\n  rules: r1\n  group-by: [Host, Ws]\n  timespan: 1d\n"
          "  condition: {field: User, gt: 100, lte: 200}\n",
-         VA_SR_VALUE_COUNT, 2, VA_SR_GT, "User", 86400},
-        {"type: temporal\n  rules: [a, b, c]\n  group-by: [Host]\n  timespan: 5m\n", VA_SR_TEMPORAL,
-         0, 0, NULL, 300},
+         VA_RULE_VALUE_COUNT, 2, VA_RULE_GT, "User", 86400},
+        {"type: temporal\n  rules: [a, b, c]\n  group-by: [Host]\n  timespan: 5m\n",
+         VA_RULE_TEMPORAL, 0, 0, NULL, 300},
         {"type: temporal_ordered\n  rules: [a, b]\n  timespan: 30s\n"
          "  condition: {eq: 2}\n",
-         VA_SR_TEMPORAL_ORDERED, 1, VA_SR_EQ, NULL, 30},
+         VA_RULE_TEMPORAL_ORDERED, 1, VA_RULE_EQ, NULL, 30},
         {"type: value_sum\n  rules: [w]\n  group-by: [Ip]\n  timespan: 1h\n"
          "  condition: {field: bytes_sent, gt: 1000000}\n",
-         VA_SR_VALUE_SUM, 1, VA_SR_GT, "bytes_sent", 3600},
+         VA_RULE_VALUE_SUM, 1, VA_RULE_GT, "bytes_sent", 3600},
         {"type: value_avg\n  rules: [w]\n  group-by: [Ip]\n  timespan: 24h\n"
          "  condition: {field: BytesOut, neq: 500.5}\n",
-         VA_SR_VALUE_AVG, 1, VA_SR_NEQ, "BytesOut", 86400},
+         VA_RULE_VALUE_AVG, 1, VA_RULE_NEQ, "BytesOut", 86400},
         {"type: value_percentile\n  rules: [p]\n  group-by: [C]\n  timespan: 24h\n"
          "  condition: {field: image, lt: 1}\n",
-         VA_SR_VALUE_PERCENTILE, 1, VA_SR_LT, "image", 86400},
+         VA_RULE_VALUE_PERCENTILE, 1, VA_RULE_LT, "image", 86400},
     };
     fixture *f = *state;
     char buf[1024];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         snprintf(buf, sizeof buf, "title: c\ncorrelation:\n  %s  generate: true\n", cases[i].body);
         if (load(f, buf)) fail_msg("case %zu: %s", i, f->d.msg);
-        const va_sr_correlation *c = &f->set.head->corr;
+        const va_rule_correlation *c = &f->set.head->corr;
         assert_int_equal(c->type, cases[i].type);
         assert_int_equal(c->ncmps, cases[i].ncmps);
         if (c->ncmps) assert_int_equal(c->cmps[0].op, cases[i].op0);
@@ -405,7 +405,7 @@ static void test_correlation_types(void **state) {
     assert_int_equal(load(f, "title: c\ncorrelation:\n  type: value_avg\n  rules: [w]\n"
                              "  timespan: 1h\n  condition: {field: B, gt: 2.5}\n"),
                      VA_OK);
-    assert_int_equal(f->set.head->corr.cmps[0].v.type, VA_SR_FLOAT);
+    assert_int_equal(f->set.head->corr.cmps[0].v.type, VA_RULE_FLOAT);
 
     /* aliases from the specification */
     static const char aliases[] = "title: x\n"
@@ -422,7 +422,7 @@ static void test_correlation_types(void **state) {
                                   "            internal_error: source.ip\n"
                                   "            new_network_connection: destination.ip\n";
     assert_int_equal(load(f, aliases), VA_OK);
-    const va_sr_correlation *c = &f->set.head->corr;
+    const va_rule_correlation *c = &f->set.head->corr;
     assert_int_equal(c->naliases, 2);
     assert_string_equal(c->aliases[1].alias, "remote_ip");
     assert_int_equal(c->aliases[1].n, 2);
@@ -445,14 +445,14 @@ static void test_filter(void **state) {
                                "    condition: selection\n";
     fixture *f = *state;
     assert_int_equal(load(f, yaml), VA_OK);
-    const va_sr_rule *r = f->set.head;
-    assert_int_equal(r->kind, VA_SR_KIND_FILTER);
+    const va_rule *r = f->set.head;
+    assert_int_equal(r->kind, VA_RULE_KIND_FILTER);
     assert_int_equal(r->filter.rules.n, 2);
     assert_string_equal(r->filter.rules.v[1], "df0841c0-9846-4e9f-ad8a-7df91571771b");
     assert_int_equal(r->filter.det.nsearches, 1); /* `rules` is not a search identifier */
     assert_string_equal(r->filter.det.searches[0].maps[0].fields[0].mods.v[0], "startswith");
-    assert_int_equal(r->filter.det.conds[0].ast->kind, VA_SC_ID);
-    assert_int_equal(f->st.by_kind[VA_SR_KIND_FILTER], 1);
+    assert_int_equal(r->filter.det.conds[0].ast->kind, VA_COND_ID);
+    assert_int_equal(f->st.by_kind[VA_RULE_KIND_FILTER], 1);
 }
 
 /* ---- load errors ------------------------------------------------------------------------ */
@@ -580,7 +580,7 @@ static void put_file(const char *dir, const char *name, const char *text) {
 
 static void test_load_tree(void **state) {
     fixture *f = *state;
-    char dir[] = "/tmp/va_sr_treeXXXXXX";
+    char dir[] = "/tmp/va_rule_treeXXXXXX";
     assert_non_null(mkdtemp(dir));
     char sub[600];
     snprintf(sub, sizeof sub, "%s/b_sub", dir);
@@ -597,7 +597,7 @@ static void test_load_tree(void **state) {
     snprintf(t, sizeof t, ok, "sub");
     put_file(sub, "z.yml", t);
     reset(f);
-    va_err e = va_sr_load_path(&f->a, dir, &f->set, collect, &f->d, &f->st);
+    va_err e = va_rule_load_path(&f->a, dir, &f->set, collect, &f->d, &f->st);
     assert_int_equal(e, VA_EFORMAT);
     assert_int_equal(f->st.files, 4);
     assert_int_equal(f->st.files_failed, 1);
@@ -616,15 +616,15 @@ static void test_load_tree(void **state) {
     for (int nt = 1; nt <= 4; nt++) {
         va_arena ar[4];
         for (int k = 0; k < 4; k++) va_arena_init(&ar[k], 0);
-        va_sr_set set = {0};
-        va_sr_stats st = {0};
+        va_rule_set set = {0};
+        va_rule_stats st = {0};
         diags d = {0};
-        assert_int_equal(va_sr_load_paths(ar, nt, two, 2, &set, collect, &d, &st), VA_EFORMAT);
+        assert_int_equal(va_rule_load_paths(ar, nt, two, 2, &set, collect, &d, &st), VA_EFORMAT);
         assert_int_equal(st.files, 5);
         assert_int_equal(st.files_failed, 1);
         assert_int_equal(set.n, 4);
         static const char *const order[] = {"a", "sub", "c", "c"};
-        const va_sr_rule *r = set.head;
+        const va_rule *r = set.head;
         for (int k = 0; k < 4; k++, r = r->next) assert_string_equal(r->title, order[k]);
         assert_null(r);
         assert_ptr_equal(set.tail->next, NULL);
@@ -637,7 +637,7 @@ static void test_load_tree(void **state) {
     /* missing file: reported with line 0 */
     reset(f);
     snprintf(t, sizeof t, "%s/missing.yml", dir);
-    assert_int_equal(va_sr_load_path(&f->a, t, &f->set, collect, &f->d, &f->st), VA_EIO);
+    assert_int_equal(va_rule_load_path(&f->a, t, &f->set, collect, &f->d, &f->st), VA_EIO);
     assert_int_equal(f->d.first.line, 0);
 
     char p[700];
@@ -683,11 +683,11 @@ static void test_cond_precedence(void **state) {
     char out[256];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         reset(f);
-        va_sc_node *n;
-        va_sc_error e = {0};
-        if (va_sc_parse(&f->a, cases[i].in, strlen(cases[i].in), &n, &e))
+        va_cond_node *n;
+        va_cond_error e = {0};
+        if (va_cond_parse(&f->a, cases[i].in, strlen(cases[i].in), &n, &e))
             fail_msg("'%s': %s at %u", cases[i].in, e.msg, e.pos);
-        va_sc_format(n, out, sizeof out);
+        va_cond_format(n, out, sizeof out);
         assert_string_equal(out, cases[i].out);
     }
 }
@@ -719,9 +719,9 @@ static void test_cond_errors(void **state) {
     fixture *f = *state;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         reset(f);
-        va_sc_node *n = NULL;
-        va_sc_error e = {0};
-        va_err r = va_sc_parse(&f->a, cases[i].in, strlen(cases[i].in), &n, &e);
+        va_cond_node *n = NULL;
+        va_cond_error e = {0};
+        va_err r = va_cond_parse(&f->a, cases[i].in, strlen(cases[i].in), &n, &e);
         if (r != cases[i].code || e.pos != cases[i].pos || !e.msg || !strstr(e.msg, cases[i].msg))
             fail_msg("'%s': got %s at %u: %s", cases[i].in, va_err_name(r), e.pos,
                      e.msg ? e.msg : "");
@@ -734,31 +734,31 @@ static void test_cond_depth(void **state) {
     char buf[4096];
     /* exactly the limit parses, one more is VA_ELIMIT */
     for (int extra = 0; extra < 2; extra++) {
-        int d = VA_SC_MAX_DEPTH + extra;
+        int d = VA_COND_MAX_DEPTH + extra;
         size_t o = 0;
         for (int i = 0; i < d; i++) buf[o++] = '(';
         buf[o++] = 'a';
         for (int i = 0; i < d; i++) buf[o++] = ')';
         reset(f);
-        va_sc_node *n;
-        va_sc_error e = {0};
-        va_err r = va_sc_parse(&f->a, buf, o, &n, &e);
+        va_cond_node *n;
+        va_cond_error e = {0};
+        va_err r = va_cond_parse(&f->a, buf, o, &n, &e);
         assert_int_equal(r, extra ? VA_ELIMIT : VA_OK);
-        if (extra) assert_int_equal(e.pos, VA_SC_MAX_DEPTH);
+        if (extra) assert_int_equal(e.pos, VA_COND_MAX_DEPTH);
     }
     size_t o = 0;
-    for (int i = 0; i < VA_SC_MAX_DEPTH + 1; i++) o += (size_t)snprintf(buf + o, 8, "not ");
+    for (int i = 0; i < VA_COND_MAX_DEPTH + 1; i++) o += (size_t)snprintf(buf + o, 8, "not ");
     buf[o++] = 'a';
     reset(f);
-    va_sc_node *n;
-    va_sc_error e = {0};
-    assert_int_equal(va_sc_parse(&f->a, buf, o, &n, &e), VA_ELIMIT);
+    va_cond_node *n;
+    va_cond_error e = {0};
+    assert_int_equal(va_cond_parse(&f->a, buf, o, &n, &e), VA_ELIMIT);
     /* a long flat chain is not nesting */
     o = 0;
     for (int i = 0; i < 500; i++) o += (size_t)snprintf(buf + o, 8, "a and ");
     buf[o++] = 'a';
     reset(f);
-    assert_int_equal(va_sc_parse(&f->a, buf, o, &n, &e), VA_OK);
+    assert_int_equal(va_cond_parse(&f->a, buf, o, &n, &e), VA_OK);
     assert_int_equal(n->nkids, 501);
 }
 
@@ -798,36 +798,36 @@ static void test_cond_eval(void **state) {
     fixture *f = *state;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         reset(f);
-        va_sc_node *n;
-        va_sc_error e = {0};
-        assert_int_equal(va_sc_parse(&f->a, cases[i].cond, strlen(cases[i].cond), &n, &e), VA_OK);
-        assert_int_equal(va_sc_resolve(n, names, 6, &f->a, &e), VA_OK);
+        va_cond_node *n;
+        va_cond_error e = {0};
+        assert_int_equal(va_cond_parse(&f->a, cases[i].cond, strlen(cases[i].cond), &n, &e), VA_OK);
+        assert_int_equal(va_cond_resolve(n, names, 6, &f->a, &e), VA_OK);
         uint32_t bits = cases[i].bits;
-        if (va_sc_eval(n, truth, &bits) != cases[i].want)
+        if (va_cond_eval(n, truth, &bits) != cases[i].want)
             fail_msg("'%s' with 0x%x: want %d", cases[i].cond, bits, cases[i].want);
     }
     /* resolution errors keep the node position */
     reset(f);
-    va_sc_node *n;
-    va_sc_error e = {0};
+    va_cond_node *n;
+    va_cond_error e = {0};
     const char *c = "sel1 and not 1 of nomatch*";
-    assert_int_equal(va_sc_parse(&f->a, c, strlen(c), &n, &e), VA_OK);
-    assert_int_equal(va_sc_resolve(n, names, 6, &f->a, &e), VA_EFORMAT);
+    assert_int_equal(va_cond_parse(&f->a, c, strlen(c), &n, &e), VA_OK);
+    assert_int_equal(va_cond_resolve(n, names, 6, &f->a, &e), VA_EFORMAT);
     assert_int_equal(e.pos, 13);
-    assert_int_equal(va_sc_resolve(n, names, 0, &f->a, &e), VA_EFORMAT);
+    assert_int_equal(va_cond_resolve(n, names, 0, &f->a, &e), VA_EFORMAT);
     assert_int_equal(e.pos, 0);
 }
 
 static void test_pattern(void **state) {
     (void)state;
-    assert_true(va_sc_pattern_match("sel*", "selection"));
-    assert_true(va_sc_pattern_match("sel*", "sel"));
-    assert_true(va_sc_pattern_match("*_main_*", "filter_main_x"));
-    assert_true(va_sc_pattern_match("*", ""));
-    assert_true(va_sc_pattern_match("a*b*c", "aXbYbc"));
-    assert_false(va_sc_pattern_match("a*b*c", "aXbYbd"));
-    assert_false(va_sc_pattern_match("sel*", "Selection")); /* identifiers are case-sensitive */
-    assert_false(va_sc_pattern_match("sel", "sel1"));
+    assert_true(va_cond_pattern_match("sel*", "selection"));
+    assert_true(va_cond_pattern_match("sel*", "sel"));
+    assert_true(va_cond_pattern_match("*_main_*", "filter_main_x"));
+    assert_true(va_cond_pattern_match("*", ""));
+    assert_true(va_cond_pattern_match("a*b*c", "aXbYbc"));
+    assert_false(va_cond_pattern_match("a*b*c", "aXbYbd"));
+    assert_false(va_cond_pattern_match("sel*", "Selection")); /* identifiers are case-sensitive */
+    assert_false(va_cond_pattern_match("sel", "sel1"));
 }
 
 /* Condition list: each entry is parsed and resolved; positions point into the entry. */
@@ -837,12 +837,12 @@ static void test_condition_list(void **state) {
                                "    a: {F: 1}\n    b: [kw]\n"
                                "    condition:\n        - a\n        - 'b and not a'\n";
     assert_int_equal(load(f, yaml), VA_OK);
-    const va_sr_detection *d = &f->set.head->detection;
+    const va_rule_detection *d = &f->set.head->detection;
     assert_int_equal(d->nconds, 2);
     assert_string_equal(d->conds[1].text, "b and not a");
     assert_int_equal(d->conds[1].line, 8);
-    assert_int_equal(d->conds[1].ast->kind, VA_SC_AND);
-    assert_int_equal(d->conds[1].ast->kids[1]->kind, VA_SC_NOT);
+    assert_int_equal(d->conds[1].ast->kind, VA_COND_AND);
+    assert_int_equal(d->conds[1].ast->kids[1]->kind, VA_COND_NOT);
     assert_int_equal(d->conds[1].ast->kids[1]->kids[0]->ids[0], 0);
 }
 

@@ -26,7 +26,7 @@
 
 typedef struct row {
     const char *mods;
-    va_sv_kind kind;
+    va_value_kind kind;
     const char *pat;
     const char *subj;
     size_t subj_n; /* 0: strlen(subj) */
@@ -36,62 +36,62 @@ typedef struct row {
 
 /* Plain string value against a string field. */
 #define S(mods, pat, subj, want)                                                                   \
-    { mods, VA_SV_STR, pat, subj, 0, VA_V_STR, want }
+    { mods, VA_VALUE_STR, pat, subj, 0, VA_V_STR, want }
 
-static int match_both(const va_sv *m, va_sv_scratch *sc, const char *s, size_t n, va_vtype t,
+static int match_both(const va_value *m, va_value_scratch *sc, const char *s, size_t n, va_vtype t,
                       const char *what) {
-    va_sv_subj a = {s, n, t, NULL, 0};
-    int r1 = va_sv_match(m, sc, &a);
+    va_value_subj a = {s, n, t, NULL, 0};
+    int r1 = va_value_match(m, sc, &a);
     va_buf f;
     va_buf_init(&f);
-    va_sv_fold(s, n, &f);
+    va_value_fold(s, n, &f);
     assert_false(f.oom);
-    va_sv_subj b = {s, n, t, f.p ? f.p : "", f.len};
-    int r2 = va_sv_match(m, sc, &b);
+    va_value_subj b = {s, n, t, f.p ? f.p : "", f.len};
+    int r2 = va_value_match(m, sc, &b);
     va_buf_free(&f);
     if (r1 != r2) fail_msg("%s: self-folded %d, pre-folded %d", what, r1, r2);
     return r1;
 }
 
 static void run_rows(const row *rows, size_t n) {
-    va_sv_scratch *sc = va_sv_scratch_new();
+    va_value_scratch *sc = va_value_scratch_new();
     assert_non_null(sc);
     for (size_t i = 0; i < n; i++) {
         const row *r = &rows[i];
         va_arena a;
         va_arena_init(&a, 0);
-        va_sv_lit lit = {r->kind, r->pat, strlen(r->pat)};
-        va_sv *m = NULL;
+        va_value_lit lit = {r->kind, r->pat, strlen(r->pat)};
+        va_value *m = NULL;
         const char *why = NULL;
-        va_err e = va_sv_compile(&a, r->mods, strlen(r->mods), &lit, 1, NULL, 0, &m, &why);
+        va_err e = va_value_compile(&a, r->mods, strlen(r->mods), &lit, 1, NULL, 0, &m, &why);
         if (e != VA_OK) fail_msg("row %zu (%s: '%s'): compile failed: %s", i, r->mods, r->pat, why);
         char what[256];
         snprintf(what, sizeof what, "row %zu (%s: '%s' vs '%s')", i, r->mods, r->pat, r->subj);
         size_t sn = r->subj_n ? r->subj_n : strlen(r->subj);
         int got = match_both(m, sc, r->subj, sn, r->type, what);
         if (got != r->want) fail_msg("%s: got %d, want %d", what, got, r->want);
-        va_sv_free(m);
+        va_value_free(m);
         va_arena_free(&a);
     }
-    va_sv_scratch_free(sc);
+    va_value_scratch_free(sc);
 }
 
 #define RUN(rows) run_rows(rows, sizeof rows / sizeof rows[0])
 
 /* Compile a list of string values; asserts success. */
-static va_sv *compile_list(va_arena *a, const char *mods, const char *const *vals, size_t n,
-                           const va_sv_ph *ph, size_t nph) {
-    va_sv_lit lits[16];
+static va_value *compile_list(va_arena *a, const char *mods, const char *const *vals, size_t n,
+                              const va_value_placeholder *ph, size_t nph) {
+    va_value_lit lits[16];
     assert_true(n <= 16);
-    for (size_t i = 0; i < n; i++) lits[i] = (va_sv_lit){VA_SV_STR, vals[i], strlen(vals[i])};
-    va_sv *m = NULL;
+    for (size_t i = 0; i < n; i++) lits[i] = (va_value_lit){VA_VALUE_STR, vals[i], strlen(vals[i])};
+    va_value *m = NULL;
     const char *why = NULL;
-    va_err e = va_sv_compile(a, mods, strlen(mods), lits, n, ph, nph, &m, &why);
+    va_err e = va_value_compile(a, mods, strlen(mods), lits, n, ph, nph, &m, &why);
     if (e != VA_OK) fail_msg("compile %s failed: %s", mods, why);
     return m;
 }
 
-static int smatch(const va_sv *m, va_sv_scratch *sc, const char *s) {
+static int smatch(const va_value *m, va_value_scratch *sc, const char *s) {
     return match_both(m, sc, s, strlen(s), VA_V_STR, s);
 }
 
@@ -109,7 +109,7 @@ static void test_plain_and_wildcards(void **state) {
         /* Empty value: only the empty string; a null field is not the empty value. */
         S("", "", "", 1),
         S("", "", "a", 0),
-        {"", VA_SV_STR, "", "", 0, VA_V_NULL, 0},
+        {"", VA_VALUE_STR, "", "", 0, VA_V_NULL, 0},
         /* `*` any length, `?` exactly one character. */
         S("", "*", "", 1),
         S("", "*", "anything at all", 1),
@@ -232,27 +232,27 @@ static void test_fold_api(void **state) {
     va_buf_init(&b);
     /* "ÄÖÜ ΣΑΣ Ж İ ABC" */
     const char *in = "\xC3\x84\xC3\x96\xC3\x9C \xCE\xA3\xCE\x91\xCE\xA3 \xD0\x96 \xC4\xB0 ABC";
-    va_sv_fold(in, strlen(in), &b);
+    va_value_fold(in, strlen(in), &b);
     assert_false(b.oom);
     assert_string_equal(b.p,
                         "\xC3\xA4\xC3\xB6\xC3\xBC \xCF\x83\xCE\xB1\xCF\x83 \xD0\xB6 \xC4\xB0 abc");
     /* Bytes that are not UTF-8 pass through. */
     va_buf_clear(&b);
-    va_sv_fold("\xFF\xFE"
-               "A\x00",
-               4, &b);
+    va_value_fold("\xFF\xFE"
+                  "A\x00",
+                  4, &b);
     assert_int_equal(b.len, 4);
     assert_memory_equal(b.p,
                         "\xFF\xFE"
                         "a\x00",
                         4);
     va_buf_free(&b);
-    assert_int_equal(va_sv_fold_cp('Z'), 'z');
-    assert_int_equal(va_sv_fold_cp(0x0130), 0x0130);
-    assert_int_equal(va_sv_fold_cp(0x0100), 0x0101);
-    assert_int_equal(va_sv_fold_cp(0x0101), 0x0101);
-    assert_int_equal(va_sv_fold_cp(0x042F), 0x044F);
-    assert_int_equal(va_sv_fold_cp(0x03A2), 0x03A2); /* unassigned gap in Greek capitals */
+    assert_int_equal(va_value_fold_cp('Z'), 'z');
+    assert_int_equal(va_value_fold_cp(0x0130), 0x0130);
+    assert_int_equal(va_value_fold_cp(0x0100), 0x0101);
+    assert_int_equal(va_value_fold_cp(0x0101), 0x0101);
+    assert_int_equal(va_value_fold_cp(0x042F), 0x044F);
+    assert_int_equal(va_value_fold_cp(0x03A2), 0x03A2); /* unassigned gap in Greek capitals */
 }
 
 /* ---- contains / startswith / endswith ----------------------------------------------------- */
@@ -285,8 +285,8 @@ static void test_position_modifiers(void **state) {
         S("cased|endswith", "Evil", "xEvil", 1),
         S("startswith|cased", "Evil", "evil", 0),
         /* Numbers take string modifiers as their text. */
-        {"contains", VA_SV_INT, "462", "14624", 0, VA_V_UINT, 1},
-        {"startswith", VA_SV_INT, "46", "4624", 0, VA_V_UINT, 1},
+        {"contains", VA_VALUE_INT, "462", "14624", 0, VA_V_UINT, 1},
+        {"startswith", VA_VALUE_INT, "46", "4624", 0, VA_V_UINT, 1},
     };
     RUN(rows);
 }
@@ -297,56 +297,56 @@ static void test_numbers(void **state) {
     (void)state;
     static const row rows[] = {
         /* A YAML integer matches the numeric field whatever its text, and the string form. */
-        {"", VA_SV_INT, "4624", "4624", 0, VA_V_UINT, 1},
-        {"", VA_SV_INT, "4624", "4624", 0, VA_V_STR, 1},
-        {"", VA_SV_INT, "4624", "04624", 0, VA_V_STR, 1},
-        {"", VA_SV_INT, "4624", "4624.0", 0, VA_V_REAL, 1},
-        {"", VA_SV_INT, "4624", "0x1210", 0, VA_V_STR, 1},
-        {"", VA_SV_INT, "4624", "4625", 0, VA_V_UINT, 0},
-        {"", VA_SV_INT, "4624", "462", 0, VA_V_UINT, 0},
-        {"", VA_SV_INT, "4624", "", 0, VA_V_STR, 0},
-        {"", VA_SV_INT, "4624", "", 0, VA_V_NULL, 0},
-        {"", VA_SV_INT, "-1", "-1", 0, VA_V_INT, 1},
-        {"", VA_SV_INT, "0x10", "16", 0, VA_V_INT, 1},
-        {"", VA_SV_FLOAT, "1.5", "1.50", 0, VA_V_REAL, 1},
-        {"", VA_SV_FLOAT, "1.5", "15e-1", 0, VA_V_REAL, 1},
-        {"", VA_SV_FLOAT, "1.5", "1.05", 0, VA_V_REAL, 0},
+        {"", VA_VALUE_INT, "4624", "4624", 0, VA_V_UINT, 1},
+        {"", VA_VALUE_INT, "4624", "4624", 0, VA_V_STR, 1},
+        {"", VA_VALUE_INT, "4624", "04624", 0, VA_V_STR, 1},
+        {"", VA_VALUE_INT, "4624", "4624.0", 0, VA_V_REAL, 1},
+        {"", VA_VALUE_INT, "4624", "0x1210", 0, VA_V_STR, 1},
+        {"", VA_VALUE_INT, "4624", "4625", 0, VA_V_UINT, 0},
+        {"", VA_VALUE_INT, "4624", "462", 0, VA_V_UINT, 0},
+        {"", VA_VALUE_INT, "4624", "", 0, VA_V_STR, 0},
+        {"", VA_VALUE_INT, "4624", "", 0, VA_V_NULL, 0},
+        {"", VA_VALUE_INT, "-1", "-1", 0, VA_V_INT, 1},
+        {"", VA_VALUE_INT, "0x10", "16", 0, VA_V_INT, 1},
+        {"", VA_VALUE_FLOAT, "1.5", "1.50", 0, VA_V_REAL, 1},
+        {"", VA_VALUE_FLOAT, "1.5", "15e-1", 0, VA_V_REAL, 1},
+        {"", VA_VALUE_FLOAT, "1.5", "1.05", 0, VA_V_REAL, 0},
         /* A quoted number is a string: text equality only. */
         S("", "4624", "4624", 1),
         S("", "4624", "04624", 0),
-        {"", VA_SV_STR, "4624", "4624", 0, VA_V_UINT, 1},
+        {"", VA_VALUE_STR, "4624", "4624", 0, VA_V_UINT, 1},
         /* Comparisons: field text parsed as integer or float; non-numeric never matches. */
-        {"gt", VA_SV_INT, "10", "11", 0, VA_V_INT, 1},
-        {"gt", VA_SV_INT, "10", "10", 0, VA_V_INT, 0},
-        {"gt", VA_SV_INT, "10", "10.5", 0, VA_V_REAL, 1},
-        {"gt", VA_SV_INT, "10", "1e2", 0, VA_V_REAL, 1},
-        {"gt", VA_SV_INT, "10", "-11", 0, VA_V_INT, 0},
-        {"gt", VA_SV_INT, "10", "abc", 0, VA_V_STR, 0},
-        {"gt", VA_SV_INT, "10", "", 0, VA_V_STR, 0},
-        {"gt", VA_SV_INT, "10", "11abc", 0, VA_V_STR, 0},
-        {"gt", VA_SV_INT, "10", " 11", 0, VA_V_STR, 0},
-        {"gt", VA_SV_INT, "0", "true", 0, VA_V_BOOL, 0},
-        {"gt", VA_SV_INT, "0", "", 0, VA_V_NULL, 0},
-        {"gt", VA_SV_INT, "9223372036854775806", "9223372036854775807", 0, VA_V_INT, 1},
-        {"gt", VA_SV_INT, "9223372036854775806", "9223372036854775806", 0, VA_V_INT, 0},
-        {"gte", VA_SV_INT, "10", "10", 0, VA_V_INT, 1},
-        {"gte", VA_SV_INT, "10", "9.99", 0, VA_V_REAL, 0},
-        {"lt", VA_SV_INT, "10", "9", 0, VA_V_INT, 1},
-        {"lt", VA_SV_INT, "10", "10", 0, VA_V_INT, 0},
-        {"lt", VA_SV_INT, "-5", "-6", 0, VA_V_INT, 1},
-        {"lt", VA_SV_FLOAT, "0.5", "0.25", 0, VA_V_REAL, 1},
-        {"lte", VA_SV_INT, "10", "10.0", 0, VA_V_REAL, 1},
-        {"lte", VA_SV_INT, "10", "0xB", 0, VA_V_STR, 0},
-        {"lte", VA_SV_INT, "10", "xyz", 0, VA_V_STR, 0},
+        {"gt", VA_VALUE_INT, "10", "11", 0, VA_V_INT, 1},
+        {"gt", VA_VALUE_INT, "10", "10", 0, VA_V_INT, 0},
+        {"gt", VA_VALUE_INT, "10", "10.5", 0, VA_V_REAL, 1},
+        {"gt", VA_VALUE_INT, "10", "1e2", 0, VA_V_REAL, 1},
+        {"gt", VA_VALUE_INT, "10", "-11", 0, VA_V_INT, 0},
+        {"gt", VA_VALUE_INT, "10", "abc", 0, VA_V_STR, 0},
+        {"gt", VA_VALUE_INT, "10", "", 0, VA_V_STR, 0},
+        {"gt", VA_VALUE_INT, "10", "11abc", 0, VA_V_STR, 0},
+        {"gt", VA_VALUE_INT, "10", " 11", 0, VA_V_STR, 0},
+        {"gt", VA_VALUE_INT, "0", "true", 0, VA_V_BOOL, 0},
+        {"gt", VA_VALUE_INT, "0", "", 0, VA_V_NULL, 0},
+        {"gt", VA_VALUE_INT, "9223372036854775806", "9223372036854775807", 0, VA_V_INT, 1},
+        {"gt", VA_VALUE_INT, "9223372036854775806", "9223372036854775806", 0, VA_V_INT, 0},
+        {"gte", VA_VALUE_INT, "10", "10", 0, VA_V_INT, 1},
+        {"gte", VA_VALUE_INT, "10", "9.99", 0, VA_V_REAL, 0},
+        {"lt", VA_VALUE_INT, "10", "9", 0, VA_V_INT, 1},
+        {"lt", VA_VALUE_INT, "10", "10", 0, VA_V_INT, 0},
+        {"lt", VA_VALUE_INT, "-5", "-6", 0, VA_V_INT, 1},
+        {"lt", VA_VALUE_FLOAT, "0.5", "0.25", 0, VA_V_REAL, 1},
+        {"lte", VA_VALUE_INT, "10", "10.0", 0, VA_V_REAL, 1},
+        {"lte", VA_VALUE_INT, "10", "0xB", 0, VA_V_STR, 0},
+        {"lte", VA_VALUE_INT, "10", "xyz", 0, VA_V_STR, 0},
         /* neq: the field differs from the value. */
-        {"neq", VA_SV_INT, "4624", "4624", 0, VA_V_UINT, 0},
-        {"neq", VA_SV_INT, "4624", "4625", 0, VA_V_UINT, 1},
-        {"neq", VA_SV_INT, "4624", "04624", 0, VA_V_STR, 0},
+        {"neq", VA_VALUE_INT, "4624", "4624", 0, VA_V_UINT, 0},
+        {"neq", VA_VALUE_INT, "4624", "4625", 0, VA_V_UINT, 1},
+        {"neq", VA_VALUE_INT, "4624", "04624", 0, VA_V_STR, 0},
         S("neq", "foo", "FOO", 0),
         S("neq", "foo", "bar", 1),
         S("neq|contains", "foo", "xfoox", 0),
         S("neq|cased", "foo", "FOO", 1),
-        {"cased", VA_SV_INT, "4624", "04624", 0, VA_V_STR, 1}, /* cased changes no number */
+        {"cased", VA_VALUE_INT, "4624", "04624", 0, VA_V_STR, 1}, /* cased changes no number */
     };
     RUN(rows);
 }
@@ -357,52 +357,52 @@ static void test_null_exists(void **state) {
     (void)state;
     va_arena a;
     va_arena_init(&a, 0);
-    va_sv_scratch *sc = va_sv_scratch_new();
+    va_value_scratch *sc = va_value_scratch_new();
     assert_non_null(sc);
     const char *why;
-    va_sv *m;
-    va_sv_lit nul = {VA_SV_NULL, "", 0};
-    assert_int_equal(va_sv_compile(&a, "", 0, &nul, 1, NULL, 0, &m, &why), VA_OK);
-    assert_true(va_sv_flags(m) & VA_SV_F_NULL);
-    assert_int_equal(va_sv_absent(m), 1);
+    va_value *m;
+    va_value_lit nul = {VA_VALUE_NULL, "", 0};
+    assert_int_equal(va_value_compile(&a, "", 0, &nul, 1, NULL, 0, &m, &why), VA_OK);
+    assert_true(va_value_flags(m) & VA_VALUE_F_NULL);
+    assert_int_equal(va_value_absent(m), 1);
     assert_int_equal(match_both(m, sc, "", 0, VA_V_NULL, "null"), 1);
     assert_int_equal(match_both(m, sc, "", 0, VA_V_STR, "empty"), 0);
     assert_int_equal(match_both(m, sc, "x", 1, VA_V_STR, "x"), 0);
-    va_sv_free(m);
+    va_value_free(m);
 
-    va_sv_lit empty = {VA_SV_STR, "", 0};
-    assert_int_equal(va_sv_compile(&a, NULL, 0, &empty, 1, NULL, 0, &m, &why), VA_OK);
-    assert_int_equal(va_sv_absent(m), 0);
+    va_value_lit empty = {VA_VALUE_STR, "", 0};
+    assert_int_equal(va_value_compile(&a, NULL, 0, &empty, 1, NULL, 0, &m, &why), VA_OK);
+    assert_int_equal(va_value_absent(m), 0);
     assert_int_equal(match_both(m, sc, "", 0, VA_V_STR, "empty"), 1);
-    va_sv_free(m);
+    va_value_free(m);
 
-    va_sv_lit t = {VA_SV_BOOL, "true", 4}, f = {VA_SV_BOOL, "False", 5};
-    assert_int_equal(va_sv_compile(&a, "exists", 6, &t, 1, NULL, 0, &m, &why), VA_OK);
-    assert_true(va_sv_flags(m) & VA_SV_F_EXISTS);
-    assert_int_equal(va_sv_absent(m), 0);
+    va_value_lit t = {VA_VALUE_BOOL, "true", 4}, f = {VA_VALUE_BOOL, "False", 5};
+    assert_int_equal(va_value_compile(&a, "exists", 6, &t, 1, NULL, 0, &m, &why), VA_OK);
+    assert_true(va_value_flags(m) & VA_VALUE_F_EXISTS);
+    assert_int_equal(va_value_absent(m), 0);
     assert_int_equal(match_both(m, sc, "", 0, VA_V_NULL, "present null"), 1);
     assert_int_equal(match_both(m, sc, "", 0, VA_V_STR, "present empty"), 1);
-    va_sv_free(m);
-    assert_int_equal(va_sv_compile(&a, "exists", 6, &f, 1, NULL, 0, &m, &why), VA_OK);
-    assert_int_equal(va_sv_absent(m), 1);
+    va_value_free(m);
+    assert_int_equal(va_value_compile(&a, "exists", 6, &f, 1, NULL, 0, &m, &why), VA_OK);
+    assert_int_equal(va_value_absent(m), 1);
     assert_int_equal(match_both(m, sc, "x", 1, VA_V_STR, "present"), 0);
-    va_sv_free(m);
+    va_value_free(m);
 
     /* A boolean value without exists is compared as text. */
-    assert_int_equal(va_sv_compile(&a, "", 0, &t, 1, NULL, 0, &m, &why), VA_OK);
+    assert_int_equal(va_value_compile(&a, "", 0, &t, 1, NULL, 0, &m, &why), VA_OK);
     assert_int_equal(match_both(m, sc, "true", 4, VA_V_BOOL, "true"), 1);
     assert_int_equal(match_both(m, sc, "TRUE", 4, VA_V_STR, "TRUE"), 1);
     assert_int_equal(match_both(m, sc, "false", 5, VA_V_BOOL, "false"), 0);
-    assert_int_equal(va_sv_absent(m), 0);
-    va_sv_free(m);
-    va_sv_scratch_free(sc);
+    assert_int_equal(va_value_absent(m), 0);
+    va_value_free(m);
+    va_value_scratch_free(sc);
     va_arena_free(&a);
 }
 
 /* ---- time parts -------------------------------------------------------------------------- */
 
 #define T(mods, v, subj, want)                                                                     \
-    { mods, VA_SV_INT, v, subj, 0, VA_V_STR, want }
+    { mods, VA_VALUE_INT, v, subj, 0, VA_V_STR, want }
 
 static void test_time_parts(void **state) {
     (void)state;
@@ -436,7 +436,7 @@ static void test_time_parts(void **state) {
         T("hour|lt|neq", "6", "2024-03-05T05:00:00Z", 0),
         T("minute", "5", "not a date", 0),
         T("minute", "5", "5", 0),
-        {"minute", VA_SV_INT, "0", "", 0, VA_V_NULL, 0},
+        {"minute", VA_VALUE_INT, "0", "", 0, VA_V_NULL, 0},
     };
     RUN(rows);
 }
@@ -500,16 +500,16 @@ static void test_encodings(void **state) {
         S("base64offset|contains", "IEX (New-Object Net.WebClient)",
           "powershell -enc SUVYIChOZXctT2JqZWN0IE5ldC5XZWJDbGllbnQp", 1),
         /* UTF-16 encodings, byte sequences from the appendix. */
-        {"utf16le", VA_SV_STR, "cmd", "c\0m\0d\0", 6, VA_V_STR, 1},
-        {"wide", VA_SV_STR, "cmd", "c\0m\0d\0", 6, VA_V_STR, 1},
-        {"utf16be", VA_SV_STR, "cmd", "\0c\0m\0d", 6, VA_V_STR, 1},
-        {"utf16", VA_SV_STR, "cmd",
+        {"utf16le", VA_VALUE_STR, "cmd", "c\0m\0d\0", 6, VA_V_STR, 1},
+        {"wide", VA_VALUE_STR, "cmd", "c\0m\0d\0", 6, VA_V_STR, 1},
+        {"utf16be", VA_VALUE_STR, "cmd", "\0c\0m\0d", 6, VA_V_STR, 1},
+        {"utf16", VA_VALUE_STR, "cmd",
          "\xFF\xFE"
          "c\0m\0d\0",
          8, VA_V_STR, 1},
-        {"utf16le", VA_SV_STR, "cmd", "cmd", 0, VA_V_STR, 0},
-        {"utf16le", VA_SV_STR, "\xC3\xA4", "\xE4\0", 2, VA_V_STR, 1}, /* ä is U+00E4 */
-        {"wide|contains", VA_SV_STR, "md", "c\0m\0d\0", 6, VA_V_STR, 1},
+        {"utf16le", VA_VALUE_STR, "cmd", "cmd", 0, VA_V_STR, 0},
+        {"utf16le", VA_VALUE_STR, "\xC3\xA4", "\xE4\0", 2, VA_V_STR, 1}, /* ä is U+00E4 */
+        {"wide|contains", VA_VALUE_STR, "md", "c\0m\0d\0", 6, VA_V_STR, 1},
         S("wide|base64", "cmd", "YwBtAGQA", 1),
         S("utf16le|base64", "cmd", "YwBtAGQA", 1),
         /* wide|base64offset|contains: UTF-16LE command lines, base64 encoded at offsets 6,
@@ -559,23 +559,23 @@ static void test_re_pathological(void **state) {
     (void)state;
     va_arena a;
     va_arena_init(&a, 0);
-    va_sv_scratch *sc = va_sv_scratch_new();
+    va_value_scratch *sc = va_value_scratch_new();
     assert_non_null(sc);
     const char *pats[] = {"(a+)+$", "(a|a)*b", "(x+x+)+y"};
     const char *subj[] = {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!",
                           "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
                           "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"};
     for (int i = 0; i < 3; i++) {
-        va_sv *m = compile_list(&a, "re", &pats[i], 1, NULL, 0);
+        va_value *m = compile_list(&a, "re", &pats[i], 1, NULL, 0);
         time_t t0 = time(NULL);
-        va_sv_subj s = {subj[i], strlen(subj[i]), VA_V_STR, NULL, 0};
-        assert_int_equal(va_sv_match(m, sc, &s), 0);
+        va_value_subj s = {subj[i], strlen(subj[i]), VA_V_STR, NULL, 0};
+        assert_int_equal(va_value_match(m, sc, &s), 0);
         assert_true(time(NULL) - t0 < 10);
-        va_sv_free(m);
+        va_value_free(m);
     }
     /* At least the exponential ones were cut off by the match limit and counted. */
-    assert_true(va_sv_scratch_errors(sc) >= 1);
-    va_sv_scratch_free(sc);
+    assert_true(va_value_scratch_errors(sc) >= 1);
+    va_value_scratch_free(sc);
     va_arena_free(&a);
 }
 
@@ -633,14 +633,14 @@ static void test_lists_all(void **state) {
     (void)state;
     va_arena a;
     va_arena_init(&a, 0);
-    va_sv_scratch *sc = va_sv_scratch_new();
+    va_value_scratch *sc = va_value_scratch_new();
     assert_non_null(sc);
     const char *two[] = {"OabVirtualDirectory", " -ExternalUrl "};
-    va_sv *any = compile_list(&a, "contains", two, 2, NULL, 0);
-    va_sv *all = compile_list(&a, "contains|all", two, 2, NULL, 0);
-    assert_true(va_sv_flags(all) & VA_SV_F_ALL);
-    assert_false(va_sv_flags(any) & VA_SV_F_ALL);
-    assert_int_equal(va_sv_nvalues(all), 2);
+    va_value *any = compile_list(&a, "contains", two, 2, NULL, 0);
+    va_value *all = compile_list(&a, "contains|all", two, 2, NULL, 0);
+    assert_true(va_value_flags(all) & VA_VALUE_F_ALL);
+    assert_false(va_value_flags(any) & VA_VALUE_F_ALL);
+    assert_int_equal(va_value_nvalues(all), 2);
     const char *both = "Set-OabVirtualDirectory -ExternalUrl http://x";
     const char *one = "Set-OabVirtualDirectory -InternalUrl http://x";
     assert_int_equal(smatch(any, sc, both), 1);
@@ -649,29 +649,29 @@ static void test_lists_all(void **state) {
     assert_int_equal(smatch(all, sc, one), 0);
     assert_int_equal(smatch(any, sc, "nothing"), 0);
     /* Per-value primitive for engines that spread `all` over repeated fields. */
-    va_sv_subj s = {one, strlen(one), VA_V_STR, NULL, 0};
-    assert_int_equal(va_sv_match_value(all, 0, sc, &s), 1);
-    assert_int_equal(va_sv_match_value(all, 1, sc, &s), 0);
-    assert_int_equal(va_sv_match_value(all, 2, sc, &s), 0);
+    va_value_subj s = {one, strlen(one), VA_V_STR, NULL, 0};
+    assert_int_equal(va_value_match_value(all, 0, sc, &s), 1);
+    assert_int_equal(va_value_match_value(all, 1, sc, &s), 0);
+    assert_int_equal(va_value_match_value(all, 2, sc, &s), 0);
     /* A list of numbers: OR; with neq, different from all of them. */
-    va_sv_lit ids[] = {{VA_SV_INT, "517", 3}, {VA_SV_INT, "1102", 4}};
-    va_sv *m;
+    va_value_lit ids[] = {{VA_VALUE_INT, "517", 3}, {VA_VALUE_INT, "1102", 4}};
+    va_value *m;
     const char *why;
-    assert_int_equal(va_sv_compile(&a, "", 0, ids, 2, NULL, 0, &m, &why), VA_OK);
+    assert_int_equal(va_value_compile(&a, "", 0, ids, 2, NULL, 0, &m, &why), VA_OK);
     assert_int_equal(match_both(m, sc, "1102", 4, VA_V_UINT, "1102"), 1);
     assert_int_equal(match_both(m, sc, "517", 3, VA_V_UINT, "517"), 1);
     assert_int_equal(match_both(m, sc, "518", 3, VA_V_UINT, "518"), 0);
-    assert_int_equal(va_sv_compile(&a, "neq", 3, ids, 2, NULL, 0, &m, &why), VA_OK);
+    assert_int_equal(va_value_compile(&a, "neq", 3, ids, 2, NULL, 0, &m, &why), VA_OK);
     assert_int_equal(match_both(m, sc, "1102", 4, VA_V_UINT, "neq 1102"), 0);
     assert_int_equal(match_both(m, sc, "518", 3, VA_V_UINT, "neq 518"), 1);
     /* gt with all: within a range. */
-    va_sv_lit range[] = {{VA_SV_INT, "10", 2}, {VA_SV_INT, "20", 2}};
-    assert_int_equal(va_sv_compile(&a, "gt|all", 6, range, 2, NULL, 0, &m, &why), VA_OK);
+    va_value_lit range[] = {{VA_VALUE_INT, "10", 2}, {VA_VALUE_INT, "20", 2}};
+    assert_int_equal(va_value_compile(&a, "gt|all", 6, range, 2, NULL, 0, &m, &why), VA_OK);
     assert_int_equal(match_both(m, sc, "25", 2, VA_V_INT, "25"), 1);
     assert_int_equal(match_both(m, sc, "15", 2, VA_V_INT, "15"), 0);
-    va_sv_free(any);
-    va_sv_free(all);
-    va_sv_scratch_free(sc);
+    va_value_free(any);
+    va_value_free(all);
+    va_value_scratch_free(sc);
     va_arena_free(&a);
 }
 
@@ -679,14 +679,15 @@ static void test_expand(void **state) {
     (void)state;
     va_arena a;
     va_arena_init(&a, 0);
-    va_sv_scratch *sc = va_sv_scratch_new();
+    va_value_scratch *sc = va_value_scratch_new();
     assert_non_null(sc);
     const char *servers[] = {"srv*", "dc01"};
     const char *names[] = {"x"};
     const char *admins[] = {"admin", "root"};
-    va_sv_ph ph[] = {{"Servers", servers, 2}, {"name", names, 1}, {"Administrators", admins, 2}};
+    va_value_placeholder ph[] = {
+        {"Servers", servers, 2}, {"name", names, 1}, {"Administrators", admins, 2}};
     const char *v1[] = {"%Servers%"};
-    va_sv *m = compile_list(&a, "expand", v1, 1, ph, 3);
+    va_value *m = compile_list(&a, "expand", v1, 1, ph, 3);
     assert_int_equal(smatch(m, sc, "SRV-12"), 1);
     assert_int_equal(smatch(m, sc, "dc01"), 1);
     assert_int_equal(smatch(m, sc, "ws01"), 0);
@@ -706,7 +707,7 @@ static void test_expand(void **state) {
     assert_int_equal(smatch(m, sc, "eHk="), 1); /* b64("xy") */
     /* windash before expand leaves the placeholder's name alone and permutes its values. */
     const char *dashed[] = {"-x"};
-    va_sv_ph ph2[] = {{"a-b", dashed, 1}};
+    va_value_placeholder ph2[] = {{"a-b", dashed, 1}};
     const char *v6[] = {"%a-b%"};
     m = compile_list(&a, "windash|expand", v6, 1, ph2, 1);
     assert_int_equal(smatch(m, sc, "-x"), 1);
@@ -715,18 +716,18 @@ static void test_expand(void **state) {
     assert_int_equal(smatch(m, sc, "/x"), 1);
     /* An unresolved placeholder is an error naming it. */
     const char *v5[] = {"%Nope%"};
-    va_sv_lit lit = {VA_SV_STR, v5[0], strlen(v5[0])};
+    va_value_lit lit = {VA_VALUE_STR, v5[0], strlen(v5[0])};
     const char *why = NULL;
-    va_sv *bad = NULL;
-    assert_int_equal(va_sv_compile(&a, "expand", 6, &lit, 1, ph, 3, &bad, &why), VA_EFORMAT);
+    va_value *bad = NULL;
+    assert_int_equal(va_value_compile(&a, "expand", 6, &lit, 1, ph, 3, &bad, &why), VA_EFORMAT);
     assert_non_null(why);
     assert_non_null(strstr(why, "%Nope%"));
     assert_null(bad);
     /* base64 before expand cannot encode the placeholder. */
-    assert_int_equal(va_sv_compile(&a, "base64|expand", 13, &lit, 1, ph, 3, &bad, &why),
+    assert_int_equal(va_value_compile(&a, "base64|expand", 13, &lit, 1, ph, 3, &bad, &why),
                      VA_EFORMAT);
     assert_non_null(strstr(why, "expand"));
-    va_sv_scratch_free(sc);
+    va_value_scratch_free(sc);
     va_arena_free(&a);
 }
 
@@ -734,7 +735,7 @@ static void test_fieldref(void **state) {
     (void)state;
     va_arena a;
     va_arena_init(&a, 0);
-    va_sv_scratch *sc = va_sv_scratch_new();
+    va_value_scratch *sc = va_value_scratch_new();
     assert_non_null(sc);
     const char *ref[] = {"TargetUserName"};
     struct {
@@ -754,19 +755,19 @@ static void test_fieldref(void **state) {
         {"fieldref|neq", "a", "a", 1}, /* per-value primitive: neq is the engine's to apply */
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-        va_sv *m = compile_list(&a, rows[i].mods, ref, 1, NULL, 0);
-        assert_true(va_sv_flags(m) & VA_SV_F_FIELDREF);
+        va_value *m = compile_list(&a, rows[i].mods, ref, 1, NULL, 0);
+        assert_true(va_value_flags(m) & VA_VALUE_F_FIELDREF);
         size_t n = 0;
-        const char *name = va_sv_ref_name(m, 0, &n);
+        const char *name = va_value_ref_name(m, 0, &n);
         assert_non_null(name);
         assert_int_equal(n, strlen(ref[0]));
         assert_memory_equal(name, ref[0], n);
-        va_sv_subj s = {rows[i].subj, strlen(rows[i].subj), VA_V_STR, NULL, 0};
-        va_sv_subj o = {rows[i].other, strlen(rows[i].other), VA_V_STR, NULL, 0};
-        if (va_sv_match_ref(m, 0, sc, &s, &o) != rows[i].want) fail_msg("fieldref row %zu", i);
-        assert_int_equal(va_sv_match(m, sc, &s), 0);
+        va_value_subj s = {rows[i].subj, strlen(rows[i].subj), VA_V_STR, NULL, 0};
+        va_value_subj o = {rows[i].other, strlen(rows[i].other), VA_V_STR, NULL, 0};
+        if (va_value_match_ref(m, 0, sc, &s, &o) != rows[i].want) fail_msg("fieldref row %zu", i);
+        assert_int_equal(va_value_match(m, sc, &s), 0);
     }
-    va_sv_scratch_free(sc);
+    va_value_scratch_free(sc);
     va_arena_free(&a);
 }
 
@@ -776,68 +777,68 @@ static void test_errors(void **state) {
     (void)state;
     static const struct {
         const char *mods;
-        va_sv_kind kind;
+        va_value_kind kind;
         const char *val;
         va_err want;
         const char *why_has;
     } rows[] = {
-        {"foo", VA_SV_STR, "x", VA_EUNSUPPORTED, "foo"},
-        {"contains|foo", VA_SV_STR, "x", VA_EUNSUPPORTED, "foo"},
-        {"minute", VA_SV_STR, "5", VA_EFORMAT, "minute"},
-        {"minute|hour", VA_SV_INT, "5", VA_EFORMAT, "time"},
-        {"hour|contains", VA_SV_INT, "5", VA_EFORMAT, "contains"},
-        {"re|hour", VA_SV_STR, "5", VA_EFORMAT, "hour"},
-        {"exists", VA_SV_BOOL, "maybe", VA_EFORMAT, "maybe"},
-        {"Contains", VA_SV_STR, "x", VA_EUNSUPPORTED, "Contains"},
-        {"contains|startswith", VA_SV_STR, "x", VA_EFORMAT, "startswith"},
-        {"endswith|contains", VA_SV_STR, "x", VA_EFORMAT, "endswith"},
-        {"contains|contains", VA_SV_STR, "x", VA_EFORMAT, "twice"},
-        {"contains|", VA_SV_STR, "x", VA_EFORMAT, "empty"},
-        {"|contains", VA_SV_STR, "x", VA_EFORMAT, "empty"},
-        {"i", VA_SV_STR, "x", VA_EFORMAT, "re"},
-        {"i|re", VA_SV_STR, "x", VA_EFORMAT, "re"},
-        {"re|contains", VA_SV_STR, "x", VA_EFORMAT, "contains"},
-        {"base64|re", VA_SV_STR, "x", VA_EFORMAT, "base64"},
-        {"re", VA_SV_STR, "(", VA_EFORMAT, "re"},
-        {"re", VA_SV_STR, "a{2,1}", VA_EFORMAT, "re"},
-        {"contains|base64", VA_SV_STR, "foo", VA_EFORMAT, "wildcard"},
-        {"base64", VA_SV_STR, "fo*o", VA_EFORMAT, "wildcard"},
-        {"base64offset", VA_SV_STR, "fo?o", VA_EFORMAT, "wildcard"},
-        {"base64|base64offset", VA_SV_STR, "foo", VA_EFORMAT, "base64"},
-        {"wide|utf16be", VA_SV_STR, "foo", VA_EFORMAT, "utf16"},
-        {"cidr|re", VA_SV_STR, "10.0.0.0/8", VA_EFORMAT, "cidr"},
-        {"cidr|contains", VA_SV_STR, "10.0.0.0/8", VA_EFORMAT, "contains"},
-        {"cidr", VA_SV_STR, "10.0.0.0/33", VA_EFORMAT, "cidr"},
-        {"cidr", VA_SV_STR, "10.0.0.0/", VA_EFORMAT, "cidr"},
-        {"cidr", VA_SV_STR, "10.0.0/8", VA_EFORMAT, "cidr"},
-        {"cidr", VA_SV_STR, "::/129", VA_EFORMAT, "cidr"},
-        {"cidr", VA_SV_STR, "10.0.0.0/8x", VA_EFORMAT, "cidr"},
-        {"cidr", VA_SV_STR, "fe80::%1/64", VA_EFORMAT, "cidr"},
-        {"gt", VA_SV_STR, "abc", VA_EFORMAT, "gt"},
-        {"gt", VA_SV_STR, "10", VA_EFORMAT, "number"}, /* numeric modifiers want numbers */
-        {"lt|gt", VA_SV_INT, "10", VA_EFORMAT, "lt"},
-        {"gt|contains", VA_SV_INT, "10", VA_EFORMAT, "contains"},
-        {"exists", VA_SV_STR, "yes", VA_EFORMAT, "exists"},
-        {"exists|contains", VA_SV_BOOL, "true", VA_EFORMAT, "exists"},
-        {"exists|neq", VA_SV_BOOL, "true", VA_EFORMAT, "exists"},
-        {"contains", VA_SV_NULL, "", VA_EFORMAT, "null"},
-        {"all", VA_SV_STR, "x", VA_EFORMAT, "all"},
-        {"fieldref|re", VA_SV_STR, "Other", VA_EFORMAT, "fieldref"},
-        {"fieldref|base64", VA_SV_STR, "Other", VA_EFORMAT, "base64"},
-        {"fieldref", VA_SV_STR, "", VA_EFORMAT, "fieldref"},
-        {"windash|base64offset", VA_SV_STR, "-a-b-c-d-e-f", VA_ELIMIT, "windash"},
-        {"base64offset", VA_SV_STR, "", VA_EFORMAT, "base64offset"},
-        {"expand", VA_SV_STR, "%missing%", VA_EFORMAT, "%missing%"},
-        {"", VA_SV_INT, "12abc", VA_EFORMAT, "12abc"},
+        {"foo", VA_VALUE_STR, "x", VA_EUNSUPPORTED, "foo"},
+        {"contains|foo", VA_VALUE_STR, "x", VA_EUNSUPPORTED, "foo"},
+        {"minute", VA_VALUE_STR, "5", VA_EFORMAT, "minute"},
+        {"minute|hour", VA_VALUE_INT, "5", VA_EFORMAT, "time"},
+        {"hour|contains", VA_VALUE_INT, "5", VA_EFORMAT, "contains"},
+        {"re|hour", VA_VALUE_STR, "5", VA_EFORMAT, "hour"},
+        {"exists", VA_VALUE_BOOL, "maybe", VA_EFORMAT, "maybe"},
+        {"Contains", VA_VALUE_STR, "x", VA_EUNSUPPORTED, "Contains"},
+        {"contains|startswith", VA_VALUE_STR, "x", VA_EFORMAT, "startswith"},
+        {"endswith|contains", VA_VALUE_STR, "x", VA_EFORMAT, "endswith"},
+        {"contains|contains", VA_VALUE_STR, "x", VA_EFORMAT, "twice"},
+        {"contains|", VA_VALUE_STR, "x", VA_EFORMAT, "empty"},
+        {"|contains", VA_VALUE_STR, "x", VA_EFORMAT, "empty"},
+        {"i", VA_VALUE_STR, "x", VA_EFORMAT, "re"},
+        {"i|re", VA_VALUE_STR, "x", VA_EFORMAT, "re"},
+        {"re|contains", VA_VALUE_STR, "x", VA_EFORMAT, "contains"},
+        {"base64|re", VA_VALUE_STR, "x", VA_EFORMAT, "base64"},
+        {"re", VA_VALUE_STR, "(", VA_EFORMAT, "re"},
+        {"re", VA_VALUE_STR, "a{2,1}", VA_EFORMAT, "re"},
+        {"contains|base64", VA_VALUE_STR, "foo", VA_EFORMAT, "wildcard"},
+        {"base64", VA_VALUE_STR, "fo*o", VA_EFORMAT, "wildcard"},
+        {"base64offset", VA_VALUE_STR, "fo?o", VA_EFORMAT, "wildcard"},
+        {"base64|base64offset", VA_VALUE_STR, "foo", VA_EFORMAT, "base64"},
+        {"wide|utf16be", VA_VALUE_STR, "foo", VA_EFORMAT, "utf16"},
+        {"cidr|re", VA_VALUE_STR, "10.0.0.0/8", VA_EFORMAT, "cidr"},
+        {"cidr|contains", VA_VALUE_STR, "10.0.0.0/8", VA_EFORMAT, "contains"},
+        {"cidr", VA_VALUE_STR, "10.0.0.0/33", VA_EFORMAT, "cidr"},
+        {"cidr", VA_VALUE_STR, "10.0.0.0/", VA_EFORMAT, "cidr"},
+        {"cidr", VA_VALUE_STR, "10.0.0/8", VA_EFORMAT, "cidr"},
+        {"cidr", VA_VALUE_STR, "::/129", VA_EFORMAT, "cidr"},
+        {"cidr", VA_VALUE_STR, "10.0.0.0/8x", VA_EFORMAT, "cidr"},
+        {"cidr", VA_VALUE_STR, "fe80::%1/64", VA_EFORMAT, "cidr"},
+        {"gt", VA_VALUE_STR, "abc", VA_EFORMAT, "gt"},
+        {"gt", VA_VALUE_STR, "10", VA_EFORMAT, "number"}, /* numeric modifiers want numbers */
+        {"lt|gt", VA_VALUE_INT, "10", VA_EFORMAT, "lt"},
+        {"gt|contains", VA_VALUE_INT, "10", VA_EFORMAT, "contains"},
+        {"exists", VA_VALUE_STR, "yes", VA_EFORMAT, "exists"},
+        {"exists|contains", VA_VALUE_BOOL, "true", VA_EFORMAT, "exists"},
+        {"exists|neq", VA_VALUE_BOOL, "true", VA_EFORMAT, "exists"},
+        {"contains", VA_VALUE_NULL, "", VA_EFORMAT, "null"},
+        {"all", VA_VALUE_STR, "x", VA_EFORMAT, "all"},
+        {"fieldref|re", VA_VALUE_STR, "Other", VA_EFORMAT, "fieldref"},
+        {"fieldref|base64", VA_VALUE_STR, "Other", VA_EFORMAT, "base64"},
+        {"fieldref", VA_VALUE_STR, "", VA_EFORMAT, "fieldref"},
+        {"windash|base64offset", VA_VALUE_STR, "-a-b-c-d-e-f", VA_ELIMIT, "windash"},
+        {"base64offset", VA_VALUE_STR, "", VA_EFORMAT, "base64offset"},
+        {"expand", VA_VALUE_STR, "%missing%", VA_EFORMAT, "%missing%"},
+        {"", VA_VALUE_INT, "12abc", VA_EFORMAT, "12abc"},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         va_arena a;
         va_arena_init(&a, 0);
-        va_sv_lit lit = {rows[i].kind, rows[i].val, strlen(rows[i].val)};
-        va_sv *m = (va_sv *)&a; /* must be reset to NULL on failure */
+        va_value_lit lit = {rows[i].kind, rows[i].val, strlen(rows[i].val)};
+        va_value *m = (va_value *)&a; /* must be reset to NULL on failure */
         const char *why = NULL;
         va_err e =
-            va_sv_compile(&a, rows[i].mods, strlen(rows[i].mods), &lit, 1, NULL, 0, &m, &why);
+            va_value_compile(&a, rows[i].mods, strlen(rows[i].mods), &lit, 1, NULL, 0, &m, &why);
         if (e != rows[i].want)
             fail_msg("error row %zu (%s: '%s'): got %s (%s), want %s", i, rows[i].mods, rows[i].val,
                      va_err_name(e), why ? why : "-", va_err_name(rows[i].want));
@@ -850,15 +851,15 @@ static void test_errors(void **state) {
     /* null in a list, and an empty list. */
     va_arena a;
     va_arena_init(&a, 0);
-    va_sv_lit two[] = {{VA_SV_STR, "", 0}, {VA_SV_NULL, "", 0}};
-    va_sv *m;
+    va_value_lit two[] = {{VA_VALUE_STR, "", 0}, {VA_VALUE_NULL, "", 0}};
+    va_value *m;
     const char *why;
-    assert_int_equal(va_sv_compile(&a, "", 0, two, 2, NULL, 0, &m, &why), VA_EFORMAT);
+    assert_int_equal(va_value_compile(&a, "", 0, two, 2, NULL, 0, &m, &why), VA_EFORMAT);
     assert_non_null(strstr(why, "null"));
-    assert_int_equal(va_sv_compile(&a, "", 0, two, 0, NULL, 0, &m, &why), VA_EFORMAT);
+    assert_int_equal(va_value_compile(&a, "", 0, two, 0, NULL, 0, &m, &why), VA_EFORMAT);
     /* A regex compiled in a list whose later value fails is released (checked under ASan). */
-    va_sv_lit res[] = {{VA_SV_STR, "ok", 2}, {VA_SV_STR, "(", 1}};
-    assert_int_equal(va_sv_compile(&a, "re", 2, res, 2, NULL, 0, &m, &why), VA_EFORMAT);
+    va_value_lit res[] = {{VA_VALUE_STR, "ok", 2}, {VA_VALUE_STR, "(", 1}};
+    assert_int_equal(va_value_compile(&a, "re", 2, res, 2, NULL, 0, &m, &why), VA_EFORMAT);
     va_arena_free(&a);
 }
 
@@ -874,7 +875,7 @@ static void test_big_subject(void **state) {
     big[n] = 0;
     va_arena a;
     va_arena_init(&a, 0);
-    va_sv_scratch *sc = va_sv_scratch_new();
+    va_value_scratch *sc = va_value_scratch_new();
     assert_non_null(sc);
     struct {
         const char *mods, *pat;
@@ -895,12 +896,12 @@ static void test_big_subject(void **state) {
         {"windash|contains", "-needle", 0},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-        va_sv *m = compile_list(&a, rows[i].mods, &rows[i].pat, 1, NULL, 0);
+        va_value *m = compile_list(&a, rows[i].mods, &rows[i].pat, 1, NULL, 0);
         if (match_both(m, sc, big, n, VA_V_STR, rows[i].pat) != rows[i].want)
             fail_msg("big row %zu (%s: %s)", i, rows[i].mods, rows[i].pat);
-        va_sv_free(m);
+        va_value_free(m);
     }
-    va_sv_scratch_free(sc);
+    va_value_scratch_free(sc);
     va_arena_free(&a);
     free(big);
 }

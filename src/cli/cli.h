@@ -4,8 +4,8 @@
  * The command is a thin layer: each subcommand parses its options, calls one library
  * function and maps the outcome to an exit code.  Exit codes are documented in docs/cli.md.
  */
-#ifndef VA_CLI_H
-#define VA_CLI_H
+#ifndef VA_CLI_CLI_H
+#define VA_CLI_CLI_H
 
 enum {
     VA_EXIT_OK = 0,    /* everything read */

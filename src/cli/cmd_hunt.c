@@ -35,7 +35,7 @@
 
 /* One rule hit: the rule and the indices of the event fields that matched. */
 typedef struct hit {
-    const va_sr_rule *rule;
+    const va_rule *rule;
     const uint32_t *fi;
     uint32_t nf;
     int show; /* an alert of its own */
@@ -50,7 +50,7 @@ typedef struct hits {
 
 /* A worker's scratch: engine state and the hits of the event being matched. */
 typedef struct wstate {
-    va_se_scratch *se;
+    va_engine_scratch *se;
     hit *h;
     uint32_t n, cap;
     uint32_t *fi; /* field indices of all hits of the event */
@@ -59,9 +59,9 @@ typedef struct wstate {
 } wstate;
 
 typedef struct hunt {
-    const va_se *engine;
-    va_sx *sx; /* correlations over the hits */
-    wstate *w; /* one per worker */
+    const va_engine *engine;
+    va_correlate *sx; /* correlations over the hits */
+    wstate *w;        /* one per worker */
     int nw;
     int min_level;
     va_out *out;
@@ -90,14 +90,14 @@ static int64_t now_ns(void) {
 }
 
 /* Hit callback on the matching thread: keep the rule and its matched fields. */
-static int collect(void *ud, const va_sr_rule *r, const va_event *ev) {
+static int collect(void *ud, const va_rule *r, const va_event *ev) {
     void **a = ud;
     hunt *h = a[0];
     wstate *w = a[1];
     /* Shown if its level is high enough and no correlation claims it (generate); kept anyway
      * when a correlation needs it. */
-    int show = va_out_level_rank(r->level) >= h->min_level && va_sx_standalone(h->sx, r);
-    int feed = va_sx_referenced(h->sx, r);
+    int show = va_out_level_rank(r->level) >= h->min_level && va_correlate_standalone(h->sx, r);
+    int feed = va_correlate_referenced(h->sx, r);
     if (!show && !feed) return 0;
     if (w->n == w->cap) {
         uint32_t cap = w->cap ? w->cap * 2 : 16;
@@ -108,7 +108,7 @@ static int collect(void *ud, const va_sr_rule *r, const va_event *ev) {
         }
         w->h = n, w->cap = cap;
     }
-    uint32_t need = va_se_hit_fields(w->se, NULL, 0);
+    uint32_t need = va_engine_hit_fields(w->se, NULL, 0);
     if (w->nfi + need > w->capfi) {
         uint32_t cap = w->capfi ? w->capfi : 64;
         while (cap < w->nfi + need) cap *= 2;
@@ -119,7 +119,7 @@ static int collect(void *ud, const va_sr_rule *r, const va_event *ev) {
         }
         w->fi = n, w->capfi = cap;
     }
-    va_se_hit_fields(w->se, w->fi + w->nfi, need);
+    va_engine_hit_fields(w->se, w->fi + w->nfi, need);
     w->h[w->n++] =
         (hit){r, (const uint32_t *)(uintptr_t)w->nfi, need, show, feed}; /* offset for now */
     w->nfi += need;
@@ -132,7 +132,7 @@ static hits *match_event(hunt *h, int worker, const va_event *ev, va_arena *a) {
     wstate *w = &h->w[worker];
     w->n = w->nfi = 0;
     void *ud[2] = {h, w};
-    va_se_match(h->engine, w->se, ev, collect, ud);
+    va_engine_match(h->engine, w->se, ev, collect, ud);
     if (!w->n) return NULL;
     hits *x = va_arena_alloc(a, sizeof *x + w->n * sizeof(hit));
     uint32_t *fi = va_arena_alloc(a, (w->nfi ? w->nfi : 1) * sizeof *fi);
@@ -155,7 +155,7 @@ static uintptr_t evtx_work(void *ud, int worker, const va_evtx_rec *r, va_arena 
 
 /* Write one alert (calling thread, input order). */
 static void emit(hunt *h, const hit *x, const va_event *ev) {
-    const va_sr_rule *r = x->rule;
+    const va_rule *r = x->rule;
     if (x->nf > h->kv_cap) {
         va_kv *n = realloc(h->kv, x->nf * sizeof *n);
         if (!n) {
@@ -199,7 +199,7 @@ static void deliver(hunt *h, const hits *x, const va_event *ev) {
     h->events++;
     for (uint32_t i = 0; x && i < x->n; i++) {
         if (x->h[i].feed) {
-            va_err e = va_sx_add(h->sx, x->h[i].rule, ev);
+            va_err e = va_correlate_add(h->sx, x->h[i].rule, ev);
             if (e == VA_ENOMEM) h->oom = 1;
         }
         if (x->h[i].show) emit(h, &x->h[i], ev);
@@ -235,7 +235,7 @@ static void on_diag(void *ud, const va_diag *d) {
     va_diag_print(NULL, d);
 }
 
-static void on_rule_diag(void *ud, const va_sr_diag *d) {
+static void on_rule_diag(void *ud, const va_rule_diag *d) {
     (void)ud;
     fprintf(stderr, "vaern: rule: %s:%u:%u: %s: %s\n", d->file, d->line, d->col,
             va_err_name(d->code), d->msg);
@@ -367,7 +367,7 @@ int va_cmd_hunt(int argc, char **argv) {
     int nrules = 0, quiet = 0, pf_off = 0, stats = 0, color = -1, summary = -1, show_prog = 1;
     int have_fmt = 0;
     va_out_fmt fmt = VA_OUT_JSONL;
-    va_pf_backend pf_backend = VA_PF_AUTO;
+    va_prefilter_backend pf_backend = VA_PREFILTER_AUTO;
     const char *lspath = NULL, *outpath = NULL, *cache_dir = NULL, *phpath = NULL;
     int no_cache = 0, no_pack = 0;
     hunt h = {0};
@@ -422,11 +422,11 @@ int va_cmd_hunt(int argc, char **argv) {
             if (!strcmp(optarg, "off")) {
                 pf_off = 1;
             } else if (!strcmp(optarg, "auto")) {
-                pf_backend = VA_PF_AUTO;
+                pf_backend = VA_PREFILTER_AUTO;
             } else if (!strcmp(optarg, "hyperscan")) {
-                pf_backend = VA_PF_HYPERSCAN;
+                pf_backend = VA_PREFILTER_HYPERSCAN;
             } else if (!strcmp(optarg, "automaton")) {
-                pf_backend = VA_PF_AUTOMATON;
+                pf_backend = VA_PREFILTER_AUTOMATON;
             } else {
                 fprintf(stderr, "vaern: --prefilter takes auto, hyperscan, automaton or off\n");
                 return VA_EXIT_USAGE;
@@ -474,17 +474,17 @@ int va_cmd_hunt(int argc, char **argv) {
     }
     int rc = VA_EXIT_OK;
     int64_t t0 = now_ns();
-    va_arena a, ra[VA_SR_MAX_THREADS];
+    va_arena a, ra[VA_RULE_MAX_THREADS];
     int nload = 0;
     va_arena_init(&a, 1 << 20);
-    va_sr_set set = {0};
-    va_sr_stats rst = {0};
+    va_rule_set set = {0};
+    va_rule_stats rst = {0};
     int rule_problems = 0;
     size_t npack = 0;
     const va_pack_file *pack = no_pack ? NULL : va_pack_files(&npack);
     for (size_t i = 0; i < npack; i++)
-        if (va_sr_load_mem(&a, pack[i].name, pack[i].text, pack[i].len, &set, on_rule_diag, NULL,
-                           &rst) != VA_OK)
+        if (va_rule_load_mem(&a, pack[i].name, pack[i].text, pack[i].len, &set, on_rule_diag, NULL,
+                             &rst) != VA_OK)
             rule_problems = 1;
     /* Rule folders are loaded on all cores, each thread into its own arena. */
     if (!eo.threads) {
@@ -492,50 +492,51 @@ int va_cmd_hunt(int argc, char **argv) {
         eo.threads = np > 0 ? (int)np : 1;
     }
     if (eo.threads > 64) eo.threads = 64;
-    nload = eo.threads < VA_SR_MAX_THREADS ? eo.threads : VA_SR_MAX_THREADS;
+    nload = eo.threads < VA_RULE_MAX_THREADS ? eo.threads : VA_RULE_MAX_THREADS;
     for (int i = 0; i < nload; i++) va_arena_init(&ra[i], 1 << 20);
-    if (nrules &&
-        va_sr_load_paths(ra, nload, rules, (size_t)nrules, &set, on_rule_diag, NULL, &rst) != VA_OK)
+    if (nrules && va_rule_load_paths(ra, nload, rules, (size_t)nrules, &set, on_rule_diag, NULL,
+                                     &rst) != VA_OK)
         rule_problems = 1;
-    va_sl_map *ls = NULL;
+    va_logsource_map *ls = NULL;
     const char *lerr = NULL;
     va_err e;
-    e = va_sl_load(&a, lspath, &ls, &lerr);
+    e = va_logsource_load(&a, lspath, &ls, &lerr);
     if (e) {
         fprintf(stderr, "vaern: %s\n", lerr ? lerr : va_err_str(e));
         free_arenas(&a, ra, nload);
         return VA_EXIT_USAGE;
     }
-    va_sv_ph *ph = NULL;
+    va_value_placeholder *ph = NULL;
     size_t nph = 0;
     char pherr[512];
-    if (phpath && (e = va_ph_load_file(&a, phpath, &ph, &nph, pherr, sizeof pherr)) != VA_OK) {
+    if (phpath &&
+        (e = va_placeholders_load_file(&a, phpath, &ph, &nph, pherr, sizeof pherr)) != VA_OK) {
         fprintf(stderr, "vaern: %s\n", pherr);
         free_arenas(&a, ra, nload);
         return e == VA_ENOMEM ? VA_EXIT_FATAL : VA_EXIT_USAGE;
     }
     int64_t t1 = now_ns();
-    va_se_opts so = {.logsources = ls,
-                     .placeholders = ph,
-                     .nplaceholders = nph,
-                     .prefilter_off = pf_off,
-                     .prefilter_backend = pf_backend};
+    va_engine_opts so = {.logsources = ls,
+                         .placeholders = ph,
+                         .nplaceholders = nph,
+                         .prefilter_off = pf_off,
+                         .prefilter_backend = pf_backend};
     char cache_buf[4096];
     if (!no_cache)
         so.cache_dir = cache_dir ? cache_dir : default_cache_dir(cache_buf, sizeof cache_buf);
-    va_se *engine = NULL;
-    va_se_stats est;
-    e = va_se_new(&set, &so, quiet ? NULL : va_diag_print, NULL, &engine, &est);
+    va_engine *engine = NULL;
+    va_engine_stats est;
+    e = va_engine_new(&set, &so, quiet ? NULL : va_diag_print, NULL, &engine, &est);
     if (e) {
         fprintf(stderr, "vaern: cannot compile the rules: %s\n", va_err_str(e));
         free_arenas(&a, ra, nload);
         return VA_EXIT_FATAL;
     }
-    va_sx_stats xst = {0};
-    e = va_sx_new(&set, NULL, quiet ? NULL : va_diag_print, NULL, &h.sx, &xst);
+    va_correlate_stats xst = {0};
+    e = va_correlate_new(&set, NULL, quiet ? NULL : va_diag_print, NULL, &h.sx, &xst);
     if (e) {
         fprintf(stderr, "vaern: cannot compile the correlations: %s\n", va_err_str(e));
-        va_se_free(engine);
+        va_engine_free(engine);
         free_arenas(&a, ra, nload);
         return VA_EXIT_FATAL;
     }
@@ -549,7 +550,7 @@ int va_cmd_hunt(int argc, char **argv) {
     h.engine = engine;
     h.nw = eo.threads;
     int ok = (h.w = calloc((size_t)h.nw, sizeof *h.w)) != NULL;
-    for (int i = 0; ok && i < h.nw; i++) ok = (h.w[i].se = va_se_scratch_new()) != NULL;
+    for (int i = 0; ok && i < h.nw; i++) ok = (h.w[i].se = va_engine_scratch_new()) != NULL;
     FILE *outf = outpath ? fopen(outpath, "w") : stdout;
     int out_tty = outf && isatty(fileno(outf)), err_tty = isatty(fileno(stderr));
     if (!have_fmt) fmt = out_tty ? VA_OUT_TABLE : VA_OUT_JSONL;
@@ -585,7 +586,7 @@ int va_cmd_hunt(int argc, char **argv) {
         /* Correlations in event time, once every event is in (files need not be in time
          * order with one another). */
         if (!h.out_err) {
-            e = va_sx_flush(h.sx, INT64_MAX, on_correlation, &h);
+            e = va_correlate_flush(h.sx, INT64_MAX, on_correlation, &h);
             if (e == VA_ENOMEM) h.oom = 1;
         }
         va_progress_end(h.prog);
@@ -623,7 +624,7 @@ int va_cmd_hunt(int argc, char **argv) {
             uint64_t ev_n = 0, sk_n = 0;
             for (int i = 0; i < h.nw; i++) {
                 uint64_t a1, a2;
-                va_se_scratch_counts(h.w[i].se, &a1, &a2);
+                va_engine_scratch_counts(h.w[i].se, &a1, &a2);
                 ev_n += a1, sk_n += a2;
             }
             fprintf(stderr,
@@ -638,7 +639,7 @@ int va_cmd_hunt(int argc, char **argv) {
     if (h.out) va_out_close(h.out);
     if (outf && outf != stdout) fclose(outf);
     for (int i = 0; h.w && i < h.nw; i++) {
-        va_se_scratch_free(h.w[i].se);
+        va_engine_scratch_free(h.w[i].se);
         free(h.w[i].h);
         free(h.w[i].fi);
     }
@@ -646,8 +647,8 @@ int va_cmd_hunt(int argc, char **argv) {
     free(h.kv);
     free(h.ppath);
     free(h.psize);
-    va_sx_free(h.sx);
-    va_se_free(engine);
+    va_correlate_free(h.sx);
+    va_engine_free(engine);
     va_paths_free(&paths);
     free_arenas(&a, ra, nload);
     return rc;

@@ -1,7 +1,7 @@
 /*
  * cmd_rules.c - `vaern rules check`: load Sigma rules and report what does not load.
  *
- * A thin layer over va_sr_load_path (sigma/rule.h): one line per failure as FILE:LINE:COL,
+ * A thin layer over va_rule_load_path (sigma/rule.h): one line per failure as FILE:LINE:COL,
  * then a summary by rule kind and by reason.  Reasons are grouped by the diagnostic text with
  * quoted specifics (identifier names, keys) blanked, so one cause is counted once.
  */
@@ -30,7 +30,7 @@ typedef struct check {
 
 /* "search identifier 'x' is not defined" -> "VA_EFORMAT: search identifier '...' is not
  * defined" */
-static char *reason_key(const va_sr_diag *d) {
+static char *reason_key(const va_rule_diag *d) {
     size_t cap = 3 * strlen(d->msg) + 32; /* each '' pair may grow to '...' */
     char *k = malloc(cap);
     if (!k) return NULL;
@@ -79,7 +79,7 @@ static void count_reason(check *c, char *k) {
     c->r[c->n++].count = 1;
 }
 
-static void on_diag(void *ud, const va_sr_diag *d) {
+static void on_diag(void *ud, const va_rule_diag *d) {
     check *c = ud;
     if (d->line)
         printf("%s:%u:%u: %s\n", d->file, d->line, d->col, d->msg);
@@ -112,21 +112,21 @@ static int by_count(const void *x, const void *y) {
     return strcmp(a->text, b->text);
 }
 
-static void print_rule(const va_sr_rule *r) {
+static void print_rule(const va_rule *r) {
     char buf[512];
-    printf("%s: doc %u: %s '%s'", r->file, r->doc, va_sr_kind_name(r->kind),
+    printf("%s: doc %u: %s '%s'", r->file, r->doc, va_rule_kind_name(r->kind),
            r->title ? r->title : "");
-    const va_sr_detection *d = r->kind == VA_SR_KIND_DETECTION ? &r->detection
-                               : r->kind == VA_SR_KIND_FILTER  ? &r->filter.det
-                                                               : NULL;
+    const va_rule_detection *d = r->kind == VA_RULE_KIND_DETECTION ? &r->detection
+                                 : r->kind == VA_RULE_KIND_FILTER  ? &r->filter.det
+                                                                   : NULL;
     if (d) {
         printf(", %u search identifiers", d->nsearches);
         for (uint32_t i = 0; i < d->nconds; i++) {
-            va_sc_format(d->conds[i].ast, buf, sizeof buf);
+            va_cond_format(d->conds[i].ast, buf, sizeof buf);
             printf(", condition %s", buf);
         }
     } else {
-        printf(", %s over %u rules, timespan %llds", va_sr_ctype_name(r->corr.type),
+        printf(", %s over %u rules, timespan %llds", va_rule_ctype_name(r->corr.type),
                r->corr.rules.n, (long long)r->corr.timespan_s);
     }
     putchar('\n');
@@ -146,31 +146,32 @@ static void usage(FILE *f) {
 }
 
 /* --compile: the engine's and the correlation engine's verdict on the loaded rules. */
-static int compile_check(va_arena *a, const va_sr_set *set, const char *lspath,
+static int compile_check(va_arena *a, const va_rule_set *set, const char *lspath,
                          const char *phpath) {
-    va_sl_map *ls = NULL;
+    va_logsource_map *ls = NULL;
     const char *lerr = NULL;
-    va_err e = va_sl_load(a, lspath, &ls, &lerr);
+    va_err e = va_logsource_load(a, lspath, &ls, &lerr);
     if (e) {
         fprintf(stderr, "vaern: %s\n", lerr ? lerr : va_err_str(e));
         return VA_EXIT_USAGE;
     }
-    va_sv_ph *ph = NULL;
+    va_value_placeholder *ph = NULL;
     size_t nph = 0;
     char pherr[512];
-    if (phpath && (e = va_ph_load_file(a, phpath, &ph, &nph, pherr, sizeof pherr))) {
+    if (phpath && (e = va_placeholders_load_file(a, phpath, &ph, &nph, pherr, sizeof pherr))) {
         fprintf(stderr, "vaern: %s\n", pherr);
         return e == VA_ENOMEM ? VA_EXIT_FATAL : VA_EXIT_USAGE;
     }
     check c = {0};
-    va_se_opts o = {.logsources = ls, .placeholders = ph, .nplaceholders = nph, .prefilter_off = 1};
-    va_se *eng = NULL;
-    va_se_stats st;
-    va_sx *sx = NULL;
-    va_sx_stats xst = {0};
+    va_engine_opts o = {
+        .logsources = ls, .placeholders = ph, .nplaceholders = nph, .prefilter_off = 1};
+    va_engine *eng = NULL;
+    va_engine_stats st;
+    va_correlate *sx = NULL;
+    va_correlate_stats xst = {0};
     int rc = VA_EXIT_OK;
-    if (va_se_new(set, &o, on_compile_diag, &c, &eng, &st) != VA_OK ||
-        va_sx_new(set, NULL, on_compile_diag, &c, &sx, &xst) != VA_OK) {
+    if (va_engine_new(set, &o, on_compile_diag, &c, &eng, &st) != VA_OK ||
+        va_correlate_new(set, NULL, on_compile_diag, &c, &sx, &xst) != VA_OK) {
         fprintf(stderr, "vaern: cannot compile the rules: out of memory\n");
         rc = VA_EXIT_FATAL;
     } else {
@@ -186,8 +187,8 @@ static int compile_check(va_arena *a, const va_sr_set *set, const char *lspath,
     }
     for (size_t i = 0; i < c.n; i++) free(c.r[i].text);
     free(c.r);
-    va_sx_free(sx);
-    va_se_free(eng);
+    va_correlate_free(sx);
+    va_engine_free(eng);
     return rc ? rc : c.oom ? VA_EXIT_FATAL : VA_EXIT_OK;
 }
 
@@ -235,18 +236,18 @@ int va_cmd_rules(int argc, char **argv) {
     }
     va_arena arena;
     va_arena_init(&arena, 1 << 20);
-    va_sr_set set = {0};
-    va_sr_stats st = {0};
+    va_rule_set set = {0};
+    va_rule_stats st = {0};
     check c = {0};
     int fatal = 0;
     for (int i = optind; i < argc && !fatal; i++)
-        if (va_sr_load_path(&arena, argv[i], &set, on_diag, &c, &st) == VA_ENOMEM) fatal = 1;
+        if (va_rule_load_path(&arena, argv[i], &set, on_diag, &c, &st) == VA_ENOMEM) fatal = 1;
     if (verbose)
-        for (const va_sr_rule *r = set.head; r; r = r->next) print_rule(r);
+        for (const va_rule *r = set.head; r; r = r->next) print_rule(r);
     printf("files: %u read, %u with failures\n", st.files, st.files_failed);
     printf("rules: %u loaded (%u detection, %u filter, %u correlation), %u failed\n", set.n,
-           st.by_kind[VA_SR_KIND_DETECTION], st.by_kind[VA_SR_KIND_FILTER],
-           st.by_kind[VA_SR_KIND_CORRELATION], st.docs_failed);
+           st.by_kind[VA_RULE_KIND_DETECTION], st.by_kind[VA_RULE_KIND_FILTER],
+           st.by_kind[VA_RULE_KIND_CORRELATION], st.docs_failed);
     if (c.n) {
         qsort(c.r, c.n, sizeof *c.r, by_count);
         puts("failures by reason:");

@@ -5,8 +5,8 @@
  * (case-insensitive); a file argument is taken as it is.  Results are sorted per directory so
  * that runs are reproducible.
  */
-#ifndef VA_PATHS_H
-#define VA_PATHS_H
+#ifndef VA_CLI_PATHS_H
+#define VA_CLI_PATHS_H
 
 #include <stddef.h>
 

@@ -6,8 +6,8 @@
  * Blocks are kept across resets, so a worker that parses chunk after chunk allocates from the
  * system only while its working set grows: memory is bounded by the largest unit, not the file.
  */
-#ifndef VA_ARENA_H
-#define VA_ARENA_H
+#ifndef VA_CORE_ARENA_H
+#define VA_CORE_ARENA_H
 
 #include <stddef.h>
 

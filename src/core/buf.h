@@ -5,8 +5,8 @@
  * failure the buffer sets ->oom, keeps what it had and ignores further appends, so an emitter
  * can write a whole record and check once at the end.
  */
-#ifndef VA_BUF_H
-#define VA_BUF_H
+#ifndef VA_CORE_BUF_H
+#define VA_CORE_BUF_H
 
 #include <stdarg.h>
 #include <stddef.h>

@@ -6,8 +6,8 @@
  * record that does not parse) are not fatal: they are reported through a va_diag_fn callback
  * with the file, unit (chunk/line) and byte offset, counted, and the reader carries on.
  */
-#ifndef VA_ERR_H
-#define VA_ERR_H
+#ifndef VA_CORE_ERR_H
+#define VA_CORE_ERR_H
 
 #include <stdint.h>
 

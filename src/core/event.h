@@ -7,8 +7,8 @@
  * parsed (or into static/template memory that outlives it).  A name may repeat (EVTX <Data>
  * without names, JSON arrays): detectors treat repeated fields as "any of".
  */
-#ifndef VA_EVENT_H
-#define VA_EVENT_H
+#ifndef VA_CORE_EVENT_H
+#define VA_CORE_EVENT_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -5,8 +5,8 @@
  * is valid UTF-8.  Conversion happens once, at parse time, and replaces anything invalid with
  * U+FFFD so that output (JSON, XML, terminal) never carries broken text.
  */
-#ifndef VA_UTF_H
-#define VA_UTF_H
+#ifndef VA_CORE_UTF_H
+#define VA_CORE_UTF_H
 
 #include <stddef.h>
 #include <stdint.h>

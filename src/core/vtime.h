@@ -4,8 +4,8 @@
  * vaern keeps event time as int64 nanoseconds since 1970-01-01 UTC (va_time_ns), which spans
  * 1677..2262; Windows FILETIME (100 ns ticks since 1601) converts to it exactly.
  */
-#ifndef VA_VTIME_H
-#define VA_VTIME_H
+#ifndef VA_CORE_VTIME_H
+#define VA_CORE_VTIME_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -8,8 +8,8 @@
  * caller fills it and submits it, a worker runs work(), and done() is called on the caller's
  * thread (inside acquire/finish) after which the slot is free again.
  */
-#ifndef VA_WORKQ_H
-#define VA_WORKQ_H
+#ifndef VA_CORE_WORKQ_H
+#define VA_CORE_WORKQ_H
 
 #include <stddef.h>
 

@@ -11,8 +11,8 @@
  * A parsed record can be rendered two ways: as the flat event (core/event.h) that detectors
  * read, and as XML comparable to libevtx's `evtxexport -f xml`.
  */
-#ifndef VA_EVTX_H
-#define VA_EVTX_H
+#ifndef VA_EVTX_EVTX_H
+#define VA_EVTX_EVTX_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -5,8 +5,8 @@
  * one per record), walk.c expands a record's ops with its substitution values and drives a
  * visitor, render_xml.c and flat.c are the two visitors, file.c owns files and chunks.
  */
-#ifndef VA_EVTX_INT_H
-#define VA_EVTX_INT_H
+#ifndef VA_EVTX_EVTX_INT_H
+#define VA_EVTX_EVTX_INT_H
 
 #include <stddef.h>
 #include <stdint.h>

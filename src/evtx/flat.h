@@ -11,8 +11,8 @@
  * Because every Windows source goes through this one mapping, rules see identical fields
  * whatever the source.
  */
-#ifndef VA_FLAT_H
-#define VA_FLAT_H
+#ifndef VA_EVTX_FLAT_H
+#define VA_EVTX_FLAT_H
 
 #include <stddef.h>
 

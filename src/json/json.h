@@ -19,8 +19,8 @@
  * a limit, VA_ENOMEM), byte offset, 1-based line and column (column counts characters) and a
  * reason.  The DOM never points into the input text: the input may be freed after parsing.
  */
-#ifndef VA_JSON_H
-#define VA_JSON_H
+#ifndef VA_JSON_JSON_H
+#define VA_JSON_JSON_H
 
 #include <stddef.h>
 #include <stdint.h>

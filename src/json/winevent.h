@@ -38,8 +38,8 @@
  * text) the reader skips to the next line whose first non-blank character is a '{' no further
  * right than where the damaged object began.
  */
-#ifndef VA_WINEVENT_H
-#define VA_WINEVENT_H
+#ifndef VA_JSON_WINEVENT_H
+#define VA_JSON_WINEVENT_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -11,7 +11,7 @@
  *   quant    := integer | "all" | "any"
  *
  * Keywords are case-insensitive.  `and`/`or` chains become one n-ary node, so only
- * parentheses and `not` add depth, and those are bounded by VA_SC_MAX_DEPTH.
+ * parentheses and `not` add depth, and those are bounded by VA_COND_MAX_DEPTH.
  */
 #include "sigma/cond.h"
 
@@ -31,7 +31,7 @@ typedef struct parser {
     size_t tpos; /* its offset */
     size_t tlen; /* its length (T_WORD) */
     unsigned depth;
-    va_sc_error *err;
+    va_cond_error *err;
 } parser;
 
 static va_err fail(parser *p, va_err code, size_t pos, const char *fmt, ...)
@@ -100,8 +100,8 @@ static int is_number(const parser *p) {
     return 1;
 }
 
-static va_sc_node *node(parser *p, va_sc_kind k, size_t pos) {
-    va_sc_node *n = va_arena_alloc(p->a, sizeof *n);
+static va_cond_node *node(parser *p, va_cond_kind k, size_t pos) {
+    va_cond_node *n = va_arena_alloc(p->a, sizeof *n);
     if (!n) return NULL;
     memset(n, 0, sizeof *n);
     n->kind = k;
@@ -118,14 +118,14 @@ static va_err unexpected(parser *p, const char *wanted) {
     return fail(p, VA_EFORMAT, p->tpos, "%s expected, found '%.*s'", wanted, n, p->s + p->tpos);
 }
 
-static va_err parse_or(parser *p, va_sc_node **out);
+static va_err parse_or(parser *p, va_cond_node **out);
 
 /* Collect operands of one n-ary operator; the list grows by doubling in the arena, the old
  * array is simply abandoned there (bounded by 2x the final size). */
-static int push_kid(parser *p, va_sc_node *n, va_sc_node *kid, uint32_t *cap) {
+static int push_kid(parser *p, va_cond_node *n, va_cond_node *kid, uint32_t *cap) {
     if (n->nkids == *cap) {
         uint32_t nc = *cap ? *cap * 2 : 4;
-        va_sc_node **k = va_arena_alloc(p->a, nc * sizeof *k);
+        va_cond_node **k = va_arena_alloc(p->a, nc * sizeof *k);
         if (!k) return -1;
         if (n->nkids) memcpy(k, n->kids, n->nkids * sizeof *k);
         n->kids = k;
@@ -135,7 +135,7 @@ static int push_kid(parser *p, va_sc_node *n, va_sc_node *kid, uint32_t *cap) {
     return 0;
 }
 
-static va_err parse_of(parser *p, va_sc_node **out) {
+static va_err parse_of(parser *p, va_cond_node **out) {
     size_t start = p->tpos;
     uint32_t count = 1;
     if (word_is(p, "all")) {
@@ -152,7 +152,7 @@ static va_err parse_of(parser *p, va_sc_node **out) {
     if (!word_is(p, "of")) return unexpected(p, "'of'");
     next(p);
     if (p->tk != T_WORD) return unexpected(p, "search identifier pattern or 'them'");
-    va_sc_node *n = node(p, VA_SC_OF, start);
+    va_cond_node *n = node(p, VA_COND_OF, start);
     if (!n) return fail(p, VA_ENOMEM, start, "out of memory");
     n->count = count;
     if (!word_is(p, "them")) {
@@ -165,12 +165,12 @@ static va_err parse_of(parser *p, va_sc_node **out) {
     return VA_OK;
 }
 
-static va_err parse_primary(parser *p, va_sc_node **out) {
+static va_err parse_primary(parser *p, va_cond_node **out) {
     if (p->tk == T_LP) {
         size_t open = p->tpos;
-        if (++p->depth > VA_SC_MAX_DEPTH)
+        if (++p->depth > VA_COND_MAX_DEPTH)
             return fail(p, VA_ELIMIT, p->tpos, "condition nested deeper than %d levels",
-                        VA_SC_MAX_DEPTH);
+                        VA_COND_MAX_DEPTH);
         next(p);
         va_err e = parse_or(p, out);
         if (e) return e;
@@ -187,7 +187,7 @@ static va_err parse_primary(parser *p, va_sc_node **out) {
     if (memchr(p->s + p->tpos, '*', p->tlen))
         return fail(p, VA_EFORMAT, p->tpos, "wildcard '%.*s' outside '1 of'/'all of'",
                     (int)(p->tlen > 64 ? 64 : p->tlen), p->s + p->tpos);
-    va_sc_node *n = node(p, VA_SC_ID, p->tpos);
+    va_cond_node *n = node(p, VA_COND_ID, p->tpos);
     if (!n) return fail(p, VA_ENOMEM, p->tpos, "out of memory");
     n->name = va_arena_strndup(p->a, p->s + p->tpos, p->tlen);
     if (!n->name) return fail(p, VA_ENOMEM, p->tpos, "out of memory");
@@ -196,18 +196,19 @@ static va_err parse_primary(parser *p, va_sc_node **out) {
     return VA_OK;
 }
 
-static va_err parse_not(parser *p, va_sc_node **out) {
+static va_err parse_not(parser *p, va_cond_node **out) {
     if (!word_is(p, "not")) return parse_primary(p, out);
     size_t start = p->tpos;
-    if (++p->depth > VA_SC_MAX_DEPTH)
-        return fail(p, VA_ELIMIT, start, "condition nested deeper than %d levels", VA_SC_MAX_DEPTH);
+    if (++p->depth > VA_COND_MAX_DEPTH)
+        return fail(p, VA_ELIMIT, start, "condition nested deeper than %d levels",
+                    VA_COND_MAX_DEPTH);
     next(p);
-    va_sc_node *kid;
+    va_cond_node *kid;
     va_err e = parse_not(p, &kid);
     if (e) return e;
     p->depth--;
-    va_sc_node *n = node(p, VA_SC_NOT, start);
-    va_sc_node **k = va_arena_alloc(p->a, sizeof *k);
+    va_cond_node *n = node(p, VA_COND_NOT, start);
+    va_cond_node **k = va_arena_alloc(p->a, sizeof *k);
     if (!n || !k) return fail(p, VA_ENOMEM, start, "out of memory");
     k[0] = kid;
     n->kids = k;
@@ -217,21 +218,21 @@ static va_err parse_not(parser *p, va_sc_node **out) {
 }
 
 /* One level of the n-ary binary operators: and_expr (lower = parse_not) or or_expr. */
-static va_err parse_chain(parser *p, va_sc_node **out, const char *op, va_sc_kind kind,
-                          va_err (*lower)(parser *, va_sc_node **)) {
-    va_sc_node *first;
+static va_err parse_chain(parser *p, va_cond_node **out, const char *op, va_cond_kind kind,
+                          va_err (*lower)(parser *, va_cond_node **)) {
+    va_cond_node *first;
     va_err e = lower(p, &first);
     if (e) return e;
     if (!word_is(p, op)) {
         *out = first;
         return VA_OK;
     }
-    va_sc_node *n = node(p, kind, first->pos);
+    va_cond_node *n = node(p, kind, first->pos);
     uint32_t cap = 0;
     if (!n || push_kid(p, n, first, &cap)) return fail(p, VA_ENOMEM, first->pos, "out of memory");
     while (word_is(p, op)) {
         next(p);
-        va_sc_node *kid;
+        va_cond_node *kid;
         e = lower(p, &kid);
         if (e) return e;
         if (push_kid(p, n, kid, &cap)) return fail(p, VA_ENOMEM, kid->pos, "out of memory");
@@ -240,15 +241,16 @@ static va_err parse_chain(parser *p, va_sc_node **out, const char *op, va_sc_kin
     return VA_OK;
 }
 
-static va_err parse_and(parser *p, va_sc_node **out) {
-    return parse_chain(p, out, "and", VA_SC_AND, parse_not);
+static va_err parse_and(parser *p, va_cond_node **out) {
+    return parse_chain(p, out, "and", VA_COND_AND, parse_not);
 }
 
-static va_err parse_or(parser *p, va_sc_node **out) {
-    return parse_chain(p, out, "or", VA_SC_OR, parse_and);
+static va_err parse_or(parser *p, va_cond_node **out) {
+    return parse_chain(p, out, "or", VA_COND_OR, parse_and);
 }
 
-va_err va_sc_parse(va_arena *a, const char *text, size_t len, va_sc_node **out, va_sc_error *err) {
+va_err va_cond_parse(va_arena *a, const char *text, size_t len, va_cond_node **out,
+                     va_cond_error *err) {
     parser p = {.a = a, .s = text, .len = len, .err = err};
     *out = NULL;
     if (memchr(text, 0, len)) {
@@ -257,7 +259,7 @@ va_err va_sc_parse(va_arena *a, const char *text, size_t len, va_sc_node **out, 
     }
     next(&p);
     if (p.tk == T_END) return fail(&p, VA_EFORMAT, 0, "empty condition");
-    va_sc_node *root;
+    va_cond_node *root;
     va_err e = parse_or(&p, &root);
     if (e) return e;
     if (p.tk != T_END) {
@@ -268,7 +270,7 @@ va_err va_sc_parse(va_arena *a, const char *text, size_t len, va_sc_node **out, 
     return VA_OK;
 }
 
-int va_sc_pattern_match(const char *pat, const char *name) {
+int va_cond_pattern_match(const char *pat, const char *name) {
     /* Greedy matching with one backtrack point: the classic linear-time glob for '*' only. */
     const char *star = NULL, *resume = NULL;
     while (*name) {
@@ -289,10 +291,10 @@ int va_sc_pattern_match(const char *pat, const char *name) {
     return *pat == 0;
 }
 
-static va_err resolve(va_sc_node *n, const char *const *names, uint32_t cnt, va_arena *a,
-                      va_sc_error *err) {
+static va_err resolve(va_cond_node *n, const char *const *names, uint32_t cnt, va_arena *a,
+                      va_cond_error *err) {
     parser p = {.a = a, .err = err}; /* only for fail() */
-    if (n->kind == VA_SC_ID) {
+    if (n->kind == VA_COND_ID) {
         for (uint32_t i = 0; i < cnt; i++) {
             if (!strcmp(names[i], n->name)) {
                 n->ids = va_arena_alloc(a, sizeof *n->ids);
@@ -304,14 +306,14 @@ static va_err resolve(va_sc_node *n, const char *const *names, uint32_t cnt, va_
         }
         return fail(&p, VA_EFORMAT, n->pos, "search identifier '%.64s' is not defined", n->name);
     }
-    if (n->kind == VA_SC_OF) {
+    if (n->kind == VA_COND_OF) {
         uint32_t hits = 0;
         /* `them` leaves out identifiers starting with '_' (spec: excluded by convention);
          * an explicit pattern selects whatever it matches. */
         for (uint32_t pass = 0; pass < 2; pass++) {
             hits = 0;
             for (uint32_t i = 0; i < cnt; i++) {
-                int m = n->name ? va_sc_pattern_match(n->name, names[i]) : names[i][0] != '_';
+                int m = n->name ? va_cond_pattern_match(n->name, names[i]) : names[i][0] != '_';
                 if (!m) continue;
                 if (pass) n->ids[hits] = i;
                 hits++;
@@ -337,26 +339,26 @@ static va_err resolve(va_sc_node *n, const char *const *names, uint32_t cnt, va_
     return VA_OK;
 }
 
-va_err va_sc_resolve(va_sc_node *root, const char *const *names, uint32_t n, va_arena *a,
-                     va_sc_error *err) {
+va_err va_cond_resolve(va_cond_node *root, const char *const *names, uint32_t n, va_arena *a,
+                       va_cond_error *err) {
     return resolve(root, names, n, a, err);
 }
 
-int va_sc_eval(const va_sc_node *n, va_sc_match_fn fn, void *ud) {
+int va_cond_eval(const va_cond_node *n, va_cond_match_fn fn, void *ud) {
     switch (n->kind) {
-    case VA_SC_ID:
+    case VA_COND_ID:
         return n->nids ? fn(ud, n->ids[0]) != 0 : 0;
-    case VA_SC_NOT:
-        return !va_sc_eval(n->kids[0], fn, ud);
-    case VA_SC_AND:
+    case VA_COND_NOT:
+        return !va_cond_eval(n->kids[0], fn, ud);
+    case VA_COND_AND:
         for (uint32_t i = 0; i < n->nkids; i++)
-            if (!va_sc_eval(n->kids[i], fn, ud)) return 0;
+            if (!va_cond_eval(n->kids[i], fn, ud)) return 0;
         return 1;
-    case VA_SC_OR:
+    case VA_COND_OR:
         for (uint32_t i = 0; i < n->nkids; i++)
-            if (va_sc_eval(n->kids[i], fn, ud)) return 1;
+            if (va_cond_eval(n->kids[i], fn, ud)) return 1;
         return 0;
-    case VA_SC_OF: {
+    case VA_COND_OF: {
         if (!n->nids) return 0;
         uint32_t need = n->count ? n->count : n->nids;
         if (need > n->nids) return 0;
@@ -388,26 +390,26 @@ static void put(fmt *f, const char *s) {
     f->len += n;
 }
 
-static void format(fmt *f, const va_sc_node *n) {
+static void format(fmt *f, const va_cond_node *n) {
     char num[16];
     switch (n->kind) {
-    case VA_SC_ID:
+    case VA_COND_ID:
         put(f, n->name);
         break;
-    case VA_SC_NOT:
+    case VA_COND_NOT:
         put(f, "not ");
         format(f, n->kids[0]);
         break;
-    case VA_SC_AND:
-    case VA_SC_OR:
+    case VA_COND_AND:
+    case VA_COND_OR:
         put(f, "(");
         for (uint32_t i = 0; i < n->nkids; i++) {
-            if (i) put(f, n->kind == VA_SC_AND ? " and " : " or ");
+            if (i) put(f, n->kind == VA_COND_AND ? " and " : " or ");
             format(f, n->kids[i]);
         }
         put(f, ")");
         break;
-    case VA_SC_OF:
+    case VA_COND_OF:
         if (n->count) {
             snprintf(num, sizeof num, "%u", (unsigned)n->count);
             put(f, num);
@@ -420,7 +422,7 @@ static void format(fmt *f, const va_sc_node *n) {
     }
 }
 
-size_t va_sc_format(const va_sc_node *root, char *out, size_t cap) {
+size_t va_cond_format(const va_cond_node *root, char *out, size_t cap) {
     fmt f = {out, cap, 0};
     format(&f, root);
     if (cap) out[f.len < cap ? f.len : cap - 1] = 0;

@@ -29,7 +29,7 @@
 #define SX_NONE        INT64_MIN
 #define SX_NOIN        UINT32_MAX
 
-/* Data problems reported once per va_sx (bits of va_sx.reported). */
+/* Data problems reported once per va_correlate (bits of va_correlate.reported). */
 enum { REP_DROP = 1, REP_LATE = 2, REP_UNTIMED = 4 };
 
 /* ---- small helpers ----------------------------------------------------------------------- */
@@ -73,11 +73,11 @@ static int level_rank(const char *l) {
     return 0;
 }
 
-static const char *label(const va_sr_rule *r) {
+static const char *label(const va_rule *r) {
     return r->name ? r->name : r->id ? r->id : r->title ? r->title : "?";
 }
 
-static void report(va_diag_fn diag, void *ud, const va_sr_rule *r, va_err code, const char *msg) {
+static void report(va_diag_fn diag, void *ud, const va_rule *r, va_err code, const char *msg) {
     if (!diag) return;
     va_diag d = {VA_SEV_WARN, code, r->file, "line", (int64_t)r->line, -1, msg};
     diag(ud, &d);
@@ -100,7 +100,7 @@ typedef struct sx_match {
     uint32_t input, refs;
     int64_t event_id;
     uint64_t record_id;
-    const char *computer, *channel, *file; /* file is interned in va_sx */
+    const char *computer, *channel, *file; /* file is interned in va_correlate */
     uint32_t nv;
     sx_str v[]; /* then the copied bytes */
 } sx_match;
@@ -157,7 +157,7 @@ typedef struct sx_use {
 } sx_use;
 
 typedef struct sx_input {
-    const va_sr_rule *rule;
+    const va_rule *rule;
     uint32_t corr;       /* the correlation producing it, or SX_NOIN for a detection rule */
     const char **fields; /* values copied from each match */
     uint32_t nfields, capf;
@@ -168,9 +168,9 @@ typedef struct sx_input {
 } sx_input;
 
 struct sx_corr {
-    const va_sr_rule *rule;
-    const va_sr_correlation *k;
-    va_sr_ctype type;
+    const va_rule *rule;
+    const va_rule_correlation *k;
+    va_rule_ctype type;
     int closed;   /* an upper bound in the condition: decided when the window ends */
     int64_t span; /* ns */
     uint32_t ngroup, nvf, nrules, npos, tlen;
@@ -182,7 +182,7 @@ struct sx_corr {
     size_t tcap, ng;
 };
 
-struct va_sx {
+struct va_correlate {
     va_arena arena; /* compiled model */
     sx_corr *c;
     uint32_t nc;
@@ -193,7 +193,7 @@ struct va_sx {
     uint64_t max;
     va_diag_fn diag;
     void *dud;
-    va_sx_stats st;
+    va_correlate_stats st;
     unsigned reported;
     /* matches waiting for a flush: min-heap by (t, seq) */
     sx_match **mh;
@@ -218,7 +218,7 @@ struct va_sx {
     va_kv *kv;
     va_buf key, val;
     /* during a flush */
-    va_sx_alert_fn fn;
+    va_correlate_alert_fn fn;
     void *fud;
     int in_flush, stop;
 };
@@ -227,7 +227,7 @@ struct va_sx {
 
 typedef struct smap {
     const char **k;
-    const va_sr_rule **v;
+    const va_rule **v;
     uint32_t cap;
 } smap;
 
@@ -241,7 +241,7 @@ static int smap_init(va_arena *a, smap *m, uint32_t n) {
 }
 
 /* First definition wins, so references resolve to the first rule loaded with that id/name. */
-static void smap_put(smap *m, const char *k, const va_sr_rule *v) {
+static void smap_put(smap *m, const char *k, const va_rule *v) {
     uint32_t i = (uint32_t)hash_bytes(k, strlen(k)) & (m->cap - 1);
     while (m->k[i]) {
         if (!strcmp(m->k[i], k)) return;
@@ -250,7 +250,7 @@ static void smap_put(smap *m, const char *k, const va_sr_rule *v) {
     m->k[i] = k, m->v[i] = v;
 }
 
-static const va_sr_rule *smap_get(const smap *m, const char *k) {
+static const va_rule *smap_get(const smap *m, const char *k) {
     uint32_t i = (uint32_t)hash_bytes(k, strlen(k)) & (m->cap - 1);
     while (m->k[i]) {
         if (!strcmp(m->k[i], k)) return m->v[i];
@@ -303,9 +303,9 @@ static void *agrow(va_arena *a, void *p, uint32_t n, uint32_t *cap, size_t sz) {
 /* ---- compilation ------------------------------------------------------------------------- */
 
 typedef struct cinfo {
-    const va_sr_rule *rule;
-    const va_sr_rule **refs; /* resolved references, NULL where unknown */
-    va_err code;             /* why it is left out; VA_OK if it is not */
+    const va_rule *rule;
+    const va_rule **refs; /* resolved references, NULL where unknown */
+    va_err code;          /* why it is left out; VA_OK if it is not */
     char why[300];
     uint32_t outdeg; /* unresolved references to correlations (Kahn) */
     int state;       /* 0 pending, 1 compiled, 2 left out */
@@ -314,15 +314,15 @@ typedef struct cinfo {
 } cinfo;
 
 static void check_local(cinfo *ci, const smap *ids, const smap *names) {
-    const va_sr_rule *r = ci->rule;
-    const va_sr_correlation *k = &r->corr;
+    const va_rule *r = ci->rule;
+    const va_rule_correlation *k = &r->corr;
     for (uint32_t p = 0; p < k->rules.n; p++) {
-        const va_sr_rule *t = smap_get(ids, k->rules.v[p]);
+        const va_rule *t = smap_get(ids, k->rules.v[p]);
         ci->refs[p] = t ? t : smap_get(names, k->rules.v[p]);
     }
 #define FAILV(c, ...) (ci->code = (c), snprintf(ci->why, sizeof ci->why, __VA_ARGS__))
-    if (k->type < VA_SR_EVENT_COUNT || k->type > VA_SR_TEMPORAL_ORDERED) {
-        FAILV(VA_EUNSUPPORTED, "correlation type %s is not supported", va_sr_ctype_name(k->type));
+    if (k->type < VA_RULE_EVENT_COUNT || k->type > VA_RULE_TEMPORAL_ORDERED) {
+        FAILV(VA_EUNSUPPORTED, "correlation type %s is not supported", va_rule_ctype_name(k->type));
         return;
     }
     if (!k->timespan || k->timespan_s <= 0) {
@@ -330,14 +330,14 @@ static void check_local(cinfo *ci, const smap *ids, const smap *names) {
         return;
     }
     if (!k->group_by.n) {
-        FAILV(VA_EFORMAT, "%s correlation needs group-by", va_sr_ctype_name(k->type));
+        FAILV(VA_EFORMAT, "%s correlation needs group-by", va_rule_ctype_name(k->type));
         return;
     }
-    if ((k->type == VA_SR_EVENT_COUNT || k->type == VA_SR_VALUE_COUNT) && !k->ncmps) {
-        FAILV(VA_EFORMAT, "%s correlation needs a condition", va_sr_ctype_name(k->type));
+    if ((k->type == VA_RULE_EVENT_COUNT || k->type == VA_RULE_VALUE_COUNT) && !k->ncmps) {
+        FAILV(VA_EFORMAT, "%s correlation needs a condition", va_rule_ctype_name(k->type));
         return;
     }
-    if (k->type == VA_SR_VALUE_COUNT && !k->fields.n) {
+    if (k->type == VA_RULE_VALUE_COUNT && !k->fields.n) {
         FAILV(VA_EFORMAT, "value_count correlation needs 'field' in its condition");
         return;
     }
@@ -345,26 +345,26 @@ static void check_local(cinfo *ci, const smap *ids, const smap *names) {
         FAILV(VA_EFORMAT, "correlation references no rules");
         return;
     }
-    if (k->type == VA_SR_TEMPORAL_ORDERED && k->rules.n > SX_MAX_ORDERED) {
+    if (k->type == VA_RULE_TEMPORAL_ORDERED && k->rules.n > SX_MAX_ORDERED) {
         FAILV(VA_ELIMIT, "temporal_ordered correlation over %u rules (at most %u)", k->rules.n,
               SX_MAX_ORDERED);
         return;
     }
     for (uint32_t i = 0; i < k->ncmps; i++) {
-        if (k->cmps[i].op < VA_SR_GT || k->cmps[i].op > VA_SR_NEQ) {
+        if (k->cmps[i].op < VA_RULE_GT || k->cmps[i].op > VA_RULE_NEQ) {
             FAILV(VA_EFORMAT, "bad condition operator");
             return;
         }
     }
     for (uint32_t p = 0; p < k->rules.n; p++) {
-        const va_sr_rule *t = ci->refs[p];
+        const va_rule *t = ci->refs[p];
         if (!t) {
             FAILV(VA_EFORMAT, "unknown rule '%.200s' (neither an id nor a name)", k->rules.v[p]);
             return;
         }
-        if (t->kind != VA_SR_KIND_DETECTION && t->kind != VA_SR_KIND_CORRELATION) {
+        if (t->kind != VA_RULE_KIND_DETECTION && t->kind != VA_RULE_KIND_CORRELATION) {
             FAILV(VA_EUNSUPPORTED, "'%.200s' is a %s rule, not a detection or correlation",
-                  k->rules.v[p], va_sr_kind_name(t->kind));
+                  k->rules.v[p], va_rule_kind_name(t->kind));
             return;
         }
     }
@@ -373,9 +373,9 @@ static void check_local(cinfo *ci, const smap *ids, const smap *names) {
 
 /* The field a group-by (or value_count) name means in matches of rule t: its alias for t
  * (keyed by t's name or id), else the name itself. */
-static const char *alias_field(const va_sr_correlation *k, const char *name, const va_sr_rule *t) {
+static const char *alias_field(const va_rule_correlation *k, const char *name, const va_rule *t) {
     for (uint32_t a = 0; a < k->naliases; a++) {
-        const va_sr_alias *al = &k->aliases[a];
+        const va_rule_alias *al = &k->aliases[a];
         if (strcmp(al->alias, name)) continue;
         for (uint32_t j = 0; j < al->n; j++)
             if ((t->name && !strcmp(al->rule[j], t->name)) ||
@@ -402,19 +402,19 @@ static int input_field(va_arena *a, sx_input *in, const char *name, uint32_t *sl
 
 /* Resolve and check every correlation, drop the ones that cannot run (with the reason), and
  * build inputs and uses for the rest. */
-static va_err compile(va_sx *x, const va_sr_set *set, va_arena *tmp) {
+static va_err compile(va_correlate *x, const va_rule_set *set, va_arena *tmp) {
     va_arena *A = &x->arena;
     uint32_t nr = 0, ncorr = 0;
-    for (const va_sr_rule *r = set ? set->head : NULL; r; r = r->next) {
+    for (const va_rule *r = set ? set->head : NULL; r; r = r->next) {
         nr++;
-        ncorr += r->kind == VA_SR_KIND_CORRELATION;
+        ncorr += r->kind == VA_RULE_KIND_CORRELATION;
     }
     if (!ncorr) return VA_OK;
     smap ids, names;
     pmap cidx;
     if (smap_init(tmp, &ids, nr) || smap_init(tmp, &names, nr) || pmap_init(tmp, &cidx, ncorr))
         return VA_ENOMEM;
-    for (const va_sr_rule *r = set->head; r; r = r->next) {
+    for (const va_rule *r = set->head; r; r = r->next) {
         if (r->id) smap_put(&ids, r->id, r);
         if (r->name) smap_put(&names, r->name, r);
     }
@@ -426,8 +426,8 @@ static va_err compile(va_sx *x, const va_sr_set *set, va_arena *tmp) {
     memset(rstart, 0, (ncorr + 1) * sizeof *rstart);
     uint32_t n = 0;
     uint64_t nedges = 0;
-    for (const va_sr_rule *r = set->head; r; r = r->next) {
-        if (r->kind != VA_SR_KIND_CORRELATION) continue;
+    for (const va_rule *r = set->head; r; r = r->next) {
+        if (r->kind != VA_RULE_KIND_CORRELATION) continue;
         ci[n].rule = r;
         ci[n].refs = va_arena_alloc(tmp, (r->corr.rules.n + 1) * sizeof *ci[n].refs);
         if (!ci[n].refs) return VA_ENOMEM;
@@ -438,7 +438,7 @@ static va_err compile(va_sx *x, const va_sr_set *set, va_arena *tmp) {
      * behind a cycle.  No recursion, so a long chain cannot exhaust the stack. */
     for (uint32_t i = 0; i < ncorr; i++) {
         check_local(&ci[i], &ids, &names);
-        const va_sr_correlation *k = &ci[i].rule->corr;
+        const va_rule_correlation *k = &ci[i].rule->corr;
         for (uint32_t p = 0; p < k->rules.n; p++) {
             uint32_t j = ci[i].refs[p] ? pmap_get(&cidx, ci[i].refs[p]) : SX_NOIN;
             if (j == SX_NOIN) continue;
@@ -453,7 +453,7 @@ static va_err compile(va_sx *x, const va_sr_set *set, va_arena *tmp) {
     if (!rev || !fill) return VA_ENOMEM;
     memcpy(fill, rstart, ncorr * sizeof *fill);
     for (uint32_t i = 0; i < ncorr; i++) {
-        const va_sr_correlation *k = &ci[i].rule->corr;
+        const va_rule_correlation *k = &ci[i].rule->corr;
         for (uint32_t p = 0; p < k->rules.n; p++) {
             uint32_t j = ci[i].refs[p] ? pmap_get(&cidx, ci[i].refs[p]) : SX_NOIN;
             if (j != SX_NOIN) rev[fill[j]++] = i;
@@ -465,11 +465,11 @@ static va_err compile(va_sx *x, const va_sr_set *set, va_arena *tmp) {
     while (qh < qt) {
         uint32_t i = queue[qh++];
         cinfo *c = &ci[i];
-        const va_sr_correlation *k = &c->rule->corr;
+        const va_rule_correlation *k = &c->rule->corr;
         c->state = c->code ? 2 : 1;
         int best = -1;
         for (uint32_t p = 0; c->state == 1 && p < k->rules.n; p++) {
-            const va_sr_rule *t = c->refs[p];
+            const va_rule *t = c->refs[p];
             uint32_t j = pmap_get(&cidx, t);
             const char *lv = t->level;
             if (j != SX_NOIN) {
@@ -492,7 +492,7 @@ static va_err compile(va_sx *x, const va_sr_set *set, va_arena *tmp) {
         if (ci[i].state) continue;
         ci[i].state = 2;
         if (ci[i].code) continue;
-        const va_sr_correlation *k = &ci[i].rule->corr;
+        const va_rule_correlation *k = &ci[i].rule->corr;
         const char *via = "?";
         for (uint32_t p = 0; p < k->rules.n; p++) {
             uint32_t j = pmap_get(&cidx, ci[i].refs[p]);
@@ -528,20 +528,20 @@ static va_err compile(va_sx *x, const va_sr_set *set, va_arena *tmp) {
     for (uint32_t i = 0; i < ncorr; i++) {
         if (ci[i].state != 1) continue;
         sx_corr *c = &x->c[x->nc++];
-        const va_sr_correlation *k = &ci[i].rule->corr;
+        const va_rule_correlation *k = &ci[i].rule->corr;
         c->rule = ci[i].rule;
         c->k = k;
         c->type = k->type;
         c->span = k->timespan_s > INT64_MAX / 1000000000 ? INT64_MAX : k->timespan_s * 1000000000;
         for (uint32_t j = 0; j < k->ncmps; j++)
-            if (k->cmps[j].op != VA_SR_GT && k->cmps[j].op != VA_SR_GTE) c->closed = 1;
+            if (k->cmps[j].op != VA_RULE_GT && k->cmps[j].op != VA_RULE_GTE) c->closed = 1;
         c->ngroup = k->group_by.n;
-        c->nvf = k->type == VA_SR_VALUE_COUNT ? k->fields.n : 0;
+        c->nvf = k->type == VA_RULE_VALUE_COUNT ? k->fields.n : 0;
         c->npos = k->rules.n;
         c->level = ci[i].level;
         c->input = SX_NOIN;
         for (uint32_t p = 0; p < k->rules.n; p++) {
-            const va_sr_rule *t = ci[i].refs[p];
+            const va_rule *t = ci[i].refs[p];
             uint32_t ii = pmap_get(&pm, t);
             if (ii == SX_NOIN) {
                 ii = x->nin++;
@@ -577,9 +577,9 @@ static va_err compile(va_sx *x, const va_sr_set *set, va_arena *tmp) {
                 return VA_ENOMEM;
             us->pos[us->npos++] = p;
         }
-        if (c->type == VA_SR_TEMPORAL) c->tlen = c->nrules;
-        if (c->type == VA_SR_TEMPORAL_ORDERED) c->tlen = c->npos * c->npos;
-        if (!k->ncmps) c->need_all = c->type == VA_SR_TEMPORAL ? c->nrules : c->npos;
+        if (c->type == VA_RULE_TEMPORAL) c->tlen = c->nrules;
+        if (c->type == VA_RULE_TEMPORAL_ORDERED) c->tlen = c->npos * c->npos;
+        if (!k->ncmps) c->need_all = c->type == VA_RULE_TEMPORAL ? c->nrules : c->npos;
     }
     uint32_t maxf = 1, maxg = 1;
     for (uint32_t ii = 0; ii < x->nin; ii++) {
@@ -612,11 +612,11 @@ static va_err compile(va_sx *x, const va_sr_set *set, va_arena *tmp) {
     return VA_OK;
 }
 
-va_err va_sx_new(const va_sr_set *set, const va_sx_opts *o, va_diag_fn diag, void *ud, va_sx **out,
-                 va_sx_stats *st) {
+va_err va_correlate_new(const va_rule_set *set, const va_correlate_opts *o, va_diag_fn diag,
+                        void *ud, va_correlate **out, va_correlate_stats *st) {
     *out = NULL;
     if (st) memset(st, 0, sizeof *st);
-    va_sx *x = calloc(1, sizeof *x);
+    va_correlate *x = calloc(1, sizeof *x);
     if (!x) return VA_ENOMEM;
     va_arena_init(&x->arena, 0);
     va_buf_init(&x->key);
@@ -629,7 +629,7 @@ va_err va_sx_new(const va_sr_set *set, const va_sx_opts *o, va_diag_fn diag, voi
     va_err err = compile(x, set, &tmp);
     va_arena_free(&tmp);
     if (err) {
-        va_sx_free(x);
+        va_correlate_free(x);
         return err;
     }
     if (st) *st = x->st;
@@ -637,21 +637,21 @@ va_err va_sx_new(const va_sr_set *set, const va_sx_opts *o, va_diag_fn diag, voi
     return VA_OK;
 }
 
-static uint32_t input_of(const va_sx *x, const void *r) {
+static uint32_t input_of(const va_correlate *x, const void *r) {
     pmap m = {x->pk, x->pv, x->pcap};
     return pmap_get(&m, r);
 }
 
-int va_sx_referenced(const va_sx *x, const va_sr_rule *r) {
+int va_correlate_referenced(const va_correlate *x, const va_rule *r) {
     return input_of(x, r) != SX_NOIN;
 }
 
-int va_sx_standalone(const va_sx *x, const va_sr_rule *r) {
+int va_correlate_standalone(const va_correlate *x, const va_rule *r) {
     uint32_t ii = input_of(x, r);
     return ii == SX_NOIN || x->in[ii].standalone;
 }
 
-void va_sx_stats_get(const va_sx *x, va_sx_stats *st) {
+void va_correlate_stats_get(const va_correlate *x, va_correlate_stats *st) {
     *st = x->st;
 }
 
@@ -694,7 +694,7 @@ static int m_less(const sx_match *a, const sx_match *b) {
 }
 
 /* Never reallocates when a pop made room, so pushing a match back cannot fail. */
-static va_err mh_push(va_sx *x, sx_match *m) {
+static va_err mh_push(va_correlate *x, sx_match *m) {
     if (x->nmh == x->capmh) {
         size_t nc = x->capmh ? x->capmh * 2 : 64;
         sx_match **h = realloc(x->mh, nc * sizeof *h);
@@ -710,7 +710,7 @@ static va_err mh_push(va_sx *x, sx_match *m) {
     return VA_OK;
 }
 
-static sx_match *mh_pop(va_sx *x) {
+static sx_match *mh_pop(va_correlate *x) {
     sx_match *top = x->mh[0], *m = x->mh[--x->nmh];
     size_t i = 0, n = x->nmh;
     for (;;) {
@@ -725,7 +725,7 @@ static sx_match *mh_pop(va_sx *x) {
     return top;
 }
 
-static va_err q_push(va_sx *x, sx_match *m) {
+static va_err q_push(va_correlate *x, sx_match *m) {
     if (x->nq == x->capq) {
         size_t nc = x->capq ? x->capq * 2 : 16;
         sx_match **q = realloc(x->q, nc * sizeof *q);
@@ -736,13 +736,13 @@ static va_err q_push(va_sx *x, sx_match *m) {
     return VA_OK;
 }
 
-static void q_clear(va_sx *x) {
+static void q_clear(va_correlate *x) {
     while (x->qhead < x->nq) match_release(x->q[x->qhead++]);
     x->qhead = x->nq = 0;
 }
 
-/* File names repeat across millions of matches; each is kept once until va_sx_free. */
-static va_err intern(va_sx *x, const char *path, const char **out) {
+/* File names repeat across millions of matches; each is kept once until va_correlate_free. */
+static va_err intern(va_correlate *x, const char *path, const char **out) {
     *out = NULL;
     if (!path) return VA_OK;
     if (x->lastfile && !strcmp(x->lastfile, path)) {
@@ -782,7 +782,7 @@ static int t_less(const sx_timer *a, const sx_timer *b) {
     return a->at < b->at || (a->at == b->at && a->seq < b->seq);
 }
 
-static void th_down(va_sx *x, size_t i) {
+static void th_down(va_correlate *x, size_t i) {
     sx_timer t = x->th[i];
     for (;;) {
         size_t c = 2 * i + 1;
@@ -795,7 +795,7 @@ static void th_down(va_sx *x, size_t i) {
     x->th[i] = t;
 }
 
-static va_err th_push(va_sx *x, int64_t at, sx_group *g) {
+static va_err th_push(va_correlate *x, int64_t at, sx_group *g) {
     if (x->nth == x->capth) {
         size_t nc = x->capth ? x->capth * 2 : 64;
         sx_timer *h = realloc(x->th, nc * sizeof *h);
@@ -812,13 +812,13 @@ static va_err th_push(va_sx *x, int64_t at, sx_group *g) {
     return VA_OK;
 }
 
-static void th_pop(va_sx *x) {
+static void th_pop(va_correlate *x) {
     x->th[0] = x->th[--x->nth];
     if (x->nth) th_down(x, 0);
 }
 
 /* Move the top timer to a later time, as if armed now. */
-static void th_retop(va_sx *x, int64_t at) {
+static void th_retop(va_correlate *x, int64_t at) {
     x->th[0].at = at;
     x->th[0].seq = x->tseq++;
     th_down(x, 0);
@@ -826,7 +826,7 @@ static void th_retop(va_sx *x, int64_t at) {
 
 /* ---- groups and their state -------------------------------------------------------------- */
 
-static void drop(va_sx *x, const sx_corr *c) {
+static void drop(va_correlate *x, const sx_corr *c) {
     x->st.dropped++;
     if (x->reported & REP_DROP) return;
     x->reported |= REP_DROP;
@@ -839,7 +839,7 @@ static void drop(va_sx *x, const sx_corr *c) {
 }
 
 /* Charge n state entries; 0 (and the match dropped) if the bound would be passed. */
-static int charge(va_sx *x, const sx_corr *c, sx_group *g, uint64_t n) {
+static int charge(va_correlate *x, const sx_corr *c, sx_group *g, uint64_t n) {
     if (x->state_used + n > x->max) {
         drop(x, c);
         return 0;
@@ -849,7 +849,7 @@ static int charge(va_sx *x, const sx_corr *c, sx_group *g, uint64_t n) {
     return 1;
 }
 
-static void uncharge(va_sx *x, sx_group *g, uint64_t n) {
+static void uncharge(va_correlate *x, sx_group *g, uint64_t n) {
     x->state_used -= n;
     g->cost -= n;
 }
@@ -906,7 +906,7 @@ static void group_state_free(sx_group *g) {
 /* The group fired: a new event of its key starts a new group at once, while this one waits
  * for its timer (removing a heap entry from the middle would need a back index in every
  * group, written on every sift).  It stays charged one entry until then. */
-static void group_kill(va_sx *x, sx_group *g) {
+static void group_kill(va_correlate *x, sx_group *g) {
     group_unlink(g);
     group_state_free(g);
     x->state_used -= g->cost - 1;
@@ -915,7 +915,7 @@ static void group_kill(va_sx *x, sx_group *g) {
 }
 
 /* Free a group whose timer has been popped. */
-static void group_destroy(va_sx *x, sx_group *g) {
+static void group_destroy(va_correlate *x, sx_group *g) {
     if (!g->dead) {
         group_unlink(g);
         group_state_free(g);
@@ -932,7 +932,7 @@ static sx_group *group_find(const sx_corr *c, uint64_t h, const char *key, size_
 }
 
 /* A new group with its deadline armed; *out NULL if the state bound dropped it. */
-static va_err group_new(va_sx *x, sx_corr *c, uint64_t h, const char *key, size_t len,
+static va_err group_new(va_correlate *x, sx_corr *c, uint64_t h, const char *key, size_t len,
                         int64_t deadline, sx_group **out) {
     *out = NULL;
     if (c->ng >= c->tcap) {
@@ -1037,7 +1037,7 @@ static va_err val_add(sx_group *g, uint64_t h, const char *b, size_t len, int64_
 }
 
 /* Count a value at time t: refresh it if known, else add it (charged to the bound). */
-static va_err val_see(va_sx *x, const sx_corr *c, sx_group *g, int64_t t) {
+static va_err val_see(va_correlate *x, const sx_corr *c, sx_group *g, int64_t t) {
     uint64_t h = hash_bytes(x->val.p, x->val.len);
     sx_val *v = val_find(g, h, x->val.p, x->val.len);
     if (v) {
@@ -1116,22 +1116,22 @@ static int cond_ok(const sx_corr *c, uint64_t n) {
         double v = c->k->cmps[i].v.f;
         int ok = 0;
         switch (c->k->cmps[i].op) {
-        case VA_SR_GT:
+        case VA_RULE_GT:
             ok = d > v;
             break;
-        case VA_SR_GTE:
+        case VA_RULE_GTE:
             ok = d >= v;
             break;
-        case VA_SR_LT:
+        case VA_RULE_LT:
             ok = d < v;
             break;
-        case VA_SR_LTE:
+        case VA_RULE_LTE:
             ok = d <= v;
             break;
-        case VA_SR_EQ:
+        case VA_RULE_EQ:
             ok = d == v;
             break;
-        case VA_SR_NEQ:
+        case VA_RULE_NEQ:
             ok = d != v;
             break;
         }
@@ -1145,12 +1145,12 @@ static int cond_ok(const sx_corr *c, uint64_t n) {
 /* Correlation c fired for group g; m is the event that completed it.  decided is when the
  * result became known: chained correlations see the alert as a match at that time, which is
  * never before anything they have already seen. */
-static va_err fire(va_sx *x, sx_corr *c, const sx_group *g, const sx_match *m, int64_t decided,
-                   uint64_t n, int64_t first) {
+static va_err fire(va_correlate *x, sx_corr *c, const sx_group *g, const sx_match *m,
+                   int64_t decided, uint64_t n, int64_t first) {
     x->st.alerts++;
     decode(c, g, x->kv);
     if (c->emit && x->fn && !x->stop) {
-        const va_sr_rule *r = c->rule;
+        const va_rule *r = c->rule;
         va_alert a;
         memset(&a, 0, sizeof a);
         a.kind = VA_ALERT_CORRELATION;
@@ -1177,17 +1177,17 @@ static va_err fire(va_sx *x, sx_corr *c, const sx_group *g, const sx_match *m, i
     return err;
 }
 
-static va_err add_closed(va_sx *x, sx_corr *c, const sx_use *u, sx_group *g, sx_match *m) {
+static va_err add_closed(va_correlate *x, sx_corr *c, const sx_use *u, sx_group *g, sx_match *m) {
     switch (c->type) {
-    case VA_SR_EVENT_COUNT:
+    case VA_RULE_EVENT_COUNT:
         g->count++;
         break;
-    case VA_SR_VALUE_COUNT: {
+    case VA_RULE_VALUE_COUNT: {
         va_err err = val_see(x, c, g, m->t);
         if (err) return err;
         break;
     }
-    case VA_SR_TEMPORAL:
+    case VA_RULE_TEMPORAL:
         g->tl[u->rix] = m->t;
         break;
     default:
@@ -1200,12 +1200,12 @@ static va_err add_closed(va_sx *x, sx_corr *c, const sx_use *u, sx_group *g, sx_
     return VA_OK;
 }
 
-static va_err add_sliding(va_sx *x, sx_corr *c, const sx_use *u, sx_group *g, sx_match *m) {
+static va_err add_sliding(va_correlate *x, sx_corr *c, const sx_use *u, sx_group *g, sx_match *m) {
     int64_t lo = sat_sub(m->t, c->span), first = m->t;
     uint64_t n = 0;
     va_err err;
     switch (c->type) {
-    case VA_SR_EVENT_COUNT:
+    case VA_RULE_EVENT_COUNT:
         while (g->rlen && g->ring[g->rhead] < lo) {
             g->rhead = (g->rhead + 1) % g->rcap;
             g->rlen--;
@@ -1231,7 +1231,7 @@ static va_err add_sliding(va_sx *x, sx_corr *c, const sx_use *u, sx_group *g, sx
         n = g->rlen;
         first = g->ring[g->rhead];
         break;
-    case VA_SR_VALUE_COUNT:
+    case VA_RULE_VALUE_COUNT:
         while (g->oldest && g->oldest->last < lo) {
             sx_val *v = g->oldest;
             val_unlink(g, v);
@@ -1242,7 +1242,7 @@ static va_err add_sliding(va_sx *x, sx_corr *c, const sx_use *u, sx_group *g, sx
         n = g->nv;
         if (g->oldest) first = g->oldest->last;
         break;
-    case VA_SR_TEMPORAL:
+    case VA_RULE_TEMPORAL:
         g->tl[u->rix] = m->t;
         n = temporal_count(c, g, lo, &first);
         break;
@@ -1263,9 +1263,9 @@ static va_err add_sliding(va_sx *x, sx_corr *c, const sx_use *u, sx_group *g, sx
     return VA_OK;
 }
 
-static va_err deliver(va_sx *x, const sx_use *u, sx_match *m) {
+static va_err deliver(va_correlate *x, const sx_use *u, sx_match *m) {
     sx_corr *c = &x->c[u->corr];
-    if (c->type == VA_SR_VALUE_COUNT) {
+    if (c->type == VA_RULE_VALUE_COUNT) {
         int r = encode(&x->val, m, u->vslot, c->nvf, 1);
         if (r < 0) return VA_ENOMEM;
         if (r > 0) return VA_OK; /* nothing to count */
@@ -1281,7 +1281,7 @@ static va_err deliver(va_sx *x, const sx_use *u, sx_match *m) {
     return c->closed ? add_closed(x, c, u, g, m) : add_sliding(x, c, u, g, m);
 }
 
-static va_err deliver_all(va_sx *x, sx_match *m) {
+static va_err deliver_all(va_correlate *x, sx_match *m) {
     const sx_input *in = &x->in[m->input];
     for (uint32_t u = 0; u < in->nuses; u++) {
         va_err err = deliver(x, &in->uses[u], m);
@@ -1291,7 +1291,7 @@ static va_err deliver_all(va_sx *x, sx_match *m) {
 }
 
 /* Deliver chained matches until none are left (correlations form a DAG, so this ends). */
-static va_err drain(va_sx *x) {
+static va_err drain(va_correlate *x) {
     va_err err = VA_OK;
     while (!err && x->qhead < x->nq) {
         sx_match *m = x->q[x->qhead++];
@@ -1304,15 +1304,15 @@ static va_err drain(va_sx *x) {
 
 /* A group's timer has come up and been popped: decide a closed window, or forget expired
  * sliding state. */
-static va_err expire(va_sx *x, sx_group *g) {
+static va_err expire(va_correlate *x, sx_group *g) {
     sx_corr *c = g->c;
     va_err err = VA_OK;
     if (!g->dead && c->closed && g->last) {
         int64_t first = g->t0;
-        uint64_t n = c->type == VA_SR_EVENT_COUNT   ? g->count
-                     : c->type == VA_SR_VALUE_COUNT ? g->nv
-                     : c->type == VA_SR_TEMPORAL    ? temporal_count(c, g, g->t0, &first)
-                                                    : ordered_count(c, g, g->t0, &first);
+        uint64_t n = c->type == VA_RULE_EVENT_COUNT   ? g->count
+                     : c->type == VA_RULE_VALUE_COUNT ? g->nv
+                     : c->type == VA_RULE_TEMPORAL    ? temporal_count(c, g, g->t0, &first)
+                                                      : ordered_count(c, g, g->t0, &first);
         if (cond_ok(c, n)) err = fire(x, c, g, g->last, g->deadline, n, g->t0);
     }
     if (g->deadline > x->horizon) x->horizon = g->deadline;
@@ -1322,7 +1322,7 @@ static va_err expire(va_sx *x, sx_group *g) {
 }
 
 /* Run every timer before t (incl: up to and including t), in (time, arm order). */
-static va_err advance(va_sx *x, int64_t t, int incl) {
+static va_err advance(va_correlate *x, int64_t t, int incl) {
     while (x->nth && !x->stop) {
         sx_timer *top = &x->th[0];
         if (!(top->at < t || (incl && top->at == t))) break;
@@ -1340,7 +1340,7 @@ static va_err advance(va_sx *x, int64_t t, int incl) {
     return VA_OK;
 }
 
-va_err va_sx_flush(va_sx *x, int64_t upto_ns, va_sx_alert_fn fn, void *ud) {
+va_err va_correlate_flush(va_correlate *x, int64_t upto_ns, va_correlate_alert_fn fn, void *ud) {
     if (x->in_flush) return VA_EUSAGE;
     x->in_flush = 1, x->fn = fn, x->fud = ud, x->stop = 0;
     va_err err = VA_OK;
@@ -1369,7 +1369,7 @@ va_err va_sx_flush(va_sx *x, int64_t upto_ns, va_sx_alert_fn fn, void *ud) {
     return err;
 }
 
-static void data_report(va_sx *x, unsigned bit, va_err code, const va_sr_rule *r,
+static void data_report(va_correlate *x, unsigned bit, va_err code, const va_rule *r,
                         const va_event *ev, const char *what) {
     if (x->reported & bit) return;
     x->reported |= bit;
@@ -1380,7 +1380,7 @@ static void data_report(va_sx *x, unsigned bit, va_err code, const va_sr_rule *r
     x->diag(x->dud, &d);
 }
 
-va_err va_sx_add(va_sx *x, const va_sr_rule *r, const va_event *ev) {
+va_err va_correlate_add(va_correlate *x, const va_rule *r, const va_event *ev) {
     if (x->in_flush) return VA_EUSAGE;
     uint32_t ii = input_of(x, r);
     if (ii == SX_NOIN || x->in[ii].corr != SX_NOIN) return VA_OK;
@@ -1419,7 +1419,7 @@ va_err va_sx_add(va_sx *x, const va_sr_rule *r, const va_event *ev) {
     return err;
 }
 
-void va_sx_free(va_sx *x) {
+void va_correlate_free(va_correlate *x) {
     if (!x) return;
     for (size_t i = 0; i < x->nth; i++) {
         group_state_free(x->th[i].g);

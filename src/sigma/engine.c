@@ -25,7 +25,7 @@
 typedef struct cfield {
     const char *name; /* "" for a keyword-style value matched against every field */
     uint32_t nlen;
-    va_sv *m;
+    va_value *m;
     unsigned flags;
 } cfield;
 
@@ -40,16 +40,16 @@ typedef struct csearch {
 } csearch;
 
 typedef struct crule {
-    const va_sr_rule *rule;
-    va_sl_route *routes;
+    const va_rule *rule;
+    va_logsource_route *routes;
     uint32_t nroutes;
     csearch *s;
     uint32_t ns;
     uint32_t *eids; /* event IDs the detection demands (ascending), or none */
     uint32_t neids;
     uint8_t *positive; /* per search: used somewhere not under `not` (its fields explain hits) */
-    const va_sr_detection *det; /* the rule's detection, or a filter's */
-    uint32_t *filters;          /* indices into va_se.flt of the filters applying to this rule */
+    const va_rule_detection *det; /* the rule's detection, or a filter's */
+    uint32_t *filters; /* indices into va_engine.flt of the filters applying to this rule */
     uint32_t nfilters;
 } crule;
 
@@ -73,14 +73,14 @@ typedef struct litrule {
     const char *field, *alt; /* NULL field: any value */
 } litrule;
 
-struct va_se {
+struct va_engine {
     va_arena arena;
     crule *r;
     uint32_t n;
     crule *flt; /* compiled filter rules: a hit of a rule they name is dropped if they match */
     uint32_t nflt;
     /* Prefilter: literal id -> rules needing it (CSR), rules that are always evaluated. */
-    va_pf *pf; /* NULL: prefilter off */
+    va_prefilter *pf; /* NULL: prefilter off */
     int pf_cached;
     uint32_t *lit_off;
     litrule *lit_rules;
@@ -91,8 +91,8 @@ struct va_se {
     ientry any; /* rules with a route that admits every channel */
 };
 
-struct va_se_scratch {
-    va_sv_scratch *sv;
+struct va_engine_scratch {
+    va_value_scratch *sv;
     uint8_t *memo; /* per search identifier: 0 unknown, 1 false, 2 true */
     uint32_t memo_cap;
     uint8_t *fmemo; /* the same for a filter being evaluated */
@@ -102,8 +102,8 @@ struct va_se_scratch {
     uint32_t *fold_len;
     uint32_t fold_cap;
     /* Prefilter state for the current event. */
-    const va_se *owner; /* the engine pf_s belongs to */
-    va_pf_scratch *pf_s;
+    const va_engine *owner; /* the engine pf_s belongs to */
+    va_prefilter_scratch *pf_s;
     va_buf text;                     /* the event's values, NUL-separated */
     uint32_t *mark;                  /* per rule: == epoch when one of its literals occurs */
     uint32_t *lit_epoch, *lit_field; /* per literal: last event and field it was seen in */
@@ -114,15 +114,15 @@ struct va_se_scratch {
     uint32_t epoch;
     int scanned, all;            /* scan done; the prefilter cannot decide (evaluate everything) */
     uint64_t evaluated, skipped; /* rules evaluated / skipped by the prefilter, cumulative */
-    /* The rule that matched last, for va_se_hit_fields. */
+    /* The rule that matched last, for va_engine_hit_fields. */
     const crule *hit_c;
-    const va_sl_route *hit_route;
+    const va_logsource_route *hit_route;
     const va_event *hit_ev;
     uint8_t *seen; /* per event field, while collecting */
     uint32_t seen_cap;
 };
 
-static void report(va_diag_fn diag, void *ud, const va_sr_rule *r, va_err code, const char *fmt,
+static void report(va_diag_fn diag, void *ud, const va_rule *r, va_err code, const char *fmt,
                    const char *a, const char *b) {
     if (!diag) return;
     char msg[400];
@@ -131,32 +131,32 @@ static void report(va_diag_fn diag, void *ud, const va_sr_rule *r, va_err code, 
     diag(ud, &d);
 }
 
-static va_sv_kind lit_kind(va_sr_vtype t) {
+static va_value_kind lit_kind(va_rule_vtype t) {
     switch (t) {
-    case VA_SR_INT:
-        return VA_SV_INT;
-    case VA_SR_FLOAT:
-        return VA_SV_FLOAT;
-    case VA_SR_BOOL:
-        return VA_SV_BOOL;
-    case VA_SR_NULL:
-        return VA_SV_NULL;
+    case VA_RULE_INT:
+        return VA_VALUE_INT;
+    case VA_RULE_FLOAT:
+        return VA_VALUE_FLOAT;
+    case VA_RULE_BOOL:
+        return VA_VALUE_BOOL;
+    case VA_RULE_NULL:
+        return VA_VALUE_NULL;
     default:
-        return VA_SV_STR;
+        return VA_VALUE_STR;
     }
 }
 
 /* What field name[0..len) reads on route r: the mapping's rename, or NULL if r keeps it. */
-static const char *route_rename(const va_sl_route *r, const char *name, size_t len) {
+static const char *route_rename(const va_logsource_route *r, const char *name, size_t len) {
     for (uint32_t i = 0; r && i < r->nfields; i++)
         if (strlen(r->from[i]) == len && !memcmp(r->from[i], name, len)) return r->to[i];
     return NULL;
 }
 
 /* Mark the search identifiers nd uses outside any `not`. */
-static void mark_positive(const va_sc_node *nd, int neg, uint8_t *pos, uint32_t ns) {
-    if (nd->kind == VA_SC_NOT) neg = !neg;
-    if (!neg && (nd->kind == VA_SC_ID || nd->kind == VA_SC_OF))
+static void mark_positive(const va_cond_node *nd, int neg, uint8_t *pos, uint32_t ns) {
+    if (nd->kind == VA_COND_NOT) neg = !neg;
+    if (!neg && (nd->kind == VA_COND_ID || nd->kind == VA_COND_OF))
         for (uint32_t i = 0; i < nd->nids; i++)
             if (nd->ids[i] < ns) pos[nd->ids[i]] = 1;
     for (uint32_t i = 0; i < nd->nkids; i++) mark_positive(nd->kids[i], neg, pos, ns);
@@ -164,7 +164,7 @@ static void mark_positive(const va_sc_node *nd, int neg, uint8_t *pos, uint32_t 
 
 /* Modifiers after which a keyword keeps its own comparison; any other keyword is searched
  * for anywhere in a value (the specification applies keywords to the whole log message). */
-static int keyword_has_own_op(const va_sr_field *f) {
+static int keyword_has_own_op(const va_rule_field *f) {
     static const char *const own[] = {
         "contains", "startswith", "endswith", "re",   "cidr", "lt",   "lte",   "gt",   "gte",
         "exists",   "fieldref",   "minute",   "hour", "day",  "week", "month", "year", NULL};
@@ -175,8 +175,8 @@ static int keyword_has_own_op(const va_sr_field *f) {
 }
 
 /* Compile one field (name|mods: values). */
-static va_err compile_field(va_se *e, const va_se_opts *o, const va_sr_field *f, cfield *out,
-                            const char **why) {
+static va_err compile_field(va_engine *e, const va_engine_opts *o, const va_rule_field *f,
+                            cfield *out, const char **why) {
     char mods[512];
     size_t ml = 0;
     int keyword = !f->name || !*f->name;
@@ -199,45 +199,45 @@ static va_err compile_field(va_se *e, const va_se_opts *o, const va_sr_field *f,
         memcpy(mods + ml, "contains", 8);
         ml += 8;
     }
-    va_sv_lit lits[64] = {{0}};
-    va_sv_lit *lv = f->nvals <= 64 ? lits : malloc(f->nvals * sizeof *lv);
+    va_value_lit lits[64] = {{0}};
+    va_value_lit *lv = f->nvals <= 64 ? lits : malloc(f->nvals * sizeof *lv);
     if (!lv) return VA_ENOMEM;
     for (uint32_t i = 0; i < f->nvals; i++) {
         /* A keyword is text to find, even when YAML reads it as a number. */
         lv[i].kind =
-            keyword && f->vals[i].type != VA_SR_NULL ? VA_SV_STR : lit_kind(f->vals[i].type);
+            keyword && f->vals[i].type != VA_RULE_NULL ? VA_VALUE_STR : lit_kind(f->vals[i].type);
         lv[i].s = f->vals[i].text;
         lv[i].n = f->vals[i].len;
     }
-    va_err err = va_sv_compile(&e->arena, mods, ml, lv, f->nvals, o->placeholders, o->nplaceholders,
-                               &out->m, why);
+    va_err err = va_value_compile(&e->arena, mods, ml, lv, f->nvals, o->placeholders,
+                                  o->nplaceholders, &out->m, why);
     if (lv != lits) free(lv);
     if (err) return err;
     out->name = f->name ? f->name : "";
     out->nlen = (uint32_t)strlen(out->name);
-    out->flags = va_sv_flags(out->m);
+    out->flags = va_value_flags(out->m);
     return VA_OK;
 }
 
-static va_err compile_rule(va_se *e, const va_se_opts *o, const va_sr_rule *r, crule *c,
+static va_err compile_rule(va_engine *e, const va_engine_opts *o, const va_rule *r, crule *c,
                            const char **why, const char **what) {
     memset(c, 0, sizeof *c);
     c->rule = r;
-    const va_sr_detection *d = r->kind == VA_SR_KIND_FILTER ? &r->filter.det : &r->detection;
+    const va_rule_detection *d = r->kind == VA_RULE_KIND_FILTER ? &r->filter.det : &r->detection;
     c->det = d;
     c->s = va_arena_alloc(&e->arena, (d->nsearches ? d->nsearches : 1) * sizeof *c->s);
     if (!c->s) return VA_ENOMEM;
     c->ns = d->nsearches;
     for (uint32_t i = 0; i < d->nsearches; i++) {
-        const va_sr_search *s = &d->searches[i];
+        const va_rule_search *s = &d->searches[i];
         csearch *cs = &c->s[i];
         *what = s->name;
-        if (s->kind == VA_SR_SEARCH_KEYWORDS) {
+        if (s->kind == VA_RULE_SEARCH_KEYWORDS) {
             /* Keywords: one nameless field whose values are tried against every field. */
             cs->maps = va_arena_alloc(&e->arena, sizeof *cs->maps);
             cfield *cf = va_arena_alloc(&e->arena, sizeof *cf);
             if (!cs->maps || !cf) return VA_ENOMEM;
-            va_sr_field kf = {0};
+            va_rule_field kf = {0};
             kf.name = "";
             kf.vals = s->keywords, kf.nvals = s->nkeywords;
             va_err err = compile_field(e, o, &kf, cf, why);
@@ -250,7 +250,7 @@ static va_err compile_rule(va_se *e, const va_se_opts *o, const va_sr_rule *r, c
         if (!cs->maps) return VA_ENOMEM;
         cs->nmaps = s->nmaps;
         for (uint32_t m = 0; m < s->nmaps; m++) {
-            const va_sr_map *sm = &s->maps[m];
+            const va_rule_map *sm = &s->maps[m];
             cmap *cm = &cs->maps[m];
             cm->f = va_arena_alloc(&e->arena, (sm->n ? sm->n : 1) * sizeof *cm->f);
             if (!cm->f) return VA_ENOMEM;
@@ -286,7 +286,7 @@ static int key_eq(const ientry *x, const char *ch, size_t n, int64_t id) {
     return 1;
 }
 
-static ientry *slot_for(const va_se *e, const char *ch, size_t n, int64_t id) {
+static ientry *slot_for(const va_engine *e, const char *ch, size_t n, int64_t id) {
     uint32_t j = (uint32_t)key_hash(ch, n, id) & (e->idx_cap - 1);
     while (e->idx[j].channel) {
         if (key_eq(&e->idx[j], ch, n, id)) return &e->idx[j];
@@ -307,7 +307,7 @@ static int entry_add(ientry *x, uint32_t rule) {
     return 0;
 }
 
-static va_err index_key(va_se *e, const char *ch, int64_t id, uint32_t rule) {
+static va_err index_key(va_engine *e, const char *ch, int64_t id, uint32_t rule) {
     size_t n = strlen(ch);
     ientry *x = slot_for(e, ch, n, id);
     if (!x->channel) {
@@ -319,11 +319,11 @@ static va_err index_key(va_se *e, const char *ch, int64_t id, uint32_t rule) {
     return entry_add(x, rule) ? VA_ENOMEM : VA_OK;
 }
 
-static va_err build_index(va_se *e) {
+static va_err build_index(va_engine *e) {
     uint32_t keys = 0;
     for (uint32_t i = 0; i < e->n; i++)
         for (uint32_t k = 0; k < e->r[i].nroutes; k++) {
-            const va_sl_route *r = &e->r[i].routes[k];
+            const va_logsource_route *r = &e->r[i].routes[k];
             keys += r->nchannels * (r->nevent_ids ? r->nevent_ids : 1 + e->r[i].neids);
         }
     uint32_t cap = 64;
@@ -332,7 +332,7 @@ static va_err build_index(va_se *e) {
     e->idx_cap = cap;
     for (uint32_t i = 0; i < e->n; i++) {
         for (uint32_t k = 0; k < e->r[i].nroutes; k++) {
-            const va_sl_route *r = &e->r[i].routes[k];
+            const va_logsource_route *r = &e->r[i].routes[k];
             if (r->etw_provider) continue; /* never matches an event log record */
             if (!r->nchannels) {
                 if (entry_add(&e->any, i)) return VA_ENOMEM;
@@ -560,14 +560,14 @@ static void req_pick(req *into, req *cand, req_better_fn better) {
 /* Literals one value of a field needs: one per alternative, or none. */
 static void req_value(const cfield *f, size_t v, litset *L, req *out) {
     memset(out, 0, sizeof *out);
-    size_t na = va_sv_nalts(f->m, v);
+    size_t na = va_value_nalts(f->m, v);
     if (!na) {
         out->none = 1;
         return;
     }
     for (size_t k = 0; k < na; k++) {
         const char *lit = NULL;
-        size_t n = va_sv_alt_literal(f->m, v, k, PF_MINLEN, &lit);
+        size_t n = va_value_alt_literal(f->m, v, k, PF_MINLEN, &lit);
         uint32_t id = n ? lit_intern(L, lit, n) : UINT32_MAX;
         /* A literal holding NUL could straddle the value separators of the scanned text: it
          * is not pinned to the field. */
@@ -584,13 +584,13 @@ static void req_field(const cfield *f, litset *L, req *out) {
     memset(out, 0, sizeof *out);
     unsigned fl = f->flags;
     /* Presence tests, null, negation and field references need no literal of the event. */
-    if (fl & (VA_SV_F_NEQ | VA_SV_F_NULL | VA_SV_F_EXISTS | VA_SV_F_FIELDREF) ||
-        va_sv_absent(f->m) || !va_sv_nvalues(f->m)) {
+    if (fl & (VA_VALUE_F_NEQ | VA_VALUE_F_NULL | VA_VALUE_F_EXISTS | VA_VALUE_F_FIELDREF) ||
+        va_value_absent(f->m) || !va_value_nvalues(f->m)) {
         out->none = 1;
         return;
     }
-    size_t nv = va_sv_nvalues(f->m);
-    if (fl & VA_SV_F_ALL) { /* every value must match: any one value's literals will do */
+    size_t nv = va_value_nvalues(f->m);
+    if (fl & VA_VALUE_F_ALL) { /* every value must match: any one value's literals will do */
         out->none = 1;
         for (size_t v = 0; v < nv; v++) {
             req r;
@@ -637,17 +637,17 @@ static void req_or_copy(req *out, const req *src, const litset *L) {
         }
 }
 
-static void req_node(const crule *c, const va_sc_node *nd, const req *sreq, litset *L, req *out,
+static void req_node(const crule *c, const va_cond_node *nd, const req *sreq, litset *L, req *out,
                      req_better_fn better) {
     memset(out, 0, sizeof *out);
     switch (nd->kind) {
-    case VA_SC_ID:
+    case VA_COND_ID:
         if (!nd->nids || nd->ids[0] >= c->ns)
             out->none = 1;
         else
             req_or_copy(out, &sreq[nd->ids[0]], L);
         return;
-    case VA_SC_AND:
+    case VA_COND_AND:
         out->none = 1;
         for (uint32_t i = 0; i < nd->nkids; i++) {
             req r;
@@ -655,7 +655,7 @@ static void req_node(const crule *c, const va_sc_node *nd, const req *sreq, lits
             req_pick(out, &r, better);
         }
         return;
-    case VA_SC_OR:
+    case VA_COND_OR:
         if (!nd->nkids) out->none = 1;
         for (uint32_t i = 0; i < nd->nkids && !out->none; i++) {
             req r;
@@ -663,7 +663,7 @@ static void req_node(const crule *c, const va_sc_node *nd, const req *sreq, lits
             req_union(out, &r, L);
         }
         return;
-    case VA_SC_OF:
+    case VA_COND_OF:
         if (!nd->nids) {
             out->none = 1;
             return;
@@ -700,21 +700,21 @@ static void req_node(const crule *c, const va_sc_node *nd, const req *sreq, lits
 
 static void eid_field(const cfield *f, req *out) {
     memset(out, 0, sizeof *out);
-    size_t nv = va_sv_nvalues(f->m);
-    if (f->flags & (VA_SV_F_NEQ | VA_SV_F_NULL | VA_SV_F_EXISTS | VA_SV_F_FIELDREF) ||
-        va_sv_absent(f->m) || !nv) {
+    size_t nv = va_value_nvalues(f->m);
+    if (f->flags & (VA_VALUE_F_NEQ | VA_VALUE_F_NULL | VA_VALUE_F_EXISTS | VA_VALUE_F_FIELDREF) ||
+        va_value_absent(f->m) || !nv) {
         out->none = 1;
         return;
     }
-    int all = (f->flags & VA_SV_F_ALL) != 0;
+    int all = (f->flags & VA_VALUE_F_ALL) != 0;
     if (all) out->none = 1;
     for (size_t v = 0; v < nv; v++) {
         req r = {0};
-        size_t na = va_sv_nalts(f->m, v);
+        size_t na = va_value_nalts(f->m, v);
         if (!na) r.none = 1;
         for (size_t k = 0; k < na && !r.none; k++) {
             int64_t id;
-            if (!va_sv_alt_int_eq(f->m, v, k, &id) || id < 0 || id >= UINT32_MAX ||
+            if (!va_value_alt_int_eq(f->m, v, k, &id) || id < 0 || id >= UINT32_MAX ||
                 req_add(&r, (uint32_t)id, 0))
                 req_none(&r);
         }
@@ -748,11 +748,11 @@ static int u32_cmp(const void *a, const void *b) {
 }
 
 /* The event IDs without which c's detection cannot match (c->neids = 0: any). */
-static va_err rule_eids(va_se *e, crule *c) {
+static va_err rule_eids(va_engine *e, crule *c) {
     c->neids = 0;
     for (uint32_t k = 0; k < c->nroutes; k++) /* a mapping that renames EventID: not safe */
         if (route_rename(&c->routes[k], "EventID", 7)) return VA_OK;
-    const va_sr_detection *d = c->det;
+    const va_rule_detection *d = c->det;
     req *sreq = calloc(c->ns ? c->ns : 1, sizeof *sreq);
     if (!sreq) return VA_ENOMEM;
     for (uint32_t i = 0; i < c->ns; i++) eid_search(&c->s[i], &sreq[i]);
@@ -785,7 +785,7 @@ static va_err rule_eids(va_se *e, crule *c) {
     return err;
 }
 
-static va_err build_prefilter(va_se *e, const va_se_opts *o, const char **why) {
+static va_err build_prefilter(va_engine *e, const va_engine_opts *o, const char **why) {
     litset L = {0};
     L.a = &e->arena;
     req *rr = calloc(e->n ? e->n : 1, sizeof *rr);
@@ -803,7 +803,7 @@ static va_err build_prefilter(va_se *e, const va_se_opts *o, const char **why) {
             break;
         }
         for (uint32_t s = 0; s < c->ns; s++) req_search(&c->s[s], &L, &sreq[s]);
-        const va_sr_detection *d = c->det;
+        const va_rule_detection *d = c->det;
         if (!d->nconds) rr[i].none = 1;
         for (uint32_t k = 0; k < d->nconds && !rr[i].none; k++) {
             req r;
@@ -852,9 +852,9 @@ static va_err build_prefilter(va_se *e, const va_se_opts *o, const char **why) {
                 x->alen = x->alt ? (uint32_t)strlen(x->alt) : 0;
             }
     free(fill);
-    err =
-        va_pf_new(L.s, L.len, L.n, (va_pf_backend)o->prefilter_backend, o->cache_dir, &e->pf, why);
-    if (!err) e->pf_cached = va_pf_from_cache(e->pf);
+    err = va_prefilter_new(L.s, L.len, L.n, (va_prefilter_backend)o->prefilter_backend,
+                           o->cache_dir, &e->pf, why);
+    if (!err) e->pf_cached = va_prefilter_from_cache(e->pf);
 out:
     for (uint32_t i = 0; i < e->n; i++) req_free(&rr[i]);
     free(rr);
@@ -869,14 +869,14 @@ out:
 
 /* Point each rule at the filters that name it (by id or name); names that match no compiled
  * rule are reported. */
-static va_err attach_filters(va_se *e, va_diag_fn diag, void *ud) {
+static va_err attach_filters(va_engine *e, va_diag_fn diag, void *ud) {
     for (uint32_t f = 0; f < e->nflt; f++) {
-        const va_sr_rule *fr = e->flt[f].rule;
+        const va_rule *fr = e->flt[f].rule;
         for (uint32_t k = 0; k < fr->filter.rules.n; k++) {
             const char *ref = fr->filter.rules.v[k];
             int found = 0;
             for (uint32_t i = 0; i < e->n; i++) {
-                const va_sr_rule *r = e->r[i].rule;
+                const va_rule *r = e->r[i].rule;
                 if (!((r->id && !strcasecmp(r->id, ref)) || (r->name && !strcmp(r->name, ref))))
                     continue;
                 crule *c = &e->r[i];
@@ -895,13 +895,13 @@ static va_err attach_filters(va_se *e, va_diag_fn diag, void *ud) {
     return VA_OK;
 }
 
-va_err va_se_new(const va_sr_set *set, const va_se_opts *o, va_diag_fn diag, void *ud, va_se **out,
-                 va_se_stats *st) {
-    va_se_stats dummy;
+va_err va_engine_new(const va_rule_set *set, const va_engine_opts *o, va_diag_fn diag, void *ud,
+                     va_engine **out, va_engine_stats *st) {
+    va_engine_stats dummy;
     if (!st) st = &dummy;
     memset(st, 0, sizeof *st);
     *out = NULL;
-    va_se *e = calloc(1, sizeof *e);
+    va_engine *e = calloc(1, sizeof *e);
     if (!e) return VA_ENOMEM;
     va_arena_init(&e->arena, 256 * 1024);
     e->r = calloc(set->n ? set->n : 1, sizeof *e->r);
@@ -910,21 +910,21 @@ va_err va_se_new(const va_sr_set *set, const va_se_opts *o, va_diag_fn diag, voi
         return VA_ENOMEM;
     }
     uint32_t nfilter_rules = 0;
-    for (const va_sr_rule *r = set->head; r; r = r->next)
-        nfilter_rules += r->kind == VA_SR_KIND_FILTER;
+    for (const va_rule *r = set->head; r; r = r->next)
+        nfilter_rules += r->kind == VA_RULE_KIND_FILTER;
     if (nfilter_rules && !(e->flt = calloc(nfilter_rules, sizeof *e->flt))) {
-        va_se_free(e);
+        va_engine_free(e);
         return VA_ENOMEM;
     }
-    for (const va_sr_rule *r = set->head; r; r = r->next) {
-        if (r->kind == VA_SR_KIND_CORRELATION) continue; /* correlate.h evaluates them */
-        int is_filter = r->kind == VA_SR_KIND_FILTER;
+    for (const va_rule *r = set->head; r; r = r->next) {
+        if (r->kind == VA_RULE_KIND_CORRELATION) continue; /* correlate.h evaluates them */
+        int is_filter = r->kind == VA_RULE_KIND_FILTER;
         crule *c = is_filter ? &e->flt[e->nflt] : &e->r[e->n];
         const char *why = NULL, *what = NULL, *unknown = NULL;
         uint32_t nroutes = 0;
-        va_sl_route *routes =
-            va_sl_routes(o->logsources, &e->arena, r->logsource.product, r->logsource.category,
-                         r->logsource.service, &nroutes, &unknown);
+        va_logsource_route *routes =
+            va_logsource_routes(o->logsources, &e->arena, r->logsource.product,
+                                r->logsource.category, r->logsource.service, &nroutes, &unknown);
         if (!nroutes) {
             st->unmapped++;
             report(diag, ud, r, VA_EUNSUPPORTED, "logsource '%s' is not in the mapping (%s)",
@@ -933,7 +933,7 @@ va_err va_se_new(const va_sr_set *set, const va_se_opts *o, va_diag_fn diag, voi
         }
         va_err err = compile_rule(e, o, r, c, &why, &what);
         if (err == VA_ENOMEM) {
-            va_se_free(e);
+            va_engine_free(e);
             return VA_ENOMEM;
         }
         if (err) {
@@ -954,16 +954,16 @@ va_err va_se_new(const va_sr_set *set, const va_se_opts *o, va_diag_fn diag, voi
         }
     }
     if (attach_filters(e, diag, ud) != VA_OK) {
-        va_se_free(e);
+        va_engine_free(e);
         return VA_ENOMEM;
     }
     for (uint32_t i = 0; i < e->n; i++)
         if (rule_eids(e, &e->r[i])) {
-            va_se_free(e);
+            va_engine_free(e);
             return VA_ENOMEM;
         }
     if (build_index(e) != VA_OK) {
-        va_se_free(e);
+        va_engine_free(e);
         return VA_ENOMEM;
     }
     if (!o->prefilter_off) {
@@ -974,39 +974,39 @@ va_err va_se_new(const va_sr_set *set, const va_se_opts *o, va_diag_fn diag, voi
                 va_diag d = {VA_SEV_ERROR, err, "prefilter", NULL, -1, -1, why};
                 diag(ud, &d);
             }
-            va_se_free(e);
+            va_engine_free(e);
             return err;
         }
         for (uint32_t i = 0; i < e->n; i++) st->prefiltered += !e->always[i];
         st->literals = e->nlits;
-        st->backend = va_pf_backend_name(e->pf);
+        st->backend = va_prefilter_backend_name(e->pf);
         st->cached = e->pf_cached;
     }
     *out = e;
     return VA_OK;
 }
 
-static void free_field_matchers(va_se *e) {
+static void free_field_matchers(va_engine *e) {
     for (uint32_t i = 0; i < e->n; i++)
         for (uint32_t s = 0; s < e->r[i].ns; s++)
             for (uint32_t m = 0; m < e->r[i].s[s].nmaps; m++)
                 for (uint32_t f = 0; f < e->r[i].s[s].maps[m].n; f++)
-                    va_sv_free(e->r[i].s[s].maps[m].f[f].m);
+                    va_value_free(e->r[i].s[s].maps[m].f[f].m);
 }
 
-void va_se_free(va_se *e) {
+void va_engine_free(va_engine *e) {
     if (!e) return;
     free_field_matchers(e);
     for (uint32_t i = 0; i < e->nflt; i++)
         for (uint32_t s = 0; s < e->flt[i].ns; s++)
             for (uint32_t m = 0; m < e->flt[i].s[s].nmaps; m++)
                 for (uint32_t f = 0; f < e->flt[i].s[s].maps[m].n; f++)
-                    va_sv_free(e->flt[i].s[s].maps[m].f[f].m);
+                    va_value_free(e->flt[i].s[s].maps[m].f[f].m);
     free(e->flt);
     for (uint32_t i = 0; i < e->idx_cap; i++) free(e->idx[i].rules);
     free(e->idx);
     free(e->any.rules);
-    va_pf_free(e->pf);
+    va_prefilter_free(e->pf);
     free(e->lit_off);
     free(e->lit_rules);
     free(e->always);
@@ -1015,10 +1015,10 @@ void va_se_free(va_se *e) {
     free(e);
 }
 
-va_se_scratch *va_se_scratch_new(void) {
-    va_se_scratch *s = calloc(1, sizeof *s);
+va_engine_scratch *va_engine_scratch_new(void) {
+    va_engine_scratch *s = calloc(1, sizeof *s);
     if (!s) return NULL;
-    if (!(s->sv = va_sv_scratch_new())) {
+    if (!(s->sv = va_value_scratch_new())) {
         free(s);
         return NULL;
     }
@@ -1027,12 +1027,12 @@ va_se_scratch *va_se_scratch_new(void) {
     return s;
 }
 
-void va_se_scratch_free(va_se_scratch *s) {
+void va_engine_scratch_free(va_engine_scratch *s) {
     if (!s) return;
-    va_sv_scratch_free(s->sv);
+    va_value_scratch_free(s->sv);
     va_buf_free(&s->fold);
     va_buf_free(&s->text);
-    va_pf_scratch_free(s->pf_s);
+    va_prefilter_scratch_free(s->pf_s);
     free(s->mark);
     free(s->lit_epoch);
     free(s->lit_field);
@@ -1047,28 +1047,29 @@ void va_se_scratch_free(va_se_scratch *s) {
 
 typedef struct evalctx {
     const crule *c;
-    const va_sl_route *route;
-    va_se_scratch *s;
+    const va_logsource_route *route;
+    va_engine_scratch *s;
     const va_event *ev;
     uint8_t *memo; /* per search identifier of c: 0 unknown, 1 false, 2 true */
 } evalctx;
 
 /* The event field a rule's field name reads on this route (renames from the mapping). */
-static void route_name(const va_sl_route *r, const cfield *f, const char **name, uint32_t *len) {
+static void route_name(const va_logsource_route *r, const cfield *f, const char **name,
+                       uint32_t *len) {
     const char *to = route_rename(r, f->name, f->nlen);
     *name = to ? to : f->name;
     *len = to ? (uint32_t)strlen(to) : f->nlen;
 }
 
-static void subject(evalctx *x, uint32_t i, int fold, va_sv_subj *sj) {
+static void subject(evalctx *x, uint32_t i, int fold, va_value_subj *sj) {
     const va_field *f = &x->ev->f[i];
     sj->s = f->val, sj->n = f->vlen, sj->type = (va_vtype)f->type;
     sj->fold = NULL, sj->fold_n = 0;
     if (!fold) return;
-    va_se_scratch *s = x->s;
+    va_engine_scratch *s = x->s;
     if (!s->fold_off[i]) {
         size_t off = s->fold.len;
-        va_sv_fold(f->val, f->vlen, &s->fold);
+        va_value_fold(f->val, f->vlen, &s->fold);
         s->fold_off[i] = off + 1;
         s->fold_len[i] = (uint32_t)(s->fold.len - off);
     }
@@ -1084,15 +1085,15 @@ static int field_eq(const va_field *f, const char *name, uint32_t len) {
 
 static int match_field(evalctx *x, const cfield *cf) {
     const va_event *ev = x->ev;
-    int fold = (cf->flags & VA_SV_F_NEEDFOLD) != 0;
-    va_sv_subj sj;
-    if (!cf->nlen) {                   /* keyword: any field value */
-        if (cf->flags & VA_SV_F_ALL) { /* every keyword somewhere in the event */
-            for (size_t v = 0; v < va_sv_nvalues(cf->m); v++) {
+    int fold = (cf->flags & VA_VALUE_F_NEEDFOLD) != 0;
+    va_value_subj sj;
+    if (!cf->nlen) {                      /* keyword: any field value */
+        if (cf->flags & VA_VALUE_F_ALL) { /* every keyword somewhere in the event */
+            for (size_t v = 0; v < va_value_nvalues(cf->m); v++) {
                 int hit = 0;
                 for (uint32_t i = 0; i < ev->n && !hit; i++) {
                     subject(x, i, fold, &sj);
-                    hit = va_sv_match_value(cf->m, v, x->s->sv, &sj);
+                    hit = va_value_match_value(cf->m, v, x->s->sv, &sj);
                 }
                 if (!hit) return 0;
             }
@@ -1100,7 +1101,7 @@ static int match_field(evalctx *x, const cfield *cf) {
         }
         for (uint32_t i = 0; i < ev->n; i++) {
             subject(x, i, fold, &sj);
-            if (va_sv_match(cf->m, x->s->sv, &sj)) return 1;
+            if (va_value_match(cf->m, x->s->sv, &sj)) return 1;
         }
         return 0;
     }
@@ -1113,45 +1114,45 @@ static int match_field(evalctx *x, const cfield *cf) {
             if (first == UINT32_MAX) first = i;
             count++;
         }
-    if (!count) return va_sv_absent(cf->m);
-    if (cf->flags & VA_SV_F_FIELDREF) {
-        int all = (cf->flags & VA_SV_F_ALL) != 0, r = all;
-        for (size_t v = 0; v < va_sv_nvalues(cf->m); v++) {
+    if (!count) return va_value_absent(cf->m);
+    if (cf->flags & VA_VALUE_F_FIELDREF) {
+        int all = (cf->flags & VA_VALUE_F_ALL) != 0, r = all;
+        for (size_t v = 0; v < va_value_nvalues(cf->m); v++) {
             size_t rl;
-            const char *rn = va_sv_ref_name(cf->m, v, &rl);
+            const char *rn = va_value_ref_name(cf->m, v, &rl);
             const char *to = route_rename(x->route, rn, rl); /* renamed like any other field */
             if (to) rn = to, rl = strlen(to);
             int hit = 0;
             for (uint32_t j = 0; j < ev->n && !hit; j++) {
                 if (ev->f[j].nlen != rl || memcmp(ev->f[j].name, rn, rl)) continue;
-                va_sv_subj other;
+                va_value_subj other;
                 subject(x, j, fold, &other);
                 subject(x, first, fold, &sj);
-                hit = va_sv_match_ref(cf->m, v, x->s->sv, &sj, &other);
+                hit = va_value_match_ref(cf->m, v, x->s->sv, &sj, &other);
             }
             if (all && !hit) r = 0;
             if (!all && hit) r = 1;
         }
-        return (cf->flags & VA_SV_F_NEQ) ? !r : r;
+        return (cf->flags & VA_VALUE_F_NEQ) ? !r : r;
     }
-    if ((cf->flags & VA_SV_F_ALL) && count > 1) {
+    if ((cf->flags & VA_VALUE_F_ALL) && count > 1) {
         /* `all` over a repeated field: every value must match some instance. */
         int r = 1;
-        for (size_t v = 0; v < va_sv_nvalues(cf->m) && r; v++) {
+        for (size_t v = 0; v < va_value_nvalues(cf->m) && r; v++) {
             int hit = 0;
             for (uint32_t i = first; i < ev->n && !hit; i++) {
                 if (!field_eq(&ev->f[i], name, len)) continue;
                 subject(x, i, fold, &sj);
-                hit = va_sv_match_value(cf->m, v, x->s->sv, &sj);
+                hit = va_value_match_value(cf->m, v, x->s->sv, &sj);
             }
             r = hit;
         }
-        return (cf->flags & VA_SV_F_NEQ) ? !r : r;
+        return (cf->flags & VA_VALUE_F_NEQ) ? !r : r;
     }
     for (uint32_t i = first; i < ev->n; i++) {
         if (!field_eq(&ev->f[i], name, len)) continue;
         subject(x, i, fold, &sj);
-        if (va_sv_match(cf->m, x->s->sv, &sj)) return 1;
+        if (va_value_match(cf->m, x->s->sv, &sj)) return 1;
     }
     return 0;
 }
@@ -1172,7 +1173,7 @@ static int search_cb(void *ud, uint32_t idx) {
     return any;
 }
 
-static int grow(va_se_scratch *s, uint32_t nsearch, uint32_t nfields) {
+static int grow(va_engine_scratch *s, uint32_t nsearch, uint32_t nfields) {
     if (nsearch > s->memo_cap) {
         uint8_t *m = realloc(s->memo, nsearch);
         if (!m) return -1;
@@ -1190,18 +1191,18 @@ static int grow(va_se_scratch *s, uint32_t nsearch, uint32_t nfields) {
 }
 
 /* One rule against the event: its first admitting route, then its condition. */
-static int match_rule(const crule *c, va_se_scratch *s, const va_event *ev, const char *ch,
+static int match_rule(const crule *c, va_engine_scratch *s, const va_event *ev, const char *ch,
                       size_t chl) {
-    const va_sl_route *route = NULL;
+    const va_logsource_route *route = NULL;
     for (uint32_t k = 0; k < c->nroutes && !route; k++)
-        if (va_sl_route_matches(&c->routes[k], ch, chl, ev->event_id)) route = &c->routes[k];
+        if (va_logsource_route_matches(&c->routes[k], ch, chl, ev->event_id)) route = &c->routes[k];
     if (!route) return 0;
     if (grow(s, c->ns ? c->ns : 1, 0)) return 0;
     memset(s->memo, 0, c->ns ? c->ns : 1);
     evalctx x = {c, route, s, ev, s->memo};
-    const va_sr_detection *d = c->det;
+    const va_rule_detection *d = c->det;
     for (uint32_t k = 0; k < d->nconds; k++) /* a list of conditions is an OR */
-        if (va_sc_eval(d->conds[k].ast, search_cb, &x)) {
+        if (va_cond_eval(d->conds[k].ast, search_cb, &x)) {
             s->hit_c = c, s->hit_route = route, s->hit_ev = ev;
             return 1;
         }
@@ -1210,13 +1211,13 @@ static int match_rule(const crule *c, va_se_scratch *s, const va_event *ev, cons
 
 /* Does one of the filters naming c match ev (so the hit is dropped)?  A filter sees the event
  * only if its own logsource admits it; it reads fields through the rule's route renames. */
-static int filtered(const va_se *e, const crule *c, va_se_scratch *s, const va_event *ev,
+static int filtered(const va_engine *e, const crule *c, va_engine_scratch *s, const va_event *ev,
                     const char *ch, size_t chl) {
     for (uint32_t i = 0; i < c->nfilters; i++) {
         const crule *f = &e->flt[c->filters[i]];
         int admits = 0;
         for (uint32_t k = 0; k < f->nroutes && !admits; k++)
-            admits = va_sl_route_matches(&f->routes[k], ch, chl, ev->event_id);
+            admits = va_logsource_route_matches(&f->routes[k], ch, chl, ev->event_id);
         if (!admits) continue;
         uint32_t need = f->ns ? f->ns : 1;
         if (need > s->fmemo_cap) {
@@ -1227,15 +1228,15 @@ static int filtered(const va_se *e, const crule *c, va_se_scratch *s, const va_e
         memset(s->fmemo, 0, need);
         evalctx x = {f, s->hit_route, s, ev, s->fmemo};
         for (uint32_t k = 0; k < f->det->nconds; k++)
-            if (va_sc_eval(f->det->conds[k].ast, search_cb, &x)) return 1;
+            if (va_cond_eval(f->det->conds[k].ast, search_cb, &x)) return 1;
     }
     return 0;
 }
 
 static void on_literal(void *ud, uint32_t id, size_t end) {
     void **a = ud;
-    const va_se *e = a[0];
-    va_se_scratch *s = a[1];
+    const va_engine *e = a[0];
+    va_engine_scratch *s = a[1];
     const va_event *ev = a[2];
     /* The field whose value holds the byte before end (values are NUL-separated). */
     uint32_t lo = 0, hi = ev->n;
@@ -1263,11 +1264,11 @@ static void on_literal(void *ud, uint32_t id, size_t end) {
 /* Scan the event's values for every rule literal once; sets s->all when the scan cannot
  * decide (out of memory, a backend error, or text with the two non-ASCII characters that
  * fold to ASCII letters, which an ASCII-caseless scan would miss). */
-static void prefilter_scan(const va_se *e, va_se_scratch *s, const va_event *ev) {
+static void prefilter_scan(const va_engine *e, va_engine_scratch *s, const va_event *ev) {
     s->scanned = 1;
     if (s->owner != e) {
-        va_pf_scratch_free(s->pf_s);
-        s->pf_s = va_pf_scratch_new(e->pf);
+        va_prefilter_scratch_free(s->pf_s);
+        s->pf_s = va_prefilter_scratch_new(e->pf);
         s->owner = s->pf_s ? e : NULL;
         free(s->mark);
         free(s->lit_epoch);
@@ -1314,7 +1315,7 @@ static void prefilter_scan(const va_se *e, va_se_scratch *s, const va_event *ev)
         return;
     }
     void *a[3] = {(void *)e, s, (void *)ev};
-    if (va_pf_scan(e->pf, s->pf_s, t, n, on_literal, a)) s->all = 1;
+    if (va_prefilter_scan(e->pf, s->pf_s, t, n, on_literal, a)) s->all = 1;
 }
 
 /* Whether ev->event_id says all about the event's EventID: one such field, digits only.  Rules
@@ -1332,8 +1333,8 @@ static int plain_event_id(const va_event *ev) {
     return seen == 1;
 }
 
-uint32_t va_se_match(const va_se *e, va_se_scratch *s, const va_event *ev, va_se_hit_fn fn,
-                     void *ud) {
+uint32_t va_engine_match(const va_engine *e, va_engine_scratch *s, const va_event *ev,
+                         va_engine_hit_fn fn, void *ud) {
     uint32_t hits = 0;
     const char *ch = ev->channel ? ev->channel->val : NULL;
     size_t chl = ev->channel ? ev->channel->vlen : 0;
@@ -1379,7 +1380,7 @@ uint32_t va_se_match(const va_se *e, va_se_scratch *s, const va_event *ev, va_se
     return hits;
 }
 
-void va_se_scratch_counts(const va_se_scratch *s, uint64_t *evaluated, uint64_t *skipped) {
+void va_engine_scratch_counts(const va_engine_scratch *s, uint64_t *evaluated, uint64_t *skipped) {
     if (evaluated) *evaluated = s->evaluated;
     if (skipped) *skipped = s->skipped;
 }
@@ -1387,26 +1388,26 @@ void va_se_scratch_counts(const va_se_scratch *s, uint64_t *evaluated, uint64_t 
 /* Mark the event fields through which cf matches (cf as a whole is known to match). */
 static void seen_field(evalctx *x, const cfield *cf, uint8_t *seen) {
     const va_event *ev = x->ev;
-    int fold = (cf->flags & VA_SV_F_NEEDFOLD) != 0;
-    va_sv_subj sj;
+    int fold = (cf->flags & VA_VALUE_F_NEEDFOLD) != 0;
+    va_value_subj sj;
     const char *name = NULL;
     uint32_t len = 0;
     if (cf->nlen) route_name(x->route, cf, &name, &len);
     for (uint32_t i = 0; i < ev->n; i++) {
         if (cf->nlen && !field_eq(&ev->f[i], name, len)) continue;
-        if (cf->flags & VA_SV_F_FIELDREF) {
+        if (cf->flags & VA_VALUE_F_FIELDREF) {
             seen[i] = 1;
             continue;
         }
         subject(x, i, fold, &sj);
-        int hit = va_sv_match(cf->m, x->s->sv, &sj);
-        for (size_t v = 0; !hit && (cf->flags & VA_SV_F_ALL) && v < va_sv_nvalues(cf->m); v++)
-            hit = va_sv_match_value(cf->m, v, x->s->sv, &sj);
+        int hit = va_value_match(cf->m, x->s->sv, &sj);
+        for (size_t v = 0; !hit && (cf->flags & VA_VALUE_F_ALL) && v < va_value_nvalues(cf->m); v++)
+            hit = va_value_match_value(cf->m, v, x->s->sv, &sj);
         if (hit) seen[i] = 1;
     }
 }
 
-uint32_t va_se_hit_fields(va_se_scratch *s, uint32_t *idx, uint32_t cap) {
+uint32_t va_engine_hit_fields(va_engine_scratch *s, uint32_t *idx, uint32_t cap) {
     const crule *c = s->hit_c;
     const va_event *ev = s->hit_ev;
     if (!c || !ev || !ev->n) return 0;

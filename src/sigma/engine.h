@@ -1,9 +1,9 @@
 /*
  * engine.h - the Sigma detection engine: compiled rules evaluated against flat events.
  *
- * va_se_new() compiles a loaded rule set (rule.h) once: each rule's logsource becomes routes
+ * va_engine_new() compiles a loaded rule set (rule.h) once: each rule's logsource becomes routes
  * (logsource.h), each field of each search identifier a value matcher (value.h), and the
- * condition an AST (cond.h).  va_se_match() then runs one event past the rules whose routes
+ * condition an AST (cond.h).  va_engine_match() then runs one event past the rules whose routes
  * admit it, evaluating search identifiers lazily as the condition asks for them.  A rule the
  * engine cannot compile is reported with its file, line and reason and left out: a rule is
  * never evaluated wrongly.
@@ -21,19 +21,19 @@
 #include "sigma/rule.h"
 #include "sigma/value.h"
 
-typedef struct va_se va_se;
-typedef struct va_se_scratch va_se_scratch;
+typedef struct va_engine va_engine;
+typedef struct va_engine_scratch va_engine_scratch;
 
-typedef struct va_se_opts {
-    const va_sl_map *logsources;  /* required */
-    const va_sv_ph *placeholders; /* for `expand` (may be NULL) */
+typedef struct va_engine_opts {
+    const va_logsource_map *logsources;       /* required */
+    const va_value_placeholder *placeholders; /* for `expand` (may be NULL) */
     size_t nplaceholders;
     int prefilter_off; /* evaluate every routed rule (tests prove the prefilter changes nothing) */
-    int prefilter_backend; /* va_pf_backend (prefilter.h): 0 = Hyperscan when built in */
+    int prefilter_backend; /* va_prefilter_backend (prefilter.h): 0 = Hyperscan when built in */
     const char *cache_dir; /* where compiled prefilter databases are kept (NULL: nowhere) */
-} va_se_opts;
+} va_engine_opts;
 
-typedef struct va_se_stats {
+typedef struct va_engine_stats {
     uint32_t rules;       /* detection rules compiled */
     uint32_t filters;     /* filter rules compiled (they drop hits of the rules they name) */
     uint32_t unmapped;    /* left out: logsource not in the mapping (reported) */
@@ -43,31 +43,31 @@ typedef struct va_se_stats {
     uint32_t literals;    /* distinct literals in the prefilter */
     const char *backend;  /* prefilter backend in use ("hyperscan", "automaton"), or NULL */
     int cached;           /* its database came from the cache */
-} va_se_stats;
+} va_engine_stats;
 
 /* Compile the rules of set (which, with its arena, must outlive the engine).  Each rule left
- * out is reported through diag (unit "rule", offset -1).  Free with va_se_free. */
-va_err va_se_new(const va_sr_set *set, const va_se_opts *o, va_diag_fn diag, void *ud, va_se **out,
-                 va_se_stats *st);
-void va_se_free(va_se *e);
+ * out is reported through diag (unit "rule", offset -1).  Free with va_engine_free. */
+va_err va_engine_new(const va_rule_set *set, const va_engine_opts *o, va_diag_fn diag, void *ud,
+                     va_engine **out, va_engine_stats *st);
+void va_engine_free(va_engine *e);
 
-/* Per-thread matching state; free with va_se_scratch_free. */
-va_se_scratch *va_se_scratch_new(void);
-void va_se_scratch_free(va_se_scratch *s);
+/* Per-thread matching state; free with va_engine_scratch_free. */
+va_engine_scratch *va_engine_scratch_new(void);
+void va_engine_scratch_free(va_engine_scratch *s);
 
 /* Called for every rule that matches; return nonzero to stop matching this event. */
-typedef int (*va_se_hit_fn)(void *ud, const va_sr_rule *rule, const va_event *ev);
+typedef int (*va_engine_hit_fn)(void *ud, const va_rule *rule, const va_event *ev);
 
-/* Inside a va_se_hit_fn call: the event fields that made the rule match (those of the search
+/* Inside a va_engine_hit_fn call: the event fields that made the rule match (those of the search
  * identifiers that matched and are not negated in the condition), as ascending indices into
  * ev->f.  Writes at most cap and returns how many there are. */
-uint32_t va_se_hit_fields(va_se_scratch *s, uint32_t *idx, uint32_t cap);
+uint32_t va_engine_hit_fields(va_engine_scratch *s, uint32_t *idx, uint32_t cap);
 
 /* Rules evaluated and rules skipped by the prefilter with s so far. */
-void va_se_scratch_counts(const va_se_scratch *s, uint64_t *evaluated, uint64_t *skipped);
+void va_engine_scratch_counts(const va_engine_scratch *s, uint64_t *evaluated, uint64_t *skipped);
 
 /* Run ev past the rules; returns the number of rules that matched. */
-uint32_t va_se_match(const va_se *e, va_se_scratch *s, const va_event *ev, va_se_hit_fn fn,
-                     void *ud);
+uint32_t va_engine_match(const va_engine *e, va_engine_scratch *s, const va_event *ev,
+                         va_engine_hit_fn fn, void *ud);
 
 #endif

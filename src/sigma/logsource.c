@@ -73,7 +73,7 @@ static va_err strings(sl *L, yaml_node_t *n, const char ***out, uint32_t *cnt) {
     return VA_OK;
 }
 
-static va_err route(sl *L, yaml_node_t *n, va_sl_route *r) {
+static va_err route(sl *L, yaml_node_t *n, va_logsource_route *r) {
     memset(r, 0, sizeof *r);
     r->line = (uint32_t)n->start_mark.line + 1;
     if (n->type != YAML_MAPPING_NODE) return fail(L, n, "a route is a map");
@@ -120,8 +120,8 @@ static va_err route(sl *L, yaml_node_t *n, va_sl_route *r) {
     return VA_OK;
 }
 
-static va_err sources(sl *L, const char *product, const char *kind, yaml_node_t *n, va_sl_map *m,
-                      uint32_t *cap) {
+static va_err sources(sl *L, const char *product, const char *kind, yaml_node_t *n,
+                      va_logsource_map *m, uint32_t *cap) {
     if (n->type != YAML_MAPPING_NODE) return fail(L, n, "expected a map of names to routes");
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
         yaml_node_t *k = node(L, p->key), *v = node(L, p->value);
@@ -129,12 +129,12 @@ static va_err sources(sl *L, const char *product, const char *kind, yaml_node_t 
         if (v->type != YAML_SEQUENCE_NODE) return fail(L, v, "expected a list of routes");
         if (m->nsources == *cap) {
             uint32_t nc = *cap ? *cap * 2 : 64;
-            va_sl_source *ns = va_arena_alloc(L->a, nc * sizeof *ns);
+            va_logsource_source *ns = va_arena_alloc(L->a, nc * sizeof *ns);
             if (!ns) return nomem(L);
             if (m->nsources) memcpy(ns, m->sources, m->nsources * sizeof *ns);
             m->sources = ns, *cap = nc;
         }
-        va_sl_source *s = &m->sources[m->nsources];
+        va_logsource_source *s = &m->sources[m->nsources];
         s->product = product, s->kind = kind;
         if (!(s->name = scalar(L, k))) return nomem(L);
         size_t nr = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
@@ -152,11 +152,11 @@ static va_err sources(sl *L, const char *product, const char *kind, yaml_node_t 
     return VA_OK;
 }
 
-va_err va_sl_load_mem(va_arena *a, const char *file, const char *text, size_t len, va_sl_map **out,
-                      const char **err_msg) {
+va_err va_logsource_load_mem(va_arena *a, const char *file, const char *text, size_t len,
+                             va_logsource_map **out, const char **err_msg) {
     sl L = {.a = a, .file = file, .code = VA_OK};
     *out = NULL;
-    va_sl_map *m = va_arena_alloc(a, sizeof *m);
+    va_logsource_map *m = va_arena_alloc(a, sizeof *m);
     if (!m) return VA_ENOMEM;
     m->sources = NULL, m->nsources = 0;
     yaml_parser_t parser;
@@ -210,7 +210,8 @@ va_err va_sl_load_mem(va_arena *a, const char *file, const char *text, size_t le
     return VA_OK;
 }
 
-va_err va_sl_load_file(va_arena *a, const char *path, va_sl_map **out, const char **err_msg) {
+va_err va_logsource_load_file(va_arena *a, const char *path, va_logsource_map **out,
+                              const char **err_msg) {
     *out = NULL;
     FILE *f = fopen(path, "rb");
     char *buf = NULL;
@@ -232,15 +233,15 @@ va_err va_sl_load_file(va_arena *a, const char *path, va_sl_map **out, const cha
         free(buf);
         return !buf && f ? VA_ENOMEM : VA_EIO;
     }
-    va_err e = va_sl_load_mem(a, path, buf, n, out, err_msg);
+    va_err e = va_logsource_load_mem(a, path, buf, n, out, err_msg);
     free(buf);
     return e;
 }
 
-static const va_sl_source *find(const va_sl_map *m, const char *product, const char *kind,
-                                const char *name) {
+static const va_logsource_source *find(const va_logsource_map *m, const char *product,
+                                       const char *kind, const char *name) {
     for (uint32_t i = 0; i < m->nsources; i++) {
-        const va_sl_source *s = &m->sources[i];
+        const va_logsource_source *s = &m->sources[i];
         if (!strcasecmp(s->product, product) && !strcmp(s->kind, kind) &&
             !strcasecmp(s->name, name))
             return s;
@@ -248,25 +249,25 @@ static const va_sl_source *find(const va_sl_map *m, const char *product, const c
     return NULL;
 }
 
-static int has_product(const va_sl_map *m, const char *product) {
+static int has_product(const va_logsource_map *m, const char *product) {
     for (uint32_t i = 0; i < m->nsources; i++)
         if (!strcasecmp(m->sources[i].product, product)) return 1;
     return 0;
 }
 
-static int channel_in(const va_sl_route *r, const char *ch) {
+static int channel_in(const va_logsource_route *r, const char *ch) {
     for (uint32_t i = 0; i < r->nchannels; i++)
         if (!strcasecmp(r->channels[i], ch)) return 1;
     return 0;
 }
 
-va_sl_route *va_sl_routes(const va_sl_map *m, va_arena *a, const char *product,
-                          const char *category, const char *service, uint32_t *n,
-                          const char **unknown) {
+va_logsource_route *va_logsource_routes(const va_logsource_map *m, va_arena *a, const char *product,
+                                        const char *category, const char *service, uint32_t *n,
+                                        const char **unknown) {
     *n = 0;
     if (unknown) *unknown = NULL;
     if (!product) product = "windows"; /* Sigma's generic categories; only Windows is mapped */
-    const va_sl_source *cat = NULL, *svc = NULL;
+    const va_logsource_source *cat = NULL, *svc = NULL;
     if (category && !(cat = find(m, product, "category", category))) {
         if (unknown) *unknown = category;
         return NULL;
@@ -280,18 +281,18 @@ va_sl_route *va_sl_routes(const va_sl_map *m, va_arena *a, const char *product,
             if (unknown) *unknown = product;
             return NULL;
         }
-        va_sl_route *r = va_arena_alloc(a, sizeof *r);
+        va_logsource_route *r = va_arena_alloc(a, sizeof *r);
         if (!r) return NULL;
         memset(r, 0, sizeof *r); /* every event of the product */
         *n = 1;
         return r;
     }
-    const va_sl_source *base = cat ? cat : svc;
-    va_sl_route *out = va_arena_alloc(a, (base->nroutes ? base->nroutes : 1) * sizeof *out);
+    const va_logsource_source *base = cat ? cat : svc;
+    va_logsource_route *out = va_arena_alloc(a, (base->nroutes ? base->nroutes : 1) * sizeof *out);
     if (!out) return NULL;
     uint32_t k = 0;
     for (uint32_t i = 0; i < base->nroutes; i++) {
-        const va_sl_route *r = &base->routes[i];
+        const va_logsource_route *r = &base->routes[i];
         if (cat && svc) {
             /* Both given: keep the category's routes whose channels the service names. */
             int keep = 0;
@@ -306,8 +307,8 @@ va_sl_route *va_sl_routes(const va_sl_map *m, va_arena *a, const char *product,
     return out;
 }
 
-int va_sl_route_matches(const va_sl_route *r, const char *channel, size_t channel_len,
-                        int64_t event_id) {
+int va_logsource_route_matches(const va_logsource_route *r, const char *channel, size_t channel_len,
+                               int64_t event_id) {
     if (r->etw_provider) return 0;
     if (r->nchannels) {
         int ok = 0;
@@ -324,9 +325,10 @@ int va_sl_route_matches(const va_sl_route *r, const char *channel, size_t channe
     return 1;
 }
 
-va_err va_sl_load(va_arena *a, const char *path, va_sl_map **out, const char **err_msg) {
-    if (path) return va_sl_load_file(a, path, out, err_msg);
+va_err va_logsource_load(va_arena *a, const char *path, va_logsource_map **out,
+                         const char **err_msg) {
+    if (path) return va_logsource_load_file(a, path, out, err_msg);
     size_t len;
-    const char *y = va_sl_default_yaml(&len);
-    return va_sl_load_mem(a, "logsources.yml (built in)", y, len, out, err_msg);
+    const char *y = va_logsource_default_yaml(&len);
+    return va_logsource_load_mem(a, "logsources.yml (built in)", y, len, out, err_msg);
 }

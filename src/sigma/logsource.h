@@ -17,7 +17,7 @@
 #include "core/arena.h"
 #include "core/err.h"
 
-typedef struct va_sl_route {
+typedef struct va_logsource_route {
     const char **channels; /* any of these, compared case-insensitively; none: any channel */
     uint32_t nchannels;
     int64_t *event_ids; /* any of these; none: any event ID */
@@ -26,30 +26,33 @@ typedef struct va_sl_route {
     uint32_t nfields;
     const char *etw_provider; /* ETW-only source: no channel carries it, never matches */
     uint32_t line;            /* in the mapping file */
-} va_sl_route;
+} va_logsource_route;
 
 /* Routes of one logsource (a category or service of a product). */
-typedef struct va_sl_source {
+typedef struct va_logsource_source {
     const char *product, *kind, *name; /* kind: "category" or "service" */
-    va_sl_route *routes;
+    va_logsource_route *routes;
     uint32_t nroutes;
-} va_sl_source;
+} va_logsource_source;
 
-typedef struct va_sl_map {
-    va_sl_source *sources;
+typedef struct va_logsource_map {
+    va_logsource_source *sources;
     uint32_t nsources;
-} va_sl_map;
+} va_logsource_map;
 
 /* Load a mapping from YAML text; everything is allocated from a (freed with it).  Errors name
  * the file, line and column in *err_msg (arena string) and return VA_EFORMAT / VA_ENOMEM. */
-va_err va_sl_load_mem(va_arena *a, const char *file, const char *text, size_t len, va_sl_map **out,
-                      const char **err_msg);
+va_err va_logsource_load_mem(va_arena *a, const char *file, const char *text, size_t len,
+                             va_logsource_map **out, const char **err_msg);
 /* Same from a file on disk (VA_EIO if unreadable). */
-va_err va_sl_load_file(va_arena *a, const char *path, va_sl_map **out, const char **err_msg);
+va_err va_logsource_load_file(va_arena *a, const char *path, va_logsource_map **out,
+                              const char **err_msg);
 /* The built-in copy of config/sigma/logsources.yml (static, not NUL-terminated). */
-const char *va_sl_default_yaml(size_t *len);
-/* path, or the built-in mapping when path is NULL, as va_sl_load_file / va_sl_load_mem. */
-va_err va_sl_load(va_arena *a, const char *path, va_sl_map **out, const char **err_msg);
+const char *va_logsource_default_yaml(size_t *len);
+/* path, or the built-in mapping when path is NULL, as va_logsource_load_file /
+ * va_logsource_load_mem. */
+va_err va_logsource_load(va_arena *a, const char *path, va_logsource_map **out,
+                         const char **err_msg);
 
 /* The routes selected by a rule's logsource (any of product/category/service may be NULL).
  *  - category and/or service: the routes of each named source; with both, the category's
@@ -58,12 +61,12 @@ va_err va_sl_load(va_arena *a, const char *path, va_sl_map **out, const char **e
  *  - a name the mapping does not know: no routes, and *unknown names it (static or map
  *    string).
  * The returned array is allocated from a; *n gets its length. */
-va_sl_route *va_sl_routes(const va_sl_map *m, va_arena *a, const char *product,
-                          const char *category, const char *service, uint32_t *n,
-                          const char **unknown);
+va_logsource_route *va_logsource_routes(const va_logsource_map *m, va_arena *a, const char *product,
+                                        const char *category, const char *service, uint32_t *n,
+                                        const char **unknown);
 
 /* Does an event with this channel (may be NULL) and event ID (-1 if none) take the route? */
-int va_sl_route_matches(const va_sl_route *r, const char *channel, size_t channel_len,
-                        int64_t event_id);
+int va_logsource_route_matches(const va_logsource_route *r, const char *channel, size_t channel_len,
+                               int64_t event_id);
 
 #endif

@@ -3,7 +3,7 @@
  *
  * The rules in rules/vaern (*.yml) are compiled into the binary by CMake (build/gen/
  * pack_default.c), so `vaern hunt` has them without any file on disk.  Each entry is one
- * file's text, loaded with va_sr_load_mem under its repository path.
+ * file's text, loaded with va_rule_load_mem under its repository path.
  */
 #ifndef VA_SIGMA_PACK_H
 #define VA_SIGMA_PACK_H

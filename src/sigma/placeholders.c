@@ -22,7 +22,7 @@ static const char *scalar(va_arena *a, const yaml_node_t *n) {
 
 /* f (a file) or text[0..len) (memory). */
 static va_err load(va_arena *a, const char *path, FILE *f, const char *text, size_t len,
-                   va_sv_ph **out, size_t *n, char *err, size_t cap) {
+                   va_value_placeholder **out, size_t *n, char *err, size_t cap) {
     *out = NULL, *n = 0;
     yaml_parser_t p;
     yaml_document_t doc;
@@ -47,7 +47,7 @@ static va_err load(va_arena *a, const char *path, FILE *f, const char *text, siz
         goto done;
     }
     size_t cnt = (size_t)(root->data.mapping.pairs.top - root->data.mapping.pairs.start);
-    va_sv_ph *ph = va_arena_alloc(a, (cnt ? cnt : 1) * sizeof *ph);
+    va_value_placeholder *ph = va_arena_alloc(a, (cnt ? cnt : 1) * sizeof *ph);
     if (!ph) {
         rc = fail(err, cap, path, root, VA_ENOMEM, "out of memory");
         goto done;
@@ -104,7 +104,7 @@ static va_err load(va_arena *a, const char *path, FILE *f, const char *text, siz
                 }
             }
         }
-        ph[k++] = (va_sv_ph){name, vals, nv};
+        ph[k++] = (va_value_placeholder){name, vals, nv};
     }
     *out = ph, *n = k;
 done:
@@ -113,8 +113,8 @@ done:
     return rc;
 }
 
-va_err va_ph_load_file(va_arena *a, const char *path, va_sv_ph **out, size_t *n, char *err,
-                       size_t cap) {
+va_err va_placeholders_load_file(va_arena *a, const char *path, va_value_placeholder **out,
+                                 size_t *n, char *err, size_t cap) {
     *out = NULL, *n = 0;
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -126,7 +126,7 @@ va_err va_ph_load_file(va_arena *a, const char *path, va_sv_ph **out, size_t *n,
     return rc;
 }
 
-va_err va_ph_load_mem(va_arena *a, const char *name, const char *text, size_t len, va_sv_ph **out,
-                      size_t *n, char *err, size_t cap) {
+va_err va_placeholders_load_mem(va_arena *a, const char *name, const char *text, size_t len,
+                                va_value_placeholder **out, size_t *n, char *err, size_t cap) {
     return load(a, name, NULL, text, len, out, n, err, cap);
 }

@@ -21,10 +21,10 @@
 
 /* Load path into *out (n entries), all in arena a.  On failure returns VA_EIO, VA_EFORMAT or
  * VA_ENOMEM and writes "FILE:LINE:COL: reason" to err[0..cap). */
-va_err va_ph_load_file(va_arena *a, const char *path, va_sv_ph **out, size_t *n, char *err,
-                       size_t cap);
+va_err va_placeholders_load_file(va_arena *a, const char *path, va_value_placeholder **out,
+                                 size_t *n, char *err, size_t cap);
 /* The same from memory (name stands for the file in errors). */
-va_err va_ph_load_mem(va_arena *a, const char *name, const char *text, size_t len, va_sv_ph **out,
-                      size_t *n, char *err, size_t cap);
+va_err va_placeholders_load_mem(va_arena *a, const char *name, const char *text, size_t len,
+                                va_value_placeholder **out, size_t *n, char *err, size_t cap);
 
 #endif

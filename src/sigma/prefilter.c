@@ -37,8 +37,8 @@ typedef struct acnode {
     uint32_t dict; /* next node on the failure chain with out != NONE, 0 if none */
 } acnode;
 
-struct va_pf {
-    va_pf_backend b;
+struct va_prefilter {
+    va_prefilter_backend b;
     int cached; /* the Hyperscan database was loaded from the cache */
     /* automaton */
     acnode *node;
@@ -51,7 +51,7 @@ struct va_pf {
 #endif
 };
 
-struct va_pf_scratch {
+struct va_prefilter_scratch {
 #ifdef VAERN_HAVE_HYPERSCAN
     hs_scratch_t *hs;
 #endif
@@ -69,7 +69,7 @@ static int edge_cmp(const void *a, const void *b) {
     return (int)x->c - (int)y->c;
 }
 
-static uint32_t ac_next(const va_pf *p, uint32_t s, uint8_t c) {
+static uint32_t ac_next(const va_prefilter *p, uint32_t s, uint8_t c) {
     if (!s) return p->root_next[c];
     const edge *e = p->edges + p->node[s].e0;
     uint32_t lo = 0, hi = p->node[s].ne;
@@ -83,7 +83,7 @@ static uint32_t ac_next(const va_pf *p, uint32_t s, uint8_t c) {
     return lo < p->node[s].ne && e[lo].c == c ? e[lo].to : NONE;
 }
 
-static va_err ac_build(va_pf *p, const char *const *lits, const size_t *lens, uint32_t n) {
+static va_err ac_build(va_prefilter *p, const char *const *lits, const size_t *lens, uint32_t n) {
     size_t total = 1;
     for (uint32_t i = 0; i < n; i++) total += lens[i];
     if (total > UINT32_MAX / 4) return VA_ELIMIT;
@@ -162,7 +162,8 @@ out:
     return err;
 }
 
-static void ac_scan(const va_pf *p, const char *text, size_t n, va_pf_hit_fn fn, void *ud) {
+static void ac_scan(const va_prefilter *p, const char *text, size_t n, va_prefilter_hit_fn fn,
+                    void *ud) {
     uint32_t s = 0;
     for (size_t i = 0; i < n; i++) {
         uint8_t c = lc((uint8_t)text[i]);
@@ -177,7 +178,7 @@ static void ac_scan(const va_pf *p, const char *text, size_t n, va_pf_hit_fn fn,
 /* ---- Hyperscan --------------------------------------------------------------------------- */
 
 #ifdef VAERN_HAVE_HYPERSCAN
-static va_err hs_build(va_pf *p, const char *const *lits, const size_t *lens, uint32_t n,
+static va_err hs_build(va_prefilter *p, const char *const *lits, const size_t *lens, uint32_t n,
                        const char **why) {
     unsigned *flags = malloc((n ? n : 1) * sizeof *flags);
     unsigned *ids = malloc((n ? n : 1) * sizeof *ids);
@@ -247,7 +248,7 @@ static char *cache_path(const char *dir, const uint64_t key[2]) {
 }
 
 /* Load the database for key from the cache; 0 on success. */
-static int cache_load(va_pf *p, const char *path, const uint64_t key[2]) {
+static int cache_load(va_prefilter *p, const char *path, const uint64_t key[2]) {
     FILE *f = fopen(path, "rb");
     if (!f) return -1;
     char magic[8];
@@ -307,7 +308,8 @@ static void cache_prune(const char *dir) {
 }
 
 /* Store p's database under key; failures only cost the next run a compile. */
-static void cache_store(const va_pf *p, const char *dir, const char *path, const uint64_t key[2]) {
+static void cache_store(const va_prefilter *p, const char *dir, const char *path,
+                        const uint64_t key[2]) {
     char *bytes = NULL;
     size_t len = 0;
     if (hs_serialize_database(p->db, &bytes, &len) != HS_SUCCESS) return;
@@ -330,7 +332,7 @@ static void cache_store(const va_pf *p, const char *dir, const char *path, const
 }
 
 typedef struct hsctx {
-    va_pf_hit_fn fn;
+    va_prefilter_hit_fn fn;
     void *ud;
 } hsctx;
 
@@ -345,27 +347,29 @@ static int hs_on_match(unsigned id, unsigned long long from, unsigned long long 
 
 /* ---- API --------------------------------------------------------------------------------- */
 
-va_err va_pf_new(const char *const *lits, const size_t *lens, uint32_t n, va_pf_backend b,
-                 const char *cache_dir, va_pf **out, const char **why) {
+va_err va_prefilter_new(const char *const *lits, const size_t *lens, uint32_t n,
+                        va_prefilter_backend b, const char *cache_dir, va_prefilter **out,
+                        const char **why) {
     static const char *dummy;
     if (!why) why = &dummy;
     *out = NULL;
 #ifdef VAERN_HAVE_HYPERSCAN
-    if (b == VA_PF_AUTO) b = n ? VA_PF_HYPERSCAN : VA_PF_AUTOMATON; /* hs needs >= 1 literal */
-    if (b == VA_PF_HYPERSCAN && !n) b = VA_PF_AUTOMATON;
+    if (b == VA_PREFILTER_AUTO)
+        b = n ? VA_PREFILTER_HYPERSCAN : VA_PREFILTER_AUTOMATON; /* hs needs >= 1 literal */
+    if (b == VA_PREFILTER_HYPERSCAN && !n) b = VA_PREFILTER_AUTOMATON;
 #else
-    if (b == VA_PF_AUTO) b = VA_PF_AUTOMATON;
-    if (b == VA_PF_HYPERSCAN) {
+    if (b == VA_PREFILTER_AUTO) b = VA_PREFILTER_AUTOMATON;
+    if (b == VA_PREFILTER_HYPERSCAN) {
         *why = "vaern was built without Hyperscan";
         return VA_EUNSUPPORTED;
     }
 #endif
-    va_pf *p = calloc(1, sizeof *p);
+    va_prefilter *p = calloc(1, sizeof *p);
     if (!p) return VA_ENOMEM;
     p->b = b;
     va_err err;
 #ifdef VAERN_HAVE_HYPERSCAN
-    if (b == VA_PF_HYPERSCAN) {
+    if (b == VA_PREFILTER_HYPERSCAN) {
         uint64_t key[2];
         char *path = NULL;
         if (cache_dir && *cache_dir) {
@@ -387,14 +391,14 @@ va_err va_pf_new(const char *const *lits, const size_t *lens, uint32_t n, va_pf_
 #endif
         err = ac_build(p, lits, lens, n);
     if (err) {
-        va_pf_free(p);
+        va_prefilter_free(p);
         return err;
     }
     *out = p;
     return VA_OK;
 }
 
-void va_pf_free(va_pf *p) {
+void va_prefilter_free(va_prefilter *p) {
     if (!p) return;
 #ifdef VAERN_HAVE_HYPERSCAN
     if (p->db) hs_free_database(p->db);
@@ -405,16 +409,16 @@ void va_pf_free(va_pf *p) {
     free(p);
 }
 
-int va_pf_from_cache(const va_pf *p) {
+int va_prefilter_from_cache(const va_prefilter *p) {
     return p->cached;
 }
 
-const char *va_pf_backend_name(const va_pf *p) {
-    return p->b == VA_PF_HYPERSCAN ? "hyperscan" : "automaton";
+const char *va_prefilter_backend_name(const va_prefilter *p) {
+    return p->b == VA_PREFILTER_HYPERSCAN ? "hyperscan" : "automaton";
 }
 
-va_pf_scratch *va_pf_scratch_new(const va_pf *p) {
-    va_pf_scratch *s = calloc(1, sizeof *s);
+va_prefilter_scratch *va_prefilter_scratch_new(const va_prefilter *p) {
+    va_prefilter_scratch *s = calloc(1, sizeof *s);
     if (!s) return NULL;
 #ifdef VAERN_HAVE_HYPERSCAN
     if (p->db && hs_alloc_scratch(p->db, &s->hs) != HS_SUCCESS) {
@@ -427,7 +431,7 @@ va_pf_scratch *va_pf_scratch_new(const va_pf *p) {
     return s;
 }
 
-void va_pf_scratch_free(va_pf_scratch *s) {
+void va_prefilter_scratch_free(va_prefilter_scratch *s) {
     if (!s) return;
 #ifdef VAERN_HAVE_HYPERSCAN
     if (s->hs) hs_free_scratch(s->hs);
@@ -435,10 +439,10 @@ void va_pf_scratch_free(va_pf_scratch *s) {
     free(s);
 }
 
-int va_pf_scan(const va_pf *p, va_pf_scratch *s, const char *text, size_t n, va_pf_hit_fn fn,
-               void *ud) {
+int va_prefilter_scan(const va_prefilter *p, va_prefilter_scratch *s, const char *text, size_t n,
+                      va_prefilter_hit_fn fn, void *ud) {
 #ifdef VAERN_HAVE_HYPERSCAN
-    if (p->b == VA_PF_HYPERSCAN) {
+    if (p->b == VA_PREFILTER_HYPERSCAN) {
         if (n > UINT32_MAX) return -1;
         hsctx c = {fn, ud};
         return hs_scan(p->db, text, (unsigned)n, 0, s->hs, hs_on_match, &c) == HS_SUCCESS ? 0 : -1;

@@ -15,38 +15,39 @@
 
 #include "core/err.h"
 
-typedef enum va_pf_backend {
-    VA_PF_AUTO = 0, /* Hyperscan when built in, else the automaton */
-    VA_PF_HYPERSCAN,
-    VA_PF_AUTOMATON,
-} va_pf_backend;
+typedef enum va_prefilter_backend {
+    VA_PREFILTER_AUTO = 0, /* Hyperscan when built in, else the automaton */
+    VA_PREFILTER_HYPERSCAN,
+    VA_PREFILTER_AUTOMATON,
+} va_prefilter_backend;
 
-typedef struct va_pf va_pf;
-typedef struct va_pf_scratch va_pf_scratch;
+typedef struct va_prefilter va_prefilter;
+typedef struct va_prefilter_scratch va_prefilter_scratch;
 
 /* Compile literals lits[i][0..lens[i]) (i < n; arbitrary bytes, none empty) with ids 0..n-1.
  * The literals are only read during the call.  cache_dir (may be NULL): a folder where compiled
  * Hyperscan databases are kept, keyed by a hash of the literals and the Hyperscan version and
  * platform, so that a rule set compiles once; a missing, stale or damaged entry is simply
  * rebuilt.  VA_EUNSUPPORTED if the backend asked for is not built in; *why names a backend
- * failure.  Free with va_pf_free. */
-va_err va_pf_new(const char *const *lits, const size_t *lens, uint32_t n, va_pf_backend b,
-                 const char *cache_dir, va_pf **out, const char **why);
+ * failure.  Free with va_prefilter_free. */
+va_err va_prefilter_new(const char *const *lits, const size_t *lens, uint32_t n,
+                        va_prefilter_backend b, const char *cache_dir, va_prefilter **out,
+                        const char **why);
 /* 1 if p's database came from the cache. */
-int va_pf_from_cache(const va_pf *p);
-void va_pf_free(va_pf *p);
+int va_prefilter_from_cache(const va_prefilter *p);
+void va_prefilter_free(va_prefilter *p);
 /* The backend in use ("hyperscan" or "automaton"). */
-const char *va_pf_backend_name(const va_pf *p);
+const char *va_prefilter_backend_name(const va_prefilter *p);
 
-/* Per-thread scanning state for p; free with va_pf_scratch_free.  NULL if out of memory. */
-va_pf_scratch *va_pf_scratch_new(const va_pf *p);
-void va_pf_scratch_free(va_pf_scratch *s);
+/* Per-thread scanning state for p; free with va_prefilter_scratch_free.  NULL if out of memory. */
+va_prefilter_scratch *va_prefilter_scratch_new(const va_prefilter *p);
+void va_prefilter_scratch_free(va_prefilter_scratch *s);
 
 /* Called for every occurrence of a literal in the text, with the offset just past it. */
-typedef void (*va_pf_hit_fn)(void *ud, uint32_t id, size_t end);
+typedef void (*va_prefilter_hit_fn)(void *ud, uint32_t id, size_t end);
 /* Scan text[0..n); returns 0, or -1 if the backend failed (the caller must then treat every
  * literal as present). */
-int va_pf_scan(const va_pf *p, va_pf_scratch *s, const char *text, size_t n, va_pf_hit_fn fn,
-               void *ud);
+int va_prefilter_scan(const va_prefilter *p, va_prefilter_scratch *s, const char *text, size_t n,
+                      va_prefilter_hit_fn fn, void *ud);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * rule.c - Sigma rule loader: YAML documents (libyaml document API) into the va_sr model.
+ * rule.c - Sigma rule loader: YAML documents (libyaml document API) into the va_rule model.
  *
  * Owns the mapping from YAML to rules: metadata, logsource, detection (search identifiers and
  * conditions, the latter handed to cond.c), filter and correlation sections, and the
@@ -168,7 +168,7 @@ static int is_float_text(const char *s, double *f) {
 
 /* Resolve a scalar to a typed value with the YAML 1.2 core schema; quoted or explicitly
  * !!str-tagged scalars stay strings. */
-static int scalar_value(ld *L, yaml_node_t *n, va_sr_value *v) {
+static int scalar_value(ld *L, yaml_node_t *n, va_rule_value *v) {
     memset(v, 0, sizeof *v);
     size_t len = n->data.scalar.length;
     v->text = va_arena_strndup(L->a, (const char *)n->data.scalar.value, len);
@@ -180,7 +180,7 @@ static int scalar_value(ld *L, yaml_node_t *n, va_sr_value *v) {
     v->len = (uint32_t)len;
     v->line = LINE(n);
     v->col = COL(n);
-    v->type = VA_SR_STR;
+    v->type = VA_RULE_STR;
     int plain = n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
     static const char *const nulls[] = {"", "~", "null", "Null", "NULL", NULL};
     static const char *const trues[] = {"true", "True", "TRUE", NULL};
@@ -192,16 +192,16 @@ static int scalar_value(ld *L, yaml_node_t *n, va_sr_value *v) {
         return 0;
     }
     if (tag_is(n, "null") || eq_any(v->text, nulls)) {
-        v->type = VA_SR_NULL;
+        v->type = VA_RULE_NULL;
     } else if (eq_any(v->text, trues)) {
-        v->type = VA_SR_BOOL;
+        v->type = VA_RULE_BOOL;
         v->i = 1;
     } else if (eq_any(v->text, falses)) {
-        v->type = VA_SR_BOOL;
+        v->type = VA_RULE_BOOL;
     } else if (is_int_text(v->text, &v->i, &v->f)) {
-        v->type = VA_SR_INT;
+        v->type = VA_RULE_INT;
     } else if (is_float_text(v->text, &v->f)) {
-        v->type = VA_SR_FLOAT;
+        v->type = VA_RULE_FLOAT;
     }
     return 0;
 }
@@ -233,7 +233,7 @@ static int meta_str(ld *L, const char *key, yaml_node_t *n, const char **out) {
 }
 
 /* A list of strings; a single scalar counts as a list of one, null as empty. */
-static int meta_strs(ld *L, const char *key, yaml_node_t *n, va_sr_strs *out) {
+static int meta_strs(ld *L, const char *key, yaml_node_t *n, va_rule_strs *out) {
     out->v = NULL;
     out->n = 0;
     if (is_null_node(n)) return 0;
@@ -327,7 +327,7 @@ static int want_map(ld *L, const char *what, yaml_node_t *n) {
 /* ---- detection -------------------------------------------------------------------------- */
 
 /* Values of one field: a scalar or a list of scalars. */
-static int load_values(ld *L, const char *field, yaml_node_t *n, va_sr_field *f) {
+static int load_values(ld *L, const char *field, yaml_node_t *n, va_rule_field *f) {
     if (n->type == YAML_SCALAR_NODE) {
         f->vals = va_arena_alloc(L->a, sizeof *f->vals);
         if (!f->vals) return NOMEM(L, n), -1;
@@ -358,9 +358,9 @@ static int load_values(ld *L, const char *field, yaml_node_t *n, va_sr_field *f)
             return -1;
         }
         if (spend(L, item)) return -1;
-        va_sr_value *v = &f->vals[f->nvals++];
+        va_rule_value *v = &f->vals[f->nvals++];
         if (scalar_value(L, item, v)) return -1;
-        if (v->type == VA_SR_NULL && cnt > 1) {
+        if (v->type == VA_RULE_NULL && cnt > 1) {
             FAIL(L, item, VA_EFORMAT,
                  "null in a list of values of field '%.64s' (spec: null must be its own "
                  "selection)",
@@ -371,7 +371,7 @@ static int load_values(ld *L, const char *field, yaml_node_t *n, va_sr_field *f)
     return 0;
 }
 
-static int load_map(ld *L, yaml_node_t *n, va_sr_map *m) {
+static int load_map(ld *L, yaml_node_t *n, va_rule_map *m) {
     if (check_unique_keys(L, n)) return -1;
     size_t cnt = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
     m->line = LINE(n);
@@ -385,7 +385,7 @@ static int load_map(ld *L, yaml_node_t *n, va_sr_map *m) {
         if (!key) return L->code ? -1 : (FAIL(L, n, VA_EFORMAT, "bad map key"), -1);
         if (!(vn = get(L, p->value))) return FAIL(L, kn, VA_EFORMAT, "missing value"), -1;
         if (spend(L, kn)) return -1;
-        va_sr_field *f = &m->fields[m->n++];
+        va_rule_field *f = &m->fields[m->n++];
         memset(f, 0, sizeof *f);
         f->line = LINE(kn);
         f->col = COL(kn);
@@ -418,13 +418,14 @@ static int load_map(ld *L, yaml_node_t *n, va_sr_map *m) {
     return 0;
 }
 
-static int load_search(ld *L, const char *name, yaml_node_t *kn, yaml_node_t *n, va_sr_search *s) {
+static int load_search(ld *L, const char *name, yaml_node_t *kn, yaml_node_t *n,
+                       va_rule_search *s) {
     memset(s, 0, sizeof *s);
     s->line = LINE(kn);
     s->col = COL(kn);
     if (!(s->name = dup_scalar(L, kn))) return -1;
     if (n->type == YAML_MAPPING_NODE) {
-        s->kind = VA_SR_SEARCH_MAP;
+        s->kind = VA_RULE_SEARCH_MAP;
         s->maps = va_arena_alloc(L->a, sizeof *s->maps);
         if (!s->maps) return NOMEM(L, n), -1;
         memset(s->maps, 0, sizeof *s->maps);
@@ -442,11 +443,11 @@ static int load_search(ld *L, const char *name, yaml_node_t *kn, yaml_node_t *n,
     if (!first) return FAIL(L, n, VA_EFORMAT, "bad list"), -1;
     int maps = first->type == YAML_MAPPING_NODE;
     if (maps) {
-        s->kind = VA_SR_SEARCH_MAPLIST;
+        s->kind = VA_RULE_SEARCH_MAPLIST;
         s->maps = va_arena_alloc(L->a, cnt * sizeof *s->maps);
         if (!s->maps) return NOMEM(L, n), -1;
     } else {
-        s->kind = VA_SR_SEARCH_KEYWORDS;
+        s->kind = VA_RULE_SEARCH_KEYWORDS;
         s->keywords = va_arena_alloc(L->a, cnt * sizeof *s->keywords);
         if (!s->keywords) return NOMEM(L, n), -1;
     }
@@ -489,7 +490,7 @@ static void cond_pos(yaml_node_t *n, uint32_t off, uint32_t *line, uint32_t *col
         *col += off + 1;
 }
 
-static int load_one_cond(ld *L, yaml_node_t *n, va_sr_detection *d, va_sr_cond *c) {
+static int load_one_cond(ld *L, yaml_node_t *n, va_rule_detection *d, va_rule_cond *c) {
     if (n->type != YAML_SCALAR_NODE || is_null_node(n)) {
         FAIL(L, n, VA_EFORMAT, "condition must be a string, not %s",
              n->type == YAML_SCALAR_NODE ? "null" : kind_word(n));
@@ -498,9 +499,9 @@ static int load_one_cond(ld *L, yaml_node_t *n, va_sr_detection *d, va_sr_cond *
     if (!(c->text = dup_scalar(L, n))) return -1;
     c->line = LINE(n);
     c->col = COL(n);
-    va_sc_error e = {0};
-    va_err r = va_sc_parse(L->a, c->text, n->data.scalar.length, &c->ast, &e);
-    if (!r) r = va_sc_resolve(c->ast, d->names, d->nsearches, L->a, &e);
+    va_cond_error e = {0};
+    va_err r = va_cond_parse(L->a, c->text, n->data.scalar.length, &c->ast, &e);
+    if (!r) r = va_cond_resolve(c->ast, d->names, d->nsearches, L->a, &e);
     if (r) {
         uint32_t line, col;
         cond_pos(n, e.pos, &line, &col);
@@ -511,7 +512,7 @@ static int load_one_cond(ld *L, yaml_node_t *n, va_sr_detection *d, va_sr_cond *
 }
 
 /* A detection map (or a filter map: then `rules` is taken out and `selection` required). */
-static int load_detection(ld *L, yaml_node_t *n, va_sr_detection *d, va_sr_strs *filter_rules) {
+static int load_detection(ld *L, yaml_node_t *n, va_rule_detection *d, va_rule_strs *filter_rules) {
     const char *what = filter_rules ? "filter" : "detection";
     if (want_map(L, what, n)) return -1;
     memset(d, 0, sizeof *d);
@@ -541,7 +542,7 @@ static int load_detection(ld *L, yaml_node_t *n, va_sr_detection *d, va_sr_strs 
                    -1;
         if (!kn->data.scalar.length) return FAIL(L, kn, VA_EFORMAT, "empty search identifier"), -1;
         have_selection |= !strcmp(key, "selection");
-        va_sr_search *s = &d->searches[d->nsearches];
+        va_rule_search *s = &d->searches[d->nsearches];
         if (load_search(L, key, kn, vn, s)) return -1;
         d->names[d->nsearches++] = s->name;
     }
@@ -605,7 +606,7 @@ static int parse_timespan(const char *s, int64_t *secs) {
     return 0;
 }
 
-static int load_corr_condition(ld *L, yaml_node_t *n, va_sr_correlation *c) {
+static int load_corr_condition(ld *L, yaml_node_t *n, va_rule_correlation *c) {
     if (want_map(L, "correlation condition", n)) return -1;
     static const char *const ops[] = {"gt", "gte", "lt", "lte", "eq", "neq"};
     size_t cnt = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
@@ -628,10 +629,10 @@ static int load_corr_condition(ld *L, yaml_node_t *n, va_sr_correlation *c) {
                         "unknown correlation condition '%.64s' (gt, gte, lt, lte, eq, neq, field)",
                         key),
                    -1;
-        va_sr_cmp *m = &c->cmps[c->ncmps++];
-        m->op = (va_sr_cmpop)(op + 1);
+        va_rule_cmp *m = &c->cmps[c->ncmps++];
+        m->op = (va_rule_cmpop)(op + 1);
         if (vn->type != YAML_SCALAR_NODE || scalar_value(L, vn, &m->v) ||
-            (m->v.type != VA_SR_INT && m->v.type != VA_SR_FLOAT)) {
+            (m->v.type != VA_RULE_INT && m->v.type != VA_RULE_FLOAT)) {
             if (L->code) return -1;
             return FAIL(L, vn, VA_EFORMAT, "'%s' needs a number", key), -1;
         }
@@ -641,7 +642,7 @@ static int load_corr_condition(ld *L, yaml_node_t *n, va_sr_correlation *c) {
     return 0;
 }
 
-static int load_aliases(ld *L, yaml_node_t *n, va_sr_correlation *c) {
+static int load_aliases(ld *L, yaml_node_t *n, va_rule_correlation *c) {
     if (want_map(L, "aliases", n)) return -1;
     size_t cnt = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
     c->aliases = va_arena_alloc(L->a, (cnt ? cnt : 1) * sizeof *c->aliases);
@@ -651,7 +652,7 @@ static int load_aliases(ld *L, yaml_node_t *n, va_sr_correlation *c) {
         if (!pair_key(L, p, &kn)) return -1;
         if (!(vn = get(L, p->value))) return FAIL(L, kn, VA_EFORMAT, "missing value"), -1;
         if (want_map(L, "alias", vn)) return -1;
-        va_sr_alias *al = &c->aliases[c->naliases++];
+        va_rule_alias *al = &c->aliases[c->naliases++];
         memset(al, 0, sizeof *al);
         if (!(al->alias = dup_scalar(L, kn))) return -1;
         size_t m = (size_t)(vn->data.mapping.pairs.top - vn->data.mapping.pairs.start);
@@ -673,7 +674,7 @@ static int load_aliases(ld *L, yaml_node_t *n, va_sr_correlation *c) {
     return 0;
 }
 
-static int load_correlation(ld *L, yaml_node_t *n, va_sr_correlation *c) {
+static int load_correlation(ld *L, yaml_node_t *n, va_rule_correlation *c) {
     static const char *const types[] = {"event_count",      "value_count", "temporal",
                                         "temporal_ordered", "value_sum",   "value_avg",
                                         "value_percentile"};
@@ -699,8 +700,8 @@ static int load_correlation(ld *L, yaml_node_t *n, va_sr_correlation *c) {
         } else if (!strcmp(key, "aliases")) {
             if (load_aliases(L, vn, c)) return -1;
         } else if (!strcmp(key, "generate")) {
-            va_sr_value v;
-            if (vn->type != YAML_SCALAR_NODE || scalar_value(L, vn, &v) || v.type != VA_SR_BOOL) {
+            va_rule_value v;
+            if (vn->type != YAML_SCALAR_NODE || scalar_value(L, vn, &v) || v.type != VA_RULE_BOOL) {
                 if (L->code) return -1;
                 return FAIL(L, vn, VA_EFORMAT, "'generate' must be true or false"), -1;
             }
@@ -713,7 +714,7 @@ static int load_correlation(ld *L, yaml_node_t *n, va_sr_correlation *c) {
         return FAIL(L, type, VA_EFORMAT, "correlation 'type' must be a string"), -1;
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
         if (!strcmp((const char *)type->data.scalar.value, types[i]))
-            c->type = (va_sr_ctype)(i + 1);
+            c->type = (va_rule_ctype)(i + 1);
     if (!c->type)
         return FAIL(L, type, VA_EFORMAT, "unknown correlation type '%.64s'",
                     (const char *)type->data.scalar.value),
@@ -727,13 +728,13 @@ static int load_correlation(ld *L, yaml_node_t *n, va_sr_correlation *c) {
         return FAIL(L, timespan, VA_EFORMAT,
                     "timespan must be a number and s, m, h or d (e.g. 90m)"),
                -1;
-    int temporal = c->type == VA_SR_TEMPORAL || c->type == VA_SR_TEMPORAL_ORDERED;
+    int temporal = c->type == VA_RULE_TEMPORAL || c->type == VA_RULE_TEMPORAL_ORDERED;
     if (cond) {
         if (load_corr_condition(L, cond, c)) return -1;
     } else if (!temporal) {
         return FAIL(L, n, VA_EFORMAT, "%s correlation needs a 'condition'", types[c->type - 1]), -1;
     }
-    if (!temporal && c->type != VA_SR_EVENT_COUNT && !c->fields.n)
+    if (!temporal && c->type != VA_RULE_EVENT_COUNT && !c->fields.n)
         return FAIL(L, cond, VA_EFORMAT, "%s correlation needs 'field' in its condition",
                     types[c->type - 1]),
                -1;
@@ -742,7 +743,7 @@ static int load_correlation(ld *L, yaml_node_t *n, va_sr_correlation *c) {
 
 /* ---- documents -------------------------------------------------------------------------- */
 
-static int load_logsource(ld *L, yaml_node_t *n, va_sr_logsource *ls) {
+static int load_logsource(ld *L, yaml_node_t *n, va_rule_logsource *ls) {
     if (want_map(L, "logsource", n)) return -1;
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
         yaml_node_t *kn, *vn;
@@ -759,7 +760,7 @@ static int load_logsource(ld *L, yaml_node_t *n, va_sr_logsource *ls) {
     return 0;
 }
 
-static int load_related(ld *L, yaml_node_t *n, va_sr_rule *r) {
+static int load_related(ld *L, yaml_node_t *n, va_rule *r) {
     if (is_null_node(n)) return 0;
     if (n->type != YAML_SEQUENCE_NODE)
         return FAIL(L, n, VA_EFORMAT, "'related' must be a list, not %s", kind_word(n)), -1;
@@ -771,7 +772,7 @@ static int load_related(ld *L, yaml_node_t *n, va_sr_rule *r) {
         yaml_node_t *item = get(L, *it);
         if (!item) return FAIL(L, n, VA_EFORMAT, "bad 'related' item"), -1;
         if (want_map(L, "related item", item)) return -1;
-        va_sr_related *rel = &r->related[r->nrelated++];
+        va_rule_related *rel = &r->related[r->nrelated++];
         rel->type = rel->id = NULL;
         for (yaml_node_pair_t *p = item->data.mapping.pairs.start; p < item->data.mapping.pairs.top;
              p++) {
@@ -788,7 +789,7 @@ static int load_related(ld *L, yaml_node_t *n, va_sr_rule *r) {
     return 0;
 }
 
-static int load_doc(ld *L, yaml_node_t *root, va_sr_rule *r) {
+static int load_doc(ld *L, yaml_node_t *root, va_rule *r) {
     if (root->type != YAML_MAPPING_NODE)
         return FAIL(L, root, VA_EFORMAT, "a rule must be a map, not %s", kind_word(root)), -1;
     if (check_unique_keys(L, root)) return -1;
@@ -862,12 +863,13 @@ static int load_doc(ld *L, yaml_node_t *root, va_sr_rule *r) {
         return FAIL(L, root, VA_EFORMAT, "no 'detection', 'filter' or 'correlation' section"), -1;
     if (!r->title) return FAIL(L, root, VA_EFORMAT, "missing mandatory 'title'"), -1;
     if (corr) {
-        r->kind = VA_SR_KIND_CORRELATION;
+        r->kind = VA_RULE_KIND_CORRELATION;
         if (ls && load_logsource(L, ls, &r->logsource)) return -1;
         if (load_correlation(L, corr, &r->corr)) return -1;
         if (gen) {
-            va_sr_value v;
-            if (gen->type != YAML_SCALAR_NODE || scalar_value(L, gen, &v) || v.type != VA_SR_BOOL) {
+            va_rule_value v;
+            if (gen->type != YAML_SCALAR_NODE || scalar_value(L, gen, &v) ||
+                v.type != VA_RULE_BOOL) {
                 if (L->code) return -1;
                 return FAIL(L, gen, VA_EFORMAT, "'generate' must be true or false"), -1;
             }
@@ -878,22 +880,22 @@ static int load_doc(ld *L, yaml_node_t *root, va_sr_rule *r) {
     if (!ls) return FAIL(L, root, VA_EFORMAT, "missing mandatory 'logsource'"), -1;
     if (load_logsource(L, ls, &r->logsource)) return -1;
     if (filt) {
-        r->kind = VA_SR_KIND_FILTER;
+        r->kind = VA_RULE_KIND_FILTER;
         return load_detection(L, filt, &r->filter.det, &r->filter.rules);
     }
-    r->kind = VA_SR_KIND_DETECTION;
+    r->kind = VA_RULE_KIND_DETECTION;
     return load_detection(L, det, &r->detection, NULL);
 }
 
-static void report(va_sr_diag_fn diag, void *ud, const char *file, uint32_t line, uint32_t col,
+static void report(va_rule_diag_fn diag, void *ud, const char *file, uint32_t line, uint32_t col,
                    va_err code, const char *msg) {
     if (!diag) return;
-    va_sr_diag d = {file, line, col, code, msg};
+    va_rule_diag d = {file, line, col, code, msg};
     diag(ud, &d);
 }
 
-va_err va_sr_load_mem(va_arena *a, const char *file, const char *text, size_t len, va_sr_set *set,
-                      va_sr_diag_fn diag, void *ud, va_sr_stats *st) {
+va_err va_rule_load_mem(va_arena *a, const char *file, const char *text, size_t len,
+                        va_rule_set *set, va_rule_diag_fn diag, void *ud, va_rule_stats *st) {
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser)) {
         report(diag, ud, file, 0, 0, VA_ENOMEM, "out of memory");
@@ -928,7 +930,7 @@ va_err va_sr_load_mem(va_arena *a, const char *file, const char *text, size_t le
         }
         ndocs++;
         ld L = {.a = a, .file = file, .doc = &doc, .src = text, .srclen = len};
-        va_sr_rule *r = va_arena_alloc(a, sizeof *r);
+        va_rule *r = va_arena_alloc(a, sizeof *r);
         if (!r) {
             NOMEM(&L, root);
         } else {
@@ -963,8 +965,8 @@ va_err va_sr_load_mem(va_arena *a, const char *file, const char *text, size_t le
     return first;
 }
 
-va_err va_sr_load_file(va_arena *a, const char *path, va_sr_set *set, va_sr_diag_fn diag, void *ud,
-                       va_sr_stats *st) {
+va_err va_rule_load_file(va_arena *a, const char *path, va_rule_set *set, va_rule_diag_fn diag,
+                         void *ud, va_rule_stats *st) {
     char msg[320];
     const char *file = va_arena_strndup(a, path, strlen(path));
     if (!file) {
@@ -1001,7 +1003,7 @@ va_err va_sr_load_file(va_arena *a, const char *path, va_sr_set *set, va_sr_diag
         goto fail;
     }
     fclose(f);
-    va_err e = va_sr_load_mem(a, file, text, len, set, diag, ud, st);
+    va_err e = va_rule_load_mem(a, file, text, len, set, diag, ud, st);
     free(text);
     return e;
 fail:
@@ -1021,9 +1023,9 @@ static int has_yaml_ext(const char *name) {
 typedef struct walker {
     va_err (*file)(struct walker *w, const char *path, uint64_t size);
     va_arena *a; /* load mode */
-    va_sr_set *set;
-    va_sr_stats *st;
-    va_sr_diag_fn diag;
+    va_rule_set *set;
+    va_rule_stats *st;
+    va_rule_diag_fn diag;
     void *ud;
     char **paths; /* list mode */
     uint64_t *sizes;
@@ -1032,7 +1034,7 @@ typedef struct walker {
 
 static va_err walk_load(walker *w, const char *path, uint64_t size) {
     (void)size;
-    return va_sr_load_file(w->a, path, w->set, w->diag, w->ud, w->st);
+    return va_rule_load_file(w->a, path, w->set, w->diag, w->ud, w->st);
 }
 
 static va_err walk_list(walker *w, const char *path, uint64_t size) {
@@ -1053,7 +1055,7 @@ static va_err walk_list(walker *w, const char *path, uint64_t size) {
 /* Walk dir recursively in byte-sorted name order (hidden entries skipped), handing every
  * *.yml / *.yaml file to w->file. */
 static va_err walk(walker *w, const char *dir, int depth) {
-    va_sr_diag_fn diag = w->diag;
+    va_rule_diag_fn diag = w->diag;
     void *ud = w->ud;
     if (depth > MAX_DIR_DEPTH) {
         report(diag, ud, dir, 0, 0, VA_ELIMIT, "directories nested too deep");
@@ -1120,8 +1122,8 @@ static va_err walk(walker *w, const char *dir, int depth) {
     return first;
 }
 
-va_err va_sr_load_path(va_arena *a, const char *path, va_sr_set *set, va_sr_diag_fn diag, void *ud,
-                       va_sr_stats *st) {
+va_err va_rule_load_path(va_arena *a, const char *path, va_rule_set *set, va_rule_diag_fn diag,
+                         void *ud, va_rule_stats *st) {
     struct stat sb;
     if (!stat(path, &sb) && S_ISDIR(sb.st_mode)) {
         /* strip trailing slashes so reported paths read "dir/file.yml" */
@@ -1137,70 +1139,70 @@ va_err va_sr_load_path(va_arena *a, const char *path, va_sr_set *set, va_sr_diag
         free(dir);
         return e;
     }
-    return va_sr_load_file(a, path, set, diag, ud, st);
+    return va_rule_load_file(a, path, set, diag, ud, st);
 }
 
-const char *va_sr_kind_name(va_sr_kind k) {
+const char *va_rule_kind_name(va_rule_kind k) {
     switch (k) {
-    case VA_SR_KIND_DETECTION:
+    case VA_RULE_KIND_DETECTION:
         return "detection";
-    case VA_SR_KIND_FILTER:
+    case VA_RULE_KIND_FILTER:
         return "filter";
-    case VA_SR_KIND_CORRELATION:
+    case VA_RULE_KIND_CORRELATION:
         return "correlation";
     }
     return "?";
 }
 
-const char *va_sr_ctype_name(va_sr_ctype t) {
+const char *va_rule_ctype_name(va_rule_ctype t) {
     switch (t) {
-    case VA_SR_EVENT_COUNT:
+    case VA_RULE_EVENT_COUNT:
         return "event_count";
-    case VA_SR_VALUE_COUNT:
+    case VA_RULE_VALUE_COUNT:
         return "value_count";
-    case VA_SR_TEMPORAL:
+    case VA_RULE_TEMPORAL:
         return "temporal";
-    case VA_SR_TEMPORAL_ORDERED:
+    case VA_RULE_TEMPORAL_ORDERED:
         return "temporal_ordered";
-    case VA_SR_VALUE_SUM:
+    case VA_RULE_VALUE_SUM:
         return "value_sum";
-    case VA_SR_VALUE_AVG:
+    case VA_RULE_VALUE_AVG:
         return "value_avg";
-    case VA_SR_VALUE_PERCENTILE:
+    case VA_RULE_VALUE_PERCENTILE:
         return "value_percentile";
     }
     return "?";
 }
 
-const char *va_sr_cmpop_name(va_sr_cmpop op) {
+const char *va_rule_cmpop_name(va_rule_cmpop op) {
     switch (op) {
-    case VA_SR_GT:
+    case VA_RULE_GT:
         return "gt";
-    case VA_SR_GTE:
+    case VA_RULE_GTE:
         return "gte";
-    case VA_SR_LT:
+    case VA_RULE_LT:
         return "lt";
-    case VA_SR_LTE:
+    case VA_RULE_LTE:
         return "lte";
-    case VA_SR_EQ:
+    case VA_RULE_EQ:
         return "eq";
-    case VA_SR_NEQ:
+    case VA_RULE_NEQ:
         return "neq";
     }
     return "?";
 }
 
-const char *va_sr_vtype_name(va_sr_vtype t) {
+const char *va_rule_vtype_name(va_rule_vtype t) {
     switch (t) {
-    case VA_SR_STR:
+    case VA_RULE_STR:
         return "string";
-    case VA_SR_INT:
+    case VA_RULE_INT:
         return "int";
-    case VA_SR_FLOAT:
+    case VA_RULE_FLOAT:
         return "float";
-    case VA_SR_BOOL:
+    case VA_RULE_BOOL:
         return "bool";
-    case VA_SR_NULL:
+    case VA_RULE_NULL:
         return "null";
     }
     return "?";
@@ -1219,15 +1221,15 @@ typedef struct run {
     va_arena *a;
     char **paths;
     size_t n;
-    va_sr_set set;
-    va_sr_stats st;
+    va_rule_set set;
+    va_rule_stats st;
     kept_diag *d;
     size_t nd, capd;
     va_err first;
     int oom;
 } run;
 
-static void keep_diag(void *ud, const va_sr_diag *d) {
+static void keep_diag(void *ud, const va_rule_diag *d) {
     run *r = ud;
     if (r->nd == r->capd) {
         size_t nc = r->capd ? r->capd * 2 : 16;
@@ -1253,17 +1255,17 @@ static void keep_diag(void *ud, const va_sr_diag *d) {
 static void *run_load(void *arg) {
     run *r = arg;
     for (size_t i = 0; i < r->n; i++) {
-        va_err e = va_sr_load_file(r->a, r->paths[i], &r->set, keep_diag, r, &r->st);
+        va_err e = va_rule_load_file(r->a, r->paths[i], &r->set, keep_diag, r, &r->st);
         if (e && !r->first) r->first = e;
         if (e == VA_ENOMEM) break;
     }
     return NULL;
 }
 
-va_err va_sr_load_paths(va_arena *arenas, int nthreads, const char *const *paths, size_t npaths,
-                        va_sr_set *set, va_sr_diag_fn diag, void *ud, va_sr_stats *st) {
+va_err va_rule_load_paths(va_arena *arenas, int nthreads, const char *const *paths, size_t npaths,
+                          va_rule_set *set, va_rule_diag_fn diag, void *ud, va_rule_stats *st) {
     if (nthreads < 1) nthreads = 1;
-    if (nthreads > VA_SR_MAX_THREADS) nthreads = VA_SR_MAX_THREADS;
+    if (nthreads > VA_RULE_MAX_THREADS) nthreads = VA_RULE_MAX_THREADS;
     /* 1. The files, in the order loading one by one would take them. */
     walker w = {walk_list, NULL, NULL, st, diag, ud, NULL, NULL, 0, 0};
     va_err first = VA_OK;
@@ -1283,7 +1285,7 @@ va_err va_sr_load_paths(va_arena *arenas, int nthreads, const char *const *paths
         if (e == VA_ENOMEM) first = e;
     }
     /* 2. Contiguous runs of about equal bytes, one per thread, each into its own arena. */
-    run runs[VA_SR_MAX_THREADS];
+    run runs[VA_RULE_MAX_THREADS];
     memset(runs, 0, sizeof runs);
     uint64_t total = 0;
     for (size_t i = 0; i < w.n; i++) total += w.sizes[i] + 1;
@@ -1300,8 +1302,8 @@ va_err va_sr_load_paths(va_arena *arenas, int nthreads, const char *const *paths
             nr = k + 1;
         }
     }
-    pthread_t tid[VA_SR_MAX_THREADS];
-    int started[VA_SR_MAX_THREADS] = {0};
+    pthread_t tid[VA_RULE_MAX_THREADS];
+    int started[VA_RULE_MAX_THREADS] = {0};
     for (int k = 1; k < nr; k++) started[k] = !pthread_create(&tid[k], NULL, run_load, &runs[k]);
     if (nr) run_load(&runs[0]);
     for (int k = 1; k < nr; k++) {
@@ -1315,7 +1317,8 @@ va_err va_sr_load_paths(va_arena *arenas, int nthreads, const char *const *paths
         run *r = &runs[k];
         for (size_t i = 0; i < r->nd; i++) {
             if (diag) {
-                va_sr_diag d = {r->d[i].file, r->d[i].line, r->d[i].col, r->d[i].code, r->d[i].msg};
+                va_rule_diag d = {r->d[i].file, r->d[i].line, r->d[i].col, r->d[i].code,
+                                  r->d[i].msg};
                 diag(ud, &d);
             }
             free(r->d[i].file), free(r->d[i].msg);

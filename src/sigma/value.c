@@ -6,7 +6,7 @@
  * wildcards, the windash class and expand placeholders, so that escaping is resolved exactly
  * once, at parse time.  Each source value ends as a list of alternatives (OR); the kinds are
  * glob (literal/wildcard), number, regex, CIDR and field reference.  All compile-time memory
- * comes from the caller's arena; only PCRE2 code lives outside it (va_sv_free).
+ * comes from the caller's arena; only PCRE2 code lives outside it (va_value_free).
  *
  * Globs are split at `*` into segments of atoms (literal run, `?`, dash class).  A match
  * anchors the first and last segment when the pattern does not start/end with `*` and places
@@ -155,14 +155,14 @@ typedef struct sval {
     uint32_t nalts;
 } sval;
 
-struct va_sv {
+struct va_value {
     unsigned flags;
     int exists_val;
     sval *v;
     size_t nv;
 };
 
-struct va_sv_scratch {
+struct va_value_scratch {
     pcre2_match_data *md;
     pcre2_match_context *mctx;
     pcre2_jit_stack *jit;
@@ -175,7 +175,7 @@ struct va_sv_scratch {
 typedef struct cctx {
     va_arena *a;
     const char **why;
-    const va_sv_ph *ph;
+    const va_value_placeholder *ph;
     size_t nph;
     int cased;
 } cctx;
@@ -316,7 +316,7 @@ static va_err expand_dashes(cctx *c, ulist *l) {
     }
 }
 
-static const va_sv_ph *find_ph(cctx *c, const uint16_t *name, size_t n) {
+static const va_value_placeholder *find_ph(cctx *c, const uint16_t *name, size_t n) {
     for (size_t i = 0; i < c->nph; i++) {
         const char *pn = c->ph[i].name;
         if (!pn || strlen(pn) != n) continue;
@@ -344,7 +344,7 @@ static va_err resolve_placeholders(cctx *c, ulist *l) {
             }
             any = 1;
             for (end = at + 1; s->u[end] != U_PHE; end++) {}
-            const va_sv_ph *ph = find_ph(c, s->u + at + 1, end - at - 1);
+            const va_value_placeholder *ph = find_ph(c, s->u + at + 1, end - at - 1);
             if (!ph || ph->nvals == 0) {
                 char name[128];
                 size_t k = 0;
@@ -590,7 +590,7 @@ static va_err build_glob(cctx *c, const ustr *s, int cased, glob *g) {
         if (cased) {
             va_buf_put(&lit, tmp, m);
         } else {
-            va_sv_fold(tmp, m, &lit);
+            va_value_fold(tmp, m, &lit);
         }
         at[ia++] = (atom){AT_LIT, (uint32_t)off, (uint32_t)(lit.len - off)};
     }
@@ -847,7 +847,7 @@ static va_err check_combo(cctx *c, unsigned set, int self, unsigned allowed) {
                 mod_names[first_bit(bad)], mod_names[self]);
 }
 
-static va_err compile_str_value(cctx *c, const va_sv_lit *lit, const int *chain, int nchain,
+static va_err compile_str_value(cctx *c, const va_value_lit *lit, const int *chain, int nchain,
                                 unsigned set, sval *out) {
     va_err e;
     ustr first;
@@ -920,9 +920,9 @@ static int ascii_ieq(const char *s, size_t n, const char *lit) {
     return 1;
 }
 
-static const char *kind_name(va_sv_kind k) {
+static const char *kind_name(va_value_kind k) {
     static const char *const n[] = {"string", "integer", "float", "boolean", "null"};
-    return (unsigned)k <= VA_SV_NULL ? n[k] : "unknown";
+    return (unsigned)k <= VA_VALUE_NULL ? n[k] : "unknown";
 }
 
 /* Skip a quantifier at s[*i] ({n}, {n,}, {n,m}, *, +, ? and a lazy/possessive suffix).
@@ -1042,8 +1042,9 @@ static size_t re_literal(const char *s, size_t n, char *out, size_t cap) {
     return best;
 }
 
-va_err va_sv_compile(va_arena *a, const char *mods, size_t mods_len, const va_sv_lit *vals,
-                     size_t nvals, const va_sv_ph *ph, size_t nph, va_sv **out, const char **why) {
+va_err va_value_compile(va_arena *a, const char *mods, size_t mods_len, const va_value_lit *vals,
+                        size_t nvals, const va_value_placeholder *ph, size_t nph, va_value **out,
+                        const char **why) {
     const char *ignored;
     cctx cc = {a, why ? why : &ignored, ph, nph, 0}, *c = &cc;
     *c->why = NULL;
@@ -1104,7 +1105,7 @@ va_err va_sv_compile(va_arena *a, const char *mods, size_t mods_len, const va_sv
 
     if (nvals == 0 || !vals) return fail(c, VA_EFORMAT, "no value given");
     for (size_t i = 0; i < nvals; i++) {
-        if (vals[i].kind != VA_SV_NULL) continue;
+        if (vals[i].kind != VA_VALUE_NULL) continue;
         if (nvals > 1) return fail(c, VA_EFORMAT, "null cannot be part of a list of values");
         if (set)
             return fail(c, VA_EFORMAT, "null cannot take modifier '%s'", mod_names[first_bit(set)]);
@@ -1112,7 +1113,7 @@ va_err va_sv_compile(va_arena *a, const char *mods, size_t mods_len, const va_sv
     if ((set & B(M_ALL)) && nvals < 2)
         return fail(c, VA_EFORMAT, "modifier 'all' needs a list of at least two values");
 
-    va_sv *m = va_arena_alloc(a, sizeof *m);
+    va_value *m = va_arena_alloc(a, sizeof *m);
     sval *sv = va_arena_alloc(a, nvals * sizeof *sv);
     if (!m || !sv) return oom(c);
     memset(m, 0, sizeof *m);
@@ -1120,19 +1121,19 @@ va_err va_sv_compile(va_arena *a, const char *mods, size_t mods_len, const va_sv
     m->v = sv;
     m->nv = nvals;
     c->cased = (set & B(M_CASED)) != 0;
-    if (set & B(M_ALL)) m->flags |= VA_SV_F_ALL;
-    if (set & B(M_NEQ)) m->flags |= VA_SV_F_NEQ;
-    if (c->cased) m->flags |= VA_SV_F_CASED;
+    if (set & B(M_ALL)) m->flags |= VA_VALUE_F_ALL;
+    if (set & B(M_NEQ)) m->flags |= VA_VALUE_F_NEQ;
+    if (c->cased) m->flags |= VA_VALUE_F_CASED;
 
-    if (nvals == 1 && vals[0].kind == VA_SV_NULL) {
-        m->flags |= VA_SV_F_NULL;
+    if (nvals == 1 && vals[0].kind == VA_VALUE_NULL) {
+        m->flags |= VA_VALUE_F_NULL;
         *out = m;
         return VA_OK;
     }
     if (set & B(M_EXISTS)) {
-        if (nvals != 1 || vals[0].kind != VA_SV_BOOL)
+        if (nvals != 1 || vals[0].kind != VA_VALUE_BOOL)
             return fail(c, VA_EFORMAT, "exists: the value must be one boolean (true or false)");
-        m->flags |= VA_SV_F_EXISTS;
+        m->flags |= VA_VALUE_F_EXISTS;
         m->exists_val = ascii_ieq(vals[0].s, vals[0].n, "true");
         if (!m->exists_val && !ascii_ieq(vals[0].s, vals[0].n, "false"))
             return fail(c, VA_EFORMAT, "exists: '%.*s' is not true or false",
@@ -1141,16 +1142,16 @@ va_err va_sv_compile(va_arena *a, const char *mods, size_t mods_len, const va_sv
         return VA_OK;
     }
     for (size_t i = 0; i < nvals; i++) {
-        const va_sv_lit *v = &vals[i];
+        const va_value_lit *v = &vals[i];
         const char *vs = v->s ? v->s : "";
         alt *al;
-        if ((unsigned)v->kind > VA_SV_NULL) {
+        if ((unsigned)v->kind > VA_VALUE_NULL) {
             e = fail(c, VA_EFORMAT, "value %zu: bad kind", i);
             goto out;
         }
         if (cmp | tm) {
             num x;
-            if ((v->kind != VA_SV_INT && v->kind != VA_SV_FLOAT) || parse_num(vs, v->n, &x)) {
+            if ((v->kind != VA_VALUE_INT && v->kind != VA_VALUE_FLOAT) || parse_num(vs, v->n, &x)) {
                 e = fail(c, VA_EFORMAT, "%s: value '%.*s' is a %s, not a number",
                          mod_names[first_bit(cmp | tm)], (int)(v->n > 64 ? 64 : v->n), vs,
                          kind_name(v->kind));
@@ -1189,7 +1190,7 @@ va_err va_sv_compile(va_arena *a, const char *mods, size_t mods_len, const va_sv
             if ((e = one_alt(c, &sv[i], &al))) goto out;
             if ((e = build_cidr(c, vs, v->n, al))) goto out;
         } else if (set & B(M_FIELDREF)) {
-            if (v->kind != VA_SV_STR || v->n == 0) {
+            if (v->kind != VA_VALUE_STR || v->n == 0) {
                 e = fail(c, VA_EFORMAT, "fieldref: the value must be a field name");
                 goto out;
             }
@@ -1205,8 +1206,8 @@ va_err va_sv_compile(va_arena *a, const char *mods, size_t mods_len, const va_sv
                 goto out;
             }
             al->ref_n = v->n;
-            m->flags |= VA_SV_F_FIELDREF;
-        } else if ((v->kind == VA_SV_INT || v->kind == VA_SV_FLOAT) &&
+            m->flags |= VA_VALUE_F_FIELDREF;
+        } else if ((v->kind == VA_VALUE_INT || v->kind == VA_VALUE_FLOAT) &&
                    !(set & ~(B(M_ALL) | B(M_NEQ) | B(M_CASED)))) {
             /* A YAML number matches the same number in any notation, and its own text. */
             num x;
@@ -1228,16 +1229,16 @@ va_err va_sv_compile(va_arena *a, const char *mods, size_t mods_len, const va_sv
         for (uint32_t k = 0; k < sv[i].nalts; k++)
             if (!sv[i].alts[k].cased && sv[i].alts[k].kind != ALT_RE &&
                 sv[i].alts[k].kind != ALT_CIDR)
-                m->flags |= VA_SV_F_NEEDFOLD;
+                m->flags |= VA_VALUE_F_NEEDFOLD;
     }
     *out = m;
     return VA_OK;
 out:
-    va_sv_free(m);
+    va_value_free(m);
     return e;
 }
 
-void va_sv_free(va_sv *m) {
+void va_value_free(va_value *m) {
     if (!m) return;
     for (size_t i = 0; i < m->nv; i++)
         for (uint32_t k = 0; k < m->v[i].nalts; k++)
@@ -1247,21 +1248,21 @@ void va_sv_free(va_sv *m) {
             }
 }
 
-unsigned va_sv_flags(const va_sv *m) {
+unsigned va_value_flags(const va_value *m) {
     return m->flags;
 }
 
-size_t va_sv_nvalues(const va_sv *m) {
+size_t va_value_nvalues(const va_value *m) {
     return m->nv;
 }
 
-const char *va_sv_ref_name(const va_sv *m, size_t i, size_t *len) {
+const char *va_value_ref_name(const va_value *m, size_t i, size_t *len) {
     if (i >= m->nv || !m->v[i].nalts || m->v[i].alts[0].kind != ALT_REF) return NULL;
     if (len) *len = m->v[i].alts[0].ref_n;
     return m->v[i].alts[0].ref;
 }
 
-size_t va_sv_nalts(const va_sv *m, size_t i) {
+size_t va_value_nalts(const va_value *m, size_t i) {
     return i < m->nv ? m->v[i].nalts : 0;
 }
 
@@ -1275,7 +1276,7 @@ static size_t scan_safe(const unsigned char *p, size_t n, int cased) {
     uint32_t cp;
     size_t l = va_utf8_next(p, n, &cp);
     if (!l || (cp == 0xFFFD && l == 1)) return 0;
-    if (!cased && va_sv_fold_is_target(cp)) return 0;
+    if (!cased && va_value_fold_is_target(cp)) return 0;
     return l;
 }
 
@@ -1286,7 +1287,8 @@ static size_t scan_safe_skip(const unsigned char *p, size_t n) {
     return l ? l : 1;
 }
 
-size_t va_sv_alt_literal(const va_sv *m, size_t i, size_t k, size_t minlen, const char **lit) {
+size_t va_value_alt_literal(const va_value *m, size_t i, size_t k, size_t minlen,
+                            const char **lit) {
     if (i >= m->nv || k >= m->v[i].nalts) return 0;
     const alt *al = &m->v[i].alts[k];
     if (al->kind == ALT_RE) {
@@ -1316,7 +1318,7 @@ size_t va_sv_alt_literal(const va_sv *m, size_t i, size_t k, size_t minlen, cons
     return best;
 }
 
-int va_sv_alt_int_eq(const va_sv *m, size_t i, size_t k, int64_t *out) {
+int va_value_alt_int_eq(const va_value *m, size_t i, size_t k, int64_t *out) {
     if (i >= m->nv || k >= m->v[i].nalts) return 0;
     const alt *al = &m->v[i].alts[k];
     if (al->kind == ALT_NUM) {
@@ -1449,10 +1451,10 @@ static int glob_match(const glob *g, const char *str, size_t n) {
 /* ---- matching ---------------------------------------------------------------------------- */
 
 /* The folded text of subj, computed into buf at most once per top-level call. */
-static int ensure_fold(va_sv_subj *subj, va_buf *buf) {
+static int ensure_fold(va_value_subj *subj, va_buf *buf) {
     if (subj->fold) return 0;
     va_buf_clear(buf);
-    va_sv_fold(subj->s, subj->n, buf);
+    va_value_fold(subj->s, subj->n, buf);
     if (buf->oom) {
         /* Start afresh next time: the flag would otherwise refuse every later append. */
         va_buf_free(buf);
@@ -1464,7 +1466,7 @@ static int ensure_fold(va_sv_subj *subj, va_buf *buf) {
     return 0;
 }
 
-static int alt_match(const alt *al, va_sv_scratch *sc, va_sv_subj *subj) {
+static int alt_match(const alt *al, va_value_scratch *sc, va_value_subj *subj) {
     switch (al->kind) {
     case ALT_GLOB:
         if (al->cased) return glob_match(&al->g, subj->s, subj->n);
@@ -1510,9 +1512,10 @@ static int alt_match(const alt *al, va_sv_scratch *sc, va_sv_subj *subj) {
     }
 }
 
-int va_sv_match_value(const va_sv *m, size_t i, va_sv_scratch *sc, const va_sv_subj *subj) {
+int va_value_match_value(const va_value *m, size_t i, va_value_scratch *sc,
+                         const va_value_subj *subj) {
     if (i >= m->nv || subj->type == VA_V_NULL) return 0;
-    va_sv_subj s = *subj;
+    va_value_subj s = *subj;
     if (!s.s) s.s = "", s.n = 0;
     const sval *v = &m->v[i];
     for (uint32_t k = 0; k < v->nalts; k++)
@@ -1520,13 +1523,13 @@ int va_sv_match_value(const va_sv *m, size_t i, va_sv_scratch *sc, const va_sv_s
     return 0;
 }
 
-int va_sv_match(const va_sv *m, va_sv_scratch *sc, const va_sv_subj *subj) {
-    if (m->flags & VA_SV_F_NULL) return subj->type == VA_V_NULL;
-    if (m->flags & VA_SV_F_EXISTS) return m->exists_val;
-    if (m->flags & VA_SV_F_FIELDREF) return 0;
-    va_sv_subj s = *subj;
+int va_value_match(const va_value *m, va_value_scratch *sc, const va_value_subj *subj) {
+    if (m->flags & VA_VALUE_F_NULL) return subj->type == VA_V_NULL;
+    if (m->flags & VA_VALUE_F_EXISTS) return m->exists_val;
+    if (m->flags & VA_VALUE_F_FIELDREF) return 0;
+    va_value_subj s = *subj;
     if (!s.s) s.s = "", s.n = 0;
-    int all = (m->flags & VA_SV_F_ALL) != 0, r = all;
+    int all = (m->flags & VA_VALUE_F_ALL) != 0, r = all;
     if (s.type != VA_V_NULL) {
         for (size_t i = 0; i < m->nv; i++) {
             int hit = 0;
@@ -1544,20 +1547,20 @@ int va_sv_match(const va_sv *m, va_sv_scratch *sc, const va_sv_subj *subj) {
     } else {
         r = 0; /* a null value equals no pattern, only the null value */
     }
-    return (m->flags & VA_SV_F_NEQ) ? !r : r;
+    return (m->flags & VA_VALUE_F_NEQ) ? !r : r;
 }
 
-int va_sv_absent(const va_sv *m) {
-    if (m->flags & VA_SV_F_NULL) return 1;
-    if (m->flags & VA_SV_F_EXISTS) return !m->exists_val;
+int va_value_absent(const va_value *m) {
+    if (m->flags & VA_VALUE_F_NULL) return 1;
+    if (m->flags & VA_VALUE_F_EXISTS) return !m->exists_val;
     return 0;
 }
 
-int va_sv_match_ref(const va_sv *m, size_t i, va_sv_scratch *sc, const va_sv_subj *subj,
-                    const va_sv_subj *other) {
+int va_value_match_ref(const va_value *m, size_t i, va_value_scratch *sc, const va_value_subj *subj,
+                       const va_value_subj *other) {
     if (i >= m->nv || !m->v[i].nalts || m->v[i].alts[0].kind != ALT_REF) return 0;
     const alt *al = &m->v[i].alts[0];
-    va_sv_subj a = *subj, b = *other;
+    va_value_subj a = *subj, b = *other;
     if (!a.s) a.s = "", a.n = 0;
     if (!b.s) b.s = "", b.n = 0;
     const char *x = a.s, *y = b.s;
@@ -1580,8 +1583,8 @@ int va_sv_match_ref(const va_sv *m, size_t i, va_sv_scratch *sc, const va_sv_sub
 
 /* ---- scratch ----------------------------------------------------------------------------- */
 
-va_sv_scratch *va_sv_scratch_new(void) {
-    va_sv_scratch *sc = calloc(1, sizeof *sc);
+va_value_scratch *va_value_scratch_new(void) {
+    va_value_scratch *sc = calloc(1, sizeof *sc);
     if (!sc) return NULL;
     va_buf_init(&sc->fold);
     va_buf_init(&sc->fold2);
@@ -1589,7 +1592,7 @@ va_sv_scratch *va_sv_scratch_new(void) {
     sc->md = pcre2_match_data_create(1, NULL);
     sc->mctx = pcre2_match_context_create(NULL);
     if (!sc->md || !sc->mctx) {
-        va_sv_scratch_free(sc);
+        va_value_scratch_free(sc);
         return NULL;
     }
     pcre2_set_match_limit(sc->mctx, SV_RE_MATCHLIMIT);
@@ -1601,7 +1604,7 @@ va_sv_scratch *va_sv_scratch_new(void) {
     return sc;
 }
 
-void va_sv_scratch_free(va_sv_scratch *sc) {
+void va_value_scratch_free(va_value_scratch *sc) {
     if (!sc) return;
     pcre2_match_data_free(sc->md);
     pcre2_match_context_free(sc->mctx);
@@ -1611,6 +1614,6 @@ void va_sv_scratch_free(va_sv_scratch *sc) {
     free(sc);
 }
 
-uint64_t va_sv_scratch_errors(const va_sv_scratch *sc) {
+uint64_t va_value_scratch_errors(const va_value_scratch *sc) {
     return sc->errors;
 }

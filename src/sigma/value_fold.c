@@ -59,7 +59,7 @@ static const fold_range fold_tab[] = {
     {0xFF21, 0xFF3A, 32, 1},
 };
 
-uint32_t va_sv_fold_cp(uint32_t cp) {
+uint32_t va_value_fold_cp(uint32_t cp) {
     if (cp < 0x80) return cp >= 'A' && cp <= 'Z' ? cp + 32 : cp;
     size_t lo = 0, hi = sizeof fold_tab / sizeof fold_tab[0];
     while (lo < hi) {
@@ -77,7 +77,7 @@ uint32_t va_sv_fold_cp(uint32_t cp) {
     return cp;
 }
 
-int va_sv_fold_is_target(uint32_t cp) {
+int va_value_fold_is_target(uint32_t cp) {
     if (cp == 'k' || cp == 's') return 1; /* from U+212A KELVIN SIGN and U+017F LONG S */
     for (size_t i = 0; i < sizeof fold_tab / sizeof fold_tab[0]; i++) {
         const fold_range *r = &fold_tab[i];
@@ -87,7 +87,7 @@ int va_sv_fold_is_target(uint32_t cp) {
     return 0;
 }
 
-void va_sv_fold(const char *s, size_t n, va_buf *out) {
+void va_value_fold(const char *s, size_t n, va_buf *out) {
     /* A 2-byte letter can fold to a 3-byte one (U+023A -> U+2C65): reserve 3/2 once so the
      * loop writes without bounds checks. */
     if (va_buf_reserve(out, n + n / 2 + 4)) return;
@@ -108,7 +108,7 @@ void va_sv_fold(const char *s, size_t n, va_buf *out) {
             p++;
             continue;
         }
-        uint32_t f = va_sv_fold_cp(cp);
+        uint32_t f = va_value_fold_cp(cp);
         if (f == cp) {
             for (size_t i = 0; i < k; i++) *o++ = p[i];
         } else {

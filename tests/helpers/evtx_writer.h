@@ -14,8 +14,8 @@
  * its own (own CRC32, own UTF-16 encoder), so a test that round-trips through both checks two
  * independent readings of the format.
  */
-#ifndef VT_EVTX_WRITER_H
-#define VT_EVTX_WRITER_H
+#ifndef VA_TESTS_HELPERS_EVTX_WRITER_H
+#define VA_TESTS_HELPERS_EVTX_WRITER_H
 
 #include <stddef.h>
 #include <stdint.h>
