@@ -6,13 +6,16 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "core/arena.h"
+#include "core/array.h"
 #include "core/buf.h"
 #include "core/event.h"
+#include "core/hash.h"
 #include "core/utf.h"
 #include "core/vtime.h"
 #include "core/workq.h"
@@ -251,6 +254,108 @@ static void workq_order(void **state) {
     run_queue(2, 500, 20); /* a consumer that stops early */
 }
 
+/* The index table against a plain array of keys: inserts, lookups, removals (backward shift)
+ * and renumbering over many rounds, with colliding and distinct keys. */
+typedef struct hkey {
+    uint64_t k;
+    int live;
+} hkey;
+
+static uint32_t hfind(const va_hash *t, const hkey *keys, uint64_t k, int collide) {
+    uint64_t h = collide ? k % 7 : va_hash_u64(0, k);
+    va_hash_iter it;
+    for (uint32_t i = va_hash_first(t, h, &it); i != VA_HASH_END; i = va_hash_next(t, &it))
+        if (keys[i].live && keys[i].k == k) return i;
+    return VA_HASH_END;
+}
+
+static void hash_table_model(void **state) {
+    (void)state;
+    for (int collide = 0; collide < 2; collide++) {
+        va_hash t;
+        va_hash_init(&t);
+        assert_int_equal(hfind(&t, NULL, 1, collide), VA_HASH_END); /* empty, no memory */
+        enum { N = 3000 };
+        static hkey keys[N + 1];
+        memset(keys, 0, sizeof keys);
+        uint64_t x = 88172645463325252ull;
+        for (int round = 0; round < 20000; round++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            uint32_t i = (uint32_t)(x % N);
+            uint64_t h = collide ? (uint64_t)i % 7 : va_hash_u64(0, i);
+            if (!keys[i].live) {
+                assert_int_equal(va_hash_insert(&t, h, i), 0);
+                keys[i].k = i, keys[i].live = 1;
+            } else if (x & 0x100) {
+                assert_int_equal(va_hash_remove(&t, h, i), 0);
+                assert_int_equal(va_hash_remove(&t, h, i), -1);
+                keys[i].live = 0;
+            }
+        }
+        uint32_t live = 0;
+        for (uint32_t i = 0; i < N; i++) {
+            live += keys[i].live;
+            assert_int_equal(hfind(&t, keys, i, collide), keys[i].live ? i : VA_HASH_END);
+        }
+        assert_int_equal(t.n, live);
+        /* Renumbering: a live key moves to the spare last entry of the caller's array. */
+        for (uint32_t i = 0; i < N; i++)
+            if (keys[i].live) {
+                uint64_t h = collide ? (uint64_t)i % 7 : va_hash_u64(0, i);
+                assert_int_equal(va_hash_renumber(&t, h, i, N), 0);
+                keys[N] = keys[i], keys[i].live = 0;
+                assert_int_equal(hfind(&t, keys, i, collide), N);
+                break;
+            }
+        va_hash_clear(&t);
+        assert_int_equal(t.n, 0);
+        assert_int_equal(hfind(&t, keys, 5, collide), VA_HASH_END);
+        va_hash_free(&t);
+    }
+}
+
+static void hash_functions(void **state) {
+    (void)state;
+    const char *a = "Microsoft-Windows-Sysmon/Operational",
+               *b = "microsoft-windows-sysmon/operational";
+    size_t n = strlen(a);
+    assert_true(va_hash_mem(a, n, 0) != va_hash_mem(b, n, 0));
+    assert_true(va_hash_mem_lower(a, n, 0) == va_hash_mem(b, n, 0));
+    assert_true(va_hash_mem_lower(a, n, 0) == va_hash_mem_lower(b, n, 0));
+    /* Every length up to two words, and bytes at and beyond 0x80 left alone by lowering. */
+    unsigned char u[20], l[20];
+    for (size_t len = 0; len <= sizeof u; len++) {
+        for (size_t i = 0; i < len; i++) {
+            u[i] = (unsigned char)("AZaz@[`{\xc3\x89\xc3\xa9"[i % 12]);
+            l[i] = (u[i] >= 'A' && u[i] <= 'Z') ? (unsigned char)(u[i] + 32) : u[i];
+        }
+        assert_true(va_hash_mem_lower(u, len, 7) == va_hash_mem(l, len, 7));
+        if (len) assert_true(va_hash_mem(u, len, 0) != va_hash_mem(u, len - 1, 0));
+    }
+    /* Different seeds, different hashes; mixing depends on both sides. */
+    assert_true(va_hash_mem(a, n, 1) != va_hash_mem(a, n, 2));
+    assert_true(va_hash_u64(1, 2) != va_hash_u64(2, 1));
+}
+
+static void array_grow(void **state) {
+    (void)state;
+    uint32_t *v = NULL;
+    size_t cap = 0, n = 0;
+    for (uint32_t i = 0; i < 1000; i++) {
+        assert_int_equal(VA_ARRAY_GROW(v, cap, n + 1), 0);
+        v[n++] = i;
+    }
+    assert_true(cap >= 1000 && cap < 2048);
+    for (uint32_t i = 0; i < 1000; i++) assert_int_equal(v[i], i);
+    /* An impossible size is refused and the array is untouched. */
+    uint32_t *keep = v;
+    size_t keep_cap = cap;
+    assert_int_equal(VA_ARRAY_GROW(v, cap, SIZE_MAX / 2), -1);
+    assert_ptr_equal(v, keep);
+    assert_int_equal(cap, keep_cap);
+    free(v);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(arena_alloc_align_reset),
@@ -260,6 +365,9 @@ int main(void) {
         cmocka_unit_test(time_format_and_parse),
         cmocka_unit_test(event_json_and_facts),
         cmocka_unit_test(workq_order),
+        cmocka_unit_test(hash_table_model),
+        cmocka_unit_test(hash_functions),
+        cmocka_unit_test(array_grow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -570,8 +570,9 @@ static void test_alias_cycle(void **state) {
 /* ---- directory walk --------------------------------------------------------------------- */
 
 static void put_file(const char *dir, const char *name, const char *text) {
-    char p[512];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
+    char p[1200];
+    int n = snprintf(p, sizeof p, "%s/%s", dir, name);
+    assert_true(n > 0 && (size_t)n < sizeof p);
     FILE *fp = fopen(p, "w");
     assert_non_null(fp);
     fputs(text, fp);

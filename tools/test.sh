@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# tools/test.sh - build and run every test: unit tests and the shared-data tests (normal and
-# ASan+UBSan builds), the fuzzers for a short time each, and the style check.
+# tools/test.sh - build and run every test: unit tests and the shared-data tests (gcc Release,
+# gcc ASan+UBSan and clang builds), the fuzzers for a short time each, and the style check.
 #
 # VAERN_FUZZ_SECONDS (default 20) sets how long each fuzzer runs.
 set -euo pipefail
@@ -22,10 +22,15 @@ else
     passed=$((passed + 1))
 fi
 
-for kind in release asan; do
+# gcc Release (as packagers build), gcc Debug under ASan+UBSan, clang with debug assertions.
+for kind in release asan clang; do
     dir=build-test-$kind
-    flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
-    [ $kind = asan ] && flags=(-DCMAKE_BUILD_TYPE=Debug -DVAERN_SANITIZE=ON)
+    case $kind in
+    release) flags=(-DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER=gcc) ;;
+    asan) flags=(-DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=gcc -DVAERN_SANITIZE=ON) ;;
+    clang) flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang) ;;
+    esac
+    flags+=(-DVAERN_WERROR=ON)
     echo "== $kind build"
     cmake -S . -B "$dir" "${flags[@]}" >/dev/null
     cmake --build "$dir" -j"$jobs" >/dev/null

@@ -259,7 +259,7 @@ va_err va_cond_parse(va_arena *a, const char *text, size_t len, va_cond_node **o
     }
     next(&p);
     if (p.tk == T_END) return fail(&p, VA_EFORMAT, 0, "empty condition");
-    va_cond_node *root;
+    va_cond_node *root = NULL; /* set by parse_or on success */
     va_err e = parse_or(&p, &root);
     if (e) return e;
     if (p.tk != T_END) {
