@@ -30,19 +30,25 @@ static void no_diag(void *ud, const va_diag *d) {
     (void)ud, (void)d;
 }
 
-static void setup_rules(fx *x, const char *yaml) {
+/* Rules compiled against a mapping given as YAML (NULL: the built-in one). */
+static void setup_rules_map(fx *x, const char *yaml, const char *map_yaml, int prefilter_off) {
     memset(x, 0, sizeof *x);
     va_arena_init(&x->a, 0);
     va_rule_stats rs = {0};
     assert_int_equal(va_rule_load_mem(&x->a, "t.yml", yaml, strlen(yaml), &x->set, NULL, NULL, &rs),
                      VA_OK);
     size_t len;
-    const char *y = va_logsource_default_yaml(&len);
+    const char *y = map_yaml ? map_yaml : va_logsource_default_yaml(&len);
+    if (map_yaml) len = strlen(map_yaml);
     const char *err = NULL;
     assert_int_equal(va_logsource_load_mem(&x->a, "ls", y, len, &x->map, &err), VA_OK);
-    va_engine_opts o = {.logsources = x->map};
+    va_engine_opts o = {.logsources = x->map, .prefilter_off = prefilter_off};
     assert_int_equal(va_engine_new(&x->set, &o, no_diag, NULL, &x->e, &x->st), VA_OK);
     assert_non_null(x->s = va_engine_scratch_new());
+}
+
+static void setup_rules(fx *x, const char *yaml) {
+    setup_rules_map(x, yaml, NULL, 0);
 }
 
 static void teardown(fx *x) {
@@ -322,11 +328,170 @@ static void placeholders_file(void **state) {
     va_arena_free(&a);
 }
 
+/* ---- value conversions of a route (logsource.h) -------------------------------------------- */
+
+static const char CONV_MAP[] =
+    "windows:\n"
+    "  categories:\n"
+    "    process_creation:\n"
+    "      - channels: [Security]\n"
+    "        event_ids: [4688]\n"
+    "        fields:\n"
+    "          Image: NewProcessName\n"
+    "          ProcessId: {field: NewProcessId, convert: hex}\n"
+    "          IntegrityLevel: {field: MandatoryLabel, map: {S-1-16-12288: High, "
+    "S-1-16-16384: System}}\n"
+    "          User: {join: [SubjectDomainName, SubjectUserName], separator: '\\'}\n"
+    "          TargetObject: {field: ObjectName, prefix: {'\\REGISTRY\\MACHINE': HKLM}}\n";
+
+static const char *conv_rule(char *buf, size_t cap, const char *sel) {
+    snprintf(buf, cap,
+             "title: R\nlogsource: {product: windows, category: process_creation}\n"
+             "detection:\n  sel: %s\n  condition: sel\n",
+             sel);
+    return buf;
+}
+
+static uint32_t conv_hits(const char *sel, const char *const *kv, size_t n, int pf_off) {
+    char r[512];
+    fx x;
+    setup_rules_map(&x, conv_rule(r, sizeof r, sel), CONV_MAP, pf_off);
+    assert_int_equal(x.st.rules, 1);
+    uint32_t h = run(&x, kv, n);
+    teardown(&x);
+    return h;
+}
+
+#define CONV(sel, ...)                                                                             \
+    (conv_hits(sel, (const char *const[]){__VA_ARGS__},                                            \
+               sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *), 0) +             \
+     10 * conv_hits(sel, (const char *const[]){__VA_ARGS__},                                       \
+                    sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *), 1))
+
+#define SEC "Channel=Security", "EventID#=4688"
+
+static void route_conversions(void **state) {
+    (void)state;
+    /* Each result counts the prefilter-on hit once and the prefilter-off hit ten times: 11 is
+     * a match in both modes, 0 none in either (the modes must never disagree). */
+    assert_int_equal(CONV("{IntegrityLevel: High}", SEC, "MandatoryLabel=S-1-16-12288"), 11);
+    assert_int_equal(CONV("{IntegrityLevel: high}", SEC, "MandatoryLabel=s-1-16-12288"), 11);
+    assert_int_equal(CONV("{IntegrityLevel: High}", SEC, "MandatoryLabel=S-1-16-8192"), 0);
+    /* A value the map does not know is read as it is. */
+    assert_int_equal(CONV("{IntegrityLevel: S-1-16-8192}", SEC, "MandatoryLabel=S-1-16-8192"), 11);
+    assert_int_equal(CONV("{IntegrityLevel|exists: false}", SEC, "Other=x"), 11);
+    assert_int_equal(CONV("{IntegrityLevel|exists: true}", SEC, "MandatoryLabel=x"), 11);
+    /* Hexadecimal process IDs as decimal: numbers and text operators alike. */
+    assert_int_equal(CONV("{ProcessId: 420}", SEC, "NewProcessId=0x1a4"), 11);
+    assert_int_equal(CONV("{ProcessId|startswith: '42'}", SEC, "NewProcessId=0x1a4"), 11);
+    assert_int_equal(CONV("{ProcessId|startswith: '0x'}", SEC, "NewProcessId=0x1a4"), 0);
+    assert_int_equal(CONV("{ProcessId: 'n/a'}", SEC, "NewProcessId=n/a"), 11);
+    /* Joins of two fields; "-" and empty parts are left out. */
+    assert_int_equal(CONV("{User|contains: 'AUTHORITY\\SYS'}", SEC,
+                          "SubjectDomainName=NT AUTHORITY", "SubjectUserName=SYSTEM"),
+                     11);
+    assert_int_equal(CONV("{User: 'alice'}", SEC, "SubjectDomainName=-", "SubjectUserName=alice"),
+                     11);
+    assert_int_equal(CONV("{User: 'alice'}", SEC, "SubjectDomainName=", "SubjectUserName=alice"),
+                     11);
+    assert_int_equal(CONV("{User|exists: false}", SEC, "SubjectLogonId=0x3e7"), 11);
+    /* Prefix replacement, ASCII case-insensitive on the prefix. */
+    assert_int_equal(CONV("{TargetObject|startswith: 'HKLM\\SOFTWARE\\'}", SEC,
+                          "ObjectName=\\REGISTRY\\MACHINE\\SOFTWARE\\Run"),
+                     11);
+    assert_int_equal(
+        CONV("{TargetObject|startswith: 'HKLM\\'}", SEC, "ObjectName=\\registry\\machine\\x"), 11);
+    assert_int_equal(
+        CONV("{TargetObject|startswith: 'HKLM\\'}", SEC, "ObjectName=\\REGISTRY\\USER\\x"), 0);
+    /* A rename and a conversion in one rule; fieldref reads the converted value too. */
+    assert_int_equal(CONV("{Image|endswith: '\\cmd.exe', IntegrityLevel: System}", SEC,
+                          "NewProcessName=C:\\Windows\\cmd.exe", "MandatoryLabel=S-1-16-16384"),
+                     11);
+    assert_int_equal(CONV("{ProcessId|fieldref: Other}", SEC, "NewProcessId=0x10", "Other=16"), 11);
+}
+
+/* The matched fields of a converted value are the event fields it was computed from. */
+static int fields_cb(void *ud, const va_rule *r, const va_event *ev) {
+    (void)r;
+    void **a = ud;
+    uint32_t idx[8];
+    uint32_t n = va_engine_hit_fields(a[0], idx, 8);
+    char *out = a[1];
+    for (uint32_t i = 0; i < n && i < 8; i++) {
+        strcat(out, ev->f[idx[i]].name);
+        strcat(out, ";");
+    }
+    return 0;
+}
+
+static void route_conversion_hit_fields(void **state) {
+    (void)state;
+    char r[512];
+    fx x;
+    setup_rules_map(&x, conv_rule(r, sizeof r, "{User|contains: 'bob', IntegrityLevel: High}"),
+                    CONV_MAP, 0);
+    va_arena a;
+    va_arena_init(&a, 0);
+    va_event ev;
+    va_event_init(&ev, &a);
+    const char *kv[][2] = {{"Channel", "Security"},
+                           {"EventID", "4688"},
+                           {"SubjectUserName", "bob"},
+                           {"SubjectDomainName", "CORP"},
+                           {"MandatoryLabel", "S-1-16-12288"},
+                           {"CommandLine", "x"}};
+    for (size_t i = 0; i < 6; i++)
+        assert_int_equal(va_event_add_copy(&ev, kv[i][0], strlen(kv[i][0]), kv[i][1],
+                                           strlen(kv[i][1]), VA_V_STR),
+                         VA_OK);
+    va_event_finish(&ev);
+    char names[256] = "";
+    void *ud[2] = {x.s, names};
+    assert_int_equal(va_engine_match(x.e, x.s, &ev, fields_cb, ud), 1);
+    assert_string_equal(names, "SubjectUserName;SubjectDomainName;MandatoryLabel;");
+    va_arena_free(&a);
+    teardown(&x);
+}
+
+static void route_conversion_errors(void **state) {
+    (void)state;
+    static const char *const bad[] = {
+        "{field: A, convert: oct}",
+        "{join: []}",
+        "{field: A, map: {a: b}, prefix: {c: d}}",
+        "{map: {a: b}}",
+        "{join: [A, B], field: C}",
+        "{field: A, separator: x}",
+        "{field: A, colour: red}",
+        "[A, B]",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char y[512];
+        snprintf(y, sizeof y,
+                 "windows:\n  categories:\n    process_creation:\n      - channels: [Security]\n"
+                 "        fields:\n          X: %s\n",
+                 bad[i]);
+        va_arena a;
+        va_arena_init(&a, 0);
+        va_logsource_map *m = NULL;
+        const char *err = NULL;
+        assert_int_equal(va_logsource_load_mem(&a, "m.yml", y, strlen(y), &m, &err), VA_EFORMAT);
+        assert_non_null(err);
+        assert_non_null(strstr(err, "m.yml:6:"));
+        va_arena_free(&a);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(routes_and_renames), cmocka_unit_test(conditions_keywords_and_fields),
-        cmocka_unit_test(rules_left_out),     cmocka_unit_test(filter_rules),
+        cmocka_unit_test(routes_and_renames),
+        cmocka_unit_test(conditions_keywords_and_fields),
+        cmocka_unit_test(rules_left_out),
+        cmocka_unit_test(filter_rules),
         cmocka_unit_test(placeholders_file),
+        cmocka_unit_test(route_conversions),
+        cmocka_unit_test(route_conversion_hit_fields),
+        cmocka_unit_test(route_conversion_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -48,7 +48,9 @@ static void default_mapping_routes(void **state) {
     int renames = 0;
     for (uint32_t i = 0; i < n; i++)
         for (uint32_t f = 0; f < r[i].nfields; f++)
-            if (!strcmp(r[i].from[f], "Image") && !strcmp(r[i].to[f], "NewProcessName")) renames++;
+            if (!strcmp(r[i].fields[f].name, "Image") &&
+                !strcmp(r[i].fields[f].field, "NewProcessName"))
+                renames++;
     assert_int_equal(renames, 1);
     /* Services are channels with any event ID. */
     r = va_logsource_routes(m, &a, "windows", NULL, "security", &n, &unknown);

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/array.h"
 #include "sigma/prefilter.h"
 
 typedef struct cfield {
@@ -27,6 +28,7 @@ typedef struct cfield {
     uint32_t nlen;
     va_value *m;
     unsigned flags;
+    int computed; /* some route of the rule converts this field's value (logsource.h) */
 } cfield;
 
 typedef struct cmap {
@@ -114,6 +116,15 @@ struct va_engine_scratch {
     uint32_t epoch;
     int scanned, all;            /* scan done; the prefilter cannot decide (evaluate everything) */
     uint64_t evaluated, skipped; /* rules evaluated / skipped by the prefilter, cumulative */
+    /* Values that route conversions computed for the current event (logsource.h); field
+     * index ev->n + k is vf[k].  Their text lives in vfa, reset per event. */
+    struct vfield {
+        const va_logsource_field *spec;
+        va_field f;
+    } * vf;
+    size_t nvf, vf_cap;
+    va_arena vfa;
+    va_buf conv;
     /* The rule that matched last, for va_engine_hit_fields. */
     const crule *hit_c;
     const va_logsource_route *hit_route;
@@ -146,11 +157,17 @@ static va_value_kind lit_kind(va_rule_vtype t) {
     }
 }
 
-/* What field name[0..len) reads on route r: the mapping's rename, or NULL if r keeps it. */
+/* How rule field name[0..len) reads the event on route r (NULL: as it is named). */
+static const va_logsource_field *route_field(const va_logsource_route *r, const char *name,
+                                             size_t len) {
+    return r ? va_logsource_field_of(r, name, len) : NULL;
+}
+
+/* What field name[0..len) reads on route r: the mapping's rename, or NULL if r keeps it or
+ * computes the value (see cfield.computed). */
 static const char *route_rename(const va_logsource_route *r, const char *name, size_t len) {
-    for (uint32_t i = 0; r && i < r->nfields; i++)
-        if (strlen(r->from[i]) == len && !memcmp(r->from[i], name, len)) return r->to[i];
-    return NULL;
+    const va_logsource_field *f = route_field(r, name, len);
+    return f && f->conv == VA_LOGSOURCE_RENAME ? f->field : NULL;
 }
 
 /* Mark the search identifiers nd uses outside any `not`. */
@@ -583,9 +600,10 @@ static void req_value(const cfield *f, size_t v, litset *L, req *out) {
 static void req_field(const cfield *f, litset *L, req *out) {
     memset(out, 0, sizeof *out);
     unsigned fl = f->flags;
-    /* Presence tests, null, negation and field references need no literal of the event. */
+    /* Presence tests, null, negation and field references need no literal of the event, nor
+     * does a value a route computes (the rule's literal is not in the raw event). */
     if (fl & (VA_VALUE_F_NEQ | VA_VALUE_F_NULL | VA_VALUE_F_EXISTS | VA_VALUE_F_FIELDREF) ||
-        va_value_absent(f->m) || !va_value_nvalues(f->m)) {
+        f->computed || va_value_absent(f->m) || !va_value_nvalues(f->m)) {
         out->none = 1;
         return;
     }
@@ -751,7 +769,7 @@ static int u32_cmp(const void *a, const void *b) {
 static va_err rule_eids(va_engine *e, crule *c) {
     c->neids = 0;
     for (uint32_t k = 0; k < c->nroutes; k++) /* a mapping that renames EventID: not safe */
-        if (route_rename(&c->routes[k], "EventID", 7)) return VA_OK;
+        if (route_field(&c->routes[k], "EventID", 7)) return VA_OK;
     const va_rule_detection *d = c->det;
     req *sreq = calloc(c->ns ? c->ns : 1, sizeof *sreq);
     if (!sreq) return VA_ENOMEM;
@@ -867,6 +885,19 @@ out:
     return err;
 }
 
+/* Flag the fields of c that one of its routes computes rather than renames. */
+static void mark_computed(crule *c) {
+    for (uint32_t i = 0; i < c->ns; i++)
+        for (uint32_t m = 0; m < c->s[i].nmaps; m++)
+            for (uint32_t k = 0; k < c->s[i].maps[m].n; k++) {
+                cfield *f = &c->s[i].maps[m].f[k];
+                for (uint32_t r = 0; f->nlen && r < c->nroutes && !f->computed; r++) {
+                    const va_logsource_field *lf = route_field(&c->routes[r], f->name, f->nlen);
+                    f->computed = lf && lf->conv != VA_LOGSOURCE_RENAME;
+                }
+            }
+}
+
 /* Point each rule at the filters that name it (by id or name); names that match no compiled
  * rule are reported. */
 static va_err attach_filters(va_engine *e, va_diag_fn diag, void *ud) {
@@ -945,6 +976,7 @@ va_err va_engine_new(const va_rule_set *set, const va_engine_opts *o, va_diag_fn
             continue;
         }
         c->routes = routes, c->nroutes = nroutes;
+        mark_computed(c);
         if (is_filter) {
             e->nflt++;
             st->filters++;
@@ -1024,6 +1056,8 @@ va_engine_scratch *va_engine_scratch_new(void) {
     }
     va_buf_init(&s->fold);
     va_buf_init(&s->text);
+    va_buf_init(&s->conv);
+    va_arena_init(&s->vfa, 4096);
     return s;
 }
 
@@ -1032,6 +1066,9 @@ void va_engine_scratch_free(va_engine_scratch *s) {
     va_value_scratch_free(s->sv);
     va_buf_free(&s->fold);
     va_buf_free(&s->text);
+    va_buf_free(&s->conv);
+    va_arena_free(&s->vfa);
+    free(s->vf);
     va_prefilter_scratch_free(s->pf_s);
     free(s->mark);
     free(s->lit_epoch);
@@ -1053,16 +1090,84 @@ typedef struct evalctx {
     uint8_t *memo; /* per search identifier of c: 0 unknown, 1 false, 2 true */
 } evalctx;
 
-/* The event field a rule's field name reads on this route (renames from the mapping). */
-static void route_name(const va_logsource_route *r, const cfield *f, const char **name,
-                       uint32_t *len) {
-    const char *to = route_rename(r, f->name, f->nlen);
-    *name = to ? to : f->name;
-    *len = to ? (uint32_t)strlen(to) : f->nlen;
+static int grow_fold(va_engine_scratch *s, uint32_t nfields);
+
+/* Field i of the event: ev->f[i], or a value a route computed (i >= ev->n). */
+static const va_field *field_at(const evalctx *x, uint32_t i) {
+    return i < x->ev->n ? &x->ev->f[i] : &x->s->vf[i - x->ev->n].f;
+}
+
+/* The index of the value spec computes for the current event (memoised per event), or
+ * UINT32_MAX when the event has none of its source fields. */
+static uint32_t computed_field(evalctx *x, const va_logsource_field *spec) {
+    va_engine_scratch *s = x->s;
+    const va_event *ev = x->ev;
+    for (size_t k = 0; k < s->nvf; k++)
+        if (s->vf[k].spec == spec) return s->vf[k].f.val ? ev->n + (uint32_t)k : UINT32_MAX;
+    if (VA_ARRAY_GROW(s->vf, s->vf_cap, s->nvf + 1) || grow_fold(s, ev->n + (uint32_t)s->nvf + 1))
+        return UINT32_MAX;
+    const char *val[8] = {0};
+    uint32_t len[8] = {0};
+    uint32_t np = spec->conv == VA_LOGSOURCE_JOIN ? spec->nparts : 1;
+    if (np > 8) np = 8; /* the loader's joins are short; more parts are not read */
+    for (uint32_t p = 0; p < np; p++) {
+        const char *name = spec->conv == VA_LOGSOURCE_JOIN ? spec->parts[p] : spec->field;
+        size_t nl = strlen(name);
+        for (uint32_t i = 0; i < ev->n && !val[p]; i++)
+            if (ev->f[i].nlen == nl && !memcmp(ev->f[i].name, name, nl))
+                val[p] = ev->f[i].val, len[p] = ev->f[i].vlen;
+    }
+    struct vfield *v = &s->vf[s->nvf];
+    memset(v, 0, sizeof *v);
+    v->spec = spec;
+    va_buf_clear(&s->conv);
+    if (va_logsource_convert(spec, val, len, &s->conv) && !s->conv.oom) {
+        char *t = va_arena_strndup(&s->vfa, s->conv.p ? s->conv.p : "", s->conv.len);
+        if (!t) return UINT32_MAX;
+        v->f.name = spec->name, v->f.nlen = (uint32_t)strlen(spec->name);
+        v->f.val = t, v->f.vlen = (uint32_t)s->conv.len;
+        int digits = s->conv.len > 0;
+        for (size_t k = 0; k < s->conv.len && digits; k++) digits = t[k] >= '0' && t[k] <= '9';
+        v->f.type = spec->conv == VA_LOGSOURCE_HEX && digits ? VA_V_UINT : VA_V_STR;
+    }
+    s->fold_off[ev->n + s->nvf] = 0;
+    s->nvf++;
+    return v->f.val ? ev->n + (uint32_t)s->nvf - 1 : UINT32_MAX;
+}
+
+/* Which event fields a rule field name reads on x's route: those named as the mapping says
+ * (all of them: a name may repeat), or the one value a conversion computes. */
+typedef struct fpos {
+    const char *name;
+    uint32_t len;
+    uint32_t virt; /* index of the computed value; UINT32_MAX: look fields up by name */
+    int absent;    /* a computed value the event has no source for */
+} fpos;
+
+static fpos field_pos(evalctx *x, const char *name, uint32_t len) {
+    fpos p = {name, len, UINT32_MAX, 0};
+    const va_logsource_field *lf = route_field(x->route, name, len);
+    if (!lf) return p;
+    if (lf->conv == VA_LOGSOURCE_RENAME) {
+        p.name = lf->field, p.len = (uint32_t)strlen(lf->field);
+        return p;
+    }
+    p.virt = computed_field(x, lf);
+    p.absent = p.virt == UINT32_MAX;
+    return p;
+}
+
+/* The first field at or after index from that p reads, or UINT32_MAX. */
+static uint32_t field_next(const evalctx *x, const fpos *p, uint32_t from) {
+    if (p->absent) return UINT32_MAX;
+    if (p->virt != UINT32_MAX) return from <= p->virt ? p->virt : UINT32_MAX;
+    for (uint32_t i = from; i < x->ev->n; i++)
+        if (x->ev->f[i].nlen == p->len && !memcmp(x->ev->f[i].name, p->name, p->len)) return i;
+    return UINT32_MAX;
 }
 
 static void subject(evalctx *x, uint32_t i, int fold, va_value_subj *sj) {
-    const va_field *f = &x->ev->f[i];
+    const va_field *f = field_at(x, i);
     sj->s = f->val, sj->n = f->vlen, sj->type = (va_vtype)f->type;
     sj->fold = NULL, sj->fold_n = 0;
     if (!fold) return;
@@ -1079,9 +1184,8 @@ static void subject(evalctx *x, uint32_t i, int fold, va_value_subj *sj) {
     }
 }
 
-static int field_eq(const va_field *f, const char *name, uint32_t len) {
-    return f->nlen == len && !memcmp(f->name, name, len);
-}
+#define EACH_FIELD(x, p, i)                                                                        \
+    for (uint32_t i = field_next((x), (p), 0); i != UINT32_MAX; i = field_next((x), (p), i + 1))
 
 static int match_field(evalctx *x, const cfield *cf) {
     const va_event *ev = x->ev;
@@ -1105,26 +1209,18 @@ static int match_field(evalctx *x, const cfield *cf) {
         }
         return 0;
     }
-    const char *name;
-    uint32_t len;
-    route_name(x->route, cf, &name, &len);
-    uint32_t first = UINT32_MAX, count = 0;
-    for (uint32_t i = 0; i < ev->n; i++)
-        if (field_eq(&ev->f[i], name, len)) {
-            if (first == UINT32_MAX) first = i;
-            count++;
-        }
-    if (!count) return va_value_absent(cf->m);
+    fpos p = field_pos(x, cf->name, cf->nlen);
+    uint32_t first = field_next(x, &p, 0);
+    if (first == UINT32_MAX) return va_value_absent(cf->m);
     if (cf->flags & VA_VALUE_F_FIELDREF) {
         int all = (cf->flags & VA_VALUE_F_ALL) != 0, r = all;
         for (size_t v = 0; v < va_value_nvalues(cf->m); v++) {
             size_t rl;
             const char *rn = va_value_ref_name(cf->m, v, &rl);
-            const char *to = route_rename(x->route, rn, rl); /* renamed like any other field */
-            if (to) rn = to, rl = strlen(to);
+            fpos q = field_pos(x, rn, (uint32_t)rl); /* read like any other field */
             int hit = 0;
-            for (uint32_t j = 0; j < ev->n && !hit; j++) {
-                if (ev->f[j].nlen != rl || memcmp(ev->f[j].name, rn, rl)) continue;
+            for (uint32_t j = field_next(x, &q, 0); j != UINT32_MAX && !hit;
+                 j = field_next(x, &q, j + 1)) {
                 va_value_subj other;
                 subject(x, j, fold, &other);
                 subject(x, first, fold, &sj);
@@ -1135,13 +1231,12 @@ static int match_field(evalctx *x, const cfield *cf) {
         }
         return (cf->flags & VA_VALUE_F_NEQ) ? !r : r;
     }
-    if ((cf->flags & VA_VALUE_F_ALL) && count > 1) {
+    if ((cf->flags & VA_VALUE_F_ALL) && field_next(x, &p, first + 1) != UINT32_MAX) {
         /* `all` over a repeated field: every value must match some instance. */
         int r = 1;
         for (size_t v = 0; v < va_value_nvalues(cf->m) && r; v++) {
             int hit = 0;
-            for (uint32_t i = first; i < ev->n && !hit; i++) {
-                if (!field_eq(&ev->f[i], name, len)) continue;
+            for (uint32_t i = first; i != UINT32_MAX && !hit; i = field_next(x, &p, i + 1)) {
                 subject(x, i, fold, &sj);
                 hit = va_value_match_value(cf->m, v, x->s->sv, &sj);
             }
@@ -1149,8 +1244,7 @@ static int match_field(evalctx *x, const cfield *cf) {
         }
         return (cf->flags & VA_VALUE_F_NEQ) ? !r : r;
     }
-    for (uint32_t i = first; i < ev->n; i++) {
-        if (!field_eq(&ev->f[i], name, len)) continue;
+    EACH_FIELD(x, &p, i) {
         subject(x, i, fold, &sj);
         if (va_value_match(cf->m, x->s->sv, &sj)) return 1;
     }
@@ -1173,21 +1267,26 @@ static int search_cb(void *ud, uint32_t idx) {
     return any;
 }
 
+static int grow_fold(va_engine_scratch *s, uint32_t nfields) {
+    if (nfields <= s->fold_cap) return 0;
+    uint32_t cap = s->fold_cap ? s->fold_cap : 32;
+    while (cap < nfields) cap *= 2;
+    size_t *o = realloc(s->fold_off, cap * sizeof *o);
+    if (!o) return -1;
+    s->fold_off = o;
+    uint32_t *l = realloc(s->fold_len, cap * sizeof *l);
+    if (!l) return -1;
+    s->fold_len = l, s->fold_cap = cap;
+    return 0;
+}
+
 static int grow(va_engine_scratch *s, uint32_t nsearch, uint32_t nfields) {
     if (nsearch > s->memo_cap) {
         uint8_t *m = realloc(s->memo, nsearch);
         if (!m) return -1;
         s->memo = m, s->memo_cap = nsearch;
     }
-    if (nfields > s->fold_cap) {
-        size_t *o = realloc(s->fold_off, nfields * sizeof *o);
-        if (!o) return -1;
-        s->fold_off = o;
-        uint32_t *l = realloc(s->fold_len, nfields * sizeof *l);
-        if (!l) return -1;
-        s->fold_len = l, s->fold_cap = nfields;
-    }
-    return 0;
+    return grow_fold(s, nfields);
 }
 
 /* One rule against the event: its first admitting route, then its condition. */
@@ -1340,6 +1439,10 @@ uint32_t va_engine_match(const va_engine *e, va_engine_scratch *s, const va_even
     size_t chl = ev->channel ? ev->channel->vlen : 0;
     if (grow(s, 1, ev->n ? ev->n : 1)) return 0;
     va_buf_clear(&s->fold);
+    if (s->nvf) {
+        s->nvf = 0;
+        va_arena_reset(&s->vfa);
+    }
     memset(s->fold_off, 0, (ev->n ? ev->n : 1) * sizeof *s->fold_off);
     /* Candidates: up to four ascending lists of rule indices, merged so that rules run in
      * rule order and a rule listed twice runs once. */
@@ -1385,16 +1488,30 @@ void va_engine_scratch_counts(const va_engine_scratch *s, uint64_t *evaluated, u
     if (skipped) *skipped = s->skipped;
 }
 
-/* Mark the event fields through which cf matches (cf as a whole is known to match). */
+/* Mark the event fields through which cf matches (cf as a whole is known to match); for a
+ * value a route computes, the event fields it was computed from. */
 static void seen_field(evalctx *x, const cfield *cf, uint8_t *seen) {
     const va_event *ev = x->ev;
     int fold = (cf->flags & VA_VALUE_F_NEEDFOLD) != 0;
     va_value_subj sj;
-    const char *name = NULL;
-    uint32_t len = 0;
-    if (cf->nlen) route_name(x->route, cf, &name, &len);
+    if (cf->nlen) {
+        const va_logsource_field *lf = route_field(x->route, cf->name, cf->nlen);
+        if (lf && lf->conv != VA_LOGSOURCE_RENAME) {
+            uint32_t np = lf->conv == VA_LOGSOURCE_JOIN ? lf->nparts : 1;
+            for (uint32_t k = 0; k < np; k++) {
+                fpos q = {lf->conv == VA_LOGSOURCE_JOIN ? lf->parts[k] : lf->field, 0, UINT32_MAX,
+                          0};
+                q.len = (uint32_t)strlen(q.name);
+                uint32_t i = field_next(x, &q, 0); /* the first, as computed_field read it */
+                if (i != UINT32_MAX) seen[i] = 1;
+            }
+            return;
+        }
+    }
+    fpos p = {NULL, 0, UINT32_MAX, 0};
+    if (cf->nlen) p = field_pos(x, cf->name, cf->nlen);
     for (uint32_t i = 0; i < ev->n; i++) {
-        if (cf->nlen && !field_eq(&ev->f[i], name, len)) continue;
+        if (cf->nlen && field_next(x, &p, i) != i) continue;
         if (cf->flags & VA_VALUE_F_FIELDREF) {
             seen[i] = 1;
             continue;

@@ -73,6 +73,78 @@ static va_err strings(sl *L, yaml_node_t *n, const char ***out, uint32_t *cnt) {
     return VA_OK;
 }
 
+/* A map of scalars to scalars into parallel key and value arrays. */
+static va_err pairs(sl *L, yaml_node_t *n, const char ***keys, const char ***vals, uint32_t *cnt) {
+    if (n->type != YAML_MAPPING_NODE) return fail(L, n, "expected a map of strings to strings");
+    size_t k = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+    const char **ks = va_arena_alloc(L->a, (k ? k : 1) * sizeof *ks);
+    const char **vs = va_arena_alloc(L->a, (k ? k : 1) * sizeof *vs);
+    if (!ks || !vs) return nomem(L);
+    for (size_t i = 0; i < k; i++) {
+        yaml_node_t *a = node(L, n->data.mapping.pairs.start[i].key);
+        yaml_node_t *b = node(L, n->data.mapping.pairs.start[i].value);
+        if (!a || !b || a->type != YAML_SCALAR_NODE || b->type != YAML_SCALAR_NODE)
+            return fail(L, a ? a : n, "expected string: string");
+        if (!(ks[i] = scalar(L, a)) || !(vs[i] = scalar(L, b))) return nomem(L);
+    }
+    *keys = ks, *vals = vs, *cnt = (uint32_t)k;
+    return VA_OK;
+}
+
+/* One entry of a route's field map: `Rule: Event` (a rename) or `Rule: {field: Event,
+ * convert: hex}`, `{field: Event, map: {from: to}}`, `{field: Event, prefix: {from: to}}`,
+ * `{join: [EventA, EventB], separator: s}`. */
+static va_err field_entry(sl *L, yaml_node_t *k, yaml_node_t *v, va_logsource_field *f) {
+    if (!(f->name = scalar(L, k))) return nomem(L);
+    if (v->type == YAML_SCALAR_NODE) {
+        if (!(f->field = scalar(L, v))) return nomem(L);
+        return VA_OK;
+    }
+    if (v->type != YAML_MAPPING_NODE)
+        return fail(L, v,
+                    "a field map entry is an event field name or a map (field, convert, "
+                    "map, prefix, join, separator)");
+    int kinds = 0;
+    for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; p++) {
+        yaml_node_t *pk = node(L, p->key), *pv = node(L, p->value);
+        if (!pk || !pv) return fail(L, v, "broken field map entry");
+        va_err e = VA_OK;
+        if (key_is(pk, "field")) {
+            if (!(f->field = scalar(L, pv))) return fail(L, pv, "field is an event field name");
+        } else if (key_is(pk, "convert")) {
+            if (!key_is(pv, "hex")) return fail(L, pv, "convert takes hex");
+            f->conv = VA_LOGSOURCE_HEX, kinds++;
+        } else if (key_is(pk, "map")) {
+            e = pairs(L, pv, &f->keys, &f->values, &f->nkeys);
+            f->conv = VA_LOGSOURCE_MAP, kinds++;
+        } else if (key_is(pk, "prefix")) {
+            e = pairs(L, pv, &f->keys, &f->values, &f->nkeys);
+            f->conv = VA_LOGSOURCE_PREFIX, kinds++;
+        } else if (key_is(pk, "join")) {
+            e = strings(L, pv, &f->parts, &f->nparts);
+            f->conv = VA_LOGSOURCE_JOIN, kinds++;
+        } else if (key_is(pk, "separator")) {
+            if (!(f->sep = scalar(L, pv))) return fail(L, pv, "separator is a string");
+        } else {
+            return fail(L, pk,
+                        "unknown key in a field map entry (field, convert, map, prefix, "
+                        "join, separator)");
+        }
+        if (e) return e;
+    }
+    if (kinds > 1) return fail(L, v, "one conversion per field (convert, map, prefix or join)");
+    if (f->conv == VA_LOGSOURCE_JOIN) {
+        if (f->field) return fail(L, v, "join names its fields itself: no field with it");
+        if (!f->nparts) return fail(L, v, "join needs at least one field");
+        f->field = f->parts[0];
+        if (!f->sep) f->sep = "";
+    } else {
+        if (!f->field) return fail(L, v, "a conversion needs the event field it reads (field)");
+        if (f->sep) return fail(L, v, "separator goes with join");
+    }
+    return VA_OK;
+}
+
 static va_err route(sl *L, yaml_node_t *n, va_logsource_route *r) {
     memset(r, 0, sizeof *r);
     r->line = (uint32_t)n->start_mark.line + 1;
@@ -98,16 +170,18 @@ static va_err route(sl *L, yaml_node_t *n, va_logsource_route *r) {
             }
             r->nevent_ids = nids;
         } else if (key_is(k, "fields")) {
-            if (v->type != YAML_MAPPING_NODE) return fail(L, v, "fields is a map of renames");
+            if (v->type != YAML_MAPPING_NODE)
+                return fail(L, v, "fields is a map of rule field: event field (or conversion)");
             size_t nf = (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
-            r->from = va_arena_alloc(L->a, (nf ? nf : 1) * sizeof *r->from);
-            r->to = va_arena_alloc(L->a, (nf ? nf : 1) * sizeof *r->to);
-            if (!r->from || !r->to) return nomem(L);
+            r->fields = va_arena_alloc(L->a, (nf ? nf : 1) * sizeof *r->fields);
+            if (!r->fields) return nomem(L);
+            memset(r->fields, 0, (nf ? nf : 1) * sizeof *r->fields);
             for (size_t i = 0; i < nf; i++) {
                 yaml_node_pair_t *fp = &v->data.mapping.pairs.start[i];
                 yaml_node_t *fk = node(L, fp->key), *fv = node(L, fp->value);
-                if (!(r->from[i] = scalar(L, fk)) || !(r->to[i] = scalar(L, fv)))
-                    return fail(L, fk ? fk : v, "a rename is field: field");
+                if (!fk || fk->type != YAML_SCALAR_NODE || !fv)
+                    return fail(L, fk ? fk : v, "a field map entry is rule field: event field");
+                if ((e = field_entry(L, fk, fv, &r->fields[i]))) return e;
             }
             r->nfields = (uint32_t)nf;
         } else if (key_is(k, "etw_provider")) {
@@ -331,4 +405,71 @@ va_err va_logsource_load(va_arena *a, const char *path, va_logsource_map **out,
     size_t len;
     const char *y = va_logsource_default_yaml(&len);
     return va_logsource_load_mem(a, "logsources.yml (built in)", y, len, out, err_msg);
+}
+
+const va_logsource_field *va_logsource_field_of(const va_logsource_route *r, const char *name,
+                                                size_t len) {
+    for (uint32_t i = 0; r && i < r->nfields; i++)
+        if (!strncmp(r->fields[i].name, name, len) && !r->fields[i].name[len]) return &r->fields[i];
+    return NULL;
+}
+
+/* "0x1f4" (or "0X1F4") as "500"; 0 if s is not a hexadecimal number that fits 64 bits. */
+static int hex_to_dec(const char *s, uint32_t n, va_buf *out) {
+    if (n < 3 || n > 18 || s[0] != '0' || (s[1] != 'x' && s[1] != 'X')) return 0;
+    uint64_t v = 0;
+    for (uint32_t i = 2; i < n; i++) {
+        int c = (unsigned char)s[i], d = c >= '0' && c <= '9'   ? c - '0'
+                                         : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                         : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                                                : -1;
+        if (d < 0) return 0;
+        v = v * 16 + (uint64_t)d;
+    }
+    va_buf_u64(out, v);
+    return 1;
+}
+
+int va_logsource_convert(const va_logsource_field *f, const char *const *val, const uint32_t *len,
+                         va_buf *out) {
+    if (f->conv == VA_LOGSOURCE_JOIN) {
+        int any = 0, put = 0;
+        for (uint32_t i = 0; i < f->nparts; i++) {
+            if (!val[i]) continue;
+            any = 1;
+            if (!len[i] || (len[i] == 1 && val[i][0] == '-')) continue;
+            if (put++) va_buf_puts(out, f->sep);
+            va_buf_put(out, val[i], len[i]);
+        }
+        return any;
+    }
+    if (!val[0]) return 0;
+    const char *s = val[0];
+    uint32_t n = len[0];
+    switch (f->conv) {
+    case VA_LOGSOURCE_HEX:
+        if (hex_to_dec(s, n, out)) return 1;
+        break;
+    case VA_LOGSOURCE_MAP:
+        for (uint32_t i = 0; i < f->nkeys; i++)
+            if (strlen(f->keys[i]) == n && !strncasecmp(f->keys[i], s, n)) {
+                va_buf_puts(out, f->values[i]);
+                return 1;
+            }
+        break;
+    case VA_LOGSOURCE_PREFIX:
+        for (uint32_t i = 0; i < f->nkeys; i++) {
+            size_t kl = strlen(f->keys[i]);
+            if (kl <= n && !strncasecmp(f->keys[i], s, kl)) {
+                va_buf_puts(out, f->values[i]);
+                va_buf_put(out, s + kl, n - kl);
+                return 1;
+            }
+        }
+        break;
+    default:
+        break;
+    }
+    va_buf_put(out, s, n); /* not recognised: read as it is */
+    return 1;
 }
