@@ -325,7 +325,7 @@ static void jsonl_valid_for_any_bytes(void **state) {
 
 #define CSV_HEADER                                                                                 \
     "time,level,rule,id,computer,channel,event_id,record_id,file,fields,author,tags,type,count,"   \
-    "first_time\r\n"
+    "first_time,undecided\r\n"
 
 static void csv_exact_quoting_and_guard(void **state) {
     (void)state;
@@ -355,17 +355,18 @@ static void csv_exact_quoting_and_guard(void **state) {
     va_kv h[] = {kv("User", "=cmd")};
     c.fields = h;
     c.nfields = 1;
+    b.undecided = "=CommandLine"; /* a field name is input too: guarded like any cell */
     va_alert v[] = {a, b, c};
     va_out_opts o = {VA_OUT_CSV, 1, 0, 0};
     char *s = run(&o, v, 3);
     assert_string_equal(s, CSV_HEADER
                         "2020-10-23T02:36:40.6710000Z,high,\"'=HYPERLINK(\"\"http://x\"\")\",'+id,"
                         "'@SUM(A1),'\tTab,4688,7,\"'\rx.evtx\",\"CommandLine=cmd /c \"\"a,b\"\"\n"
-                        "next; User=bob\",'-1+2,attack.t1 attack.t2,sigma,,\r\n"
+                        "next; User=bob\",'-1+2,attack.t1 attack.t2,sigma,,,\r\n"
                         ",,\"it's, fine\",,,,,,,K=a\xef\xbf\xbd"
-                        "b\xef\xbf\xbd,,,sigma,,\r\n"
+                        "b\xef\xbf\xbd,,,sigma,,,'=CommandLine\r\n"
                         "2020-10-23T02:36:41.6710000Z,low,Burst,,,,,,,User==cmd,,,correlation,9,"
-                        "2020-10-23T02:36:40.6710000Z\r\n");
+                        "2020-10-23T02:36:40.6710000Z,\r\n");
     free(s);
 }
 
@@ -443,7 +444,7 @@ static void csv_structure_for_any_bytes(void **state) {
     assert_true(va_utf8_valid(s, strlen(s)));
     static int cells[N + 1];
     assert_int_equal(csv_records(s, cells, N + 1), N + 1);
-    for (int i = 0; i <= N; i++) assert_int_equal(cells[i], 15);
+    for (int i = 0; i <= N; i++) assert_int_equal(cells[i], 16);
     free(s);
 }
 
@@ -674,6 +675,34 @@ static void table_empty_prints_nothing(void **state) {
 }
 
 /* ---- summary ----------------------------------------------------------------------------- */
+
+/* An undecided alert (a regex stopped at its limit) says so in every format and the summary. */
+static void undecided_alert_marked(void **state) {
+    (void)state;
+    va_alert a = mk("R", "high", T0);
+    a.undecided = "CommandLine";
+    va_alert b = mk("S", "low", T0 + SEC);
+    va_alert v[] = {a, b};
+    va_out_opts o = {VA_OUT_JSONL, 0, 0, 0};
+    char *s = run(&o, v, 2);
+    assert_string_equal(s, "{\"time\":\"2020-10-23T02:36:40.6710000Z\",\"rule\":\"R\","
+                           "\"level\":\"high\",\"tags\":[],\"undecided\":\"CommandLine\","
+                           "\"fields\":{}}\n"
+                           "{\"time\":\"2020-10-23T02:36:41.6710000Z\",\"rule\":\"S\","
+                           "\"level\":\"low\",\"tags\":[],\"fields\":{}}\n");
+    free(s);
+    va_out_opts t = {VA_OUT_TABLE, 0, 120, 0};
+    s = run(&t, v, 2);
+    const char *row = strstr(s, "  R  ");
+    assert_non_null(row);
+    assert_non_null(strstr(row, "UNDECIDED (regex limit in CommandLine)"));
+    assert_null(strstr(strstr(s, "  S"), "UNDECIDED"));
+    free(s);
+    s = summary(v, 2, 0);
+    assert_non_null(strstr(s, "Alerts: 2 (critical 0, high 1, medium 0, low 1, informational 0; "
+                              "1 undecided: a regular expression hit its match limit)\n"));
+    free(s);
+}
 
 static void summary_counts_and_tops(void **state) {
     (void)state;
@@ -1044,6 +1073,7 @@ int main(void) {
         cmocka_unit_test(jsonl_valid_for_any_bytes),
         cmocka_unit_test(csv_exact_quoting_and_guard),
         cmocka_unit_test(csv_header_without_alerts),
+        cmocka_unit_test(undecided_alert_marked),
         cmocka_unit_test(csv_structure_for_any_bytes),
         cmocka_unit_test(table_sorted_with_stable_ties),
         cmocka_unit_test(table_sort_bound),

@@ -482,6 +482,106 @@ static void route_conversion_errors(void **state) {
     }
 }
 
+/* ---- a regular expression that PCRE2 gives up on never hides a match ------------------------ */
+
+typedef struct undecided_seen {
+    va_engine_scratch *s;
+    int hits, undecided;
+    char field[64];
+} undecided_seen;
+
+static int undecided_cb(void *ud, const va_rule *r, const va_event *ev) {
+    (void)r, (void)ev;
+    undecided_seen *u = ud;
+    u->hits++;
+    const char *f = va_engine_hit_undecided(u->s);
+    if (f) {
+        u->undecided++;
+        snprintf(u->field, sizeof u->field, "%s", f);
+    }
+    return 0;
+}
+
+/* Hits and undecided hits of the rule with this detection on one Sysmon 1 event with
+ * CommandLine = cl and Image = img. */
+static undecided_seen undecided_run(const char *detection, const char *cl, const char *img,
+                                    int pf_off) {
+    char r[1024];
+    snprintf(r, sizeof r,
+             "title: R\nlogsource: {product: windows, category: process_creation}\n"
+             "detection:\n%s",
+             detection);
+    fx x;
+    setup_rules_map(&x, r, NULL, pf_off);
+    assert_int_equal(x.st.rules, 1);
+    va_arena a;
+    va_arena_init(&a, 0);
+    va_event ev;
+    va_event_init(&ev, &a);
+    const char *kv[][2] = {{"Channel", "Microsoft-Windows-Sysmon/Operational"},
+                           {"EventID", "1"},
+                           {"CommandLine", cl},
+                           {"Image", img}};
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(va_event_add_copy(&ev, kv[i][0], strlen(kv[i][0]), kv[i][1],
+                                           strlen(kv[i][1]), VA_V_STR),
+                         VA_OK);
+    va_event_finish(&ev);
+    undecided_seen u = {x.s, 0, 0, ""};
+    va_engine_match(x.e, x.s, &ev, undecided_cb, &u);
+    va_arena_free(&a);
+    teardown(&x);
+    return u;
+}
+
+static void regex_limit_is_undecided(void **state) {
+    (void)state;
+    /* 30 a's then a non-b: (a+)+b backtracks exponentially at the start and PCRE2 stops at its
+     * match limit before it reaches the real match "ab" at the end. */
+    char pad[128];
+    snprintf(pad, sizeof pad, "%s", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaac ab");
+    for (int pf_off = 0; pf_off < 2; pf_off++) {
+        undecided_seen u = undecided_run("  sel: {CommandLine|re: '(a+)+b'}\n  condition: sel\n",
+                                         pad, "C:\\x.exe", pf_off);
+        assert_int_equal(u.hits, 1);
+        assert_int_equal(u.undecided, 1);
+        assert_string_equal(u.field, "CommandLine");
+        /* Decided values stay decided: a plain match and a plain non-match. */
+        u = undecided_run("  sel: {CommandLine|re: '(a+)+b'}\n  condition: sel\n", "xx aab", "i",
+                          pf_off);
+        assert_int_equal(u.hits, 1);
+        assert_int_equal(u.undecided, 0);
+        u = undecided_run("  sel: {CommandLine|re: '(a+)+b'}\n  condition: sel\n", "xx c", "i",
+                          pf_off);
+        assert_int_equal(u.hits, 0);
+        /* Under `not` the limit also raises the alert, undecided (not U is U). */
+        u = undecided_run("  sel: {CommandLine|re: '(a+)+b'}\n  condition: not sel\n", pad, "i",
+                          pf_off);
+        assert_int_equal(u.hits, 1);
+        assert_int_equal(u.undecided, 1);
+        /* false and U is false: another selection that does not match decides. */
+        u = undecided_run(
+            "  sel: {CommandLine|re: '(a+)+b'}\n  img: {Image|endswith: '\\evil.exe'}\n"
+            "  condition: sel and img\n",
+            pad, "C:\\good.exe", pf_off);
+        assert_int_equal(u.hits, 0);
+        /* true or U is true: decided, not undecided. */
+        u = undecided_run(
+            "  sel: {CommandLine|re: '(a+)+b'}\n  img: {Image|endswith: '\\evil.exe'}\n"
+            "  condition: sel or img\n",
+            pad, "C:\\evil.exe", pf_off);
+        assert_int_equal(u.hits, 1);
+        assert_int_equal(u.undecided, 0);
+        /* 1 of with one U and no true: undecided. */
+        u = undecided_run(
+            "  sel: {CommandLine|re: '(a+)+b'}\n  img: {Image|endswith: '\\evil.exe'}\n"
+            "  condition: 1 of them\n",
+            pad, "C:\\good.exe", pf_off);
+        assert_int_equal(u.hits, 1);
+        assert_int_equal(u.undecided, 1);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(routes_and_renames),
@@ -492,6 +592,7 @@ int main(void) {
         cmocka_unit_test(route_conversions),
         cmocka_unit_test(route_conversion_hit_fields),
         cmocka_unit_test(route_conversion_errors),
+        cmocka_unit_test(regex_limit_is_undecided),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -767,6 +767,13 @@ static int truth(void *ud, uint32_t idx) {
     return (int)((*(const uint32_t *)ud >> idx) & 1);
 }
 
+/* ud: {true bits, unknown bits}. */
+static int truth3(void *ud, uint32_t idx) {
+    const uint32_t *b = ud;
+    if ((b[1] >> idx) & 1) return VA_COND_UNKNOWN;
+    return (int)((b[0] >> idx) & 1);
+}
+
 static void test_cond_eval(void **state) {
     /* identifiers: bit i of `bits` is identifier i's truth */
     static const char *const names[] = {"sel1", "sel2", "filter_a", "filter_b", "_hidden", "kw"};
@@ -806,6 +813,42 @@ static void test_cond_eval(void **state) {
         uint32_t bits = cases[i].bits;
         if (va_cond_eval(n, truth, &bits) != cases[i].want)
             fail_msg("'%s' with 0x%x: want %d", cases[i].cond, bits, cases[i].want);
+    }
+    /* Three-valued: bit i of `unknown` makes identifier i UNKNOWN (a regex limit). */
+    static const struct {
+        const char *cond;
+        uint32_t bits, unknown;
+        int want;
+    } k3[] = {
+        {"sel1", 0, 0x01, VA_COND_UNKNOWN},
+        {"not sel1", 0, 0x01, VA_COND_UNKNOWN},
+        {"sel1 and sel2", 0x00, 0x01, VA_COND_FALSE},
+        {"sel1 and sel2", 0x02, 0x01, VA_COND_UNKNOWN},
+        {"sel2 and sel1", 0x00, 0x01, VA_COND_FALSE},
+        {"sel1 or sel2", 0x02, 0x01, VA_COND_TRUE},
+        {"sel1 or sel2", 0x00, 0x01, VA_COND_UNKNOWN},
+        {"sel2 and not sel1", 0x02, 0x01, VA_COND_UNKNOWN},
+        {"all of sel*", 0x02, 0x01, VA_COND_UNKNOWN},
+        {"all of sel*", 0x00, 0x01, VA_COND_FALSE},
+        {"1 of sel*", 0x00, 0x01, VA_COND_UNKNOWN},
+        {"1 of sel*", 0x02, 0x01, VA_COND_TRUE},
+        {"2 of them", 0x02, 0x01, VA_COND_UNKNOWN},
+        {"2 of them", 0x00, 0x01, VA_COND_FALSE},
+        {"2 of them", 0x00, 0x03, VA_COND_UNKNOWN},
+        {"3 of them", 0x06, 0x01, VA_COND_UNKNOWN}, /* two true and the unknown */
+        {"3 of them", 0x0e, 0x01, VA_COND_TRUE},    /* three true decide */
+    };
+    for (size_t i = 0; i < sizeof k3 / sizeof k3[0]; i++) {
+        reset(f);
+        va_cond_node *n;
+        va_cond_error e = {0};
+        assert_int_equal(va_cond_parse(&f->a, k3[i].cond, strlen(k3[i].cond), &n, &e), VA_OK);
+        assert_int_equal(va_cond_resolve(n, names, 6, &f->a, &e), VA_OK);
+        uint32_t bits[2] = {k3[i].bits, k3[i].unknown};
+        int got = va_cond_eval(n, truth3, bits);
+        if (got != k3[i].want)
+            fail_msg("'%s' with 0x%x, unknown 0x%x: want %d, got %d", k3[i].cond, k3[i].bits,
+                     k3[i].unknown, k3[i].want, got);
     }
     /* resolution errors keep the node position */
     reset(f);

@@ -33,13 +33,17 @@
 #include "sigma/placeholders.h"
 #include "sigma/prefilter.h"
 
+/* Undecided alerts (a regex limit) reported one by one; the summary counts them all. */
+#define UNDECIDED_REPORTS 10
+
 /* One rule hit: the rule and the indices of the event fields that matched. */
 typedef struct hit {
     const va_rule *rule;
     const uint32_t *fi;
     uint32_t nf;
-    int show; /* an alert of its own */
-    int feed; /* an input of correlations */
+    int show;              /* an alert of its own */
+    int feed;              /* an input of correlations */
+    const char *undecided; /* the field whose regex gave up at a limit, or NULL */
 } hit;
 
 /* The hits of one event, in rule order (in the chunk's arena until it is delivered). */
@@ -68,6 +72,7 @@ typedef struct hunt {
     va_kv *kv; /* matched fields of the alert being written */
     uint32_t kv_cap;
     uint64_t events, problems;
+    uint64_t undecided_reported; /* undecided alerts reported one by one (the rest counted) */
     va_err out_err;
     int oom; /* a worker could not record hits */
     /* Progress: input files in delivery order with their sizes. */
@@ -120,8 +125,8 @@ static int collect(void *ud, const va_rule *r, const va_event *ev) {
         w->fi = n, w->capfi = cap;
     }
     va_engine_hit_fields(w->se, w->fi + w->nfi, need);
-    w->h[w->n++] =
-        (hit){r, (const uint32_t *)(uintptr_t)w->nfi, need, show, feed}; /* offset for now */
+    w->h[w->n++] = (hit){r,    (const uint32_t *)(uintptr_t)w->nfi, need, show,
+                         feed, va_engine_hit_undecided(w->se)}; /* fi: an offset for now */
     w->nfi += need;
     (void)ev;
     return 0;
@@ -179,6 +184,26 @@ static void emit(hunt *h, const hit *x, const va_event *ev) {
     a.file = ev->src.path;
     a.fields = h->kv, a.nfields = x->nf;
     a.first_ns = VA_TIME_NONE;
+    a.undecided = x->undecided;
+    if (x->undecided && h->undecided_reported++ < UNDECIDED_REPORTS) {
+        char msg[512];
+        snprintf(msg, sizeof msg,
+                 "rule '%s': a regular expression on %s stopped at PCRE2's match limit; the "
+                 "alert is raised and marked undecided%s",
+                 r->title ? r->title : "?", x->undecided,
+                 h->undecided_reported == UNDECIDED_REPORTS ? " (further ones are only counted)"
+                                                            : "");
+        int rec = ev->record_id != 0; /* EVTX records have IDs; JSON lines have line numbers */
+        va_diag d = {VA_SEV_WARN,
+                     VA_ELIMIT,
+                     ev->src.path,
+                     rec ? "record" : "line",
+                     rec ? (int64_t)ev->record_id : ev->src.unit,
+                     ev->src.offset,
+                     msg};
+        va_progress_clear(h->prog);
+        va_diag_print(NULL, &d);
+    }
     va_err e = va_out_alert(h->out, &a);
     if (e && !h->out_err) h->out_err = e;
 }
@@ -619,7 +644,11 @@ int va_cmd_hunt(int argc, char **argv) {
             fprintf(stderr, "vaern: out of memory: some alerts may be missing\n");
             rc = VA_EXIT_FATAL;
         }
-        fprintf(stderr, "vaern: %" PRIu64 " events, %" PRIu64 " alerts\n", h.events, ost.alerts);
+        fprintf(stderr, "vaern: %" PRIu64 " events, %" PRIu64 " alerts", h.events, ost.alerts);
+        if (ost.undecided)
+            fprintf(stderr, " (%" PRIu64 " undecided: a regular expression hit its match limit)",
+                    ost.undecided);
+        fputc('\n', stderr);
         if (stats) {
             uint64_t ev_n = 0, sk_n = 0;
             for (int i = 0; i < h.nw; i++) {

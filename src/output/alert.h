@@ -41,6 +41,9 @@ typedef struct va_alert {
      * time; 0 and VA_TIME_NONE otherwise. */
     uint64_t count;
     int64_t first_ns;
+    /* Not NULL when the rule could not be decided: the field whose regular expression PCRE2
+     * gave up on at a limit.  The alert is raised (a limit must not hide a match) and marked. */
+    const char *undecided;
 } va_alert;
 
 #endif

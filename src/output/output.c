@@ -238,6 +238,7 @@ static va_err count_alert(va_out *o, const va_alert *a) {
     va_out_stats *st = &o->st;
     st->alerts++;
     if (a->kind == VA_ALERT_CORRELATION) st->correlations++;
+    if (a->undecided) st->undecided++;
     int r = va_out_level_rank(a->level);
     st->by_level[r < 0 ? VA_OUT_OTHER : r]++;
     if (a->time_ns != VA_TIME_NONE) {
@@ -346,6 +347,9 @@ va_err va_out_summary(const va_out *o, FILE *f, int color) {
         if (st->correlations)
             va_buf_printf(&b, "; %llu correlation%s", (unsigned long long)st->correlations,
                           st->correlations == 1 ? "" : "s");
+        if (st->undecided)
+            va_buf_printf(&b, "; %llu undecided: a regular expression hit its match limit",
+                          (unsigned long long)st->undecided);
         va_buf_putc(&b, ')');
     }
     va_buf_putc(&b, '\n');
@@ -518,6 +522,7 @@ static va_err jsonl_alert(va_out *o, const va_alert *a) {
             va_buf_json_str(b, t, tl);
         }
     }
+    j_str(b, &nk, "undecided", a->undecided);
     va_err e = j_fields(o, b, a->fields, a->fields ? a->nfields : 0);
     if (e) return e;
     va_buf_puts(b, "}\n");
@@ -527,7 +532,7 @@ static va_err jsonl_alert(va_out *o, const va_alert *a) {
 /* ---- CSV --------------------------------------------------------------------------------- */
 
 static const char csv_header[] = "time,level,rule,id,computer,channel,event_id,record_id,file,"
-                                 "fields,author,tags,type,count,first_time\r\n";
+                                 "fields,author,tags,type,count,first_time,undecided\r\n";
 
 /* Append s[0..n) as one RFC 4180 cell: valid UTF-8 (invalid bytes and NUL become U+FFFD, which
  * spreadsheet imports do not choke on), quoted when it holds a comma, quote, CR or LF, and
@@ -617,6 +622,8 @@ static va_err csv_alert(va_out *o, const va_alert *a) {
     if (corr) va_buf_u64(b, a->count);
     va_buf_putc(b, ',');
     if (corr && a->first_ns != VA_TIME_NONE) va_buf_put(b, t, va_time_fmt_ns(a->first_ns, 7, t));
+    va_buf_putc(b, ',');
+    if (a->undecided) csv_cell(b, &o->tmp, a->undecided, strlen(a->undecided));
     va_buf_puts(b, "\r\n");
     return write_buf(o, b);
 }
@@ -646,7 +653,13 @@ static const char *tab_details(va_out *o, va_arena *a, const va_alert *al, size_
     va_buf *t = &o->tmp2;
     va_buf_clear(t);
     int cut = 0;
+    if (al->undecided) {
+        va_buf_puts(t, "UNDECIDED (regex limit in ");
+        va_out_tty_esc(t, al->undecided, utf8_floor(al->undecided, strlen(al->undecided), cap));
+        va_buf_putc(t, ')');
+    }
     if (al->kind == VA_ALERT_CORRELATION) {
+        if (t->len) va_buf_puts(t, " \xC2\xA6 ");
         va_buf_printf(t, "count: %llu", (unsigned long long)al->count);
         if (al->first_ns != VA_TIME_NONE) {
             char ts[48];

@@ -68,6 +68,7 @@ int va_out_level_rank(const char *level);
 typedef struct va_out_stats {
     uint64_t alerts;                   /* every alert passed to va_out_alert */
     uint64_t correlations;             /* of which kind VA_ALERT_CORRELATION */
+    uint64_t undecided;                /* of which undecided (va_alert.undecided) */
     uint64_t by_level[VA_OUT_NLEVELS]; /* indexed by va_out_level */
     int64_t first_ns, last_ns;         /* earliest and latest alert time, or VA_TIME_NONE */
 } va_out_stats;

@@ -347,33 +347,49 @@ va_err va_cond_resolve(va_cond_node *root, const char *const *names, uint32_t n,
 int va_cond_eval(const va_cond_node *n, va_cond_match_fn fn, void *ud) {
     switch (n->kind) {
     case VA_COND_ID:
-        return n->nids ? fn(ud, n->ids[0]) != 0 : 0;
-    case VA_COND_NOT:
-        return !va_cond_eval(n->kids[0], fn, ud);
-    case VA_COND_AND:
-        for (uint32_t i = 0; i < n->nkids; i++)
-            if (!va_cond_eval(n->kids[i], fn, ud)) return 0;
-        return 1;
-    case VA_COND_OR:
-        for (uint32_t i = 0; i < n->nkids; i++)
-            if (va_cond_eval(n->kids[i], fn, ud)) return 1;
-        return 0;
-    case VA_COND_OF: {
-        if (!n->nids) return 0;
-        uint32_t need = n->count ? n->count : n->nids;
-        if (need > n->nids) return 0;
-        uint32_t got = 0;
-        for (uint32_t i = 0; i < n->nids; i++) {
-            if (fn(ud, n->ids[i])) {
-                if (++got >= need) return 1;
-            } else if (!n->count) {
-                return 0;
-            }
+        return n->nids ? fn(ud, n->ids[0]) : VA_COND_FALSE;
+    case VA_COND_NOT: {
+        int r = va_cond_eval(n->kids[0], fn, ud);
+        return r == VA_COND_UNKNOWN ? r : r == VA_COND_FALSE;
+    }
+    case VA_COND_AND: {
+        int unknown = 0;
+        for (uint32_t i = 0; i < n->nkids; i++) {
+            int r = va_cond_eval(n->kids[i], fn, ud);
+            if (r == VA_COND_FALSE) return VA_COND_FALSE;
+            unknown |= r == VA_COND_UNKNOWN;
         }
-        return 0;
+        return unknown ? VA_COND_UNKNOWN : VA_COND_TRUE;
+    }
+    case VA_COND_OR: {
+        int unknown = 0;
+        for (uint32_t i = 0; i < n->nkids; i++) {
+            int r = va_cond_eval(n->kids[i], fn, ud);
+            if (r == VA_COND_TRUE) return VA_COND_TRUE;
+            unknown |= r == VA_COND_UNKNOWN;
+        }
+        return unknown ? VA_COND_UNKNOWN : VA_COND_FALSE;
+    }
+    case VA_COND_OF: {
+        if (!n->nids) return VA_COND_FALSE;
+        uint32_t need = n->count ? n->count : n->nids;
+        if (need > n->nids) return VA_COND_FALSE;
+        uint32_t got = 0, unknown = 0;
+        for (uint32_t i = 0; i < n->nids; i++) {
+            int r = fn(ud, n->ids[i]);
+            if (r == VA_COND_TRUE) {
+                if (++got >= need) return VA_COND_TRUE;
+            } else if (r == VA_COND_UNKNOWN) {
+                unknown++;
+            } else if (!n->count) {
+                return VA_COND_FALSE; /* all of: one false decides */
+            }
+            if (got + unknown + (n->nids - 1 - i) < need) return VA_COND_FALSE;
+        }
+        return got + unknown >= need ? VA_COND_UNKNOWN : VA_COND_FALSE;
     }
     }
-    return 0;
+    return VA_COND_FALSE;
 }
 
 typedef struct fmt {

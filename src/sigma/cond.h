@@ -59,11 +59,18 @@ va_err va_cond_parse(va_arena *a, const char *text, size_t len, va_cond_node **o
 va_err va_cond_resolve(va_cond_node *root, const char *const *names, uint32_t n, va_arena *a,
                        va_cond_error *err);
 
-/* 1 if search identifier idx matched; the engine's hook into evaluation. */
+/* Truth values of evaluation.  UNKNOWN is a search identifier the engine could not decide
+ * (a regular expression stopped by its match limit): it propagates by three-valued logic
+ * (not UNKNOWN is UNKNOWN, false and UNKNOWN is false, true or UNKNOWN is true), so that a
+ * limit never silently turns into "no match" and the engine can decide in favour of the
+ * alert, marked as undecided. */
+enum { VA_COND_FALSE = 0, VA_COND_TRUE = 1, VA_COND_UNKNOWN = 2 };
+
+/* VA_COND_TRUE, _FALSE or _UNKNOWN for search identifier idx; the engine's hook. */
 typedef int (*va_cond_match_fn)(void *ud, uint32_t idx);
 
-/* Evaluate a resolved AST: 1 true, 0 false.  Short-circuits, so fn is not called for every
- * identifier. */
+/* Evaluate a resolved AST to VA_COND_TRUE, _FALSE or _UNKNOWN (see above).  Short-circuits on
+ * decided values, so fn is not called for every identifier. */
 int va_cond_eval(const va_cond_node *root, va_cond_match_fn fn, void *ud);
 
 /* 1 if name matches pattern, where `*` stands for any run of characters (case-sensitive, as

@@ -125,6 +125,8 @@ struct va_engine_scratch {
     size_t nvf, vf_cap;
     va_arena vfa;
     va_buf conv;
+    /* The regex field that gave up at a limit in the rule being evaluated, and in the hit. */
+    const char *undecided_field, *hit_undecided;
     /* The rule that matched last, for va_engine_hit_fields. */
     const crule *hit_c;
     const va_logsource_route *hit_route;
@@ -1251,19 +1253,34 @@ static int match_field(evalctx *x, const cfield *cf) {
     return 0;
 }
 
+/* A field's match, or VA_COND_UNKNOWN when a regular expression gave up at a PCRE2 limit on
+ * the way (whatever the answer: the limit may have hidden a match, or a non-match under
+ * `neq`), so the rule is decided in favour of the alert and the alert says so. */
+static int match_field_3(evalctx *x, const cfield *cf) {
+    uint64_t before = va_value_scratch_limits(x->s->sv);
+    int r = match_field(x, cf);
+    if (va_value_scratch_limits(x->s->sv) == before) return r;
+    if (!x->s->undecided_field) x->s->undecided_field = cf->nlen ? cf->name : "(keywords)";
+    return VA_COND_UNKNOWN;
+}
+
+/* Memo values per search identifier: 0 not yet evaluated, else 1 + the VA_COND_ value. */
 static int search_cb(void *ud, uint32_t idx) {
     evalctx *x = ud;
-    if (idx >= x->c->ns) return 0;
+    if (idx >= x->c->ns) return VA_COND_FALSE;
     uint8_t *memo = &x->memo[idx];
-    if (*memo) return *memo == 2;
+    if (*memo) return *memo - 1;
     const csearch *cs = &x->c->s[idx];
-    int any = 0;
-    for (uint32_t m = 0; m < cs->nmaps && !any; m++) {
-        int all = 1;
-        for (uint32_t f = 0; f < cs->maps[m].n && all; f++) all = match_field(x, &cs->maps[m].f[f]);
-        any = all;
+    int any = VA_COND_FALSE; /* or over the maps, and over each map's fields (3-valued) */
+    for (uint32_t m = 0; m < cs->nmaps && any != VA_COND_TRUE; m++) {
+        int all = VA_COND_TRUE;
+        for (uint32_t f = 0; f < cs->maps[m].n && all != VA_COND_FALSE; f++) {
+            int r = match_field_3(x, &cs->maps[m].f[f]);
+            if (r != VA_COND_TRUE) all = r == VA_COND_FALSE ? VA_COND_FALSE : VA_COND_UNKNOWN;
+        }
+        if (all != VA_COND_FALSE) any = all;
     }
-    *memo = any ? 2 : 1;
+    *memo = (uint8_t)(any + 1);
     return any;
 }
 
@@ -1300,12 +1317,16 @@ static int match_rule(const crule *c, va_engine_scratch *s, const va_event *ev, 
     memset(s->memo, 0, c->ns ? c->ns : 1);
     evalctx x = {c, route, s, ev, s->memo};
     const va_rule_detection *d = c->det;
-    for (uint32_t k = 0; k < d->nconds; k++) /* a list of conditions is an OR */
-        if (va_cond_eval(d->conds[k].ast, search_cb, &x)) {
-            s->hit_c = c, s->hit_route = route, s->hit_ev = ev;
-            return 1;
-        }
-    return 0;
+    s->undecided_field = NULL;
+    int any = VA_COND_FALSE;
+    for (uint32_t k = 0; k < d->nconds && any != VA_COND_TRUE; k++) { /* a list is an OR */
+        int r = va_cond_eval(d->conds[k].ast, search_cb, &x);
+        if (r != VA_COND_FALSE) any = r;
+    }
+    if (any == VA_COND_FALSE) return 0;
+    s->hit_c = c, s->hit_route = route, s->hit_ev = ev;
+    s->hit_undecided = any == VA_COND_UNKNOWN ? s->undecided_field : NULL;
+    return 1;
 }
 
 /* Does one of the filters naming c match ev (so the hit is dropped)?  A filter sees the event
@@ -1326,8 +1347,13 @@ static int filtered(const va_engine *e, const crule *c, va_engine_scratch *s, co
         }
         memset(s->fmemo, 0, need);
         evalctx x = {f, s->hit_route, s, ev, s->fmemo};
-        for (uint32_t k = 0; k < f->det->nconds; k++)
-            if (va_cond_eval(f->det->conds[k].ast, search_cb, &x)) return 1;
+        for (uint32_t k = 0; k < f->det->nconds; k++) {
+            s->undecided_field = NULL;
+            int r = va_cond_eval(f->det->conds[k].ast, search_cb, &x);
+            if (r == VA_COND_TRUE) return 1;
+            /* An undecided filter keeps the hit, and the alert says it is undecided. */
+            if (r == VA_COND_UNKNOWN && !s->hit_undecided) s->hit_undecided = s->undecided_field;
+        }
     }
     return 0;
 }
@@ -1517,10 +1543,12 @@ static void seen_field(evalctx *x, const cfield *cf, uint8_t *seen) {
             continue;
         }
         subject(x, i, fold, &sj);
+        uint64_t limits = va_value_scratch_limits(x->s->sv);
         int hit = va_value_match(cf->m, x->s->sv, &sj);
         for (size_t v = 0; !hit && (cf->flags & VA_VALUE_F_ALL) && v < va_value_nvalues(cf->m); v++)
             hit = va_value_match_value(cf->m, v, x->s->sv, &sj);
-        if (hit) seen[i] = 1;
+        /* A value a regex gave up on is what made the rule undecided: show it too. */
+        if (hit || va_value_scratch_limits(x->s->sv) != limits) seen[i] = 1;
     }
 }
 
@@ -1535,13 +1563,13 @@ uint32_t va_engine_hit_fields(va_engine_scratch *s, uint32_t *idx, uint32_t cap)
     }
     memset(s->seen, 0, ev->n);
     evalctx x = {c, s->hit_route, s, ev, s->memo};
-    for (uint32_t i = 0; i < c->ns; i++) {
-        if (!c->positive[i] || s->memo[i] != 2) continue;
+    for (uint32_t i = 0; i < c->ns; i++) { /* true (memo 2) and undecided (3) searches */
+        if (!c->positive[i] || s->memo[i] < 2) continue;
         const csearch *cs = &c->s[i];
         for (uint32_t m = 0; m < cs->nmaps; m++) {
             int all = 1;
             for (uint32_t f = 0; f < cs->maps[m].n && all; f++)
-                all = match_field(&x, &cs->maps[m].f[f]);
+                all = match_field_3(&x, &cs->maps[m].f[f]) != VA_COND_FALSE;
             for (uint32_t f = 0; all && f < cs->maps[m].n; f++)
                 seen_field(&x, &cs->maps[m].f[f], s->seen);
         }
@@ -1553,4 +1581,8 @@ uint32_t va_engine_hit_fields(va_engine_scratch *s, uint32_t *idx, uint32_t cap)
             n++;
         }
     return n;
+}
+
+const char *va_engine_hit_undecided(const va_engine_scratch *s) {
+    return s->hit_undecided;
 }

@@ -63,6 +63,13 @@ typedef int (*va_engine_hit_fn)(void *ud, const va_rule *rule, const va_event *e
  * ev->f.  Writes at most cap and returns how many there are. */
 uint32_t va_engine_hit_fields(va_engine_scratch *s, uint32_t *idx, uint32_t cap);
 
+/* Inside a va_engine_hit_fn call: NULL if the rule's condition was decided, else the name of
+ * a field whose regular expression PCRE2 gave up on at its match or depth limit ("(keywords)"
+ * for keywords).  Such a rule is reported as a hit (a limit must not hide a match: an
+ * attacker can pad a value to reach it) and the alert is to be marked undecided.  Filters
+ * that are undecided do not drop the hit.  The name is borrowed from the engine. */
+const char *va_engine_hit_undecided(const va_engine_scratch *s);
+
 /* Rules evaluated and rules skipped by the prefilter with s so far. */
 void va_engine_scratch_counts(const va_engine_scratch *s, uint64_t *evaluated, uint64_t *skipped);
 

@@ -167,7 +167,7 @@ struct va_value_scratch {
     pcre2_match_context *mctx;
     pcre2_jit_stack *jit;
     va_buf fold, fold2;
-    uint64_t errors;
+    uint64_t limits; /* regex matches stopped by a PCRE2 limit */
 };
 
 /* ---- compile context --------------------------------------------------------------------- */
@@ -1502,7 +1502,7 @@ static int alt_match(const alt *al, va_value_scratch *sc, va_value_subj *subj) {
     case ALT_RE: {
         int rc = pcre2_match(al->re, (PCRE2_SPTR)subj->s, subj->n, 0, 0, sc->md, sc->mctx);
         if (rc >= 0) return 1;
-        if (rc != PCRE2_ERROR_NOMATCH) sc->errors++;
+        if (rc != PCRE2_ERROR_NOMATCH) sc->limits++;
         return 0;
     }
     case ALT_CIDR:
@@ -1614,6 +1614,6 @@ void va_value_scratch_free(va_value_scratch *sc) {
     free(sc);
 }
 
-uint64_t va_value_scratch_errors(const va_value_scratch *sc) {
-    return sc->errors;
+uint64_t va_value_scratch_limits(const va_value_scratch *sc) {
+    return sc->limits;
 }

@@ -127,8 +127,10 @@ int va_value_match_ref(const va_value *m, size_t i, va_value_scratch *sc, const 
  * va_value_scratch_free; NULL if out of memory. */
 va_value_scratch *va_value_scratch_new(void);
 void va_value_scratch_free(va_value_scratch *sc);
-/* Regular-expression matches abandoned (match limit hit, counted as no match) so far. */
-uint64_t va_value_scratch_errors(const va_value_scratch *sc);
+/* Regular-expression matches that PCRE2 abandoned at a limit (match, depth or JIT stack) so
+ * far, with sc.  Such a match returns 0 like a no-match; a caller that compares this count
+ * before and after a match knows the answer was not decided (engine.c marks the alert). */
+uint64_t va_value_scratch_limits(const va_value_scratch *sc);
 
 /* Append the simple case folding of UTF-8 s[0..n) to out (bytes that are not valid UTF-8 are
  * copied unchanged).  out is caller-owned; check out->oom. */
