@@ -1,0 +1,127 @@
+/*
+ * engine_int.h - what the Sigma engine's files share (not part of the public API).
+ *
+ * The engine is split by stage, as a rule set goes through them once at start-up:
+ *   engine_compile.c  rules -> compiled rules (value matchers, routes, filters)
+ *   engine_require.c  what each compiled rule requires of an event: literals (the prefilter's
+ *                     patterns and which rules they wake) and event IDs (for the index)
+ *   engine_index.c    the (channel, event ID) index that gives an event its candidate rules
+ *   engine_match.c    per event: candidates, prefilter scan, evaluation, matched fields
+ *   engine.c          va_engine_new / va_engine_free over those stages
+ * Functions named va_engine_* here are internal to those files.
+ */
+#ifndef VA_SIGMA_ENGINE_INT_H
+#define VA_SIGMA_ENGINE_INT_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "core/arena.h"
+#include "sigma/engine.h"
+#include "sigma/prefilter.h"
+
+typedef struct cfield {
+    const char *name; /* "" for a keyword-style value matched against every field */
+    uint32_t nlen;
+    va_value *m;
+    unsigned flags;
+    int computed; /* some route of the rule converts this field's value (logsource.h) */
+} cfield;
+
+typedef struct cmap {
+    cfield *f;
+    uint32_t n;
+} cmap;
+
+typedef struct csearch {
+    cmap *maps; /* any of the maps; keywords are one map with one nameless field */
+    uint32_t nmaps;
+} csearch;
+
+typedef struct crule {
+    const va_rule *rule;
+    va_logsource_route *routes;
+    uint32_t nroutes;
+    csearch *s;
+    uint32_t ns;
+    uint32_t *eids; /* event IDs the detection demands (ascending), or none */
+    uint32_t neids;
+    uint8_t *positive; /* per search: used somewhere not under `not` (its fields explain hits) */
+    const va_rule_detection *det; /* the rule's detection, or a filter's */
+    uint32_t *filters; /* indices into va_engine.flt of the filters applying to this rule */
+    uint32_t nfilters;
+} crule;
+
+/* Rules indexed by what their routes require, so an event meets only its candidates:
+ * (channel, event ID), channel with any event ID, or anything (routes without a channel). */
+/* Index key (in place of an event ID) of a channel's rules keyed by detection event IDs. */
+#define KEY_REFINED (-2)
+
+typedef struct ientry {
+    const char *channel; /* lower-case; NULL marks an empty slot */
+    size_t clen;
+    int64_t event_id; /* -1: any */
+    uint32_t *rules;  /* ascending rule indices */
+    uint32_t n, cap;
+} ientry;
+
+/* A rule that needs a literal, in the value of field (or its rename alt), or anywhere. */
+typedef struct litrule {
+    uint32_t rule;
+    uint32_t flen, alen;
+    const char *field, *alt; /* NULL field: any value */
+} litrule;
+
+struct va_engine {
+    va_arena arena;
+    crule *r;
+    uint32_t n;
+    crule *flt; /* compiled filter rules: a hit of a rule they name is dropped if they match */
+    uint32_t nflt;
+    /* Prefilter: literal id -> rules needing it (CSR), rules that are always evaluated. */
+    va_prefilter *pf; /* NULL: prefilter off */
+    int pf_cached;
+    uint32_t *lit_off;
+    litrule *lit_rules;
+    uint32_t nlits;
+    uint8_t *always; /* per rule */
+    ientry *idx;     /* open addressing by (channel, event ID) */
+    uint32_t idx_cap;
+    ientry any; /* rules with a route that admits every channel */
+};
+
+/* How rule field name[0..len) reads the event on route r (NULL: as it is named). */
+static inline const va_logsource_field *route_field(const va_logsource_route *r, const char *name,
+                                                    size_t len) {
+    return r ? va_logsource_field_of(r, name, len) : NULL;
+}
+
+/* What field name[0..len) reads on route r: the mapping's rename, or NULL if r keeps it or
+ * computes the value (see cfield.computed). */
+static inline const char *route_rename(const va_logsource_route *r, const char *name, size_t len) {
+    const va_logsource_field *f = route_field(r, name, len);
+    return f && f->conv == VA_LOGSOURCE_RENAME ? f->field : NULL;
+}
+
+static inline int ascii_lower(int c) {
+    return c >= 'A' && c <= 'Z' ? c + 32 : c;
+}
+
+/* engine_compile.c: compile every detection and filter rule of set into e->r / e->flt (rules
+ * left out are reported and counted in st), then point rules at the filters that name them.
+ * VA_ENOMEM is the only failure; e is then freed by the caller. */
+va_err va_engine_compile_rules(va_engine *e, const va_rule_set *set, const va_engine_opts *o,
+                               va_diag_fn diag, void *ud, va_engine_stats *st);
+
+/* engine_require.c: the event IDs without which c's detection cannot match (c->eids). */
+va_err va_engine_rule_eids(va_engine *e, crule *c);
+/* engine_require.c: reduce every rule to required literals and build the prefilter (e->pf,
+ * e->lit_off, e->lit_rules, e->always); *why says what failed. */
+va_err va_engine_build_prefilter(va_engine *e, const va_engine_opts *o, const char **why);
+
+/* engine_index.c: index e's rules by (channel, event ID); needs c->eids. */
+va_err va_engine_build_index(va_engine *e);
+/* engine_index.c: the index entry for (channel, id) (KEY_REFINED, -1 or an event ID), or NULL. */
+const ientry *va_engine_index_find(const va_engine *e, const char *ch, size_t n, int64_t id);
+
+#endif

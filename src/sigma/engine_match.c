@@ -1,0 +1,591 @@
+/*
+ * engine_match.c - matching events (see engine.h and engine_int.h).
+ *
+ * Matching order per event: routes first (channel and event ID, from the logsource mapping),
+ * then the prefilter (one scan of the event's values for every rule literal), then the
+ * condition, whose search identifiers are evaluated on demand and memoised for the event.
+ * Field values are case-folded at most once per event, whatever the number of rules that
+ * compare them, and values a route computes (logsource.h) are computed once per event.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/array.h"
+#include "sigma/engine_int.h"
+
+struct va_engine_scratch {
+    va_value_scratch *sv;
+    uint8_t *memo; /* per search identifier: 0 unknown, 1 false, 2 true */
+    uint32_t memo_cap;
+    uint8_t *fmemo; /* the same for a filter being evaluated */
+    uint32_t fmemo_cap;
+    va_buf fold;      /* folded field values of the current event */
+    size_t *fold_off; /* per field: offset in fold + 1, 0 if not folded yet */
+    uint32_t *fold_len;
+    uint32_t fold_cap;
+    /* Prefilter state for the current event. */
+    const va_engine *owner; /* the engine pf_s belongs to */
+    va_prefilter_scratch *pf_s;
+    va_buf text;                     /* the event's values, NUL-separated */
+    uint32_t *mark;                  /* per rule: == epoch when one of its literals occurs */
+    uint32_t *lit_epoch, *lit_field; /* per literal: last event and field it was seen in */
+    uint32_t nlit;
+    size_t *fstart; /* per field: offset of its value in text */
+    uint32_t fstart_cap;
+    uint32_t nmark;
+    uint32_t epoch;
+    int scanned, all;            /* scan done; the prefilter cannot decide (evaluate everything) */
+    uint64_t evaluated, skipped; /* rules evaluated / skipped by the prefilter, cumulative */
+    /* Values that route conversions computed for the current event (logsource.h); field
+     * index ev->n + k is vf[k].  Their text lives in vfa, reset per event. */
+    struct vfield {
+        const va_logsource_field *spec;
+        va_field f;
+    } * vf;
+    size_t nvf, vf_cap;
+    va_arena vfa;
+    va_buf conv;
+    /* The regex field that gave up at a limit in the rule being evaluated, and in the hit. */
+    const char *undecided_field, *hit_undecided;
+    /* The rule that matched last, for va_engine_hit_fields. */
+    const crule *hit_c;
+    const va_logsource_route *hit_route;
+    const va_event *hit_ev;
+    uint8_t *seen; /* per event field, while collecting */
+    uint32_t seen_cap;
+};
+
+va_engine_scratch *va_engine_scratch_new(void) {
+    va_engine_scratch *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    if (!(s->sv = va_value_scratch_new())) {
+        free(s);
+        return NULL;
+    }
+    va_buf_init(&s->fold);
+    va_buf_init(&s->text);
+    va_buf_init(&s->conv);
+    va_arena_init(&s->vfa, 4096);
+    return s;
+}
+
+void va_engine_scratch_free(va_engine_scratch *s) {
+    if (!s) return;
+    va_value_scratch_free(s->sv);
+    va_buf_free(&s->fold);
+    va_buf_free(&s->text);
+    va_buf_free(&s->conv);
+    va_arena_free(&s->vfa);
+    free(s->vf);
+    va_prefilter_scratch_free(s->pf_s);
+    free(s->mark);
+    free(s->lit_epoch);
+    free(s->lit_field);
+    free(s->fstart);
+    free(s->seen);
+    free(s->fmemo);
+    free(s->memo);
+    free(s->fold_off);
+    free(s->fold_len);
+    free(s);
+}
+
+typedef struct evalctx {
+    const crule *c;
+    const va_logsource_route *route;
+    va_engine_scratch *s;
+    const va_event *ev;
+    uint8_t *memo; /* per search identifier of c: 0 unknown, 1 false, 2 true */
+} evalctx;
+
+static int grow_fold(va_engine_scratch *s, uint32_t nfields);
+
+/* Field i of the event: ev->f[i], or a value a route computed (i >= ev->n). */
+static const va_field *field_at(const evalctx *x, uint32_t i) {
+    return i < x->ev->n ? &x->ev->f[i] : &x->s->vf[i - x->ev->n].f;
+}
+
+/* The index of the value spec computes for the current event (memoised per event), or
+ * UINT32_MAX when the event has none of its source fields. */
+static uint32_t computed_field(evalctx *x, const va_logsource_field *spec) {
+    va_engine_scratch *s = x->s;
+    const va_event *ev = x->ev;
+    for (size_t k = 0; k < s->nvf; k++)
+        if (s->vf[k].spec == spec) return s->vf[k].f.val ? ev->n + (uint32_t)k : UINT32_MAX;
+    if (VA_ARRAY_GROW(s->vf, s->vf_cap, s->nvf + 1) || grow_fold(s, ev->n + (uint32_t)s->nvf + 1))
+        return UINT32_MAX;
+    const char *val[8] = {0};
+    uint32_t len[8] = {0};
+    uint32_t np = spec->conv == VA_LOGSOURCE_JOIN ? spec->nparts : 1;
+    if (np > 8) np = 8; /* the loader's joins are short; more parts are not read */
+    for (uint32_t p = 0; p < np; p++) {
+        const char *name = spec->conv == VA_LOGSOURCE_JOIN ? spec->parts[p] : spec->field;
+        size_t nl = strlen(name);
+        for (uint32_t i = 0; i < ev->n && !val[p]; i++)
+            if (ev->f[i].nlen == nl && !memcmp(ev->f[i].name, name, nl))
+                val[p] = ev->f[i].val, len[p] = ev->f[i].vlen;
+    }
+    struct vfield *v = &s->vf[s->nvf];
+    memset(v, 0, sizeof *v);
+    v->spec = spec;
+    va_buf_clear(&s->conv);
+    if (va_logsource_convert(spec, val, len, &s->conv) && !s->conv.oom) {
+        char *t = va_arena_strndup(&s->vfa, s->conv.p ? s->conv.p : "", s->conv.len);
+        if (!t) return UINT32_MAX;
+        v->f.name = spec->name, v->f.nlen = (uint32_t)strlen(spec->name);
+        v->f.val = t, v->f.vlen = (uint32_t)s->conv.len;
+        int digits = s->conv.len > 0;
+        for (size_t k = 0; k < s->conv.len && digits; k++) digits = t[k] >= '0' && t[k] <= '9';
+        v->f.type = spec->conv == VA_LOGSOURCE_HEX && digits ? VA_V_UINT : VA_V_STR;
+    }
+    s->fold_off[ev->n + s->nvf] = 0;
+    s->nvf++;
+    return v->f.val ? ev->n + (uint32_t)s->nvf - 1 : UINT32_MAX;
+}
+
+/* Which event fields a rule field name reads on x's route: those named as the mapping says
+ * (all of them: a name may repeat), or the one value a conversion computes. */
+typedef struct fpos {
+    const char *name;
+    uint32_t len;
+    uint32_t virt; /* index of the computed value; UINT32_MAX: look fields up by name */
+    int absent;    /* a computed value the event has no source for */
+} fpos;
+
+static fpos field_pos(evalctx *x, const char *name, uint32_t len) {
+    fpos p = {name, len, UINT32_MAX, 0};
+    const va_logsource_field *lf = route_field(x->route, name, len);
+    if (!lf) return p;
+    if (lf->conv == VA_LOGSOURCE_RENAME) {
+        p.name = lf->field, p.len = (uint32_t)strlen(lf->field);
+        return p;
+    }
+    p.virt = computed_field(x, lf);
+    p.absent = p.virt == UINT32_MAX;
+    return p;
+}
+
+/* The first field at or after index from that p reads, or UINT32_MAX. */
+static uint32_t field_next(const evalctx *x, const fpos *p, uint32_t from) {
+    if (p->absent) return UINT32_MAX;
+    if (p->virt != UINT32_MAX) return from <= p->virt ? p->virt : UINT32_MAX;
+    for (uint32_t i = from; i < x->ev->n; i++)
+        if (x->ev->f[i].nlen == p->len && !memcmp(x->ev->f[i].name, p->name, p->len)) return i;
+    return UINT32_MAX;
+}
+
+static void subject(evalctx *x, uint32_t i, int fold, va_value_subj *sj) {
+    const va_field *f = field_at(x, i);
+    sj->s = f->val, sj->n = f->vlen, sj->type = (va_vtype)f->type;
+    sj->fold = NULL, sj->fold_n = 0;
+    if (!fold) return;
+    va_engine_scratch *s = x->s;
+    if (!s->fold_off[i]) {
+        size_t off = s->fold.len;
+        va_value_fold(f->val, f->vlen, &s->fold);
+        s->fold_off[i] = off + 1;
+        s->fold_len[i] = (uint32_t)(s->fold.len - off);
+    }
+    if (!s->fold.oom) {
+        sj->fold = s->fold.p + s->fold_off[i] - 1;
+        sj->fold_n = s->fold_len[i];
+    }
+}
+
+#define EACH_FIELD(x, p, i)                                                                        \
+    for (uint32_t i = field_next((x), (p), 0); i != UINT32_MAX; i = field_next((x), (p), i + 1))
+
+static int match_field(evalctx *x, const cfield *cf) {
+    const va_event *ev = x->ev;
+    int fold = (cf->flags & VA_VALUE_F_NEEDFOLD) != 0;
+    va_value_subj sj;
+    if (!cf->nlen) {                      /* keyword: any field value */
+        if (cf->flags & VA_VALUE_F_ALL) { /* every keyword somewhere in the event */
+            for (size_t v = 0; v < va_value_nvalues(cf->m); v++) {
+                int hit = 0;
+                for (uint32_t i = 0; i < ev->n && !hit; i++) {
+                    subject(x, i, fold, &sj);
+                    hit = va_value_match_value(cf->m, v, x->s->sv, &sj);
+                }
+                if (!hit) return 0;
+            }
+            return 1;
+        }
+        for (uint32_t i = 0; i < ev->n; i++) {
+            subject(x, i, fold, &sj);
+            if (va_value_match(cf->m, x->s->sv, &sj)) return 1;
+        }
+        return 0;
+    }
+    fpos p = field_pos(x, cf->name, cf->nlen);
+    uint32_t first = field_next(x, &p, 0);
+    if (first == UINT32_MAX) return va_value_absent(cf->m);
+    if (cf->flags & VA_VALUE_F_FIELDREF) {
+        int all = (cf->flags & VA_VALUE_F_ALL) != 0, r = all;
+        for (size_t v = 0; v < va_value_nvalues(cf->m); v++) {
+            size_t rl;
+            const char *rn = va_value_ref_name(cf->m, v, &rl);
+            fpos q = field_pos(x, rn, (uint32_t)rl); /* read like any other field */
+            int hit = 0;
+            for (uint32_t j = field_next(x, &q, 0); j != UINT32_MAX && !hit;
+                 j = field_next(x, &q, j + 1)) {
+                va_value_subj other;
+                subject(x, j, fold, &other);
+                subject(x, first, fold, &sj);
+                hit = va_value_match_ref(cf->m, v, x->s->sv, &sj, &other);
+            }
+            if (all && !hit) r = 0;
+            if (!all && hit) r = 1;
+        }
+        return (cf->flags & VA_VALUE_F_NEQ) ? !r : r;
+    }
+    if ((cf->flags & VA_VALUE_F_ALL) && field_next(x, &p, first + 1) != UINT32_MAX) {
+        /* `all` over a repeated field: every value must match some instance. */
+        int r = 1;
+        for (size_t v = 0; v < va_value_nvalues(cf->m) && r; v++) {
+            int hit = 0;
+            for (uint32_t i = first; i != UINT32_MAX && !hit; i = field_next(x, &p, i + 1)) {
+                subject(x, i, fold, &sj);
+                hit = va_value_match_value(cf->m, v, x->s->sv, &sj);
+            }
+            r = hit;
+        }
+        return (cf->flags & VA_VALUE_F_NEQ) ? !r : r;
+    }
+    EACH_FIELD(x, &p, i) {
+        subject(x, i, fold, &sj);
+        if (va_value_match(cf->m, x->s->sv, &sj)) return 1;
+    }
+    return 0;
+}
+
+/* A field's match, or VA_COND_UNKNOWN when a regular expression gave up at a PCRE2 limit on
+ * the way (whatever the answer: the limit may have hidden a match, or a non-match under
+ * `neq`), so the rule is decided in favour of the alert and the alert says so. */
+static int match_field_3(evalctx *x, const cfield *cf) {
+    uint64_t before = va_value_scratch_limits(x->s->sv);
+    int r = match_field(x, cf);
+    if (va_value_scratch_limits(x->s->sv) == before) return r;
+    if (!x->s->undecided_field) x->s->undecided_field = cf->nlen ? cf->name : "(keywords)";
+    return VA_COND_UNKNOWN;
+}
+
+/* Memo values per search identifier: 0 not yet evaluated, else 1 + the VA_COND_ value. */
+static int search_cb(void *ud, uint32_t idx) {
+    evalctx *x = ud;
+    if (idx >= x->c->ns) return VA_COND_FALSE;
+    uint8_t *memo = &x->memo[idx];
+    if (*memo) return *memo - 1;
+    const csearch *cs = &x->c->s[idx];
+    int any = VA_COND_FALSE; /* or over the maps, and over each map's fields (3-valued) */
+    for (uint32_t m = 0; m < cs->nmaps && any != VA_COND_TRUE; m++) {
+        int all = VA_COND_TRUE;
+        for (uint32_t f = 0; f < cs->maps[m].n && all != VA_COND_FALSE; f++) {
+            int r = match_field_3(x, &cs->maps[m].f[f]);
+            if (r != VA_COND_TRUE) all = r == VA_COND_FALSE ? VA_COND_FALSE : VA_COND_UNKNOWN;
+        }
+        if (all != VA_COND_FALSE) any = all;
+    }
+    *memo = (uint8_t)(any + 1);
+    return any;
+}
+
+static int grow_fold(va_engine_scratch *s, uint32_t nfields) {
+    if (nfields <= s->fold_cap) return 0;
+    uint32_t cap = s->fold_cap ? s->fold_cap : 32;
+    while (cap < nfields) cap *= 2;
+    size_t *o = realloc(s->fold_off, cap * sizeof *o);
+    if (!o) return -1;
+    s->fold_off = o;
+    uint32_t *l = realloc(s->fold_len, cap * sizeof *l);
+    if (!l) return -1;
+    s->fold_len = l, s->fold_cap = cap;
+    return 0;
+}
+
+static int grow(va_engine_scratch *s, uint32_t nsearch, uint32_t nfields) {
+    if (nsearch > s->memo_cap) {
+        uint8_t *m = realloc(s->memo, nsearch);
+        if (!m) return -1;
+        s->memo = m, s->memo_cap = nsearch;
+    }
+    return grow_fold(s, nfields);
+}
+
+/* One rule against the event: its first admitting route, then its condition. */
+static int match_rule(const crule *c, va_engine_scratch *s, const va_event *ev, const char *ch,
+                      size_t chl) {
+    const va_logsource_route *route = NULL;
+    for (uint32_t k = 0; k < c->nroutes && !route; k++)
+        if (va_logsource_route_matches(&c->routes[k], ch, chl, ev->event_id)) route = &c->routes[k];
+    if (!route) return 0;
+    if (grow(s, c->ns ? c->ns : 1, 0)) return 0;
+    memset(s->memo, 0, c->ns ? c->ns : 1);
+    evalctx x = {c, route, s, ev, s->memo};
+    const va_rule_detection *d = c->det;
+    s->undecided_field = NULL;
+    int any = VA_COND_FALSE;
+    for (uint32_t k = 0; k < d->nconds && any != VA_COND_TRUE; k++) { /* a list is an OR */
+        int r = va_cond_eval(d->conds[k].ast, search_cb, &x);
+        if (r != VA_COND_FALSE) any = r;
+    }
+    if (any == VA_COND_FALSE) return 0;
+    s->hit_c = c, s->hit_route = route, s->hit_ev = ev;
+    s->hit_undecided = any == VA_COND_UNKNOWN ? s->undecided_field : NULL;
+    return 1;
+}
+
+/* Does one of the filters naming c match ev (so the hit is dropped)?  A filter sees the event
+ * only if its own logsource admits it; it reads fields through the rule's route renames. */
+static int filtered(const va_engine *e, const crule *c, va_engine_scratch *s, const va_event *ev,
+                    const char *ch, size_t chl) {
+    for (uint32_t i = 0; i < c->nfilters; i++) {
+        const crule *f = &e->flt[c->filters[i]];
+        int admits = 0;
+        for (uint32_t k = 0; k < f->nroutes && !admits; k++)
+            admits = va_logsource_route_matches(&f->routes[k], ch, chl, ev->event_id);
+        if (!admits) continue;
+        uint32_t need = f->ns ? f->ns : 1;
+        if (need > s->fmemo_cap) {
+            uint8_t *m = realloc(s->fmemo, need);
+            if (!m) return 0;
+            s->fmemo = m, s->fmemo_cap = need;
+        }
+        memset(s->fmemo, 0, need);
+        evalctx x = {f, s->hit_route, s, ev, s->fmemo};
+        for (uint32_t k = 0; k < f->det->nconds; k++) {
+            s->undecided_field = NULL;
+            int r = va_cond_eval(f->det->conds[k].ast, search_cb, &x);
+            if (r == VA_COND_TRUE) return 1;
+            /* An undecided filter keeps the hit, and the alert says it is undecided. */
+            if (r == VA_COND_UNKNOWN && !s->hit_undecided) s->hit_undecided = s->undecided_field;
+        }
+    }
+    return 0;
+}
+
+static void on_literal(void *ud, uint32_t id, size_t end) {
+    void **a = ud;
+    const va_engine *e = a[0];
+    va_engine_scratch *s = a[1];
+    const va_event *ev = a[2];
+    /* The field whose value holds the byte before end (values are NUL-separated). */
+    uint32_t lo = 0, hi = ev->n;
+    while (hi - lo > 1) {
+        uint32_t mid = (lo + hi) / 2;
+        if (s->fstart[mid] < end)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    if (s->lit_epoch[id] == s->epoch && s->lit_field[id] == lo) return; /* seen here already */
+    s->lit_epoch[id] = s->epoch, s->lit_field[id] = lo;
+    const va_field *f = ev->n ? &ev->f[lo] : NULL;
+    for (uint32_t k = e->lit_off[id]; k < e->lit_off[id + 1]; k++) {
+        const litrule *x = &e->lit_rules[k];
+        if (s->mark[x->rule] == s->epoch) continue;
+        if (x->field &&
+            !(f && ((f->nlen == x->flen && !memcmp(f->name, x->field, x->flen)) ||
+                    (x->alt && f->nlen == x->alen && !memcmp(f->name, x->alt, x->alen)))))
+            continue;
+        s->mark[x->rule] = s->epoch;
+    }
+}
+
+/* Scan the event's values for every rule literal once; sets s->all when the scan cannot
+ * decide (out of memory, a backend error, or text with the two non-ASCII characters that
+ * fold to ASCII letters, which an ASCII-caseless scan would miss). */
+static void prefilter_scan(const va_engine *e, va_engine_scratch *s, const va_event *ev) {
+    s->scanned = 1;
+    if (s->owner != e) {
+        va_prefilter_scratch_free(s->pf_s);
+        s->pf_s = va_prefilter_scratch_new(e->pf);
+        s->owner = s->pf_s ? e : NULL;
+        free(s->mark);
+        free(s->lit_epoch);
+        free(s->lit_field);
+        s->mark = calloc(e->n ? e->n : 1, sizeof *s->mark);
+        s->lit_epoch = calloc(e->nlits ? e->nlits : 1, sizeof *s->lit_epoch);
+        s->lit_field = calloc(e->nlits ? e->nlits : 1, sizeof *s->lit_field);
+        s->nmark = s->mark ? e->n : 0;
+        s->nlit = e->nlits;
+        s->epoch = 0;
+    }
+    if (!s->pf_s || !s->mark || !s->lit_epoch || !s->lit_field) {
+        s->all = 1;
+        return;
+    }
+    if (++s->epoch == 0) { /* wrapped: old marks could look current */
+        memset(s->mark, 0, s->nmark * sizeof *s->mark);
+        memset(s->lit_epoch, 0, s->nlit * sizeof *s->lit_epoch);
+        s->epoch = 1;
+    }
+    if (ev->n > s->fstart_cap) {
+        size_t *n = realloc(s->fstart, ev->n * sizeof *n);
+        if (!n) {
+            s->all = 1;
+            return;
+        }
+        s->fstart = n, s->fstart_cap = ev->n;
+    }
+    va_buf_clear(&s->text);
+    for (uint32_t i = 0; i < ev->n; i++) {
+        s->fstart[i] = s->text.len;
+        va_buf_put(&s->text, ev->f[i].val, ev->f[i].vlen);
+        va_buf_putc(&s->text, '\0');
+    }
+    if (s->text.oom) {
+        s->all = 1;
+        return;
+    }
+    const char *t = s->text.p ? s->text.p : "";
+    size_t n = s->text.len;
+    if ((memchr(t, 0xE2, n) && memmem(t, n, "\xE2\x84\xAA", 3)) ||
+        (memchr(t, 0xC5, n) && memmem(t, n, "\xC5\xBF", 2))) {
+        s->all = 1;
+        return;
+    }
+    void *a[3] = {(void *)e, s, (void *)ev};
+    if (va_prefilter_scan(e->pf, s->pf_s, t, n, on_literal, a)) s->all = 1;
+}
+
+/* Whether ev->event_id says all about the event's EventID: one such field, digits only.  Rules
+ * indexed by the event IDs their detection demands are exact only for such events. */
+static int plain_event_id(const va_event *ev) {
+    if (ev->event_id < 0) return 0;
+    int seen = 0;
+    for (uint32_t i = 0; i < ev->n; i++) {
+        const va_field *f = &ev->f[i];
+        if (f->nlen != 7 || memcmp(f->name, "EventID", 7)) continue;
+        if (seen++ || !f->vlen) return 0;
+        for (uint32_t k = 0; k < f->vlen; k++)
+            if (f->val[k] < '0' || f->val[k] > '9') return 0;
+    }
+    return seen == 1;
+}
+
+uint32_t va_engine_match(const va_engine *e, va_engine_scratch *s, const va_event *ev,
+                         va_engine_hit_fn fn, void *ud) {
+    uint32_t hits = 0;
+    const char *ch = ev->channel ? ev->channel->val : NULL;
+    size_t chl = ev->channel ? ev->channel->vlen : 0;
+    if (grow(s, 1, ev->n ? ev->n : 1)) return 0;
+    va_buf_clear(&s->fold);
+    if (s->nvf) {
+        s->nvf = 0;
+        va_arena_reset(&s->vfa);
+    }
+    memset(s->fold_off, 0, (ev->n ? ev->n : 1) * sizeof *s->fold_off);
+    /* Candidates: up to four ascending lists of rule indices, merged so that rules run in
+     * rule order and a rule listed twice runs once. */
+    const ientry *lists[4] = {&e->any, NULL, NULL, NULL};
+    if (ch) {
+        lists[1] = va_engine_index_find(e, ch, chl, ev->event_id);
+        lists[2] = va_engine_index_find(e, ch, chl, -1);
+        if (!plain_event_id(ev)) lists[3] = va_engine_index_find(e, ch, chl, KEY_REFINED);
+    }
+    uint32_t pos[4] = {0, 0, 0, 0};
+    s->scanned = s->all = 0;
+    for (;;) {
+        uint32_t best = UINT32_MAX;
+        for (int l = 0; l < 4; l++)
+            if (lists[l] && pos[l] < lists[l]->n && lists[l]->rules[pos[l]] < best)
+                best = lists[l]->rules[pos[l]];
+        if (best == UINT32_MAX) break;
+        for (int l = 0; l < 4; l++)
+            if (lists[l] && pos[l] < lists[l]->n && lists[l]->rules[pos[l]] == best) pos[l]++;
+        const crule *c = &e->r[best];
+        if (e->pf && !e->always[best]) {
+            if (!s->scanned) prefilter_scan(e, s, ev);
+            if (!s->all && s->mark[best] != s->epoch) {
+                s->skipped++;
+                continue;
+            }
+        }
+        s->evaluated++;
+        if (!match_rule(c, s, ev, ch, chl)) continue;
+        if (c->nfilters && filtered(e, c, s, ev, ch, chl)) continue;
+        hits++;
+        if (fn && fn(ud, c->rule, ev)) break;
+    }
+    return hits;
+}
+
+void va_engine_scratch_counts(const va_engine_scratch *s, uint64_t *evaluated, uint64_t *skipped) {
+    if (evaluated) *evaluated = s->evaluated;
+    if (skipped) *skipped = s->skipped;
+}
+
+/* Mark the event fields through which cf matches (cf as a whole is known to match); for a
+ * value a route computes, the event fields it was computed from. */
+static void seen_field(evalctx *x, const cfield *cf, uint8_t *seen) {
+    const va_event *ev = x->ev;
+    int fold = (cf->flags & VA_VALUE_F_NEEDFOLD) != 0;
+    va_value_subj sj;
+    if (cf->nlen) {
+        const va_logsource_field *lf = route_field(x->route, cf->name, cf->nlen);
+        if (lf && lf->conv != VA_LOGSOURCE_RENAME) {
+            uint32_t np = lf->conv == VA_LOGSOURCE_JOIN ? lf->nparts : 1;
+            for (uint32_t k = 0; k < np; k++) {
+                fpos q = {lf->conv == VA_LOGSOURCE_JOIN ? lf->parts[k] : lf->field, 0, UINT32_MAX,
+                          0};
+                q.len = (uint32_t)strlen(q.name);
+                uint32_t i = field_next(x, &q, 0); /* the first, as computed_field read it */
+                if (i != UINT32_MAX) seen[i] = 1;
+            }
+            return;
+        }
+    }
+    fpos p = {NULL, 0, UINT32_MAX, 0};
+    if (cf->nlen) p = field_pos(x, cf->name, cf->nlen);
+    for (uint32_t i = 0; i < ev->n; i++) {
+        if (cf->nlen && field_next(x, &p, i) != i) continue;
+        if (cf->flags & VA_VALUE_F_FIELDREF) {
+            seen[i] = 1;
+            continue;
+        }
+        subject(x, i, fold, &sj);
+        uint64_t limits = va_value_scratch_limits(x->s->sv);
+        int hit = va_value_match(cf->m, x->s->sv, &sj);
+        for (size_t v = 0; !hit && (cf->flags & VA_VALUE_F_ALL) && v < va_value_nvalues(cf->m); v++)
+            hit = va_value_match_value(cf->m, v, x->s->sv, &sj);
+        /* A value a regex gave up on is what made the rule undecided: show it too. */
+        if (hit || va_value_scratch_limits(x->s->sv) != limits) seen[i] = 1;
+    }
+}
+
+uint32_t va_engine_hit_fields(va_engine_scratch *s, uint32_t *idx, uint32_t cap) {
+    const crule *c = s->hit_c;
+    const va_event *ev = s->hit_ev;
+    if (!c || !ev || !ev->n) return 0;
+    if (ev->n > s->seen_cap) {
+        uint8_t *n = realloc(s->seen, ev->n);
+        if (!n) return 0;
+        s->seen = n, s->seen_cap = ev->n;
+    }
+    memset(s->seen, 0, ev->n);
+    evalctx x = {c, s->hit_route, s, ev, s->memo};
+    for (uint32_t i = 0; i < c->ns; i++) { /* true (memo 2) and undecided (3) searches */
+        if (!c->positive[i] || s->memo[i] < 2) continue;
+        const csearch *cs = &c->s[i];
+        for (uint32_t m = 0; m < cs->nmaps; m++) {
+            int all = 1;
+            for (uint32_t f = 0; f < cs->maps[m].n && all; f++)
+                all = match_field_3(&x, &cs->maps[m].f[f]) != VA_COND_FALSE;
+            for (uint32_t f = 0; all && f < cs->maps[m].n; f++)
+                seen_field(&x, &cs->maps[m].f[f], s->seen);
+        }
+    }
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < ev->n; i++)
+        if (s->seen[i]) {
+            if (n < cap) idx[n] = i;
+            n++;
+        }
+    return n;
+}
+
+const char *va_engine_hit_undecided(const va_engine_scratch *s) {
+    return s->hit_undecided;
+}

@@ -1,0 +1,525 @@
+/*
+ * engine_require.c - what a compiled rule requires of an event (see engine_int.h).
+ *
+ * The prefilter: each rule is reduced to a set of literals of which at least one must occur
+ * in an event's values for the rule to possibly match (derived through the condition: `and`
+ * keeps its most selective side, `or` and `1 of` take the union, `not` gives no requirement).
+ * Per event, all values are scanned once for all literals (prefilter.h), and only rules
+ * without a requirement or with a literal present are evaluated.  The same algebra gives the
+ * event IDs a detection demands, by which the index keys rules.  The reduction is
+ * conservative, so alerts are the same with the prefilter on or off (tests run both).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sigma/engine_int.h"
+
+/* ---- prefilter: rules reduced to required literals -------------------------------------- */
+
+#define PF_MINLEN 3    /* shorter literals occur in almost every event: no use as a filter */
+#define PF_MAXSET 8192 /* a requirement with more literals than this is not worth keeping */
+
+/* A requirement: at least one of ids must occur.  none: the rule part needs nothing. */
+typedef struct req {
+    uint32_t *ids;
+    uint32_t n, cap;
+    uint32_t minlen;
+    int none;
+} req;
+
+/* The distinct literals of all rules (ASCII-lowercased), interned to ids. */
+typedef struct litset {
+    va_arena *a;
+    const char **s;
+    size_t *len;
+    uint32_t n, cap;
+    uint32_t *tab; /* open addressing: id + 1, 0 empty */
+    uint32_t tcap;
+    /* Requirements are (literal, field) pairs: the literal must occur in that field's value
+     * (field NULL: in any value, for keywords). */
+    uint32_t *plit;
+    const char **pfield;
+    uint32_t np, pcap;
+    uint32_t *ptab; /* open addressing: pair id + 1, 0 empty */
+    uint32_t ptcap;
+    int oom;
+} litset;
+
+static uint64_t pair_hash(uint32_t lit, const char *f) {
+    uint64_t h = 1469598103934665603ull ^ lit;
+    for (; f && *f; f++) h = (h ^ (uint8_t)*f) * 1099511628211ull;
+    return h ^ (h >> 29);
+}
+
+static int pair_grow(litset *L) {
+    uint32_t cap = L->ptcap ? L->ptcap * 2 : 1024;
+    uint32_t *t = calloc(cap, sizeof *t);
+    if (!t) return -1;
+    for (uint32_t i = 0; i < L->np; i++) {
+        uint32_t j = (uint32_t)pair_hash(L->plit[i], L->pfield[i]) & (cap - 1);
+        while (t[j]) j = (j + 1) & (cap - 1);
+        t[j] = i + 1;
+    }
+    free(L->ptab);
+    L->ptab = t, L->ptcap = cap;
+    return 0;
+}
+
+static uint32_t pair_intern(litset *L, uint32_t lit, const char *field) {
+    if (2 * (L->np + 1) > L->ptcap && pair_grow(L)) goto oom;
+    uint32_t j = (uint32_t)pair_hash(lit, field) & (L->ptcap - 1);
+    for (; L->ptab[j]; j = (j + 1) & (L->ptcap - 1)) {
+        uint32_t id = L->ptab[j] - 1;
+        const char *g = L->pfield[id];
+        if (L->plit[id] == lit && (g == field || (g && field && !strcmp(g, field)))) return id;
+    }
+    if (L->np == L->pcap) {
+        uint32_t cap = L->pcap ? L->pcap * 2 : 1024;
+        uint32_t *nl = realloc(L->plit, cap * sizeof *nl);
+        if (!nl) goto oom;
+        L->plit = nl;
+        const char **nf = realloc(L->pfield, cap * sizeof *nf);
+        if (!nf) goto oom;
+        L->pfield = nf, L->pcap = cap;
+    }
+    L->plit[L->np] = lit, L->pfield[L->np] = field;
+    L->ptab[j] = L->np + 1;
+    return L->np++;
+oom:
+    L->oom = 1;
+    return UINT32_MAX;
+}
+
+/* Length of the literal of a requirement id (a pair id), 0 for event-ID sets (L NULL). */
+static uint32_t req_len(const litset *L, uint32_t id) {
+    return L ? (uint32_t)L->len[L->plit[id]] : 0;
+}
+
+static uint64_t lit_hash(const char *s, size_t n) {
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)ascii_lower((unsigned char)s[i])) * 1099511628211ull;
+    return h ^ (h >> 29);
+}
+
+static int lit_grow(litset *L) {
+    uint32_t cap = L->tcap ? L->tcap * 2 : 1024;
+    uint32_t *t = calloc(cap, sizeof *t);
+    if (!t) return -1;
+    for (uint32_t i = 0; i < L->n; i++) {
+        uint32_t j = (uint32_t)lit_hash(L->s[i], L->len[i]) & (cap - 1);
+        while (t[j]) j = (j + 1) & (cap - 1);
+        t[j] = i + 1;
+    }
+    free(L->tab);
+    L->tab = t, L->tcap = cap;
+    return 0;
+}
+
+static uint32_t lit_intern(litset *L, const char *s, size_t n) {
+    if (2 * (L->n + 1) > L->tcap && lit_grow(L)) goto oom;
+    uint32_t j = (uint32_t)lit_hash(s, n) & (L->tcap - 1);
+    for (; L->tab[j]; j = (j + 1) & (L->tcap - 1)) {
+        uint32_t id = L->tab[j] - 1;
+        if (L->len[id] != n) continue;
+        size_t k = 0;
+        while (k < n && L->s[id][k] == (char)ascii_lower((unsigned char)s[k])) k++;
+        if (k == n) return id;
+    }
+    if (L->n == L->cap) {
+        uint32_t cap = L->cap ? L->cap * 2 : 1024;
+        const char **ns = realloc(L->s, cap * sizeof *ns);
+        if (!ns) goto oom;
+        L->s = ns;
+        size_t *nl = realloc(L->len, cap * sizeof *nl);
+        if (!nl) goto oom;
+        L->len = nl, L->cap = cap;
+    }
+    char *c = va_arena_strndup(L->a, s, n);
+    if (!c) goto oom;
+    for (size_t k = 0; k < n; k++) c[k] = (char)ascii_lower((unsigned char)c[k]);
+    L->s[L->n] = c, L->len[L->n] = n;
+    L->tab[j] = L->n + 1;
+    return L->n++;
+oom:
+    L->oom = 1;
+    return UINT32_MAX;
+}
+
+static void req_free(req *r) {
+    free(r->ids);
+    memset(r, 0, sizeof *r);
+}
+
+static void req_none(req *r) {
+    req_free(r);
+    r->none = 1;
+}
+
+static int req_add(req *r, uint32_t id, uint32_t len) {
+    if (r->n == PF_MAXSET) return -1;
+    if (r->n == r->cap) {
+        uint32_t cap = r->cap ? r->cap * 2 : 4;
+        uint32_t *v = realloc(r->ids, cap * sizeof *v);
+        if (!v) return -1;
+        r->ids = v, r->cap = cap;
+    }
+    r->ids[r->n++] = id;
+    if (!r->minlen || len < r->minlen) r->minlen = len;
+    return 0;
+}
+
+/* into |= from (from is consumed). */
+static void req_union(req *into, req *from, const litset *L) { /* L NULL: event IDs */
+    if (into->none || from->none) {
+        req_none(into);
+        req_free(from);
+        return;
+    }
+    for (uint32_t i = 0; i < from->n; i++)
+        if (req_add(into, from->ids[i], req_len(L, from->ids[i]))) {
+            req_none(into);
+            break;
+        }
+    req_free(from);
+}
+
+/* Is a the more selective requirement?  Longer literals first (up to 8 bytes, past which
+ * they are all rare enough), then fewer of them. */
+static int req_better(const req *a, const req *b) {
+    if (a->none || !a->n) return 0;
+    if (b->none || !b->n) return 1;
+    uint32_t la = a->minlen < 8 ? a->minlen : 8, lb = b->minlen < 8 ? b->minlen : 8;
+    if (la != lb) return la > lb;
+    return a->n < b->n;
+}
+
+/* For event-ID sets: the smaller set. */
+static int eid_better(const req *a, const req *b) {
+    if (a->none || !a->n) return 0;
+    if (b->none || !b->n) return 1;
+    return a->n < b->n;
+}
+
+typedef int (*req_better_fn)(const req *a, const req *b);
+
+/* into = the better of into and cand (cand is consumed): an AND needs only one side. */
+static void req_pick(req *into, req *cand, req_better_fn better) {
+    if (better(cand, into)) {
+        req_free(into);
+        *into = *cand;
+    } else {
+        req_free(cand);
+    }
+}
+
+/* Literals one value of a field needs: one per alternative, or none. */
+static void req_value(const cfield *f, size_t v, litset *L, req *out) {
+    memset(out, 0, sizeof *out);
+    size_t na = va_value_nalts(f->m, v);
+    if (!na) {
+        out->none = 1;
+        return;
+    }
+    for (size_t k = 0; k < na; k++) {
+        const char *lit = NULL;
+        size_t n = va_value_alt_literal(f->m, v, k, PF_MINLEN, &lit);
+        uint32_t id = n ? lit_intern(L, lit, n) : UINT32_MAX;
+        /* A literal holding NUL could straddle the value separators of the scanned text: it
+         * is not pinned to the field. */
+        const char *field = n && f->nlen && !memchr(lit, 0, n) ? f->name : NULL;
+        if (id != UINT32_MAX) id = pair_intern(L, id, field);
+        if (id == UINT32_MAX || req_add(out, id, (uint32_t)n)) {
+            req_none(out);
+            return;
+        }
+    }
+}
+
+static void req_field(const cfield *f, litset *L, req *out) {
+    memset(out, 0, sizeof *out);
+    unsigned fl = f->flags;
+    /* Presence tests, null, negation and field references need no literal of the event, nor
+     * does a value a route computes (the rule's literal is not in the raw event). */
+    if (fl & (VA_VALUE_F_NEQ | VA_VALUE_F_NULL | VA_VALUE_F_EXISTS | VA_VALUE_F_FIELDREF) ||
+        f->computed || va_value_absent(f->m) || !va_value_nvalues(f->m)) {
+        out->none = 1;
+        return;
+    }
+    size_t nv = va_value_nvalues(f->m);
+    if (fl & VA_VALUE_F_ALL) { /* every value must match: any one value's literals will do */
+        out->none = 1;
+        for (size_t v = 0; v < nv; v++) {
+            req r;
+            req_value(f, v, L, &r);
+            req_pick(out, &r, req_better);
+        }
+        return;
+    }
+    for (size_t v = 0; v < nv && !out->none; v++) {
+        req r;
+        req_value(f, v, L, &r);
+        req_union(out, &r, L);
+    }
+}
+
+static void req_search(const csearch *cs, litset *L, req *out) {
+    memset(out, 0, sizeof *out);
+    if (!cs->nmaps) {
+        out->none = 1;
+        return;
+    }
+    for (uint32_t m = 0; m < cs->nmaps && !out->none; m++) {
+        req best = {.none = 1};
+        for (uint32_t k = 0; k < cs->maps[m].n; k++) {
+            req r;
+            req_field(&cs->maps[m].f[k], L, &r);
+            req_pick(&best, &r, req_better);
+        }
+        req_union(out, &best, L);
+    }
+}
+
+/* out |= a copy of src (src is kept). */
+static void req_or_copy(req *out, const req *src, const litset *L) {
+    if (out->none) return;
+    if (src->none) {
+        req_none(out);
+        return;
+    }
+    for (uint32_t i = 0; i < src->n; i++)
+        if (req_add(out, src->ids[i], req_len(L, src->ids[i]))) {
+            req_none(out);
+            return;
+        }
+}
+
+static void req_node(const crule *c, const va_cond_node *nd, const req *sreq, litset *L, req *out,
+                     req_better_fn better) {
+    memset(out, 0, sizeof *out);
+    switch (nd->kind) {
+    case VA_COND_ID:
+        if (!nd->nids || nd->ids[0] >= c->ns)
+            out->none = 1;
+        else
+            req_or_copy(out, &sreq[nd->ids[0]], L);
+        return;
+    case VA_COND_AND:
+        out->none = 1;
+        for (uint32_t i = 0; i < nd->nkids; i++) {
+            req r;
+            req_node(c, nd->kids[i], sreq, L, &r, better);
+            req_pick(out, &r, better);
+        }
+        return;
+    case VA_COND_OR:
+        if (!nd->nkids) out->none = 1;
+        for (uint32_t i = 0; i < nd->nkids && !out->none; i++) {
+            req r;
+            req_node(c, nd->kids[i], sreq, L, &r, better);
+            req_union(out, &r, L);
+        }
+        return;
+    case VA_COND_OF:
+        if (!nd->nids) {
+            out->none = 1;
+            return;
+        }
+        if (nd->count == 0) { /* all of: any one of them will do */
+            out->none = 1;
+            for (uint32_t i = 0; i < nd->nids; i++) {
+                req r = {0};
+                if (nd->ids[i] < c->ns)
+                    req_or_copy(&r, &sreq[nd->ids[i]], L);
+                else
+                    r.none = 1;
+                req_pick(out, &r, better);
+            }
+            return;
+        }
+        /* N of: at least one of them must match */
+        for (uint32_t i = 0; i < nd->nids && !out->none; i++) {
+            if (nd->ids[i] >= c->ns)
+                req_none(out);
+            else
+                req_or_copy(out, &sreq[nd->ids[i]], L);
+        }
+        return;
+    default: /* not: no requirement */
+        out->none = 1;
+        return;
+    }
+}
+
+/* ---- event IDs a rule's detection demands ------------------------------------------------ */
+
+#define EID_MAX 64 /* more event IDs than this: index the rule by channel alone */
+
+static void eid_field(const cfield *f, req *out) {
+    memset(out, 0, sizeof *out);
+    size_t nv = va_value_nvalues(f->m);
+    if (f->flags & (VA_VALUE_F_NEQ | VA_VALUE_F_NULL | VA_VALUE_F_EXISTS | VA_VALUE_F_FIELDREF) ||
+        va_value_absent(f->m) || !nv) {
+        out->none = 1;
+        return;
+    }
+    int all = (f->flags & VA_VALUE_F_ALL) != 0;
+    if (all) out->none = 1;
+    for (size_t v = 0; v < nv; v++) {
+        req r = {0};
+        size_t na = va_value_nalts(f->m, v);
+        if (!na) r.none = 1;
+        for (size_t k = 0; k < na && !r.none; k++) {
+            int64_t id;
+            if (!va_value_alt_int_eq(f->m, v, k, &id) || id < 0 || id >= UINT32_MAX ||
+                req_add(&r, (uint32_t)id, 0))
+                req_none(&r);
+        }
+        if (all)
+            req_pick(out, &r, eid_better);
+        else
+            req_union(out, &r, NULL);
+        if (!all && out->none) return;
+    }
+}
+
+static void eid_search(const csearch *cs, req *out) {
+    memset(out, 0, sizeof *out);
+    if (!cs->nmaps) out->none = 1;
+    for (uint32_t m = 0; m < cs->nmaps && !out->none; m++) {
+        req best = {.none = 1};
+        for (uint32_t k = 0; k < cs->maps[m].n; k++) {
+            const cfield *f = &cs->maps[m].f[k];
+            if (f->nlen != 7 || memcmp(f->name, "EventID", 7)) continue;
+            req r;
+            eid_field(f, &r);
+            req_pick(&best, &r, eid_better);
+        }
+        req_union(out, &best, NULL);
+    }
+}
+
+static int u32_cmp(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The event IDs without which c's detection cannot match (c->neids = 0: any). */
+va_err va_engine_rule_eids(va_engine *e, crule *c) {
+    c->neids = 0;
+    for (uint32_t k = 0; k < c->nroutes; k++) /* a mapping that renames EventID: not safe */
+        if (route_field(&c->routes[k], "EventID", 7)) return VA_OK;
+    const va_rule_detection *d = c->det;
+    req *sreq = calloc(c->ns ? c->ns : 1, sizeof *sreq);
+    if (!sreq) return VA_ENOMEM;
+    for (uint32_t i = 0; i < c->ns; i++) eid_search(&c->s[i], &sreq[i]);
+    req acc = {0};
+    if (!d->nconds) acc.none = 1;
+    for (uint32_t k = 0; k < d->nconds && !acc.none; k++) {
+        req r;
+        req_node(c, d->conds[k].ast, sreq, NULL, &r, eid_better);
+        req_union(&acc, &r, NULL);
+    }
+    for (uint32_t i = 0; i < c->ns; i++) req_free(&sreq[i]);
+    free(sreq);
+    va_err err = VA_OK;
+    if (!acc.none && acc.n) {
+        qsort(acc.ids, acc.n, sizeof *acc.ids, u32_cmp);
+        uint32_t n = 0;
+        for (uint32_t i = 0; i < acc.n; i++)
+            if (!n || acc.ids[n - 1] != acc.ids[i]) acc.ids[n++] = acc.ids[i];
+        if (n <= EID_MAX) {
+            c->eids = va_arena_alloc(&e->arena, n * sizeof *c->eids);
+            if (!c->eids) {
+                err = VA_ENOMEM;
+            } else {
+                memcpy(c->eids, acc.ids, n * sizeof *c->eids);
+                c->neids = n;
+            }
+        }
+    }
+    req_free(&acc);
+    return err;
+}
+
+va_err va_engine_build_prefilter(va_engine *e, const va_engine_opts *o, const char **why) {
+    litset L = {0};
+    L.a = &e->arena;
+    req *rr = calloc(e->n ? e->n : 1, sizeof *rr);
+    e->always = calloc(e->n ? e->n : 1, 1);
+    if (!rr || !e->always) {
+        free(rr);
+        return VA_ENOMEM;
+    }
+    va_err err = VA_OK;
+    for (uint32_t i = 0; i < e->n && !L.oom; i++) {
+        const crule *c = &e->r[i];
+        req *sreq = calloc(c->ns ? c->ns : 1, sizeof *sreq);
+        if (!sreq) {
+            L.oom = 1;
+            break;
+        }
+        for (uint32_t s = 0; s < c->ns; s++) req_search(&c->s[s], &L, &sreq[s]);
+        const va_rule_detection *d = c->det;
+        if (!d->nconds) rr[i].none = 1;
+        for (uint32_t k = 0; k < d->nconds && !rr[i].none; k++) {
+            req r;
+            req_node(c, d->conds[k].ast, sreq, &L, &r, req_better);
+            req_union(&rr[i], &r, &L);
+        }
+        for (uint32_t s = 0; s < c->ns; s++) req_free(&sreq[s]);
+        free(sreq);
+        e->always[i] = rr[i].none || !rr[i].n;
+    }
+    if (L.oom) {
+        err = VA_ENOMEM;
+        goto out;
+    }
+    /* literal id -> rules, compressed rows */
+    e->nlits = L.n;
+    e->lit_off = calloc((size_t)L.n + 1, sizeof *e->lit_off);
+    if (!e->lit_off) {
+        err = VA_ENOMEM;
+        goto out;
+    }
+    size_t total = 0;
+    for (uint32_t i = 0; i < e->n; i++)
+        if (!e->always[i])
+            for (uint32_t k = 0; k < rr[i].n; k++) e->lit_off[L.plit[rr[i].ids[k]] + 1]++, total++;
+    for (uint32_t l = 0; l < L.n; l++) e->lit_off[l + 1] += e->lit_off[l];
+    e->lit_rules = malloc((total ? total : 1) * sizeof *e->lit_rules);
+    uint32_t *fill = calloc(L.n ? L.n : 1, sizeof *fill);
+    if (!e->lit_rules || !fill) {
+        free(fill);
+        err = VA_ENOMEM;
+        goto out;
+    }
+    for (uint32_t i = 0; i < e->n; i++)
+        if (!e->always[i])
+            for (uint32_t k = 0; k < rr[i].n; k++) {
+                uint32_t pid = rr[i].ids[k], l = L.plit[pid];
+                litrule *x = &e->lit_rules[e->lit_off[l] + fill[l]++];
+                x->rule = i;
+                x->field = L.pfield[pid];
+                x->alt = NULL;
+                /* the event field the rule reads may be renamed on one of its routes */
+                for (uint32_t r = 0; x->field && r < e->r[i].nroutes && !x->alt; r++)
+                    x->alt = route_rename(&e->r[i].routes[r], x->field, strlen(x->field));
+                x->flen = x->field ? (uint32_t)strlen(x->field) : 0;
+                x->alen = x->alt ? (uint32_t)strlen(x->alt) : 0;
+            }
+    free(fill);
+    err = va_prefilter_new(L.s, L.len, L.n, (va_prefilter_backend)o->prefilter_backend,
+                           o->cache_dir, &e->pf, why);
+    if (!err) e->pf_cached = va_prefilter_from_cache(e->pf);
+out:
+    for (uint32_t i = 0; i < e->n; i++) req_free(&rr[i]);
+    free(rr);
+    free(L.s);
+    free(L.len);
+    free(L.tab);
+    free(L.plit);
+    free(L.pfield);
+    free(L.ptab);
+    return err;
+}
