@@ -72,9 +72,7 @@ void va_engine_free(va_engine *e) {
                 for (uint32_t f = 0; f < e->flt[i].s[s].maps[m].n; f++)
                     va_value_free(e->flt[i].s[s].maps[m].f[f].m);
     free(e->flt);
-    for (uint32_t i = 0; i < e->idx_cap; i++) free(e->idx[i].rules);
-    free(e->idx);
-    free(e->any.rules);
+    va_engine_index_free(e);
     va_prefilter_free(e->pf);
     free(e->lit_off);
     free(e->lit_rules);

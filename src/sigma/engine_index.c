@@ -8,14 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/array.h"
 #include "sigma/engine_int.h"
-
-static uint64_t key_hash(const char *ch, size_t n, int64_t id) {
-    uint64_t h = 1469598103934665603ull ^ (uint64_t)id;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (uint64_t)ascii_lower((unsigned char)ch[i])) * 1099511628211ull;
-    return h ^ (h >> 31);
-}
 
 static int key_eq(const ientry *x, const char *ch, size_t n, int64_t id) {
     if (x->event_id != id || x->clen != n) return 0;
@@ -24,56 +18,44 @@ static int key_eq(const ientry *x, const char *ch, size_t n, int64_t id) {
     return 1;
 }
 
-static ientry *slot_for(const va_engine *e, const char *ch, size_t n, int64_t id) {
-    uint32_t j = (uint32_t)key_hash(ch, n, id) & (e->idx_cap - 1);
-    while (e->idx[j].channel) {
-        if (key_eq(&e->idx[j], ch, n, id)) return &e->idx[j];
-        j = (j + 1) & (e->idx_cap - 1);
-    }
-    return &e->idx[j]; /* the empty slot where the key would go */
-}
-
-static int entry_add(ientry *x, uint32_t rule) {
-    if (x->n && x->rules[x->n - 1] == rule) return 0; /* same rule, another route */
-    if (x->n == x->cap) {
-        uint32_t cap = x->cap ? x->cap * 2 : 8;
-        uint32_t *r = realloc(x->rules, cap * sizeof *r);
-        if (!r) return -1;
-        x->rules = r, x->cap = cap;
-    }
-    x->rules[x->n++] = rule;
-    return 0;
+const ientry *va_engine_index_find(const va_engine *e, uint64_t channel_hash, const char *ch,
+                                   size_t n, int64_t id) {
+    va_hash_iter it;
+    for (uint32_t i = va_hash_first(&e->idx_hash, index_hash(channel_hash, id), &it);
+         i != VA_HASH_END; i = va_hash_next(&e->idx_hash, &it))
+        if (key_eq(&e->idx[i], ch, n, id)) return &e->idx[i];
+    return NULL;
 }
 
 static va_err index_key(va_engine *e, const char *ch, int64_t id, uint32_t rule) {
     size_t n = strlen(ch);
-    ientry *x = slot_for(e, ch, n, id);
-    if (!x->channel) {
+    uint64_t hc = va_hash_mem_lower(ch, n, 0);
+    ientry *x = (ientry *)va_engine_index_find(e, hc, ch, n, id);
+    if (!x) {
+        if (VA_ARRAY_GROW(e->idx, e->idx_cap, e->nidx + 1)) return VA_ENOMEM;
         char *low = va_arena_strndup(&e->arena, ch, n);
-        if (!low) return VA_ENOMEM;
+        uint64_t *bits = va_arena_alloc(&e->arena, e->nwords * sizeof *bits);
+        if (!low || !bits) return VA_ENOMEM;
         for (size_t i = 0; i < n; i++) low[i] = (char)ascii_lower((unsigned char)low[i]);
-        x->channel = low, x->clen = n, x->event_id = id;
+        memset(bits, 0, e->nwords * sizeof *bits);
+        if (va_hash_insert(&e->idx_hash, index_hash(hc, id), (uint32_t)e->nidx)) return VA_ENOMEM;
+        x = &e->idx[e->nidx++];
+        x->channel = low, x->clen = n, x->event_id = id, x->bits = bits;
     }
-    return entry_add(x, rule) ? VA_ENOMEM : VA_OK;
+    x->bits[rule / 64] |= 1ull << (rule % 64);
+    return VA_OK;
 }
 
 va_err va_engine_build_index(va_engine *e) {
-    uint32_t keys = 0;
-    for (uint32_t i = 0; i < e->n; i++)
-        for (uint32_t k = 0; k < e->r[i].nroutes; k++) {
-            const va_logsource_route *r = &e->r[i].routes[k];
-            keys += r->nchannels * (r->nevent_ids ? r->nevent_ids : 1 + e->r[i].neids);
-        }
-    uint32_t cap = 64;
-    while (cap < 2 * keys + 2) cap *= 2;
-    if (!(e->idx = calloc(cap, sizeof *e->idx))) return VA_ENOMEM;
-    e->idx_cap = cap;
+    e->nwords = (e->n + 63) / 64 ? (e->n + 63) / 64 : 1;
+    if (!(e->any = va_arena_alloc(&e->arena, e->nwords * sizeof *e->any))) return VA_ENOMEM;
+    memset(e->any, 0, e->nwords * sizeof *e->any);
     for (uint32_t i = 0; i < e->n; i++) {
         for (uint32_t k = 0; k < e->r[i].nroutes; k++) {
             const va_logsource_route *r = &e->r[i].routes[k];
             if (r->etw_provider) continue; /* never matches an event log record */
             if (!r->nchannels) {
-                if (entry_add(&e->any, i)) return VA_ENOMEM;
+                e->any[i / 64] |= 1ull << (i % 64);
                 continue;
             }
             for (uint32_t c = 0; c < r->nchannels; c++) {
@@ -97,8 +79,7 @@ va_err va_engine_build_index(va_engine *e) {
     return VA_OK;
 }
 
-const ientry *va_engine_index_find(const va_engine *e, const char *ch, size_t n, int64_t id) {
-    if (!e->idx_cap) return NULL;
-    const ientry *x = slot_for(e, ch, n, id);
-    return x->channel ? x : NULL;
+void va_engine_index_free(va_engine *e) {
+    free(e->idx);
+    va_hash_free(&e->idx_hash);
 }

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "core/hash.h"
 #include "sigma/engine.h"
 #include "sigma/prefilter.h"
 
@@ -57,13 +58,18 @@ typedef struct crule {
 /* Index key (in place of an event ID) of a channel's rules keyed by detection event IDs. */
 #define KEY_REFINED (-2)
 
+/* One index key: (channel, event ID) with event ID -1 (any) or KEY_REFINED; its rules as a
+ * bitset over rule indices (bit i: e->r[i]), so an event's candidates are a few ORs. */
 typedef struct ientry {
-    const char *channel; /* lower-case; NULL marks an empty slot */
+    const char *channel; /* lower-case */
     size_t clen;
-    int64_t event_id; /* -1: any */
-    uint32_t *rules;  /* ascending rule indices */
-    uint32_t n, cap;
+    int64_t event_id;
+    uint64_t *bits; /* e->nwords words */
 } ientry;
+
+static inline uint64_t index_hash(uint64_t channel_hash, int64_t id) {
+    return va_hash_u64(channel_hash, (uint64_t)id);
+}
 
 /* A rule that needs a literal, in the value of field (or its rename alt), or anywhere. */
 typedef struct litrule {
@@ -85,9 +91,13 @@ struct va_engine {
     litrule *lit_rules;
     uint32_t nlits;
     uint8_t *always; /* per rule */
-    ientry *idx;     /* open addressing by (channel, event ID) */
-    uint32_t idx_cap;
-    ientry any; /* rules with a route that admits every channel */
+    /* The index: entries by (channel, event ID), and the rules that any channel admits. */
+    ientry *idx;
+    size_t nidx, idx_cap;
+    va_hash idx_hash;
+    uint64_t *any;         /* bitset: rules with a route that admits every channel */
+    uint64_t *always_bits; /* bitset: rules evaluated whatever the prefilter finds */
+    uint32_t nwords;       /* words of every rule bitset */
 };
 
 /* How rule field name[0..len) reads the event on route r (NULL: as it is named). */
@@ -121,7 +131,11 @@ va_err va_engine_build_prefilter(va_engine *e, const va_engine_opts *o, const ch
 
 /* engine_index.c: index e's rules by (channel, event ID); needs c->eids. */
 va_err va_engine_build_index(va_engine *e);
-/* engine_index.c: the index entry for (channel, id) (KEY_REFINED, -1 or an event ID), or NULL. */
-const ientry *va_engine_index_find(const va_engine *e, const char *ch, size_t n, int64_t id);
+/* engine_index.c: the index entry for (channel, id) (KEY_REFINED, -1 or an event ID), or NULL;
+ * channel_hash is va_hash_mem_lower(ch, n, 0), computed once per event. */
+const ientry *va_engine_index_find(const va_engine *e, uint64_t channel_hash, const char *ch,
+                                   size_t n, int64_t id);
+/* engine_index.c: free the index. */
+void va_engine_index_free(va_engine *e);
 
 #endif

@@ -27,13 +27,14 @@ struct va_engine_scratch {
     /* Prefilter state for the current event. */
     const va_engine *owner; /* the engine pf_s belongs to */
     va_prefilter_scratch *pf_s;
-    va_buf text;                     /* the event's values, NUL-separated */
-    uint32_t *mark;                  /* per rule: == epoch when one of its literals occurs */
+    va_buf text;     /* the event's values, NUL-separated */
+    uint64_t *mbits; /* rule bitset: one of its literals occurs in the event */
+    uint64_t *cand;  /* rule bitset: the event's candidates */
+    uint32_t words_cap;
     uint32_t *lit_epoch, *lit_field; /* per literal: last event and field it was seen in */
     uint32_t nlit;
     size_t *fstart; /* per field: offset of its value in text */
     uint32_t fstart_cap;
-    uint32_t nmark;
     uint32_t epoch;
     int scanned, all;            /* scan done; the prefilter cannot decide (evaluate everything) */
     uint64_t evaluated, skipped; /* rules evaluated / skipped by the prefilter, cumulative */
@@ -79,7 +80,8 @@ void va_engine_scratch_free(va_engine_scratch *s) {
     va_arena_free(&s->vfa);
     free(s->vf);
     va_prefilter_scratch_free(s->pf_s);
-    free(s->mark);
+    free(s->mbits);
+    free(s->cand);
     free(s->lit_epoch);
     free(s->lit_field);
     free(s->fstart);
@@ -384,12 +386,13 @@ static void on_literal(void *ud, uint32_t id, size_t end) {
     const va_field *f = ev->n ? &ev->f[lo] : NULL;
     for (uint32_t k = e->lit_off[id]; k < e->lit_off[id + 1]; k++) {
         const litrule *x = &e->lit_rules[k];
-        if (s->mark[x->rule] == s->epoch) continue;
+        uint64_t bit = 1ull << (x->rule % 64), *w = &s->mbits[x->rule / 64];
+        if (*w & bit) continue;
         if (x->field &&
             !(f && ((f->nlen == x->flen && !memcmp(f->name, x->field, x->flen)) ||
                     (x->alt && f->nlen == x->alen && !memcmp(f->name, x->alt, x->alen)))))
             continue;
-        s->mark[x->rule] = s->epoch;
+        *w |= bit;
     }
 }
 
@@ -402,22 +405,19 @@ static void prefilter_scan(const va_engine *e, va_engine_scratch *s, const va_ev
         va_prefilter_scratch_free(s->pf_s);
         s->pf_s = va_prefilter_scratch_new(e->pf);
         s->owner = s->pf_s ? e : NULL;
-        free(s->mark);
         free(s->lit_epoch);
         free(s->lit_field);
-        s->mark = calloc(e->n ? e->n : 1, sizeof *s->mark);
         s->lit_epoch = calloc(e->nlits ? e->nlits : 1, sizeof *s->lit_epoch);
         s->lit_field = calloc(e->nlits ? e->nlits : 1, sizeof *s->lit_field);
-        s->nmark = s->mark ? e->n : 0;
         s->nlit = e->nlits;
         s->epoch = 0;
     }
-    if (!s->pf_s || !s->mark || !s->lit_epoch || !s->lit_field) {
+    if (!s->pf_s || !s->lit_epoch || !s->lit_field) {
         s->all = 1;
         return;
     }
-    if (++s->epoch == 0) { /* wrapped: old marks could look current */
-        memset(s->mark, 0, s->nmark * sizeof *s->mark);
+    memset(s->mbits, 0, e->nwords * sizeof *s->mbits);
+    if (++s->epoch == 0) { /* wrapped: old literal marks could look current */
         memset(s->lit_epoch, 0, s->nlit * sizeof *s->lit_epoch);
         s->epoch = 1;
     }
@@ -477,37 +477,51 @@ uint32_t va_engine_match(const va_engine *e, va_engine_scratch *s, const va_even
         va_arena_reset(&s->vfa);
     }
     memset(s->fold_off, 0, (ev->n ? ev->n : 1) * sizeof *s->fold_off);
-    /* Candidates: up to four ascending lists of rule indices, merged so that rules run in
-     * rule order and a rule listed twice runs once. */
-    const ientry *lists[4] = {&e->any, NULL, NULL, NULL};
-    if (ch) {
-        lists[1] = va_engine_index_find(e, ch, chl, ev->event_id);
-        lists[2] = va_engine_index_find(e, ch, chl, -1);
-        if (!plain_event_id(ev)) lists[3] = va_engine_index_find(e, ch, chl, KEY_REFINED);
+    /* Candidates: the rules of the event's index entries, as the OR of their bitsets; then
+     * those the prefilter cannot rule out (always evaluated, or a literal found).  Bits are
+     * taken in ascending order, so rules run in rule order and each at most once. */
+    uint32_t nw = e->nwords;
+    if (nw > s->words_cap) {
+        uint64_t *c = realloc(s->cand, nw * sizeof *c);
+        if (!c) return 0;
+        s->cand = c;
+        uint64_t *m = realloc(s->mbits, nw * sizeof *m);
+        if (!m) return 0;
+        s->mbits = m, s->words_cap = nw;
     }
-    uint32_t pos[4] = {0, 0, 0, 0};
+    uint64_t *cand = s->cand;
+    memcpy(cand, e->any, nw * sizeof *cand);
+    if (ch) {
+        uint64_t hc = va_hash_mem_lower(ch, chl, 0);
+        const ientry *l[3] = {
+            va_engine_index_find(e, hc, ch, chl, ev->event_id),
+            va_engine_index_find(e, hc, ch, chl, -1),
+            plain_event_id(ev) ? NULL : va_engine_index_find(e, hc, ch, chl, KEY_REFINED)};
+        for (int k = 0; k < 3; k++)
+            if (l[k])
+                for (uint32_t w = 0; w < nw; w++) cand[w] |= l[k]->bits[w];
+    }
     s->scanned = s->all = 0;
-    for (;;) {
-        uint32_t best = UINT32_MAX;
-        for (int l = 0; l < 4; l++)
-            if (lists[l] && pos[l] < lists[l]->n && lists[l]->rules[pos[l]] < best)
-                best = lists[l]->rules[pos[l]];
-        if (best == UINT32_MAX) break;
-        for (int l = 0; l < 4; l++)
-            if (lists[l] && pos[l] < lists[l]->n && lists[l]->rules[pos[l]] == best) pos[l]++;
-        const crule *c = &e->r[best];
-        if (e->pf && !e->always[best]) {
-            if (!s->scanned) prefilter_scan(e, s, ev);
-            if (!s->all && s->mark[best] != s->epoch) {
-                s->skipped++;
-                continue;
-            }
+    if (e->pf) {
+        uint64_t need = 0; /* candidates that only a literal can admit */
+        for (uint32_t w = 0; w < nw && !need; w++) need = cand[w] & ~e->always_bits[w];
+        if (need) prefilter_scan(e, s, ev);
+        for (uint32_t w = 0; w < nw; w++) {
+            uint64_t admit = s->scanned && !s->all ? e->always_bits[w] | s->mbits[w] : ~0ull;
+            s->skipped += (uint64_t)__builtin_popcountll(cand[w] & ~admit);
+            cand[w] &= admit;
         }
-        s->evaluated++;
-        if (!match_rule(c, s, ev, ch, chl)) continue;
-        if (c->nfilters && filtered(e, c, s, ev, ch, chl)) continue;
-        hits++;
-        if (fn && fn(ud, c->rule, ev)) break;
+    }
+    for (uint32_t w = 0; w < nw; w++) {
+        for (uint64_t bits = cand[w]; bits; bits &= bits - 1) {
+            uint32_t best = w * 64 + (uint32_t)__builtin_ctzll(bits);
+            const crule *c = &e->r[best];
+            s->evaluated++;
+            if (!match_rule(c, s, ev, ch, chl)) continue;
+            if (c->nfilters && filtered(e, c, s, ev, ch, chl)) continue;
+            hits++;
+            if (fn && fn(ud, c->rule, ev)) return hits;
+        }
     }
     return hits;
 }

@@ -475,6 +475,13 @@ va_err va_engine_build_prefilter(va_engine *e, const va_engine_opts *o, const ch
         err = VA_ENOMEM;
         goto out;
     }
+    if (!(e->always_bits = va_arena_alloc(&e->arena, e->nwords * sizeof *e->always_bits))) {
+        err = VA_ENOMEM;
+        goto out;
+    }
+    memset(e->always_bits, 0, e->nwords * sizeof *e->always_bits);
+    for (uint32_t i = 0; i < e->n; i++)
+        if (e->always[i]) e->always_bits[i / 64] |= 1ull << (i % 64);
     /* literal id -> rules, compressed rows */
     e->nlits = L.n;
     e->lit_off = calloc((size_t)L.n + 1, sizeof *e->lit_off);
