@@ -15,6 +15,7 @@
 #include "core/array.h"
 #include "core/buf.h"
 #include "core/event.h"
+#include "core/find.h"
 #include "core/hash.h"
 #include "core/utf.h"
 #include "core/vtime.h"
@@ -356,6 +357,33 @@ static void array_grow(void **state) {
     free(v);
 }
 
+/* va_find agrees with memmem on random text over a small alphabet (many near matches), at
+ * every needle length and alignment, and on the edges. */
+static void find_like_memmem(void **state) {
+    (void)state;
+    static unsigned char hay[300], nd[24];
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    for (int round = 0; round < 20000; round++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        size_t hn = (size_t)(x % sizeof hay), nn = (size_t)((x >> 20) % sizeof nd);
+        for (size_t i = 0; i < hn; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            hay[i] = (unsigned char)("abAB\0\xff"[x % 6]);
+        }
+        if (nn && hn && (x & 1)) { /* often a real occurrence */
+            size_t at = (size_t)((x >> 8) % hn);
+            for (size_t i = 0; i < nn; i++) nd[i] = hay[(at + i) % hn];
+        } else {
+            for (size_t i = 0; i < nn; i++) nd[i] = (unsigned char)("abAB"[(x >> (i % 60)) % 4]);
+        }
+        const void *want = memmem(hay, hn, nd, nn), *got = va_find(hay, hn, nd, nn);
+        if (want != got) fail_msg("hn %zu nn %zu: memmem %p va_find %p", hn, nn, want, got);
+    }
+    assert_null(va_find("ab", 2, "abc", 3));
+    const char *ab = "ab";
+    assert_ptr_equal(va_find(ab, 2, "", 0), ab);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(arena_alloc_align_reset),
@@ -368,6 +396,7 @@ int main(void) {
         cmocka_unit_test(hash_table_model),
         cmocka_unit_test(hash_functions),
         cmocka_unit_test(array_grow),
+        cmocka_unit_test(find_like_memmem),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -152,17 +152,27 @@ static va_err compile_rule(va_engine *e, const va_engine_opts *o, const va_rule 
     return VA_OK;
 }
 
-/* Flag the fields of c that one of its routes computes rather than renames. */
-static void mark_computed(crule *c) {
+/* Resolve how each field of c reads the event on each of c's routes, and flag the fields
+ * that one of its routes computes rather than renames. */
+static va_err resolve_fields(va_engine *e, crule *c) {
     for (uint32_t i = 0; i < c->ns; i++)
         for (uint32_t m = 0; m < c->s[i].nmaps; m++)
             for (uint32_t k = 0; k < c->s[i].maps[m].n; k++) {
                 cfield *f = &c->s[i].maps[m].f[k];
-                for (uint32_t r = 0; f->nlen && r < c->nroutes && !f->computed; r++) {
+                if (!f->nlen) continue; /* keywords read every field */
+                if (!(f->res = va_arena_alloc(&e->arena, c->nroutes * sizeof *f->res)))
+                    return VA_ENOMEM;
+                for (uint32_t r = 0; r < c->nroutes; r++) {
                     const va_logsource_field *lf = route_field(&c->routes[r], f->name, f->nlen);
-                    f->computed = lf && lf->conv != VA_LOGSOURCE_RENAME;
+                    fres *x = &f->res[r];
+                    x->spec = lf && lf->conv != VA_LOGSOURCE_RENAME ? lf : NULL;
+                    x->name = lf && !x->spec ? lf->field : f->name;
+                    x->len = (uint32_t)strlen(x->name);
+                    x->hash = va_hash_mem(x->name, x->len, 0);
+                    f->computed |= x->spec != NULL;
                 }
             }
+    return VA_OK;
 }
 
 /* Point each rule at the filters that name it (by id or name); names that match no compiled
@@ -225,7 +235,7 @@ va_err va_engine_compile_rules(va_engine *e, const va_rule_set *set, const va_en
             continue;
         }
         c->routes = routes, c->nroutes = nroutes;
-        mark_computed(c);
+        if (resolve_fields(e, c)) return VA_ENOMEM;
         if (is_filter) {
             e->nflt++;
             st->filters++;

@@ -21,12 +21,21 @@
 #include "sigma/engine.h"
 #include "sigma/prefilter.h"
 
+/* How a rule field reads the event on one route of its rule, resolved at compile time. */
+typedef struct fres {
+    const char *name; /* the event field it reads (renamed or not) */
+    uint32_t len;
+    uint64_t hash;                  /* va_hash_mem(name, len, 0) */
+    const va_logsource_field *spec; /* a conversion computes the value (logsource.h), or NULL */
+} fres;
+
 typedef struct cfield {
     const char *name; /* "" for a keyword-style value matched against every field */
     uint32_t nlen;
     va_value *m;
     unsigned flags;
     int computed; /* some route of the rule converts this field's value (logsource.h) */
+    fres *res;    /* per route of the rule (crule.routes), NULL for keywords */
 } cfield;
 
 typedef struct cmap {

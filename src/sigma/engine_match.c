@@ -38,6 +38,10 @@ struct va_engine_scratch {
     uint32_t epoch;
     int scanned, all;            /* scan done; the prefilter cannot decide (evaluate everything) */
     uint64_t evaluated, skipped; /* rules evaluated / skipped by the prefilter, cumulative */
+    /* The event's field names by hash (built once per event): fhash[i] is field i's. */
+    va_hash ftab;
+    uint64_t *fhash;
+    size_t fhash_cap;
     /* Values that route conversions computed for the current event (logsource.h); field
      * index ev->n + k is vf[k].  Their text lives in vfa, reset per event. */
     struct vfield {
@@ -79,6 +83,8 @@ void va_engine_scratch_free(va_engine_scratch *s) {
     va_buf_free(&s->conv);
     va_arena_free(&s->vfa);
     free(s->vf);
+    va_hash_free(&s->ftab);
+    free(s->fhash);
     va_prefilter_scratch_free(s->pf_s);
     free(s->mbits);
     free(s->cand);
@@ -96,12 +102,14 @@ void va_engine_scratch_free(va_engine_scratch *s) {
 typedef struct evalctx {
     const crule *c;
     const va_logsource_route *route;
+    uint32_t ri; /* route's index in c->routes (cfield.res), UINT32_MAX: resolve by name */
     va_engine_scratch *s;
     const va_event *ev;
     uint8_t *memo; /* per search identifier of c: 0 unknown, 1 false, 2 true */
 } evalctx;
 
 static int grow_fold(va_engine_scratch *s, uint32_t nfields);
+static uint32_t field_first(const evalctx *x, const char *name, uint32_t len);
 
 /* Field i of the event: ev->f[i], or a value a route computed (i >= ev->n). */
 static const va_field *field_at(const evalctx *x, uint32_t i) {
@@ -123,10 +131,8 @@ static uint32_t computed_field(evalctx *x, const va_logsource_field *spec) {
     if (np > 8) np = 8; /* the loader's joins are short; more parts are not read */
     for (uint32_t p = 0; p < np; p++) {
         const char *name = spec->conv == VA_LOGSOURCE_JOIN ? spec->parts[p] : spec->field;
-        size_t nl = strlen(name);
-        for (uint32_t i = 0; i < ev->n && !val[p]; i++)
-            if (ev->f[i].nlen == nl && !memcmp(ev->f[i].name, name, nl))
-                val[p] = ev->f[i].val, len[p] = ev->f[i].vlen;
+        uint32_t i = field_first(x, name, (uint32_t)strlen(name));
+        if (i != UINT32_MAX) val[p] = ev->f[i].val, len[p] = ev->f[i].vlen;
     }
     struct vfield *v = &s->vf[s->nvf];
     memset(v, 0, sizeof *v);
@@ -151,30 +157,66 @@ static uint32_t computed_field(evalctx *x, const va_logsource_field *spec) {
 typedef struct fpos {
     const char *name;
     uint32_t len;
+    uint64_t hash;
     uint32_t virt; /* index of the computed value; UINT32_MAX: look fields up by name */
     int absent;    /* a computed value the event has no source for */
 } fpos;
 
-static fpos field_pos(evalctx *x, const char *name, uint32_t len) {
-    fpos p = {name, len, UINT32_MAX, 0};
-    const va_logsource_field *lf = route_field(x->route, name, len);
-    if (!lf) return p;
-    if (lf->conv == VA_LOGSOURCE_RENAME) {
-        p.name = lf->field, p.len = (uint32_t)strlen(lf->field);
-        return p;
+static fpos fpos_of(evalctx *x, const char *name, uint32_t len, uint64_t hash,
+                    const va_logsource_field *spec) {
+    fpos p = {name, len, hash, UINT32_MAX, 0};
+    if (spec) {
+        p.virt = computed_field(x, spec);
+        p.absent = p.virt == UINT32_MAX;
     }
-    p.virt = computed_field(x, lf);
-    p.absent = p.virt == UINT32_MAX;
     return p;
+}
+
+/* By name, through the route's field map (filters, field references, seen fields). */
+static fpos field_pos(evalctx *x, const char *name, uint32_t len) {
+    const va_logsource_field *lf = route_field(x->route, name, len);
+    if (lf && lf->conv == VA_LOGSOURCE_RENAME) name = lf->field, len = (uint32_t)strlen(lf->field);
+    return fpos_of(x, name, len, va_hash_mem(name, len, 0),
+                   lf && lf->conv != VA_LOGSOURCE_RENAME ? lf : NULL);
+}
+
+/* A rule field, resolved at compile time for the route being evaluated. */
+static fpos field_pos_cf(evalctx *x, const cfield *cf) {
+    if (x->ri == UINT32_MAX || !cf->res) return field_pos(x, cf->name, cf->nlen);
+    const fres *r = &cf->res[x->ri];
+    return fpos_of(x, r->name, r->len, r->hash, r->spec);
+}
+
+/* Index the event's field names by hash, once per event, for field_next. */
+static int build_ftab(va_engine_scratch *s, const va_event *ev) {
+    va_hash_clear(&s->ftab);
+    if (VA_ARRAY_GROW(s->fhash, s->fhash_cap, ev->n + 1) || va_hash_reserve(&s->ftab, ev->n))
+        return -1;
+    for (uint32_t i = 0; i < ev->n; i++) {
+        s->fhash[i] = va_hash_mem(ev->f[i].name, ev->f[i].nlen, 0);
+        if (va_hash_insert(&s->ftab, s->fhash[i], i)) return -1;
+    }
+    return 0;
 }
 
 /* The first field at or after index from that p reads, or UINT32_MAX. */
 static uint32_t field_next(const evalctx *x, const fpos *p, uint32_t from) {
     if (p->absent) return UINT32_MAX;
     if (p->virt != UINT32_MAX) return from <= p->virt ? p->virt : UINT32_MAX;
-    for (uint32_t i = from; i < x->ev->n; i++)
-        if (x->ev->f[i].nlen == p->len && !memcmp(x->ev->f[i].name, p->name, p->len)) return i;
-    return UINT32_MAX;
+    const va_event *ev = x->ev;
+    uint32_t best = UINT32_MAX;
+    va_hash_iter it;
+    for (uint32_t i = va_hash_first(&x->s->ftab, p->hash, &it); i != VA_HASH_END;
+         i = va_hash_next(&x->s->ftab, &it))
+        if (i >= from && i < best && ev->f[i].nlen == p->len &&
+            !memcmp(ev->f[i].name, p->name, p->len))
+            best = i;
+    return best;
+}
+
+static uint32_t field_first(const evalctx *x, const char *name, uint32_t len) {
+    fpos p = {name, len, va_hash_mem(name, len, 0), UINT32_MAX, 0};
+    return field_next(x, &p, 0);
 }
 
 static void subject(evalctx *x, uint32_t i, int fold, va_value_subj *sj) {
@@ -220,7 +262,7 @@ static int match_field(evalctx *x, const cfield *cf) {
         }
         return 0;
     }
-    fpos p = field_pos(x, cf->name, cf->nlen);
+    fpos p = field_pos_cf(x, cf);
     uint32_t first = field_next(x, &p, 0);
     if (first == UINT32_MAX) return va_value_absent(cf->m);
     if (cf->flags & VA_VALUE_F_FIELDREF) {
@@ -324,7 +366,7 @@ static int match_rule(const crule *c, va_engine_scratch *s, const va_event *ev, 
     if (!route) return 0;
     if (grow(s, c->ns ? c->ns : 1, 0)) return 0;
     memset(s->memo, 0, c->ns ? c->ns : 1);
-    evalctx x = {c, route, s, ev, s->memo};
+    evalctx x = {c, route, (uint32_t)(route - c->routes), s, ev, s->memo};
     const va_rule_detection *d = c->det;
     s->undecided_field = NULL;
     int any = VA_COND_FALSE;
@@ -355,7 +397,7 @@ static int filtered(const va_engine *e, const crule *c, va_engine_scratch *s, co
             s->fmemo = m, s->fmemo_cap = need;
         }
         memset(s->fmemo, 0, need);
-        evalctx x = {f, s->hit_route, s, ev, s->fmemo};
+        evalctx x = {f, s->hit_route, UINT32_MAX, s, ev, s->fmemo}; /* the rule's route */
         for (uint32_t k = 0; k < f->det->nconds; k++) {
             s->undecided_field = NULL;
             int r = va_cond_eval(f->det->conds[k].ast, search_cb, &x);
@@ -502,6 +544,7 @@ uint32_t va_engine_match(const va_engine *e, va_engine_scratch *s, const va_even
                 for (uint32_t w = 0; w < nw; w++) cand[w] |= l[k]->bits[w];
     }
     s->scanned = s->all = 0;
+    if (build_ftab(s, ev)) return 0;
     if (e->pf) {
         uint64_t need = 0; /* candidates that only a literal can admit */
         for (uint32_t w = 0; w < nw && !need; w++) need = cand[w] & ~e->always_bits[w];
@@ -542,17 +585,15 @@ static void seen_field(evalctx *x, const cfield *cf, uint8_t *seen) {
         if (lf && lf->conv != VA_LOGSOURCE_RENAME) {
             uint32_t np = lf->conv == VA_LOGSOURCE_JOIN ? lf->nparts : 1;
             for (uint32_t k = 0; k < np; k++) {
-                fpos q = {lf->conv == VA_LOGSOURCE_JOIN ? lf->parts[k] : lf->field, 0, UINT32_MAX,
-                          0};
-                q.len = (uint32_t)strlen(q.name);
-                uint32_t i = field_next(x, &q, 0); /* the first, as computed_field read it */
+                const char *name = lf->conv == VA_LOGSOURCE_JOIN ? lf->parts[k] : lf->field;
+                uint32_t i = field_first(x, name, (uint32_t)strlen(name)); /* as computed */
                 if (i != UINT32_MAX) seen[i] = 1;
             }
             return;
         }
     }
-    fpos p = {NULL, 0, UINT32_MAX, 0};
-    if (cf->nlen) p = field_pos(x, cf->name, cf->nlen);
+    fpos p = {NULL, 0, 0, UINT32_MAX, 0};
+    if (cf->nlen) p = field_pos_cf(x, cf);
     for (uint32_t i = 0; i < ev->n; i++) {
         if (cf->nlen && field_next(x, &p, i) != i) continue;
         if (cf->flags & VA_VALUE_F_FIELDREF) {
@@ -579,7 +620,7 @@ uint32_t va_engine_hit_fields(va_engine_scratch *s, uint32_t *idx, uint32_t cap)
         s->seen = n, s->seen_cap = ev->n;
     }
     memset(s->seen, 0, ev->n);
-    evalctx x = {c, s->hit_route, s, ev, s->memo};
+    evalctx x = {c, s->hit_route, (uint32_t)(s->hit_route - c->routes), s, ev, s->memo};
     for (uint32_t i = 0; i < c->ns; i++) { /* true (memo 2) and undecided (3) searches */
         if (!c->positive[i] || s->memo[i] < 2) continue;
         const csearch *cs = &c->s[i];

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/find.h"
 #include "core/utf.h"
 #include "core/vtime.h"
 
@@ -1408,9 +1409,13 @@ static long seg_bwd(const glob *g, const seg *sg, const unsigned char *s, size_t
 static long seg_find(const glob *g, const seg *sg, const unsigned char *s, size_t lo, size_t hi) {
     const atom *a0 = &g->atoms[sg->a0];
     size_t p = lo;
+    if (sg->na == 1 && a0->t == AT_LIT) { /* a plain substring (contains): found is matched */
+        const unsigned char *f = va_find(s + lo, hi - lo, g->lit + a0->off, a0->len);
+        return f ? (long)(f - s) + (long)a0->len : -1;
+    }
     while (p < hi) {
         if (a0->t == AT_LIT) {
-            const unsigned char *f = memmem(s + p, hi - p, g->lit + a0->off, a0->len);
+            const unsigned char *f = va_find(s + p, hi - p, g->lit + a0->off, a0->len);
             if (!f) return -1;
             p = (size_t)(f - s);
         }
