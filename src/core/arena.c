@@ -52,6 +52,11 @@ void *va_arena_alloc(va_arena *a, size_t n) {
     }
     void *p = b->data + b->used;
     b->used += n;
+#ifdef VA_ARENA_POISON
+    /* Debug builds: fresh memory is garbage, not the zeros malloc often gives, so code that
+     * reads a field it never set fails in tests instead of working by luck. */
+    memset(p, 0xA5, n);
+#endif
     return p;
 }
 

@@ -22,7 +22,8 @@ typedef struct va_arena {
 
 /* Initialise an empty arena; no memory is taken until the first allocation. */
 void va_arena_init(va_arena *a, size_t block_size);
-/* Allocate n bytes aligned to 16; NULL if out of memory.  Freed by va_arena_reset/free. */
+/* Allocate n bytes aligned to 16, not zeroed (poisoned in Debug builds); NULL if out of
+ * memory.  Freed by va_arena_reset/free. */
 void *va_arena_alloc(va_arena *a, size_t n);
 /* Copy n bytes into the arena and add a NUL; NULL if out of memory. */
 char *va_arena_strndup(va_arena *a, const char *s, size_t n);

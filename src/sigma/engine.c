@@ -74,6 +74,10 @@ void va_engine_free(va_engine *e) {
     free(e->flt);
     va_engine_index_free(e);
     va_prefilter_free(e->pf);
+    va_prefilter_free(e->pf_any);
+    free(e->any_ids);
+    free(e->pins);
+    va_hash_free(&e->pin_hash);
     free(e->lit_off);
     free(e->lit_rules);
     free(e->always);

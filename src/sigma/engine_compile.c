@@ -61,6 +61,7 @@ static int keyword_has_own_op(const va_rule_field *f) {
 /* Compile one field (name|mods: values). */
 static va_err compile_field(va_engine *e, const va_engine_opts *o, const va_rule_field *f,
                             cfield *out, const char **why) {
+    memset(out, 0, sizeof *out); /* the arena does not zero: computed and res start clear */
     char mods[512];
     size_t ml = 0;
     int keyword = !f->name || !*f->name;

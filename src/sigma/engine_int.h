@@ -80,11 +80,19 @@ static inline uint64_t index_hash(uint64_t channel_hash, int64_t id) {
     return va_hash_u64(channel_hash, (uint64_t)id);
 }
 
-/* A rule that needs a literal, in the value of field (or its rename alt), or anywhere. */
+/* An event field name with its hash (va_hash_mem). */
+typedef struct fname {
+    const char *s;
+    uint32_t len;
+    uint64_t hash;
+} fname;
+
+/* A rule that needs a literal: in the value of one of names (the rule's field and its renames
+ * on the rule's routes), or anywhere (nnames 0: keywords). */
 typedef struct litrule {
     uint32_t rule;
-    uint32_t flen, alen;
-    const char *field, *alt; /* NULL field: any value */
+    uint32_t nnames;
+    const fname *names;
 } litrule;
 
 struct va_engine {
@@ -94,7 +102,13 @@ struct va_engine {
     crule *flt; /* compiled filter rules: a hit of a rule they name is dropped if they match */
     uint32_t nflt;
     /* Prefilter: literal id -> rules needing it (CSR), rules that are always evaluated. */
-    va_prefilter *pf; /* NULL: prefilter off */
+    va_prefilter *pf;     /* all literals, scanned over the values of pinned fields; NULL: off */
+    va_prefilter *pf_any; /* the literals some rule needs anywhere, over the other fields */
+    uint32_t *any_ids;    /* pf_any's literal i is literal any_ids[i] */
+    uint32_t nany;
+    va_hash pin_hash; /* pins: every field name some literal is pinned to */
+    fname *pins;
+    size_t npins, pins_cap;
     int pf_cached;
     uint32_t *lit_off;
     litrule *lit_rules;
@@ -137,6 +151,11 @@ va_err va_engine_rule_eids(va_engine *e, crule *c);
 /* engine_require.c: reduce every rule to required literals and build the prefilter (e->pf,
  * e->lit_off, e->lit_rules, e->always); *why says what failed. */
 va_err va_engine_build_prefilter(va_engine *e, const va_engine_opts *o, const char **why);
+
+/* engine_require.c: 1 if some literal is pinned to the event field name[0..len) (hash is
+ * va_hash_mem of it): such fields are scanned with every literal, the others only with the
+ * literals needed anywhere. */
+int va_engine_is_pinned(const va_engine *e, uint64_t hash, const char *name, uint32_t len);
 
 /* engine_index.c: index e's rules by (channel, event ID); needs c->eids. */
 va_err va_engine_build_index(va_engine *e);

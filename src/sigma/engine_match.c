@@ -26,15 +26,20 @@ struct va_engine_scratch {
     uint32_t fold_cap;
     /* Prefilter state for the current event. */
     const va_engine *owner; /* the engine pf_s belongs to */
-    va_prefilter_scratch *pf_s;
-    va_buf text;     /* the event's values, NUL-separated */
+    va_prefilter_scratch *pf_s, *pf_any_s;
+    /* The event's values, NUL-separated: text[0] those of pinned fields (scanned with every
+     * literal), text[1] the others (scanned with the literals needed anywhere); fstart[t][k]
+     * and fidx[t][k] give the offset and the field index of the k-th value of text[t]. */
+    va_buf text[2];
+    size_t *fstart[2];
+    uint32_t *fidx[2];
+    uint32_t nval[2];
+    size_t fstart_cap;
     uint64_t *mbits; /* rule bitset: one of its literals occurs in the event */
     uint64_t *cand;  /* rule bitset: the event's candidates */
     uint32_t words_cap;
     uint32_t *lit_epoch, *lit_field; /* per literal: last event and field it was seen in */
     uint32_t nlit;
-    size_t *fstart; /* per field: offset of its value in text */
-    uint32_t fstart_cap;
     uint32_t epoch;
     int scanned, all;            /* scan done; the prefilter cannot decide (evaluate everything) */
     uint64_t evaluated, skipped; /* rules evaluated / skipped by the prefilter, cumulative */
@@ -69,7 +74,8 @@ va_engine_scratch *va_engine_scratch_new(void) {
         return NULL;
     }
     va_buf_init(&s->fold);
-    va_buf_init(&s->text);
+    va_buf_init(&s->text[0]);
+    va_buf_init(&s->text[1]);
     va_buf_init(&s->conv);
     va_arena_init(&s->vfa, 4096);
     return s;
@@ -79,18 +85,20 @@ void va_engine_scratch_free(va_engine_scratch *s) {
     if (!s) return;
     va_value_scratch_free(s->sv);
     va_buf_free(&s->fold);
-    va_buf_free(&s->text);
+    va_buf_free(&s->text[0]);
+    va_buf_free(&s->text[1]);
     va_buf_free(&s->conv);
     va_arena_free(&s->vfa);
     free(s->vf);
     va_hash_free(&s->ftab);
     free(s->fhash);
     va_prefilter_scratch_free(s->pf_s);
+    va_prefilter_scratch_free(s->pf_any_s);
     free(s->mbits);
     free(s->cand);
     free(s->lit_epoch);
     free(s->lit_field);
-    free(s->fstart);
+    for (int t = 0; t < 2; t++) free(s->fstart[t]), free(s->fidx[t]);
     free(s->seen);
     free(s->fmemo);
     free(s->memo);
@@ -409,44 +417,58 @@ static int filtered(const va_engine *e, const crule *c, va_engine_scratch *s, co
     return 0;
 }
 
-static void on_literal(void *ud, uint32_t id, size_t end) {
-    void **a = ud;
-    const va_engine *e = a[0];
-    va_engine_scratch *s = a[1];
-    const va_event *ev = a[2];
-    /* The field whose value holds the byte before end (values are NUL-separated). */
-    uint32_t lo = 0, hi = ev->n;
+/* Literal id occurs in text t just before offset end. */
+static void literal_at(const va_engine *e, va_engine_scratch *s, const va_event *ev, int t,
+                       uint32_t id, size_t end) {
+    /* The value holding the byte before end (values are NUL-separated). */
+    uint32_t lo = 0, hi = s->nval[t];
     while (hi - lo > 1) {
         uint32_t mid = (lo + hi) / 2;
-        if (s->fstart[mid] < end)
+        if (s->fstart[t][mid] < end)
             lo = mid;
         else
             hi = mid;
     }
-    if (s->lit_epoch[id] == s->epoch && s->lit_field[id] == lo) return; /* seen here already */
-    s->lit_epoch[id] = s->epoch, s->lit_field[id] = lo;
-    const va_field *f = ev->n ? &ev->f[lo] : NULL;
+    uint32_t fi = s->nval[t] ? s->fidx[t][lo] : 0;
+    if (s->lit_epoch[id] == s->epoch && s->lit_field[id] == fi) return; /* seen here already */
+    s->lit_epoch[id] = s->epoch, s->lit_field[id] = fi;
+    const va_field *f = s->nval[t] ? &ev->f[fi] : NULL;
+    uint64_t fh = f ? s->fhash[fi] : 0;
     for (uint32_t k = e->lit_off[id]; k < e->lit_off[id + 1]; k++) {
         const litrule *x = &e->lit_rules[k];
         uint64_t bit = 1ull << (x->rule % 64), *w = &s->mbits[x->rule / 64];
         if (*w & bit) continue;
-        if (x->field &&
-            !(f && ((f->nlen == x->flen && !memcmp(f->name, x->field, x->flen)) ||
-                    (x->alt && f->nlen == x->alen && !memcmp(f->name, x->alt, x->alen)))))
-            continue;
-        *w |= bit;
+        int in = !x->nnames;
+        for (uint32_t j = 0; j < x->nnames && !in && f; j++)
+            in = x->names[j].hash == fh && x->names[j].len == f->nlen &&
+                 !memcmp(x->names[j].s, f->name, f->nlen);
+        if (in) *w |= bit;
     }
+}
+
+static void on_literal(void *ud, uint32_t id, size_t end) {
+    void **a = ud;
+    literal_at(a[0], a[1], a[2], 0, id, end);
+}
+
+static void on_literal_any(void *ud, uint32_t id, size_t end) {
+    void **a = ud;
+    const va_engine *e = a[0];
+    literal_at(e, a[1], a[2], 1, e->any_ids[id], end);
 }
 
 /* Scan the event's values for every rule literal once; sets s->all when the scan cannot
  * decide (out of memory, a backend error, or text with the two non-ASCII characters that
- * fold to ASCII letters, which an ASCII-caseless scan would miss). */
+ * fold to ASCII letters, which an ASCII-caseless scan would miss).  Values of fields that no
+ * literal is pinned to are scanned only for the literals some rule needs anywhere. */
 static void prefilter_scan(const va_engine *e, va_engine_scratch *s, const va_event *ev) {
     s->scanned = 1;
     if (s->owner != e) {
         va_prefilter_scratch_free(s->pf_s);
+        va_prefilter_scratch_free(s->pf_any_s);
         s->pf_s = va_prefilter_scratch_new(e->pf);
-        s->owner = s->pf_s ? e : NULL;
+        s->pf_any_s = e->pf_any ? va_prefilter_scratch_new(e->pf_any) : NULL;
+        s->owner = s->pf_s && (s->pf_any_s || !e->pf_any) ? e : NULL;
         free(s->lit_epoch);
         free(s->lit_field);
         s->lit_epoch = calloc(e->nlits ? e->nlits : 1, sizeof *s->lit_epoch);
@@ -454,7 +476,7 @@ static void prefilter_scan(const va_engine *e, va_engine_scratch *s, const va_ev
         s->nlit = e->nlits;
         s->epoch = 0;
     }
-    if (!s->pf_s || !s->lit_epoch || !s->lit_field) {
+    if (!s->owner || !s->lit_epoch || !s->lit_field) {
         s->all = 1;
         return;
     }
@@ -464,32 +486,49 @@ static void prefilter_scan(const va_engine *e, va_engine_scratch *s, const va_ev
         s->epoch = 1;
     }
     if (ev->n > s->fstart_cap) {
-        size_t *n = realloc(s->fstart, ev->n * sizeof *n);
-        if (!n) {
+        for (int t = 0; t < 2; t++) {
+            size_t *n = realloc(s->fstart[t], ev->n * sizeof *n);
+            if (n) s->fstart[t] = n;
+            uint32_t *x = realloc(s->fidx[t], ev->n * sizeof *x);
+            if (x) s->fidx[t] = x;
+            if (!n || !x) {
+                s->all = 1;
+                return;
+            }
+        }
+        s->fstart_cap = ev->n;
+    }
+    va_buf_clear(&s->text[0]);
+    va_buf_clear(&s->text[1]);
+    s->nval[0] = s->nval[1] = 0;
+    for (uint32_t i = 0; i < ev->n; i++) {
+        const va_field *f = &ev->f[i];
+        int t = va_engine_is_pinned(e, s->fhash[i], f->name, f->nlen) ? 0 : 1;
+        s->fstart[t][s->nval[t]] = s->text[t].len;
+        s->fidx[t][s->nval[t]++] = i;
+        va_buf_put(&s->text[t], f->val, f->vlen);
+        va_buf_putc(&s->text[t], '\0');
+    }
+    void *a[3] = {(void *)e, s, (void *)ev};
+    for (int t = 0; t < 2; t++) {
+        if (s->text[t].oom) {
             s->all = 1;
             return;
         }
-        s->fstart = n, s->fstart_cap = ev->n;
+        const char *x = s->text[t].p ? s->text[t].p : "";
+        size_t n = s->text[t].len;
+        if ((memchr(x, 0xE2, n) && memmem(x, n, "\xE2\x84\xAA", 3)) ||
+            (memchr(x, 0xC5, n) && memmem(x, n, "\xC5\xBF", 2))) {
+            s->all = 1;
+            return;
+        }
     }
-    va_buf_clear(&s->text);
-    for (uint32_t i = 0; i < ev->n; i++) {
-        s->fstart[i] = s->text.len;
-        va_buf_put(&s->text, ev->f[i].val, ev->f[i].vlen);
-        va_buf_putc(&s->text, '\0');
-    }
-    if (s->text.oom) {
+    if (va_prefilter_scan(e->pf, s->pf_s, s->text[0].p ? s->text[0].p : "", s->text[0].len,
+                          on_literal, a) ||
+        (e->pf_any && s->text[1].len &&
+         va_prefilter_scan(e->pf_any, s->pf_any_s, s->text[1].p, s->text[1].len, on_literal_any,
+                           a)))
         s->all = 1;
-        return;
-    }
-    const char *t = s->text.p ? s->text.p : "";
-    size_t n = s->text.len;
-    if ((memchr(t, 0xE2, n) && memmem(t, n, "\xE2\x84\xAA", 3)) ||
-        (memchr(t, 0xC5, n) && memmem(t, n, "\xC5\xBF", 2))) {
-        s->all = 1;
-        return;
-    }
-    void *a[3] = {(void *)e, s, (void *)ev};
-    if (va_prefilter_scan(e->pf, s->pf_s, t, n, on_literal, a)) s->all = 1;
 }
 
 /* Whether ev->event_id says all about the event's EventID: one such field, digits only.  Rules

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/array.h"
 #include "sigma/engine_int.h"
 
 /* ---- prefilter: rules reduced to required literals -------------------------------------- */
@@ -442,7 +443,45 @@ va_err va_engine_rule_eids(va_engine *e, crule *c) {
     return err;
 }
 
+/* The names a literal pinned to rule field `field` of c may be found in: the field itself and
+ * its renames on c's routes (NULL field: anywhere, no names).  Each name joins e's pins. */
+static va_err pin_names(va_engine *e, const crule *c, const char *field, litrule *x) {
+    x->nnames = 0, x->names = NULL;
+    if (!field) return VA_OK;
+    const char *cand[1 + 16];
+    uint32_t nc = 0;
+    cand[nc++] = field;
+    for (uint32_t r = 0; r < c->nroutes && nc < 1 + 16; r++) {
+        const char *to = route_rename(&c->routes[r], field, strlen(field));
+        int dup = 0;
+        for (uint32_t k = 0; to && k < nc; k++) dup |= !strcmp(cand[k], to);
+        if (to && !dup) cand[nc++] = to;
+    }
+    fname *v = va_arena_alloc(&e->arena, nc * sizeof *v);
+    if (!v) return VA_ENOMEM;
+    for (uint32_t k = 0; k < nc; k++) {
+        v[k].s = cand[k], v[k].len = (uint32_t)strlen(cand[k]);
+        v[k].hash = va_hash_mem(v[k].s, v[k].len, 0);
+        if (va_engine_is_pinned(e, v[k].hash, v[k].s, v[k].len)) continue;
+        if (VA_ARRAY_GROW(e->pins, e->pins_cap, e->npins + 1) ||
+            va_hash_insert(&e->pin_hash, v[k].hash, (uint32_t)e->npins))
+            return VA_ENOMEM;
+        e->pins[e->npins++] = v[k];
+    }
+    x->names = v, x->nnames = nc;
+    return VA_OK;
+}
+
+int va_engine_is_pinned(const va_engine *e, uint64_t hash, const char *name, uint32_t len) {
+    va_hash_iter it;
+    for (uint32_t i = va_hash_first(&e->pin_hash, hash, &it); i != VA_HASH_END;
+         i = va_hash_next(&e->pin_hash, &it))
+        if (e->pins[i].len == len && !memcmp(e->pins[i].s, name, len)) return 1;
+    return 0;
+}
+
 va_err va_engine_build_prefilter(va_engine *e, const va_engine_opts *o, const char **why) {
+    size_t any_cap = 0;
     litset L = {0};
     L.a = &e->arena;
     req *rr = calloc(e->n ? e->n : 1, sizeof *rr);
@@ -501,24 +540,54 @@ va_err va_engine_build_prefilter(va_engine *e, const va_engine_opts *o, const ch
         err = VA_ENOMEM;
         goto out;
     }
-    for (uint32_t i = 0; i < e->n; i++)
+    uint8_t *anywhere = calloc(L.n ? L.n : 1, 1); /* literal needed in any field */
+    if (!anywhere) {
+        free(fill);
+        err = VA_ENOMEM;
+        goto out;
+    }
+    for (uint32_t i = 0; i < e->n && !err; i++)
         if (!e->always[i])
-            for (uint32_t k = 0; k < rr[i].n; k++) {
+            for (uint32_t k = 0; k < rr[i].n && !err; k++) {
                 uint32_t pid = rr[i].ids[k], l = L.plit[pid];
                 litrule *x = &e->lit_rules[e->lit_off[l] + fill[l]++];
                 x->rule = i;
-                x->field = L.pfield[pid];
-                x->alt = NULL;
-                /* the event field the rule reads may be renamed on one of its routes */
-                for (uint32_t r = 0; x->field && r < e->r[i].nroutes && !x->alt; r++)
-                    x->alt = route_rename(&e->r[i].routes[r], x->field, strlen(x->field));
-                x->flen = x->field ? (uint32_t)strlen(x->field) : 0;
-                x->alen = x->alt ? (uint32_t)strlen(x->alt) : 0;
+                if ((err = pin_names(e, &e->r[i], L.pfield[pid], x))) break;
+                if (!x->nnames) anywhere[l] = 1;
             }
     free(fill);
+    if (err) {
+        free(anywhere);
+        goto out;
+    }
     err = va_prefilter_new(L.s, L.len, L.n, (va_prefilter_backend)o->prefilter_backend,
                            o->cache_dir, &e->pf, why);
     if (!err) e->pf_cached = va_prefilter_from_cache(e->pf);
+    /* The literals needed anywhere get a database of their own for the fields no literal is
+     * pinned to, so those fields are not scanned for the thousands of pinned literals. */
+    for (uint32_t l = 0; l < L.n && !err; l++)
+        if (anywhere[l]) {
+            if (VA_ARRAY_GROW(e->any_ids, any_cap, e->nany + 1))
+                err = VA_ENOMEM;
+            else
+                e->any_ids[e->nany++] = l;
+        }
+    free(anywhere);
+    if (!err && e->nany) {
+        const char **al = malloc(e->nany * sizeof *al);
+        size_t *an = malloc(e->nany * sizeof *an);
+        if (!al || !an) {
+            err = VA_ENOMEM;
+        } else {
+            for (uint32_t j = 0; j < e->nany; j++)
+                al[j] = L.s[e->any_ids[j]], an[j] = L.len[e->any_ids[j]];
+            err = va_prefilter_new(al, an, e->nany, (va_prefilter_backend)o->prefilter_backend,
+                                   o->cache_dir, &e->pf_any, why);
+            if (!err) e->pf_cached &= va_prefilter_from_cache(e->pf_any);
+        }
+        free(al);
+        free(an);
+    }
 out:
     for (uint32_t i = 0; i < e->n; i++) req_free(&rr[i]);
     free(rr);
