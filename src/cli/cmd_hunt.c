@@ -113,8 +113,10 @@ static int collect(void *ud, const va_rule *r, const va_event *ev) {
         }
         w->h = n, w->cap = cap;
     }
-    uint32_t need = va_engine_hit_fields(w->se, NULL, 0);
-    if (w->nfi + need > w->capfi) {
+    /* Matched fields straight into the room there is; only a rare overflow asks again. */
+    uint32_t room = w->capfi - w->nfi;
+    uint32_t need = va_engine_hit_fields(w->se, w->fi ? w->fi + w->nfi : NULL, room);
+    if (need > room) {
         uint32_t cap = w->capfi ? w->capfi : 64;
         while (cap < w->nfi + need) cap *= 2;
         uint32_t *n = realloc(w->fi, cap * sizeof *n);
@@ -123,8 +125,8 @@ static int collect(void *ud, const va_rule *r, const va_event *ev) {
             return 1;
         }
         w->fi = n, w->capfi = cap;
+        va_engine_hit_fields(w->se, w->fi + w->nfi, need);
     }
-    va_engine_hit_fields(w->se, w->fi + w->nfi, need);
     w->h[w->n++] = (hit){r,    (const uint32_t *)(uintptr_t)w->nfi, need, show,
                          feed, va_engine_hit_undecided(w->se)}; /* fi: an offset for now */
     w->nfi += need;
