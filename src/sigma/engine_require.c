@@ -28,67 +28,44 @@ typedef struct req {
     int none;
 } req;
 
-/* The distinct literals of all rules (ASCII-lowercased), interned to ids. */
+/* The distinct literals of all rules (ASCII-lowercased), interned to ids in first-seen order
+ * (the order fixes the prefilter's database and so its cache key). */
 typedef struct litset {
     va_arena *a;
     const char **s;
     size_t *len;
-    uint32_t n, cap;
-    uint32_t *tab; /* open addressing: id + 1, 0 empty */
-    uint32_t tcap;
+    uint32_t n;
+    size_t cap, lcap;
+    va_hash lits;
     /* Requirements are (literal, field) pairs: the literal must occur in that field's value
      * (field NULL: in any value, for keywords). */
     uint32_t *plit;
     const char **pfield;
-    uint32_t np, pcap;
-    uint32_t *ptab; /* open addressing: pair id + 1, 0 empty */
-    uint32_t ptcap;
+    uint32_t np;
+    size_t pcap, pfcap;
+    va_hash pairs;
     int oom;
 } litset;
 
 static uint64_t pair_hash(uint32_t lit, const char *f) {
-    uint64_t h = 1469598103934665603ull ^ lit;
-    for (; f && *f; f++) h = (h ^ (uint8_t)*f) * 1099511628211ull;
-    return h ^ (h >> 29);
-}
-
-static int pair_grow(litset *L) {
-    uint32_t cap = L->ptcap ? L->ptcap * 2 : 1024;
-    uint32_t *t = calloc(cap, sizeof *t);
-    if (!t) return -1;
-    for (uint32_t i = 0; i < L->np; i++) {
-        uint32_t j = (uint32_t)pair_hash(L->plit[i], L->pfield[i]) & (cap - 1);
-        while (t[j]) j = (j + 1) & (cap - 1);
-        t[j] = i + 1;
-    }
-    free(L->ptab);
-    L->ptab = t, L->ptcap = cap;
-    return 0;
+    return va_hash_u64(f ? va_hash_mem(f, strlen(f), 0) : 0, lit);
 }
 
 static uint32_t pair_intern(litset *L, uint32_t lit, const char *field) {
-    if (2 * (L->np + 1) > L->ptcap && pair_grow(L)) goto oom;
-    uint32_t j = (uint32_t)pair_hash(lit, field) & (L->ptcap - 1);
-    for (; L->ptab[j]; j = (j + 1) & (L->ptcap - 1)) {
-        uint32_t id = L->ptab[j] - 1;
+    uint64_t h = pair_hash(lit, field);
+    va_hash_iter it;
+    for (uint32_t id = va_hash_first(&L->pairs, h, &it); id != VA_HASH_END;
+         id = va_hash_next(&L->pairs, &it)) {
         const char *g = L->pfield[id];
         if (L->plit[id] == lit && (g == field || (g && field && !strcmp(g, field)))) return id;
     }
-    if (L->np == L->pcap) {
-        uint32_t cap = L->pcap ? L->pcap * 2 : 1024;
-        uint32_t *nl = realloc(L->plit, cap * sizeof *nl);
-        if (!nl) goto oom;
-        L->plit = nl;
-        const char **nf = realloc(L->pfield, cap * sizeof *nf);
-        if (!nf) goto oom;
-        L->pfield = nf, L->pcap = cap;
+    if (VA_ARRAY_GROW(L->plit, L->pcap, L->np + 1) ||
+        VA_ARRAY_GROW(L->pfield, L->pfcap, L->np + 1) || va_hash_insert(&L->pairs, h, L->np)) {
+        L->oom = 1;
+        return UINT32_MAX;
     }
     L->plit[L->np] = lit, L->pfield[L->np] = field;
-    L->ptab[j] = L->np + 1;
     return L->np++;
-oom:
-    L->oom = 1;
-    return UINT32_MAX;
 }
 
 /* Length of the literal of a requirement id (a pair id), 0 for event-ID sets (L NULL). */
@@ -96,55 +73,25 @@ static uint32_t req_len(const litset *L, uint32_t id) {
     return L ? (uint32_t)L->len[L->plit[id]] : 0;
 }
 
-static uint64_t lit_hash(const char *s, size_t n) {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (uint8_t)ascii_lower((unsigned char)s[i])) * 1099511628211ull;
-    return h ^ (h >> 29);
-}
-
-static int lit_grow(litset *L) {
-    uint32_t cap = L->tcap ? L->tcap * 2 : 1024;
-    uint32_t *t = calloc(cap, sizeof *t);
-    if (!t) return -1;
-    for (uint32_t i = 0; i < L->n; i++) {
-        uint32_t j = (uint32_t)lit_hash(L->s[i], L->len[i]) & (cap - 1);
-        while (t[j]) j = (j + 1) & (cap - 1);
-        t[j] = i + 1;
-    }
-    free(L->tab);
-    L->tab = t, L->tcap = cap;
-    return 0;
-}
-
 static uint32_t lit_intern(litset *L, const char *s, size_t n) {
-    if (2 * (L->n + 1) > L->tcap && lit_grow(L)) goto oom;
-    uint32_t j = (uint32_t)lit_hash(s, n) & (L->tcap - 1);
-    for (; L->tab[j]; j = (j + 1) & (L->tcap - 1)) {
-        uint32_t id = L->tab[j] - 1;
+    uint64_t h = va_hash_mem_lower(s, n, 0);
+    va_hash_iter it;
+    for (uint32_t id = va_hash_first(&L->lits, h, &it); id != VA_HASH_END;
+         id = va_hash_next(&L->lits, &it)) {
         if (L->len[id] != n) continue;
         size_t k = 0;
         while (k < n && L->s[id][k] == (char)ascii_lower((unsigned char)s[k])) k++;
         if (k == n) return id;
     }
-    if (L->n == L->cap) {
-        uint32_t cap = L->cap ? L->cap * 2 : 1024;
-        const char **ns = realloc(L->s, cap * sizeof *ns);
-        if (!ns) goto oom;
-        L->s = ns;
-        size_t *nl = realloc(L->len, cap * sizeof *nl);
-        if (!nl) goto oom;
-        L->len = nl, L->cap = cap;
-    }
     char *c = va_arena_strndup(L->a, s, n);
-    if (!c) goto oom;
+    if (!c || VA_ARRAY_GROW(L->s, L->cap, L->n + 1) || VA_ARRAY_GROW(L->len, L->lcap, L->n + 1) ||
+        va_hash_insert(&L->lits, h, L->n)) {
+        L->oom = 1;
+        return UINT32_MAX;
+    }
     for (size_t k = 0; k < n; k++) c[k] = (char)ascii_lower((unsigned char)c[k]);
     L->s[L->n] = c, L->len[L->n] = n;
-    L->tab[j] = L->n + 1;
     return L->n++;
-oom:
-    L->oom = 1;
-    return UINT32_MAX;
 }
 
 static void req_free(req *r) {
@@ -593,9 +540,9 @@ out:
     free(rr);
     free(L.s);
     free(L.len);
-    free(L.tab);
+    va_hash_free(&L.lits);
     free(L.plit);
     free(L.pfield);
-    free(L.ptab);
+    va_hash_free(&L.pairs);
     return err;
 }
