@@ -17,6 +17,8 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "core/array.h"
+#include "core/hash.h"
 #include "core/arena.h"
 #include "core/utf.h"
 #include "core/vtime.h"
@@ -41,14 +43,15 @@ static const char spaces64[] = "                                                
 /* ---- summary counters -------------------------------------------------------------------- */
 
 typedef struct sum_ent {
-    uint64_t h, count, seq;
+    uint64_t count, seq;
     const char *a, *b, *level; /* rules: title, id, level; hosts: name, NULL, NULL */
     uint32_t alen, blen;
 } sum_ent;
 
 typedef struct sum_map {
-    sum_ent *v; /* open addressing; a == NULL marks an empty slot */
+    sum_ent *v; /* entries in first-seen order, found through h */
     size_t cap, n;
+    va_hash h;
     uint64_t untracked; /* alerts whose key did not fit under SUM_MAX_KEYS */
 } sum_map;
 
@@ -175,62 +178,35 @@ static size_t fmt_short_time(int64_t t, char *out) {
 
 /* ---- summary ----------------------------------------------------------------------------- */
 
-static uint64_t hash2(const char *a, size_t alen, const char *b, size_t blen) {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < alen; i++) h = (h ^ (unsigned char)a[i]) * 0x100000001b3ull;
-    /* A separator, so ("ab", "") and ("a", "b") rarely collide; equality checks lengths. */
-    h = (h ^ 0xFF) * 0x100000001b3ull;
-    for (size_t i = 0; i < blen; i++) h = (h ^ (unsigned char)b[i]) * 0x100000001b3ull;
-    return h;
-}
-
-static int sum_grow(sum_map *m) {
-    size_t cap = m->cap ? m->cap * 2 : 64;
-    sum_ent *v = calloc(cap, sizeof *v);
-    if (!v) return -1;
-    for (size_t i = 0; i < m->cap; i++) {
-        if (!m->v[i].a) continue;
-        size_t j = m->v[i].h & (cap - 1);
-        while (v[j].a) j = (j + 1) & (cap - 1);
-        v[j] = m->v[i];
-    }
-    free(m->v);
-    m->v = v;
-    m->cap = cap;
-    return 0;
-}
-
 /* Count one alert under key (a, b); level is kept with a new key.  -1 if out of memory. */
 static int sum_add(va_out *o, sum_map *m, const char *a, size_t alen, const char *b, size_t blen,
                    const char *level, uint64_t seq) {
     alen = utf8_floor(a, alen, SUM_KEY_CAP);
     blen = utf8_floor(b, blen, SUM_KEY_CAP);
-    uint64_t h = hash2(a, alen, b, blen);
-    if (m->cap) {
-        for (size_t j = h & (m->cap - 1); m->v[j].a; j = (j + 1) & (m->cap - 1)) {
-            sum_ent *e = &m->v[j];
-            if (e->h == h && e->alen == alen && e->blen == blen && !memcmp(e->a, a, alen) &&
-                !memcmp(e->b, b, blen)) {
-                e->count++;
-                return 0;
-            }
+    /* b's length is mixed in, so ("ab", "") and ("a", "b") differ; equality checks both. */
+    uint64_t h = va_hash_mem(b, blen, va_hash_u64(va_hash_mem(a, alen, 0), blen));
+    va_hash_iter it;
+    for (uint32_t i = va_hash_first(&m->h, h, &it); i != VA_HASH_END;
+         i = va_hash_next(&m->h, &it)) {
+        sum_ent *e = &m->v[i];
+        if (e->alen == alen && e->blen == blen && !memcmp(e->a, a, alen) &&
+            !memcmp(e->b, b, blen)) {
+            e->count++;
+            return 0;
         }
     }
     if (m->n >= SUM_MAX_KEYS) {
         m->untracked++;
         return 0;
     }
-    if ((m->n + 1) * 2 > m->cap && sum_grow(m)) return -1;
-    sum_ent e = {.h = h, .count = 1, .seq = seq, .alen = (uint32_t)alen, .blen = (uint32_t)blen};
+    if (VA_ARRAY_GROW(m->v, m->cap, m->n + 1)) return -1;
+    sum_ent e = {.count = 1, .seq = seq, .alen = (uint32_t)alen, .blen = (uint32_t)blen};
     e.a = va_arena_strndup(&o->sum_arena, a, alen);
     e.b = va_arena_strndup(&o->sum_arena, b, blen);
     if (level)
         e.level = va_arena_strndup(&o->sum_arena, level, utf8_floor(level, strlen(level), 64));
-    if (!e.a || !e.b || (level && !e.level)) return -1;
-    size_t j = h & (m->cap - 1);
-    while (m->v[j].a) j = (j + 1) & (m->cap - 1);
-    m->v[j] = e;
-    m->n++;
+    if (!e.a || !e.b || (level && !e.level) || va_hash_insert(&m->h, h, (uint32_t)m->n)) return -1;
+    m->v[m->n++] = e;
     return 0;
 }
 
@@ -278,8 +254,7 @@ static sum_ent **sum_sorted(const sum_map *m) {
     sum_ent **v = malloc((m->n ? m->n : 1) * sizeof *v);
     if (!v) return NULL;
     size_t k = 0;
-    for (size_t i = 0; i < m->cap; i++)
-        if (m->v[i].a) v[k++] = &m->v[i];
+    for (size_t i = 0; i < m->n; i++) v[k++] = &m->v[i];
     qsort(v, k, sizeof *v, cmp_top);
     return v;
 }
@@ -970,6 +945,8 @@ static void destroy(va_out *o) {
     free(o->grp);
     free(o->rules.v);
     free(o->hosts.v);
+    va_hash_free(&o->rules.h);
+    va_hash_free(&o->hosts.h);
     va_arena_free(&o->rows_arena);
     va_arena_free(&o->row_tmp);
     va_arena_free(&o->sum_arena);
