@@ -618,7 +618,8 @@ int va_cmd_hunt(int argc, char **argv) {
         }
         va_progress_end(h.prog);
         h.prog = NULL;
-        for (int i = 0; i < h.nw; i++) h.oom |= h.w[i].oom;
+        for (int i = 0; i < h.nw; i++)
+            h.oom |= h.w[i].oom || va_engine_scratch_failures(h.w[i].se) != 0;
         va_out_stats ost;
         va_out_get_stats(h.out, &ost);
         if (summary < 0) summary = err_tty;

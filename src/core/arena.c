@@ -60,6 +60,23 @@ void *va_arena_alloc(va_arena *a, size_t n) {
     return p;
 }
 
+int va_arena_grow(va_arena *a, void *pp, size_t *cap, size_t n, size_t need, size_t elem) {
+    if (need <= *cap) return 0;
+    size_t nc = *cap ? *cap : 4;
+    while (nc < need) {
+        if (nc > SIZE_MAX / 2) return -1;
+        nc *= 2;
+    }
+    if (!elem || nc > SIZE_MAX / elem) return -1;
+    void *old, *p = va_arena_alloc(a, nc * elem);
+    if (!p) return -1;
+    memcpy(&old, pp, sizeof old);
+    if (n) memcpy(p, old, n * elem);
+    memcpy(pp, &p, sizeof p);
+    *cap = nc;
+    return 0;
+}
+
 char *va_arena_strndup(va_arena *a, const char *s, size_t n) {
     char *p = va_arena_alloc(a, n + 1);
     if (!p) return NULL;

@@ -27,6 +27,13 @@ void va_arena_init(va_arena *a, size_t block_size);
 void *va_arena_alloc(va_arena *a, size_t n);
 /* Copy n bytes into the arena and add a NUL; NULL if out of memory. */
 char *va_arena_strndup(va_arena *a, const char *s, size_t n);
+/* Arrays that live in an arena grow like core/array.h ones, by doubling from 4; the old copy
+ * stays in the arena until it is reset (at most as much again as the final array).  Make
+ * *(T **)pp, holding n elements of elem bytes in capacity *cap, hold need; 0 or -1 (OOM). */
+int va_arena_grow(va_arena *a, void *pp, size_t *cap, size_t n, size_t need, size_t elem);
+#define VA_ARENA_GROW(a, arr, cap, n, need)                                                        \
+    ((size_t)(need) <= (cap) ? 0 : va_arena_grow((a), &(arr), &(cap), (n), (need), sizeof *(arr)))
+
 /* Forget every allocation; keeps the blocks for reuse (one oversized block at most is freed). */
 void va_arena_reset(va_arena *a);
 /* Return all memory to the system.  The arena may be reused after va_arena_init. */

@@ -844,13 +844,9 @@ static va_err start_streaming(va_out *o, int oom) {
 static va_err table_alert(va_out *o, const va_alert *a) {
     if (!o->streaming) {
         if (o->nrows < o->max_sorted) {
-            if (o->nrows == o->rows_cap) {
-                size_t cap = o->rows_cap ? o->rows_cap * 2 : 1024;
-                if (cap > o->max_sorted) cap = o->max_sorted;
-                trow **v = realloc(o->rows, cap * sizeof *v);
-                if (v) o->rows = v, o->rows_cap = cap;
-            }
-            trow *r = o->nrows < o->rows_cap ? make_row(o, &o->rows_arena, a) : NULL;
+            trow *r = !VA_ARRAY_GROW(o->rows, o->rows_cap, o->nrows + 1)
+                          ? make_row(o, &o->rows_arena, a)
+                          : NULL;
             if (r) {
                 o->rows[o->nrows++] = r;
                 return VA_OK;

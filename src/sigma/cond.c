@@ -120,17 +120,9 @@ static va_err unexpected(parser *p, const char *wanted) {
 
 static va_err parse_or(parser *p, va_cond_node **out);
 
-/* Collect operands of one n-ary operator; the list grows by doubling in the arena, the old
- * array is simply abandoned there (bounded by 2x the final size). */
-static int push_kid(parser *p, va_cond_node *n, va_cond_node *kid, uint32_t *cap) {
-    if (n->nkids == *cap) {
-        uint32_t nc = *cap ? *cap * 2 : 4;
-        va_cond_node **k = va_arena_alloc(p->a, nc * sizeof *k);
-        if (!k) return -1;
-        if (n->nkids) memcpy(k, n->kids, n->nkids * sizeof *k);
-        n->kids = k;
-        *cap = nc;
-    }
+/* Collect operands of one n-ary operator, in the arena (see VA_ARENA_GROW). */
+static int push_kid(parser *p, va_cond_node *n, va_cond_node *kid, size_t *cap) {
+    if (VA_ARENA_GROW(p->a, n->kids, *cap, n->nkids, (size_t)n->nkids + 1)) return -1;
     n->kids[n->nkids++] = kid;
     return 0;
 }
@@ -228,7 +220,7 @@ static va_err parse_chain(parser *p, va_cond_node **out, const char *op, va_cond
         return VA_OK;
     }
     va_cond_node *n = node(p, kind, first->pos);
-    uint32_t cap = 0;
+    size_t cap = 0;
     if (!n || push_kid(p, n, first, &cap)) return fail(p, VA_ENOMEM, first->pos, "out of memory");
     while (word_is(p, op)) {
         next(p);

@@ -73,6 +73,10 @@ const char *va_engine_hit_undecided(const va_engine_scratch *s);
 /* Rules evaluated and rules skipped by the prefilter with s so far. */
 void va_engine_scratch_counts(const va_engine_scratch *s, uint64_t *evaluated, uint64_t *skipped);
 
+/* How many times matching with s could not be completed for lack of memory (an event, a rule
+ * or a filter left out); a caller reports any as lost alerts.  0 normally. */
+uint64_t va_engine_scratch_failures(const va_engine_scratch *s);
+
 /* Run ev past the rules; returns the number of rules that matched. */
 uint32_t va_engine_match(const va_engine *e, va_engine_scratch *s, const va_event *ev,
                          va_engine_hit_fn fn, void *ud);

@@ -17,13 +17,13 @@
 struct va_engine_scratch {
     va_value_scratch *sv;
     uint8_t *memo; /* per search identifier: 0 unknown, 1 false, 2 true */
-    uint32_t memo_cap;
+    size_t memo_cap;
     uint8_t *fmemo; /* the same for a filter being evaluated */
-    uint32_t fmemo_cap;
+    size_t fmemo_cap;
     va_buf fold;      /* folded field values of the current event */
     size_t *fold_off; /* per field: offset in fold + 1, 0 if not folded yet */
     uint32_t *fold_len;
-    uint32_t fold_cap;
+    size_t fold_cap, fold_len_cap;
     /* Prefilter state for the current event. */
     const va_engine *owner; /* the engine pf_s belongs to */
     va_prefilter_scratch *pf_s, *pf_any_s;
@@ -34,10 +34,10 @@ struct va_engine_scratch {
     size_t *fstart[2];
     uint32_t *fidx[2];
     uint32_t nval[2];
-    size_t fstart_cap;
+    size_t fstart_cap[2], fidx_cap[2];
     uint64_t *mbits; /* rule bitset: one of its literals occurs in the event */
     uint64_t *cand;  /* rule bitset: the event's candidates */
-    uint32_t words_cap;
+    size_t cand_cap, mbits_cap;
     uint32_t *lit_epoch, *lit_field; /* per literal: last event and field it was seen in */
     uint32_t nlit;
     uint32_t epoch;
@@ -63,7 +63,8 @@ struct va_engine_scratch {
     const va_logsource_route *hit_route;
     const va_event *hit_ev;
     uint8_t *seen; /* per event field, while collecting */
-    uint32_t seen_cap;
+    size_t seen_cap;
+    uint64_t failures; /* events not fully matched: out of memory (va_engine_scratch_counts) */
 };
 
 va_engine_scratch *va_engine_scratch_new(void) {
@@ -344,25 +345,14 @@ static int search_cb(void *ud, uint32_t idx) {
 }
 
 static int grow_fold(va_engine_scratch *s, uint32_t nfields) {
-    if (nfields <= s->fold_cap) return 0;
-    uint32_t cap = s->fold_cap ? s->fold_cap : 32;
-    while (cap < nfields) cap *= 2;
-    size_t *o = realloc(s->fold_off, cap * sizeof *o);
-    if (!o) return -1;
-    s->fold_off = o;
-    uint32_t *l = realloc(s->fold_len, cap * sizeof *l);
-    if (!l) return -1;
-    s->fold_len = l, s->fold_cap = cap;
-    return 0;
+    return VA_ARRAY_GROW(s->fold_off, s->fold_cap, nfields) ||
+                   VA_ARRAY_GROW(s->fold_len, s->fold_len_cap, nfields)
+               ? -1
+               : 0;
 }
 
 static int grow(va_engine_scratch *s, uint32_t nsearch, uint32_t nfields) {
-    if (nsearch > s->memo_cap) {
-        uint8_t *m = realloc(s->memo, nsearch);
-        if (!m) return -1;
-        s->memo = m, s->memo_cap = nsearch;
-    }
-    return grow_fold(s, nfields);
+    return VA_ARRAY_GROW(s->memo, s->memo_cap, nsearch) ? -1 : grow_fold(s, nfields);
 }
 
 /* One rule against the event: its first admitting route, then its condition. */
@@ -372,7 +362,10 @@ static int match_rule(const crule *c, va_engine_scratch *s, const va_event *ev, 
     for (uint32_t k = 0; k < c->nroutes && !route; k++)
         if (va_logsource_route_matches(&c->routes[k], ch, chl, ev->event_id)) route = &c->routes[k];
     if (!route) return 0;
-    if (grow(s, c->ns ? c->ns : 1, 0)) return 0;
+    if (grow(s, c->ns ? c->ns : 1, 0)) {
+        s->failures++;
+        return 0;
+    }
     memset(s->memo, 0, c->ns ? c->ns : 1);
     evalctx x = {c, route, (uint32_t)(route - c->routes), s, ev, s->memo};
     const va_rule_detection *d = c->det;
@@ -399,10 +392,9 @@ static int filtered(const va_engine *e, const crule *c, va_engine_scratch *s, co
             admits = va_logsource_route_matches(&f->routes[k], ch, chl, ev->event_id);
         if (!admits) continue;
         uint32_t need = f->ns ? f->ns : 1;
-        if (need > s->fmemo_cap) {
-            uint8_t *m = realloc(s->fmemo, need);
-            if (!m) return 0;
-            s->fmemo = m, s->fmemo_cap = need;
+        if (VA_ARRAY_GROW(s->fmemo, s->fmemo_cap, need)) {
+            s->failures++; /* the filter could not run: keep the hit */
+            return 0;
         }
         memset(s->fmemo, 0, need);
         evalctx x = {f, s->hit_route, UINT32_MAX, s, ev, s->fmemo}; /* the rule's route */
@@ -485,19 +477,12 @@ static void prefilter_scan(const va_engine *e, va_engine_scratch *s, const va_ev
         memset(s->lit_epoch, 0, s->nlit * sizeof *s->lit_epoch);
         s->epoch = 1;
     }
-    if (ev->n > s->fstart_cap) {
-        for (int t = 0; t < 2; t++) {
-            size_t *n = realloc(s->fstart[t], ev->n * sizeof *n);
-            if (n) s->fstart[t] = n;
-            uint32_t *x = realloc(s->fidx[t], ev->n * sizeof *x);
-            if (x) s->fidx[t] = x;
-            if (!n || !x) {
-                s->all = 1;
-                return;
-            }
+    for (int t = 0; t < 2; t++)
+        if (VA_ARRAY_GROW(s->fstart[t], s->fstart_cap[t], ev->n) ||
+            VA_ARRAY_GROW(s->fidx[t], s->fidx_cap[t], ev->n)) {
+            s->all = 1; /* no scan: every candidate is evaluated, nothing is lost */
+            return;
         }
-        s->fstart_cap = ev->n;
-    }
     va_buf_clear(&s->text[0]);
     va_buf_clear(&s->text[1]);
     s->nval[0] = s->nval[1] = 0;
@@ -551,7 +536,10 @@ uint32_t va_engine_match(const va_engine *e, va_engine_scratch *s, const va_even
     uint32_t hits = 0;
     const char *ch = ev->channel ? ev->channel->val : NULL;
     size_t chl = ev->channel ? ev->channel->vlen : 0;
-    if (grow(s, 1, ev->n ? ev->n : 1)) return 0;
+    if (grow(s, 1, ev->n ? ev->n : 1)) {
+        s->failures++;
+        return 0;
+    }
     va_buf_clear(&s->fold);
     if (s->nvf) {
         s->nvf = 0;
@@ -562,13 +550,9 @@ uint32_t va_engine_match(const va_engine *e, va_engine_scratch *s, const va_even
      * those the prefilter cannot rule out (always evaluated, or a literal found).  Bits are
      * taken in ascending order, so rules run in rule order and each at most once. */
     uint32_t nw = e->nwords;
-    if (nw > s->words_cap) {
-        uint64_t *c = realloc(s->cand, nw * sizeof *c);
-        if (!c) return 0;
-        s->cand = c;
-        uint64_t *m = realloc(s->mbits, nw * sizeof *m);
-        if (!m) return 0;
-        s->mbits = m, s->words_cap = nw;
+    if (VA_ARRAY_GROW(s->cand, s->cand_cap, nw) || VA_ARRAY_GROW(s->mbits, s->mbits_cap, nw)) {
+        s->failures++;
+        return 0;
     }
     uint64_t *cand = s->cand;
     memcpy(cand, e->any, nw * sizeof *cand);
@@ -583,7 +567,10 @@ uint32_t va_engine_match(const va_engine *e, va_engine_scratch *s, const va_even
                 for (uint32_t w = 0; w < nw; w++) cand[w] |= l[k]->bits[w];
     }
     s->scanned = s->all = 0;
-    if (build_ftab(s, ev)) return 0;
+    if (build_ftab(s, ev)) {
+        s->failures++;
+        return 0;
+    }
     if (e->pf) {
         uint64_t need = 0; /* candidates that only a literal can admit */
         for (uint32_t w = 0; w < nw && !need; w++) need = cand[w] & ~e->always_bits[w];
@@ -611,6 +598,10 @@ uint32_t va_engine_match(const va_engine *e, va_engine_scratch *s, const va_even
 void va_engine_scratch_counts(const va_engine_scratch *s, uint64_t *evaluated, uint64_t *skipped) {
     if (evaluated) *evaluated = s->evaluated;
     if (skipped) *skipped = s->skipped;
+}
+
+uint64_t va_engine_scratch_failures(const va_engine_scratch *s) {
+    return s->failures;
 }
 
 /* Mark the event fields through which cf matches (cf as a whole is known to match); for a
@@ -653,10 +644,9 @@ uint32_t va_engine_hit_fields(va_engine_scratch *s, uint32_t *idx, uint32_t cap)
     const crule *c = s->hit_c;
     const va_event *ev = s->hit_ev;
     if (!c || !ev || !ev->n) return 0;
-    if (ev->n > s->seen_cap) {
-        uint8_t *n = realloc(s->seen, ev->n);
-        if (!n) return 0;
-        s->seen = n, s->seen_cap = ev->n;
+    if (VA_ARRAY_GROW(s->seen, s->seen_cap, ev->n)) {
+        s->failures++;
+        return 0;
     }
     memset(s->seen, 0, ev->n);
     evalctx x = {c, s->hit_route, (uint32_t)(s->hit_route - c->routes), s, ev, s->memo};

@@ -23,7 +23,8 @@
 /* A requirement: at least one of ids must occur.  none: the rule part needs nothing. */
 typedef struct req {
     uint32_t *ids;
-    uint32_t n, cap;
+    uint32_t n;
+    size_t cap;
     uint32_t minlen;
     int none;
 } req;
@@ -106,12 +107,7 @@ static void req_none(req *r) {
 
 static int req_add(req *r, uint32_t id, uint32_t len) {
     if (r->n == PF_MAXSET) return -1;
-    if (r->n == r->cap) {
-        uint32_t cap = r->cap ? r->cap * 2 : 4;
-        uint32_t *v = realloc(r->ids, cap * sizeof *v);
-        if (!v) return -1;
-        r->ids = v, r->cap = cap;
-    }
+    if (VA_ARRAY_GROW(r->ids, r->cap, r->n + 1)) return -1;
     r->ids[r->n++] = id;
     if (!r->minlen || len < r->minlen) r->minlen = len;
     return 0;

@@ -202,14 +202,7 @@ static va_err oom(cctx *c) {
 }
 
 static ustr *list_push(cctx *c, ulist *l, size_t *cap) {
-    if (l->n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 4;
-        ustr *nv = va_arena_alloc(c->a, nc * sizeof *nv);
-        if (!nv) return NULL;
-        if (l->n) memcpy(nv, l->v, l->n * sizeof *nv);
-        l->v = nv;
-        *cap = nc;
-    }
+    if (VA_ARENA_GROW(c->a, l->v, *cap, l->n, l->n + 1)) return NULL;
     return &l->v[l->n++];
 }
 
