@@ -23,8 +23,11 @@ void va_buf_init(va_buf *b);
 void va_buf_free(va_buf *b);
 /* Make room for extra more bytes; 0 on success, -1 (and oom set) on failure. */
 int va_buf_reserve(va_buf *b, size_t extra);
+/* Empty b for the next unit of output; also forgets an earlier failed append (the caller has
+ * checked ->oom for what it wrote before), so a reused buffer recovers once memory is back. */
 static inline void va_buf_clear(va_buf *b) {
     b->len = 0;
+    b->oom = 0;
     if (b->cap) b->p[0] = 0;
 }
 void va_buf_put_slow(va_buf *b, const void *p, size_t n);

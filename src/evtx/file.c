@@ -99,7 +99,10 @@ static va_err check_header(va_evtx_file *f) {
 
 static va_err file_init(va_evtx_file *f, const char *name, size_t len, va_diag_fn diag,
                         void *diag_ud) {
-    if (!(f->path = strdup(name))) return VA_ENOMEM;
+    if (!(f->path = strdup(name))) {
+        report(diag, diag_ud, name, VA_SEV_ERROR, VA_ENOMEM, -1, -1, "out of memory: not read");
+        return VA_ENOMEM;
+    }
     f->len = len;
     f->diag = diag, f->diag_ud = diag_ud;
     f->nchunks =
@@ -157,6 +160,7 @@ va_err va_evtx_open(const char *path, va_diag_fn diag, void *diag_ud, va_evtx_fi
     if (!f || !f->hdr) {
         free(f);
         close(fd);
+        report(diag, diag_ud, path, VA_SEV_ERROR, VA_ENOMEM, -1, -1, "out of memory: not read");
         return VA_ENOMEM;
     }
     f->fd = fd;

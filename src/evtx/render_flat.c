@@ -25,6 +25,7 @@ static void f_attr(void *ud, const char *name, uint32_t len, const bx_val *v, ui
         va_vtype ti = bx_val_fmt(&v[i], 0, s);
         t = nv == 1 ? ti : VA_V_STR;
     }
+    if (s->oom) x->fl.err = VA_ENOMEM; /* a cut value must not pass as the value */
     va_flat_attr(&x->fl, name, len, s->p ? s->p : "", s->len, t);
 }
 

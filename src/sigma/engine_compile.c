@@ -219,6 +219,7 @@ va_err va_engine_compile_rules(va_engine *e, const va_rule_set *set, const va_en
         va_logsource_route *routes =
             va_logsource_routes(o->logsources, &e->arena, r->logsource.product,
                                 r->logsource.category, r->logsource.service, &nroutes, &unknown);
+        if (!routes && !unknown) return VA_ENOMEM;
         if (!nroutes) {
             st->unmapped++;
             report(diag, ud, r, VA_EUNSUPPORTED, "logsource '%s' is not in the mapping (%s)",

@@ -84,8 +84,9 @@ va_err va_logsource_load(va_arena *a, const char *path, va_logsource_map **out,
  *  - category and/or service: the routes of each named source; with both, the category's
  *    routes restricted to the service's channels;
  *  - product alone: one route with no constraint (every event of the product);
- *  - a name the mapping does not know: no routes, and *unknown names it (static or map
- *    string).
+ *  - a name the mapping does not know: no routes (NULL), and *unknown names it (static or map
+ *    string);
+ *  - out of memory: NULL with *unknown NULL (an empty selection is a non-NULL array with *n 0).
  * The returned array is allocated from a; *n gets its length. */
 va_logsource_route *va_logsource_routes(const va_logsource_map *m, va_arena *a, const char *product,
                                         const char *category, const char *service, uint32_t *n,
