@@ -47,6 +47,34 @@ if [ -d "$shared/sigma/rules" ]; then
         grep -m1 -E '^ +condition:' "$f" | sed -E 's/^ +condition: *//' >"$seeds/cond/$(basename "$f").txt"
     done
 fi
+# fuzz_sigma_hunt: rules, "=====", JSON-lines events.  The pack's rules over the generated
+# sample logs, and SigmaHQ regression rules over their own recordings where present.
+mkdir -p "$seeds/hunt"
+if [ -x build-fuzz/vaern-gen-evtx ] && [ -x build-fuzz/vaern ]; then
+    build-fuzz/vaern-gen-evtx sample "$seeds/sample" >/dev/null 2>&1 || true
+    build-fuzz/vaern dump "$seeds/sample" 2>/dev/null | head -c 30000 >"$seeds/sample.jsonl" || true
+    for f in rules/vaern/*.yml; do
+        { cat "$f"; printf '\n=====\n'; cat "$seeds/sample.jsonl"; } >"$seeds/hunt/$(basename "$f")"
+    done
+fi
+# A keyword rule (literals needed anywhere) and a regex with a match limit to reach.
+printf '%s\n' "title: K" "logsource: {product: windows}" "detection:" \
+    "  kw: ['mimikatz', 'sekurlsa::']" "  re: {CommandLine|re: '(a+)+b'}" \
+    "  condition: kw or re" "=====" \
+    '{"Channel":"Security","EventID":4688,"CommandLine":"run sekurlsa::logonpasswords"}' \
+    '{"Channel":"Security","EventID":4688,"CommandLine":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaac ab"}' \
+    >"$seeds/hunt/keywords.seed"
+if [ -d "$shared/sigma/regression_data" ]; then
+    find "$shared"/sigma/regression_data -name info.yml | sort | awk 'NR % 20 == 1' |
+        while read -r info; do
+            d=$(dirname "$info")
+            rule=$shared/sigma/${d#"$shared"/sigma/regression_data/}.yml
+            js=$(ls "$d"/*.json 2>/dev/null | head -1)
+            [ -n "$js" ] && [ -f "$rule" ] || continue
+            { cat "$rule"; printf '\n=====\n'; head -c 20000 "$js"; } \
+                >"$seeds/hunt/$(basename "$d").seed"
+        done
+fi
 fail=0
 for fz in build-fuzz/fuzz/fuzz_*; do
     [ -x "$fz" ] || continue
@@ -59,6 +87,7 @@ for fz in build-fuzz/fuzz/fuzz_*; do
         fuzz_sigma_cond) corpus=$seeds/cond; maxlen=4096 ;;
         fuzz_sigma_value) corpus=$seeds/value; maxlen=4096 ;;
         fuzz_sigma_placeholders) corpus=$seeds/ph; maxlen=4096 ;;
+        fuzz_sigma_hunt) corpus=$seeds/hunt; maxlen=65536 ;;
         fuzz_sigma_*) corpus=$seeds/empty; maxlen=4096 ;;
         *) corpus=$seeds/evtx; maxlen=65536 ;;
     esac
