@@ -1108,10 +1108,10 @@ static uint32_t computed_field(evalctx *x, const va_logsource_field *spec) {
         return UINT32_MAX;
     const char *val[8] = {0};
     uint32_t len[8] = {0};
-    uint32_t np = spec->conv == VA_LOGSOURCE_JOIN ? spec->nparts : 1;
-    if (np > 8) np = 8; /* the loader's joins are short; more parts are not read */
+    uint32_t np = spec->nparts;
+    if (np > 8) np = 8; /* the loader allows VA_LOGSOURCE_MAX_PARTS (8) */
     for (uint32_t p = 0; p < np; p++) {
-        const char *name = spec->conv == VA_LOGSOURCE_JOIN ? spec->parts[p] : spec->field;
+        const char *name = spec->parts[p];
         size_t nl = strlen(name);
         for (uint32_t i = 0; i < ev->n && !val[p]; i++)
             if (ev->f[i].nlen == nl && !memcmp(ev->f[i].name, name, nl))
@@ -1146,6 +1146,11 @@ typedef struct fpos {
 
 static fpos field_pos(evalctx *x, const char *name, uint32_t len) {
     fpos p = {name, len, UINT32_MAX, 0};
+    /* An event that fails its route's conditions shows the rule no field (logsource.h). */
+    if (x->route && x->route->test && computed_field(x, x->route->test) == UINT32_MAX) {
+        p.absent = 1;
+        return p;
+    }
     const va_logsource_field *lf = route_field(x->route, name, len);
     if (!lf) return p;
     if (lf->conv == VA_LOGSOURCE_RENAME) {
@@ -1497,10 +1502,8 @@ static void seen_field(evalctx *x, const cfield *cf, uint8_t *seen) {
     if (cf->nlen) {
         const va_logsource_field *lf = route_field(x->route, cf->name, cf->nlen);
         if (lf && lf->conv != VA_LOGSOURCE_RENAME) {
-            uint32_t np = lf->conv == VA_LOGSOURCE_JOIN ? lf->nparts : 1;
-            for (uint32_t k = 0; k < np; k++) {
-                fpos q = {lf->conv == VA_LOGSOURCE_JOIN ? lf->parts[k] : lf->field, 0, UINT32_MAX,
-                          0};
+            for (uint32_t k = 0; k < lf->nparts; k++) {
+                fpos q = {lf->parts[k], 0, UINT32_MAX, 0};
                 q.len = (uint32_t)strlen(q.name);
                 uint32_t i = field_next(x, &q, 0); /* the first, as computed_field read it */
                 if (i != UINT32_MAX) seen[i] = 1;
