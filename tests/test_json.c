@@ -373,6 +373,7 @@ typedef struct mapped {
     va_buf text;
     va_event ev;
     va_json *root;
+    va_jsonev_notes notes;
 } mapped;
 
 static void map_doc(mapped *m, const char *doc) {
@@ -382,7 +383,7 @@ static void map_doc(mapped *m, const char *doc) {
     if (parse(&m->a, doc, strlen(doc), NULL, &m->root, &e)) fail_msg("parse: %s", e.reason);
     va_event_init(&m->ev, &m->a);
     const char *why = NULL;
-    va_err rc = va_jsonev_map(m->root, &m->ev, &m->text, &why);
+    va_err rc = va_jsonev_map(m->root, &m->ev, &m->text, &why, &m->notes);
     if (rc) fail_msg("map: %d %s", rc, why ? why : "");
 }
 
@@ -564,8 +565,8 @@ static void map_nxlog(void **state) {
         {"Opcode", "0", VA_V_UINT},
         {"RenderingInfo_Opcode", "Info", VA_V_STR},
         {"Keywords", "0x8020000000000000", VA_V_STR},
-        /* EventTime has no zone: taken as UTC; @timestamp (the shipper's) is dropped. */
-        {"TimeCreated", "2020-08-05T02:09:26.0000000Z", VA_V_STR},
+        /* EventTime (local, no zone) is not taken as UTC: @timestamp, in UTC, is the time. */
+        {"TimeCreated", "2020-08-05T06:09:29.6260000Z", VA_V_STR},
         {"EventRecordID", "110748", VA_V_UINT},
         {"ProcessID", "4", VA_V_UINT},
         {"ThreadID", "4888", VA_V_UINT},
@@ -586,6 +587,7 @@ static void map_nxlog(void **state) {
     assert_int_equal(m.ev.event_id, 4688);
     assert_int_equal(m.ev.record_id, 110748);
     assert_string_equal(m.ev.computer->val, "WORKSTATION5.theshire.local");
+    assert_null(m.notes.unzoned_time);
     unmap(&m);
 
     /* TimeCreated wins over @timestamp; an offset is converted to UTC; numeric strings for the
@@ -603,6 +605,73 @@ static void map_nxlog(void **state) {
     };
     expect_fields(&m.ev, w2, sizeof w2 / sizeof w2[0]);
     unmap(&m);
+}
+
+/* The event's time: a zoned time wins over one without a zone whatever the member order; a
+ * time without a zone is used only when there is nothing else, read as UTC and noted. */
+static void map_times(void **state) {
+    (void)state;
+    static const struct {
+        const char *doc, *want;
+        int unzoned;
+    } cases[] = {
+        /* NXLog through Logstash: EventTime is local (here UTC-4), @timestamp UTC. */
+        {"{\"EventTime\":\"2020-08-05 02:09:26\",\"@timestamp\":\"2020-08-05T06:09:29.626Z\","
+         "\"EventID\":1,\"Channel\":\"C\"}",
+         "2020-08-05T06:09:29.6260000Z", 0},
+        {"{\"@timestamp\":\"2020-08-05T06:09:29.626Z\",\"EventTime\":\"2020-08-05 02:09:26\","
+         "\"EventID\":1,\"Channel\":\"C\"}",
+         "2020-08-05T06:09:29.6260000Z", 0},
+        /* an unzoned TimeCreated does not win over a zoned @timestamp either */
+        {"{\"TimeCreated\":\"2020-10-18 10:56:18.799\",\"@timestamp\":\"2020-10-19T02:56:18.8Z\","
+         "\"EventID\":1,\"Channel\":\"C\"}",
+         "2020-10-19T02:56:18.8000000Z", 0},
+        /* a zoned EventTime (NXLog configured for ISO 8601 with offset) is used as it says */
+        {"{\"EventTime\":\"2020-08-05T02:09:26-04:00\",\"@timestamp\":\"2020-08-05T06:09:29Z\","
+         "\"EventID\":1,\"Channel\":\"C\"}",
+         "2020-08-05T06:09:26.0000000Z", 0},
+        /* text that is no time does not hide a time that is one */
+        {"{\"TimeCreated\":\"yesterday\",\"@timestamp\":\"2020-08-05T06:09:29Z\","
+         "\"EventID\":1,\"Channel\":\"C\"}",
+         "2020-08-05T06:09:29.0000000Z", 0},
+        /* only times without a zone: the first, read as UTC, noted */
+        {"{\"TimeCreated\":\"2020-10-18 10:56:18.799\",\"EventID\":1,\"Channel\":\"C\"}",
+         "2020-10-18T10:56:18.7990000Z", 1},
+        {"{\"EventReceivedTime\":\"2020-08-05 02:09:29\",\"EventTime\":\"2020-08-05 02:09:26\","
+         "\"EventID\":1,\"Channel\":\"C\"}",
+         "2020-08-05T02:09:26.0000000Z", 1},
+        /* nothing readable: the text as it is, no note (there is no time to doubt) */
+        {"{\"TimeCreated\":\"yesterday\",\"EventID\":1,\"Channel\":\"C\"}", "yesterday", 0},
+        /* Winlogbeat: @timestamp, unless only time_created has a zone */
+        {"{\"@timestamp\":\"2021-03-01T10:00:00.123Z\",\"winlog\":{\"time_created\":"
+         "\"2021-03-01T09:59:59Z\",\"channel\":\"C\"}}",
+         "2021-03-01T10:00:00.1230000Z", 0},
+        {"{\"@timestamp\":\"2021-03-01 10:00:00\",\"winlog\":{\"time_created\":"
+         "\"2021-03-01T11:00:00+02:00\",\"channel\":\"C\"}}",
+         "2021-03-01T09:00:00.0000000Z", 0},
+        {"{\"@timestamp\":\"2021-03-01 10:00:00\",\"winlog\":{\"channel\":\"C\"}}",
+         "2021-03-01T10:00:00.0000000Z", 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        mapped m;
+        map_doc(&m, cases[i].doc);
+        const char *got = NULL;
+        for (uint32_t k = 0; k < m.ev.n; k++)
+            if (!strcmp(m.ev.f[k].name, "TimeCreated")) {
+                if (got) fail_msg("case %zu: two times", i);
+                got = m.ev.f[k].val;
+            }
+        if (!got || strcmp(got, cases[i].want))
+            fail_msg("case %zu: time %s, want %s", i, got ? got : "(none)", cases[i].want);
+        if (!!m.notes.unzoned_time != cases[i].unzoned)
+            fail_msg("case %zu: unzoned note %d, want %d", i, !!m.notes.unzoned_time,
+                     cases[i].unzoned);
+        /* the times not used are not event fields */
+        for (uint32_t k = 0; k < m.ev.n; k++)
+            if (!strcmp(m.ev.f[k].name, "EventTime") || !strcmp(m.ev.f[k].name, "@timestamp"))
+                fail_msg("case %zu: %s kept", i, m.ev.f[k].name);
+        unmap(&m);
+    }
 }
 
 static const char winlogbeat_doc[] =
@@ -687,7 +756,7 @@ static void map_unknown_shapes(void **state) {
         va_event ev;
         va_event_init(&ev, &a);
         const char *why = NULL;
-        assert_int_equal(va_jsonev_map(root, &ev, &text, &why), VA_EFORMAT);
+        assert_int_equal(va_jsonev_map(root, &ev, &text, &why, NULL), VA_EFORMAT);
         assert_non_null(why);
         assert_int_equal(ev.n, 0);
         va_buf_free(&text);
@@ -1008,6 +1077,39 @@ static void reader_damage(void **state) {
     assert_int_equal(st.warnings, 1);
 }
 
+/* Times without a zone: read as UTC, reported once per input, every one counted. */
+static void reader_unzoned_times(void **state) {
+    (void)state;
+    const char in[] = "{\"EventID\":1,\"Channel\":\"A\",\"TimeCreated\":\"2020-10-18 10:56:18\"}\n"
+                      "{\"EventID\":2,\"Channel\":\"A\",\"TimeCreated\":\"2020-10-18T10:56:19Z\"}\n"
+                      "{\"EventID\":3,\"Channel\":\"A\",\"EventTime\":\"2020-10-18 10:56:20\"}\n"
+                      "{\"EventID\":4,\"Channel\":\"A\",\"TimeCreated\":\"2020-10-18 10:56:21\"}\n";
+    seen s = {0};
+    va_jsonev_stats st = run_reader(in, strlen(in), 0, NULL, &s);
+    assert_int_equal(s.nev, 4);
+    assert_int_equal(st.events, 4);
+    assert_int_equal(st.unzoned_times, 3);
+    assert_int_equal(st.warnings, 1);
+    assert_int_equal(st.bad, 0);
+    assert_int_equal(s.ndiag, 1);
+    assert_int_equal(s.d[0].sev, VA_SEV_WARN);
+    /* named by the first such event's line, at the offset of its time value */
+    has(&s, 0, VA_EFORMAT, "line", 1, (int64_t)(strchr(in, '2') - in - 1),
+        "event time \"2020-10-18 10:56:18\" (TimeCreated) has no time zone");
+    assert_non_null(strstr(s.d[0].msg, "read as UTC (reported once per input)"));
+    /* A second input is reported again. */
+    const char *rest = strchr(in, '\n') + 1;
+    run_reader(rest, strlen(rest), 7, NULL, &s);
+    assert_int_equal(s.ndiag, 1);
+    has(&s, 0, VA_EFORMAT, "line", 2, -1, "(EventTime) has no time zone");
+    /* An input whose times all have zones: nothing to report. */
+    const char ok[] = "{\"EventID\":1,\"Channel\":\"A\",\"EventTime\":\"2020-10-18 10:56:18\","
+                      "\"@timestamp\":\"2020-10-18T14:56:19.1Z\"}\n";
+    st = run_reader(ok, strlen(ok), 0, NULL, &s);
+    assert_int_equal(s.ndiag, 0);
+    assert_int_equal(st.unzoned_times, 0);
+}
+
 static void reader_limits_and_stop(void **state) {
     (void)state;
     seen s = {0};
@@ -1151,9 +1253,15 @@ static void cli_dump_json(void **state) {
     va_buf out;
     va_buf_init(&out);
     char cmd[1024];
+    /* The NXLog form's time has no zone: read as UTC, reported once, so the exit status is 1. */
+    snprintf(cmd, sizeof cmd, "'%s' dump '%s' 2>&1 >/dev/null", bin, good);
+    assert_int_equal(run_cmd(cmd, &out), 1);
+    assert_non_null(strstr(out.p, "a.json: line 2: offset 0x"));
+    assert_non_null(
+        strstr(out.p, "has no time zone and the event has no time with one: read as UTC"));
     /* The two forms of the same event print the same core fields. */
     snprintf(cmd, sizeof cmd, "'%s' dump '%s' 2>/dev/null", bin, good);
-    assert_int_equal(run_cmd(cmd, &out), 0);
+    assert_int_equal(run_cmd(cmd, &out), 1);
     char *nl = strchr(out.p, '\n');
     assert_non_null(nl);
     assert_non_null(strstr(out.p, "\"EventID\":4688"));
@@ -1197,12 +1305,14 @@ int main(void) {
         cmocka_unit_test(map_evtx_dump),
         cmocka_unit_test(map_evtx_dump_data_forms),
         cmocka_unit_test(map_nxlog),
+        cmocka_unit_test(map_times),
         cmocka_unit_test(map_winlogbeat),
         cmocka_unit_test(map_unknown_shapes),
         cmocka_unit_test(same_event_same_fields),
         cmocka_unit_test(reader_layouts),
         cmocka_unit_test(reader_sources),
         cmocka_unit_test(reader_damage),
+        cmocka_unit_test(reader_unzoned_times),
         cmocka_unit_test(reader_limits_and_stop),
         cmocka_unit_test(reader_file),
         cmocka_unit_test(cli_dump_json),

@@ -14,7 +14,10 @@
  *     become RenderingInfo_Level, RenderingInfo_Task, RenderingInfo_Opcode, RenderingInfo_Keyword,
  *     the names the flattener gives EVTX's own rendered texts;
  *   - Keywords as a number (NXLog writes the 64-bit mask as a signed integer) becomes EVTX's
- *     "0x%016x" text.
+ *     "0x%016x" text;
+ *   - the time is the first candidate that says its zone, never a zone-less one while a
+ *     zoned one is there (pick_time; the order is in winevent.h): NXLog's EventTime is local
+ *     time, and reading it as UTC put events hours off.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -112,6 +115,35 @@ static va_err add_keywords(va_event *ev, const va_json *v) {
         return add_static(ev, "Keywords", v);
     if (v->type == VA_JSON_STRING && v->len) return add_static(ev, "RenderingInfo_Keyword", v);
     return add_static(ev, "Keywords", v);
+}
+
+/* Does ISO 8601 text say its zone ("Z", "+02:00", "-0400")?  Only after the date: a '-' there
+ * can only start an offset. */
+static int has_zone(const char *s, size_t n) {
+    if (n <= 10 || (s[10] != 'T' && s[10] != ' ')) return 0;
+    for (size_t i = 11; i < n; i++)
+        if (s[i] == 'Z' || s[i] == 'z' || s[i] == '+' || s[i] == '-') return 1;
+    return 0;
+}
+
+/* Which of the time members cand[0..n) (NULL where absent) is the event's time: the first
+ * that is a time with a zone; else the first that is a time without one (*unzoned set: it
+ * will be read as UTC); else the first present, kept as the text it is.  A time without a
+ * zone is never taken as UTC while a zoned one is there. */
+static const va_json *pick_time(const va_json *const *cand, size_t n, int *unzoned) {
+    int64_t ns;
+    for (size_t i = 0; i < n; i++)
+        if (is_str(cand[i]) && !va_time_parse_iso(cand[i]->s, cand[i]->len, &ns) &&
+            has_zone(cand[i]->s, cand[i]->len))
+            return cand[i];
+    for (size_t i = 0; i < n; i++)
+        if (is_str(cand[i]) && !va_time_parse_iso(cand[i]->s, cand[i]->len, &ns)) {
+            *unzoned = 1;
+            return cand[i];
+        }
+    for (size_t i = 0; i < n; i++)
+        if (cand[i]) return cand[i];
+    return NULL;
 }
 
 /* TimeCreated as vaern writes it (7 fractional digits, UTC); text it cannot read stays as is. */
@@ -323,8 +355,10 @@ typedef struct sysfield {
     int kind;
 } sysfield;
 
-/* In EVTX's System order.  The time comes from the first of TimeCreated, EventTime (NXLog's
- * name for the same) and @timestamp (the shipper's) that is present. */
+/* In EVTX's System order.  The time is one of TimeCreated, EventTime (NXLog's name for it, in
+ * the host's local time without a zone as NXLog writes it by default) and @timestamp (the
+ * shipper's, in UTC: Logstash's reception time unless a pipeline sets it), chosen by
+ * pick_time: the first with a zone, else the first without, read as UTC and noted. */
 static const sysfield nx_sys[] = {
     {"SourceName", "Provider_Name", K_STR},
     {"ProviderGuid", "Provider_Guid", K_STR},
@@ -388,24 +422,35 @@ static int nx_is_known(const char *k, size_t kl) {
     return 0;
 }
 
-static va_err map_nxlog(const va_json *root, va_event *ev) {
+static va_err map_nxlog(const va_json *root, va_event *ev, va_jsonev_notes *notes) {
     va_err e = VA_OK;
-    int have_time = 0;
+    const va_json *cand[3] = {NULL, NULL, NULL}; /* TimeCreated, EventTime, @timestamp */
+    size_t nc = 0;
+    for (size_t i = 0; i < sizeof nx_sys / sizeof nx_sys[0]; i++) {
+        if (nx_sys[i].kind != K_TIME) continue;
+        for (const va_json *c = root->child; c && !cand[nc]; c = c->next)
+            if (keyeq(c->key, c->klen, nx_sys[i].src) && va_json_is_scalar(c) &&
+                c->type != VA_JSON_NULL)
+                cand[nc] = c;
+        nc++;
+    }
+    int unzoned = 0, time_done = 0;
+    const va_json *t = pick_time(cand, nc, &unzoned);
     for (size_t i = 0; i < sizeof nx_sys / sizeof nx_sys[0] && !e; i++) {
         const sysfield *f = &nx_sys[i];
-        if (f->kind == K_TIME && have_time) continue;
+        if (f->kind == K_TIME) {
+            if (t && !time_done) e = add_time(ev, t);
+            time_done = 1;
+            continue;
+        }
         /* Repeated members (not NXLog's habit, but valid JSON) are kept as repeated fields. */
         for (const va_json *c = root->child; c && !e; c = c->next) {
             if (!keyeq(c->key, c->klen, f->src)) continue;
-            if (f->kind == K_TIME) {
-                if (!va_json_is_scalar(c) || c->type == VA_JSON_NULL) continue;
-                have_time = 1;
-            }
             e = va_json_is_scalar(c) ? add_sys(ev, f, c)
                                      : add_member(ev, f->dst, strlen(f->dst), c, 1, 0);
-            if (f->kind == K_TIME) break;
         }
     }
+    if (notes && unzoned) notes->unzoned_time = t;
     for (const va_json *c = root->child; c && !e; c = c->next)
         if (!nx_is_known(c->key, c->klen)) e = add_member(ev, c->key, c->klen, c, 1, 0);
     return e;
@@ -413,7 +458,7 @@ static va_err map_nxlog(const va_json *root, va_event *ev) {
 
 /* ---- Winlogbeat / ECS -------------------------------------------------------------------- */
 
-static va_err map_winlogbeat(const va_json *root, va_event *ev) {
+static va_err map_winlogbeat(const va_json *root, va_event *ev, va_jsonev_notes *notes) {
     const va_json *w = va_json_get(root, "winlog"), *v;
     va_err e = VA_OK;
 #define WL(expr)                                                                                   \
@@ -436,9 +481,13 @@ static va_err map_winlogbeat(const va_json *root, va_event *ev) {
     if (va_json_is_scalar(v = va_json_get(w, "opcode")))
         WL(add_num_or_name(ev, "Opcode", "RenderingInfo_Opcode", v));
     if ((v = va_json_get(w, "keywords"))) WL(add_keywords(ev, v));
-    v = va_json_get(root, "@timestamp");
-    if (!is_str(v)) v = va_json_get(w, "time_created");
-    if (va_json_is_scalar(v)) WL(add_time(ev, v));
+    /* @timestamp is Winlogbeat's copy of the event's time, in UTC. */
+    const va_json *cand[2] = {va_json_get(root, "@timestamp"), va_json_get(w, "time_created")};
+    for (size_t i = 0; i < 2; i++)
+        if (!va_json_is_scalar(cand[i]) || cand[i]->type == VA_JSON_NULL) cand[i] = NULL;
+    int unzoned = 0;
+    if ((v = pick_time(cand, 2, &unzoned))) WL(add_time(ev, v));
+    if (notes && unzoned) notes->unzoned_time = v;
     if (va_json_is_scalar(v = va_json_get(w, "record_id"))) WL(add_num(ev, "EventRecordID", v));
     if (va_json_is_scalar(v = va_json_get(w, "activity_id")))
         WL(add_static(ev, "Correlation_ActivityID", v));
@@ -482,16 +531,18 @@ const char *va_jsonev_format_name(va_jsonev_format f) {
     return (unsigned)f < sizeof names / sizeof names[0] ? names[f] : "unknown";
 }
 
-va_err va_jsonev_map(const va_json *v, va_event *ev, va_buf *text, const char **why) {
+va_err va_jsonev_map(const va_json *v, va_event *ev, va_buf *text, const char **why,
+                     va_jsonev_notes *notes) {
     va_err e;
+    if (notes) memset(notes, 0, sizeof *notes);
     switch (va_jsonev_detect(v)) {
     case VA_JSONEV_EVTX_DUMP:
         return map_evtx_dump(v, ev, text);
     case VA_JSONEV_NXLOG:
-        e = map_nxlog(v, ev);
+        e = map_nxlog(v, ev, notes);
         break;
     case VA_JSONEV_WINLOGBEAT:
-        e = map_winlogbeat(v, ev);
+        e = map_winlogbeat(v, ev, notes);
         break;
     default:
         if (why)
