@@ -23,6 +23,9 @@
 #include "core/event.h"
 #include "json/json.h"
 #include "json/winevent.h"
+#include "sigma/engine.h"
+#include "sigma/logsource.h"
+#include "sigma/rule.h"
 
 /* ---- helpers ----------------------------------------------------------------------------- */
 
@@ -897,6 +900,126 @@ static int on_event(void *ud, const va_event *ev) {
     return s->stop_after && s->nev >= s->stop_after;
 }
 
+/* Classic PowerShell events (channel "Windows PowerShell"): EVTX has the details block as an
+ * unnamed Data; NXLog only the rendered Message, Winlogbeat param1..3.  All three give the rule
+ * the same Data text. */
+#define PS_DETAILS                                                                                 \
+    "\\tNewEngineState=Available\\r\\n\\tPreviousEngineState=None\\r\\n\\r\\n\\tSequenceNumber=13" \
+    "\\r\\n\\r\\n\\tHostName=ConsoleHost\\r\\n\\tHostVersion=2.0\\r\\n\\tHostId=64821494-0737-"    \
+    "4ce9-ad67-"                                                                                   \
+    "3ac0e50a81b8\\r\\n\\tHostApplication=powershell -version 2 -c "                               \
+    "calc\\r\\n\\tEngineVersion=2.0\\r\\n"                                                         \
+    "\\tRunspaceId=74ae21ca-7fa9-40cc-a265-7a41fdb168a6\\r\\n\\tPipelineId=\\r\\n\\tCommandLine="
+static const char ps_evtx_dump[] =
+    "{\"Event\":{\"System\":{\"Provider\":{\"#attributes\":{\"Name\":\"PowerShell\"}},"
+    "\"EventID\":400,\"Channel\":\"Windows PowerShell\",\"Computer\":\"PC1\",\"TimeCreated\":"
+    "{\"#attributes\":{\"SystemTime\":\"2021-01-28T09:58:44.538760Z\"}}},\"EventData\":{\"Data\":"
+    "{\"#text\":[\"Available\",\"None\",\"" PS_DETAILS "\"]}}}}";
+static const char ps_nxlog[] =
+    "{\"EventID\":400,\"SourceName\":\"PowerShell\",\"Channel\":\"Windows PowerShell\","
+    "\"Hostname\":\"PC1\",\"EventTime\":\"2021-01-28T10:58:44+01:00\",\"Message\":\"Engine state "
+    "is changed from None to Available. \\r\\n\\r\\nDetails: \\r\\n" PS_DETAILS "\\r\\n\"}";
+static const char ps_winlogbeat[] =
+    "{\"@timestamp\":\"2021-01-28T09:58:44.538Z\",\"winlog\":{\"channel\":\"Windows PowerShell\","
+    "\"provider_name\":\"PowerShell\",\"event_id\":400,\"computer_name\":\"PC1\",\"event_data\":"
+    "{\"param1\":\"Available\",\"param2\":\"None\",\"param3\":\"" PS_DETAILS "\"}},\"message\":"
+    "\"Engine state is changed from None to Available.\"}";
+
+static const char *data_of(const va_event *ev, int i) {
+    for (uint32_t k = 0; k < ev->n; k++)
+        if (!strcmp(ev->f[k].name, "Data") && !i--) return ev->f[k].val;
+    return NULL;
+}
+
+/* Rules as SigmaHQ writes them for these events (posh_pc_*): tests on Data. */
+static const char PS_RULES[] =
+    "title: Downgrade\n"
+    "logsource: {product: windows, category: ps_classic_start}\n"
+    "detection:\n"
+    "  selection: {Data|contains: 'EngineVersion=2.'}\n"
+    "  filter: {Data|contains: 'HostVersion=2.'}\n"
+    "  condition: selection and not filter\n"
+    "---\n"
+    "title: Console host\n"
+    "logsource: {product: windows, category: ps_classic_start}\n"
+    "detection:\n"
+    "  selection: {Data|contains|all: ['HostName=ConsoleHost', 'HostApplication=powershell "
+    "-version']}\n"
+    "  null_host: {Data|re: 'HostId=[a-zA-Z0-9-]{36}\\s+EngineVersion='}\n"
+    "  condition: selection and not null_host\n";
+
+static int count_hits(void *ud, const va_rule *r, const va_event *ev) {
+    (void)r, (void)ev;
+    (*(int *)ud)++;
+    return 0;
+}
+
+static void map_ps_classic(void **state) {
+    (void)state;
+    mapped m[3];
+    map_doc(&m[0], ps_evtx_dump);
+    map_doc(&m[1], ps_nxlog);
+    map_doc(&m[2], ps_winlogbeat);
+    const char *block = data_of(&m[0].ev, 2);
+    assert_non_null(block);
+    assert_non_null(strstr(block, "HostApplication=powershell -version 2"));
+    /* NXLog: the Message's details block, without the template's words or the final CRLF */
+    assert_string_equal(data_of(&m[1].ev, 0), block);
+    assert_null(data_of(&m[1].ev, 1));
+    /* Winlogbeat: param1..3 are the unnamed Data, in order */
+    assert_string_equal(data_of(&m[2].ev, 0), "Available");
+    assert_string_equal(data_of(&m[2].ev, 1), "None");
+    assert_string_equal(data_of(&m[2].ev, 2), block);
+    /* The same rules fire on all three: one alert each for "Console host"; "Downgrade" is
+     * held back by its filter (host version 2 too). */
+    va_arena a;
+    va_arena_init(&a, 0);
+    va_rule_set set = {0};
+    va_rule_stats rs = {0};
+    assert_int_equal(
+        va_rule_load_mem(&a, "ps.yml", PS_RULES, strlen(PS_RULES), &set, NULL, NULL, &rs), VA_OK);
+    va_logsource_map *map = NULL;
+    assert_int_equal(va_logsource_load(&a, NULL, &map, NULL), VA_OK);
+    va_engine_opts o = {.logsources = map};
+    va_engine *e = NULL;
+    va_engine_stats es;
+    seen ds = {0};
+    assert_int_equal(va_engine_new(&set, &o, on_diag, &ds, &e, &es), VA_OK);
+    assert_int_equal(ds.ndiag, 0);
+    assert_int_equal(es.rules, 2);
+    va_engine_scratch *sc = va_engine_scratch_new();
+    assert_non_null(sc);
+    for (int i = 0; i < 3; i++) {
+        int hits = 0;
+        va_engine_match(e, sc, &m[i].ev, count_hits, &hits);
+        if (hits != 1) fail_msg("form %d: %d alerts, want 1", i, hits);
+    }
+    va_engine_scratch_free(sc);
+    va_engine_free(e);
+    va_arena_free(&a);
+    for (int i = 0; i < 3; i++) unmap(&m[i]);
+    /* An NXLog message without a details block gives no Data; a Data member is kept as it is;
+     * other channels are left alone. */
+    static const char *const none[] = {
+        "{\"EventID\":400,\"Channel\":\"Windows PowerShell\",\"Message\":\"Engine state is "
+        "changed.\"}",
+        "{\"EventID\":400,\"Channel\":\"Microsoft-Windows-PowerShell/Operational\",\"Message\":"
+        "\"x\\r\\n\\tHostName=ConsoleHost\"}",
+    };
+    for (size_t i = 0; i < 2; i++) {
+        mapped x;
+        map_doc(&x, none[i]);
+        if (data_of(&x.ev, 0)) fail_msg("none %zu: Data '%s'", i, data_of(&x.ev, 0));
+        unmap(&x);
+    }
+    mapped x;
+    map_doc(&x, "{\"EventID\":400,\"Channel\":\"windows powershell\",\"Data\":\"own\",\"Message\":"
+                "\"x\\r\\n\\tHostName=ConsoleHost\"}");
+    assert_string_equal(data_of(&x.ev, 0), "own");
+    assert_null(data_of(&x.ev, 1));
+    unmap(&x);
+}
+
 /* Feed input in pieces of step bytes (0: all at once). */
 static va_jsonev_stats run_reader(const char *in, size_t n, size_t step, const va_jsonev_opts *o,
                                   seen *s) {
@@ -1309,6 +1432,7 @@ int main(void) {
         cmocka_unit_test(map_winlogbeat),
         cmocka_unit_test(map_unknown_shapes),
         cmocka_unit_test(same_event_same_fields),
+        cmocka_unit_test(map_ps_classic),
         cmocka_unit_test(reader_layouts),
         cmocka_unit_test(reader_sources),
         cmocka_unit_test(reader_damage),

@@ -22,6 +22,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/vtime.h"
 #include "evtx/flat.h"
@@ -345,6 +346,40 @@ static va_err map_evtx_dump(const va_json *root, va_event *ev, va_buf *text) {
     return va_flat_end(&fl);
 }
 
+/* ---- classic PowerShell ------------------------------------------------------------------ */
+
+/* The "Windows PowerShell" channel's events (400, 403, 600, 800) carry their details in unnamed
+ * <Data> elements, which EVTX gives as the repeated field Data (Data[2] of 400 is the block
+ * "\tNewEngineState=Available\r\n...\tHostApplication=...") and which the SigmaHQ rules of
+ * ps_classic_start and ps_classic_provider_start test.  NXLog writes no Data, only Message, the
+ * rendered text; Winlogbeat names them param1, param2, ...  For NXLog (and Winlogbeat without
+ * event_data) Data is the Message's details block: from the first line that starts with a tab
+ * to the end, without the line breaks that end it.  That is Data[2] exactly for 400, 403 and
+ * 600, and Data[1] and Data[2] with the template's "Details:" line between them for 800; the
+ * template's own words (localised) are left out. */
+static int is_ps_classic(const va_event *ev) {
+    static const char ch[] = "Windows PowerShell";
+    const va_field *c = va_event_get(ev, "Channel");
+    return c && c->vlen == sizeof ch - 1 && !strncasecmp(c->val, ch, sizeof ch - 1);
+}
+
+static va_err add_ps_classic_data(va_event *ev) {
+    const va_field *m;
+    if (!is_ps_classic(ev) || va_event_get(ev, "Data") || !(m = va_event_get(ev, "Message")))
+        return VA_OK;
+    const char *s = m->val;
+    size_t n = m->vlen, start = 0;
+    while (start < n && !(s[start] == '\t' && (start == 0 || s[start - 1] == '\n'))) start++;
+    while (n > start && (s[n - 1] == '\n' || s[n - 1] == '\r')) n--;
+    if (start >= n) return VA_OK; /* no details block: nothing that means Data */
+    return va_event_add_copy(ev, "Data", 4, s + start, n - start, VA_V_STR);
+}
+
+/* Winlogbeat's name for the i-th unnamed <Data>: param1, param2, ... */
+static int is_param(const char *k, size_t kl) {
+    return kl > 5 && !memcmp(k, "param", 5) && is_digits(k + 5, kl - 5);
+}
+
 /* ---- NXLog im_msvistalog ----------------------------------------------------------------- */
 
 enum { K_STR, K_NUM, K_LEVEL, K_TASK, K_OPCODE, K_KEYWORDS, K_TIME };
@@ -453,6 +488,7 @@ static va_err map_nxlog(const va_json *root, va_event *ev, va_jsonev_notes *note
     if (notes && unzoned) notes->unzoned_time = t;
     for (const va_json *c = root->child; c && !e; c = c->next)
         if (!nx_is_known(c->key, c->klen)) e = add_member(ev, c->key, c->klen, c, 1, 0);
+    if (!e) e = add_ps_classic_data(ev);
     return e;
 }
 
@@ -499,13 +535,19 @@ static va_err map_winlogbeat(const va_json *root, va_event *ev, va_jsonev_notes 
     if (va_json_is_scalar(v = va_json_get(w, "computer_name"))) WL(add_static(ev, "Computer", v));
     if (va_json_is_scalar(v = path_get(w, "user.identifier")))
         WL(add_static(ev, "Security_UserID", v));
-    if ((v = va_json_get(w, "event_data")) && v->type == VA_JSON_OBJECT)
+    if ((v = va_json_get(w, "event_data")) && v->type == VA_JSON_OBJECT) {
+        int classic = is_ps_classic(ev);
         for (const va_json *c = v->child; c; c = c->next)
-            WL(add_member(ev, c->key, c->klen, c, 1, 0));
+            if (classic && is_param(c->key, c->klen))
+                WL(add_member(ev, "Data", 4, c, 1, 0)); /* unnamed <Data>, as EVTX has them */
+            else
+                WL(add_member(ev, c->key, c->klen, c, 1, 0));
+    }
     if ((v = va_json_get(w, "user_data")) && v->type == VA_JSON_OBJECT)
         for (const va_json *c = v->child; c; c = c->next)
             if (!keyeq(c->key, c->klen, "xml_name")) WL(add_member(ev, c->key, c->klen, c, 0, 0));
     if (va_json_is_scalar(v = va_json_get(root, "message"))) WL(add_static(ev, "Message", v));
+    WL(add_ps_classic_data(ev));
 #undef WL
     return e;
 }
