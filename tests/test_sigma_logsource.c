@@ -263,7 +263,7 @@ static void conversions(void **state) {
     conv("LogonId", "0x3e7", "TargetLogonId=0x0", "SubjectLogonId=0x3e7", NULL);
     conv("LogonId", "0x41a6996", "TargetLogonId=0x41a6996", "SubjectLogonId=0x3e7", NULL);
     conv("LogonId", "0x3e7", "SubjectLogonId=0x3e7", NULL);
-    conv("LogonId", "0x0", "TargetLogonId=0x0", NULL); /* no default: the value as it is */
+    conv("LogonId", "(absent)", "TargetLogonId=0x0", NULL); /* the default has no source */
     /* when: the value only where the conditions hold. */
     conv("Value", "C:\\x.exe", "NewValueType=%%1873", "NewValue=C:\\x.exe", NULL);
     conv("Value", "(absent)", "NewValueType=%%1876", "NewValue=1", NULL);

@@ -656,11 +656,7 @@ static int eval(const va_logsource_field *f, const char *const *val, const uint3
             if (eval(&f->items[i], val, len, sk, nsk, out) == GOT_KNOWN) return GOT_KNOWN;
             cut(out, m);
         }
-        int r = eval(&f->items[f->nitems - 1], val, len, sk, nsk, out);
-        /* The default has no source: the first item with a value, as it is (never hidden). */
-        for (uint32_t i = 0; r == GOT_NONE && i + 1 < f->nitems; i++)
-            if (eval(&f->items[i], val, len, sk, nsk, out) != GOT_NONE) r = GOT_RAW;
-        return r;
+        return eval(&f->items[f->nitems - 1], val, len, sk, nsk, out);
     }
     const char *s = val[f->src];
     uint32_t n = len[f->src];

@@ -53,8 +53,7 @@ typedef struct va_logsource_cond {
  *    field whose value is not in skip (by default "" and "-"), a conversion that knows the
  *    value (a map key, a prefix, a hexadecimal or decimal number), a join none of whose items
  *    was left out, an item whose conditions hold.  The last item is the default: it is read
- *    as it would be on its own, and when it has no source, the first item that has one is
- *    read as it is (a value is never hidden).
+ *    as it would be on its own (so it should be the one the event always has).
  *  - when: the entry gives a value only if every condition holds; otherwise it is absent.
  * Every entry with a conversion lists in parts the event fields it reads, its items' and its
  * conditions' included (at most VA_LOGSOURCE_MAX_PARTS); items and conditions point into the
