@@ -75,11 +75,14 @@ static void default_mapping_routes(void **state) {
     r = va_logsource_routes(m, &a, "windows", NULL, NULL, &n, &unknown);
     assert_int_equal(n, 1);
     assert_true(matches(r, n, "Anything", 12345));
-    /* ETW-only sources never match an event log record. */
+    /* ETW-only sources never match an event log record; file_access also reads Security 4663
+     * on files (a route with conditions). */
     r = va_logsource_routes(m, &a, "windows", "file_access", NULL, &n, &unknown);
-    assert_int_equal(n, 1);
+    assert_int_equal(n, 2);
     assert_non_null(r[0].etw_provider);
-    assert_false(matches(r, n, "Microsoft-Windows-Kernel-File", 10));
+    assert_false(matches(r, 1, "Microsoft-Windows-Kernel-File", 10));
+    assert_true(matches(r, n, "Security", 4663));
+    assert_non_null(r[1].test);
     /* Unknown names are named. */
     r = va_logsource_routes(m, &a, "windows", "no_such_category", NULL, &n, &unknown);
     assert_int_equal(n, 0);
