@@ -83,6 +83,36 @@ static void default_mapping_routes(void **state) {
     assert_false(matches(r, 1, "Microsoft-Windows-Kernel-File", 10));
     assert_true(matches(r, n, "Security", 4663));
     assert_non_null(r[1].test);
+    /* Every Security route of a Sysmon category, with its event IDs. */
+    static const struct {
+        const char *cat;
+        int64_t id;
+        int conditioned;
+    } sec[] = {{"process_creation", 4688, 0},   {"process_termination", 4689, 0},
+               {"network_connection", 5156, 0}, {"process_access", 4656, 1},
+               {"file_access", 4663, 1},        {"file_delete", 4663, 1},
+               {"registry_event", 4657, 0},     {"registry_set", 4657, 1},
+               {"registry_delete", 4657, 1}};
+    for (size_t i = 0; i < sizeof sec / sizeof sec[0]; i++) {
+        r = va_logsource_routes(m, &a, "windows", sec[i].cat, NULL, &n, &unknown);
+        const va_logsource_route *hit = NULL;
+        for (uint32_t k = 0; k < n; k++)
+            if (va_logsource_route_matches(&r[k], "Security", 8, sec[i].id)) hit = &r[k];
+        if (!hit) fail_msg("%s: no Security %d route", sec[i].cat, (int)sec[i].id);
+        assert_int_equal(!!hit->test, sec[i].conditioned);
+        assert_false(matches(r, n, "Security", 4624));
+    }
+    /* Categories Security cannot stand in for keep their Sysmon route alone. */
+    static const char *const sysmon_only[] = {"file_event", "registry_add", "image_load",
+                                              "dns_query", "create_remote_thread"};
+    for (size_t i = 0; i < sizeof sysmon_only / sizeof sysmon_only[0]; i++) {
+        r = va_logsource_routes(m, &a, "windows", sysmon_only[i], NULL, &n, &unknown);
+        assert_int_equal(n, 1);
+        assert_string_equal(r[0].channels[0], "Microsoft-Windows-Sysmon/Operational");
+    }
+    /* Sysmon 12 is a creation or a deletion: its EventType decides. */
+    r = va_logsource_routes(m, &a, "windows", "registry_add", NULL, &n, &unknown);
+    assert_non_null(r[0].test);
     /* Unknown names are named. */
     r = va_logsource_routes(m, &a, "windows", "no_such_category", NULL, &n, &unknown);
     assert_int_equal(n, 0);
