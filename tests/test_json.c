@@ -23,6 +23,9 @@
 #include "core/event.h"
 #include "json/json.h"
 #include "json/winevent.h"
+#include "sigma/engine.h"
+#include "sigma/logsource.h"
+#include "sigma/rule.h"
 
 /* ---- helpers ----------------------------------------------------------------------------- */
 
@@ -373,6 +376,7 @@ typedef struct mapped {
     va_buf text;
     va_event ev;
     va_json *root;
+    va_jsonev_notes notes;
 } mapped;
 
 static void map_doc(mapped *m, const char *doc) {
@@ -382,7 +386,7 @@ static void map_doc(mapped *m, const char *doc) {
     if (parse(&m->a, doc, strlen(doc), NULL, &m->root, &e)) fail_msg("parse: %s", e.reason);
     va_event_init(&m->ev, &m->a);
     const char *why = NULL;
-    va_err rc = va_jsonev_map(m->root, &m->ev, &m->text, &why);
+    va_err rc = va_jsonev_map(m->root, &m->ev, &m->text, &why, &m->notes);
     if (rc) fail_msg("map: %d %s", rc, why ? why : "");
 }
 
@@ -564,8 +568,8 @@ static void map_nxlog(void **state) {
         {"Opcode", "0", VA_V_UINT},
         {"RenderingInfo_Opcode", "Info", VA_V_STR},
         {"Keywords", "0x8020000000000000", VA_V_STR},
-        /* EventTime has no zone: taken as UTC; @timestamp (the shipper's) is dropped. */
-        {"TimeCreated", "2020-08-05T02:09:26.0000000Z", VA_V_STR},
+        /* EventTime (local, no zone) is not taken as UTC: @timestamp, in UTC, is the time. */
+        {"TimeCreated", "2020-08-05T06:09:29.6260000Z", VA_V_STR},
         {"EventRecordID", "110748", VA_V_UINT},
         {"ProcessID", "4", VA_V_UINT},
         {"ThreadID", "4888", VA_V_UINT},
@@ -586,6 +590,7 @@ static void map_nxlog(void **state) {
     assert_int_equal(m.ev.event_id, 4688);
     assert_int_equal(m.ev.record_id, 110748);
     assert_string_equal(m.ev.computer->val, "WORKSTATION5.theshire.local");
+    assert_null(m.notes.unzoned_time);
     unmap(&m);
 
     /* TimeCreated wins over @timestamp; an offset is converted to UTC; numeric strings for the
@@ -603,6 +608,73 @@ static void map_nxlog(void **state) {
     };
     expect_fields(&m.ev, w2, sizeof w2 / sizeof w2[0]);
     unmap(&m);
+}
+
+/* The event's time: a zoned time wins over one without a zone whatever the member order; a
+ * time without a zone is used only when there is nothing else, read as UTC and noted. */
+static void map_times(void **state) {
+    (void)state;
+    static const struct {
+        const char *doc, *want;
+        int unzoned;
+    } cases[] = {
+        /* NXLog through Logstash: EventTime is local (here UTC-4), @timestamp UTC. */
+        {"{\"EventTime\":\"2020-08-05 02:09:26\",\"@timestamp\":\"2020-08-05T06:09:29.626Z\","
+         "\"EventID\":1,\"Channel\":\"C\"}",
+         "2020-08-05T06:09:29.6260000Z", 0},
+        {"{\"@timestamp\":\"2020-08-05T06:09:29.626Z\",\"EventTime\":\"2020-08-05 02:09:26\","
+         "\"EventID\":1,\"Channel\":\"C\"}",
+         "2020-08-05T06:09:29.6260000Z", 0},
+        /* an unzoned TimeCreated does not win over a zoned @timestamp either */
+        {"{\"TimeCreated\":\"2020-10-18 10:56:18.799\",\"@timestamp\":\"2020-10-19T02:56:18.8Z\","
+         "\"EventID\":1,\"Channel\":\"C\"}",
+         "2020-10-19T02:56:18.8000000Z", 0},
+        /* a zoned EventTime (NXLog configured for ISO 8601 with offset) is used as it says */
+        {"{\"EventTime\":\"2020-08-05T02:09:26-04:00\",\"@timestamp\":\"2020-08-05T06:09:29Z\","
+         "\"EventID\":1,\"Channel\":\"C\"}",
+         "2020-08-05T06:09:26.0000000Z", 0},
+        /* text that is no time does not hide a time that is one */
+        {"{\"TimeCreated\":\"yesterday\",\"@timestamp\":\"2020-08-05T06:09:29Z\","
+         "\"EventID\":1,\"Channel\":\"C\"}",
+         "2020-08-05T06:09:29.0000000Z", 0},
+        /* only times without a zone: the first, read as UTC, noted */
+        {"{\"TimeCreated\":\"2020-10-18 10:56:18.799\",\"EventID\":1,\"Channel\":\"C\"}",
+         "2020-10-18T10:56:18.7990000Z", 1},
+        {"{\"EventReceivedTime\":\"2020-08-05 02:09:29\",\"EventTime\":\"2020-08-05 02:09:26\","
+         "\"EventID\":1,\"Channel\":\"C\"}",
+         "2020-08-05T02:09:26.0000000Z", 1},
+        /* nothing readable: the text as it is, no note (there is no time to doubt) */
+        {"{\"TimeCreated\":\"yesterday\",\"EventID\":1,\"Channel\":\"C\"}", "yesterday", 0},
+        /* Winlogbeat: @timestamp, unless only time_created has a zone */
+        {"{\"@timestamp\":\"2021-03-01T10:00:00.123Z\",\"winlog\":{\"time_created\":"
+         "\"2021-03-01T09:59:59Z\",\"channel\":\"C\"}}",
+         "2021-03-01T10:00:00.1230000Z", 0},
+        {"{\"@timestamp\":\"2021-03-01 10:00:00\",\"winlog\":{\"time_created\":"
+         "\"2021-03-01T11:00:00+02:00\",\"channel\":\"C\"}}",
+         "2021-03-01T09:00:00.0000000Z", 0},
+        {"{\"@timestamp\":\"2021-03-01 10:00:00\",\"winlog\":{\"channel\":\"C\"}}",
+         "2021-03-01T10:00:00.0000000Z", 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        mapped m;
+        map_doc(&m, cases[i].doc);
+        const char *got = NULL;
+        for (uint32_t k = 0; k < m.ev.n; k++)
+            if (!strcmp(m.ev.f[k].name, "TimeCreated")) {
+                if (got) fail_msg("case %zu: two times", i);
+                got = m.ev.f[k].val;
+            }
+        if (!got || strcmp(got, cases[i].want))
+            fail_msg("case %zu: time %s, want %s", i, got ? got : "(none)", cases[i].want);
+        if (!!m.notes.unzoned_time != cases[i].unzoned)
+            fail_msg("case %zu: unzoned note %d, want %d", i, !!m.notes.unzoned_time,
+                     cases[i].unzoned);
+        /* the times not used are not event fields */
+        for (uint32_t k = 0; k < m.ev.n; k++)
+            if (!strcmp(m.ev.f[k].name, "EventTime") || !strcmp(m.ev.f[k].name, "@timestamp"))
+                fail_msg("case %zu: %s kept", i, m.ev.f[k].name);
+        unmap(&m);
+    }
 }
 
 static const char winlogbeat_doc[] =
@@ -687,7 +759,7 @@ static void map_unknown_shapes(void **state) {
         va_event ev;
         va_event_init(&ev, &a);
         const char *why = NULL;
-        assert_int_equal(va_jsonev_map(root, &ev, &text, &why), VA_EFORMAT);
+        assert_int_equal(va_jsonev_map(root, &ev, &text, &why, NULL), VA_EFORMAT);
         assert_non_null(why);
         assert_int_equal(ev.n, 0);
         va_buf_free(&text);
@@ -826,6 +898,126 @@ static int on_event(void *ud, const va_event *ev) {
     }
     s->nev++;
     return s->stop_after && s->nev >= s->stop_after;
+}
+
+/* Classic PowerShell events (channel "Windows PowerShell"): EVTX has the details block as an
+ * unnamed Data; NXLog only the rendered Message, Winlogbeat param1..3.  All three give the rule
+ * the same Data text. */
+#define PS_DETAILS                                                                                 \
+    "\\tNewEngineState=Available\\r\\n\\tPreviousEngineState=None\\r\\n\\r\\n\\tSequenceNumber=13" \
+    "\\r\\n\\r\\n\\tHostName=ConsoleHost\\r\\n\\tHostVersion=2.0\\r\\n\\tHostId=64821494-0737-"    \
+    "4ce9-ad67-"                                                                                   \
+    "3ac0e50a81b8\\r\\n\\tHostApplication=powershell -version 2 -c "                               \
+    "calc\\r\\n\\tEngineVersion=2.0\\r\\n"                                                         \
+    "\\tRunspaceId=74ae21ca-7fa9-40cc-a265-7a41fdb168a6\\r\\n\\tPipelineId=\\r\\n\\tCommandLine="
+static const char ps_evtx_dump[] =
+    "{\"Event\":{\"System\":{\"Provider\":{\"#attributes\":{\"Name\":\"PowerShell\"}},"
+    "\"EventID\":400,\"Channel\":\"Windows PowerShell\",\"Computer\":\"PC1\",\"TimeCreated\":"
+    "{\"#attributes\":{\"SystemTime\":\"2021-01-28T09:58:44.538760Z\"}}},\"EventData\":{\"Data\":"
+    "{\"#text\":[\"Available\",\"None\",\"" PS_DETAILS "\"]}}}}";
+static const char ps_nxlog[] =
+    "{\"EventID\":400,\"SourceName\":\"PowerShell\",\"Channel\":\"Windows PowerShell\","
+    "\"Hostname\":\"PC1\",\"EventTime\":\"2021-01-28T10:58:44+01:00\",\"Message\":\"Engine state "
+    "is changed from None to Available. \\r\\n\\r\\nDetails: \\r\\n" PS_DETAILS "\\r\\n\"}";
+static const char ps_winlogbeat[] =
+    "{\"@timestamp\":\"2021-01-28T09:58:44.538Z\",\"winlog\":{\"channel\":\"Windows PowerShell\","
+    "\"provider_name\":\"PowerShell\",\"event_id\":400,\"computer_name\":\"PC1\",\"event_data\":"
+    "{\"param1\":\"Available\",\"param2\":\"None\",\"param3\":\"" PS_DETAILS "\"}},\"message\":"
+    "\"Engine state is changed from None to Available.\"}";
+
+static const char *data_of(const va_event *ev, int i) {
+    for (uint32_t k = 0; k < ev->n; k++)
+        if (!strcmp(ev->f[k].name, "Data") && !i--) return ev->f[k].val;
+    return NULL;
+}
+
+/* Rules as SigmaHQ writes them for these events (posh_pc_*): tests on Data. */
+static const char PS_RULES[] =
+    "title: Downgrade\n"
+    "logsource: {product: windows, category: ps_classic_start}\n"
+    "detection:\n"
+    "  selection: {Data|contains: 'EngineVersion=2.'}\n"
+    "  filter: {Data|contains: 'HostVersion=2.'}\n"
+    "  condition: selection and not filter\n"
+    "---\n"
+    "title: Console host\n"
+    "logsource: {product: windows, category: ps_classic_start}\n"
+    "detection:\n"
+    "  selection: {Data|contains|all: ['HostName=ConsoleHost', 'HostApplication=powershell "
+    "-version']}\n"
+    "  null_host: {Data|re: 'HostId=[a-zA-Z0-9-]{36}\\s+EngineVersion='}\n"
+    "  condition: selection and not null_host\n";
+
+static int count_hits(void *ud, const va_rule *r, const va_event *ev) {
+    (void)r, (void)ev;
+    (*(int *)ud)++;
+    return 0;
+}
+
+static void map_ps_classic(void **state) {
+    (void)state;
+    mapped m[3];
+    map_doc(&m[0], ps_evtx_dump);
+    map_doc(&m[1], ps_nxlog);
+    map_doc(&m[2], ps_winlogbeat);
+    const char *block = data_of(&m[0].ev, 2);
+    assert_non_null(block);
+    assert_non_null(strstr(block, "HostApplication=powershell -version 2"));
+    /* NXLog: the Message's details block, without the template's words or the final CRLF */
+    assert_string_equal(data_of(&m[1].ev, 0), block);
+    assert_null(data_of(&m[1].ev, 1));
+    /* Winlogbeat: param1..3 are the unnamed Data, in order */
+    assert_string_equal(data_of(&m[2].ev, 0), "Available");
+    assert_string_equal(data_of(&m[2].ev, 1), "None");
+    assert_string_equal(data_of(&m[2].ev, 2), block);
+    /* The same rules fire on all three: one alert each for "Console host"; "Downgrade" is
+     * held back by its filter (host version 2 too). */
+    va_arena a;
+    va_arena_init(&a, 0);
+    va_rule_set set = {0};
+    va_rule_stats rs = {0};
+    assert_int_equal(
+        va_rule_load_mem(&a, "ps.yml", PS_RULES, strlen(PS_RULES), &set, NULL, NULL, &rs), VA_OK);
+    va_logsource_map *map = NULL;
+    assert_int_equal(va_logsource_load(&a, NULL, &map, NULL), VA_OK);
+    va_engine_opts o = {.logsources = map};
+    va_engine *e = NULL;
+    va_engine_stats es;
+    seen ds = {0};
+    assert_int_equal(va_engine_new(&set, &o, on_diag, &ds, &e, &es), VA_OK);
+    assert_int_equal(ds.ndiag, 0);
+    assert_int_equal(es.rules, 2);
+    va_engine_scratch *sc = va_engine_scratch_new();
+    assert_non_null(sc);
+    for (int i = 0; i < 3; i++) {
+        int hits = 0;
+        va_engine_match(e, sc, &m[i].ev, count_hits, &hits);
+        if (hits != 1) fail_msg("form %d: %d alerts, want 1", i, hits);
+    }
+    va_engine_scratch_free(sc);
+    va_engine_free(e);
+    va_arena_free(&a);
+    for (int i = 0; i < 3; i++) unmap(&m[i]);
+    /* An NXLog message without a details block gives no Data; a Data member is kept as it is;
+     * other channels are left alone. */
+    static const char *const none[] = {
+        "{\"EventID\":400,\"Channel\":\"Windows PowerShell\",\"Message\":\"Engine state is "
+        "changed.\"}",
+        "{\"EventID\":400,\"Channel\":\"Microsoft-Windows-PowerShell/Operational\",\"Message\":"
+        "\"x\\r\\n\\tHostName=ConsoleHost\"}",
+    };
+    for (size_t i = 0; i < 2; i++) {
+        mapped x;
+        map_doc(&x, none[i]);
+        if (data_of(&x.ev, 0)) fail_msg("none %zu: Data '%s'", i, data_of(&x.ev, 0));
+        unmap(&x);
+    }
+    mapped x;
+    map_doc(&x, "{\"EventID\":400,\"Channel\":\"windows powershell\",\"Data\":\"own\",\"Message\":"
+                "\"x\\r\\n\\tHostName=ConsoleHost\"}");
+    assert_string_equal(data_of(&x.ev, 0), "own");
+    assert_null(data_of(&x.ev, 1));
+    unmap(&x);
 }
 
 /* Feed input in pieces of step bytes (0: all at once). */
@@ -1008,6 +1200,39 @@ static void reader_damage(void **state) {
     assert_int_equal(st.warnings, 1);
 }
 
+/* Times without a zone: read as UTC, reported once per input, every one counted. */
+static void reader_unzoned_times(void **state) {
+    (void)state;
+    const char in[] = "{\"EventID\":1,\"Channel\":\"A\",\"TimeCreated\":\"2020-10-18 10:56:18\"}\n"
+                      "{\"EventID\":2,\"Channel\":\"A\",\"TimeCreated\":\"2020-10-18T10:56:19Z\"}\n"
+                      "{\"EventID\":3,\"Channel\":\"A\",\"EventTime\":\"2020-10-18 10:56:20\"}\n"
+                      "{\"EventID\":4,\"Channel\":\"A\",\"TimeCreated\":\"2020-10-18 10:56:21\"}\n";
+    seen s = {0};
+    va_jsonev_stats st = run_reader(in, strlen(in), 0, NULL, &s);
+    assert_int_equal(s.nev, 4);
+    assert_int_equal(st.events, 4);
+    assert_int_equal(st.unzoned_times, 3);
+    assert_int_equal(st.warnings, 1);
+    assert_int_equal(st.bad, 0);
+    assert_int_equal(s.ndiag, 1);
+    assert_int_equal(s.d[0].sev, VA_SEV_WARN);
+    /* named by the first such event's line, at the offset of its time value */
+    has(&s, 0, VA_EFORMAT, "line", 1, (int64_t)(strchr(in, '2') - in - 1),
+        "event time \"2020-10-18 10:56:18\" (TimeCreated) has no time zone");
+    assert_non_null(strstr(s.d[0].msg, "read as UTC (reported once per input)"));
+    /* A second input is reported again. */
+    const char *rest = strchr(in, '\n') + 1;
+    run_reader(rest, strlen(rest), 7, NULL, &s);
+    assert_int_equal(s.ndiag, 1);
+    has(&s, 0, VA_EFORMAT, "line", 2, -1, "(EventTime) has no time zone");
+    /* An input whose times all have zones: nothing to report. */
+    const char ok[] = "{\"EventID\":1,\"Channel\":\"A\",\"EventTime\":\"2020-10-18 10:56:18\","
+                      "\"@timestamp\":\"2020-10-18T14:56:19.1Z\"}\n";
+    st = run_reader(ok, strlen(ok), 0, NULL, &s);
+    assert_int_equal(s.ndiag, 0);
+    assert_int_equal(st.unzoned_times, 0);
+}
+
 static void reader_limits_and_stop(void **state) {
     (void)state;
     seen s = {0};
@@ -1151,9 +1376,15 @@ static void cli_dump_json(void **state) {
     va_buf out;
     va_buf_init(&out);
     char cmd[1024];
+    /* The NXLog form's time has no zone: read as UTC, reported once, so the exit status is 1. */
+    snprintf(cmd, sizeof cmd, "'%s' dump '%s' 2>&1 >/dev/null", bin, good);
+    assert_int_equal(run_cmd(cmd, &out), 1);
+    assert_non_null(strstr(out.p, "a.json: line 2: offset 0x"));
+    assert_non_null(
+        strstr(out.p, "has no time zone and the event has no time with one: read as UTC"));
     /* The two forms of the same event print the same core fields. */
     snprintf(cmd, sizeof cmd, "'%s' dump '%s' 2>/dev/null", bin, good);
-    assert_int_equal(run_cmd(cmd, &out), 0);
+    assert_int_equal(run_cmd(cmd, &out), 1);
     char *nl = strchr(out.p, '\n');
     assert_non_null(nl);
     assert_non_null(strstr(out.p, "\"EventID\":4688"));
@@ -1197,12 +1428,15 @@ int main(void) {
         cmocka_unit_test(map_evtx_dump),
         cmocka_unit_test(map_evtx_dump_data_forms),
         cmocka_unit_test(map_nxlog),
+        cmocka_unit_test(map_times),
         cmocka_unit_test(map_winlogbeat),
         cmocka_unit_test(map_unknown_shapes),
         cmocka_unit_test(same_event_same_fields),
+        cmocka_unit_test(map_ps_classic),
         cmocka_unit_test(reader_layouts),
         cmocka_unit_test(reader_sources),
         cmocka_unit_test(reader_damage),
+        cmocka_unit_test(reader_unzoned_times),
         cmocka_unit_test(reader_limits_and_stop),
         cmocka_unit_test(reader_file),
         cmocka_unit_test(cli_dump_json),

@@ -248,13 +248,14 @@ static void filter_rules(void **state) {
     assert_int_equal(RUN(&x, "Channel=Microsoft-Windows-Sysmon/Operational", "EventID#=1",
                          "Image=C:\\powershell.exe", "CommandLine=x -enc y", "User=ADM_alice"),
                      1);
-    /* On 4688 the filter reads Image through the rename too. */
+    /* On 4688 the filter reads Image and User (from the Subject) through the route too. */
     assert_int_equal(RUN(&x, "Channel=Security", "EventID#=4688",
                          "NewProcessName=C:\\powershell.exe", "CommandLine=x -enc y",
-                         "User=adm_alice"),
+                         "SubjectUserName=adm_alice"),
                      1);
     assert_int_equal(RUN(&x, "Channel=Security", "EventID#=4688",
-                         "NewProcessName=C:\\powershell.exe", "CommandLine=x -enc y", "User=carol"),
+                         "NewProcessName=C:\\powershell.exe", "CommandLine=x -enc y",
+                         "SubjectUserName=carol"),
                      2);
     teardown(&x);
 }

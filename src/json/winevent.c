@@ -213,7 +213,8 @@ static void deliver(va_jsonev_reader *r) {
     va_event_init(&r->ev, &r->arena);
     const char *why = "unknown shape";
     va_jsonev_format f = va_jsonev_detect(root);
-    e = va_jsonev_map(root, &r->ev, &r->text, &why);
+    va_jsonev_notes notes;
+    e = va_jsonev_map(root, &r->ev, &r->text, &why, &notes);
     if (e == VA_ENOMEM || r->text.oom) {
         r->fatal = VA_ENOMEM;
         return;
@@ -222,6 +223,13 @@ static void deliver(va_jsonev_reader *r) {
         report(r, VA_SEV_ERROR, e, unit, no, r->obj_off, "line %" PRIu64 ": %s; object skipped",
                r->obj_line, why);
         return;
+    }
+    if (notes.unzoned_time && !r->st.unzoned_times++) {
+        const va_json *t = notes.unzoned_time;
+        report(r, VA_SEV_WARN, VA_EFORMAT, unit, no, r->obj_off + t->off,
+               "line %" PRIu64 ": event time \"%.40s\" (%.*s) has no time zone and the event has "
+               "no time with one: read as UTC (reported once per input)",
+               r->obj_line, t->s, (int)(t->klen > 20 ? 20 : t->klen), t->key);
     }
     r->ev.src.path = r->name;
     r->ev.src.unit = (int64_t)no;
@@ -538,6 +546,7 @@ static void add_stats(va_jsonev_stats *to, const va_jsonev_stats *from) {
     to->events += from->events;
     to->bad += from->bad;
     to->warnings += from->warnings;
+    to->unzoned_times += from->unzoned_times;
     to->bytes += from->bytes;
     for (int i = 0; i < VA_JSONEV_NFORMATS_; i++) to->by_format[i] += from->by_format[i];
 }

@@ -19,8 +19,18 @@
  *     fields, winlog.event_data and winlog.user_data the event's own fields.
  *
  * In every shape JSON numbers, booleans and null keep their type (VA_V_UINT/INT/REAL/BOOL/NULL)
- * and TimeCreated is normalised to ISO 8601 UTC ("...Z", 7 fractional digits; a time without
- * a zone is taken as UTC).
+ * and TimeCreated is normalised to ISO 8601 UTC ("...Z", 7 fractional digits).
+ *
+ * The event's time.  evtx_dump's SystemTime is UTC by definition (EVTX stores a FILETIME).
+ * NXLog and Winlogbeat objects may carry several times, in this order of preference:
+ * NXLog TimeCreated, EventTime, @timestamp; Winlogbeat @timestamp, winlog.time_created.  The
+ * first that says its zone ("Z", "+02:00") is used; a time without a zone is used only when
+ * no candidate has one, and is then read as UTC and noted (va_jsonev_notes), which the reader
+ * reports once per input with a warning and counts (va_jsonev_stats.unzoned_times).  NXLog's
+ * EventTime is the host's local time without a zone (to_json's default), so with it an event
+ * is hours off unless the export also has a zoned time.  NXLog's @timestamp, when Logstash
+ * adds it, is the time it received the event: seconds after the event (1 to 4 s in the
+ * OTRF recordings), not hours.
  *
  * The reader takes a file of such objects in any of the usual layouts: NDJSON (one object per
  * line), objects concatenated with or without whitespace (pretty-printed, as in the Sigma
@@ -68,11 +78,12 @@ typedef struct va_jsonev_opts {
 } va_jsonev_opts;
 
 typedef struct va_jsonev_stats {
-    uint64_t objects;  /* top-level values found (objects, or stray values inside an array) */
-    uint64_t events;   /* events delivered to the callback */
-    uint64_t bad;      /* objects or stretches of text skipped and reported as errors */
-    uint64_t warnings; /* problems reported that lost no event (array separators, ...) */
-    uint64_t bytes;    /* input bytes */
+    uint64_t objects;       /* top-level values found (objects, or stray values inside an array) */
+    uint64_t events;        /* events delivered to the callback */
+    uint64_t bad;           /* objects or stretches of text skipped and reported as errors */
+    uint64_t warnings;      /* problems reported that lost no event (array separators, ...) */
+    uint64_t unzoned_times; /* events whose time had no zone and was read as UTC */
+    uint64_t bytes;         /* input bytes */
     uint64_t by_format[VA_JSONEV_NFORMATS_]; /* events per shape */
 } va_jsonev_stats;
 
@@ -85,12 +96,18 @@ va_jsonev_format va_jsonev_detect(const va_json *v);
 /* Static name of a shape: "unknown", "evtx_dump", "nxlog", "winlogbeat". */
 const char *va_jsonev_format_name(va_jsonev_format f);
 
+/* What mapping one object noticed that the reader reports (once per input). */
+typedef struct va_jsonev_notes {
+    const va_json *unzoned_time; /* the time used had no zone (read as UTC), or NULL */
+} va_jsonev_notes;
+
 /* Map parsed object v into ev, which the caller has set up with va_event_init(ev, a): field
  * names and values point into v's DOM and into a, so both must outlive the use of ev; nothing
- * to free beyond resetting those arenas.  text is a caller-owned scratch buffer.  Returns
- * VA_OK, VA_EFORMAT (no known shape; *why, if why is not NULL, gets a static reason) or
- * VA_ENOMEM. */
-va_err va_jsonev_map(const va_json *v, va_event *ev, va_buf *text, const char **why);
+ * to free beyond resetting those arenas.  text is a caller-owned scratch buffer; notes, if not
+ * NULL, is filled (its pointers into v's DOM).  Returns VA_OK, VA_EFORMAT (no known shape;
+ * *why, if why is not NULL, gets a static reason) or VA_ENOMEM. */
+va_err va_jsonev_map(const va_json *v, va_event *ev, va_buf *text, const char **why,
+                     va_jsonev_notes *notes);
 
 /* Push-style reader: feed it the bytes of one input in pieces of any size. */
 typedef struct va_jsonev_reader va_jsonev_reader;

@@ -14,11 +14,15 @@
  *     become RenderingInfo_Level, RenderingInfo_Task, RenderingInfo_Opcode, RenderingInfo_Keyword,
  *     the names the flattener gives EVTX's own rendered texts;
  *   - Keywords as a number (NXLog writes the 64-bit mask as a signed integer) becomes EVTX's
- *     "0x%016x" text.
+ *     "0x%016x" text;
+ *   - the time is the first candidate that says its zone, never a zone-less one while a
+ *     zoned one is there (pick_time; the order is in winevent.h): NXLog's EventTime is local
+ *     time, and reading it as UTC put events hours off.
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/vtime.h"
 #include "evtx/flat.h"
@@ -112,6 +116,35 @@ static va_err add_keywords(va_event *ev, const va_json *v) {
         return add_static(ev, "Keywords", v);
     if (v->type == VA_JSON_STRING && v->len) return add_static(ev, "RenderingInfo_Keyword", v);
     return add_static(ev, "Keywords", v);
+}
+
+/* Does ISO 8601 text say its zone ("Z", "+02:00", "-0400")?  Only after the date: a '-' there
+ * can only start an offset. */
+static int has_zone(const char *s, size_t n) {
+    if (n <= 10 || (s[10] != 'T' && s[10] != ' ')) return 0;
+    for (size_t i = 11; i < n; i++)
+        if (s[i] == 'Z' || s[i] == 'z' || s[i] == '+' || s[i] == '-') return 1;
+    return 0;
+}
+
+/* Which of the time members cand[0..n) (NULL where absent) is the event's time: the first
+ * that is a time with a zone; else the first that is a time without one (*unzoned set: it
+ * will be read as UTC); else the first present, kept as the text it is.  A time without a
+ * zone is never taken as UTC while a zoned one is there. */
+static const va_json *pick_time(const va_json *const *cand, size_t n, int *unzoned) {
+    int64_t ns;
+    for (size_t i = 0; i < n; i++)
+        if (is_str(cand[i]) && !va_time_parse_iso(cand[i]->s, cand[i]->len, &ns) &&
+            has_zone(cand[i]->s, cand[i]->len))
+            return cand[i];
+    for (size_t i = 0; i < n; i++)
+        if (is_str(cand[i]) && !va_time_parse_iso(cand[i]->s, cand[i]->len, &ns)) {
+            *unzoned = 1;
+            return cand[i];
+        }
+    for (size_t i = 0; i < n; i++)
+        if (cand[i]) return cand[i];
+    return NULL;
 }
 
 /* TimeCreated as vaern writes it (7 fractional digits, UTC); text it cannot read stays as is. */
@@ -313,6 +346,40 @@ static va_err map_evtx_dump(const va_json *root, va_event *ev, va_buf *text) {
     return va_flat_end(&fl);
 }
 
+/* ---- classic PowerShell ------------------------------------------------------------------ */
+
+/* The "Windows PowerShell" channel's events (400, 403, 600, 800) carry their details in unnamed
+ * <Data> elements, which EVTX gives as the repeated field Data (Data[2] of 400 is the block
+ * "\tNewEngineState=Available\r\n...\tHostApplication=...") and which the SigmaHQ rules of
+ * ps_classic_start and ps_classic_provider_start test.  NXLog writes no Data, only Message, the
+ * rendered text; Winlogbeat names them param1, param2, ...  For NXLog (and Winlogbeat without
+ * event_data) Data is the Message's details block: from the first line that starts with a tab
+ * to the end, without the line breaks that end it.  That is Data[2] exactly for 400, 403 and
+ * 600, and Data[1] and Data[2] with the template's "Details:" line between them for 800; the
+ * template's own words (localised) are left out. */
+static int is_ps_classic(const va_event *ev) {
+    static const char ch[] = "Windows PowerShell";
+    const va_field *c = va_event_get(ev, "Channel");
+    return c && c->vlen == sizeof ch - 1 && !strncasecmp(c->val, ch, sizeof ch - 1);
+}
+
+static va_err add_ps_classic_data(va_event *ev) {
+    const va_field *m;
+    if (!is_ps_classic(ev) || va_event_get(ev, "Data") || !(m = va_event_get(ev, "Message")))
+        return VA_OK;
+    const char *s = m->val;
+    size_t n = m->vlen, start = 0;
+    while (start < n && !(s[start] == '\t' && (start == 0 || s[start - 1] == '\n'))) start++;
+    while (n > start && (s[n - 1] == '\n' || s[n - 1] == '\r')) n--;
+    if (start >= n) return VA_OK; /* no details block: nothing that means Data */
+    return va_event_add_copy(ev, "Data", 4, s + start, n - start, VA_V_STR);
+}
+
+/* Winlogbeat's name for the i-th unnamed <Data>: param1, param2, ... */
+static int is_param(const char *k, size_t kl) {
+    return kl > 5 && !memcmp(k, "param", 5) && is_digits(k + 5, kl - 5);
+}
+
 /* ---- NXLog im_msvistalog ----------------------------------------------------------------- */
 
 enum { K_STR, K_NUM, K_LEVEL, K_TASK, K_OPCODE, K_KEYWORDS, K_TIME };
@@ -323,8 +390,10 @@ typedef struct sysfield {
     int kind;
 } sysfield;
 
-/* In EVTX's System order.  The time comes from the first of TimeCreated, EventTime (NXLog's
- * name for the same) and @timestamp (the shipper's) that is present. */
+/* In EVTX's System order.  The time is one of TimeCreated, EventTime (NXLog's name for it, in
+ * the host's local time without a zone as NXLog writes it by default) and @timestamp (the
+ * shipper's, in UTC: Logstash's reception time unless a pipeline sets it), chosen by
+ * pick_time: the first with a zone, else the first without, read as UTC and noted. */
 static const sysfield nx_sys[] = {
     {"SourceName", "Provider_Name", K_STR},
     {"ProviderGuid", "Provider_Guid", K_STR},
@@ -388,32 +457,44 @@ static int nx_is_known(const char *k, size_t kl) {
     return 0;
 }
 
-static va_err map_nxlog(const va_json *root, va_event *ev) {
+static va_err map_nxlog(const va_json *root, va_event *ev, va_jsonev_notes *notes) {
     va_err e = VA_OK;
-    int have_time = 0;
+    const va_json *cand[3] = {NULL, NULL, NULL}; /* TimeCreated, EventTime, @timestamp */
+    size_t nc = 0;
+    for (size_t i = 0; i < sizeof nx_sys / sizeof nx_sys[0]; i++) {
+        if (nx_sys[i].kind != K_TIME) continue;
+        for (const va_json *c = root->child; c && !cand[nc]; c = c->next)
+            if (keyeq(c->key, c->klen, nx_sys[i].src) && va_json_is_scalar(c) &&
+                c->type != VA_JSON_NULL)
+                cand[nc] = c;
+        nc++;
+    }
+    int unzoned = 0, time_done = 0;
+    const va_json *t = pick_time(cand, nc, &unzoned);
     for (size_t i = 0; i < sizeof nx_sys / sizeof nx_sys[0] && !e; i++) {
         const sysfield *f = &nx_sys[i];
-        if (f->kind == K_TIME && have_time) continue;
+        if (f->kind == K_TIME) {
+            if (t && !time_done) e = add_time(ev, t);
+            time_done = 1;
+            continue;
+        }
         /* Repeated members (not NXLog's habit, but valid JSON) are kept as repeated fields. */
         for (const va_json *c = root->child; c && !e; c = c->next) {
             if (!keyeq(c->key, c->klen, f->src)) continue;
-            if (f->kind == K_TIME) {
-                if (!va_json_is_scalar(c) || c->type == VA_JSON_NULL) continue;
-                have_time = 1;
-            }
             e = va_json_is_scalar(c) ? add_sys(ev, f, c)
                                      : add_member(ev, f->dst, strlen(f->dst), c, 1, 0);
-            if (f->kind == K_TIME) break;
         }
     }
+    if (notes && unzoned) notes->unzoned_time = t;
     for (const va_json *c = root->child; c && !e; c = c->next)
         if (!nx_is_known(c->key, c->klen)) e = add_member(ev, c->key, c->klen, c, 1, 0);
+    if (!e) e = add_ps_classic_data(ev);
     return e;
 }
 
 /* ---- Winlogbeat / ECS -------------------------------------------------------------------- */
 
-static va_err map_winlogbeat(const va_json *root, va_event *ev) {
+static va_err map_winlogbeat(const va_json *root, va_event *ev, va_jsonev_notes *notes) {
     const va_json *w = va_json_get(root, "winlog"), *v;
     va_err e = VA_OK;
 #define WL(expr)                                                                                   \
@@ -436,9 +517,13 @@ static va_err map_winlogbeat(const va_json *root, va_event *ev) {
     if (va_json_is_scalar(v = va_json_get(w, "opcode")))
         WL(add_num_or_name(ev, "Opcode", "RenderingInfo_Opcode", v));
     if ((v = va_json_get(w, "keywords"))) WL(add_keywords(ev, v));
-    v = va_json_get(root, "@timestamp");
-    if (!is_str(v)) v = va_json_get(w, "time_created");
-    if (va_json_is_scalar(v)) WL(add_time(ev, v));
+    /* @timestamp is Winlogbeat's copy of the event's time, in UTC. */
+    const va_json *cand[2] = {va_json_get(root, "@timestamp"), va_json_get(w, "time_created")};
+    for (size_t i = 0; i < 2; i++)
+        if (!va_json_is_scalar(cand[i]) || cand[i]->type == VA_JSON_NULL) cand[i] = NULL;
+    int unzoned = 0;
+    if ((v = pick_time(cand, 2, &unzoned))) WL(add_time(ev, v));
+    if (notes && unzoned) notes->unzoned_time = v;
     if (va_json_is_scalar(v = va_json_get(w, "record_id"))) WL(add_num(ev, "EventRecordID", v));
     if (va_json_is_scalar(v = va_json_get(w, "activity_id")))
         WL(add_static(ev, "Correlation_ActivityID", v));
@@ -450,13 +535,19 @@ static va_err map_winlogbeat(const va_json *root, va_event *ev) {
     if (va_json_is_scalar(v = va_json_get(w, "computer_name"))) WL(add_static(ev, "Computer", v));
     if (va_json_is_scalar(v = path_get(w, "user.identifier")))
         WL(add_static(ev, "Security_UserID", v));
-    if ((v = va_json_get(w, "event_data")) && v->type == VA_JSON_OBJECT)
+    if ((v = va_json_get(w, "event_data")) && v->type == VA_JSON_OBJECT) {
+        int classic = is_ps_classic(ev);
         for (const va_json *c = v->child; c; c = c->next)
-            WL(add_member(ev, c->key, c->klen, c, 1, 0));
+            if (classic && is_param(c->key, c->klen))
+                WL(add_member(ev, "Data", 4, c, 1, 0)); /* unnamed <Data>, as EVTX has them */
+            else
+                WL(add_member(ev, c->key, c->klen, c, 1, 0));
+    }
     if ((v = va_json_get(w, "user_data")) && v->type == VA_JSON_OBJECT)
         for (const va_json *c = v->child; c; c = c->next)
             if (!keyeq(c->key, c->klen, "xml_name")) WL(add_member(ev, c->key, c->klen, c, 0, 0));
     if (va_json_is_scalar(v = va_json_get(root, "message"))) WL(add_static(ev, "Message", v));
+    WL(add_ps_classic_data(ev));
 #undef WL
     return e;
 }
@@ -482,16 +573,18 @@ const char *va_jsonev_format_name(va_jsonev_format f) {
     return (unsigned)f < sizeof names / sizeof names[0] ? names[f] : "unknown";
 }
 
-va_err va_jsonev_map(const va_json *v, va_event *ev, va_buf *text, const char **why) {
+va_err va_jsonev_map(const va_json *v, va_event *ev, va_buf *text, const char **why,
+                     va_jsonev_notes *notes) {
     va_err e;
+    if (notes) memset(notes, 0, sizeof *notes);
     switch (va_jsonev_detect(v)) {
     case VA_JSONEV_EVTX_DUMP:
         return map_evtx_dump(v, ev, text);
     case VA_JSONEV_NXLOG:
-        e = map_nxlog(v, ev);
+        e = map_nxlog(v, ev, notes);
         break;
     case VA_JSONEV_WINLOGBEAT:
-        e = map_winlogbeat(v, ev);
+        e = map_winlogbeat(v, ev, notes);
         break;
     default:
         if (why)

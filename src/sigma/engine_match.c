@@ -134,12 +134,12 @@ static uint32_t computed_field(evalctx *x, const va_logsource_field *spec) {
         if (s->vf[k].spec == spec) return s->vf[k].f.val ? ev->n + (uint32_t)k : UINT32_MAX;
     if (VA_ARRAY_GROW(s->vf, s->vf_cap, s->nvf + 1) || grow_fold(s, ev->n + (uint32_t)s->nvf + 1))
         return UINT32_MAX;
-    const char *val[8] = {0};
-    uint32_t len[8] = {0};
-    uint32_t np = spec->conv == VA_LOGSOURCE_JOIN ? spec->nparts : 1;
-    if (np > 8) np = 8; /* the loader's joins are short; more parts are not read */
+    const char *val[VA_LOGSOURCE_MAX_PARTS] = {0};
+    uint32_t len[VA_LOGSOURCE_MAX_PARTS] = {0};
+    uint32_t np = spec->nparts;
+    if (np > VA_LOGSOURCE_MAX_PARTS) np = VA_LOGSOURCE_MAX_PARTS; /* the loader's bound */
     for (uint32_t p = 0; p < np; p++) {
-        const char *name = spec->conv == VA_LOGSOURCE_JOIN ? spec->parts[p] : spec->field;
+        const char *name = spec->parts[p];
         uint32_t i = field_first(x, name, (uint32_t)strlen(name));
         if (i != UINT32_MAX) val[p] = ev->f[i].val, len[p] = ev->f[i].vlen;
     }
@@ -355,12 +355,23 @@ static int grow(va_engine_scratch *s, uint32_t nsearch, uint32_t nfields) {
     return VA_ARRAY_GROW(s->memo, s->memo_cap, nsearch) ? -1 : grow_fold(s, nfields);
 }
 
+/* A route's conditions on event fields (logsource.h `conditions`) hold for ev: the route's
+ * test, computed (and memoised) like any converted value. */
+static int route_conditions_hold(va_engine_scratch *s, const va_logsource_route *r,
+                                 const va_event *ev) {
+    if (!r->test) return 1;
+    evalctx x = {NULL, r, UINT32_MAX, s, ev, NULL};
+    return computed_field(&x, r->test) != UINT32_MAX;
+}
+
 /* One rule against the event: its first admitting route, then its condition. */
 static int match_rule(const crule *c, va_engine_scratch *s, const va_event *ev, const char *ch,
                       size_t chl) {
     const va_logsource_route *route = NULL;
     for (uint32_t k = 0; k < c->nroutes && !route; k++)
-        if (va_logsource_route_matches(&c->routes[k], ch, chl, ev->event_id)) route = &c->routes[k];
+        if (va_logsource_route_matches(&c->routes[k], ch, chl, ev->event_id) &&
+            route_conditions_hold(s, &c->routes[k], ev))
+            route = &c->routes[k];
     if (!route) return 0;
     if (grow(s, c->ns ? c->ns : 1, 0)) {
         s->failures++;
@@ -613,9 +624,9 @@ static void seen_field(evalctx *x, const cfield *cf, uint8_t *seen) {
     if (cf->nlen) {
         const va_logsource_field *lf = route_field(x->route, cf->name, cf->nlen);
         if (lf && lf->conv != VA_LOGSOURCE_RENAME) {
-            uint32_t np = lf->conv == VA_LOGSOURCE_JOIN ? lf->nparts : 1;
+            uint32_t np = lf->nparts;
             for (uint32_t k = 0; k < np; k++) {
-                const char *name = lf->conv == VA_LOGSOURCE_JOIN ? lf->parts[k] : lf->field;
+                const char *name = lf->parts[k];
                 uint32_t i = field_first(x, name, (uint32_t)strlen(name)); /* as computed */
                 if (i != UINT32_MAX) seen[i] = 1;
             }

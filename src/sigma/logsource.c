@@ -91,29 +91,101 @@ static va_err pairs(sl *L, yaml_node_t *n, const char ***keys, const char ***val
     return VA_OK;
 }
 
-/* One entry of a route's field map: `Rule: Event` (a rename) or `Rule: {field: Event,
- * convert: hex}`, `{field: Event, map: {from: to}}`, `{field: Event, prefix: {from: to}}`,
- * `{join: [EventA, EventB], separator: s}`. */
-static va_err field_entry(sl *L, yaml_node_t *k, yaml_node_t *v, va_logsource_field *f) {
-    if (!(f->name = scalar(L, k))) return nomem(L);
+/* The event fields one top entry reads (its own, its items' and its conditions'). */
+typedef struct partset {
+    const char *v[VA_LOGSOURCE_MAX_PARTS];
+    uint32_t n;
+} partset;
+
+static va_err part_of(sl *L, yaml_node_t *at, partset *ps, const char *name, uint32_t *idx) {
+    for (uint32_t i = 0; i < ps->n; i++)
+        if (!strcmp(ps->v[i], name)) {
+            *idx = i;
+            return VA_OK;
+        }
+    if (ps->n == VA_LOGSOURCE_MAX_PARTS)
+        return fail(L, at, "a rule field reads at most 8 event fields");
+    *idx = ps->n;
+    ps->v[ps->n++] = name;
+    return VA_OK;
+}
+
+/* `Field: value` or `Field: [values]` pairs of a map into conditions on parts of ps. */
+static va_err conditions(sl *L, yaml_node_t *n, partset *ps, va_logsource_cond **out,
+                         uint32_t *cnt) {
+    if (n->type != YAML_MAPPING_NODE || n->data.mapping.pairs.top == n->data.mapping.pairs.start)
+        return fail(L, n, "conditions are a map of event field: value (or list of values)");
+    size_t k = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+    va_logsource_cond *c = va_arena_alloc(L->a, k * sizeof *c);
+    if (!c) return nomem(L);
+    for (size_t i = 0; i < k; i++) {
+        yaml_node_t *a = node(L, n->data.mapping.pairs.start[i].key);
+        yaml_node_t *b = node(L, n->data.mapping.pairs.start[i].value);
+        if (!a || !b || a->type != YAML_SCALAR_NODE)
+            return fail(L, a ? a : n, "a condition is event field: value");
+        const char *name = scalar(L, a);
+        if (!name) return nomem(L);
+        va_err e = part_of(L, a, ps, name, &c[i].part);
+        if (!e) e = strings(L, b, &c[i].values, &c[i].nvalues);
+        if (e) return e;
+        if (!c[i].nvalues) return fail(L, b, "a condition needs at least one value");
+    }
+    *out = c, *cnt = (uint32_t)k;
+    return VA_OK;
+}
+
+static va_err entry(sl *L, yaml_node_t *v, va_logsource_field *f, partset *ps, int depth);
+
+/* The items of a join or of `first`: a list of entries. */
+static va_err items(sl *L, yaml_node_t *n, va_logsource_field *f, partset *ps, int depth) {
+    if (n->type != YAML_SEQUENCE_NODE)
+        return fail(L, n, "expected a list of fields (or conversions)");
+    size_t k = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    if (!k) return fail(L, n, "expected at least one field");
+    f->items = va_arena_alloc(L->a, k * sizeof *f->items);
+    if (!f->items) return nomem(L);
+    memset(f->items, 0, k * sizeof *f->items);
+    for (size_t i = 0; i < k; i++) {
+        yaml_node_t *it = node(L, n->data.sequence.items.start[i]);
+        if (!it) return fail(L, n, "broken list");
+        f->items[i].name = "";
+        va_err e = entry(L, it, &f->items[i], ps, depth + 1);
+        if (e) return e;
+    }
+    f->nitems = (uint32_t)k;
+    return VA_OK;
+}
+
+/* One entry of a route's field map (or an item of one): `Event` (a rename) or a map of
+ * field, convert (hex, dword), map, prefix, join (with separator), first (with skip) and
+ * when.  Event fields it reads are added to ps. */
+static va_err entry(sl *L, yaml_node_t *v, va_logsource_field *f, partset *ps, int depth) {
+    if (depth > 4) return fail(L, v, "conversions nest at most 4 deep");
     if (v->type == YAML_SCALAR_NODE) {
         if (!(f->field = scalar(L, v))) return nomem(L);
-        return VA_OK;
+        return depth ? part_of(L, v, ps, f->field, &f->src) : VA_OK;
     }
     if (v->type != YAML_MAPPING_NODE)
         return fail(L, v,
                     "a field map entry is an event field name or a map (field, convert, "
-                    "map, prefix, join, separator)");
+                    "map, prefix, join, separator, first, skip, when)");
     int kinds = 0;
+    yaml_node_t *skip = NULL;
     for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; p++) {
         yaml_node_t *pk = node(L, p->key), *pv = node(L, p->value);
         if (!pk || !pv) return fail(L, v, "broken field map entry");
         va_err e = VA_OK;
         if (key_is(pk, "field")) {
             if (!(f->field = scalar(L, pv))) return fail(L, pv, "field is an event field name");
+            e = part_of(L, pv, ps, f->field, &f->src);
         } else if (key_is(pk, "convert")) {
-            if (!key_is(pv, "hex")) return fail(L, pv, "convert takes hex");
-            f->conv = VA_LOGSOURCE_HEX, kinds++;
+            if (key_is(pv, "hex"))
+                f->conv = VA_LOGSOURCE_HEX;
+            else if (key_is(pv, "dword"))
+                f->conv = VA_LOGSOURCE_DWORD;
+            else
+                return fail(L, pv, "convert takes hex or dword");
+            kinds++;
         } else if (key_is(pk, "map")) {
             e = pairs(L, pv, &f->keys, &f->values, &f->nkeys);
             f->conv = VA_LOGSOURCE_MAP, kinds++;
@@ -121,27 +193,68 @@ static va_err field_entry(sl *L, yaml_node_t *k, yaml_node_t *v, va_logsource_fi
             e = pairs(L, pv, &f->keys, &f->values, &f->nkeys);
             f->conv = VA_LOGSOURCE_PREFIX, kinds++;
         } else if (key_is(pk, "join")) {
-            e = strings(L, pv, &f->parts, &f->nparts);
+            e = items(L, pv, f, ps, depth);
             f->conv = VA_LOGSOURCE_JOIN, kinds++;
+        } else if (key_is(pk, "first")) {
+            e = items(L, pv, f, ps, depth);
+            f->conv = VA_LOGSOURCE_FIRST, kinds++;
         } else if (key_is(pk, "separator")) {
             if (!(f->sep = scalar(L, pv))) return fail(L, pv, "separator is a string");
+        } else if (key_is(pk, "skip")) {
+            skip = pv;
+            e = strings(L, pv, &f->skip, &f->nskip);
+        } else if (key_is(pk, "when")) {
+            e = conditions(L, pv, ps, &f->when, &f->nwhen);
         } else {
             return fail(L, pk,
                         "unknown key in a field map entry (field, convert, map, prefix, "
-                        "join, separator)");
+                        "join, separator, first, skip, when)");
         }
         if (e) return e;
     }
-    if (kinds > 1) return fail(L, v, "one conversion per field (convert, map, prefix or join)");
-    if (f->conv == VA_LOGSOURCE_JOIN) {
-        if (f->field) return fail(L, v, "join names its fields itself: no field with it");
-        if (!f->nparts) return fail(L, v, "join needs at least one field");
-        f->field = f->parts[0];
-        if (!f->sep) f->sep = "";
-    } else {
-        if (!f->field) return fail(L, v, "a conversion needs the event field it reads (field)");
-        if (f->sep) return fail(L, v, "separator goes with join");
+    if (kinds > 1)
+        return fail(L, v, "one conversion per field (convert, map, prefix, join or first)");
+    if (f->conv == VA_LOGSOURCE_JOIN || f->conv == VA_LOGSOURCE_FIRST) {
+        if (f->field) return fail(L, v, "join and first name their fields themselves: no field");
+        f->field = ps->v[0];
+    } else if (!f->field) {
+        return fail(L, v, "a conversion needs the event field it reads (field)");
     }
+    if (f->sep && f->conv != VA_LOGSOURCE_JOIN) return fail(L, v, "separator goes with join");
+    if (!f->sep) f->sep = "";
+    if (skip && f->conv != VA_LOGSOURCE_FIRST) return fail(L, skip, "skip goes with first");
+    if (f->conv == VA_LOGSOURCE_RENAME && f->nwhen) f->conv = VA_LOGSOURCE_COPY;
+    return VA_OK;
+}
+
+/* A top entry of a route's field map; a conversion lists the event fields it reads. */
+static va_err field_entry(sl *L, yaml_node_t *k, yaml_node_t *v, va_logsource_field *f) {
+    if (!(f->name = scalar(L, k))) return nomem(L);
+    partset ps = {.n = 0};
+    va_err e = entry(L, v, f, &ps, 0);
+    if (e || f->conv == VA_LOGSOURCE_RENAME) return e;
+    f->parts = va_arena_alloc(L->a, ps.n * sizeof *f->parts);
+    if (!f->parts) return nomem(L);
+    memcpy(f->parts, ps.v, ps.n * sizeof *f->parts);
+    f->nparts = ps.n;
+    return VA_OK;
+}
+
+/* A route's `conditions` as a TEST entry. */
+static va_err route_test(sl *L, yaml_node_t *n, va_logsource_route *r) {
+    va_logsource_field *t = va_arena_alloc(L->a, sizeof *t);
+    if (!t) return nomem(L);
+    memset(t, 0, sizeof *t);
+    partset ps = {.n = 0};
+    va_err e = conditions(L, n, &ps, &t->when, &t->nwhen);
+    if (e) return e;
+    t->name = "", t->sep = "", t->conv = VA_LOGSOURCE_TEST;
+    t->parts = va_arena_alloc(L->a, ps.n * sizeof *t->parts);
+    if (!t->parts) return nomem(L);
+    memcpy(t->parts, ps.v, ps.n * sizeof *t->parts);
+    t->nparts = ps.n;
+    t->field = t->parts[0];
+    r->test = t;
     return VA_OK;
 }
 
@@ -184,13 +297,52 @@ static va_err route(sl *L, yaml_node_t *n, va_logsource_route *r) {
                 if ((e = field_entry(L, fk, fv, &r->fields[i]))) return e;
             }
             r->nfields = (uint32_t)nf;
+        } else if (key_is(k, "conditions")) {
+            e = route_test(L, v, r);
         } else if (key_is(k, "etw_provider")) {
             if (!(r->etw_provider = scalar(L, v))) return fail(L, v, "etw_provider is a string");
         } else {
-            return fail(L, k, "unknown key in a route (channels, event_ids, fields, etw_provider)");
+            return fail(L, k,
+                        "unknown key in a route (channels, event_ids, conditions, fields, "
+                        "etw_provider)");
         }
         if (e) return e;
     }
+    return VA_OK;
+}
+
+static int same_channel(const va_logsource_route *a, const va_logsource_route *b) {
+    if (!a->nchannels || !b->nchannels) return 1;
+    for (uint32_t i = 0; i < a->nchannels; i++)
+        for (uint32_t j = 0; j < b->nchannels; j++)
+            if (!strcasecmp(a->channels[i], b->channels[j])) return 1;
+    return 0;
+}
+
+static int same_event_id(const va_logsource_route *a, const va_logsource_route *b) {
+    if (!a->nevent_ids || !b->nevent_ids) return 1;
+    for (uint32_t i = 0; i < a->nevent_ids; i++)
+        for (uint32_t j = 0; j < b->nevent_ids; j++)
+            if (a->event_ids[i] == b->event_ids[j]) return 1;
+    return 0;
+}
+
+/* The engine picks a rule's route by channel and event ID alone, so a route with conditions
+ * cannot share them with another route of its source: that route would never be tried. */
+static va_err overlaps(sl *L, yaml_node_t *list, const va_logsource_source *s) {
+    for (uint32_t j = 1; j < s->nroutes; j++)
+        for (uint32_t i = 0; i < j; i++) {
+            const va_logsource_route *a = &s->routes[i], *b = &s->routes[j];
+            if ((!a->test && !b->test) || a->etw_provider || b->etw_provider) continue;
+            if (!same_channel(a, b) || !same_event_id(a, b)) continue;
+            yaml_node_t *at = node(L, list->data.sequence.items.start[j]);
+            char msg[160];
+            snprintf(msg, sizeof msg,
+                     "this route and the one at line %u select the same channel and event ID, "
+                     "and one has conditions",
+                     a->line);
+            return fail(L, at ? at : list, msg);
+        }
     return VA_OK;
 }
 
@@ -221,6 +373,8 @@ static va_err sources(sl *L, const char *product, const char *kind, yaml_node_t 
             if (e) return e;
         }
         s->nroutes = (uint32_t)nr;
+        va_err e = overlaps(L, v, s);
+        if (e) return e;
         m->nsources++;
     }
     return VA_OK;
@@ -430,31 +584,99 @@ static int hex_to_dec(const char *s, uint32_t n, va_buf *out) {
     return 1;
 }
 
-int va_logsource_convert(const va_logsource_field *f, const char *const *val, const uint32_t *len,
-                         va_buf *out) {
-    if (f->conv == VA_LOGSOURCE_JOIN) {
-        int any = 0, put = 0;
-        for (uint32_t i = 0; i < f->nparts; i++) {
-            if (!val[i]) continue;
-            any = 1;
-            if (!len[i] || (len[i] == 1 && val[i][0] == '-')) continue;
-            if (put++) va_buf_puts(out, f->sep);
-            va_buf_put(out, val[i], len[i]);
-        }
-        return any;
+/* Decimal text to "DWORD (0x%08x)", as Sysmon writes a REG_DWORD; 0 if it is not one. */
+static int dword(const char *s, uint32_t n, va_buf *out) {
+    if (!n || n > 10) return 0;
+    uint64_t v = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return 0;
+        v = v * 10 + (uint64_t)(s[i] - '0');
     }
-    if (!val[0]) return 0;
-    const char *s = val[0];
-    uint32_t n = len[0];
+    if (v > UINT32_MAX) return 0;
+    va_buf_printf(out, "DWORD (0x%08x)", (unsigned)v);
+    return 1;
+}
+
+static int is_in(const char *s, uint32_t n, const char *const *set, uint32_t k) {
+    for (uint32_t i = 0; i < k; i++)
+        if (strlen(set[i]) == n && !strncasecmp(set[i], s, n)) return 1;
+    return 0;
+}
+
+static void cut(va_buf *b, size_t len) {
+    if (b->len <= len) return;
+    b->len = len;
+    if (b->cap) b->p[len] = 0;
+}
+
+/* What an entry gave: nothing (the rule field is absent), its value read as it is, or a value
+ * it recognised (what `first` looks for). */
+enum { GOT_NONE = 0, GOT_RAW, GOT_KNOWN };
+
+static const char *const default_skip[] = {"", "-"};
+
+/* Append f's value to out (nothing for GOT_NONE).  skip: the values that, for a plain field
+ * inside `first`, mean "none". */
+static int eval(const va_logsource_field *f, const char *const *val, const uint32_t *len,
+                const char *const *skip, uint32_t nskip, va_buf *out) {
+    for (uint32_t i = 0; i < f->nwhen; i++) {
+        const va_logsource_cond *c = &f->when[i];
+        if (!val[c->part] || !is_in(val[c->part], len[c->part], c->values, c->nvalues))
+            return GOT_NONE;
+    }
+    size_t mark = out->len;
+    if (f->conv == VA_LOGSOURCE_TEST) {
+        va_buf_putc(out, '1');
+        return GOT_KNOWN;
+    }
+    if (f->conv == VA_LOGSOURCE_JOIN) {
+        int any = 0, put = 0, left_out = 0;
+        for (uint32_t i = 0; i < f->nitems; i++) {
+            size_t m = out->len;
+            if (put) va_buf_puts(out, f->sep);
+            size_t m2 = out->len;
+            int r = eval(&f->items[i], val, len, default_skip, 2, out);
+            any |= r != GOT_NONE;
+            size_t got = out->len - m2;
+            if (r == GOT_NONE || !got || (got == 1 && out->p[m2] == '-')) {
+                cut(out, m);
+                left_out = 1;
+                continue;
+            }
+            put++;
+        }
+        if (!any) cut(out, mark);
+        return !any ? GOT_NONE : put && !left_out ? GOT_KNOWN : GOT_RAW;
+    }
+    if (f->conv == VA_LOGSOURCE_FIRST) {
+        const char *const *sk = f->nskip ? (const char *const *)f->skip : default_skip;
+        uint32_t nsk = f->nskip ? f->nskip : 2;
+        for (uint32_t i = 0; i + 1 < f->nitems; i++) {
+            size_t m = out->len;
+            if (eval(&f->items[i], val, len, sk, nsk, out) == GOT_KNOWN) return GOT_KNOWN;
+            cut(out, m);
+        }
+        return eval(&f->items[f->nitems - 1], val, len, sk, nsk, out);
+    }
+    const char *s = val[f->src];
+    uint32_t n = len[f->src];
+    if (!s) return GOT_NONE;
     switch (f->conv) {
+    case VA_LOGSOURCE_RENAME:
+    case VA_LOGSOURCE_COPY:
+        va_buf_put(out, s, n);
+        return is_in(s, n, skip, nskip) ? GOT_RAW : GOT_KNOWN;
     case VA_LOGSOURCE_HEX:
-        if (hex_to_dec(s, n, out)) return 1;
+        if (hex_to_dec(s, n, out)) return GOT_KNOWN;
+        break;
+    case VA_LOGSOURCE_DWORD:
+        if (dword(s, n, out)) return GOT_KNOWN;
         break;
     case VA_LOGSOURCE_MAP:
         for (uint32_t i = 0; i < f->nkeys; i++)
             if (strlen(f->keys[i]) == n && !strncasecmp(f->keys[i], s, n)) {
                 va_buf_puts(out, f->values[i]);
-                return 1;
+                return GOT_KNOWN;
             }
         break;
     case VA_LOGSOURCE_PREFIX:
@@ -463,7 +685,7 @@ int va_logsource_convert(const va_logsource_field *f, const char *const *val, co
             if (kl <= n && !strncasecmp(f->keys[i], s, kl)) {
                 va_buf_puts(out, f->values[i]);
                 va_buf_put(out, s + kl, n - kl);
-                return 1;
+                return GOT_KNOWN;
             }
         }
         break;
@@ -471,5 +693,10 @@ int va_logsource_convert(const va_logsource_field *f, const char *const *val, co
         break;
     }
     va_buf_put(out, s, n); /* not recognised: read as it is */
-    return 1;
+    return GOT_RAW;
+}
+
+int va_logsource_convert(const va_logsource_field *f, const char *const *val, const uint32_t *len,
+                         va_buf *out) {
+    return eval(f, val, len, default_skip, 2, out) != GOT_NONE;
 }

@@ -29,18 +29,51 @@ typedef enum va_logsource_conv {
     VA_LOGSOURCE_MAP,        /* `field`'s value if it equals keys[i] (ASCII case-insensitively)
                                 becomes values[i] */
     VA_LOGSOURCE_PREFIX,     /* a leading keys[i] (ASCII case-insensitively) becomes values[i] */
-    VA_LOGSOURCE_JOIN,       /* parts' values joined with sep; empty and "-" parts left out */
+    VA_LOGSOURCE_JOIN,       /* items' values joined with sep; empty and "-" ones left out */
+    VA_LOGSOURCE_DWORD,      /* `field`'s decimal value written as Sysmon writes a REG_DWORD:
+                                "DWORD (0x000001a4)" */
+    VA_LOGSOURCE_FIRST,      /* the first of items that recognises its value (see below) */
+    VA_LOGSOURCE_COPY,       /* `field` as it is, but computed: it has conditions (when) */
+    VA_LOGSOURCE_TEST,       /* a route's conditions: "1" when they hold, else absent */
 } va_logsource_conv;
 
+/* At most this many event fields feed one rule field (the engine reads them per event). */
+#define VA_LOGSOURCE_MAX_PARTS 8
+
+/* A condition: the event field parts[part] of the top entry has one of values (ASCII
+ * case-insensitively; any value of a repeated field is enough for the engine's first one). */
+typedef struct va_logsource_cond {
+    uint32_t part;
+    const char **values;
+    uint32_t nvalues;
+} va_logsource_cond;
+
+/* One entry of a route's field map, or an item of a join or of `first`.
+ *  - FIRST tries its items in order and takes the first one that recognises its value: a
+ *    field whose value is not in skip (by default "" and "-"), a conversion that knows the
+ *    value (a map key, a prefix, a hexadecimal or decimal number), a join none of whose items
+ *    was left out, an item whose conditions hold.  The last item is the default: it is read
+ *    as it would be on its own (so it should be the one the event always has).
+ *  - when: the entry gives a value only if every condition holds; otherwise it is absent.
+ * Every entry with a conversion lists in parts the event fields it reads, its items' and its
+ * conditions' included (at most VA_LOGSOURCE_MAX_PARTS); items and conditions point into the
+ * parts of the top entry (src, cond.part). */
 typedef struct va_logsource_field {
-    const char *name;  /* the rule's field name */
-    const char *field; /* the event field it reads (JOIN: parts[0]) */
+    const char *name;  /* the rule's field name ("" for items and route tests) */
+    const char *field; /* the event field it reads (JOIN, FIRST, TEST: parts[0]) */
     va_logsource_conv conv;
     const char **keys, **values; /* MAP, PREFIX */
     uint32_t nkeys;
-    const char **parts; /* JOIN */
+    const char **parts; /* the event fields the top entry reads (non-RENAME) */
     uint32_t nparts;
-    const char *sep; /* JOIN */
+    const char *sep;                  /* JOIN */
+    struct va_logsource_field *items; /* JOIN, FIRST */
+    uint32_t nitems;
+    const char **skip; /* FIRST: values that mean "none" for a plain field item */
+    uint32_t nskip;
+    va_logsource_cond *when; /* all must hold (TEST: the route's conditions) */
+    uint32_t nwhen;
+    uint32_t src; /* position of `field` in the top entry's parts */
 } va_logsource_field;
 
 typedef struct va_logsource_route {
@@ -50,6 +83,10 @@ typedef struct va_logsource_route {
     uint32_t nevent_ids;
     va_logsource_field *fields; /* how rule fields read the event on this route */
     uint32_t nfields;
+    /* The route's conditions on other event fields (`conditions`), or NULL.  The engine picks
+     * a route by channel and event ID; an event that fails them shows the rule no field, so
+     * the loader lets no other route of the source share a channel and event ID with it. */
+    const va_logsource_field *test;
     const char *etw_provider; /* ETW-only source: no channel carries it, never matches */
     uint32_t line;            /* in the mapping file */
 } va_logsource_route;
@@ -96,9 +133,9 @@ va_logsource_route *va_logsource_routes(const va_logsource_map *m, va_arena *a, 
 const va_logsource_field *va_logsource_field_of(const va_logsource_route *r, const char *name,
                                                 size_t len);
 /* Compute a converted value (f->conv != VA_LOGSOURCE_RENAME) from the event values of f's
- * source fields: val[i]/len[i] for f->field (i = 0) or for each of f->parts, NULL where the
- * event lacks it.  Appends the result to out and returns 1, or returns 0 (nothing appended)
- * when the event has none of the source fields, so the rule field is absent. */
+ * source fields: val[i]/len[i] for each of f->parts, NULL where the event lacks it.  Appends
+ * the result to out and returns 1, or returns 0 (nothing appended) when the rule field is
+ * absent: the event has none of the source fields, or a condition does not hold. */
 int va_logsource_convert(const va_logsource_field *f, const char *const *val, const uint32_t *len,
                          va_buf *out);
 

@@ -12,8 +12,8 @@ bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 
 # 30 a's, a non-b, then the real match "ab": (a+)+b backtracks exponentially at the start.
 pad="aaaaaaaaaaaaaaaaaaaaaaaaaaaaaac ab"
-printf '{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Hostname":"WS1","EventTime":"2024-01-01 10:00:00","CommandLine":"%s","Image":"C:\\\\x.exe"}\n' "$pad" >"$tmp/pad.json"
-printf '{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Hostname":"WS1","EventTime":"2024-01-01 10:00:01","CommandLine":"plain aab","Image":"C:\\\\x.exe"}\n' >"$tmp/plain.json"
+printf '{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Hostname":"WS1","@timestamp":"2024-01-01T10:00:00.000Z","CommandLine":"%s","Image":"C:\\\\x.exe"}\n' "$pad" >"$tmp/pad.json"
+printf '{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Hostname":"WS1","@timestamp":"2024-01-01T10:00:01.000Z","CommandLine":"plain aab","Image":"C:\\\\x.exe"}\n' >"$tmp/plain.json"
 cat >"$tmp/r.yml" <<'YML'
 title: Padded regex
 id: 11111111-2222-3333-4444-555555555555
