@@ -31,10 +31,7 @@ va_err va_engine_new(const va_rule_set *set, const va_engine_opts *o, va_diag_fn
             va_engine_free(e);
             return VA_ENOMEM;
         }
-    if (va_engine_build_index(e) != VA_OK) {
-        va_engine_free(e);
-        return VA_ENOMEM;
-    }
+    e->nwords = (e->n + 63) / 64 ? (e->n + 63) / 64 : 1;
     if (!o->prefilter_off) {
         const char *why = NULL;
         va_err err = va_engine_build_prefilter(e, o, &why);
@@ -50,6 +47,11 @@ va_err va_engine_new(const va_rule_set *set, const va_engine_opts *o, va_diag_fn
         st->literals = e->nlits;
         st->backend = va_prefilter_backend_name(e->pf);
         st->cached = e->pf_cached;
+    }
+    /* After the prefilter: the index marks the routes where a rule cannot be prefiltered. */
+    if (va_engine_build_index(e) != VA_OK) {
+        va_engine_free(e);
+        return VA_ENOMEM;
     }
     *out = e;
     return VA_OK;

@@ -27,35 +27,41 @@ const ientry *va_engine_index_find(const va_engine *e, uint64_t channel_hash, co
     return NULL;
 }
 
-static va_err index_key(va_engine *e, const char *ch, int64_t id, uint32_t rule) {
+/* Add rule to the key (ch, id); always: the route computes a field, so the rule is evaluated
+ * on this key whatever the prefilter finds. */
+static va_err index_key(va_engine *e, const char *ch, int64_t id, uint32_t rule, int always) {
     size_t n = strlen(ch);
     uint64_t hc = va_hash_mem_lower(ch, n, 0);
     ientry *x = (ientry *)va_engine_index_find(e, hc, ch, n, id);
     if (!x) {
         if (VA_ARRAY_GROW(e->idx, e->idx_cap, e->nidx + 1)) return VA_ENOMEM;
         char *low = va_arena_strndup(&e->arena, ch, n);
-        uint64_t *bits = va_arena_alloc(&e->arena, e->nwords * sizeof *bits);
+        uint64_t *bits = va_arena_alloc(&e->arena, 2 * e->nwords * sizeof *bits);
         if (!low || !bits) return VA_ENOMEM;
         for (size_t i = 0; i < n; i++) low[i] = (char)ascii_lower((unsigned char)low[i]);
-        memset(bits, 0, e->nwords * sizeof *bits);
+        memset(bits, 0, 2 * e->nwords * sizeof *bits);
         if (va_hash_insert(&e->idx_hash, index_hash(hc, id), (uint32_t)e->nidx)) return VA_ENOMEM;
         x = &e->idx[e->nidx++];
         x->channel = low, x->clen = n, x->event_id = id, x->bits = bits;
+        x->always = bits + e->nwords;
     }
     x->bits[rule / 64] |= 1ull << (rule % 64);
+    if (always) x->always[rule / 64] |= 1ull << (rule % 64);
     return VA_OK;
 }
 
 va_err va_engine_build_index(va_engine *e) {
-    e->nwords = (e->n + 63) / 64 ? (e->n + 63) / 64 : 1;
-    if (!(e->any = va_arena_alloc(&e->arena, e->nwords * sizeof *e->any))) return VA_ENOMEM;
-    memset(e->any, 0, e->nwords * sizeof *e->any);
+    if (!(e->any = va_arena_alloc(&e->arena, 2 * e->nwords * sizeof *e->any))) return VA_ENOMEM;
+    memset(e->any, 0, 2 * e->nwords * sizeof *e->any);
+    e->any_always = e->any + e->nwords;
     for (uint32_t i = 0; i < e->n; i++) {
         for (uint32_t k = 0; k < e->r[i].nroutes; k++) {
             const va_logsource_route *r = &e->r[i].routes[k];
+            int al = (int)((e->r[i].forced_routes >> (k < 63 ? k : 63)) & 1);
             if (r->etw_provider) continue; /* never matches an event log record */
             if (!r->nchannels) {
                 e->any[i / 64] |= 1ull << (i % 64);
+                if (al) e->any_always[i / 64] |= 1ull << (i % 64);
                 continue;
             }
             for (uint32_t c = 0; c < r->nchannels; c++) {
@@ -63,16 +69,16 @@ va_err va_engine_build_index(va_engine *e) {
                     /* Keyed by the event IDs its detection demands; events whose EventID is
                      * not a plain number see it through the REFINED list instead. */
                     for (uint32_t d = 0; d < e->r[i].neids; d++)
-                        if (index_key(e, r->channels[c], e->r[i].eids[d], i)) return VA_ENOMEM;
-                    if (index_key(e, r->channels[c], KEY_REFINED, i)) return VA_ENOMEM;
+                        if (index_key(e, r->channels[c], e->r[i].eids[d], i, al)) return VA_ENOMEM;
+                    if (index_key(e, r->channels[c], KEY_REFINED, i, al)) return VA_ENOMEM;
                     continue;
                 }
                 if (!r->nevent_ids) {
-                    if (index_key(e, r->channels[c], -1, i)) return VA_ENOMEM;
+                    if (index_key(e, r->channels[c], -1, i, al)) return VA_ENOMEM;
                     continue;
                 }
                 for (uint32_t d = 0; d < r->nevent_ids; d++)
-                    if (index_key(e, r->channels[c], r->event_ids[d], i)) return VA_ENOMEM;
+                    if (index_key(e, r->channels[c], r->event_ids[d], i, al)) return VA_ENOMEM;
             }
         }
     }

@@ -60,6 +60,11 @@ typedef struct crule {
     const va_rule_detection *det; /* the rule's detection, or a filter's */
     uint32_t *filters; /* indices into va_engine.flt of the filters applying to this rule */
     uint32_t nfilters;
+    /* Routes (bit k: routes[k]; bit 63 also stands for any beyond) that compute a field the
+     * rule's prefilter literals are pinned to: the raw event does not hold those literals
+     * there, so on those routes the rule is evaluated whatever the prefilter finds
+     * (ientry.always).  Set by the prefilter's reduction, before the index is built. */
+    uint64_t forced_routes;
 } crule;
 
 /* Rules indexed by what their routes require, so an event meets only its candidates:
@@ -73,7 +78,8 @@ typedef struct ientry {
     const char *channel; /* lower-case */
     size_t clen;
     int64_t event_id;
-    uint64_t *bits; /* e->nwords words */
+    uint64_t *bits;   /* e->nwords words */
+    uint64_t *always; /* the rules evaluated on this key whatever the prefilter finds */
 } ientry;
 
 static inline uint64_t index_hash(uint64_t channel_hash, int64_t id) {
@@ -119,6 +125,7 @@ struct va_engine {
     size_t nidx, idx_cap;
     va_hash idx_hash;
     uint64_t *any;         /* bitset: rules with a route that admits every channel */
+    uint64_t *any_always;  /* of those, the ones whose channel-less route computes a field */
     uint64_t *always_bits; /* bitset: rules evaluated whatever the prefilter finds */
     uint32_t nwords;       /* words of every rule bitset */
 };
@@ -157,7 +164,8 @@ va_err va_engine_build_prefilter(va_engine *e, const va_engine_opts *o, const ch
  * literals needed anywhere. */
 int va_engine_is_pinned(const va_engine *e, uint64_t hash, const char *name, uint32_t len);
 
-/* engine_index.c: index e's rules by (channel, event ID); needs c->eids. */
+/* engine_index.c: index e's rules by (channel, event ID); needs c->eids and, with the
+ * prefilter, c->forced_routes. */
 va_err va_engine_build_index(va_engine *e);
 /* engine_index.c: the index entry for (channel, id) (KEY_REFINED, -1 or an event ID), or NULL;
  * channel_hash is va_hash_mem_lower(ch, n, 0), computed once per event. */

@@ -35,8 +35,10 @@ struct va_engine_scratch {
     uint32_t *fidx[2];
     uint32_t nval[2];
     size_t fstart_cap[2], fidx_cap[2];
-    uint64_t *mbits; /* rule bitset: one of its literals occurs in the event */
-    uint64_t *cand;  /* rule bitset: the event's candidates */
+    uint64_t *mbits;  /* rule bitset: one of its literals occurs in the event */
+    uint64_t *cand;   /* rule bitset: the event's candidates */
+    uint64_t *forced; /* rule bitset: candidates evaluated whatever the prefilter finds */
+    size_t forced_cap;
     size_t cand_cap, mbits_cap;
     uint32_t *lit_epoch, *lit_field; /* per literal: last event and field it was seen in */
     uint32_t nlit;
@@ -97,6 +99,7 @@ void va_engine_scratch_free(va_engine_scratch *s) {
     va_prefilter_scratch_free(s->pf_any_s);
     free(s->mbits);
     free(s->cand);
+    free(s->forced);
     free(s->lit_epoch);
     free(s->lit_field);
     for (int t = 0; t < 2; t++) free(s->fstart[t]), free(s->fidx[t]);
@@ -561,12 +564,14 @@ uint32_t va_engine_match(const va_engine *e, va_engine_scratch *s, const va_even
      * those the prefilter cannot rule out (always evaluated, or a literal found).  Bits are
      * taken in ascending order, so rules run in rule order and each at most once. */
     uint32_t nw = e->nwords;
-    if (VA_ARRAY_GROW(s->cand, s->cand_cap, nw) || VA_ARRAY_GROW(s->mbits, s->mbits_cap, nw)) {
+    if (VA_ARRAY_GROW(s->cand, s->cand_cap, nw) || VA_ARRAY_GROW(s->mbits, s->mbits_cap, nw) ||
+        VA_ARRAY_GROW(s->forced, s->forced_cap, nw)) {
         s->failures++;
         return 0;
     }
-    uint64_t *cand = s->cand;
+    uint64_t *cand = s->cand, *forced = s->forced; /* forced: evaluated whatever is found */
     memcpy(cand, e->any, nw * sizeof *cand);
+    memcpy(forced, e->any_always, nw * sizeof *forced);
     if (ch) {
         uint64_t hc = va_hash_mem_lower(ch, chl, 0);
         const ientry *l[3] = {
@@ -575,7 +580,8 @@ uint32_t va_engine_match(const va_engine *e, va_engine_scratch *s, const va_even
             plain_event_id(ev) ? NULL : va_engine_index_find(e, hc, ch, chl, KEY_REFINED)};
         for (int k = 0; k < 3; k++)
             if (l[k])
-                for (uint32_t w = 0; w < nw; w++) cand[w] |= l[k]->bits[w];
+                for (uint32_t w = 0; w < nw; w++)
+                    cand[w] |= l[k]->bits[w], forced[w] |= l[k]->always[w];
     }
     s->scanned = s->all = 0;
     if (build_ftab(s, ev)) {
@@ -584,10 +590,12 @@ uint32_t va_engine_match(const va_engine *e, va_engine_scratch *s, const va_even
     }
     if (e->pf) {
         uint64_t need = 0; /* candidates that only a literal can admit */
-        for (uint32_t w = 0; w < nw && !need; w++) need = cand[w] & ~e->always_bits[w];
+        for (uint32_t w = 0; w < nw && !need; w++)
+            need = cand[w] & ~(e->always_bits[w] | forced[w]);
         if (need) prefilter_scan(e, s, ev);
         for (uint32_t w = 0; w < nw; w++) {
-            uint64_t admit = s->scanned && !s->all ? e->always_bits[w] | s->mbits[w] : ~0ull;
+            uint64_t admit =
+                s->scanned && !s->all ? e->always_bits[w] | forced[w] | s->mbits[w] : ~0ull;
             s->skipped += (uint64_t)__builtin_popcountll(cand[w] & ~admit);
             cand[w] &= admit;
         }

@@ -183,10 +183,11 @@ static void req_value(const cfield *f, size_t v, litset *L, req *out) {
 static void req_field(const cfield *f, litset *L, req *out) {
     memset(out, 0, sizeof *out);
     unsigned fl = f->flags;
-    /* Presence tests, null, negation and field references need no literal of the event, nor
-     * does a value a route computes (the rule's literal is not in the raw event). */
+    /* Presence tests, null, negation and field references need no literal of the event.  A
+     * value that some route computes keeps its literals for the other routes; on the routes
+     * that compute it the rule is always evaluated (crule.computing_routes). */
     if (fl & (VA_VALUE_F_NEQ | VA_VALUE_F_NULL | VA_VALUE_F_EXISTS | VA_VALUE_F_FIELDREF) ||
-        f->computed || va_value_absent(f->m) || !va_value_nvalues(f->m)) {
+        va_value_absent(f->m) || !va_value_nvalues(f->m)) {
         out->none = 1;
         return;
     }
@@ -495,6 +496,13 @@ va_err va_engine_build_prefilter(va_engine *e, const va_engine_opts *o, const ch
                 uint32_t pid = rr[i].ids[k], l = L.plit[pid];
                 litrule *x = &e->lit_rules[e->lit_off[l] + fill[l]++];
                 x->rule = i;
+                /* A route that computes the pinned field cannot be prefiltered on it. */
+                const char *pf = L.pfield[pid];
+                for (uint32_t r = 0; pf && r < e->r[i].nroutes; r++) {
+                    const va_logsource_field *lf = route_field(&e->r[i].routes[r], pf, strlen(pf));
+                    if (lf && lf->conv != VA_LOGSOURCE_RENAME)
+                        e->r[i].forced_routes |= 1ull << (r < 63 ? r : 63);
+                }
                 if ((err = pin_names(e, &e->r[i], L.pfield[pid], x))) break;
                 if (!x->nnames) anywhere[l] = 1;
             }
