@@ -407,8 +407,10 @@ int va_cmd_hunt(int argc, char **argv) {
             lspath = optarg;
             break;
         case O_MIN:
-            if ((h.min_level = va_out_level_rank(optarg)) >= VA_OUT_OTHER) {
-                fprintf(stderr, "vaern: unknown level '%s'\n", optarg);
+            /* va_out_level_rank gives -1 for a name it does not know */
+            if ((h.min_level = va_out_level_rank(optarg)) < 0) {
+                fprintf(stderr,
+                        "vaern: --min-level takes informational, low, medium, high or critical\n");
                 return VA_EXIT_USAGE;
             }
             break;
@@ -502,16 +504,16 @@ int va_cmd_hunt(int argc, char **argv) {
     va_err e;
     e = va_logsource_load(&a, lspath, &ls, &lerr);
     if (e) {
-        fprintf(stderr, "vaern: %s\n", lerr ? lerr : va_err_str(e));
+        fprintf(stderr, "vaern: --logsources: %s\n", lerr ? lerr : va_err_str(e));
         free_arenas(&a, ra, nload);
-        return VA_EXIT_USAGE;
+        return e == VA_ENOMEM ? VA_EXIT_FATAL : VA_EXIT_USAGE;
     }
     va_value_placeholder *ph = NULL;
     size_t nph = 0;
     char pherr[512];
     if (phpath &&
         (e = va_placeholders_load_file(&a, phpath, &ph, &nph, pherr, sizeof pherr)) != VA_OK) {
-        fprintf(stderr, "vaern: %s\n", pherr);
+        fprintf(stderr, "vaern: --placeholders: %s\n", pherr);
         free_arenas(&a, ra, nload);
         return e == VA_ENOMEM ? VA_EXIT_FATAL : VA_EXIT_USAGE;
     }

@@ -145,23 +145,27 @@ static void usage(FILE *f) {
           f);
 }
 
-/* --compile: the engine's and the correlation engine's verdict on the loaded rules. */
-static int compile_check(va_arena *a, const va_rule_set *set, const char *lspath,
-                         const char *phpath) {
-    va_logsource_map *ls = NULL;
+/* --logsources and --placeholders, read before any rule so that a bad path is a usage error
+ * before any work.  Returns VA_EXIT_OK, or the exit code after saying why. */
+static int compile_inputs(va_arena *a, const char *lspath, const char *phpath,
+                          va_logsource_map **ls, va_value_placeholder **ph, size_t *nph) {
     const char *lerr = NULL;
-    va_err e = va_logsource_load(a, lspath, &ls, &lerr);
+    va_err e = va_logsource_load(a, lspath, ls, &lerr);
     if (e) {
-        fprintf(stderr, "vaern: %s\n", lerr ? lerr : va_err_str(e));
-        return VA_EXIT_USAGE;
-    }
-    va_value_placeholder *ph = NULL;
-    size_t nph = 0;
-    char pherr[512];
-    if (phpath && (e = va_placeholders_load_file(a, phpath, &ph, &nph, pherr, sizeof pherr))) {
-        fprintf(stderr, "vaern: %s\n", pherr);
+        fprintf(stderr, "vaern: --logsources: %s\n", lerr ? lerr : va_err_str(e));
         return e == VA_ENOMEM ? VA_EXIT_FATAL : VA_EXIT_USAGE;
     }
+    char pherr[512];
+    if (phpath && (e = va_placeholders_load_file(a, phpath, ph, nph, pherr, sizeof pherr))) {
+        fprintf(stderr, "vaern: --placeholders: %s\n", pherr);
+        return e == VA_ENOMEM ? VA_EXIT_FATAL : VA_EXIT_USAGE;
+    }
+    return VA_EXIT_OK;
+}
+
+/* --compile: the engine's and the correlation engine's verdict on the loaded rules. */
+static int compile_check(const va_rule_set *set, va_logsource_map *ls, va_value_placeholder *ph,
+                         size_t nph) {
     check c = {0};
     va_engine_opts o = {
         .logsources = ls, .placeholders = ph, .nplaceholders = nph, .prefilter_off = 1};
@@ -234,8 +238,20 @@ int va_cmd_rules(int argc, char **argv) {
         usage(stderr);
         return VA_EXIT_USAGE;
     }
+    if (!compile && (lspath || phpath)) {
+        fprintf(stderr, "vaern: %s is for --compile\n", lspath ? "--logsources" : "--placeholders");
+        return VA_EXIT_USAGE;
+    }
     va_arena arena;
     va_arena_init(&arena, 1 << 20);
+    va_logsource_map *ls = NULL;
+    va_value_placeholder *ph = NULL;
+    size_t nph = 0;
+    int ic = compile ? compile_inputs(&arena, lspath, phpath, &ls, &ph, &nph) : VA_EXIT_OK;
+    if (ic) {
+        va_arena_free(&arena);
+        return ic;
+    }
     va_rule_set set = {0};
     va_rule_stats st = {0};
     check c = {0};
@@ -255,7 +271,7 @@ int va_cmd_rules(int argc, char **argv) {
     }
     for (size_t i = 0; i < c.n; i++) free(c.r[i].text);
     free(c.r);
-    int crc = compile && !fatal ? compile_check(&arena, &set, lspath, phpath) : VA_EXIT_OK;
+    int crc = compile && !fatal ? compile_check(&set, ls, ph, nph) : VA_EXIT_OK;
     va_arena_free(&arena);
     if (fflush(stdout) || ferror(stdout) || c.oom) fatal = 1;
     if (fatal) return VA_EXIT_FATAL;

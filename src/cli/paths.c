@@ -95,9 +95,11 @@ int va_paths_add_args(va_paths *p, int argc, char **argv, int from, const char *
 }
 
 int va_parse_threads(const char *s, int *out) {
-    char *end;
-    long n = strtol(s, &end, 10);
-    if (!*s || *end || n < 0 || n > 64) {
+    /* Digits only: strtol alone would take " 2", "+2" and "2 " too. */
+    long n = 0;
+    size_t i = 0;
+    while (s[i] >= '0' && s[i] <= '9' && n <= 64) n = n * 10 + (s[i++] - '0');
+    if (!i || s[i] || n > 64) {
         fprintf(stderr, "vaern: --threads takes a number from 0 to 64 (0: all cores)\n");
         return -1;
     }
