@@ -237,8 +237,11 @@ static void on_diag(void *ud, const va_diag *d) {
 
 static void on_rule_diag(void *ud, const va_rule_diag *d) {
     (void)ud;
-    fprintf(stderr, "vaern: rule: %s:%u:%u: %s: %s\n", d->file, d->line, d->col,
-            va_err_name(d->code), d->msg);
+    if (d->line)
+        fprintf(stderr, "vaern: rule: %s:%u:%u: %s: %s\n", d->file, d->line, d->col,
+                va_err_name(d->code), d->msg);
+    else /* the file or folder as a whole */
+        fprintf(stderr, "vaern: rule: %s: %s: %s\n", d->file, va_err_name(d->code), d->msg);
 }
 
 static void usage(FILE *f) {

@@ -255,9 +255,13 @@ int va_cmd_rules(int argc, char **argv) {
     va_rule_set set = {0};
     va_rule_stats st = {0};
     check c = {0};
-    int fatal = 0;
-    for (int i = optind; i < argc && !fatal; i++)
-        if (va_rule_load_path(&arena, argv[i], &set, on_diag, &c, &st) == VA_ENOMEM) fatal = 1;
+    int fatal = 0, failed = 0;
+    for (int i = optind; i < argc && !fatal; i++) {
+        /* Besides rules that fail, a folder that cannot be read (or loops) is a failure. */
+        va_err e = va_rule_load_path(&arena, argv[i], &set, on_diag, &c, &st);
+        if (e == VA_ENOMEM) fatal = 1;
+        if (e) failed = 1;
+    }
     if (verbose)
         for (const va_rule *r = set.head; r; r = r->next) print_rule(r);
     printf("files: %u read, %u with failures\n", st.files, st.files_failed);
@@ -276,5 +280,5 @@ int va_cmd_rules(int argc, char **argv) {
     if (fflush(stdout) || ferror(stdout) || c.oom) fatal = 1;
     if (fatal) return VA_EXIT_FATAL;
     if (crc) return crc;
-    return st.docs_failed ? VA_EXIT_INPUT : VA_EXIT_OK;
+    return failed || st.docs_failed ? VA_EXIT_INPUT : VA_EXIT_OK;
 }

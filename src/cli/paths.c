@@ -3,7 +3,6 @@
  */
 #include "cli/paths.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,15 +10,13 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "core/array.h"
+#include "core/walk.h"
+
 static int push(va_paths *p, const char *s) {
-    if (p->n == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 64;
-        char **v = realloc(p->v, cap * sizeof *v);
-        if (!v) return -1;
-        p->v = v, p->cap = cap;
-    }
-    if (!(p->v[p->n] = strdup(s))) return -1;
-    p->n++;
+    char *c = NULL;
+    if (VA_ARRAY_GROW(p->v, p->cap, p->n + 1) || !(c = strdup(s))) return -1;
+    p->v[p->n++] = c;
     return 0;
 }
 
@@ -32,45 +29,16 @@ static int has_ext(const char *name, const char *const *exts) {
     return 0;
 }
 
-static int cmp(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
+typedef struct adder {
+    va_paths *p;
+    int oom;
+} adder;
 
-static int walk(va_paths *p, const char *dir, const char *const *exts, int depth) {
-    if (depth > 64) return 0;
-    DIR *d = opendir(dir);
-    if (!d) {
-        fprintf(stderr, "vaern: %s: cannot read directory: %s\n", dir, strerror(errno));
-        return -1;
-    }
-    va_paths sub = {0};
-    struct dirent *e;
-    int rc = 0;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        size_t l = strlen(dir) + strlen(e->d_name) + 2;
-        char *full = malloc(l);
-        if (!full) {
-            rc = -1;
-            break;
-        }
-        snprintf(full, l, "%s/%s", dir, e->d_name);
-        if (push(&sub, full)) rc = -1;
-        free(full);
-        if (rc) break;
-    }
-    closedir(d);
-    if (sub.n) qsort(sub.v, sub.n, sizeof *sub.v, cmp);
-    for (size_t i = 0; i < sub.n && !rc; i++) {
-        struct stat sb;
-        if (stat(sub.v[i], &sb)) continue;
-        if (S_ISDIR(sb.st_mode))
-            rc = walk(p, sub.v[i], exts, depth + 1);
-        else if (S_ISREG(sb.st_mode) && has_ext(sub.v[i], exts))
-            rc = push(p, sub.v[i]);
-    }
-    va_paths_free(&sub);
-    return rc;
+static int add_found(void *ud, const char *path, uint64_t size) {
+    adder *a = ud;
+    (void)size;
+    if (push(a->p, path)) a->oom = 1;
+    return a->oom;
 }
 
 int va_paths_add(va_paths *p, const char *arg, const char *const *exts) {
@@ -79,7 +47,13 @@ int va_paths_add(va_paths *p, const char *arg, const char *const *exts) {
         fprintf(stderr, "vaern: %s: %s\n", arg, strerror(errno));
         return -1;
     }
-    if (S_ISDIR(sb.st_mode)) return walk(p, arg, exts, 0);
+    if (S_ISDIR(sb.st_mode)) {
+        adder a = {p, 0};
+        va_walk_opts o = {exts, 1};
+        va_err e = va_walk_dir(arg, &o, add_found, &a, va_diag_print, NULL);
+        if (a.oom) fprintf(stderr, "vaern: out of memory\n");
+        return e || a.oom ? -1 : 0;
+    }
     if (push(p, arg)) {
         fprintf(stderr, "vaern: out of memory\n");
         return -1;

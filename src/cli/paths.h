@@ -1,9 +1,9 @@
 /*
  * paths.h - command-line inputs to a sorted list of files.
  *
- * A directory argument is searched recursively for files with one of the given extensions
- * (case-insensitive); a file argument is taken as it is.  Results are sorted per directory so
- * that runs are reproducible.
+ * A directory argument is searched recursively (core/walk.h: each directory once, in sorted
+ * order, loops and unreadable directories reported) for files with one of the given extensions
+ * (case-insensitive); a file argument is taken as it is.
  */
 #ifndef VA_CLI_PATHS_H
 #define VA_CLI_PATHS_H
@@ -16,7 +16,8 @@ typedef struct va_paths {
 } va_paths;
 
 /* Add arg (file or directory) to p; exts is a NULL-terminated list like {".evtx", NULL}.
- * Returns 0, or -1 after printing why on stderr (missing path, out of memory). */
+ * Returns 0, or -1 after printing why on stderr (missing path, a problem in the walk, out of
+ * memory); what could be found is added either way.  p's strings are p's: va_paths_free. */
 int va_paths_add(va_paths *p, const char *arg, const char *const *exts);
 /* Add every argument argv[from..argc); returns nonzero if any could not be added (each
  * reported). */

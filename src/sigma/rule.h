@@ -206,8 +206,10 @@ va_err va_rule_load_mem(va_arena *a, const char *file, const char *text, size_t 
 va_err va_rule_load_file(va_arena *a, const char *path, va_rule_set *set, va_rule_diag_fn diag,
                          void *ud, va_rule_stats *st);
 /* Load path: a file, or a directory walked recursively for *.yml and *.yaml in byte-sorted
- * name order (hidden entries skipped).  Reports each failure and goes on; returns VA_OK if
- * everything loaded, VA_EFORMAT/VA_EIO/... for the first failure, VA_ENOMEM if it stopped. */
+ * name order (core/walk.h: hidden entries skipped, each directory once; a folder that cannot
+ * be read and a link loop are reported, with line 0).  Reports each failure and goes on;
+ * returns VA_OK if everything loaded, VA_EFORMAT/VA_EIO/... for the first failure, VA_ENOMEM
+ * if it stopped. */
 va_err va_rule_load_path(va_arena *a, const char *path, va_rule_set *set, va_rule_diag_fn diag,
                          void *ud, va_rule_stats *st);
 
