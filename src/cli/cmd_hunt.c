@@ -63,7 +63,7 @@ typedef struct hunt {
     va_correlate *sx; /* correlations over the hits */
     wstate *w;        /* one per worker */
     int nw;
-    int min_level;
+    int min_level; /* va_out_level rank; -1: every alert (rules without a level too) */
     va_out *out;
     va_kv *kv; /* matched fields of the alert being written */
     uint32_t kv_cap;
@@ -374,6 +374,7 @@ int va_cmd_hunt(int argc, char **argv) {
     const char *lspath = NULL, *outpath = NULL, *cache_dir = NULL, *phpath = NULL;
     int no_cache = 0, no_pack = 0;
     hunt h = {0};
+    h.min_level = -1;
     va_evtx_opts eo = {0};
     eo.ignore_crc = 1;
     int c;
