@@ -17,6 +17,7 @@
 
 #include "cli/cli.h"
 #include "cli/paths.h"
+#include "cli/sig.h"
 #include "evtx/evtx.h"
 #include "json/winevent.h"
 
@@ -28,6 +29,12 @@ typedef struct dump {
     int stats;
     int out_err;
     uint64_t diags;
+    volatile sig_atomic_t sig; /* SIGINT or SIGTERM received (sig.h) */
+    /* The last event taken, for the message when interrupted. */
+    uint64_t events;
+    const char *last_src; /* the reader's pointer, to notice a new file */
+    char last_path[1024];
+    int64_t last_off;
 } dump;
 
 static int flush_out(dump *d) {
@@ -38,6 +45,13 @@ static int flush_out(dump *d) {
 }
 
 static int put_event(dump *d, const va_event *ev) {
+    if (d->sig) return 1; /* stop reading: nothing after the signal, so whole events only */
+    if (ev->src.path != d->last_src) {
+        d->last_src = ev->src.path;
+        snprintf(d->last_path, sizeof d->last_path, "%s", ev->src.path ? ev->src.path : "-");
+    }
+    d->last_off = ev->src.offset;
+    d->events++;
     va_event_json(ev, &d->buf);
     va_buf_putc(&d->buf, '\n');
     if (d->buf.oom) return 1;
@@ -166,11 +180,13 @@ int va_cmd_dump(int argc, char **argv) {
     }
     eo.want_event = 1;
     va_buf_init(&d.buf);
+    va_sig_saved sigs;
+    va_sig_catch(&d.sig, &sigs);
     va_evtx_stats est = {0};
     va_jsonev_stats jst = {0};
     int stop = 0, fatal = 0;
     size_t nevtx = 0, njson = 0;
-    for (size_t i = 0; i < paths.n && !stop && !fatal;) {
+    for (size_t i = 0; i < paths.n && !stop && !fatal && !d.sig;) {
         if (is_evtx(paths.v[i])) {
             size_t j = i;
             while (j < paths.n && is_evtx(paths.v[j])) j++;
@@ -192,7 +208,8 @@ int va_cmd_dump(int argc, char **argv) {
     }
     flush_out(&d);
     if (fflush(d.out) && !d.out_err) d.out_err = errno;
-    if (d.out != stdout) fclose(d.out);
+    if (d.out != stdout && fclose(d.out) && !d.out_err) d.out_err = errno;
+    va_sig_release(&sigs);
     if (d.stats)
         fprintf(stderr,
                 "total: %zu EVTX files, %" PRIu64 " records, %" PRIu64 " bad records, %" PRIu64
@@ -210,6 +227,10 @@ int va_cmd_dump(int argc, char **argv) {
     if (oom) {
         fprintf(stderr, "vaern: out of memory\n");
         return VA_EXIT_FATAL;
+    }
+    if (d.sig) {
+        va_sig_report(d.sig, "event", d.events, d.last_path, d.last_off);
+        return va_sig_exit_code(d.sig);
     }
     return missing || d.diags || est.records_bad || est.chunks_bad || jst.bad ? VA_EXIT_INPUT
                                                                               : VA_EXIT_OK;

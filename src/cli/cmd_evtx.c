@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "cli/paths.h"
+#include "cli/sig.h"
 #include "evtx/evtx.h"
 
 typedef struct dump {
@@ -18,11 +19,35 @@ typedef struct dump {
     int stats;
     int out_err;
     uint64_t diags;
+    volatile sig_atomic_t sig; /* SIGINT or SIGTERM received (sig.h) */
+    int stopped;               /* text refused after the signal */
+    /* Where the output ends, for the message when interrupted. */
+    uint64_t records;
+    size_t files_done, last_file; /* positions in the input list */
 } dump;
 
-/* Each chunk's records arrive as one piece of text, already one per line. */
+/* Records in a chunk's text: one per line as JSON; as XML each ends with a "</Event>" line
+ * (elements inside are indented, and '<' in text is escaped). */
+static uint64_t count_records(const dump *d, const char *text, size_t len) {
+    const char *end = text + len, *p = text;
+    uint64_t n = 0;
+    if (!d->xml) {
+        while ((p = memchr(p, '\n', (size_t)(end - p)))) n++, p++;
+        return n;
+    }
+    while ((p = memmem(p, (size_t)(end - p), "\n</Event>\n", 10))) n++, p += 10;
+    return n;
+}
+
+/* Each chunk's records arrive as one piece of text, whole records only. */
 static int on_text(void *ud, const char *text, size_t len) {
     dump *d = ud;
+    if (d->sig) { /* stop reading: nothing after the signal */
+        d->stopped = 1;
+        return 1;
+    }
+    d->records += count_records(d, text, len);
+    d->last_file = d->files_done;
     if (fwrite(text, 1, len, d->out) != len) {
         d->out_err = errno ? errno : EIO;
         return 1;
@@ -38,6 +63,7 @@ static void on_diag(void *ud, const va_diag *g) {
 
 static void on_file(void *ud, const char *path, const va_evtx_stats *st, va_err open_err) {
     dump *d = ud;
+    if (!d->stopped) d->files_done++; /* the files whose text was all written */
     if (!d->stats) return;
     if (open_err) {
         fprintf(stderr, "%s: not read (%s)\n", path, va_err_name(open_err));
@@ -119,21 +145,28 @@ static int evtx_dump(int argc, char **argv) {
     o.want_json = !d.xml;
     o.text_fn = on_text;
     va_evtx_stats st = {0};
+    va_sig_saved sigs;
+    va_sig_catch(&d.sig, &sigs);
     va_evtx_read_files((const char *const *)paths.v, paths.n, &o, on_diag, &d, &st, NULL, on_file,
                        &d);
     if (fflush(d.out) && !d.out_err) d.out_err = errno;
-    if (d.out != stdout) fclose(d.out);
+    if (d.out != stdout && fclose(d.out) && !d.out_err) d.out_err = errno;
+    va_sig_release(&sigs);
     if (d.stats)
         fprintf(stderr,
                 "total: %zu files, %" PRIu64 " records, %" PRIu64 " bad records, %" PRIu64
                 " chunks (%" PRIu64 " bad, %" PRIu64 " CRC mismatches), %" PRIu64 " bytes\n",
                 paths.n, st.records, st.records_bad, st.chunks, st.chunks_bad, st.chunks_crc,
                 st.bytes);
+    if (d.sig && !d.out_err)
+        va_sig_report(d.sig, "record", d.records,
+                      d.records && d.last_file < paths.n ? paths.v[d.last_file] : NULL, -1);
     va_paths_free(&paths);
     if (d.out_err) {
         fprintf(stderr, "vaern: cannot write output: %s\n", strerror(d.out_err));
         return VA_EXIT_FATAL;
     }
+    if (d.sig) return va_sig_exit_code(d.sig);
     return missing || d.diags || st.records_bad || st.chunks_bad ? VA_EXIT_INPUT : VA_EXIT_OK;
 }
 

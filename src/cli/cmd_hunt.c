@@ -22,6 +22,7 @@
 
 #include "cli/cli.h"
 #include "cli/paths.h"
+#include "cli/sig.h"
 #include "core/vtime.h"
 #include "evtx/evtx.h"
 #include "json/winevent.h"
@@ -69,7 +70,12 @@ typedef struct hunt {
     uint32_t kv_cap;
     uint64_t events, problems;
     va_err out_err;
-    int oom; /* a worker could not record hits */
+    int oom;                   /* a worker could not record hits */
+    volatile sig_atomic_t sig; /* SIGINT or SIGTERM received (sig.h): stop reading */
+    /* The last event delivered, for the message when interrupted. */
+    const char *last_src; /* the reader's pointer, to notice a new file */
+    char last_path[1024];
+    int64_t last_off;
     /* Progress: input files in delivery order with their sizes. */
     va_progress *prog;
     const char **ppath;
@@ -197,6 +203,11 @@ static void progress(hunt *h, const va_event *ev) {
 
 static void deliver(hunt *h, const hits *x, const va_event *ev) {
     h->events++;
+    if (ev->src.path != h->last_src) {
+        h->last_src = ev->src.path;
+        snprintf(h->last_path, sizeof h->last_path, "%s", ev->src.path ? ev->src.path : "-");
+    }
+    h->last_off = ev->src.offset;
     for (uint32_t i = 0; x && i < x->n; i++) {
         if (x->h[i].feed) {
             va_err e = va_correlate_add(h->sx, x->h[i].rule, ev);
@@ -217,12 +228,14 @@ static int on_correlation(void *ud, const va_alert *a) {
 
 static int on_evtx(void *ud, const va_evtx_rec *r) {
     hunt *h = ud;
+    if (h->sig) return 1; /* stop reading: nothing after the signal */
     if (r->ev) deliver(h, (const hits *)r->work, r->ev);
     return h->out_err != VA_OK;
 }
 
 static int on_json(void *ud, const va_event *ev) {
     hunt *h = ud;
+    if (h->sig) return 1;
     /* JSON exports are read on this thread, after the EVTX files: worker 0's scratch is free. */
     deliver(h, match_event(h, 0, ev, ev->arena), ev);
     return h->out_err != VA_OK;
@@ -328,7 +341,21 @@ static int when_parse(const char *s, int *out) {
     return 0;
 }
 
-int va_cmd_hunt(int argc, char **argv) {
+/* The command line, parsed. */
+typedef struct hunt_args {
+    const char *rules[64]; /* --rules paths */
+    int nrules, quiet, pf_off, stats, color, summary, show_prog, have_fmt, no_cache, no_pack;
+    int min_level;
+    va_out_fmt fmt;
+    va_prefilter_backend pf_backend;
+    const char *lspath, *outpath, *cache_dir, *phpath;
+    va_evtx_opts eo;
+    int argc, first; /* the inputs are argv[first..argc) */
+    char **argv;
+} hunt_args;
+
+/* Returns -1 to go on, else the exit code (help, or a bad command line, said why). */
+static int parse_args(int argc, char **argv, hunt_args *o) {
     enum {
         O_LS = 256,
         O_MIN,
@@ -366,118 +393,119 @@ int va_cmd_hunt(int argc, char **argv) {
                                          {"no-pack", no_argument, 0, O_NOPACK},
                                          {"placeholders", required_argument, 0, O_PH},
                                          {0, 0, 0, 0}};
-    const char *rules[64]; /* --rules paths */
-    int nrules = 0, quiet = 0, pf_off = 0, stats = 0, color = -1, summary = -1, show_prog = 1;
-    int have_fmt = 0;
-    va_out_fmt fmt = VA_OUT_JSONL;
-    va_prefilter_backend pf_backend = VA_PREFILTER_AUTO;
-    const char *lspath = NULL, *outpath = NULL, *cache_dir = NULL, *phpath = NULL;
-    int no_cache = 0, no_pack = 0;
-    hunt h = {0};
-    h.min_level = -1;
-    va_evtx_opts eo = {0};
-    eo.ignore_crc = 1;
+    memset(o, 0, sizeof *o);
+    o->color = -1, o->summary = -1, o->show_prog = 1, o->min_level = -1;
+    o->fmt = VA_OUT_JSONL;
+    o->pf_backend = VA_PREFILTER_AUTO;
+    o->eo.ignore_crc = 1;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "r:f:o:t:qh", opts, NULL)) != -1) {
         switch (c) {
         case 'r':
-            if (nrules == 64) {
+            if (o->nrules == 64) {
                 fprintf(stderr, "vaern: at most 64 --rules\n");
                 return VA_EXIT_USAGE;
             }
-            rules[nrules++] = optarg;
+            o->rules[o->nrules++] = optarg;
             break;
         case 'f':
-            if (va_out_fmt_parse(optarg, &fmt)) {
+            if (va_out_fmt_parse(optarg, &o->fmt)) {
                 fprintf(stderr, "vaern: --format takes table, jsonl or csv\n");
                 return VA_EXIT_USAGE;
             }
-            have_fmt = 1;
+            o->have_fmt = 1;
             break;
         case 'o':
-            outpath = optarg;
+            o->outpath = optarg;
             break;
         case 't':
-            if (va_parse_threads(optarg, &eo.threads)) return VA_EXIT_USAGE;
+            if (va_parse_threads(optarg, &o->eo.threads)) return VA_EXIT_USAGE;
             break;
         case 'q':
-            quiet = 1;
+            o->quiet = 1;
             break;
         case 'h':
             usage(stdout);
             return VA_EXIT_OK;
         case O_LS:
-            lspath = optarg;
+            o->lspath = optarg;
             break;
         case O_MIN:
             /* va_out_level_rank gives -1 for a name it does not know */
-            if ((h.min_level = va_out_level_rank(optarg)) < 0) {
+            if ((o->min_level = va_out_level_rank(optarg)) < 0) {
                 fprintf(stderr,
                         "vaern: --min-level takes informational, low, medium, high or critical\n");
                 return VA_EXIT_USAGE;
             }
             break;
         case O_STRICT:
-            eo.ignore_crc = 0;
+            o->eo.ignore_crc = 0;
             break;
         case O_IGN: /* the default since hunts read damaged chunks; kept for scripts */
-            eo.ignore_crc = 1;
+            o->eo.ignore_crc = 1;
             break;
         case O_PF:
             if (!strcmp(optarg, "off")) {
-                pf_off = 1;
+                o->pf_off = 1;
             } else if (!strcmp(optarg, "auto")) {
-                pf_backend = VA_PREFILTER_AUTO;
+                o->pf_backend = VA_PREFILTER_AUTO;
             } else if (!strcmp(optarg, "hyperscan")) {
-                pf_backend = VA_PREFILTER_HYPERSCAN;
+                o->pf_backend = VA_PREFILTER_HYPERSCAN;
             } else if (!strcmp(optarg, "automaton")) {
-                pf_backend = VA_PREFILTER_AUTOMATON;
+                o->pf_backend = VA_PREFILTER_AUTOMATON;
             } else {
                 fprintf(stderr, "vaern: --prefilter takes auto, hyperscan, automaton or off\n");
                 return VA_EXIT_USAGE;
             }
             break;
         case O_STATS:
-            stats = 1;
+            o->stats = 1;
             break;
         case O_COLOR:
-            if (when_parse(optarg, &color)) {
+            if (when_parse(optarg, &o->color)) {
                 fprintf(stderr, "vaern: --color takes auto, always or never\n");
                 return VA_EXIT_USAGE;
             }
             break;
         case O_SUM:
-            summary = 1;
+            o->summary = 1;
             break;
         case O_NOSUM:
-            summary = 0;
+            o->summary = 0;
             break;
         case O_NOPROG:
-            show_prog = 0;
+            o->show_prog = 0;
             break;
         case O_CACHE:
-            cache_dir = optarg;
+            o->cache_dir = optarg;
             break;
         case O_NOCACHE:
-            no_cache = 1;
+            o->no_cache = 1;
             break;
         case O_NOPACK:
-            no_pack = 1;
+            o->no_pack = 1;
             break;
         case O_PH:
-            phpath = optarg;
+            o->phpath = optarg;
             break;
         default:
             usage(stderr);
             return VA_EXIT_USAGE;
         }
     }
-    if (optind >= argc || (!nrules && no_pack)) {
-        if (!nrules && no_pack) fprintf(stderr, "vaern: --no-pack needs --rules\n");
+    if (optind >= argc || (!o->nrules && o->no_pack)) {
+        if (!o->nrules && o->no_pack) fprintf(stderr, "vaern: --no-pack needs --rules\n");
         usage(stderr);
         return VA_EXIT_USAGE;
     }
+    o->argc = argc, o->argv = argv, o->first = optind;
+    return -1;
+}
+
+/* Everything after the command line: load, compile, hunt, report.  Returns the exit code. */
+static int run(hunt *h, hunt_args *o) {
+    va_evtx_opts eo = o->eo;
     int rc = VA_EXIT_OK;
     int64_t t0 = now_ns();
     va_arena a, ra[VA_RULE_MAX_THREADS];
@@ -487,7 +515,7 @@ int va_cmd_hunt(int argc, char **argv) {
     va_rule_stats rst = {0};
     int rule_problems = 0;
     size_t npack = 0;
-    const va_pack_file *pack = no_pack ? NULL : va_pack_files(&npack);
+    const va_pack_file *pack = o->no_pack ? NULL : va_pack_files(&npack);
     for (size_t i = 0; i < npack; i++)
         if (va_rule_load_mem(&a, pack[i].name, pack[i].text, pack[i].len, &set, on_rule_diag, NULL,
                              &rst) != VA_OK)
@@ -500,13 +528,18 @@ int va_cmd_hunt(int argc, char **argv) {
     if (eo.threads > 64) eo.threads = 64;
     nload = eo.threads < VA_RULE_MAX_THREADS ? eo.threads : VA_RULE_MAX_THREADS;
     for (int i = 0; i < nload; i++) va_arena_init(&ra[i], 1 << 20);
-    if (nrules && va_rule_load_paths(ra, nload, rules, (size_t)nrules, &set, on_rule_diag, NULL,
-                                     &rst) != VA_OK)
+    if (o->nrules && va_rule_load_paths(ra, nload, o->rules, (size_t)o->nrules, &set, on_rule_diag,
+                                        NULL, &rst) != VA_OK)
         rule_problems = 1;
+    if (h->sig) { /* interrupted while loading: no compiling */
+        free_arenas(&a, ra, nload);
+        va_sig_report(h->sig, "event", 0, NULL, -1);
+        return va_sig_exit_code(h->sig);
+    }
     va_logsource_map *ls = NULL;
     const char *lerr = NULL;
     va_err e;
-    e = va_logsource_load(&a, lspath, &ls, &lerr);
+    e = va_logsource_load(&a, o->lspath, &ls, &lerr);
     if (e) {
         fprintf(stderr, "vaern: --logsources: %s\n", lerr ? lerr : va_err_str(e));
         free_arenas(&a, ra, nload);
@@ -515,8 +548,8 @@ int va_cmd_hunt(int argc, char **argv) {
     va_value_placeholder *ph = NULL;
     size_t nph = 0;
     char pherr[512];
-    if (phpath &&
-        (e = va_placeholders_load_file(&a, phpath, &ph, &nph, pherr, sizeof pherr)) != VA_OK) {
+    if (o->phpath &&
+        (e = va_placeholders_load_file(&a, o->phpath, &ph, &nph, pherr, sizeof pherr)) != VA_OK) {
         fprintf(stderr, "vaern: --placeholders: %s\n", pherr);
         free_arenas(&a, ra, nload);
         return e == VA_ENOMEM ? VA_EXIT_FATAL : VA_EXIT_USAGE;
@@ -525,21 +558,21 @@ int va_cmd_hunt(int argc, char **argv) {
     va_engine_opts so = {.logsources = ls,
                          .placeholders = ph,
                          .nplaceholders = nph,
-                         .prefilter_off = pf_off,
-                         .prefilter_backend = pf_backend};
+                         .prefilter_off = o->pf_off,
+                         .prefilter_backend = o->pf_backend};
     char cache_buf[4096];
-    if (!no_cache)
-        so.cache_dir = cache_dir ? cache_dir : default_cache_dir(cache_buf, sizeof cache_buf);
+    if (!o->no_cache)
+        so.cache_dir = o->cache_dir ? o->cache_dir : default_cache_dir(cache_buf, sizeof cache_buf);
     va_engine *engine = NULL;
     va_engine_stats est;
-    e = va_engine_new(&set, &so, quiet ? NULL : va_diag_print, NULL, &engine, &est);
+    e = va_engine_new(&set, &so, o->quiet ? NULL : va_diag_print, NULL, &engine, &est);
     if (e) {
         fprintf(stderr, "vaern: cannot compile the rules: %s\n", va_err_str(e));
         free_arenas(&a, ra, nload);
         return VA_EXIT_FATAL;
     }
     va_correlate_stats xst = {0};
-    e = va_correlate_new(&set, NULL, quiet ? NULL : va_diag_print, NULL, &h.sx, &xst);
+    e = va_correlate_new(&set, NULL, o->quiet ? NULL : va_diag_print, NULL, &h->sx, &xst);
     if (e) {
         fprintf(stderr, "vaern: cannot compile the correlations: %s\n", va_err_str(e));
         va_engine_free(engine);
@@ -553,84 +586,86 @@ int va_cmd_hunt(int argc, char **argv) {
             est.rules, xst.rules, est.filters,
             est.unmapped + est.unsupported + est.failed + xst.failed, est.unmapped,
             est.unsupported + xst.failed, est.failed);
-    h.engine = engine;
-    h.nw = eo.threads;
-    int ok = (h.w = calloc((size_t)h.nw, sizeof *h.w)) != NULL;
-    for (int i = 0; ok && i < h.nw; i++) ok = (h.w[i].se = va_engine_scratch_new()) != NULL;
-    FILE *outf = outpath ? fopen(outpath, "w") : stdout;
+    h->engine = engine;
+    h->nw = eo.threads;
+    int ok = (h->w = calloc((size_t)h->nw, sizeof *h->w)) != NULL;
+    for (int i = 0; ok && i < h->nw; i++) ok = (h->w[i].se = va_engine_scratch_new()) != NULL;
+    FILE *outf = o->outpath ? fopen(o->outpath, "w") : stdout;
     int out_tty = outf && isatty(fileno(outf)), err_tty = isatty(fileno(stderr));
-    if (!have_fmt) fmt = out_tty ? VA_OUT_TABLE : VA_OUT_JSONL;
-    va_out_opts oo = {fmt, color < 0 ? out_tty && !getenv("NO_COLOR") : color, 0, 0};
+    if (!o->have_fmt) o->fmt = out_tty ? VA_OUT_TABLE : VA_OUT_JSONL;
+    va_out_opts oo = {o->fmt, o->color < 0 ? out_tty && !getenv("NO_COLOR") : o->color, 0, 0};
     static const char *const exts[] = {".evtx", ".json", ".jsonl", ".ndjson", NULL};
     va_paths paths = {0};
-    int missing = va_paths_add_args(&paths, argc, argv, optind, exts);
+    int missing = va_paths_add_args(&paths, o->argc, o->argv, o->first, exts);
     if (!outf) {
-        fprintf(stderr, "vaern: %s: %s\n", outpath, strerror(errno));
+        fprintf(stderr, "vaern: %s: %s\n", o->outpath, strerror(errno));
         rc = VA_EXIT_FATAL;
-    } else if (!ok || (e = va_out_open(&oo, outf, &h.out)) != VA_OK) {
+    } else if (!ok || (e = va_out_open(&oo, outf, &h->out)) != VA_OK) {
         fprintf(stderr, "vaern: %s\n", ok ? va_err_str(e) : "out of memory");
         rc = VA_EXIT_FATAL;
     } else {
         /* The bar shares the terminal only with output that is not streaming to it. */
-        if (show_prog && err_tty && !(out_tty && fmt != VA_OUT_TABLE) && plan_progress(&h, &paths))
-            h.oom = 1;
+        if (o->show_prog && err_tty && !(out_tty && o->fmt != VA_OUT_TABLE) &&
+            plan_progress(h, &paths))
+            h->oom = 1;
         /* EVTX files together (their chunks are read and matched in parallel), then JSON. */
         const char **ev = calloc(paths.n ? paths.n : 1, sizeof *ev);
         size_t nev = 0;
         for (size_t i = 0; ev && i < paths.n; i++)
             if (va_path_is_evtx(paths.v[i])) ev[nev++] = paths.v[i];
         eo.want_event = 1;
-        eo.work_fn = evtx_work, eo.work_ud = &h;
+        eo.work_fn = evtx_work, eo.work_ud = h;
         va_evtx_stats st = {0};
-        if (nev) va_evtx_read_files(ev, nev, &eo, on_diag, &h, &st, on_evtx, NULL, &h);
+        if (nev && !h->sig) va_evtx_read_files(ev, nev, &eo, on_diag, h, &st, on_evtx, NULL, h);
         free(ev);
-        for (size_t i = 0; i < paths.n && !h.out_err; i++) {
+        for (size_t i = 0; i < paths.n && !h->out_err && !h->sig; i++) {
             if (va_path_is_evtx(paths.v[i])) continue;
             va_jsonev_stats js = {0};
-            va_jsonev_read_file(paths.v[i], NULL, on_diag, &h, &js, on_json, &h);
+            va_jsonev_read_file(paths.v[i], NULL, on_diag, h, &js, on_json, h);
         }
         /* Correlations in event time, once every event is in (files need not be in time
-         * order with one another). */
-        if (!h.out_err) {
-            e = va_correlate_flush(h.sx, INT64_MAX, on_correlation, &h);
-            if (e == VA_ENOMEM) h.oom = 1;
+         * order with one another); when interrupted, over the events read, so that the output
+         * is complete up to the last of them. */
+        if (!h->out_err) {
+            e = va_correlate_flush(h->sx, INT64_MAX, on_correlation, h);
+            if (e == VA_ENOMEM) h->oom = 1;
         }
-        va_progress_end(h.prog);
-        h.prog = NULL;
-        for (int i = 0; i < h.nw; i++) h.oom |= h.w[i].oom;
+        va_progress_end(h->prog);
+        h->prog = NULL;
+        for (int i = 0; i < h->nw; i++) h->oom |= h->w[i].oom;
         va_out_stats ost;
-        va_out_get_stats(h.out, &ost);
-        if (summary < 0) summary = err_tty;
+        va_out_get_stats(h->out, &ost);
+        if (o->summary < 0) o->summary = err_tty;
         /* The summary goes after the timeline, which the table prints when it is closed. */
         char *sum = NULL;
         size_t sum_len = 0;
-        FILE *ms = summary ? open_memstream(&sum, &sum_len) : NULL;
+        FILE *ms = o->summary ? open_memstream(&sum, &sum_len) : NULL;
         if (ms) {
-            va_out_summary(h.out, ms, color < 0 ? err_tty && !getenv("NO_COLOR") : color);
+            va_out_summary(h->out, ms, o->color < 0 ? err_tty && !getenv("NO_COLOR") : o->color);
             fclose(ms);
         }
-        e = va_out_close(h.out);
-        if (e && !h.out_err) h.out_err = e;
-        h.out = NULL;
+        e = va_out_close(h->out);
+        if (e && !h->out_err) h->out_err = e;
+        h->out = NULL;
         if (outf == stdout) fflush(stdout);
         if (sum) fwrite(sum, 1, sum_len, stderr);
         free(sum);
-        if (outf != stdout && fclose(outf) && !h.out_err) h.out_err = VA_EIO;
+        if (outf != stdout && fclose(outf) && !h->out_err) h->out_err = VA_EIO;
         outf = NULL;
-        if (h.out_err) {
+        if (h->out_err) {
             fprintf(stderr, "vaern: cannot write alerts: %s\n", strerror(errno ? errno : EIO));
             rc = VA_EXIT_FATAL;
         }
-        if (h.oom) {
+        if (h->oom) {
             fprintf(stderr, "vaern: out of memory: some alerts may be missing\n");
             rc = VA_EXIT_FATAL;
         }
-        fprintf(stderr, "vaern: %" PRIu64 " events, %" PRIu64 " alerts\n", h.events, ost.alerts);
-        if (stats) {
+        fprintf(stderr, "vaern: %" PRIu64 " events, %" PRIu64 " alerts\n", h->events, ost.alerts);
+        if (o->stats) {
             uint64_t ev_n = 0, sk_n = 0;
-            for (int i = 0; i < h.nw; i++) {
+            for (int i = 0; i < h->nw; i++) {
                 uint64_t a1, a2;
-                va_engine_scratch_counts(h.w[i].se, &a1, &a2);
+                va_engine_scratch_counts(h->w[i].se, &a1, &a2);
                 ev_n += a1, sk_n += a2;
             }
             fprintf(stderr,
@@ -640,22 +675,39 @@ int va_cmd_hunt(int argc, char **argv) {
                     est.rules, est.literals, est.backend ? est.backend : "off",
                     est.cached ? " (cached)" : "", ev_n, sk_n);
         }
-        if (rc == VA_EXIT_OK && (missing || h.problems || rule_problems)) rc = VA_EXIT_INPUT;
+        if (rc == VA_EXIT_OK && (missing || h->problems || rule_problems)) rc = VA_EXIT_INPUT;
+        if (h->sig && rc != VA_EXIT_FATAL) {
+            va_sig_report(h->sig, "event", h->events, h->last_path, h->last_off);
+            rc = va_sig_exit_code(h->sig);
+        }
     }
-    if (h.out) va_out_close(h.out);
+    if (h->out) va_out_close(h->out);
     if (outf && outf != stdout) fclose(outf);
-    for (int i = 0; h.w && i < h.nw; i++) {
-        va_engine_scratch_free(h.w[i].se);
-        free(h.w[i].h);
-        free(h.w[i].fi);
+    for (int i = 0; h->w && i < h->nw; i++) {
+        va_engine_scratch_free(h->w[i].se);
+        free(h->w[i].h);
+        free(h->w[i].fi);
     }
-    free(h.w);
-    free(h.kv);
-    free(h.ppath);
-    free(h.psize);
-    va_correlate_free(h.sx);
+    free(h->w);
+    free(h->kv);
+    free(h->ppath);
+    free(h->psize);
+    va_correlate_free(h->sx);
     va_engine_free(engine);
     va_paths_free(&paths);
     free_arenas(&a, ra, nload);
+    return rc;
+}
+
+int va_cmd_hunt(int argc, char **argv) {
+    hunt_args o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc >= 0) return rc;
+    hunt h = {0};
+    h.min_level = o.min_level;
+    va_sig_saved sigs;
+    va_sig_catch(&h.sig, &sigs);
+    rc = run(&h, &o);
+    va_sig_release(&sigs);
     return rc;
 }
