@@ -136,8 +136,7 @@ static int evtx_dump(int argc, char **argv) {
     va_paths paths = {0};
     int missing = va_paths_add_args(&paths, argc, argv, optind, exts);
     d.out = stdout;
-    if (outpath && !(d.out = fopen(outpath, "w"))) {
-        fprintf(stderr, "vaern: %s: %s\n", outpath, strerror(errno));
+    if (outpath && !(d.out = va_paths_create(outpath))) {
         va_paths_free(&paths);
         return VA_EXIT_FATAL;
     }

@@ -70,6 +70,7 @@ typedef struct hunt {
     uint32_t kv_cap;
     uint64_t events, problems;
     va_err out_err;
+    int out_errno;             /* errno when out_err was set, before later calls overwrite it */
     int oom;                   /* a worker could not record hits */
     volatile sig_atomic_t sig; /* SIGINT or SIGTERM received (sig.h): stop reading */
     /* The last event delivered, for the message when interrupted. */
@@ -159,6 +160,13 @@ static uintptr_t evtx_work(void *ud, int worker, const va_evtx_rec *r, va_arena 
     return r->ev ? (uintptr_t)match_event(ud, worker, r->ev, a) : 0;
 }
 
+/* Keep the first output error with its errno (VA_EIO: the sink's or fclose's). */
+static void out_fail(hunt *h, va_err e) {
+    if (!e || h->out_err) return;
+    h->out_err = e;
+    h->out_errno = e == VA_EIO ? errno : 0;
+}
+
 /* Write one alert (calling thread, input order). */
 static void emit(hunt *h, const hit *x, const va_event *ev) {
     const va_rule *r = x->rule;
@@ -186,7 +194,7 @@ static void emit(hunt *h, const hit *x, const va_event *ev) {
     a.fields = h->kv, a.nfields = x->nf;
     a.first_ns = VA_TIME_NONE;
     va_err e = va_out_alert(h->out, &a);
-    if (e && !h->out_err) h->out_err = e;
+    out_fail(h, e);
 }
 
 /* Bytes of input done so far: the files before ev's, plus ev's offset in its own. */
@@ -222,7 +230,7 @@ static int on_correlation(void *ud, const va_alert *a) {
     hunt *h = ud;
     if (va_out_level_rank(a->level) < h->min_level) return 0;
     va_err e = va_out_alert(h->out, a);
-    if (e && !h->out_err) h->out_err = e;
+    out_fail(h, e);
     return h->out_err != VA_OK;
 }
 
@@ -511,6 +519,31 @@ static int run(hunt *h, hunt_args *o) {
     va_arena a, ra[VA_RULE_MAX_THREADS];
     int nload = 0;
     va_arena_init(&a, 1 << 20);
+    /* The files the command line names come first: a mistake in one is a usage error (or, for
+     * the output, exit 3) before any work, and before the output file is truncated. */
+    va_logsource_map *ls = NULL;
+    const char *lerr = NULL;
+    va_err e;
+    e = va_logsource_load(&a, o->lspath, &ls, &lerr);
+    if (e) {
+        fprintf(stderr, "vaern: --logsources: %s\n", lerr ? lerr : va_err_str(e));
+        free_arenas(&a, ra, nload);
+        return e == VA_ENOMEM ? VA_EXIT_FATAL : VA_EXIT_USAGE;
+    }
+    va_value_placeholder *ph = NULL;
+    size_t nph = 0;
+    char pherr[512];
+    if (o->phpath &&
+        (e = va_placeholders_load_file(&a, o->phpath, &ph, &nph, pherr, sizeof pherr)) != VA_OK) {
+        fprintf(stderr, "vaern: --placeholders: %s\n", pherr);
+        free_arenas(&a, ra, nload);
+        return e == VA_ENOMEM ? VA_EXIT_FATAL : VA_EXIT_USAGE;
+    }
+    FILE *outf = o->outpath ? va_paths_create(o->outpath) : stdout;
+    if (!outf) {
+        free_arenas(&a, ra, nload);
+        return VA_EXIT_FATAL;
+    }
     va_rule_set set = {0};
     va_rule_stats rst = {0};
     int rule_problems = 0;
@@ -532,27 +565,10 @@ static int run(hunt *h, hunt_args *o) {
                                         NULL, &rst) != VA_OK)
         rule_problems = 1;
     if (h->sig) { /* interrupted while loading: no compiling */
+        if (outf != stdout) fclose(outf);
         free_arenas(&a, ra, nload);
         va_sig_report(h->sig, "event", 0, NULL, -1);
         return va_sig_exit_code(h->sig);
-    }
-    va_logsource_map *ls = NULL;
-    const char *lerr = NULL;
-    va_err e;
-    e = va_logsource_load(&a, o->lspath, &ls, &lerr);
-    if (e) {
-        fprintf(stderr, "vaern: --logsources: %s\n", lerr ? lerr : va_err_str(e));
-        free_arenas(&a, ra, nload);
-        return e == VA_ENOMEM ? VA_EXIT_FATAL : VA_EXIT_USAGE;
-    }
-    va_value_placeholder *ph = NULL;
-    size_t nph = 0;
-    char pherr[512];
-    if (o->phpath &&
-        (e = va_placeholders_load_file(&a, o->phpath, &ph, &nph, pherr, sizeof pherr)) != VA_OK) {
-        fprintf(stderr, "vaern: --placeholders: %s\n", pherr);
-        free_arenas(&a, ra, nload);
-        return e == VA_ENOMEM ? VA_EXIT_FATAL : VA_EXIT_USAGE;
     }
     int64_t t1 = now_ns();
     va_engine_opts so = {.logsources = ls,
@@ -568,6 +584,7 @@ static int run(hunt *h, hunt_args *o) {
     e = va_engine_new(&set, &so, o->quiet ? NULL : va_diag_print, NULL, &engine, &est);
     if (e) {
         fprintf(stderr, "vaern: cannot compile the rules: %s\n", va_err_str(e));
+        if (outf != stdout) fclose(outf);
         free_arenas(&a, ra, nload);
         return VA_EXIT_FATAL;
     }
@@ -576,6 +593,7 @@ static int run(hunt *h, hunt_args *o) {
     if (e) {
         fprintf(stderr, "vaern: cannot compile the correlations: %s\n", va_err_str(e));
         va_engine_free(engine);
+        if (outf != stdout) fclose(outf);
         free_arenas(&a, ra, nload);
         return VA_EXIT_FATAL;
     }
@@ -590,17 +608,13 @@ static int run(hunt *h, hunt_args *o) {
     h->nw = eo.threads;
     int ok = (h->w = calloc((size_t)h->nw, sizeof *h->w)) != NULL;
     for (int i = 0; ok && i < h->nw; i++) ok = (h->w[i].se = va_engine_scratch_new()) != NULL;
-    FILE *outf = o->outpath ? fopen(o->outpath, "w") : stdout;
-    int out_tty = outf && isatty(fileno(outf)), err_tty = isatty(fileno(stderr));
+    int out_tty = isatty(fileno(outf)), err_tty = isatty(fileno(stderr));
     if (!o->have_fmt) o->fmt = out_tty ? VA_OUT_TABLE : VA_OUT_JSONL;
     va_out_opts oo = {o->fmt, o->color < 0 ? out_tty && !getenv("NO_COLOR") : o->color, 0, 0};
     static const char *const exts[] = {".evtx", ".json", ".jsonl", ".ndjson", NULL};
     va_paths paths = {0};
     int missing = va_paths_add_args(&paths, o->argc, o->argv, o->first, exts);
-    if (!outf) {
-        fprintf(stderr, "vaern: %s: %s\n", o->outpath, strerror(errno));
-        rc = VA_EXIT_FATAL;
-    } else if (!ok || (e = va_out_open(&oo, outf, &h->out)) != VA_OK) {
+    if (!ok || (e = va_out_open(&oo, outf, &h->out)) != VA_OK) {
         fprintf(stderr, "vaern: %s\n", ok ? va_err_str(e) : "out of memory");
         rc = VA_EXIT_FATAL;
     } else {
@@ -645,15 +659,16 @@ static int run(hunt *h, hunt_args *o) {
             fclose(ms);
         }
         e = va_out_close(h->out);
-        if (e && !h->out_err) h->out_err = e;
+        out_fail(h, e);
         h->out = NULL;
-        if (outf == stdout) fflush(stdout);
+        if (outf == stdout && fflush(stdout)) out_fail(h, VA_EIO);
         if (sum) fwrite(sum, 1, sum_len, stderr);
         free(sum);
-        if (outf != stdout && fclose(outf) && !h->out_err) h->out_err = VA_EIO;
+        if (outf != stdout && fclose(outf)) out_fail(h, VA_EIO);
         outf = NULL;
         if (h->out_err) {
-            fprintf(stderr, "vaern: cannot write alerts: %s\n", strerror(errno ? errno : EIO));
+            fprintf(stderr, "vaern: cannot write alerts: %s\n",
+                    h->out_errno ? strerror(h->out_errno) : va_err_str(h->out_err));
             rc = VA_EXIT_FATAL;
         }
         if (h->oom) {

@@ -68,6 +68,13 @@ int va_paths_add_args(va_paths *p, int argc, char **argv, int from, const char *
     return missing;
 }
 
+FILE *va_paths_create(const char *path) {
+    FILE *f = fopen(path, "w");
+    if (!f) /* errno is fopen's: nothing may run in between (isatty would overwrite it) */
+        fprintf(stderr, "vaern: cannot create %s: %s\n", path, strerror(errno));
+    return f;
+}
+
 int va_parse_threads(const char *s, int *out) {
     /* Digits only: strtol alone would take " 2", "+2" and "2 " too. */
     long n = 0;

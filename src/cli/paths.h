@@ -9,6 +9,7 @@
 #define VA_CLI_PATHS_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 typedef struct va_paths {
     char **v;
@@ -22,6 +23,10 @@ int va_paths_add(va_paths *p, const char *arg, const char *const *exts);
 /* Add every argument argv[from..argc); returns nonzero if any could not be added (each
  * reported). */
 int va_paths_add_args(va_paths *p, int argc, char **argv, int from, const char *const *exts);
+/* Open path for the command's output (created or truncated).  NULL after saying why on
+ * standard error ("vaern: cannot create PATH: reason", the reason fopen gave).  The caller
+ * fcloses it. */
+FILE *va_paths_create(const char *path);
 /* Parse a --threads value (0..64, 0 = all cores) into *out; 0 on success, else prints why. */
 int va_parse_threads(const char *s, int *out);
 /* 1 if path ends in ".evtx" (any case). */
