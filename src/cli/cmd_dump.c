@@ -77,25 +77,26 @@ static void on_evtx_file(void *ud, const char *path, const va_evtx_stats *st, va
     dump *d = ud;
     if (!d->stats) return;
     if (open_err) {
-        fprintf(stderr, "%s: not read (%s)\n", path, va_err_name(open_err));
+        va_diag_printf(stderr, "%s: not read (%s)", path, va_err_name(open_err));
         return;
     }
-    fprintf(stderr,
-            "%s: %" PRIu64 " records, %" PRIu64 " bad records, %" PRIu64 " chunks (%" PRIu64
-            " bad, %" PRIu64 " CRC mismatches)\n",
-            path, st->records, st->records_bad, st->chunks, st->chunks_bad, st->chunks_crc);
+    va_diag_printf(stderr,
+                   "%s: %" PRIu64 " records, %" PRIu64 " bad records, %" PRIu64 " chunks (%" PRIu64
+                   " bad, %" PRIu64 " CRC mismatches)",
+                   path, st->records, st->records_bad, st->chunks, st->chunks_bad, st->chunks_crc);
 }
 
 static void json_file_stats(const char *path, const va_jsonev_stats *st, va_err e) {
     if (e == VA_EIO) {
-        fprintf(stderr, "%s: not read (%s)\n", path, va_err_name(e));
+        va_diag_printf(stderr, "%s: not read (%s)", path, va_err_name(e));
         return;
     }
-    fprintf(stderr,
-            "%s: %" PRIu64 " events (evtx_dump %" PRIu64 ", nxlog %" PRIu64 ", winlogbeat %" PRIu64
-            "), %" PRIu64 " bad, %" PRIu64 " warnings\n",
-            path, st->events, st->by_format[VA_JSONEV_EVTX_DUMP], st->by_format[VA_JSONEV_NXLOG],
-            st->by_format[VA_JSONEV_WINLOGBEAT], st->bad, st->warnings);
+    va_diag_printf(stderr,
+                   "%s: %" PRIu64 " events (evtx_dump %" PRIu64 ", nxlog %" PRIu64
+                   ", winlogbeat %" PRIu64 "), %" PRIu64 " bad, %" PRIu64 " warnings",
+                   path, st->events, st->by_format[VA_JSONEV_EVTX_DUMP],
+                   st->by_format[VA_JSONEV_NXLOG], st->by_format[VA_JSONEV_WINLOGBEAT], st->bad,
+                   st->warnings);
 }
 
 static int ends_with(const char *s, const char *ext) {

@@ -66,14 +66,14 @@ static void on_file(void *ud, const char *path, const va_evtx_stats *st, va_err 
     if (!d->stopped) d->files_done++; /* the files whose text was all written */
     if (!d->stats) return;
     if (open_err) {
-        fprintf(stderr, "%s: not read (%s)\n", path, va_err_name(open_err));
+        va_diag_printf(stderr, "%s: not read (%s)", path, va_err_name(open_err));
         return;
     }
-    fprintf(stderr,
-            "%s: %" PRIu64 " records, %" PRIu64 " bad records, %" PRIu64 " chunks (%" PRIu64
-            " bad, %" PRIu64 " CRC mismatches, %" PRIu64 " empty)%s\n",
-            path, st->records, st->records_bad, st->chunks, st->chunks_bad, st->chunks_crc,
-            st->chunks_empty, st->files_dirty ? ", marked dirty (was in use)" : "");
+    va_diag_printf(stderr,
+                   "%s: %" PRIu64 " records, %" PRIu64 " bad records, %" PRIu64 " chunks (%" PRIu64
+                   " bad, %" PRIu64 " CRC mismatches, %" PRIu64 " empty)%s",
+                   path, st->records, st->records_bad, st->chunks, st->chunks_bad, st->chunks_crc,
+                   st->chunks_empty, st->files_dirty ? ", marked dirty (was in use)" : "");
 }
 
 static void usage(FILE *f) {
@@ -175,6 +175,6 @@ int va_cmd_evtx(int argc, char **argv) {
         return argc < 2 ? VA_EXIT_USAGE : VA_EXIT_OK;
     }
     if (!strcmp(argv[1], "dump")) return evtx_dump(argc - 1, argv + 1);
-    fprintf(stderr, "vaern evtx: unknown command '%s'\n", argv[1]);
+    va_diag_printf(stderr, "vaern evtx: unknown command '%s'", argv[1]);
     return VA_EXIT_USAGE;
 }

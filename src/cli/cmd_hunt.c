@@ -259,10 +259,10 @@ static void on_diag(void *ud, const va_diag *d) {
 static void on_rule_diag(void *ud, const va_rule_diag *d) {
     (void)ud;
     if (d->line)
-        fprintf(stderr, "vaern: rule: %s:%u:%u: %s: %s\n", d->file, d->line, d->col,
-                va_err_name(d->code), d->msg);
+        va_diag_printf(stderr, "vaern: rule: %s:%u:%u: %s: %s", d->file, d->line, d->col,
+                       va_err_name(d->code), d->msg);
     else /* the file or folder as a whole */
-        fprintf(stderr, "vaern: rule: %s: %s: %s\n", d->file, va_err_name(d->code), d->msg);
+        va_diag_printf(stderr, "vaern: rule: %s: %s: %s", d->file, va_err_name(d->code), d->msg);
 }
 
 static void usage(FILE *f) {
@@ -526,7 +526,7 @@ static int run(hunt *h, hunt_args *o) {
     va_err e;
     e = va_logsource_load(&a, o->lspath, &ls, &lerr);
     if (e) {
-        fprintf(stderr, "vaern: --logsources: %s\n", lerr ? lerr : va_err_str(e));
+        va_diag_printf(stderr, "vaern: --logsources: %s", lerr ? lerr : va_err_str(e));
         free_arenas(&a, ra, nload);
         return e == VA_ENOMEM ? VA_EXIT_FATAL : VA_EXIT_USAGE;
     }
@@ -535,7 +535,7 @@ static int run(hunt *h, hunt_args *o) {
     char pherr[512];
     if (o->phpath &&
         (e = va_placeholders_load_file(&a, o->phpath, &ph, &nph, pherr, sizeof pherr)) != VA_OK) {
-        fprintf(stderr, "vaern: --placeholders: %s\n", pherr);
+        va_diag_printf(stderr, "vaern: --placeholders: %s", pherr);
         free_arenas(&a, ra, nload);
         return e == VA_ENOMEM ? VA_EXIT_FATAL : VA_EXIT_USAGE;
     }

@@ -82,9 +82,9 @@ static void count_reason(check *c, char *k) {
 static void on_diag(void *ud, const va_rule_diag *d) {
     check *c = ud;
     if (d->line)
-        printf("%s:%u:%u: %s\n", d->file, d->line, d->col, d->msg);
+        va_diag_printf(stdout, "%s:%u:%u: %s", d->file, d->line, d->col, d->msg);
     else
-        printf("%s: %s\n", d->file, d->msg);
+        va_diag_printf(stdout, "%s: %s", d->file, d->msg);
     count_reason(c, reason_key(d));
 }
 
@@ -92,8 +92,8 @@ static void on_diag(void *ud, const va_rule_diag *d) {
  * ("logsource 'linux' is not in the mapping (Title)" -> "... mapping"). */
 static void on_compile_diag(void *ud, const va_diag *d) {
     check *c = ud;
-    printf("%s:%lld: %s: %s\n", d->file ? d->file : "?", (long long)d->unit_no,
-           va_err_name(d->code), d->msg);
+    va_diag_printf(stdout, "%s:%lld: %s: %s", d->file ? d->file : "?", (long long)d->unit_no,
+                   va_err_name(d->code), d->msg);
     const char *m = d->msg;
     const char *ex = strstr(m, "expand: ");
     if (ex) m = ex;
@@ -112,24 +112,28 @@ static int by_count(const void *x, const void *y) {
     return strcmp(a->text, b->text);
 }
 
+/* One line per loaded rule (-v), escaped as a whole: titles and identifiers are the rule's. */
 static void print_rule(const va_rule *r) {
     char buf[512];
-    printf("%s: doc %u: %s '%s'", r->file, r->doc, va_rule_kind_name(r->kind),
-           r->title ? r->title : "");
+    va_buf line;
+    va_buf_init(&line);
+    va_buf_printf(&line, "%s: doc %u: %s '%s'", r->file, r->doc, va_rule_kind_name(r->kind),
+                  r->title ? r->title : "");
     const va_rule_detection *d = r->kind == VA_RULE_KIND_DETECTION ? &r->detection
                                  : r->kind == VA_RULE_KIND_FILTER  ? &r->filter.det
                                                                    : NULL;
     if (d) {
-        printf(", %u search identifiers", d->nsearches);
+        va_buf_printf(&line, ", %u search identifiers", d->nsearches);
         for (uint32_t i = 0; i < d->nconds; i++) {
             va_cond_format(d->conds[i].ast, buf, sizeof buf);
-            printf(", condition %s", buf);
+            va_buf_printf(&line, ", condition %s", buf);
         }
     } else {
-        printf(", %s over %u rules, timespan %llds", va_rule_ctype_name(r->corr.type),
-               r->corr.rules.n, (long long)r->corr.timespan_s);
+        va_buf_printf(&line, ", %s over %u rules, timespan %llds", va_rule_ctype_name(r->corr.type),
+                      r->corr.rules.n, (long long)r->corr.timespan_s);
     }
-    putchar('\n');
+    va_diag_printf(stdout, "%s", line.oom ? "(out of memory)" : line.p);
+    va_buf_free(&line);
 }
 
 static void usage(FILE *f) {
@@ -152,12 +156,12 @@ static int compile_inputs(va_arena *a, const char *lspath, const char *phpath,
     const char *lerr = NULL;
     va_err e = va_logsource_load(a, lspath, ls, &lerr);
     if (e) {
-        fprintf(stderr, "vaern: --logsources: %s\n", lerr ? lerr : va_err_str(e));
+        va_diag_printf(stderr, "vaern: --logsources: %s", lerr ? lerr : va_err_str(e));
         return e == VA_ENOMEM ? VA_EXIT_FATAL : VA_EXIT_USAGE;
     }
     char pherr[512];
     if (phpath && (e = va_placeholders_load_file(a, phpath, ph, nph, pherr, sizeof pherr))) {
-        fprintf(stderr, "vaern: --placeholders: %s\n", pherr);
+        va_diag_printf(stderr, "vaern: --placeholders: %s", pherr);
         return e == VA_ENOMEM ? VA_EXIT_FATAL : VA_EXIT_USAGE;
     }
     return VA_EXIT_OK;
@@ -186,7 +190,8 @@ static int compile_check(const va_rule_set *set, va_logsource_map *ls, va_value_
         if (c.n) {
             qsort(c.r, c.n, sizeof *c.r, by_count);
             puts("left out by reason:");
-            for (size_t i = 0; i < c.n; i++) printf("  %6u  %s\n", c.r[i].count, c.r[i].text);
+            for (size_t i = 0; i < c.n; i++)
+                va_diag_printf(stdout, "  %6u  %s", c.r[i].count, c.r[i].text);
         }
     }
     for (size_t i = 0; i < c.n; i++) free(c.r[i].text);
@@ -271,7 +276,8 @@ int va_cmd_rules(int argc, char **argv) {
     if (c.n) {
         qsort(c.r, c.n, sizeof *c.r, by_count);
         puts("failures by reason:");
-        for (size_t i = 0; i < c.n; i++) printf("  %6u  %s\n", c.r[i].count, c.r[i].text);
+        for (size_t i = 0; i < c.n; i++)
+            va_diag_printf(stdout, "  %6u  %s", c.r[i].count, c.r[i].text);
     }
     for (size_t i = 0; i < c.n; i++) free(c.r[i].text);
     free(c.r);

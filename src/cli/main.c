@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/err.h"
 
 #ifndef VAERN_VERSION
 #define VAERN_VERSION "0.1.0"
@@ -40,7 +41,7 @@ int main(int argc, char **argv) {
         usage(stdout);
         return VA_EXIT_OK;
     }
-    fprintf(stderr, "vaern: unknown command '%s'\n", cmd);
+    va_diag_printf(stderr, "vaern: unknown command '%s'", cmd);
     usage(stderr);
     return VA_EXIT_USAGE;
 }

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "core/array.h"
+#include "core/err.h"
 #include "core/walk.h"
 
 static int push(va_paths *p, const char *s) {
@@ -44,7 +45,7 @@ static int add_found(void *ud, const char *path, uint64_t size) {
 int va_paths_add(va_paths *p, const char *arg, const char *const *exts) {
     struct stat sb;
     if (stat(arg, &sb)) {
-        fprintf(stderr, "vaern: %s: %s\n", arg, strerror(errno));
+        va_diag_printf(stderr, "vaern: %s: %s", arg, strerror(errno));
         return -1;
     }
     if (S_ISDIR(sb.st_mode)) {
@@ -71,7 +72,7 @@ int va_paths_add_args(va_paths *p, int argc, char **argv, int from, const char *
 FILE *va_paths_create(const char *path) {
     FILE *f = fopen(path, "w");
     if (!f) /* errno is fopen's: nothing may run in between (isatty would overwrite it) */
-        fprintf(stderr, "vaern: cannot create %s: %s\n", path, strerror(errno));
+        va_diag_printf(stderr, "vaern: cannot create %s: %s", path, strerror(errno));
     return f;
 }
 

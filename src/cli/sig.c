@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/err.h"
+
 static volatile sig_atomic_t *volatile target;
 
 static void on_signal(int sig) {
@@ -57,8 +59,8 @@ void va_sig_report(int sig, const char *what, uint64_t n, const char *path, int6
         snprintf(where, sizeof where, " (%s, offset 0x%" PRIx64 ")", path, (uint64_t)off);
     else if (n && path)
         snprintf(where, sizeof where, " (from %s)", path);
-    fprintf(stderr,
-            "vaern: interrupted by %s: output is complete up to %s %" PRIu64
-            "%s; the rest was not read\n",
-            name, what, n, where);
+    va_diag_printf(stderr,
+                   "vaern: interrupted by %s: output is complete up to %s %" PRIu64
+                   "%s; the rest was not read",
+                   name, what, n, where);
 }
