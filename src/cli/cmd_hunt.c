@@ -265,6 +265,14 @@ static void on_rule_diag(void *ud, const va_rule_diag *d) {
         va_diag_printf(stderr, "vaern: rule: %s: %s: %s", d->file, va_err_name(d->code), d->msg);
 }
 
+static void on_dup(void *ud, const va_rule *first, const va_rule *again) {
+    (void)ud;
+    va_diag_printf(stderr, "vaern: rule: %s:%u:%u: duplicate rule id %s (%s): also %s:%u:%u (%s)",
+                   again->file, again->line, again->col, again->id,
+                   again->title ? again->title : "", first->file, first->line, first->col,
+                   first->title ? first->title : "");
+}
+
 static void usage(FILE *f) {
     fputs("usage: vaern hunt [--rules DIR|FILE]... [options] PATH...\n"
           "  Match Sigma rules against Windows events: EVTX files and JSON exports\n"
@@ -521,6 +529,14 @@ static int run(hunt *h, hunt_args *o) {
     va_arena_init(&a, 1 << 20);
     /* The files the command line names come first: a mistake in one is a usage error (or, for
      * the output, exit 3) before any work, and before the output file is truncated. */
+    for (int i = 0; i < o->nrules; i++) {
+        struct stat sb;
+        if (stat(o->rules[i], &sb)) {
+            va_diag_printf(stderr, "vaern: --rules %s: %s", o->rules[i], strerror(errno));
+            free_arenas(&a, ra, nload);
+            return VA_EXIT_USAGE;
+        }
+    }
     va_logsource_map *ls = NULL;
     const char *lerr = NULL;
     va_err e;
@@ -564,6 +580,9 @@ static int run(hunt *h, hunt_args *o) {
     if (o->nrules && va_rule_load_paths(ra, nload, o->rules, (size_t)o->nrules, &set, on_rule_diag,
                                         NULL, &rst) != VA_OK)
         rule_problems = 1;
+    uint32_t ndup = 0;
+    if (va_rule_duplicate_ids(&set, on_dup, NULL, &ndup) != VA_OK) h->oom = 1;
+    if (ndup) rule_problems = 1;
     if (h->sig) { /* interrupted while loading: no compiling */
         if (outf != stdout) fclose(outf);
         free_arenas(&a, ra, nload);

@@ -106,6 +106,15 @@ static void on_compile_diag(void *ud, const va_diag *d) {
     count_reason(c, k);
 }
 
+/* A rule id that an earlier rule already has: reported like a rule that fails, at the later
+ * rule, naming the earlier one. */
+static void on_dup(void *ud, const va_rule *first, const va_rule *again) {
+    (void)ud;
+    va_diag_printf(stdout, "%s:%u:%u: duplicate rule id %s (%s): also %s:%u:%u (%s)", again->file,
+                   again->line, again->col, again->id, again->title ? again->title : "",
+                   first->file, first->line, first->col, first->title ? first->title : "");
+}
+
 static int by_count(const void *x, const void *y) {
     const reason *a = x, *b = y;
     if (a->count != b->count) return a->count < b->count ? 1 : -1;
@@ -187,6 +196,7 @@ static int compile_check(const va_rule_set *set, va_logsource_map *ls, va_value_
         printf("compiled for hunting: %u detection rules, %u correlations, %u filters; %u left "
                "out\n",
                st.rules, xst.rules, st.filters, out);
+        if (out) rc = VA_EXIT_INPUT; /* a rule hunt would not run is a failure */
         if (c.n) {
             qsort(c.r, c.n, sizeof *c.r, by_count);
             puts("left out by reason:");
@@ -267,12 +277,16 @@ int va_cmd_rules(int argc, char **argv) {
         if (e == VA_ENOMEM) fatal = 1;
         if (e) failed = 1;
     }
+    uint32_t ndup = 0;
+    if (!fatal && va_rule_duplicate_ids(&set, on_dup, NULL, &ndup) != VA_OK) fatal = 1;
+    if (ndup) failed = 1;
     if (verbose)
         for (const va_rule *r = set.head; r; r = r->next) print_rule(r);
     printf("files: %u read, %u with failures\n", st.files, st.files_failed);
     printf("rules: %u loaded (%u detection, %u filter, %u correlation), %u failed\n", set.n,
            st.by_kind[VA_RULE_KIND_DETECTION], st.by_kind[VA_RULE_KIND_FILTER],
            st.by_kind[VA_RULE_KIND_CORRELATION], st.docs_failed);
+    if (ndup) printf("duplicate ids: %u (each reported above)\n", ndup);
     if (c.n) {
         qsort(c.r, c.n, sizeof *c.r, by_count);
         puts("failures by reason:");

@@ -15,11 +15,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <pthread.h>
 #include <sys/stat.h>
 #include <yaml.h>
 
 #include "core/array.h"
+#include "core/hash.h"
 #include "core/walk.h"
 
 #define MAX_FILE     (16u << 20) /* rule files are a few KiB; anything this big is not one */
@@ -1282,4 +1284,38 @@ va_err va_rule_load_paths(va_arena *arenas, int nthreads, const char *const *pat
     free(w.paths);
     free(w.sizes);
     return first;
+}
+
+/* ---- duplicate ids ------------------------------------------------------------------------- */
+
+va_err va_rule_duplicate_ids(const va_rule_set *set, va_rule_dup_fn fn, void *ud, uint32_t *ndup) {
+    const va_rule **v = NULL; /* rules with an id, in set order, indexed by the table */
+    size_t n = 0, cap = 0;
+    va_hash t;
+    va_hash_init(&t);
+    uint32_t dups = 0;
+    va_err e = VA_OK;
+    for (const va_rule *r = set->head; r && !e; r = r->next) {
+        if (!r->id || !*r->id) continue;
+        size_t len = strlen(r->id);
+        uint64_t h = va_hash_mem_lower(r->id, len, 0);
+        const va_rule *first = NULL;
+        va_hash_iter it;
+        for (uint32_t i = va_hash_first(&t, h, &it); i != VA_HASH_END && !first;
+             i = va_hash_next(&t, &it))
+            if (!strcasecmp(v[i]->id, r->id)) first = v[i];
+        if (first) {
+            dups++;
+            if (fn) fn(ud, first, r);
+        } else if (n >= UINT32_MAX - 1 || VA_ARRAY_GROW(v, cap, n + 1) ||
+                   va_hash_insert(&t, h, (uint32_t)n)) {
+            e = VA_ENOMEM;
+        } else {
+            v[n++] = r;
+        }
+    }
+    free(v);
+    va_hash_free(&t);
+    if (ndup) *ndup = dups;
+    return e;
 }

@@ -231,4 +231,13 @@ const char *va_rule_ctype_name(va_rule_ctype t);
 const char *va_rule_cmpop_name(va_rule_cmpop op);
 const char *va_rule_vtype_name(va_rule_vtype t);
 
+/* A rule whose id an earlier rule of the set already has (ids are UUIDs: compared ignoring
+ * ASCII case).  Both rules are the set's (borrowed for the callback). */
+typedef void (*va_rule_dup_fn)(void *ud, const va_rule *first, const va_rule *again);
+/* Call fn (may be NULL) for each rule of set, in set order, whose id an earlier rule has,
+ * with the first rule that had it; rules without an id are not compared.  The count goes to
+ * *ndup (may be NULL).  VA_OK, or VA_ENOMEM (it stopped; what was reported stands).  Its memory is
+ * freed before it returns. */
+va_err va_rule_duplicate_ids(const va_rule_set *set, va_rule_dup_fn fn, void *ud, uint32_t *ndup);
+
 #endif
