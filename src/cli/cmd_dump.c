@@ -126,7 +126,8 @@ static void usage(FILE *f) {
           "  *.ndjson: evtx_dump, NXLog im_msvistalog, Winlogbeat; NDJSON, concatenated or\n"
           "  an array).  Directories are searched recursively for those extensions.\n"
           "options:\n"
-          "  --ignore-crc     read EVTX chunks whose CRC32 does not match (still reported)\n"
+          "  --strict-crc     skip EVTX chunks whose CRC32 does not match (default: read\n"
+          "                   them and report the mismatch; --ignore-crc is that default)\n"
           "  -t, --threads N  EVTX worker threads (default: all cores)\n"
           "  -o, --output F   write to F instead of standard output\n"
           "  --stats          print per-file and total counts on standard error\n"
@@ -135,19 +136,26 @@ static void usage(FILE *f) {
 }
 
 int va_cmd_dump(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"ignore-crc", no_argument, 0, 'c'},   {"threads", required_argument, 0, 't'},
-        {"output", required_argument, 0, 'o'}, {"stats", no_argument, 0, 's'},
-        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+    static const struct option opts[] = {{"ignore-crc", no_argument, 0, 'c'},
+                                         {"strict-crc", no_argument, 0, 'S'},
+                                         {"threads", required_argument, 0, 't'},
+                                         {"output", required_argument, 0, 'o'},
+                                         {"stats", no_argument, 0, 's'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     va_evtx_opts eo = {0};
+    eo.ignore_crc = 1; /* damaged chunks are read and reported, as by vaern hunt */
     dump d = {0};
     const char *outpath = NULL;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "t:o:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'c':
+        case 'c': /* the default now; kept for scripts */
             eo.ignore_crc = 1;
+            break;
+        case 'S':
+            eo.ignore_crc = 0;
             break;
         case 't':
             if (va_parse_threads(optarg, &eo.threads)) return VA_EXIT_USAGE;

@@ -82,7 +82,8 @@ static void usage(FILE *f) {
           "  as one flat JSON object per line, in file order.\n"
           "options:\n"
           "  --xml            print each record as XML instead (like evtxexport -f xml)\n"
-          "  --ignore-crc     read chunks whose CRC32 does not match (still reported)\n"
+          "  --strict-crc     skip chunks whose CRC32 does not match (default: read them\n"
+          "                   and report the mismatch; --ignore-crc is that default)\n"
           "  -t, --threads N  worker threads (default: all cores)\n"
           "  -o, --output F   write to F instead of standard output\n"
           "  --stats          print per-file and total counts on standard error\n"
@@ -91,14 +92,13 @@ static void usage(FILE *f) {
 }
 
 static int evtx_dump(int argc, char **argv) {
-    static const struct option opts[] = {{"xml", no_argument, 0, 'x'},
-                                         {"ignore-crc", no_argument, 0, 'c'},
-                                         {"threads", required_argument, 0, 't'},
-                                         {"output", required_argument, 0, 'o'},
-                                         {"stats", no_argument, 0, 's'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"xml", no_argument, 0, 'x'},          {"ignore-crc", no_argument, 0, 'c'},
+        {"strict-crc", no_argument, 0, 'S'},   {"threads", required_argument, 0, 't'},
+        {"output", required_argument, 0, 'o'}, {"stats", no_argument, 0, 's'},
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
     va_evtx_opts o = {0};
+    o.ignore_crc = 1; /* damaged chunks are read and reported, as by vaern hunt */
     dump d = {0};
     const char *outpath = NULL;
     int c;
@@ -108,8 +108,11 @@ static int evtx_dump(int argc, char **argv) {
         case 'x':
             d.xml = 1;
             break;
-        case 'c':
+        case 'c': /* the default now; kept for scripts */
             o.ignore_crc = 1;
+            break;
+        case 'S':
+            o.ignore_crc = 0;
             break;
         case 't':
             if (va_parse_threads(optarg, &o.threads)) return VA_EXIT_USAGE;
