@@ -18,6 +18,7 @@
 #include "cli/cli.h"
 #include "cli/paths.h"
 #include "cli/sig.h"
+#include "cli/stdin.h"
 #include "evtx/evtx.h"
 #include "json/winevent.h"
 
@@ -104,8 +105,9 @@ static int ends_with(const char *s, const char *ext) {
     return l > e && strcasecmp(s + l - e, ext) == 0;
 }
 
-/* EVTX by extension, or by its magic for a file named otherwise. */
-static int is_evtx(const char *path) {
+/* EVTX by extension, or by its magic for a file named otherwise (standard input: sin says). */
+static int is_evtx(const char *path, const va_stdin *sin) {
+    if (!strcmp(path, "-")) return sin->evtx;
     if (ends_with(path, ".evtx")) return 1;
     if (ends_with(path, ".json") || ends_with(path, ".jsonl") || ends_with(path, ".ndjson"))
         return 0;
@@ -120,11 +122,12 @@ static int is_evtx(const char *path) {
 }
 
 static void usage(FILE *f) {
-    fputs("usage: vaern dump [options] FILE|DIR...\n"
+    fputs("usage: vaern dump [options] FILE|DIR|-...\n"
           "  Print the flat events of every input, one JSON object per line, in input order.\n"
           "  Inputs: EVTX (*.evtx) and JSON exports of Windows events (*.json, *.jsonl,\n"
           "  *.ndjson: evtx_dump, NXLog im_msvistalog, Winlogbeat; NDJSON, concatenated or\n"
-          "  an array).  Directories are searched recursively for those extensions.\n"
+          "  an array).  Directories are searched recursively for those extensions; - is\n"
+          "  standard input (EVTX or JSON, told apart by its first bytes).\n"
           "options:\n"
           "  --strict-crc     skip EVTX chunks whose CRC32 does not match (default: read\n"
           "                   them and report the mismatch; --ignore-crc is that default)\n"
@@ -178,6 +181,7 @@ int va_cmd_dump(int argc, char **argv) {
         usage(stderr);
         return VA_EXIT_USAGE;
     }
+    if (va_stdin_twice(argc, argv, optind)) return VA_EXIT_USAGE;
     static const char *const exts[] = {".evtx", ".json", ".jsonl", ".ndjson", NULL};
     va_paths paths = {0};
     int missing = va_paths_add_args(&paths, argc, argv, optind, exts);
@@ -190,14 +194,20 @@ int va_cmd_dump(int argc, char **argv) {
     va_buf_init(&d.buf);
     va_sig_saved sigs;
     va_sig_catch(&d.sig, &sigs);
+    /* Standard input: EVTX is kept whole in a file first (left out, reported, if it cannot be),
+     * JSON is read as a stream when its turn comes. */
+    ptrdiff_t in = va_paths_find(&paths, "-");
+    va_stdin sin = {0};
+    if (in >= 0 && va_stdin_is_evtx(&sin, &d.sig) && va_stdin_spool(&sin, &d.sig, on_diag, &d))
+        va_paths_remove(&paths, (size_t)in);
     va_evtx_stats est = {0};
     va_jsonev_stats jst = {0};
     int stop = 0, fatal = 0;
     size_t nevtx = 0, njson = 0;
     for (size_t i = 0; i < paths.n && !stop && !fatal && !d.sig;) {
-        if (is_evtx(paths.v[i])) {
+        if (is_evtx(paths.v[i], &sin)) {
             size_t j = i;
-            while (j < paths.n && is_evtx(paths.v[j])) j++;
+            while (j < paths.n && is_evtx(paths.v[j], &sin)) j++;
             stop = va_evtx_read_files((const char *const *)paths.v + i, j - i, &eo, on_diag, &d,
                                       &est, on_evtx_rec, on_evtx_file, &d);
             nevtx += j - i;
@@ -205,7 +215,9 @@ int va_cmd_dump(int argc, char **argv) {
             continue;
         }
         va_jsonev_stats one = {0};
-        va_err e = va_jsonev_read_file(paths.v[i], NULL, on_diag, &d, &one, on_json_event, &d);
+        va_err e = strcmp(paths.v[i], "-")
+                       ? va_jsonev_read_file(paths.v[i], NULL, on_diag, &d, &one, on_json_event, &d)
+                       : va_stdin_json(&sin, &d.sig, on_diag, &d, &one, on_json_event, &d);
         if (d.stats) json_file_stats(paths.v[i], &one, e);
         jst.objects += one.objects, jst.events += one.events, jst.bad += one.bad;
         jst.warnings += one.warnings, jst.bytes += one.bytes;

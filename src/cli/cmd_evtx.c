@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "cli/paths.h"
 #include "cli/sig.h"
+#include "cli/stdin.h"
 #include "evtx/evtx.h"
 
 typedef struct dump {
@@ -77,9 +78,9 @@ static void on_file(void *ud, const char *path, const va_evtx_stats *st, va_err 
 }
 
 static void usage(FILE *f) {
-    fputs("usage: vaern evtx dump [options] FILE|DIR...\n"
-          "  Print every record of the EVTX files (directories are searched for *.evtx)\n"
-          "  as one flat JSON object per line, in file order.\n"
+    fputs("usage: vaern evtx dump [options] FILE|DIR|-...\n"
+          "  Print every record of the EVTX files (directories are searched for *.evtx;\n"
+          "  - is standard input) as one flat JSON object per line, in file order.\n"
           "options:\n"
           "  --xml            print each record as XML instead (like evtxexport -f xml)\n"
           "  --strict-crc     skip chunks whose CRC32 does not match (default: read them\n"
@@ -135,6 +136,7 @@ static int evtx_dump(int argc, char **argv) {
         usage(stderr);
         return VA_EXIT_USAGE;
     }
+    if (va_stdin_twice(argc, argv, optind)) return VA_EXIT_USAGE;
     static const char *const exts[] = {".evtx", NULL};
     va_paths paths = {0};
     int missing = va_paths_add_args(&paths, argc, argv, optind, exts);
@@ -149,8 +151,14 @@ static int evtx_dump(int argc, char **argv) {
     va_evtx_stats st = {0};
     va_sig_saved sigs;
     va_sig_catch(&d.sig, &sigs);
-    va_evtx_read_files((const char *const *)paths.v, paths.n, &o, on_diag, &d, &st, NULL, on_file,
-                       &d);
+    ptrdiff_t in = va_paths_find(&paths, "-");
+    va_stdin sin = {0};
+    /* Standard input is read in full first, into a file the reader can seek in; if it cannot
+     * be kept (reported) it is left out. */
+    if (in >= 0 && va_stdin_spool(&sin, &d.sig, on_diag, &d)) va_paths_remove(&paths, (size_t)in);
+    if (!d.sig)
+        va_evtx_read_files((const char *const *)paths.v, paths.n, &o, on_diag, &d, &st, NULL,
+                           on_file, &d);
     if (fflush(d.out) && !d.out_err) d.out_err = errno;
     if (d.out != stdout && fclose(d.out) && !d.out_err) d.out_err = errno;
     va_sig_release(&sigs);

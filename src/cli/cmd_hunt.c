@@ -23,6 +23,7 @@
 #include "cli/cli.h"
 #include "cli/paths.h"
 #include "cli/sig.h"
+#include "cli/stdin.h"
 #include "core/vtime.h"
 #include "evtx/evtx.h"
 #include "json/winevent.h"
@@ -73,6 +74,7 @@ typedef struct hunt {
     int out_errno;             /* errno when out_err was set, before later calls overwrite it */
     int oom;                   /* a worker could not record hits */
     volatile sig_atomic_t sig; /* SIGINT or SIGTERM received (sig.h): stop reading */
+    va_stdin sin;              /* "-": standard input, EVTX or JSON */
     /* The last event delivered, for the message when interrupted. */
     const char *last_src; /* the reader's pointer, to notice a new file */
     char last_path[1024];
@@ -276,7 +278,8 @@ static void on_dup(void *ud, const va_rule *first, const va_rule *again) {
 static void usage(FILE *f) {
     fputs("usage: vaern hunt [--rules DIR|FILE]... [options] PATH...\n"
           "  Match Sigma rules against Windows events: EVTX files and JSON exports\n"
-          "  (directories are searched for *.evtx, *.json, *.jsonl, *.ndjson).  vaern's own\n"
+          "  (directories are searched for *.evtx, *.json, *.jsonl, *.ndjson; - is standard\n"
+          "  input, EVTX or JSON).  vaern's own\n"
           "  detection pack (rules/vaern, built in) is always used, unless --no-pack.\n"
           "options:\n"
           "  -r, --rules P      more Sigma rules: a file or a directory (repeatable)\n"
@@ -308,6 +311,11 @@ static void usage(FILE *f) {
           f);
 }
 
+/* EVTX by extension; standard input by its first bytes. */
+static int input_is_evtx(const hunt *h, const char *path) {
+    return strcmp(path, "-") ? va_path_is_evtx(path) : h->sin.evtx;
+}
+
 /* Sizes of the inputs in the order events are delivered (EVTX first, then JSON). */
 static int plan_progress(hunt *h, const va_paths *p) {
     h->ppath = calloc(p->n ? p->n : 1, sizeof *h->ppath);
@@ -316,7 +324,7 @@ static int plan_progress(hunt *h, const va_paths *p) {
     uint64_t total = 0;
     for (int pass = 0; pass < 2; pass++)
         for (size_t i = 0; i < p->n; i++) {
-            if (va_path_is_evtx(p->v[i]) != (pass == 0)) continue;
+            if (input_is_evtx(h, p->v[i]) != (pass == 0)) continue;
             struct stat sb;
             h->ppath[h->np] = p->v[i];
             h->psize[h->np] = stat(p->v[i], &sb) ? 0 : (uint64_t)sb.st_size;
@@ -515,6 +523,7 @@ static int parse_args(int argc, char **argv, hunt_args *o) {
         usage(stderr);
         return VA_EXIT_USAGE;
     }
+    if (va_stdin_twice(argc, argv, optind)) return VA_EXIT_USAGE;
     o->argc = argc, o->argv = argv, o->first = optind;
     return -1;
 }
@@ -633,6 +642,12 @@ static int run(hunt *h, hunt_args *o) {
     static const char *const exts[] = {".evtx", ".json", ".jsonl", ".ndjson", NULL};
     va_paths paths = {0};
     int missing = va_paths_add_args(&paths, o->argc, o->argv, o->first, exts);
+    /* Standard input: EVTX is kept whole in a file first (left out, reported, if it cannot be),
+     * JSON is read as a stream in its turn. */
+    ptrdiff_t in = va_paths_find(&paths, "-");
+    if (in >= 0 && va_stdin_is_evtx(&h->sin, &h->sig) &&
+        va_stdin_spool(&h->sin, &h->sig, on_diag, h))
+        va_paths_remove(&paths, (size_t)in);
     if (!ok || (e = va_out_open(&oo, outf, &h->out)) != VA_OK) {
         fprintf(stderr, "vaern: %s\n", ok ? va_err_str(e) : "out of memory");
         rc = VA_EXIT_FATAL;
@@ -645,16 +660,19 @@ static int run(hunt *h, hunt_args *o) {
         const char **ev = calloc(paths.n ? paths.n : 1, sizeof *ev);
         size_t nev = 0;
         for (size_t i = 0; ev && i < paths.n; i++)
-            if (va_path_is_evtx(paths.v[i])) ev[nev++] = paths.v[i];
+            if (input_is_evtx(h, paths.v[i])) ev[nev++] = paths.v[i];
         eo.want_event = 1;
         eo.work_fn = evtx_work, eo.work_ud = h;
         va_evtx_stats st = {0};
         if (nev && !h->sig) va_evtx_read_files(ev, nev, &eo, on_diag, h, &st, on_evtx, NULL, h);
         free(ev);
         for (size_t i = 0; i < paths.n && !h->out_err && !h->sig; i++) {
-            if (va_path_is_evtx(paths.v[i])) continue;
+            if (input_is_evtx(h, paths.v[i])) continue;
             va_jsonev_stats js = {0};
-            va_jsonev_read_file(paths.v[i], NULL, on_diag, h, &js, on_json, h);
+            if (strcmp(paths.v[i], "-"))
+                va_jsonev_read_file(paths.v[i], NULL, on_diag, h, &js, on_json, h);
+            else
+                va_stdin_json(&h->sin, &h->sig, on_diag, h, &js, on_json, h);
         }
         /* Correlations in event time, once every event is in (files need not be in time
          * order with one another); when interrupted, over the events read, so that the output

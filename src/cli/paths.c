@@ -43,6 +43,11 @@ static int add_found(void *ud, const char *path, uint64_t size) {
 }
 
 int va_paths_add(va_paths *p, const char *arg, const char *const *exts) {
+    if (!strcmp(arg, "-")) { /* standard input (cli/stdin.h): taken as it is */
+        if (!push(p, arg)) return 0;
+        fprintf(stderr, "vaern: out of memory\n");
+        return -1;
+    }
     struct stat sb;
     if (stat(arg, &sb)) {
         va_diag_printf(stderr, "vaern: %s: %s", arg, strerror(errno));
@@ -92,6 +97,18 @@ int va_parse_threads(const char *s, int *out) {
 int va_path_is_evtx(const char *path) {
     static const char *const evtx[] = {".evtx", NULL};
     return has_ext(path, evtx);
+}
+
+ptrdiff_t va_paths_find(const va_paths *p, const char *s) {
+    for (size_t i = 0; i < p->n; i++)
+        if (!strcmp(p->v[i], s)) return (ptrdiff_t)i;
+    return -1;
+}
+
+void va_paths_remove(va_paths *p, size_t i) {
+    free(p->v[i]);
+    memmove(p->v + i, p->v + i + 1, (p->n - i - 1) * sizeof *p->v);
+    p->n--;
 }
 
 void va_paths_free(va_paths *p) {

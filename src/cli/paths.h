@@ -3,7 +3,8 @@
  *
  * A directory argument is searched recursively (core/walk.h: each directory once, in sorted
  * order, loops and unreadable directories reported) for files with one of the given extensions
- * (case-insensitive); a file argument is taken as it is.
+ * (case-insensitive); a file argument is taken as it is, and so is "-" (standard input,
+ * cli/stdin.h).
  */
 #ifndef VA_CLI_PATHS_H
 #define VA_CLI_PATHS_H
@@ -31,6 +32,10 @@ FILE *va_paths_create(const char *path);
 int va_parse_threads(const char *s, int *out);
 /* 1 if path ends in ".evtx" (any case). */
 int va_path_is_evtx(const char *path);
+/* Position of the first entry equal to s, or -1. */
+ptrdiff_t va_paths_find(const va_paths *p, const char *s);
+/* Remove (and free) entry i. */
+void va_paths_remove(va_paths *p, size_t i);
 void va_paths_free(va_paths *p);
 
 #endif
