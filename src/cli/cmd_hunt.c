@@ -24,6 +24,7 @@
 #include "cli/paths.h"
 #include "cli/sig.h"
 #include "cli/stdin.h"
+#include "core/array.h"
 #include "core/vtime.h"
 #include "evtx/evtx.h"
 #include "json/winevent.h"
@@ -54,9 +55,11 @@ typedef struct hits {
 typedef struct wstate {
     va_engine_scratch *se;
     hit *h;
-    uint32_t n, cap;
+    uint32_t n;
+    size_t cap;
     uint32_t *fi; /* field indices of all hits of the event */
-    uint32_t nfi, capfi;
+    uint32_t nfi;
+    size_t capfi;
     int oom;
 } wstate;
 
@@ -68,7 +71,7 @@ typedef struct hunt {
     int min_level; /* va_out_level rank; -1: every alert (rules without a level too) */
     va_out *out;
     va_kv *kv; /* matched fields of the alert being written */
-    uint32_t kv_cap;
+    size_t kv_cap;
     uint64_t events, problems;
     va_err out_err;
     int out_errno;             /* errno when out_err was set, before later calls overwrite it */
@@ -108,25 +111,11 @@ static int collect(void *ud, const va_rule *r, const va_event *ev) {
     int show = va_out_level_rank(r->level) >= h->min_level && va_correlate_standalone(h->sx, r);
     int feed = va_correlate_referenced(h->sx, r);
     if (!show && !feed) return 0;
-    if (w->n == w->cap) {
-        uint32_t cap = w->cap ? w->cap * 2 : 16;
-        hit *n = realloc(w->h, cap * sizeof *n);
-        if (!n) {
-            w->oom = 1;
-            return 1;
-        }
-        w->h = n, w->cap = cap;
-    }
     uint32_t need = va_engine_hit_fields(w->se, NULL, 0);
-    if (w->nfi + need > w->capfi) {
-        uint32_t cap = w->capfi ? w->capfi : 64;
-        while (cap < w->nfi + need) cap *= 2;
-        uint32_t *n = realloc(w->fi, cap * sizeof *n);
-        if (!n) {
-            w->oom = 1;
-            return 1;
-        }
-        w->fi = n, w->capfi = cap;
+    if (VA_ARRAY_GROW(w->h, w->cap, (size_t)w->n + 1) ||
+        VA_ARRAY_GROW(w->fi, w->capfi, (size_t)w->nfi + need)) {
+        w->oom = 1;
+        return 1;
     }
     va_engine_hit_fields(w->se, w->fi + w->nfi, need);
     w->h[w->n++] =
@@ -172,13 +161,9 @@ static void out_fail(hunt *h, va_err e) {
 /* Write one alert (calling thread, input order). */
 static void emit(hunt *h, const hit *x, const va_event *ev) {
     const va_rule *r = x->rule;
-    if (x->nf > h->kv_cap) {
-        va_kv *n = realloc(h->kv, x->nf * sizeof *n);
-        if (!n) {
-            h->oom = 1;
-            return;
-        }
-        h->kv = n, h->kv_cap = x->nf;
+    if (VA_ARRAY_GROW(h->kv, h->kv_cap, x->nf)) {
+        h->oom = 1;
+        return;
     }
     for (uint32_t i = 0; i < x->nf; i++) {
         const va_field *f = &ev->f[x->fi[i]];

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/array.h"
 #include "sigma/correlate.h"
 #include "sigma/engine.h"
 #include "sigma/logsource.h"
@@ -64,16 +65,10 @@ static void count_reason(check *c, char *k) {
             return;
         }
     }
-    if (c->n == c->cap) {
-        size_t nc = c->cap ? c->cap * 2 : 16;
-        reason *nr = realloc(c->r, nc * sizeof *nr);
-        if (!nr) {
-            free(k);
-            c->oom = 1;
-            return;
-        }
-        c->r = nr;
-        c->cap = nc;
+    if (VA_ARRAY_GROW(c->r, c->cap, c->n + 1)) {
+        free(k);
+        c->oom = 1;
+        return;
     }
     c->r[c->n].text = k;
     c->r[c->n++].count = 1;

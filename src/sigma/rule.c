@@ -1170,14 +1170,9 @@ typedef struct run {
 
 static void keep_diag(void *ud, const va_rule_diag *d) {
     run *r = ud;
-    if (r->nd == r->capd) {
-        size_t nc = r->capd ? r->capd * 2 : 16;
-        kept_diag *nd = realloc(r->d, nc * sizeof *nd);
-        if (!nd) {
-            r->oom = 1;
-            return;
-        }
-        r->d = nd, r->capd = nc;
+    if (VA_ARRAY_GROW(r->d, r->capd, r->nd + 1)) {
+        r->oom = 1;
+        return;
     }
     kept_diag *k = &r->d[r->nd];
     k->file = strdup(d->file ? d->file : "");
