@@ -523,6 +523,20 @@ static int run(hunt *h, hunt_args *o) {
     va_arena_init(&a, 1 << 20);
     /* The files the command line names come first: a mistake in one is a usage error (or, for
      * the output, exit 3) before any work, and before the output file is truncated. */
+    /* An explicit --cache must be usable: a directory, made here if it is missing. */
+    if (o->cache_dir && !o->no_cache) {
+        struct stat cb;
+        int err = 0;
+        if (!stat(o->cache_dir, &cb))
+            err = S_ISDIR(cb.st_mode) ? 0 : ENOTDIR;
+        else if (mkdir(o->cache_dir, 0700))
+            err = errno;
+        if (err) {
+            va_diag_printf(stderr, "vaern: --cache %s: %s", o->cache_dir, strerror(err));
+            free_arenas(&a, ra, nload);
+            return VA_EXIT_USAGE;
+        }
+    }
     for (int i = 0; i < o->nrules; i++) {
         struct stat sb;
         if (stat(o->rules[i], &sb)) {

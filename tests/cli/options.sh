@@ -52,6 +52,11 @@ for cmd in "${h[*]}" "dump" "evtx dump"; do
     for v in 0 1 64; do taken $cmd -t "$v" "$tmp/s"; done
 done
 refused --rules "${h[@]}" --no-pack "$tmp/s"
+# --cache DIR: a directory, made if missing; a file or a path that cannot be made is refused.
+refused --cache hunt --cache "$tmp/r.yml" "$tmp/s"
+refused --cache hunt --cache "$tmp/no/such/dir" "$tmp/s"
+taken hunt --cache "$tmp/cache" "$tmp/s"
+[ -d "$tmp/cache" ] && ok || bad "--cache did not make its directory"
 refused --placeholders "${h[@]}" --placeholders "$tmp/missing.yml" "$tmp/s"
 refused --logsources "${h[@]}" --logsources "$tmp/missing.yml" "$tmp/s"
 # rules check: the compile-only options without --compile would be ignored, so they are refused.
