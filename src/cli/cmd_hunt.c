@@ -22,6 +22,9 @@
 
 #include "cli/cli.h"
 #include "cli/paths.h"
+#include "cli/sig.h"
+#include "cli/stdin.h"
+#include "core/array.h"
 #include "core/vtime.h"
 #include "evtx/evtx.h"
 #include "json/winevent.h"
@@ -56,9 +59,11 @@ typedef struct hits {
 typedef struct wstate {
     va_engine_scratch *se;
     hit *h;
-    uint32_t n, cap;
+    uint32_t n;
+    size_t cap;
     uint32_t *fi; /* field indices of all hits of the event */
-    uint32_t nfi, capfi;
+    uint32_t nfi;
+    size_t capfi;
     int oom;
 } wstate;
 
@@ -67,14 +72,21 @@ typedef struct hunt {
     va_correlate *sx; /* correlations over the hits */
     wstate *w;        /* one per worker */
     int nw;
-    int min_level;
+    int min_level; /* va_out_level rank; -1: every alert (rules without a level too) */
     va_out *out;
     va_kv *kv; /* matched fields of the alert being written */
-    uint32_t kv_cap;
+    size_t kv_cap;
     uint64_t events, problems;
     uint64_t undecided_reported; /* undecided alerts reported one by one (the rest counted) */
     va_err out_err;
-    int oom; /* a worker could not record hits */
+    int out_errno;             /* errno when out_err was set, before later calls overwrite it */
+    int oom;                   /* a worker could not record hits */
+    volatile sig_atomic_t sig; /* SIGINT or SIGTERM received (sig.h): stop reading */
+    va_stdin sin;              /* "-": standard input, EVTX or JSON */
+    /* The last event delivered, for the message when interrupted. */
+    const char *last_src; /* the reader's pointer, to notice a new file */
+    char last_path[1024];
+    int64_t last_off;
     /* Progress: input files in delivery order with their sizes. */
     va_progress *prog;
     const char **ppath;
@@ -104,27 +116,18 @@ static int collect(void *ud, const va_rule *r, const va_event *ev) {
     int show = va_out_level_rank(r->level) >= h->min_level && va_correlate_standalone(h->sx, r);
     int feed = va_correlate_referenced(h->sx, r);
     if (!show && !feed) return 0;
-    if (w->n == w->cap) {
-        uint32_t cap = w->cap ? w->cap * 2 : 16;
-        hit *n = realloc(w->h, cap * sizeof *n);
-        if (!n) {
-            w->oom = 1;
-            return 1;
-        }
-        w->h = n, w->cap = cap;
-    }
     /* Matched fields straight into the room there is; only a rare overflow asks again. */
-    uint32_t room = w->capfi - w->nfi;
-    uint32_t need = va_engine_hit_fields(w->se, w->fi ? w->fi + w->nfi : NULL, room);
+    if (VA_ARRAY_GROW(w->h, w->cap, (size_t)w->n + 1)) {
+        w->oom = 1;
+        return 1;
+    }
+    size_t room = w->capfi - w->nfi;
+    uint32_t need = va_engine_hit_fields(w->se, w->fi ? w->fi + w->nfi : NULL, (uint32_t)room);
     if (need > room) {
-        uint32_t cap = w->capfi ? w->capfi : 64;
-        while (cap < w->nfi + need) cap *= 2;
-        uint32_t *n = realloc(w->fi, cap * sizeof *n);
-        if (!n) {
+        if (VA_ARRAY_GROW(w->fi, w->capfi, (size_t)w->nfi + need)) {
             w->oom = 1;
             return 1;
         }
-        w->fi = n, w->capfi = cap;
         va_engine_hit_fields(w->se, w->fi + w->nfi, need);
     }
     w->h[w->n++] = (hit){r,    (const uint32_t *)(uintptr_t)w->nfi, need, show,
@@ -160,16 +163,19 @@ static uintptr_t evtx_work(void *ud, int worker, const va_evtx_rec *r, va_arena 
     return r->ev ? (uintptr_t)match_event(ud, worker, r->ev, a) : 0;
 }
 
+/* Keep the first output error with its errno (VA_EIO: the sink's or fclose's). */
+static void out_fail(hunt *h, va_err e) {
+    if (!e || h->out_err) return;
+    h->out_err = e;
+    h->out_errno = e == VA_EIO ? errno : 0;
+}
+
 /* Write one alert (calling thread, input order). */
 static void emit(hunt *h, const hit *x, const va_event *ev) {
     const va_rule *r = x->rule;
-    if (x->nf > h->kv_cap) {
-        va_kv *n = realloc(h->kv, x->nf * sizeof *n);
-        if (!n) {
-            h->oom = 1;
-            return;
-        }
-        h->kv = n, h->kv_cap = x->nf;
+    if (VA_ARRAY_GROW(h->kv, h->kv_cap, x->nf)) {
+        h->oom = 1;
+        return;
     }
     for (uint32_t i = 0; i < x->nf; i++) {
         const va_field *f = &ev->f[x->fi[i]];
@@ -207,7 +213,7 @@ static void emit(hunt *h, const hit *x, const va_event *ev) {
         va_diag_print(NULL, &d);
     }
     va_err e = va_out_alert(h->out, &a);
-    if (e && !h->out_err) h->out_err = e;
+    out_fail(h, e);
 }
 
 /* Bytes of input done so far: the files before ev's, plus ev's offset in its own. */
@@ -224,6 +230,11 @@ static void progress(hunt *h, const va_event *ev) {
 
 static void deliver(hunt *h, const hits *x, const va_event *ev) {
     h->events++;
+    if (ev->src.path != h->last_src) {
+        h->last_src = ev->src.path;
+        snprintf(h->last_path, sizeof h->last_path, "%s", ev->src.path ? ev->src.path : "-");
+    }
+    h->last_off = ev->src.offset;
     for (uint32_t i = 0; x && i < x->n; i++) {
         if (x->h[i].feed) {
             va_err e = va_correlate_add(h->sx, x->h[i].rule, ev);
@@ -238,18 +249,20 @@ static int on_correlation(void *ud, const va_alert *a) {
     hunt *h = ud;
     if (va_out_level_rank(a->level) < h->min_level) return 0;
     va_err e = va_out_alert(h->out, a);
-    if (e && !h->out_err) h->out_err = e;
+    out_fail(h, e);
     return h->out_err != VA_OK;
 }
 
 static int on_evtx(void *ud, const va_evtx_rec *r) {
     hunt *h = ud;
+    if (h->sig) return 1; /* stop reading: nothing after the signal */
     if (r->ev) deliver(h, (const hits *)r->work, r->ev);
     return h->out_err != VA_OK;
 }
 
 static int on_json(void *ud, const va_event *ev) {
     hunt *h = ud;
+    if (h->sig) return 1;
     /* JSON exports are read on this thread, after the EVTX files: worker 0's scratch is free. */
     deliver(h, match_event(h, 0, ev, ev->arena), ev);
     return h->out_err != VA_OK;
@@ -264,14 +277,26 @@ static void on_diag(void *ud, const va_diag *d) {
 
 static void on_rule_diag(void *ud, const va_rule_diag *d) {
     (void)ud;
-    fprintf(stderr, "vaern: rule: %s:%u:%u: %s: %s\n", d->file, d->line, d->col,
-            va_err_name(d->code), d->msg);
+    if (d->line)
+        va_diag_printf(stderr, "vaern: rule: %s:%u:%u: %s: %s", d->file, d->line, d->col,
+                       va_err_name(d->code), d->msg);
+    else /* the file or folder as a whole */
+        va_diag_printf(stderr, "vaern: rule: %s: %s: %s", d->file, va_err_name(d->code), d->msg);
+}
+
+static void on_dup(void *ud, const va_rule *first, const va_rule *again) {
+    (void)ud;
+    va_diag_printf(stderr, "vaern: rule: %s:%u:%u: duplicate rule id %s (%s): also %s:%u:%u (%s)",
+                   again->file, again->line, again->col, again->id,
+                   again->title ? again->title : "", first->file, first->line, first->col,
+                   first->title ? first->title : "");
 }
 
 static void usage(FILE *f) {
     fputs("usage: vaern hunt [--rules DIR|FILE]... [options] PATH...\n"
           "  Match Sigma rules against Windows events: EVTX files and JSON exports\n"
-          "  (directories are searched for *.evtx, *.json, *.jsonl, *.ndjson).  vaern's own\n"
+          "  (directories are searched for *.evtx, *.json, *.jsonl, *.ndjson; - is standard\n"
+          "  input, EVTX or JSON).  vaern's own\n"
           "  detection pack (rules/vaern, built in) is always used, unless --no-pack.\n"
           "options:\n"
           "  -r, --rules P      more Sigma rules: a file or a directory (repeatable)\n"
@@ -303,6 +328,11 @@ static void usage(FILE *f) {
           f);
 }
 
+/* EVTX by extension; standard input by its first bytes. */
+static int input_is_evtx(const hunt *h, const char *path) {
+    return strcmp(path, "-") ? va_path_is_evtx(path) : h->sin.evtx;
+}
+
 /* Sizes of the inputs in the order events are delivered (EVTX first, then JSON). */
 static int plan_progress(hunt *h, const va_paths *p) {
     h->ppath = calloc(p->n ? p->n : 1, sizeof *h->ppath);
@@ -311,7 +341,7 @@ static int plan_progress(hunt *h, const va_paths *p) {
     uint64_t total = 0;
     for (int pass = 0; pass < 2; pass++)
         for (size_t i = 0; i < p->n; i++) {
-            if (va_path_is_evtx(p->v[i]) != (pass == 0)) continue;
+            if (input_is_evtx(h, p->v[i]) != (pass == 0)) continue;
             struct stat sb;
             h->ppath[h->np] = p->v[i];
             h->psize[h->np] = stat(p->v[i], &sb) ? 0 : (uint64_t)sb.st_size;
@@ -352,7 +382,21 @@ static int when_parse(const char *s, int *out) {
     return 0;
 }
 
-int va_cmd_hunt(int argc, char **argv) {
+/* The command line, parsed. */
+typedef struct hunt_args {
+    const char *rules[64]; /* --rules paths */
+    int nrules, quiet, pf_off, stats, color, summary, show_prog, have_fmt, no_cache, no_pack;
+    int min_level;
+    va_out_fmt fmt;
+    va_prefilter_backend pf_backend;
+    const char *lspath, *outpath, *cache_dir, *phpath;
+    va_evtx_opts eo;
+    int argc, first; /* the inputs are argv[first..argc) */
+    char **argv;
+} hunt_args;
+
+/* Returns -1 to go on, else the exit code (help, or a bad command line, said why). */
+static int parse_args(int argc, char **argv, hunt_args *o) {
     enum {
         O_LS = 256,
         O_MIN,
@@ -390,125 +434,177 @@ int va_cmd_hunt(int argc, char **argv) {
                                          {"no-pack", no_argument, 0, O_NOPACK},
                                          {"placeholders", required_argument, 0, O_PH},
                                          {0, 0, 0, 0}};
-    const char *rules[64]; /* --rules paths */
-    int nrules = 0, quiet = 0, pf_off = 0, stats = 0, color = -1, summary = -1, show_prog = 1;
-    int have_fmt = 0;
-    va_out_fmt fmt = VA_OUT_JSONL;
-    va_prefilter_backend pf_backend = VA_PREFILTER_AUTO;
-    const char *lspath = NULL, *outpath = NULL, *cache_dir = NULL, *phpath = NULL;
-    int no_cache = 0, no_pack = 0;
-    hunt h = {0};
-    va_evtx_opts eo = {0};
-    eo.ignore_crc = 1;
+    memset(o, 0, sizeof *o);
+    o->color = -1, o->summary = -1, o->show_prog = 1, o->min_level = -1;
+    o->fmt = VA_OUT_JSONL;
+    o->pf_backend = VA_PREFILTER_AUTO;
+    o->eo.ignore_crc = 1;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "r:f:o:t:qh", opts, NULL)) != -1) {
         switch (c) {
         case 'r':
-            if (nrules == 64) {
+            if (o->nrules == 64) {
                 fprintf(stderr, "vaern: at most 64 --rules\n");
                 return VA_EXIT_USAGE;
             }
-            rules[nrules++] = optarg;
+            o->rules[o->nrules++] = optarg;
             break;
         case 'f':
-            if (va_out_fmt_parse(optarg, &fmt)) {
+            if (va_out_fmt_parse(optarg, &o->fmt)) {
                 fprintf(stderr, "vaern: --format takes table, jsonl or csv\n");
                 return VA_EXIT_USAGE;
             }
-            have_fmt = 1;
+            o->have_fmt = 1;
             break;
         case 'o':
-            outpath = optarg;
+            o->outpath = optarg;
             break;
         case 't':
-            if (va_parse_threads(optarg, &eo.threads)) return VA_EXIT_USAGE;
+            if (va_parse_threads(optarg, &o->eo.threads)) return VA_EXIT_USAGE;
             break;
         case 'q':
-            quiet = 1;
+            o->quiet = 1;
             break;
         case 'h':
             usage(stdout);
             return VA_EXIT_OK;
         case O_LS:
-            lspath = optarg;
+            o->lspath = optarg;
             break;
         case O_MIN:
-            if ((h.min_level = va_out_level_rank(optarg)) >= VA_OUT_OTHER) {
-                fprintf(stderr, "vaern: unknown level '%s'\n", optarg);
+            /* va_out_level_rank gives -1 for a name it does not know */
+            if ((o->min_level = va_out_level_rank(optarg)) < 0) {
+                fprintf(stderr,
+                        "vaern: --min-level takes informational, low, medium, high or critical\n");
                 return VA_EXIT_USAGE;
             }
             break;
         case O_STRICT:
-            eo.ignore_crc = 0;
+            o->eo.ignore_crc = 0;
             break;
         case O_IGN: /* the default since hunts read damaged chunks; kept for scripts */
-            eo.ignore_crc = 1;
+            o->eo.ignore_crc = 1;
             break;
         case O_PF:
             if (!strcmp(optarg, "off")) {
-                pf_off = 1;
+                o->pf_off = 1;
             } else if (!strcmp(optarg, "auto")) {
-                pf_backend = VA_PREFILTER_AUTO;
+                o->pf_backend = VA_PREFILTER_AUTO;
             } else if (!strcmp(optarg, "hyperscan")) {
-                pf_backend = VA_PREFILTER_HYPERSCAN;
+                o->pf_backend = VA_PREFILTER_HYPERSCAN;
             } else if (!strcmp(optarg, "automaton")) {
-                pf_backend = VA_PREFILTER_AUTOMATON;
+                o->pf_backend = VA_PREFILTER_AUTOMATON;
             } else {
                 fprintf(stderr, "vaern: --prefilter takes auto, hyperscan, automaton or off\n");
                 return VA_EXIT_USAGE;
             }
             break;
         case O_STATS:
-            stats = 1;
+            o->stats = 1;
             break;
         case O_COLOR:
-            if (when_parse(optarg, &color)) {
+            if (when_parse(optarg, &o->color)) {
                 fprintf(stderr, "vaern: --color takes auto, always or never\n");
                 return VA_EXIT_USAGE;
             }
             break;
         case O_SUM:
-            summary = 1;
+            o->summary = 1;
             break;
         case O_NOSUM:
-            summary = 0;
+            o->summary = 0;
             break;
         case O_NOPROG:
-            show_prog = 0;
+            o->show_prog = 0;
             break;
         case O_CACHE:
-            cache_dir = optarg;
+            o->cache_dir = optarg;
             break;
         case O_NOCACHE:
-            no_cache = 1;
+            o->no_cache = 1;
             break;
         case O_NOPACK:
-            no_pack = 1;
+            o->no_pack = 1;
             break;
         case O_PH:
-            phpath = optarg;
+            o->phpath = optarg;
             break;
         default:
             usage(stderr);
             return VA_EXIT_USAGE;
         }
     }
-    if (optind >= argc || (!nrules && no_pack)) {
-        if (!nrules && no_pack) fprintf(stderr, "vaern: --no-pack needs --rules\n");
+    if (optind >= argc || (!o->nrules && o->no_pack)) {
+        if (!o->nrules && o->no_pack) fprintf(stderr, "vaern: --no-pack needs --rules\n");
         usage(stderr);
         return VA_EXIT_USAGE;
     }
+    if (va_stdin_twice(argc, argv, optind)) return VA_EXIT_USAGE;
+    o->argc = argc, o->argv = argv, o->first = optind;
+    return -1;
+}
+
+/* Everything after the command line: load, compile, hunt, report.  Returns the exit code. */
+static int run(hunt *h, hunt_args *o) {
+    va_evtx_opts eo = o->eo;
     int rc = VA_EXIT_OK;
     int64_t t0 = now_ns();
     va_arena a, ra[VA_RULE_MAX_THREADS];
     int nload = 0;
     va_arena_init(&a, 1 << 20);
+    /* The files the command line names come first: a mistake in one is a usage error (or, for
+     * the output, exit 3) before any work, and before the output file is truncated. */
+    /* An explicit --cache must be usable: a directory, made here if it is missing. */
+    if (o->cache_dir && !o->no_cache) {
+        struct stat cb;
+        int err = 0;
+        if (!stat(o->cache_dir, &cb))
+            err = S_ISDIR(cb.st_mode) ? 0 : ENOTDIR;
+        else if (mkdir(o->cache_dir, 0700))
+            err = errno;
+        if (err) {
+            va_diag_printf(stderr, "vaern: --cache %s: %s", o->cache_dir, strerror(err));
+            free_arenas(&a, ra, nload);
+            return VA_EXIT_USAGE;
+        }
+    }
+    for (int i = 0; i < o->nrules; i++) {
+        struct stat sb;
+        if (stat(o->rules[i], &sb)) {
+            va_diag_printf(stderr, "vaern: --rules %s: %s", o->rules[i], strerror(errno));
+            free_arenas(&a, ra, nload);
+            return VA_EXIT_USAGE;
+        }
+    }
+    va_logsource_map *ls = NULL;
+    const char *lerr = NULL;
+    va_err e;
+    e = va_logsource_load(&a, o->lspath, &ls, &lerr);
+    if (e) {
+        va_diag_printf(stderr, "vaern: --logsources: %s", lerr ? lerr : va_err_str(e));
+        free_arenas(&a, ra, nload);
+        return e == VA_ENOMEM ? VA_EXIT_FATAL : VA_EXIT_USAGE;
+    }
+    va_value_placeholder *ph = NULL;
+    size_t nph = 0;
+    char pherr[512];
+    if (o->phpath &&
+        (e = va_placeholders_load_file(&a, o->phpath, &ph, &nph, pherr, sizeof pherr)) != VA_OK) {
+        va_diag_printf(stderr, "vaern: --placeholders: %s", pherr);
+        free_arenas(&a, ra, nload);
+        return e == VA_ENOMEM ? VA_EXIT_FATAL : VA_EXIT_USAGE;
+    }
+    FILE *outf = o->outpath ? va_paths_create(o->outpath) : stdout;
+    if (!outf) {
+        free_arenas(&a, ra, nload);
+        return VA_EXIT_FATAL;
+    }
     va_rule_set set = {0};
     va_rule_stats rst = {0};
     int rule_problems = 0;
     size_t npack = 0;
-    const va_pack_file *pack = no_pack ? NULL : va_pack_files(&npack);
+    const va_pack_file *pack = o->no_pack ? NULL : va_pack_files(&npack);
     for (size_t i = 0; i < npack; i++)
         if (va_rule_load_mem(&a, pack[i].name, pack[i].text, pack[i].len, &set, on_rule_diag, NULL,
                              &rst) != VA_OK)
@@ -521,49 +617,42 @@ int va_cmd_hunt(int argc, char **argv) {
     if (eo.threads > 64) eo.threads = 64;
     nload = eo.threads < VA_RULE_MAX_THREADS ? eo.threads : VA_RULE_MAX_THREADS;
     for (int i = 0; i < nload; i++) va_arena_init(&ra[i], 1 << 20);
-    if (nrules && va_rule_load_paths(ra, nload, rules, (size_t)nrules, &set, on_rule_diag, NULL,
-                                     &rst) != VA_OK)
+    if (o->nrules && va_rule_load_paths(ra, nload, o->rules, (size_t)o->nrules, &set, on_rule_diag,
+                                        NULL, &rst) != VA_OK)
         rule_problems = 1;
-    va_logsource_map *ls = NULL;
-    const char *lerr = NULL;
-    va_err e;
-    e = va_logsource_load(&a, lspath, &ls, &lerr);
-    if (e) {
-        fprintf(stderr, "vaern: %s\n", lerr ? lerr : va_err_str(e));
+    uint32_t ndup = 0;
+    if (va_rule_duplicate_ids(&set, on_dup, NULL, &ndup) != VA_OK) h->oom = 1;
+    if (ndup) rule_problems = 1;
+    if (h->sig) { /* interrupted while loading: no compiling */
+        if (outf != stdout) fclose(outf);
         free_arenas(&a, ra, nload);
-        return VA_EXIT_USAGE;
-    }
-    va_value_placeholder *ph = NULL;
-    size_t nph = 0;
-    char pherr[512];
-    if (phpath &&
-        (e = va_placeholders_load_file(&a, phpath, &ph, &nph, pherr, sizeof pherr)) != VA_OK) {
-        fprintf(stderr, "vaern: %s\n", pherr);
-        free_arenas(&a, ra, nload);
-        return e == VA_ENOMEM ? VA_EXIT_FATAL : VA_EXIT_USAGE;
+        va_sig_report(h->sig, "event", 0, NULL, -1);
+        return va_sig_exit_code(h->sig);
     }
     int64_t t1 = now_ns();
     va_engine_opts so = {.logsources = ls,
                          .placeholders = ph,
                          .nplaceholders = nph,
-                         .prefilter_off = pf_off,
-                         .prefilter_backend = pf_backend};
+                         .prefilter_off = o->pf_off,
+                         .prefilter_backend = o->pf_backend};
     char cache_buf[4096];
-    if (!no_cache)
-        so.cache_dir = cache_dir ? cache_dir : default_cache_dir(cache_buf, sizeof cache_buf);
+    if (!o->no_cache)
+        so.cache_dir = o->cache_dir ? o->cache_dir : default_cache_dir(cache_buf, sizeof cache_buf);
     va_engine *engine = NULL;
     va_engine_stats est;
-    e = va_engine_new(&set, &so, quiet ? NULL : va_diag_print, NULL, &engine, &est);
+    e = va_engine_new(&set, &so, o->quiet ? NULL : va_diag_print, NULL, &engine, &est);
     if (e) {
         fprintf(stderr, "vaern: cannot compile the rules: %s\n", va_err_str(e));
+        if (outf != stdout) fclose(outf);
         free_arenas(&a, ra, nload);
         return VA_EXIT_FATAL;
     }
     va_correlate_stats xst = {0};
-    e = va_correlate_new(&set, NULL, quiet ? NULL : va_diag_print, NULL, &h.sx, &xst);
+    e = va_correlate_new(&set, NULL, o->quiet ? NULL : va_diag_print, NULL, &h->sx, &xst);
     if (e) {
         fprintf(stderr, "vaern: cannot compile the correlations: %s\n", va_err_str(e));
         va_engine_free(engine);
+        if (outf != stdout) fclose(outf);
         free_arenas(&a, ra, nload);
         return VA_EXIT_FATAL;
     }
@@ -574,89 +663,97 @@ int va_cmd_hunt(int argc, char **argv) {
             est.rules, xst.rules, est.filters,
             est.unmapped + est.unsupported + est.failed + xst.failed, est.unmapped,
             est.unsupported + xst.failed, est.failed);
-    h.engine = engine;
-    h.nw = eo.threads;
-    int ok = (h.w = calloc((size_t)h.nw, sizeof *h.w)) != NULL;
-    for (int i = 0; ok && i < h.nw; i++) ok = (h.w[i].se = va_engine_scratch_new()) != NULL;
-    FILE *outf = outpath ? fopen(outpath, "w") : stdout;
-    int out_tty = outf && isatty(fileno(outf)), err_tty = isatty(fileno(stderr));
-    if (!have_fmt) fmt = out_tty ? VA_OUT_TABLE : VA_OUT_JSONL;
-    va_out_opts oo = {fmt, color < 0 ? out_tty && !getenv("NO_COLOR") : color, 0, 0};
+    h->engine = engine;
+    h->nw = eo.threads;
+    int ok = (h->w = calloc((size_t)h->nw, sizeof *h->w)) != NULL;
+    for (int i = 0; ok && i < h->nw; i++) ok = (h->w[i].se = va_engine_scratch_new()) != NULL;
+    int out_tty = isatty(fileno(outf)), err_tty = isatty(fileno(stderr));
+    if (!o->have_fmt) o->fmt = out_tty ? VA_OUT_TABLE : VA_OUT_JSONL;
+    va_out_opts oo = {o->fmt, o->color < 0 ? out_tty && !getenv("NO_COLOR") : o->color, 0, 0};
     static const char *const exts[] = {".evtx", ".json", ".jsonl", ".ndjson", NULL};
     va_paths paths = {0};
-    int missing = va_paths_add_args(&paths, argc, argv, optind, exts);
-    if (!outf) {
-        fprintf(stderr, "vaern: %s: %s\n", outpath, strerror(errno));
-        rc = VA_EXIT_FATAL;
-    } else if (!ok || (e = va_out_open(&oo, outf, &h.out)) != VA_OK) {
+    int missing = va_paths_add_args(&paths, o->argc, o->argv, o->first, exts);
+    /* Standard input: EVTX is kept whole in a file first (left out, reported, if it cannot be),
+     * JSON is read as a stream in its turn. */
+    ptrdiff_t in = va_paths_find(&paths, "-");
+    if (in >= 0 && va_stdin_is_evtx(&h->sin, &h->sig) &&
+        va_stdin_spool(&h->sin, &h->sig, on_diag, h))
+        va_paths_remove(&paths, (size_t)in);
+    if (!ok || (e = va_out_open(&oo, outf, &h->out)) != VA_OK) {
         fprintf(stderr, "vaern: %s\n", ok ? va_err_str(e) : "out of memory");
         rc = VA_EXIT_FATAL;
     } else {
         /* The bar shares the terminal only with output that is not streaming to it. */
-        if (show_prog && err_tty && !(out_tty && fmt != VA_OUT_TABLE) && plan_progress(&h, &paths))
-            h.oom = 1;
+        if (o->show_prog && err_tty && !(out_tty && o->fmt != VA_OUT_TABLE) &&
+            plan_progress(h, &paths))
+            h->oom = 1;
         /* EVTX files together (their chunks are read and matched in parallel), then JSON. */
         const char **ev = calloc(paths.n ? paths.n : 1, sizeof *ev);
         size_t nev = 0;
         for (size_t i = 0; ev && i < paths.n; i++)
-            if (va_path_is_evtx(paths.v[i])) ev[nev++] = paths.v[i];
+            if (input_is_evtx(h, paths.v[i])) ev[nev++] = paths.v[i];
         eo.want_event = 1;
-        eo.work_fn = evtx_work, eo.work_ud = &h;
+        eo.work_fn = evtx_work, eo.work_ud = h;
         va_evtx_stats st = {0};
-        if (nev) va_evtx_read_files(ev, nev, &eo, on_diag, &h, &st, on_evtx, NULL, &h);
+        if (nev && !h->sig) va_evtx_read_files(ev, nev, &eo, on_diag, h, &st, on_evtx, NULL, h);
         free(ev);
-        for (size_t i = 0; i < paths.n && !h.out_err; i++) {
-            if (va_path_is_evtx(paths.v[i])) continue;
+        for (size_t i = 0; i < paths.n && !h->out_err && !h->sig; i++) {
+            if (input_is_evtx(h, paths.v[i])) continue;
             va_jsonev_stats js = {0};
-            va_jsonev_read_file(paths.v[i], NULL, on_diag, &h, &js, on_json, &h);
+            if (strcmp(paths.v[i], "-"))
+                va_jsonev_read_file(paths.v[i], NULL, on_diag, h, &js, on_json, h);
+            else
+                va_stdin_json(&h->sin, &h->sig, on_diag, h, &js, on_json, h);
         }
         /* Correlations in event time, once every event is in (files need not be in time
-         * order with one another). */
-        if (!h.out_err) {
-            e = va_correlate_flush(h.sx, INT64_MAX, on_correlation, &h);
-            if (e == VA_ENOMEM) h.oom = 1;
+         * order with one another); when interrupted, over the events read, so that the output
+         * is complete up to the last of them. */
+        if (!h->out_err) {
+            e = va_correlate_flush(h->sx, INT64_MAX, on_correlation, h);
+            if (e == VA_ENOMEM) h->oom = 1;
         }
-        va_progress_end(h.prog);
-        h.prog = NULL;
-        for (int i = 0; i < h.nw; i++)
-            h.oom |= h.w[i].oom || va_engine_scratch_failures(h.w[i].se) != 0;
+        va_progress_end(h->prog);
+        h->prog = NULL;
+        for (int i = 0; i < h->nw; i++)
+            h->oom |= h->w[i].oom || va_engine_scratch_failures(h->w[i].se) != 0;
         va_out_stats ost;
-        va_out_get_stats(h.out, &ost);
-        if (summary < 0) summary = err_tty;
+        va_out_get_stats(h->out, &ost);
+        if (o->summary < 0) o->summary = err_tty;
         /* The summary goes after the timeline, which the table prints when it is closed. */
         char *sum = NULL;
         size_t sum_len = 0;
-        FILE *ms = summary ? open_memstream(&sum, &sum_len) : NULL;
+        FILE *ms = o->summary ? open_memstream(&sum, &sum_len) : NULL;
         if (ms) {
-            va_out_summary(h.out, ms, color < 0 ? err_tty && !getenv("NO_COLOR") : color);
+            va_out_summary(h->out, ms, o->color < 0 ? err_tty && !getenv("NO_COLOR") : o->color);
             fclose(ms);
         }
-        e = va_out_close(h.out);
-        if (e && !h.out_err) h.out_err = e;
-        h.out = NULL;
-        if (outf == stdout) fflush(stdout);
+        e = va_out_close(h->out);
+        out_fail(h, e);
+        h->out = NULL;
+        if (outf == stdout && fflush(stdout)) out_fail(h, VA_EIO);
         if (sum) fwrite(sum, 1, sum_len, stderr);
         free(sum);
-        if (outf != stdout && fclose(outf) && !h.out_err) h.out_err = VA_EIO;
+        if (outf != stdout && fclose(outf)) out_fail(h, VA_EIO);
         outf = NULL;
-        if (h.out_err) {
-            fprintf(stderr, "vaern: cannot write alerts: %s\n", strerror(errno ? errno : EIO));
+        if (h->out_err) {
+            fprintf(stderr, "vaern: cannot write alerts: %s\n",
+                    h->out_errno ? strerror(h->out_errno) : va_err_str(h->out_err));
             rc = VA_EXIT_FATAL;
         }
-        if (h.oom) {
+        if (h->oom) {
             fprintf(stderr, "vaern: out of memory: some alerts may be missing\n");
             rc = VA_EXIT_FATAL;
         }
-        fprintf(stderr, "vaern: %" PRIu64 " events, %" PRIu64 " alerts", h.events, ost.alerts);
+        fprintf(stderr, "vaern: %" PRIu64 " events, %" PRIu64 " alerts", h->events, ost.alerts);
         if (ost.undecided)
             fprintf(stderr, " (%" PRIu64 " undecided: a regular expression hit its match limit)",
                     ost.undecided);
         fputc('\n', stderr);
-        if (stats) {
+        if (o->stats) {
             uint64_t ev_n = 0, sk_n = 0;
-            for (int i = 0; i < h.nw; i++) {
+            for (int i = 0; i < h->nw; i++) {
                 uint64_t a1, a2;
-                va_engine_scratch_counts(h.w[i].se, &a1, &a2);
+                va_engine_scratch_counts(h->w[i].se, &a1, &a2);
                 ev_n += a1, sk_n += a2;
             }
             fprintf(stderr,
@@ -666,22 +763,39 @@ int va_cmd_hunt(int argc, char **argv) {
                     est.rules, est.literals, est.backend ? est.backend : "off",
                     est.cached ? " (cached)" : "", ev_n, sk_n);
         }
-        if (rc == VA_EXIT_OK && (missing || h.problems || rule_problems)) rc = VA_EXIT_INPUT;
+        if (rc == VA_EXIT_OK && (missing || h->problems || rule_problems)) rc = VA_EXIT_INPUT;
+        if (h->sig && rc != VA_EXIT_FATAL) {
+            va_sig_report(h->sig, "event", h->events, h->last_path, h->last_off);
+            rc = va_sig_exit_code(h->sig);
+        }
     }
-    if (h.out) va_out_close(h.out);
+    if (h->out) va_out_close(h->out);
     if (outf && outf != stdout) fclose(outf);
-    for (int i = 0; h.w && i < h.nw; i++) {
-        va_engine_scratch_free(h.w[i].se);
-        free(h.w[i].h);
-        free(h.w[i].fi);
+    for (int i = 0; h->w && i < h->nw; i++) {
+        va_engine_scratch_free(h->w[i].se);
+        free(h->w[i].h);
+        free(h->w[i].fi);
     }
-    free(h.w);
-    free(h.kv);
-    free(h.ppath);
-    free(h.psize);
-    va_correlate_free(h.sx);
+    free(h->w);
+    free(h->kv);
+    free(h->ppath);
+    free(h->psize);
+    va_correlate_free(h->sx);
     va_engine_free(engine);
     va_paths_free(&paths);
     free_arenas(&a, ra, nload);
+    return rc;
+}
+
+int va_cmd_hunt(int argc, char **argv) {
+    hunt_args o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc >= 0) return rc;
+    hunt h = {0};
+    h.min_level = o.min_level;
+    va_sig_saved sigs;
+    va_sig_catch(&h.sig, &sigs);
+    rc = run(&h, &o);
+    va_sig_release(&sigs);
     return rc;
 }

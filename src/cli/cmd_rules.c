@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/array.h"
 #include "sigma/correlate.h"
 #include "sigma/engine.h"
 #include "sigma/logsource.h"
@@ -64,16 +65,10 @@ static void count_reason(check *c, char *k) {
             return;
         }
     }
-    if (c->n == c->cap) {
-        size_t nc = c->cap ? c->cap * 2 : 16;
-        reason *nr = realloc(c->r, nc * sizeof *nr);
-        if (!nr) {
-            free(k);
-            c->oom = 1;
-            return;
-        }
-        c->r = nr;
-        c->cap = nc;
+    if (VA_ARRAY_GROW(c->r, c->cap, c->n + 1)) {
+        free(k);
+        c->oom = 1;
+        return;
     }
     c->r[c->n].text = k;
     c->r[c->n++].count = 1;
@@ -82,9 +77,9 @@ static void count_reason(check *c, char *k) {
 static void on_diag(void *ud, const va_rule_diag *d) {
     check *c = ud;
     if (d->line)
-        printf("%s:%u:%u: %s\n", d->file, d->line, d->col, d->msg);
+        va_diag_printf(stdout, "%s:%u:%u: %s", d->file, d->line, d->col, d->msg);
     else
-        printf("%s: %s\n", d->file, d->msg);
+        va_diag_printf(stdout, "%s: %s", d->file, d->msg);
     count_reason(c, reason_key(d));
 }
 
@@ -92,8 +87,8 @@ static void on_diag(void *ud, const va_rule_diag *d) {
  * ("logsource 'linux' is not in the mapping (Title)" -> "... mapping"). */
 static void on_compile_diag(void *ud, const va_diag *d) {
     check *c = ud;
-    printf("%s:%lld: %s: %s\n", d->file ? d->file : "?", (long long)d->unit_no,
-           va_err_name(d->code), d->msg);
+    va_diag_printf(stdout, "%s:%lld: %s: %s", d->file ? d->file : "?", (long long)d->unit_no,
+                   va_err_name(d->code), d->msg);
     const char *m = d->msg;
     const char *ex = strstr(m, "expand: ");
     if (ex) m = ex;
@@ -106,30 +101,43 @@ static void on_compile_diag(void *ud, const va_diag *d) {
     count_reason(c, k);
 }
 
+/* A rule id that an earlier rule already has: reported like a rule that fails, at the later
+ * rule, naming the earlier one. */
+static void on_dup(void *ud, const va_rule *first, const va_rule *again) {
+    (void)ud;
+    va_diag_printf(stdout, "%s:%u:%u: duplicate rule id %s (%s): also %s:%u:%u (%s)", again->file,
+                   again->line, again->col, again->id, again->title ? again->title : "",
+                   first->file, first->line, first->col, first->title ? first->title : "");
+}
+
 static int by_count(const void *x, const void *y) {
     const reason *a = x, *b = y;
     if (a->count != b->count) return a->count < b->count ? 1 : -1;
     return strcmp(a->text, b->text);
 }
 
+/* One line per loaded rule (-v), escaped as a whole: titles and identifiers are the rule's. */
 static void print_rule(const va_rule *r) {
     char buf[512];
-    printf("%s: doc %u: %s '%s'", r->file, r->doc, va_rule_kind_name(r->kind),
-           r->title ? r->title : "");
+    va_buf line;
+    va_buf_init(&line);
+    va_buf_printf(&line, "%s: doc %u: %s '%s'", r->file, r->doc, va_rule_kind_name(r->kind),
+                  r->title ? r->title : "");
     const va_rule_detection *d = r->kind == VA_RULE_KIND_DETECTION ? &r->detection
                                  : r->kind == VA_RULE_KIND_FILTER  ? &r->filter.det
                                                                    : NULL;
     if (d) {
-        printf(", %u search identifiers", d->nsearches);
+        va_buf_printf(&line, ", %u search identifiers", d->nsearches);
         for (uint32_t i = 0; i < d->nconds; i++) {
             va_cond_format(d->conds[i].ast, buf, sizeof buf);
-            printf(", condition %s", buf);
+            va_buf_printf(&line, ", condition %s", buf);
         }
     } else {
-        printf(", %s over %u rules, timespan %llds", va_rule_ctype_name(r->corr.type),
-               r->corr.rules.n, (long long)r->corr.timespan_s);
+        va_buf_printf(&line, ", %s over %u rules, timespan %llds", va_rule_ctype_name(r->corr.type),
+                      r->corr.rules.n, (long long)r->corr.timespan_s);
     }
-    putchar('\n');
+    va_diag_printf(stdout, "%s", line.oom ? "(out of memory)" : line.p);
+    va_buf_free(&line);
 }
 
 static void usage(FILE *f) {
@@ -145,23 +153,27 @@ static void usage(FILE *f) {
           f);
 }
 
-/* --compile: the engine's and the correlation engine's verdict on the loaded rules. */
-static int compile_check(va_arena *a, const va_rule_set *set, const char *lspath,
-                         const char *phpath) {
-    va_logsource_map *ls = NULL;
+/* --logsources and --placeholders, read before any rule so that a bad path is a usage error
+ * before any work.  Returns VA_EXIT_OK, or the exit code after saying why. */
+static int compile_inputs(va_arena *a, const char *lspath, const char *phpath,
+                          va_logsource_map **ls, va_value_placeholder **ph, size_t *nph) {
     const char *lerr = NULL;
-    va_err e = va_logsource_load(a, lspath, &ls, &lerr);
+    va_err e = va_logsource_load(a, lspath, ls, &lerr);
     if (e) {
-        fprintf(stderr, "vaern: %s\n", lerr ? lerr : va_err_str(e));
-        return VA_EXIT_USAGE;
-    }
-    va_value_placeholder *ph = NULL;
-    size_t nph = 0;
-    char pherr[512];
-    if (phpath && (e = va_placeholders_load_file(a, phpath, &ph, &nph, pherr, sizeof pherr))) {
-        fprintf(stderr, "vaern: %s\n", pherr);
+        va_diag_printf(stderr, "vaern: --logsources: %s", lerr ? lerr : va_err_str(e));
         return e == VA_ENOMEM ? VA_EXIT_FATAL : VA_EXIT_USAGE;
     }
+    char pherr[512];
+    if (phpath && (e = va_placeholders_load_file(a, phpath, ph, nph, pherr, sizeof pherr))) {
+        va_diag_printf(stderr, "vaern: --placeholders: %s", pherr);
+        return e == VA_ENOMEM ? VA_EXIT_FATAL : VA_EXIT_USAGE;
+    }
+    return VA_EXIT_OK;
+}
+
+/* --compile: the engine's and the correlation engine's verdict on the loaded rules. */
+static int compile_check(const va_rule_set *set, va_logsource_map *ls, va_value_placeholder *ph,
+                         size_t nph) {
     check c = {0};
     va_engine_opts o = {
         .logsources = ls, .placeholders = ph, .nplaceholders = nph, .prefilter_off = 1};
@@ -179,10 +191,12 @@ static int compile_check(va_arena *a, const va_rule_set *set, const char *lspath
         printf("compiled for hunting: %u detection rules, %u correlations, %u filters; %u left "
                "out\n",
                st.rules, xst.rules, st.filters, out);
+        if (out) rc = VA_EXIT_INPUT; /* a rule hunt would not run is a failure */
         if (c.n) {
             qsort(c.r, c.n, sizeof *c.r, by_count);
             puts("left out by reason:");
-            for (size_t i = 0; i < c.n; i++) printf("  %6u  %s\n", c.r[i].count, c.r[i].text);
+            for (size_t i = 0; i < c.n; i++)
+                va_diag_printf(stdout, "  %6u  %s", c.r[i].count, c.r[i].text);
         }
     }
     for (size_t i = 0; i < c.n; i++) free(c.r[i].text);
@@ -234,31 +248,52 @@ int va_cmd_rules(int argc, char **argv) {
         usage(stderr);
         return VA_EXIT_USAGE;
     }
+    if (!compile && (lspath || phpath)) {
+        fprintf(stderr, "vaern: %s is for --compile\n", lspath ? "--logsources" : "--placeholders");
+        return VA_EXIT_USAGE;
+    }
     va_arena arena;
     va_arena_init(&arena, 1 << 20);
+    va_logsource_map *ls = NULL;
+    va_value_placeholder *ph = NULL;
+    size_t nph = 0;
+    int ic = compile ? compile_inputs(&arena, lspath, phpath, &ls, &ph, &nph) : VA_EXIT_OK;
+    if (ic) {
+        va_arena_free(&arena);
+        return ic;
+    }
     va_rule_set set = {0};
     va_rule_stats st = {0};
     check c = {0};
-    int fatal = 0;
-    for (int i = optind; i < argc && !fatal; i++)
-        if (va_rule_load_path(&arena, argv[i], &set, on_diag, &c, &st) == VA_ENOMEM) fatal = 1;
+    int fatal = 0, failed = 0;
+    for (int i = optind; i < argc && !fatal; i++) {
+        /* Besides rules that fail, a folder that cannot be read (or loops) is a failure. */
+        va_err e = va_rule_load_path(&arena, argv[i], &set, on_diag, &c, &st);
+        if (e == VA_ENOMEM) fatal = 1;
+        if (e) failed = 1;
+    }
+    uint32_t ndup = 0;
+    if (!fatal && va_rule_duplicate_ids(&set, on_dup, NULL, &ndup) != VA_OK) fatal = 1;
+    if (ndup) failed = 1;
     if (verbose)
         for (const va_rule *r = set.head; r; r = r->next) print_rule(r);
     printf("files: %u read, %u with failures\n", st.files, st.files_failed);
     printf("rules: %u loaded (%u detection, %u filter, %u correlation), %u failed\n", set.n,
            st.by_kind[VA_RULE_KIND_DETECTION], st.by_kind[VA_RULE_KIND_FILTER],
            st.by_kind[VA_RULE_KIND_CORRELATION], st.docs_failed);
+    if (ndup) printf("duplicate ids: %u (each reported above)\n", ndup);
     if (c.n) {
         qsort(c.r, c.n, sizeof *c.r, by_count);
         puts("failures by reason:");
-        for (size_t i = 0; i < c.n; i++) printf("  %6u  %s\n", c.r[i].count, c.r[i].text);
+        for (size_t i = 0; i < c.n; i++)
+            va_diag_printf(stdout, "  %6u  %s", c.r[i].count, c.r[i].text);
     }
     for (size_t i = 0; i < c.n; i++) free(c.r[i].text);
     free(c.r);
-    int crc = compile && !fatal ? compile_check(&arena, &set, lspath, phpath) : VA_EXIT_OK;
+    int crc = compile && !fatal ? compile_check(&set, ls, ph, nph) : VA_EXIT_OK;
     va_arena_free(&arena);
     if (fflush(stdout) || ferror(stdout) || c.oom) fatal = 1;
     if (fatal) return VA_EXIT_FATAL;
     if (crc) return crc;
-    return st.docs_failed ? VA_EXIT_INPUT : VA_EXIT_OK;
+    return failed || st.docs_failed ? VA_EXIT_INPUT : VA_EXIT_OK;
 }

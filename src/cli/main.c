@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/err.h"
 
 #ifndef VAERN_VERSION
 #define VAERN_VERSION "0.1.0"
@@ -13,11 +14,13 @@
 static void usage(FILE *f) {
     fputs("usage: vaern COMMAND [ARGS]\n"
           "commands:\n"
-          "  evtx dump FILE|DIR...   Windows event logs (EVTX) as flat JSON events or XML\n"
-          "  hunt --rules DIR PATH...  Sigma rules over Windows event logs (alerts as JSON lines)\n"
-          "  dump FILE|DIR...        flat events as JSON lines from EVTX and JSON event exports\n"
-          "  rules check DIR|FILE...  load Sigma rules and report those that do not load\n"
-          "  version                 print the version\n"
+          "  evtx dump FILE|DIR|-...       Windows event logs (EVTX) as flat JSON events or XML\n"
+          "  hunt [--rules P]... PATH...   vaern's detection pack and Sigma rules over Windows\n"
+          "                                event logs: alerts as a timeline, JSON lines or CSV\n"
+          "  dump FILE|DIR|-...            flat events as JSON lines from EVTX and JSON exports\n"
+          "  rules check DIR|FILE...       load Sigma rules and report those that do not load\n"
+          "  version                       print the version\n"
+          "(- is standard input.)\n"
           "Run 'vaern COMMAND --help' for a command's options; docs/cli.md has them all.\n",
           f);
 }
@@ -40,7 +43,7 @@ int main(int argc, char **argv) {
         usage(stdout);
         return VA_EXIT_OK;
     }
-    fprintf(stderr, "vaern: unknown command '%s'\n", cmd);
+    va_diag_printf(stderr, "vaern: unknown command '%s'", cmd);
     usage(stderr);
     return VA_EXIT_USAGE;
 }

@@ -3,7 +3,6 @@
  */
 #include "cli/paths.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,15 +10,14 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "core/array.h"
+#include "core/err.h"
+#include "core/walk.h"
+
 static int push(va_paths *p, const char *s) {
-    if (p->n == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 64;
-        char **v = realloc(p->v, cap * sizeof *v);
-        if (!v) return -1;
-        p->v = v, p->cap = cap;
-    }
-    if (!(p->v[p->n] = strdup(s))) return -1;
-    p->n++;
+    char *c = NULL;
+    if (VA_ARRAY_GROW(p->v, p->cap, p->n + 1) || !(c = strdup(s))) return -1;
+    p->v[p->n++] = c;
     return 0;
 }
 
@@ -32,54 +30,36 @@ static int has_ext(const char *name, const char *const *exts) {
     return 0;
 }
 
-static int cmp(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
+typedef struct adder {
+    va_paths *p;
+    int oom;
+} adder;
 
-static int walk(va_paths *p, const char *dir, const char *const *exts, int depth) {
-    if (depth > 64) return 0;
-    DIR *d = opendir(dir);
-    if (!d) {
-        fprintf(stderr, "vaern: %s: cannot read directory: %s\n", dir, strerror(errno));
-        return -1;
-    }
-    va_paths sub = {0};
-    struct dirent *e;
-    int rc = 0;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        size_t l = strlen(dir) + strlen(e->d_name) + 2;
-        char *full = malloc(l);
-        if (!full) {
-            rc = -1;
-            break;
-        }
-        snprintf(full, l, "%s/%s", dir, e->d_name);
-        if (push(&sub, full)) rc = -1;
-        free(full);
-        if (rc) break;
-    }
-    closedir(d);
-    if (sub.n) qsort(sub.v, sub.n, sizeof *sub.v, cmp);
-    for (size_t i = 0; i < sub.n && !rc; i++) {
-        struct stat sb;
-        if (stat(sub.v[i], &sb)) continue;
-        if (S_ISDIR(sb.st_mode))
-            rc = walk(p, sub.v[i], exts, depth + 1);
-        else if (S_ISREG(sb.st_mode) && has_ext(sub.v[i], exts))
-            rc = push(p, sub.v[i]);
-    }
-    va_paths_free(&sub);
-    return rc;
+static int add_found(void *ud, const char *path, uint64_t size) {
+    adder *a = ud;
+    (void)size;
+    if (push(a->p, path)) a->oom = 1;
+    return a->oom;
 }
 
 int va_paths_add(va_paths *p, const char *arg, const char *const *exts) {
-    struct stat sb;
-    if (stat(arg, &sb)) {
-        fprintf(stderr, "vaern: %s: %s\n", arg, strerror(errno));
+    if (!strcmp(arg, "-")) { /* standard input (cli/stdin.h): taken as it is */
+        if (!push(p, arg)) return 0;
+        fprintf(stderr, "vaern: out of memory\n");
         return -1;
     }
-    if (S_ISDIR(sb.st_mode)) return walk(p, arg, exts, 0);
+    struct stat sb;
+    if (stat(arg, &sb)) {
+        va_diag_printf(stderr, "vaern: %s: %s", arg, strerror(errno));
+        return -1;
+    }
+    if (S_ISDIR(sb.st_mode)) {
+        adder a = {p, 0};
+        va_walk_opts o = {exts, 1};
+        va_err e = va_walk_dir(arg, &o, add_found, &a, va_diag_print, NULL);
+        if (a.oom) fprintf(stderr, "vaern: out of memory\n");
+        return e || a.oom ? -1 : 0;
+    }
     if (push(p, arg)) {
         fprintf(stderr, "vaern: out of memory\n");
         return -1;
@@ -94,10 +74,19 @@ int va_paths_add_args(va_paths *p, int argc, char **argv, int from, const char *
     return missing;
 }
 
+FILE *va_paths_create(const char *path) {
+    FILE *f = fopen(path, "w");
+    if (!f) /* errno is fopen's: nothing may run in between (isatty would overwrite it) */
+        va_diag_printf(stderr, "vaern: cannot create %s: %s", path, strerror(errno));
+    return f;
+}
+
 int va_parse_threads(const char *s, int *out) {
-    char *end;
-    long n = strtol(s, &end, 10);
-    if (!*s || *end || n < 0 || n > 64) {
+    /* Digits only: strtol alone would take " 2", "+2" and "2 " too. */
+    long n = 0;
+    size_t i = 0;
+    while (s[i] >= '0' && s[i] <= '9' && n <= 64) n = n * 10 + (s[i++] - '0');
+    if (!i || s[i] || n > 64) {
         fprintf(stderr, "vaern: --threads takes a number from 0 to 64 (0: all cores)\n");
         return -1;
     }
@@ -108,6 +97,18 @@ int va_parse_threads(const char *s, int *out) {
 int va_path_is_evtx(const char *path) {
     static const char *const evtx[] = {".evtx", NULL};
     return has_ext(path, evtx);
+}
+
+ptrdiff_t va_paths_find(const va_paths *p, const char *s) {
+    for (size_t i = 0; i < p->n; i++)
+        if (!strcmp(p->v[i], s)) return (ptrdiff_t)i;
+    return -1;
+}
+
+void va_paths_remove(va_paths *p, size_t i) {
+    free(p->v[i]);
+    memmove(p->v + i, p->v + i + 1, (p->n - i - 1) * sizeof *p->v);
+    p->n--;
 }
 
 void va_paths_free(va_paths *p) {

@@ -5,11 +5,17 @@
  * docs/errors.md by name (VA_E...) or number.  Problems found in input data (a bad chunk, a
  * record that does not parse) are not fatal: they are reported through a va_diag_fn callback
  * with the file, unit (chunk/line) and byte offset, counted, and the reader carries on.
+ * Printed diagnostics never carry a control character from the input: file names, rule titles
+ * and reasons come from files an attacker may have written.
  */
 #ifndef VA_CORE_ERR_H
 #define VA_CORE_ERR_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+
+#include "core/buf.h"
 
 typedef enum va_err {
     VA_OK = 0,
@@ -45,8 +51,18 @@ typedef struct va_diag {
 
 typedef void (*va_diag_fn)(void *ud, const va_diag *d);
 
-/* Print a diagnostic as "vaern: FILE: chunk N: offset 0x..: VA_E..: reason" to stderr.  ud is
- * ignored.  Suitable as a default va_diag_fn. */
+/* Print a diagnostic as "vaern: FILE: chunk N: offset 0x..: VA_E..: reason" to stderr, made
+ * safe for a terminal with va_diag_escape.  ud is ignored.  Suitable as a default va_diag_fn. */
 void va_diag_print(void *ud, const va_diag *d);
+
+/* Append s[0..n) (any bytes) to b as text that cannot drive a terminal.  Printable ASCII and
+ * valid UTF-8 are copied; control characters (C0, DEL, C1), bytes that are not UTF-8 and the
+ * bidi and line-separator controls (U+061C, U+200E/F, U+2028/9, U+202A-E, U+2066-9) become
+ * visible escapes: \t \n \r, \xNN for other bytes, \uNNNN for code points.  The one escaping
+ * vaern uses for terminals: diagnostics, and the output layer's table and summary. */
+void va_diag_escape(va_buf *b, const char *s, size_t n);
+/* Write one line to f: what fmt formats, escaped with va_diag_escape, then a newline, in one
+ * write.  For every message that shows text from input (paths, rule titles, reasons). */
+void va_diag_printf(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

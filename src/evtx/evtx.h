@@ -62,7 +62,8 @@ typedef struct va_evtx_stats {
 typedef struct va_evtx_file va_evtx_file;
 
 /* Open and map path, validate the file header (problems with it are reported via diag and are
- * not fatal when the chunks are usable).  On success *out owns the mapping: va_evtx_close. */
+ * not fatal when the chunks are usable).  "-" is standard input, which must then be a regular
+ * file.  On success *out owns the mapping: va_evtx_close. */
 va_err va_evtx_open(const char *path, va_diag_fn diag, void *diag_ud, va_evtx_file **out);
 /* Open over caller-owned memory (fuzzing, tests); data must outlive the file. */
 va_err va_evtx_open_mem(const char *name, const uint8_t *data, size_t len, va_diag_fn diag,

@@ -141,7 +141,9 @@ static ssize_t pread_full(int fd, uint8_t *buf, size_t n, uint64_t off) {
 }
 
 va_err va_evtx_open(const char *path, va_diag_fn diag, void *diag_ud, va_evtx_file **out) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* "-" is standard input, which the caller has made a regular file (cli/stdin.h) */
+    int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC)
+                               : fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0);
     if (fd < 0) {
         report(diag, diag_ud, path, VA_SEV_ERROR, VA_EIO, -1, -1, "cannot open: %s",
                strerror(errno));

@@ -86,7 +86,7 @@ va_err va_out_summary(const va_out *o, FILE *f, int color);
  * Printable UTF-8 is copied; control characters (C0, DEL, C1), invalid UTF-8 and bidi or line
  * separator controls (U+061C, U+200E/F, U+2028/9, U+202A-E, U+2066-9) become visible escapes:
  * \t \n \r, \xNN for other bytes, \uNNNN for code points.  The result is valid UTF-8 that
- * cannot change terminal state. */
+ * cannot change terminal state.  (The escaping is va_diag_escape's, core/err.h.) */
 size_t va_out_tty_esc(va_buf *b, const char *s, size_t n);
 /* Columns taken by safe text (output of va_out_tty_esc): 2 for East Asian wide characters, 0
  * for combining marks, else 1; independent of the locale. */

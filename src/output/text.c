@@ -4,8 +4,9 @@
  * Everything vaern prints to a terminal from a log (host names, field values) or a rule file
  * (titles) goes through va_out_tty_esc first: an attacker who controls an event's text must
  * not be able to move the cursor, retitle the window, hide text with bidi overrides or break
- * the table's alignment.  The width rules are a locale-free approximation of wcwidth() so that
- * the table lines up the same way whatever LC_CTYPE says.
+ * the table's alignment.  The escaping itself is va_diag_escape (core/err.h), the same for
+ * diagnostics; this file adds the widths the table needs.  The width rules are a locale-free
+ * approximation of wcwidth() so that the table lines up the same way whatever LC_CTYPE says.
  */
 #include <string.h>
 
@@ -63,64 +64,12 @@ static size_t cp_width(uint32_t cp) {
     return 1;
 }
 
-/* Code points that are valid UTF-8 but act on the terminal or reorder what it shows: the C1
- * controls (U+009B is CSI on terminals that honour 8-bit controls), bidi embeddings, overrides
- * and isolates ("Trojan Source"), and the line and paragraph separators. */
-static int cp_unsafe(uint32_t cp) {
-    return (cp >= 0x80 && cp <= 0x9F) || cp == 0x061C || cp == 0x200E || cp == 0x200F ||
-           (cp >= 0x2028 && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
-}
-
 size_t va_out_tty_esc(va_buf *b, const char *s, size_t n) {
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *u = (const unsigned char *)s;
-    size_t i = 0, run = 0, w = 0;
-    while (i < n) {
-        unsigned char c = u[i];
-        if (c >= 0x20 && c < 0x7F) {
-            i++, run++;
-            continue;
-        }
-        va_buf_put(b, u + i - run, run);
-        w += run;
-        run = 0;
-        char esc[8];
-        size_t el;
-        if (c < 0x80) {
-            esc[0] = '\\';
-            el = 2;
-            if (c == '\n')
-                esc[1] = 'n';
-            else if (c == '\r')
-                esc[1] = 'r';
-            else if (c == '\t')
-                esc[1] = 't';
-            else
-                esc[1] = 'x', esc[2] = hex[c >> 4], esc[3] = hex[c & 15], el = 4;
-            va_buf_put(b, esc, el);
-            w += el;
-            i++;
-            continue;
-        }
-        uint32_t cp;
-        size_t k = va_utf8_next(u + i, n - i, &cp);
-        if (k == 1) { /* a real U+FFFD takes 3 bytes: this is a byte that is not UTF-8 */
-            esc[0] = '\\', esc[1] = 'x', esc[2] = hex[c >> 4], esc[3] = hex[c & 15];
-            va_buf_put(b, esc, 4);
-            w += 4;
-        } else if (cp_unsafe(cp)) {
-            esc[0] = '\\', esc[1] = 'u';
-            for (int d = 0; d < 4; d++) esc[2 + d] = hex[(cp >> (12 - 4 * d)) & 15];
-            va_buf_put(b, esc, 6);
-            w += 6;
-        } else {
-            va_buf_put(b, u + i, k);
-            w += cp_width(cp);
-        }
-        i += k;
-    }
-    va_buf_put(b, u + i - run, run);
-    return w + run;
+    /* The escaping is core/err.c's, shared with every diagnostic; escapes are ASCII, so the
+     * width of what was appended is the width of the text shown. */
+    size_t at = b->len;
+    va_diag_escape(b, s, n);
+    return b->oom || b->len == at ? 0 : va_out_tty_width(b->p + at, b->len - at);
 }
 
 size_t va_out_tty_width(const char *s, size_t n) {

@@ -3,26 +3,29 @@
  *
  * Owns the mapping from YAML to rules: metadata, logsource, detection (search identifiers and
  * conditions, the latter handed to cond.c), filter and correlation sections, and the
- * directory walk.  The walk over a document follows the Sigma schema rather than recursing
- * generically, so YAML aliases (even cyclic ones) cannot make it recurse without bound; a
+ * folder walk (over core/walk.h).  The walk over a document follows the Sigma schema rather than
+ * recursing generically, so YAML aliases (even cyclic ones) cannot make it recurse without bound; a
  * per-document element budget bounds the work aliases can multiply.
  */
 #include "sigma/rule.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <pthread.h>
 #include <sys/stat.h>
 #include <yaml.h>
 
-#define MAX_FILE      (16u << 20) /* rule files are a few KiB; anything this big is not one */
-#define MAX_ELEMENTS  1000000u    /* fields + values per document */
-#define MAX_DIR_DEPTH 64
+#include "core/array.h"
+#include "core/hash.h"
+#include "core/walk.h"
+
+#define MAX_FILE     (16u << 20) /* rule files are a few KiB; anything this big is not one */
+#define MAX_ELEMENTS 1000000u    /* fields + values per document */
 
 typedef struct ld {
     va_arena *a;
@@ -1014,11 +1017,6 @@ fail:
     return code;
 }
 
-static int has_yaml_ext(const char *name) {
-    size_t n = strlen(name);
-    return (n > 4 && !strcmp(name + n - 4, ".yml")) || (n > 5 && !strcmp(name + n - 5, ".yaml"));
-}
-
 /* What to do with each rule file a directory walk finds. */
 typedef struct walker {
     va_err (*file)(struct walker *w, const char *path, uint64_t size);
@@ -1029,7 +1027,8 @@ typedef struct walker {
     void *ud;
     char **paths; /* list mode */
     uint64_t *sizes;
-    size_t n, cap;
+    size_t n, cap, capsizes;
+    va_err first;
 } walker;
 
 static va_err walk_load(walker *w, const char *path, uint64_t size) {
@@ -1038,106 +1037,46 @@ static va_err walk_load(walker *w, const char *path, uint64_t size) {
 }
 
 static va_err walk_list(walker *w, const char *path, uint64_t size) {
-    if (w->n == w->cap) {
-        size_t nc = w->cap ? w->cap * 2 : 256;
-        char **np = realloc(w->paths, nc * sizeof *np);
-        if (!np) return VA_ENOMEM;
-        w->paths = np;
-        uint64_t *ns = realloc(w->sizes, nc * sizeof *ns);
-        if (!ns) return VA_ENOMEM;
-        w->sizes = ns, w->cap = nc;
-    }
-    if (!(w->paths[w->n] = strdup(path))) return VA_ENOMEM;
+    char *c = NULL;
+    if (VA_ARRAY_GROW(w->paths, w->cap, w->n + 1) ||
+        VA_ARRAY_GROW(w->sizes, w->capsizes, w->n + 1) || !(c = strdup(path)))
+        return VA_ENOMEM;
+    w->paths[w->n] = c;
     w->sizes[w->n++] = size;
     return VA_OK;
 }
 
-/* Walk dir recursively in byte-sorted name order (hidden entries skipped), handing every
- * *.yml / *.yaml file to w->file. */
-static va_err walk(walker *w, const char *dir, int depth) {
-    va_rule_diag_fn diag = w->diag;
-    void *ud = w->ud;
-    if (depth > MAX_DIR_DEPTH) {
-        report(diag, ud, dir, 0, 0, VA_ELIMIT, "directories nested too deep");
-        return VA_ELIMIT;
-    }
-    DIR *d = opendir(dir);
-    if (!d) {
-        char msg[320];
-        snprintf(msg, sizeof msg, "cannot open directory: %s", strerror(errno));
-        report(diag, ud, dir, 0, 0, VA_EIO, msg);
-        return VA_EIO;
-    }
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    va_err first = VA_OK;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (de->d_name[0] == '.') continue;
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 64;
-            char **nn = realloc(names, nc * sizeof *nn);
-            if (!nn) {
-                first = VA_ENOMEM;
-                break;
-            }
-            names = nn;
-            cap = nc;
-        }
-        if (!(names[n] = strdup(de->d_name))) {
-            first = VA_ENOMEM;
-            break;
-        }
-        n++;
-    }
-    closedir(d);
-    if (first == VA_ENOMEM) report(diag, ud, dir, 0, 0, VA_ENOMEM, "out of memory");
-    if (n) qsort(names, n, sizeof *names, cmp_names);
-    for (size_t i = 0; i < n && first != VA_ENOMEM; i++) {
-        size_t pl = strlen(dir) + strlen(names[i]) + 2;
-        char *path = malloc(pl);
-        if (!path) {
-            report(diag, ud, dir, 0, 0, VA_ENOMEM, "out of memory");
-            first = VA_ENOMEM;
-            break;
-        }
-        snprintf(path, pl, "%s/%s", dir, names[i]);
-        struct stat sb;
-        va_err e = VA_OK;
-        if (stat(path, &sb)) {
-            /* dangling link or raced removal: worth a report, not a stop */
-            if (has_yaml_ext(names[i])) e = w->file(w, path, 0);
-        } else if (S_ISDIR(sb.st_mode)) {
-            e = walk(w, path, depth + 1);
-        } else if (S_ISREG(sb.st_mode) && has_yaml_ext(names[i])) {
-            e = w->file(w, path, (uint64_t)sb.st_size);
-        }
-        if (e == VA_ENOMEM && w->file == walk_list)
-            report(diag, ud, path, 0, 0, e, "out of memory");
-        free(path);
-        if (e == VA_ENOMEM || !first) first = e;
-    }
-    for (size_t i = 0; i < n; i++) free(names[i]);
-    free(names);
-    return first;
+static int walk_file(void *ud, const char *path, uint64_t size) {
+    walker *w = ud;
+    va_err e = w->file(w, path, size);
+    if (e == VA_ENOMEM && w->file == walk_list)
+        report(w->diag, w->ud, path, 0, 0, e, "out of memory");
+    if (e == VA_ENOMEM || !w->first) w->first = e;
+    return e == VA_ENOMEM;
+}
+
+/* Folder problems (unreadable directories, loops) are reported as rule diagnostics. */
+static void walk_diag(void *ud, const va_diag *d) {
+    walker *w = ud;
+    report(w->diag, w->ud, d->file, 0, 0, d->code, d->msg);
+}
+
+/* Walk dir with core/walk.h (each directory once, byte-sorted names, hidden entries skipped),
+ * handing every *.yml / *.yaml file to w->file. */
+static va_err walk(walker *w, const char *dir) {
+    static const char *const exts[] = {".yml", ".yaml", NULL};
+    va_walk_opts o = {exts, 0};
+    va_err e = va_walk_dir(dir, &o, walk_file, w, walk_diag, w);
+    if (e == VA_ENOMEM || (e && !w->first)) w->first = e;
+    return w->first;
 }
 
 va_err va_rule_load_path(va_arena *a, const char *path, va_rule_set *set, va_rule_diag_fn diag,
                          void *ud, va_rule_stats *st) {
     struct stat sb;
     if (!stat(path, &sb) && S_ISDIR(sb.st_mode)) {
-        /* strip trailing slashes so reported paths read "dir/file.yml" */
-        size_t n = strlen(path);
-        while (n > 1 && path[n - 1] == '/') n--;
-        char *dir = strndup(path, n);
-        if (!dir) {
-            report(diag, ud, path, 0, 0, VA_ENOMEM, "out of memory");
-            return VA_ENOMEM;
-        }
-        walker w = {walk_load, a, set, st, diag, ud, NULL, NULL, 0, 0};
-        va_err e = walk(&w, dir, 0);
-        free(dir);
-        return e;
+        walker w = {.file = walk_load, .a = a, .set = set, .st = st, .diag = diag, .ud = ud};
+        return walk(&w, path);
     }
     return va_rule_load_file(a, path, set, diag, ud, st);
 }
@@ -1231,14 +1170,9 @@ typedef struct run {
 
 static void keep_diag(void *ud, const va_rule_diag *d) {
     run *r = ud;
-    if (r->nd == r->capd) {
-        size_t nc = r->capd ? r->capd * 2 : 16;
-        kept_diag *nd = realloc(r->d, nc * sizeof *nd);
-        if (!nd) {
-            r->oom = 1;
-            return;
-        }
-        r->d = nd, r->capd = nc;
+    if (VA_ARRAY_GROW(r->d, r->capd, r->nd + 1)) {
+        r->oom = 1;
+        return;
     }
     kept_diag *k = &r->d[r->nd];
     k->file = strdup(d->file ? d->file : "");
@@ -1267,17 +1201,14 @@ va_err va_rule_load_paths(va_arena *arenas, int nthreads, const char *const *pat
     if (nthreads < 1) nthreads = 1;
     if (nthreads > VA_RULE_MAX_THREADS) nthreads = VA_RULE_MAX_THREADS;
     /* 1. The files, in the order loading one by one would take them. */
-    walker w = {walk_list, NULL, NULL, st, diag, ud, NULL, NULL, 0, 0};
+    walker w = {.file = walk_list, .st = st, .diag = diag, .ud = ud};
     va_err first = VA_OK;
     for (size_t i = 0; i < npaths && first != VA_ENOMEM; i++) {
         struct stat sb;
         va_err e;
         if (!stat(paths[i], &sb) && S_ISDIR(sb.st_mode)) {
-            size_t n = strlen(paths[i]);
-            while (n > 1 && paths[i][n - 1] == '/') n--;
-            char *dir = strndup(paths[i], n);
-            e = dir ? walk(&w, dir, 0) : VA_ENOMEM;
-            free(dir);
+            w.first = VA_OK; /* this path's first problem */
+            e = walk(&w, paths[i]);
         } else {
             e = walk_list(&w, paths[i], stat(paths[i], &sb) ? 0 : (uint64_t)sb.st_size);
         }
@@ -1348,4 +1279,38 @@ va_err va_rule_load_paths(va_arena *arenas, int nthreads, const char *const *pat
     free(w.paths);
     free(w.sizes);
     return first;
+}
+
+/* ---- duplicate ids ------------------------------------------------------------------------- */
+
+va_err va_rule_duplicate_ids(const va_rule_set *set, va_rule_dup_fn fn, void *ud, uint32_t *ndup) {
+    const va_rule **v = NULL; /* rules with an id, in set order, indexed by the table */
+    size_t n = 0, cap = 0;
+    va_hash t;
+    va_hash_init(&t);
+    uint32_t dups = 0;
+    va_err e = VA_OK;
+    for (const va_rule *r = set->head; r && !e; r = r->next) {
+        if (!r->id || !*r->id) continue;
+        size_t len = strlen(r->id);
+        uint64_t h = va_hash_mem_lower(r->id, len, 0);
+        const va_rule *first = NULL;
+        va_hash_iter it;
+        for (uint32_t i = va_hash_first(&t, h, &it); i != VA_HASH_END && !first;
+             i = va_hash_next(&t, &it))
+            if (!strcasecmp(v[i]->id, r->id)) first = v[i];
+        if (first) {
+            dups++;
+            if (fn) fn(ud, first, r);
+        } else if (n >= UINT32_MAX - 1 || VA_ARRAY_GROW(v, cap, n + 1) ||
+                   va_hash_insert(&t, h, (uint32_t)n)) {
+            e = VA_ENOMEM;
+        } else {
+            v[n++] = r;
+        }
+    }
+    free(v);
+    va_hash_free(&t);
+    if (ndup) *ndup = dups;
+    return e;
 }

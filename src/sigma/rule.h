@@ -206,8 +206,10 @@ va_err va_rule_load_mem(va_arena *a, const char *file, const char *text, size_t 
 va_err va_rule_load_file(va_arena *a, const char *path, va_rule_set *set, va_rule_diag_fn diag,
                          void *ud, va_rule_stats *st);
 /* Load path: a file, or a directory walked recursively for *.yml and *.yaml in byte-sorted
- * name order (hidden entries skipped).  Reports each failure and goes on; returns VA_OK if
- * everything loaded, VA_EFORMAT/VA_EIO/... for the first failure, VA_ENOMEM if it stopped. */
+ * name order (core/walk.h: hidden entries skipped, each directory once; a folder that cannot
+ * be read and a link loop are reported, with line 0).  Reports each failure and goes on;
+ * returns VA_OK if everything loaded, VA_EFORMAT/VA_EIO/... for the first failure, VA_ENOMEM
+ * if it stopped. */
 va_err va_rule_load_path(va_arena *a, const char *path, va_rule_set *set, va_rule_diag_fn diag,
                          void *ud, va_rule_stats *st);
 
@@ -228,5 +230,14 @@ const char *va_rule_kind_name(va_rule_kind k);
 const char *va_rule_ctype_name(va_rule_ctype t);
 const char *va_rule_cmpop_name(va_rule_cmpop op);
 const char *va_rule_vtype_name(va_rule_vtype t);
+
+/* A rule whose id an earlier rule of the set already has (ids are UUIDs: compared ignoring
+ * ASCII case).  Both rules are the set's (borrowed for the callback). */
+typedef void (*va_rule_dup_fn)(void *ud, const va_rule *first, const va_rule *again);
+/* Call fn (may be NULL) for each rule of set, in set order, whose id an earlier rule has,
+ * with the first rule that had it; rules without an id are not compared.  The count goes to
+ * *ndup (may be NULL).  VA_OK, or VA_ENOMEM (it stopped; what was reported stands).  Its memory is
+ * freed before it returns. */
+va_err va_rule_duplicate_ids(const va_rule_set *set, va_rule_dup_fn fn, void *ud, uint32_t *ndup);
 
 #endif

@@ -37,5 +37,28 @@ printf 'not an evtx file' >"$tmp/junk.evtx"
 [ $rc = 2 ] && ok || bad "bad option: exit $rc"
 "$vaern" evtx dump "$tmp/missing.evtx" >/dev/null 2>&1; rc=$?
 [ $rc = 1 ] && ok || bad "missing file: exit $rc"
+# Chunks whose CRC32 does not match (issue 12, item 8): every command reads them and warns by
+# default; --strict-crc skips them; --ignore-crc is still taken (it is the default).
+"$gen" fixtures "$tmp/fx" >/dev/null || bad "fixtures"
+for f in bad_records_crc bad_chunk_header_crc; do
+    x=$tmp/fx/$f.evtx
+    for cmd in "evtx dump" "dump"; do
+        # shellcheck disable=SC2086
+        "$vaern" $cmd "$x" >"$tmp/d.jsonl" 2>"$tmp/err"; rc=$?
+        # shellcheck disable=SC2086
+        "$vaern" $cmd --strict-crc "$x" >"$tmp/s.jsonl" 2>"$tmp/serr"; src=$?
+        # shellcheck disable=SC2086
+        "$vaern" $cmd --ignore-crc "$x" >"$tmp/i.jsonl" 2>/dev/null
+        nd=$(wc -l <"$tmp/d.jsonl") ns=$(wc -l <"$tmp/s.jsonl")
+        [ "$nd" -gt "$ns" ] && cmp -s "$tmp/d.jsonl" "$tmp/i.jsonl" && ok ||
+            bad "$cmd $f: $nd records by default, $ns with --strict-crc (want more by default, as --ignore-crc)"
+        grep -q "warning: .*VA_ECRC" "$tmp/err" && ! grep -q 'skipped' "$tmp/err" && [ $rc = 1 ] && ok ||
+            bad "$cmd $f: exit $rc, want a warning and 1: $(cat "$tmp/err")"
+        grep -q "error: .*VA_ECRC.*chunk skipped" "$tmp/serr" && [ $src = 1 ] && ok ||
+            bad "$cmd $f --strict-crc: exit $src, $(cat "$tmp/serr")"
+    done
+    "$vaern" hunt --no-cache "$x" >/dev/null 2>"$tmp/err"
+    grep -q "^vaern: $nd events" "$tmp/err" && ok || bad "hunt $f: not the $nd events of dump: $(cat "$tmp/err")"
+done
 echo "cli_evtx_dump: $pass passed, $fail failed"
 [ $fail = 0 ]

@@ -49,6 +49,13 @@ grep -q 'critical.*Password guessed' "$tmp/t.txt" && ok || bad "table lacks the 
 [ $rc = 2 ] && ok || bad "--no-pack without --rules: exit $rc, want 2"
 "$vaern" hunt --no-cache "$tmp/s" "$tmp/missing.evtx" >/dev/null 2>&1; rc=$?
 [ $rc = 1 ] && ok || bad "a missing input: exit $rc, want 1"
+# A rule without a level alerts like any other (unless --min-level asks for a level).
+printf 'title: No level\nlogsource: {product: windows, service: security}\ndetection: {s: {EventID: 4625}, condition: s}\n' \
+    >"$tmp/nolevel.yml"
+n=$("$vaern" hunt --no-cache --no-pack -f jsonl -r "$tmp/nolevel.yml" "$tmp/s" 2>/dev/null | grep -c .)
+[ "$n" = 40 ] && ok || bad "a rule without a level gave $n alerts, want 40"
+n=$("$vaern" hunt --no-cache --no-pack -f jsonl -r "$tmp/nolevel.yml" --min-level low "$tmp/s" 2>/dev/null | grep -c .)
+[ "$n" = 0 ] && ok || bad "a rule without a level under --min-level low gave $n alerts, want 0"
 pack=$(dirname "$0")/../../rules/vaern
 "$vaern" rules check --compile "$pack" >"$tmp/rc.txt" 2>&1; rc=$?
 [ $rc = 0 ] && grep -q 'compiled for hunting: 6 detection rules, 3 correlations, 0 filters; 0 left out' \

@@ -87,7 +87,7 @@ def run(cmd):
 def check(vaern, data, rel, unreadable):
     path = os.path.join(data, rel)
     rc_e, out_e, _ = run(["evtxexport", "-f", "xml", path])
-    rc_v, out_v, err_v = run([vaern, "evtx", "dump", "--xml", "--ignore-crc", "--threads", "1", path])
+    rc_v, out_v, err_v = run([vaern, "evtx", "dump", "--xml", "--threads", "1", path])
     if rc_v not in (0, 1):
         return False, f"{rel}: vaern exited {rc_v}: {err_v.strip()[:300]}"
     if rc_e != 0:

@@ -66,7 +66,7 @@ def values(v):
 
 def dump(vaern, path):
     """Events of one file from `vaern dump`, and the problems it reported."""
-    p = subprocess.run([vaern, "dump", "--ignore-crc", path], capture_output=True, text=True)
+    p = subprocess.run([vaern, "dump", path], capture_output=True, text=True)
     events = []
     for line in p.stdout.splitlines():
         if line.strip():
