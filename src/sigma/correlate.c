@@ -20,7 +20,9 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "core/array.h"
 #include "core/buf.h"
+#include "core/hash.h"
 #include "core/vtime.h"
 
 #define SX_DEFAULT_MAX 1000000u
@@ -47,22 +49,12 @@ static int live(int64_t t, int64_t lo) {
     return t != SX_NONE && t >= lo;
 }
 
-static uint64_t hash_bytes(const void *p, size_t n) {
-    const unsigned char *s = p;
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 0x100000001b3ull;
-    return h ^ (h >> 32);
-}
-
 static uint64_t hash_ptr(const void *p) {
-    uint64_t v = (uint64_t)(uintptr_t)p * 0x9E3779B97F4A7C15ull;
-    return v ^ (v >> 29);
+    return va_hash_u64(0, (uint64_t)(uintptr_t)p);
 }
 
-static uint32_t pow2_at_least(uint64_t n) {
-    uint32_t c = 16;
-    while (c < n && c < (1u << 31)) c *= 2;
-    return c;
+static uint64_t hash_str(const char *s) {
+    return va_hash_mem(s, strlen(s), 0);
 }
 
 static int level_rank(const char *l) {
@@ -107,9 +99,10 @@ typedef struct sx_match {
 
 /* A distinct value (or tuple) of a value_count group, listed oldest last-seen first. */
 typedef struct sx_val {
-    struct sx_val *hnext, *prev, *next;
+    struct sx_val *prev, *next;
     uint64_t hash;
     int64_t last;
+    uint32_t slot; /* index in its group's vals */
     uint32_t len;
     char b[];
 } sx_val;
@@ -126,9 +119,9 @@ typedef struct sx_timer {
 } sx_timer;
 
 struct sx_group {
-    struct sx_group *hnext;
     sx_corr *c;
     uint64_t hash;
+    uint32_t slot;    /* index in its correlation's groups while in the table */
     int64_t deadline; /* its timer; for a closed window, the window's end */
     int64_t until;    /* sliding: when all state has expired (the timer catches up lazily) */
     int dead;         /* fired: out of the table, state released, waiting for its timer */
@@ -137,9 +130,12 @@ struct sx_group {
     uint64_t cost;    /* state entries charged to the bound */
     sx_match *last;   /* closed windows: latest event, for the alert */
     int64_t *ring;    /* sliding event_count: times in the window, oldest first */
-    uint32_t rhead, rlen, rcap;
-    sx_val **vtab; /* value_count */
-    uint32_t vcap, nv;
+    size_t rcap;
+    uint32_t rhead, rlen;
+    sx_val **vals; /* value_count: distinct values, indexed by vh */
+    size_t vcap;
+    uint32_t nv;
+    va_hash vh;
     sx_val *oldest, *newest;
     int64_t *tl; /* temporal: last time per distinct rule; ordered: chain starts */
     uint32_t keylen;
@@ -153,17 +149,20 @@ typedef struct sx_use {
     uint32_t *vslot; /* per value_count field */
     uint32_t rix;    /* distinct-rule index (temporal) */
     uint32_t *pos;   /* positions in the correlation's rules, ascending */
-    uint32_t npos, cappos;
+    uint32_t npos;
+    size_t cappos;
 } sx_use;
 
 typedef struct sx_input {
     const va_rule *rule;
     uint32_t corr;       /* the correlation producing it, or SX_NOIN for a detection rule */
     const char **fields; /* values copied from each match */
-    uint32_t nfields, capf;
+    uint32_t nfields;
+    size_t capf;
     int32_t *cmap; /* chained: fields[i] -> producer's group-by index, -1 if none */
     sx_use *uses;
-    uint32_t nuses, capu;
+    uint32_t nuses;
+    size_t capu;
     int standalone;
 } sx_input;
 
@@ -177,9 +176,10 @@ struct sx_corr {
     uint64_t need_all; /* temporal without condition: every rule (or position) */
     const char *level;
     int emit;
-    uint32_t input; /* as a producer for chaining, or SX_NOIN */
-    sx_group **tab;
-    size_t tcap, ng;
+    uint32_t input;    /* as a producer for chaining, or SX_NOIN */
+    sx_group **groups; /* open groups, indexed by gh */
+    size_t gcap, ng;
+    va_hash gh;
 };
 
 struct va_correlate {
@@ -188,8 +188,7 @@ struct va_correlate {
     uint32_t nc;
     sx_input *in;
     uint32_t nin;
-    const void **pk; /* rule -> input index (open addressing) */
-    uint32_t *pv, pcap;
+    va_hash inh; /* rule -> input index */
     uint64_t max;
     va_diag_fn diag;
     void *dud;
@@ -211,7 +210,9 @@ struct va_correlate {
     size_t qhead, nq, capq;
     /* interned file names */
     char **files;
-    uint32_t fcap, nfiles;
+    size_t fcap;
+    uint32_t nfiles;
+    va_hash fh;
     const char *lastfile;
     /* scratch sized at compile time */
     sx_str *tmpv;
@@ -223,86 +224,40 @@ struct va_correlate {
     int in_flush, stop;
 };
 
-/* ---- compile-time maps ------------------------------------------------------------------- */
+static uint32_t input_of(const va_correlate *x, const void *r);
 
-typedef struct smap {
-    const char **k;
-    const va_rule **v;
-    uint32_t cap;
-} smap;
+/* ---- compile-time indexes -------------------------------------------------------------- */
 
-static int smap_init(va_arena *a, smap *m, uint32_t n) {
-    m->cap = pow2_at_least(2ull * n + 2);
-    m->k = va_arena_alloc(a, m->cap * sizeof *m->k);
-    m->v = va_arena_alloc(a, m->cap * sizeof *m->v);
-    if (!m->k || !m->v) return -1;
-    memset(m->k, 0, m->cap * sizeof *m->k);
-    return 0;
-}
+/* Rules by id and by name over the rule array: the first rule loaded with a key wins, so
+ * references resolve to it. */
+typedef struct ruleidx {
+    const va_rule **rv;
+    va_hash ids, names;
+} ruleidx;
 
-/* First definition wins, so references resolve to the first rule loaded with that id/name. */
-static void smap_put(smap *m, const char *k, const va_rule *v) {
-    uint32_t i = (uint32_t)hash_bytes(k, strlen(k)) & (m->cap - 1);
-    while (m->k[i]) {
-        if (!strcmp(m->k[i], k)) return;
-        i = (i + 1) & (m->cap - 1);
-    }
-    m->k[i] = k, m->v[i] = v;
-}
-
-static const va_rule *smap_get(const smap *m, const char *k) {
-    uint32_t i = (uint32_t)hash_bytes(k, strlen(k)) & (m->cap - 1);
-    while (m->k[i]) {
-        if (!strcmp(m->k[i], k)) return m->v[i];
-        i = (i + 1) & (m->cap - 1);
+static const va_rule *ruleidx_get(const ruleidx *ix, int by_name, const char *k) {
+    const va_hash *h = by_name ? &ix->names : &ix->ids;
+    va_hash_iter it;
+    for (uint32_t i = va_hash_first(h, hash_str(k), &it); i != VA_HASH_END;
+         i = va_hash_next(h, &it)) {
+        const char *rk = by_name ? ix->rv[i]->name : ix->rv[i]->id;
+        if (!strcmp(rk, k)) return ix->rv[i];
     }
     return NULL;
 }
 
-typedef struct pmap {
-    const void **k;
-    uint32_t *v, cap;
-} pmap;
-
-static int pmap_init(va_arena *a, pmap *m, uint64_t n) {
-    m->cap = pow2_at_least(2 * n + 2);
-    m->k = va_arena_alloc(a, m->cap * sizeof *m->k);
-    m->v = va_arena_alloc(a, m->cap * sizeof *m->v);
-    if (!m->k || !m->v) return -1;
-    memset(m->k, 0, m->cap * sizeof *m->k);
-    return 0;
+static int ruleidx_put(ruleidx *ix, int by_name, const char *k, uint32_t i) {
+    if (!k || ruleidx_get(ix, by_name, k)) return 0;
+    return va_hash_insert(by_name ? &ix->names : &ix->ids, hash_str(k), i);
 }
 
-static void pmap_put(pmap *m, const void *k, uint32_t v) {
-    uint32_t i = (uint32_t)hash_ptr(k) & (m->cap - 1);
-    while (m->k[i] && m->k[i] != k) i = (i + 1) & (m->cap - 1);
-    m->k[i] = k, m->v[i] = v;
-}
-
-static uint32_t pmap_get(const pmap *m, const void *k) {
-    if (!m->cap) return SX_NOIN;
-    uint32_t i = (uint32_t)hash_ptr(k) & (m->cap - 1);
-    while (m->k[i]) {
-        if (m->k[i] == k) return m->v[i];
-        i = (i + 1) & (m->cap - 1);
-    }
-    return SX_NOIN;
-}
-
-/* Grow an arena array to hold n + 1 items (compile time only, so old copies are just left). */
-static void *agrow(va_arena *a, void *p, uint32_t n, uint32_t *cap, size_t sz) {
-    if (n < *cap) return p;
-    uint32_t nc = *cap ? *cap * 2 : 4;
-    void *q = va_arena_alloc(a, nc * sz);
-    if (!q) return NULL;
-    if (n) memcpy(q, p, n * sz);
-    *cap = nc;
-    return q;
-}
+/* Correlation rule -> its cinfo index, for references between correlations. */
+typedef struct cinfo cinfo;
+static uint32_t cinfo_of(const va_hash *h, const cinfo *ci, const va_rule *r);
 
 /* ---- compilation ------------------------------------------------------------------------- */
 
-typedef struct cinfo {
+struct cinfo {
     const va_rule *rule;
     const va_rule **refs; /* resolved references, NULL where unknown */
     va_err code;          /* why it is left out; VA_OK if it is not */
@@ -311,14 +266,22 @@ typedef struct cinfo {
     int state;       /* 0 pending, 1 compiled, 2 left out */
     const char *level;
     uint32_t cix;
-} cinfo;
+};
 
-static void check_local(cinfo *ci, const smap *ids, const smap *names) {
+static uint32_t cinfo_of(const va_hash *h, const cinfo *ci, const va_rule *r) {
+    va_hash_iter it;
+    for (uint32_t i = va_hash_first(h, hash_ptr(r), &it); i != VA_HASH_END;
+         i = va_hash_next(h, &it))
+        if (ci[i].rule == r) return i;
+    return SX_NOIN;
+}
+
+static void check_local(cinfo *ci, const ruleidx *ix) {
     const va_rule *r = ci->rule;
     const va_rule_correlation *k = &r->corr;
     for (uint32_t p = 0; p < k->rules.n; p++) {
-        const va_rule *t = smap_get(ids, k->rules.v[p]);
-        ci->refs[p] = t ? t : smap_get(names, k->rules.v[p]);
+        const va_rule *t = ruleidx_get(ix, 0, k->rules.v[p]);
+        ci->refs[p] = t ? t : ruleidx_get(ix, 1, k->rules.v[p]);
     }
 #define FAILV(c, ...) (ci->code = (c), snprintf(ci->why, sizeof ci->why, __VA_ARGS__))
     if (k->type < VA_RULE_EVENT_COUNT || k->type > VA_RULE_TEMPORAL_ORDERED) {
@@ -386,23 +349,28 @@ static const char *alias_field(const va_rule_correlation *k, const char *name, c
     return name;
 }
 
-static int input_field(va_arena *a, sx_input *in, const char *name, uint32_t *slot) {
+static int input_field(sx_input *in, const char *name, uint32_t *slot) {
     for (uint32_t i = 0; i < in->nfields; i++) {
         if (!strcmp(in->fields[i], name)) {
             *slot = i;
             return 0;
         }
     }
-    if (!(in->fields = agrow(a, (void *)in->fields, in->nfields, &in->capf, sizeof *in->fields)))
-        return -1;
+    if (VA_ARRAY_GROW(in->fields, in->capf, (size_t)in->nfields + 1)) return -1;
     *slot = in->nfields;
     in->fields[in->nfields++] = name;
     return 0;
 }
 
+/* Compile-time tables, freed by the caller of compile whatever happened. */
+typedef struct cctx {
+    ruleidx ix;
+    va_hash cidx; /* correlation rule -> cinfo index */
+} cctx;
+
 /* Resolve and check every correlation, drop the ones that cannot run (with the reason), and
  * build inputs and uses for the rest. */
-static va_err compile(va_correlate *x, const va_rule_set *set, va_arena *tmp) {
+static va_err compile(va_correlate *x, const va_rule_set *set, va_arena *tmp, cctx *cc) {
     va_arena *A = &x->arena;
     uint32_t nr = 0, ncorr = 0;
     for (const va_rule *r = set ? set->head : NULL; r; r = r->next) {
@@ -410,13 +378,15 @@ static va_err compile(va_correlate *x, const va_rule_set *set, va_arena *tmp) {
         ncorr += r->kind == VA_RULE_KIND_CORRELATION;
     }
     if (!ncorr) return VA_OK;
-    smap ids, names;
-    pmap cidx;
-    if (smap_init(tmp, &ids, nr) || smap_init(tmp, &names, nr) || pmap_init(tmp, &cidx, ncorr))
+    ruleidx *ix = &cc->ix;
+    va_hash *cidx = &cc->cidx;
+    if (!(ix->rv = va_arena_alloc(tmp, nr * sizeof *ix->rv)) || va_hash_reserve(&ix->ids, nr) ||
+        va_hash_reserve(&ix->names, nr) || va_hash_reserve(cidx, ncorr))
         return VA_ENOMEM;
-    for (const va_rule *r = set->head; r; r = r->next) {
-        if (r->id) smap_put(&ids, r->id, r);
-        if (r->name) smap_put(&names, r->name, r);
+    uint32_t ri = 0;
+    for (const va_rule *r = set->head; r; r = r->next, ri++) {
+        ix->rv[ri] = r;
+        if (ruleidx_put(ix, 0, r->id, ri) || ruleidx_put(ix, 1, r->name, ri)) return VA_ENOMEM;
     }
     cinfo *ci = va_arena_alloc(tmp, ncorr * sizeof *ci);
     uint32_t *queue = va_arena_alloc(tmp, ncorr * sizeof *queue);
@@ -430,17 +400,17 @@ static va_err compile(va_correlate *x, const va_rule_set *set, va_arena *tmp) {
         if (r->kind != VA_RULE_KIND_CORRELATION) continue;
         ci[n].rule = r;
         ci[n].refs = va_arena_alloc(tmp, (r->corr.rules.n + 1) * sizeof *ci[n].refs);
-        if (!ci[n].refs) return VA_ENOMEM;
-        pmap_put(&cidx, r, n++);
+        if (!ci[n].refs || va_hash_insert(cidx, hash_ptr(r), n)) return VA_ENOMEM;
+        n++;
     }
     /* Edges to referenced correlations, reversed (CSR), for Kahn's algorithm: a correlation is
      * decided once every correlation it references is, and what is never decided is on or
      * behind a cycle.  No recursion, so a long chain cannot exhaust the stack. */
     for (uint32_t i = 0; i < ncorr; i++) {
-        check_local(&ci[i], &ids, &names);
+        check_local(&ci[i], ix);
         const va_rule_correlation *k = &ci[i].rule->corr;
         for (uint32_t p = 0; p < k->rules.n; p++) {
-            uint32_t j = ci[i].refs[p] ? pmap_get(&cidx, ci[i].refs[p]) : SX_NOIN;
+            uint32_t j = ci[i].refs[p] ? cinfo_of(cidx, ci, ci[i].refs[p]) : SX_NOIN;
             if (j == SX_NOIN) continue;
             ci[i].outdeg++;
             rstart[j + 1]++;
@@ -455,7 +425,7 @@ static va_err compile(va_correlate *x, const va_rule_set *set, va_arena *tmp) {
     for (uint32_t i = 0; i < ncorr; i++) {
         const va_rule_correlation *k = &ci[i].rule->corr;
         for (uint32_t p = 0; p < k->rules.n; p++) {
-            uint32_t j = ci[i].refs[p] ? pmap_get(&cidx, ci[i].refs[p]) : SX_NOIN;
+            uint32_t j = ci[i].refs[p] ? cinfo_of(cidx, ci, ci[i].refs[p]) : SX_NOIN;
             if (j != SX_NOIN) rev[fill[j]++] = i;
         }
     }
@@ -470,7 +440,7 @@ static va_err compile(va_correlate *x, const va_rule_set *set, va_arena *tmp) {
         int best = -1;
         for (uint32_t p = 0; c->state == 1 && p < k->rules.n; p++) {
             const va_rule *t = c->refs[p];
-            uint32_t j = pmap_get(&cidx, t);
+            uint32_t j = cinfo_of(cidx, ci, t);
             const char *lv = t->level;
             if (j != SX_NOIN) {
                 if (ci[j].state == 2) {
@@ -495,7 +465,7 @@ static va_err compile(va_correlate *x, const va_rule_set *set, va_arena *tmp) {
         const va_rule_correlation *k = &ci[i].rule->corr;
         const char *via = "?";
         for (uint32_t p = 0; p < k->rules.n; p++) {
-            uint32_t j = pmap_get(&cidx, ci[i].refs[p]);
+            uint32_t j = ci[i].refs[p] ? cinfo_of(cidx, ci, ci[i].refs[p]) : SX_NOIN;
             if (j != SX_NOIN && ci[j].outdeg) { /* still pending: on or behind the cycle */
                 via = label(ci[j].rule);
                 break;
@@ -521,10 +491,9 @@ static va_err compile(va_correlate *x, const va_rule_set *set, va_arena *tmp) {
 
     x->c = va_arena_alloc(A, nok * sizeof *x->c);
     x->in = va_arena_alloc(A, nrefs * sizeof *x->in);
-    pmap pm;
-    if (!x->c || !x->in || pmap_init(A, &pm, nrefs)) return VA_ENOMEM;
+    if (!x->c || !x->in || nrefs > UINT32_MAX || va_hash_reserve(&x->inh, (uint32_t)nrefs))
+        return VA_ENOMEM;
     memset(x->c, 0, nok * sizeof *x->c);
-    x->pk = pm.k, x->pv = pm.v, x->pcap = pm.cap;
     for (uint32_t i = 0; i < ncorr; i++) {
         if (ci[i].state != 1) continue;
         sx_corr *c = &x->c[x->nc++];
@@ -542,22 +511,22 @@ static va_err compile(va_correlate *x, const va_rule_set *set, va_arena *tmp) {
         c->input = SX_NOIN;
         for (uint32_t p = 0; p < k->rules.n; p++) {
             const va_rule *t = ci[i].refs[p];
-            uint32_t ii = pmap_get(&pm, t);
+            uint32_t ii = input_of(x, t);
             if (ii == SX_NOIN) {
-                ii = x->nin++;
+                ii = x->nin;
                 sx_input *in = &x->in[ii];
                 memset(in, 0, sizeof *in);
                 in->rule = t;
-                uint32_t j = pmap_get(&cidx, t);
+                uint32_t j = cinfo_of(cidx, ci, t);
                 in->corr = j == SX_NOIN ? SX_NOIN : ci[j].cix;
-                pmap_put(&pm, t, ii);
+                if (va_hash_insert(&x->inh, hash_ptr(t), ii)) return VA_ENOMEM;
+                x->nin++;
             }
             sx_input *in = &x->in[ii];
             uint32_t u = 0;
             while (u < in->nuses && in->uses[u].corr != x->nc - 1) u++;
             if (u == in->nuses) {
-                if (!(in->uses = agrow(A, in->uses, in->nuses, &in->capu, sizeof *in->uses)))
-                    return VA_ENOMEM;
+                if (VA_ARRAY_GROW(in->uses, in->capu, (size_t)in->nuses + 1)) return VA_ENOMEM;
                 sx_use *us = &in->uses[in->nuses++];
                 memset(us, 0, sizeof *us);
                 us->corr = x->nc - 1;
@@ -566,15 +535,14 @@ static va_err compile(va_correlate *x, const va_rule_set *set, va_arena *tmp) {
                 us->vslot = va_arena_alloc(A, (c->nvf + 1) * sizeof *us->vslot);
                 if (!us->gslot || !us->vslot) return VA_ENOMEM;
                 for (uint32_t g = 0; g < c->ngroup; g++)
-                    if (input_field(A, in, alias_field(k, k->group_by.v[g], t), &us->gslot[g]))
+                    if (input_field(in, alias_field(k, k->group_by.v[g], t), &us->gslot[g]))
                         return VA_ENOMEM;
                 for (uint32_t v = 0; v < c->nvf; v++)
-                    if (input_field(A, in, alias_field(k, k->fields.v[v], t), &us->vslot[v]))
+                    if (input_field(in, alias_field(k, k->fields.v[v], t), &us->vslot[v]))
                         return VA_ENOMEM;
             }
             sx_use *us = &in->uses[u];
-            if (!(us->pos = agrow(A, us->pos, us->npos, &us->cappos, sizeof *us->pos)))
-                return VA_ENOMEM;
+            if (VA_ARRAY_GROW(us->pos, us->cappos, (size_t)us->npos + 1)) return VA_ENOMEM;
             us->pos[us->npos++] = p;
         }
         if (c->type == VA_RULE_TEMPORAL) c->tlen = c->nrules;
@@ -626,7 +594,15 @@ va_err va_correlate_new(const va_rule_set *set, const va_correlate_opts *o, va_d
     x->horizon = INT64_MIN;
     va_arena tmp;
     va_arena_init(&tmp, 0);
-    va_err err = compile(x, set, &tmp);
+    cctx cc;
+    memset(&cc, 0, sizeof cc);
+    va_hash_init(&cc.ix.ids);
+    va_hash_init(&cc.ix.names);
+    va_hash_init(&cc.cidx);
+    va_err err = compile(x, set, &tmp, &cc);
+    va_hash_free(&cc.ix.ids);
+    va_hash_free(&cc.ix.names);
+    va_hash_free(&cc.cidx);
     va_arena_free(&tmp);
     if (err) {
         va_correlate_free(x);
@@ -638,8 +614,11 @@ va_err va_correlate_new(const va_rule_set *set, const va_correlate_opts *o, va_d
 }
 
 static uint32_t input_of(const va_correlate *x, const void *r) {
-    pmap m = {x->pk, x->pv, x->pcap};
-    return pmap_get(&m, r);
+    va_hash_iter it;
+    for (uint32_t i = va_hash_first(&x->inh, hash_ptr(r), &it); i != VA_HASH_END;
+         i = va_hash_next(&x->inh, &it))
+        if (x->in[i].rule == r) return i;
+    return SX_NOIN;
 }
 
 int va_correlate_referenced(const va_correlate *x, const va_rule *r) {
@@ -695,12 +674,7 @@ static int m_less(const sx_match *a, const sx_match *b) {
 
 /* Never reallocates when a pop made room, so pushing a match back cannot fail. */
 static va_err mh_push(va_correlate *x, sx_match *m) {
-    if (x->nmh == x->capmh) {
-        size_t nc = x->capmh ? x->capmh * 2 : 64;
-        sx_match **h = realloc(x->mh, nc * sizeof *h);
-        if (!h) return VA_ENOMEM;
-        x->mh = h, x->capmh = nc;
-    }
+    if (VA_ARRAY_GROW(x->mh, x->capmh, x->nmh + 1)) return VA_ENOMEM;
     size_t i = x->nmh++;
     while (i && m_less(m, x->mh[(i - 1) / 2])) {
         x->mh[i] = x->mh[(i - 1) / 2];
@@ -726,12 +700,7 @@ static sx_match *mh_pop(va_correlate *x) {
 }
 
 static va_err q_push(va_correlate *x, sx_match *m) {
-    if (x->nq == x->capq) {
-        size_t nc = x->capq ? x->capq * 2 : 16;
-        sx_match **q = realloc(x->q, nc * sizeof *q);
-        if (!q) return VA_ENOMEM;
-        x->q = q, x->capq = nc;
-    }
+    if (VA_ARRAY_GROW(x->q, x->capq, x->nq + 1)) return VA_ENOMEM;
     x->q[x->nq++] = m;
     return VA_OK;
 }
@@ -749,30 +718,26 @@ static va_err intern(va_correlate *x, const char *path, const char **out) {
         *out = x->lastfile;
         return VA_OK;
     }
-    if (2 * (x->nfiles + 1) > x->fcap) {
-        uint32_t nc = x->fcap ? x->fcap * 2 : 16;
-        char **t = calloc(nc, sizeof *t);
-        if (!t) return VA_ENOMEM;
-        for (uint32_t i = 0; i < x->fcap; i++) {
-            if (!x->files[i]) continue;
-            uint32_t j = (uint32_t)hash_bytes(x->files[i], strlen(x->files[i])) & (nc - 1);
-            while (t[j]) j = (j + 1) & (nc - 1);
-            t[j] = x->files[i];
-        }
-        free(x->files);
-        x->files = t, x->fcap = nc;
-    }
     size_t len = strlen(path);
-    uint32_t j = (uint32_t)hash_bytes(path, len) & (x->fcap - 1);
-    while (x->files[j] && strcmp(x->files[j], path)) j = (j + 1) & (x->fcap - 1);
-    if (!x->files[j]) {
-        char *s = malloc(len + 1);
-        if (!s) return VA_ENOMEM;
-        memcpy(s, path, len + 1);
-        x->files[j] = s;
-        x->nfiles++;
+    uint64_t h = va_hash_mem(path, len, 0);
+    va_hash_iter it;
+    for (uint32_t i = va_hash_first(&x->fh, h, &it); i != VA_HASH_END;
+         i = va_hash_next(&x->fh, &it)) {
+        if (!strcmp(x->files[i], path)) {
+            *out = x->lastfile = x->files[i];
+            return VA_OK;
+        }
     }
-    *out = x->lastfile = x->files[j];
+    if (VA_ARRAY_GROW(x->files, x->fcap, (size_t)x->nfiles + 1)) return VA_ENOMEM;
+    char *s = malloc(len + 1);
+    if (!s) return VA_ENOMEM;
+    memcpy(s, path, len + 1);
+    if (va_hash_insert(&x->fh, h, x->nfiles)) {
+        free(s);
+        return VA_ENOMEM;
+    }
+    x->files[x->nfiles++] = s;
+    *out = x->lastfile = s;
     return VA_OK;
 }
 
@@ -796,12 +761,7 @@ static void th_down(va_correlate *x, size_t i) {
 }
 
 static va_err th_push(va_correlate *x, int64_t at, sx_group *g) {
-    if (x->nth == x->capth) {
-        size_t nc = x->capth ? x->capth * 2 : 64;
-        sx_timer *h = realloc(x->th, nc * sizeof *h);
-        if (!h) return VA_ENOMEM;
-        x->th = h, x->capth = nc;
-    }
+    if (VA_ARRAY_GROW(x->th, x->capth, x->nth + 1)) return VA_ENOMEM;
     sx_timer t = {at, x->tseq++, g};
     size_t i = x->nth++;
     while (i && t_less(&t, &x->th[(i - 1) / 2])) {
@@ -854,10 +814,7 @@ static void uncharge(va_correlate *x, sx_group *g, uint64_t n) {
     g->cost -= n;
 }
 
-static void val_unlink(sx_group *g, sx_val *v) {
-    sx_val **pp = &g->vtab[v->hash & (g->vcap - 1)];
-    while (*pp != v) pp = &(*pp)->hnext;
-    *pp = v->hnext;
+static void list_remove(sx_group *g, sx_val *v) {
     if (v->prev)
         v->prev->next = v->next;
     else
@@ -866,7 +823,19 @@ static void val_unlink(sx_group *g, sx_val *v) {
         v->next->prev = v->prev;
     else
         g->newest = v->prev;
-    g->nv--;
+}
+
+/* Out of the index and of the list (the caller frees it). */
+static void val_unlink(sx_group *g, sx_val *v) {
+    uint32_t last = --g->nv;
+    (void)va_hash_remove(&g->vh, v->hash, v->slot);
+    if (v->slot != last) {
+        sx_val *m = g->vals[last];
+        (void)va_hash_renumber(&g->vh, m->hash, last, v->slot);
+        g->vals[v->slot] = m;
+        m->slot = v->slot;
+    }
+    list_remove(g, v);
 }
 
 static void val_append(sx_group *g, sx_val *v) {
@@ -881,10 +850,14 @@ static void val_append(sx_group *g, sx_val *v) {
 
 static void group_unlink(sx_group *g) {
     sx_corr *c = g->c;
-    sx_group **pp = &c->tab[g->hash & (c->tcap - 1)];
-    while (*pp != g) pp = &(*pp)->hnext;
-    *pp = g->hnext;
-    c->ng--;
+    size_t last = --c->ng;
+    (void)va_hash_remove(&c->gh, g->hash, g->slot);
+    if (g->slot != last) {
+        sx_group *m = c->groups[last];
+        (void)va_hash_renumber(&c->gh, m->hash, (uint32_t)last, g->slot);
+        c->groups[g->slot] = m;
+        m->slot = g->slot;
+    }
 }
 
 static void group_state_free(sx_group *g) {
@@ -897,8 +870,10 @@ static void group_state_free(sx_group *g) {
         free(v);
     }
     g->oldest = g->newest = NULL;
-    free(g->vtab);
-    g->vtab = NULL;
+    free(g->vals);
+    g->vals = NULL;
+    g->vcap = g->nv = 0;
+    va_hash_free(&g->vh);
     free(g->tl);
     g->tl = NULL;
 }
@@ -925,9 +900,12 @@ static void group_destroy(va_correlate *x, sx_group *g) {
 }
 
 static sx_group *group_find(const sx_corr *c, uint64_t h, const char *key, size_t len) {
-    if (!c->tcap) return NULL;
-    for (sx_group *g = c->tab[h & (c->tcap - 1)]; g; g = g->hnext)
+    va_hash_iter it;
+    for (uint32_t i = va_hash_first(&c->gh, h, &it); i != VA_HASH_END;
+         i = va_hash_next(&c->gh, &it)) {
+        sx_group *g = c->groups[i];
         if (g->hash == h && g->keylen == len && !memcmp(g->key, key, len)) return g;
+    }
     return NULL;
 }
 
@@ -935,20 +913,9 @@ static sx_group *group_find(const sx_corr *c, uint64_t h, const char *key, size_
 static va_err group_new(va_correlate *x, sx_corr *c, uint64_t h, const char *key, size_t len,
                         int64_t deadline, sx_group **out) {
     *out = NULL;
-    if (c->ng >= c->tcap) {
-        size_t nc = c->tcap ? c->tcap * 2 : 16;
-        sx_group **t = calloc(nc, sizeof *t);
-        if (!t) return VA_ENOMEM;
-        for (size_t b = 0; b < c->tcap; b++) {
-            for (sx_group *g = c->tab[b], *nx; g; g = nx) {
-                nx = g->hnext;
-                g->hnext = t[g->hash & (nc - 1)];
-                t[g->hash & (nc - 1)] = g;
-            }
-        }
-        free(c->tab);
-        c->tab = t, c->tcap = nc;
-    }
+    if (c->ng >= UINT32_MAX - 1 || VA_ARRAY_GROW(c->groups, c->gcap, c->ng + 1) ||
+        va_hash_reserve(&c->gh, (uint32_t)c->ng + 1))
+        return VA_ENOMEM;
     if (!charge(x, c, NULL, 1 + (uint64_t)c->tlen)) return VA_OK;
     sx_group *g = calloc(1, sizeof *g + len);
     int64_t *tl = c->tlen ? malloc(c->tlen * sizeof *tl) : NULL;
@@ -969,9 +936,9 @@ static va_err group_new(va_correlate *x, sx_corr *c, uint64_t h, const char *key
         free(g);
         return VA_ENOMEM;
     }
-    g->hnext = c->tab[h & (c->tcap - 1)];
-    c->tab[h & (c->tcap - 1)] = g;
-    c->ng++;
+    g->slot = (uint32_t)c->ng;
+    (void)va_hash_insert(&c->gh, h, g->slot); /* room reserved above */
+    c->groups[c->ng++] = g;
     *out = g;
     return VA_OK;
 }
@@ -1007,44 +974,40 @@ static void decode(const sx_corr *c, const sx_group *g, va_kv *kv) {
 }
 
 static sx_val *val_find(const sx_group *g, uint64_t h, const char *b, size_t len) {
-    if (!g->vcap) return NULL;
-    for (sx_val *v = g->vtab[h & (g->vcap - 1)]; v; v = v->hnext)
+    va_hash_iter it;
+    for (uint32_t i = va_hash_first(&g->vh, h, &it); i != VA_HASH_END;
+         i = va_hash_next(&g->vh, &it)) {
+        sx_val *v = g->vals[i];
         if (v->hash == h && v->len == len && !memcmp(v->b, b, len)) return v;
+    }
     return NULL;
 }
 
+/* Put v (unlinked) back into the index and at the newest end of the list; room is there. */
+static void val_link(sx_group *g, sx_val *v) {
+    v->slot = g->nv;
+    (void)va_hash_insert(&g->vh, v->hash, v->slot);
+    g->vals[g->nv++] = v;
+    val_append(g, v);
+}
+
 static va_err val_add(sx_group *g, uint64_t h, const char *b, size_t len, int64_t t) {
-    if (g->nv >= g->vcap) {
-        uint32_t nc = g->vcap ? g->vcap * 2 : 8;
-        sx_val **tab = calloc(nc, sizeof *tab);
-        if (!tab) return VA_ENOMEM;
-        for (sx_val *v = g->oldest; v; v = v->next) {
-            v->hnext = tab[v->hash & (nc - 1)];
-            tab[v->hash & (nc - 1)] = v;
-        }
-        free(g->vtab);
-        g->vtab = tab, g->vcap = nc;
-    }
+    if (VA_ARRAY_GROW(g->vals, g->vcap, (size_t)g->nv + 1) || va_hash_reserve(&g->vh, g->nv + 1))
+        return VA_ENOMEM;
     sx_val *v = malloc(sizeof *v + len);
     if (!v) return VA_ENOMEM;
     v->hash = h, v->last = t, v->len = (uint32_t)len;
     memcpy(v->b, b, len);
-    v->hnext = g->vtab[h & (g->vcap - 1)];
-    g->vtab[h & (g->vcap - 1)] = v;
-    val_append(g, v);
-    g->nv++;
+    val_link(g, v);
     return VA_OK;
 }
 
 /* Count a value at time t: refresh it if known, else add it (charged to the bound). */
 static va_err val_see(va_correlate *x, const sx_corr *c, sx_group *g, int64_t t) {
-    uint64_t h = hash_bytes(x->val.p, x->val.len);
+    uint64_t h = va_hash_mem(x->val.p, x->val.len, 0);
     sx_val *v = val_find(g, h, x->val.p, x->val.len);
     if (v) {
-        val_unlink(g, v);
-        g->nv++;
-        v->hnext = g->vtab[h & (g->vcap - 1)];
-        g->vtab[h & (g->vcap - 1)] = v;
+        list_remove(g, v);
         v->last = t;
         val_append(g, v);
         return VA_OK;
@@ -1217,15 +1180,13 @@ static va_err add_sliding(va_correlate *x, sx_corr *c, const sx_use *u, sx_group
         }
         if (!charge(x, c, g, 1)) return VA_OK;
         if (g->rlen == g->rcap) {
-            uint32_t nc = g->rcap ? g->rcap * 2 : 8;
-            int64_t *r = malloc(nc * sizeof *r);
-            if (!r) {
+            size_t oc = g->rcap;
+            if (VA_ARRAY_GROW(g->ring, g->rcap, oc + 1)) {
                 uncharge(x, g, 1);
                 return VA_ENOMEM;
             }
-            for (uint32_t i = 0; i < g->rlen; i++) r[i] = g->ring[(g->rhead + i) % g->rcap];
-            free(g->ring);
-            g->ring = r, g->rcap = nc, g->rhead = 0;
+            /* The wrapped part (before rhead) moves behind the old end: oldest first again. */
+            memcpy(g->ring + oc, g->ring, g->rhead * sizeof *g->ring);
         }
         g->ring[(g->rhead + g->rlen++) % g->rcap] = m->t;
         n = g->rlen;
@@ -1271,7 +1232,7 @@ static va_err deliver(va_correlate *x, const sx_use *u, sx_match *m) {
         if (r > 0) return VA_OK; /* nothing to count */
     }
     if (encode(&x->key, m, u->gslot, c->ngroup, 0) < 0) return VA_ENOMEM;
-    uint64_t h = hash_bytes(x->key.p, x->key.len);
+    uint64_t h = va_hash_mem(x->key.p, x->key.len, 0);
     sx_group *g = group_find(c, h, x->key.p, x->key.len);
     if (!g) {
         va_err err = group_new(x, c, h, x->key.p, x->key.len, sat_add(m->t, c->span), &g);
@@ -1425,11 +1386,21 @@ void va_correlate_free(va_correlate *x) {
         group_state_free(x->th[i].g);
         free(x->th[i].g);
     }
-    for (uint32_t i = 0; i < x->nc; i++) free(x->c[i].tab);
+    for (uint32_t i = 0; i < x->nc; i++) {
+        free(x->c[i].groups);
+        va_hash_free(&x->c[i].gh);
+    }
+    for (uint32_t i = 0; i < x->nin; i++) {
+        for (uint32_t u = 0; u < x->in[i].nuses; u++) free(x->in[i].uses[u].pos);
+        free(x->in[i].uses);
+        free((void *)x->in[i].fields);
+    }
+    va_hash_free(&x->inh);
     for (size_t i = 0; i < x->nmh; i++) match_release(x->mh[i]);
     q_clear(x);
-    for (uint32_t i = 0; i < x->fcap; i++) free(x->files[i]);
+    for (uint32_t i = 0; i < x->nfiles; i++) free(x->files[i]);
     free(x->files);
+    va_hash_free(&x->fh);
     free(x->mh);
     free(x->th);
     free(x->q);
