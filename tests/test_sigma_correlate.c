@@ -7,14 +7,18 @@
  * and replay determinism, correlations left out, and the bounds.  Base rules are fed straight
  * to va_correlate_add: the detection engine is not involved.
  */
+#include <dirent.h>
 #include <math.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -130,15 +134,23 @@ static void load(fx *f, const char *bases, const char *yaml) {
         VA_OK);
 }
 
-static void build(fx *f, uint64_t max) {
-    va_correlate_opts o = {max};
-    assert_int_equal(va_correlate_new(&f->set, &o, on_diag, f, &f->x, &f->st), VA_OK);
+static void build_opts(fx *f, const va_correlate_opts *o) {
+    assert_int_equal(va_correlate_new(&f->set, o, on_diag, f, &f->x, &f->st), VA_OK);
+}
+
+static void build(fx *f, uint64_t max_state) {
+    va_correlate_opts o = {.max_state = max_state};
+    build_opts(f, &o);
+}
+
+static void setup_opts(fx *f, const char *bases, const char *yaml, const va_correlate_opts *o) {
+    load(f, bases, yaml);
+    build_opts(f, o);
+    assert_int_equal(f->ndiag, 0);
 }
 
 static void setup(fx *f, const char *bases, const char *yaml) {
-    load(f, bases, yaml);
-    build(f, 0);
-    assert_int_equal(f->ndiag, 0);
+    setup_opts(f, bases, yaml, NULL);
 }
 
 static void teardown(fx *f) {
@@ -777,6 +789,163 @@ static void split_flush_and_replay(void **state) {
     free(e);
 }
 
+/* ---- waiting matches spilled to disk ----------------------------------------------------- */
+
+enum { NBIG = 20000, TINY = 512 };
+
+/* NBIG matches of the MIX rules over 40 users, three to a time slot (ties in input order), in
+ * time order or shuffled. */
+static mixev *big_events(int shuffle) {
+    mixev *e = malloc(NBIG * sizeof *e);
+    assert_non_null(e);
+    uint32_t s = 777;
+    for (int i = 0; i < NBIG; i++) {
+        s = s * 1103515245u + 12345u;
+        uint32_t r = s >> 8;
+        e[i].rule = r & 1 ? "A" : "B";
+        e[i].t = (i / 3) * 0.2;
+        snprintf(e[i].user, sizeof e[i].user, "User=u%u", (r >> 1) % 40);
+        snprintf(e[i].val, sizeof e[i].val, "Val=v%u", (r >> 7) % 6);
+    }
+    for (int i = NBIG - 1; shuffle && i > 0; i--) {
+        s = s * 1103515245u + 12345u;
+        int j = (int)((s >> 8) % (uint32_t)(i + 1));
+        mixev t = e[i];
+        e[i] = e[j], e[j] = t;
+    }
+    return e;
+}
+
+static int dir_entries(const char *dir) {
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int n = 0;
+    for (struct dirent *de; (de = readdir(d));)
+        n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+    closedir(d);
+    return n;
+}
+
+/* The same alerts with a tiny memory budget (dozens of runs on disk, merged in levels) as all
+ * in memory, with input out of time order and with adds and flushes interleaved. */
+static void spill_same_alerts(void **state) {
+    (void)state;
+    char dir[] = "/tmp/vaern-test-spill-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    va_correlate_opts all = {.memory = UINT64_MAX}, tiny = {.memory = TINY, .tmpdir = dir};
+    for (int shuffle = 1; shuffle >= 0; shuffle--) {
+        mixev *e = big_events(shuffle);
+        fx ref, f;
+        setup_opts(&ref, "A B", MIX, &all);
+        for (int i = 0; i < NBIG; i++) mix_add(&ref, &e[i]);
+        va_correlate_stats st;
+        va_correlate_stats_get(ref.x, &st);
+        assert_int_equal(st.spilled_runs, 0);
+        assert_true(st.memory_peak > 100 * TINY);
+        flush(&ref, INFINITY);
+        assert_true(ref.nal > 100);
+
+        setup_opts(&f, "A B", MIX, &tiny);
+        if (shuffle) {
+            for (int i = 0; i < NBIG; i++) mix_add(&f, &e[i]);
+            va_correlate_stats_get(f.x, &st);
+            assert_int_equal(st.buffered, NBIG);
+            /* Runs are unlinked as soon as they are created. */
+            assert_int_equal(dir_entries(dir), 0);
+            flush(&f, INFINITY);
+        } else {
+            double p = 20;
+            for (int i = 0; i < NBIG; i++) {
+                while (e[i].t > p) flush(&f, p), p += 20;
+                mix_add(&f, &e[i]);
+            }
+            flush(&f, INFINITY);
+        }
+        same_alerts(&f, &ref);
+        va_correlate_stats_get(f.x, &st);
+        if (shuffle) {
+            /* Every TINY bytes a run; every FANIN runs of a level one of the next. */
+            assert_true(st.spilled_runs > 3 * 16);
+            assert_true(st.spill_merges >= 3);
+        }
+        assert_true(st.spilled_runs > 0);
+        assert_true(st.spilled_bytes > 0);
+        assert_true(st.memory_peak <= TINY + 256);
+        assert_int_equal(st.spill_failed, 0);
+        assert_int_equal(st.spill_lost, 0);
+        assert_int_equal(st.buffered, 0);
+        assert_int_equal(st.late, 0);
+        assert_int_equal(f.ndiag, 0);
+        teardown(&f);
+        teardown(&ref);
+        free(e);
+    }
+    assert_int_equal(dir_entries(dir), 0);
+    assert_int_equal(rmdir(dir), 0);
+}
+
+/* A spill that cannot be written loses nothing: the matches stay in memory (reported once,
+ * counted), and a merge that fails halfway puts its inputs back. */
+static void spill_failure(void **state) {
+    (void)state;
+    mixev *e = big_events(1);
+    fx ref, f;
+    va_correlate_opts all = {.memory = UINT64_MAX};
+    setup_opts(&ref, "A B", MIX, &all);
+    for (int i = 0; i < NBIG; i++) mix_add(&ref, &e[i]);
+    flush(&ref, INFINITY);
+
+    /* No such directory: no run is ever written. */
+    va_correlate_opts bad = {.memory = TINY, .tmpdir = "/nonexistent-vaern-dir"};
+    setup_opts(&f, "A B", MIX, &bad);
+    for (int i = 0; i < NBIG; i++) mix_add(&f, &e[i]);
+    va_correlate_stats st;
+    va_correlate_stats_get(f.x, &st);
+    assert_int_equal(st.spilled_runs, 0);
+    assert_true(st.spill_failed >= 1);
+    /* After a failure the next try waits until memory has doubled: a few tries, not one per
+     * match. */
+    assert_true(st.spill_failed < 40);
+    assert_true(st.memory_peak > 100 * TINY);
+    assert_int_equal(st.buffered, NBIG);
+    assert_int_equal(f.ndiag, 1);
+    assert_int_equal(f.dcode[0], VA_EIO);
+    assert_non_null(strstr(f.dmsg[0], "/nonexistent-vaern-dir"));
+    assert_non_null(strstr(f.dmsg[0], "stay in memory"));
+    flush(&f, INFINITY);
+    same_alerts(&f, &ref);
+    teardown(&f);
+
+    /* Files may not grow past 16 KiB (as on a nearly full disk): small runs are written, the
+     * merges of bigger ones fail and are undone. */
+    char dir[] = "/tmp/vaern-test-spill-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    lim = old;
+    lim.rlim_cur = 16 * 1024;
+    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    va_correlate_opts full = {.memory = TINY, .tmpdir = dir};
+    setup_opts(&f, "A B", MIX, &full);
+    for (int i = 0; i < NBIG; i++) mix_add(&f, &e[i]);
+    flush(&f, INFINITY);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, prev);
+    va_correlate_stats_get(f.x, &st);
+    assert_true(st.spilled_runs > 16);
+    assert_true(st.spill_merges >= 1);
+    assert_true(st.spill_failed >= 1);
+    assert_int_equal(st.spill_lost, 0);
+    assert_int_equal(f.ndiag, 1);
+    assert_int_equal(f.dcode[0], VA_EIO);
+    same_alerts(&f, &ref);
+    teardown(&f);
+    assert_int_equal(rmdir(dir), 0);
+    teardown(&ref);
+    free(e);
+}
+
 /* ---- correlations left out --------------------------------------------------------------- */
 
 static int diag_has(const fx *f, va_err code, const char *text) {
@@ -879,23 +1048,28 @@ static const char COUNT10[] = "title: Ten\n"
                               "correlation: {type: event_count, rules: [a], group-by: [User],"
                               " timespan: 1m, condition: {gte: 10}}\n";
 
-static void buffer_bound(void **state) {
+static void state_bound(void **state) {
     (void)state;
     fx f;
     load(&f, "a", COUNT10);
     build(&f, 5);
+    /* Waiting matches are never dropped, whatever the state bound. */
     for (int i = 0; i < 8; i++) ev(&f, "a", i, "User=alice", NULL);
     va_correlate_stats st;
     va_correlate_stats_get(f.x, &st);
-    assert_int_equal(st.dropped, 3);
-    assert_int_equal(f.ndiag, 1); /* reported once */
-    assert_int_equal(f.dcode[0], VA_ELIMIT);
+    assert_int_equal(st.state_dropped, 0);
+    assert_int_equal(st.buffered, 8);
+    assert_int_equal(f.ndiag, 0);
     flush(&f, 100);
-    /* The five buffered matches reach one group: the group and four times fill the five
-     * state entries, so the fifth time is dropped at the state bound. */
+    /* The eight reach one group: the group and four times fill the five state entries, so
+     * the other four times are dropped at the state bound, reported once, naming the
+     * correlation. */
     va_correlate_stats_get(f.x, &st);
-    assert_int_equal(st.dropped, 4);
+    assert_int_equal(st.state_dropped, 4);
+    assert_int_equal(st.buffered, 0);
     assert_int_equal(f.ndiag, 1);
+    assert_int_equal(f.dcode[0], VA_ELIMIT);
+    assert_non_null(strstr(f.dmsg[0], "correlation 'Ten'"));
     teardown(&f);
 
     /* The state bound: each group costs one entry plus one per time held. */
@@ -906,15 +1080,40 @@ static void buffer_bound(void **state) {
     ev(&f, "a", 2, "User=u3", NULL); /* u1 and u2 hold 4 entries: no room for u3 */
     flush(&f, 10);
     va_correlate_stats_get(f.x, &st);
-    assert_int_equal(st.dropped, 1);
+    assert_int_equal(st.state_dropped, 1);
     /* A full flush releases all state; the same again is fine. */
     flush(&f, INFINITY);
     ev(&f, "a", 0, "User=u1", NULL);
     ev(&f, "a", 1, "User=u2", NULL);
     flush(&f, INFINITY);
     va_correlate_stats_get(f.x, &st);
-    assert_int_equal(st.dropped, 1);
+    assert_int_equal(st.state_dropped, 1);
     assert_int_equal(f.ndiag, 1);
+    teardown(&f);
+
+    /* Each correlation that meets the bound is named once. */
+    load(&f, "a",
+         "title: One\n"
+         "correlation: {type: event_count, rules: [a], group-by: [User], timespan: 1m,"
+         " condition: {gte: 10}}\n"
+         "---\n"
+         "title: Two\n"
+         "correlation: {type: event_count, rules: [a], group-by: [Host], timespan: 1m,"
+         " condition: {gte: 10}}\n");
+    build(&f, 2);
+    for (int i = 0; i < 6; i++) {
+        char u[16], h[16];
+        snprintf(u, sizeof u, "User=u%d", i);
+        snprintf(h, sizeof h, "Host=h%d", i);
+        ev(&f, "a", i, u, h, NULL);
+    }
+    flush(&f, INFINITY);
+    va_correlate_stats_get(f.x, &st);
+    assert_int_equal(st.state_dropped, 11); /* one of twelve (match, correlation) pairs fit */
+    assert_int_equal(f.ndiag, 2);
+    /* One's first group takes both entries, so Two meets the bound first. */
+    assert_non_null(strstr(f.dmsg[0], "correlation 'Two'"));
+    assert_non_null(strstr(f.dmsg[1], "correlation 'One'"));
     teardown(&f);
 }
 
@@ -990,8 +1189,10 @@ int main(void) {
         cmocka_unit_test(chaining_closed_window),
         cmocka_unit_test(alert_details),
         cmocka_unit_test(split_flush_and_replay),
+        cmocka_unit_test(spill_same_alerts),
+        cmocka_unit_test(spill_failure),
         cmocka_unit_test(bad_correlations),
-        cmocka_unit_test(buffer_bound),
+        cmocka_unit_test(state_bound),
         cmocka_unit_test(untimed_late_and_reset),
         cmocka_unit_test(stop_and_reentry),
     };

@@ -5,13 +5,15 @@
  * Compilation turns each correlation's references into "inputs": a rule (detection or
  * correlation) whose matches some correlations consume, the list of values to copy from each
  * of its matches, and per consuming correlation ("use") where that correlation's group-by and
- * value_count fields sit in the list.  At run time a match is one malloc'd block with its
- * values copied (file names interned); matches wait in a min-heap by (time, input order) until
- * a flush replays them.  Each correlation keeps a hash table of groups, and every group has
- * exactly one entry in a global timer heap ordered by (time, arm order): the end of its window
- * (upper-bounded conditions, decided there) or the moment its sliding state has all expired
- * (freed there).  The sweep runs every timer that falls before the next match, so alerts come
- * out in one event-time order whatever the flushes look like.
+ * value_count fields sit in the list.  A match waits for a flush as a few encoded bytes
+ * (enc_match: values copied, computer, channel and file named by atom) in the spill store
+ * (correlate_spill.h: memory up to a budget, then sorted runs on disk), which hands them back in
+ * (time, input order); a flush decodes each into a malloc'd match block.  Each correlation keeps
+ * a hash table of groups, and every group has exactly one entry in a global timer heap ordered by
+ * (time, arm order): the end of its window (upper-bounded conditions, decided there) or the
+ * moment its sliding state has all expired (freed there).  The sweep runs every timer that
+ * falls before the next match, so alerts come out in one event-time order whatever the flushes
+ * look like, and whether the matches waited in memory or on disk.
  */
 #include "sigma/correlate.h"
 
@@ -24,15 +26,20 @@
 #include "core/buf.h"
 #include "core/hash.h"
 #include "core/vtime.h"
+#include "sigma/correlate_spill.h"
 
-#define SX_DEFAULT_MAX 1000000u
 /* temporal_ordered keeps npos * npos chain starts per group; 32 positions = 8 KiB. */
 #define SX_MAX_ORDERED 32u
 #define SX_NONE        INT64_MIN
 #define SX_NOIN        UINT32_MAX
 
 /* Data problems reported once per va_correlate (bits of va_correlate.reported). */
-enum { REP_DROP = 1, REP_LATE = 2, REP_UNTIMED = 4 };
+enum { REP_LATE = 1, REP_UNTIMED = 2, REP_DAMAGED = 4 };
+
+/* Computer, channel and file names are stored once (atoms) while few; past these bounds (logs
+ * of many hosts) each waiting match carries its own copy, so the table stays bounded. */
+#define SX_MAX_ATOMS      65536u
+#define SX_MAX_ATOM_BYTES (4u << 20)
 
 /* ---- small helpers ----------------------------------------------------------------------- */
 
@@ -84,11 +91,10 @@ typedef struct sx_str {
     uint8_t has;
 } sx_str;
 
-/* One match waiting or held by a closed window; refcounted because several closed windows of
+/* One match being delivered or held by a closed window; refcounted because several closed windows of
  * different correlations may keep the same match as their latest event. */
 typedef struct sx_match {
     int64_t t;
-    uint64_t seq;
     uint32_t input, refs;
     int64_t event_id;
     uint64_t record_id;
@@ -176,8 +182,9 @@ struct sx_corr {
     uint64_t need_all; /* temporal without condition: every rule (or position) */
     const char *level;
     int emit;
-    uint32_t input;    /* as a producer for chaining, or SX_NOIN */
-    sx_group **groups; /* open groups, indexed by gh */
+    uint32_t input;     /* as a producer for chaining, or SX_NOIN */
+    int state_reported; /* the state bound was reported for this correlation */
+    sx_group **groups;  /* open groups, indexed by gh */
     size_t gcap, ng;
     va_hash gh;
 };
@@ -189,15 +196,16 @@ struct va_correlate {
     sx_input *in;
     uint32_t nin;
     va_hash inh; /* rule -> input index */
-    uint64_t max;
+    uint64_t max_state;
     va_diag_fn diag;
     void *dud;
     va_correlate_stats st;
     unsigned reported;
-    /* matches waiting for a flush: min-heap by (t, seq) */
-    sx_match **mh;
-    size_t nmh, capmh;
+    /* matches waiting for a flush, encoded (see enc_match), in memory or spilled */
+    va_correlate_spill *sp;
+    va_buf enc;
     uint64_t seq;
+    uint64_t damaged; /* waiting matches read back damaged: lost (reported) */
     /* no match at or before this time may still be added (windows up to it are closed) */
     int64_t horizon;
     /* group timers: min-heap by (at, seq) */
@@ -208,12 +216,13 @@ struct va_correlate {
     /* chained matches to deliver, in order */
     sx_match **q;
     size_t qhead, nq, capq;
-    /* interned file names */
-    char **files;
-    size_t fcap;
-    uint32_t nfiles;
-    va_hash fh;
-    const char *lastfile;
+    /* computer, channel and file names of waiting matches */
+    char **atoms;
+    size_t acap;
+    uint32_t natoms;
+    uint64_t atom_bytes;
+    va_hash ah;
+    uint32_t last_atom[3]; /* per kind, the last atom used + 1 (0: none) */
     /* scratch sized at compile time */
     sx_str *tmpv;
     va_kv *kv;
@@ -589,9 +598,16 @@ va_err va_correlate_new(const va_rule_set *set, const va_correlate_opts *o, va_d
     va_arena_init(&x->arena, 0);
     va_buf_init(&x->key);
     va_buf_init(&x->val);
-    x->max = o && o->max_buffered ? o->max_buffered : SX_DEFAULT_MAX;
+    va_buf_init(&x->enc);
+    x->max_state = o && o->max_state ? o->max_state : VA_CORRELATE_DEFAULT_MAX_STATE;
     x->diag = diag, x->dud = ud;
     x->horizon = INT64_MIN;
+    uint64_t mem = o && o->memory ? o->memory : VA_CORRELATE_DEFAULT_MEMORY;
+    if (va_correlate_spill_new(mem == UINT64_MAX ? 0 : mem, o ? o->tmpdir : NULL, diag, ud,
+                               &x->sp)) {
+        va_correlate_free(x);
+        return VA_ENOMEM;
+    }
     va_arena tmp;
     va_arena_init(&tmp, 0);
     cctx cc;
@@ -632,18 +648,33 @@ int va_correlate_standalone(const va_correlate *x, const va_rule *r) {
 
 void va_correlate_stats_get(const va_correlate *x, va_correlate_stats *st) {
     *st = x->st;
+    va_correlate_spill_stats ss;
+    va_correlate_spill_stats_get(x->sp, &ss);
+    st->buffered = ss.pending;
+    st->memory_peak = ss.memory_peak;
+    st->spilled_runs = ss.runs;
+    st->spilled_bytes = ss.bytes;
+    st->spill_merges = ss.merges;
+    st->spill_failed = ss.failed;
+    st->spill_lost = ss.lost + x->damaged;
 }
 
 /* ---- matches ----------------------------------------------------------------------------- */
 
-static sx_match *match_new(uint32_t input, int64_t t, const sx_str *v, uint32_t nv,
-                           const char *computer, const char *channel, int64_t event_id,
-                           uint64_t record_id, const char *file) {
+static sx_str txt(const char *s) {
+    return s ? (sx_str){s, (uint32_t)strlen(s), 1} : (sx_str){NULL, 0, 0};
+}
+
+/* A match block: values, then computer, channel and file (absent: has = 0), all copied. */
+static sx_match *match_new(uint32_t input, int64_t t, const sx_str *v, uint32_t nv, sx_str computer,
+                           sx_str channel, sx_str file, int64_t event_id, uint64_t record_id) {
     size_t bytes = 0;
     for (uint32_t i = 0; i < nv; i++)
         if (v[i].has) bytes += (size_t)v[i].len + 1;
-    size_t cl = computer ? strlen(computer) + 1 : 0, hl = channel ? strlen(channel) + 1 : 0;
-    sx_match *m = malloc(sizeof *m + nv * sizeof(sx_str) + bytes + cl + hl);
+    const sx_str *tx[3] = {&computer, &channel, &file};
+    for (int k = 0; k < 3; k++)
+        if (tx[k]->has) bytes += (size_t)tx[k]->len + 1;
+    sx_match *m = malloc(sizeof *m + nv * sizeof(sx_str) + bytes);
     if (!m) return NULL;
     char *p = (char *)(m->v + nv);
     for (uint32_t i = 0; i < nv; i++) {
@@ -656,47 +687,22 @@ static sx_match *match_new(uint32_t input, int64_t t, const sx_str *v, uint32_t 
         m->v[i] = (sx_str){p, v[i].len, 1};
         p += v[i].len + 1;
     }
-    m->computer = computer ? memcpy(p, computer, cl) : NULL;
-    p += cl;
-    m->channel = channel ? memcpy(p, channel, hl) : NULL;
-    m->t = t, m->seq = 0, m->input = input, m->refs = 1, m->nv = nv;
-    m->event_id = event_id, m->record_id = record_id, m->file = file;
+    const char *out[3] = {NULL, NULL, NULL};
+    for (int k = 0; k < 3; k++) {
+        if (!tx[k]->has) continue;
+        memcpy(p, tx[k]->s, tx[k]->len);
+        p[tx[k]->len] = 0;
+        out[k] = p;
+        p += tx[k]->len + 1;
+    }
+    m->computer = out[0], m->channel = out[1], m->file = out[2];
+    m->t = t, m->input = input, m->refs = 1, m->nv = nv;
+    m->event_id = event_id, m->record_id = record_id;
     return m;
 }
 
 static void match_release(sx_match *m) {
     if (m && --m->refs == 0) free(m);
-}
-
-static int m_less(const sx_match *a, const sx_match *b) {
-    return a->t < b->t || (a->t == b->t && a->seq < b->seq);
-}
-
-/* Never reallocates when a pop made room, so pushing a match back cannot fail. */
-static va_err mh_push(va_correlate *x, sx_match *m) {
-    if (VA_ARRAY_GROW(x->mh, x->capmh, x->nmh + 1)) return VA_ENOMEM;
-    size_t i = x->nmh++;
-    while (i && m_less(m, x->mh[(i - 1) / 2])) {
-        x->mh[i] = x->mh[(i - 1) / 2];
-        i = (i - 1) / 2;
-    }
-    x->mh[i] = m;
-    return VA_OK;
-}
-
-static sx_match *mh_pop(va_correlate *x) {
-    sx_match *top = x->mh[0], *m = x->mh[--x->nmh];
-    size_t i = 0, n = x->nmh;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n) break;
-        if (c + 1 < n && m_less(x->mh[c + 1], x->mh[c])) c++;
-        if (!m_less(x->mh[c], m)) break;
-        x->mh[i] = x->mh[c];
-        i = c;
-    }
-    if (n) x->mh[i] = m;
-    return top;
 }
 
 static va_err q_push(va_correlate *x, sx_match *m) {
@@ -710,35 +716,115 @@ static void q_clear(va_correlate *x) {
     x->qhead = x->nq = 0;
 }
 
-/* File names repeat across millions of matches; each is kept once until va_correlate_free. */
-static va_err intern(va_correlate *x, const char *path, const char **out) {
-    *out = NULL;
-    if (!path) return VA_OK;
-    if (x->lastfile && !strcmp(x->lastfile, path)) {
-        *out = x->lastfile;
-        return VA_OK;
-    }
-    size_t len = strlen(path);
-    uint64_t h = va_hash_mem(path, len, 0);
+/* ---- waiting matches: atoms, encoding, decoding ------------------------------------------ */
+
+/* Computer, channel and file names repeat across millions of matches: a waiting match names
+ * them by number while the atom table is small.  Returns the atom + 2, or 1 when the string
+ * must be stored inline (table full), 0 for NULL; < 0 out of memory. */
+static int64_t atom(va_correlate *x, int kind, const char *s) {
+    if (!s) return 0;
+    uint32_t la = x->last_atom[kind];
+    if (la && !strcmp(x->atoms[la - 1], s)) return (int64_t)la + 1;
+    size_t len = strlen(s);
+    uint64_t h = va_hash_mem(s, len, 0);
     va_hash_iter it;
-    for (uint32_t i = va_hash_first(&x->fh, h, &it); i != VA_HASH_END;
-         i = va_hash_next(&x->fh, &it)) {
-        if (!strcmp(x->files[i], path)) {
-            *out = x->lastfile = x->files[i];
-            return VA_OK;
+    for (uint32_t i = va_hash_first(&x->ah, h, &it); i != VA_HASH_END;
+         i = va_hash_next(&x->ah, &it)) {
+        if (!strcmp(x->atoms[i], s)) {
+            x->last_atom[kind] = i + 1;
+            return (int64_t)i + 2;
         }
     }
-    if (VA_ARRAY_GROW(x->files, x->fcap, (size_t)x->nfiles + 1)) return VA_ENOMEM;
-    char *s = malloc(len + 1);
-    if (!s) return VA_ENOMEM;
-    memcpy(s, path, len + 1);
-    if (va_hash_insert(&x->fh, h, x->nfiles)) {
-        free(s);
-        return VA_ENOMEM;
+    if (x->natoms >= SX_MAX_ATOMS || x->atom_bytes + len > SX_MAX_ATOM_BYTES) return 1;
+    if (VA_ARRAY_GROW(x->atoms, x->acap, (size_t)x->natoms + 1)) return -1;
+    char *c = malloc(len + 1);
+    if (!c) return -1;
+    memcpy(c, s, len + 1);
+    if (va_hash_insert(&x->ah, h, x->natoms)) {
+        free(c);
+        return -1;
     }
-    x->files[x->nfiles++] = s;
-    *out = x->lastfile = s;
-    return VA_OK;
+    x->atoms[x->natoms++] = c;
+    x->atom_bytes += len;
+    x->last_atom[kind] = x->natoms;
+    return (int64_t)x->natoms + 1;
+}
+
+static uint64_t zigzag(int64_t v) {
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static int64_t unzigzag(uint64_t v) {
+    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
+
+/* A waiting match as bytes (spillable): input, event ID (zigzag), record ID, computer, channel
+ * and file (0 absent, 1 inline length and bytes, else atom + 2), then per input field 0 if
+ * absent or length + 1 and the bytes.  Varints throughout. */
+static va_err enc_match(va_correlate *x, uint32_t ii, const va_event *ev) {
+    va_buf *b = &x->enc;
+    va_buf_clear(b);
+    va_correlate_spill_put_uv(b, ii);
+    va_correlate_spill_put_uv(b, zigzag(ev->event_id));
+    va_correlate_spill_put_uv(b, ev->record_id);
+    const char *tx[3] = {ev->computer ? ev->computer->val : NULL,
+                         ev->channel ? ev->channel->val : NULL, ev->src.path};
+    for (int k = 0; k < 3; k++) {
+        int64_t a = atom(x, k, tx[k]);
+        if (a < 0) return VA_ENOMEM;
+        va_correlate_spill_put_uv(b, (uint64_t)a);
+        if (a != 1) continue;
+        size_t n = strlen(tx[k]);
+        va_correlate_spill_put_uv(b, n);
+        va_buf_put(b, tx[k], n);
+    }
+    const sx_input *in = &x->in[ii];
+    for (uint32_t i = 0; i < in->nfields; i++) {
+        const va_field *f = va_event_get(ev, in->fields[i]);
+        if (!f || f->type == VA_V_NULL) {
+            va_correlate_spill_put_uv(b, 0);
+            continue;
+        }
+        va_correlate_spill_put_uv(b, (uint64_t)f->vlen + 1);
+        va_buf_put(b, f->val, f->vlen);
+    }
+    return b->oom ? VA_ENOMEM : VA_OK;
+}
+
+/* The match block of a waiting match read back; *bad set if the bytes do not parse (they
+ * were written by enc_match, so only a damaged run file gets there). */
+static sx_match *dec_match(va_correlate *x, const va_correlate_spill_rec *r, int *bad) {
+    const unsigned char *p = r->p, *end = r->p + r->n;
+    uint64_t ii, eid, rid, v;
+    *bad = 1;
+    if (va_correlate_spill_get_uv(&p, end, &ii) || ii >= x->nin ||
+        va_correlate_spill_get_uv(&p, end, &eid) || va_correlate_spill_get_uv(&p, end, &rid))
+        return NULL;
+    sx_str tx[3];
+    for (int k = 0; k < 3; k++) {
+        if (va_correlate_spill_get_uv(&p, end, &v)) return NULL;
+        if (v == 0) {
+            tx[k] = (sx_str){NULL, 0, 0};
+        } else if (v == 1) {
+            uint64_t n;
+            if (va_correlate_spill_get_uv(&p, end, &n) || n > (uint64_t)(end - p)) return NULL;
+            tx[k] = (sx_str){(const char *)p, (uint32_t)n, 1};
+            p += n;
+        } else {
+            if (v - 2 >= x->natoms) return NULL;
+            tx[k] = txt(x->atoms[v - 2]);
+        }
+    }
+    const sx_input *in = &x->in[ii];
+    for (uint32_t i = 0; i < in->nfields; i++) {
+        if (va_correlate_spill_get_uv(&p, end, &v) || (v && v - 1 > (uint64_t)(end - p)))
+            return NULL;
+        x->tmpv[i] = v ? (sx_str){(const char *)p, (uint32_t)(v - 1), 1} : (sx_str){"", 0, 0};
+        p += v ? v - 1 : 0;
+    }
+    *bad = 0;
+    return match_new((uint32_t)ii, r->t, x->tmpv, in->nfields, tx[0], tx[1], tx[2], unzigzag(eid),
+                     rid);
 }
 
 /* ---- timer heap -------------------------------------------------------------------------- */
@@ -786,21 +872,24 @@ static void th_retop(va_correlate *x, int64_t at) {
 
 /* ---- groups and their state -------------------------------------------------------------- */
 
-static void drop(va_correlate *x, const sx_corr *c) {
-    x->st.dropped++;
-    if (x->reported & REP_DROP) return;
-    x->reported |= REP_DROP;
-    char msg[300];
+/* The hard bound on window state: the match is lost for c, which is said once per correlation
+ * (window expiry keeps state far below it unless groups or windows are huge). */
+static void drop(va_correlate *x, sx_corr *c) {
+    x->st.state_dropped++;
+    if (c->state_reported) return;
+    c->state_reported = 1;
+    char msg[400];
     snprintf(msg, sizeof msg,
-             "correlation '%.120s': window state holds %llu entries (max_buffered); further "
-             "matches are dropped and counted",
-             label(c->rule), (unsigned long long)x->max);
+             "correlation '%.120s': window state of all correlations holds %llu entries "
+             "(max_state); matches it cannot take are dropped and counted (reported once per "
+             "correlation)",
+             label(c->rule), (unsigned long long)x->max_state);
     report(x->diag, x->dud, c->rule, VA_ELIMIT, msg);
 }
 
 /* Charge n state entries; 0 (and the match dropped) if the bound would be passed. */
-static int charge(va_correlate *x, const sx_corr *c, sx_group *g, uint64_t n) {
-    if (x->state_used + n > x->max) {
+static int charge(va_correlate *x, sx_corr *c, sx_group *g, uint64_t n) {
+    if (x->state_used + n > x->max_state) {
         drop(x, c);
         return 0;
     }
@@ -1003,7 +1092,7 @@ static va_err val_add(sx_group *g, uint64_t h, const char *b, size_t len, int64_
 }
 
 /* Count a value at time t: refresh it if known, else add it (charged to the bound). */
-static va_err val_see(va_correlate *x, const sx_corr *c, sx_group *g, int64_t t) {
+static va_err val_see(va_correlate *x, sx_corr *c, sx_group *g, int64_t t) {
     uint64_t h = va_hash_mem(x->val.p, x->val.len, 0);
     sx_val *v = val_find(g, h, x->val.p, x->val.len);
     if (v) {
@@ -1132,8 +1221,8 @@ static va_err fire(va_correlate *x, sx_corr *c, const sx_group *g, const sx_matc
         int32_t j = in->cmap[f];
         x->tmpv[f] = j < 0 ? (sx_str){"", 0, 0} : (sx_str){x->kv[j].val, x->kv[j].vlen, 1};
     }
-    sx_match *cm = match_new(c->input, decided, x->tmpv, in->nfields, m->computer, m->channel,
-                             m->event_id, m->record_id, m->file);
+    sx_match *cm = match_new(c->input, decided, x->tmpv, in->nfields, txt(m->computer),
+                             txt(m->channel), txt(m->file), m->event_id, m->record_id);
     if (!cm) return VA_ENOMEM;
     va_err err = q_push(x, cm);
     if (err) match_release(cm);
@@ -1301,20 +1390,49 @@ static va_err advance(va_correlate *x, int64_t t, int incl) {
     return VA_OK;
 }
 
+/* A waiting match that cannot be decoded (a damaged run file): lost, said once. */
+static void damaged(va_correlate *x) {
+    x->damaged++;
+    if (x->reported & REP_DAMAGED) return;
+    x->reported |= REP_DAMAGED;
+    if (!x->diag) return;
+    va_diag d = {VA_SEV_ERROR,
+                 VA_EIO,
+                 NULL,
+                 NULL,
+                 -1,
+                 -1,
+                 "a spilled correlation input read back damaged was lost (counted in "
+                 "spill_lost; reported once)"};
+    x->diag(x->dud, &d);
+}
+
 va_err va_correlate_flush(va_correlate *x, int64_t upto_ns, va_correlate_alert_fn fn, void *ud) {
     if (x->in_flush) return VA_EUSAGE;
     x->in_flush = 1, x->fn = fn, x->fud = ud, x->stop = 0;
     va_err err = VA_OK;
-    while (!err && !x->stop && x->nmh && x->mh[0]->t <= upto_ns) {
-        sx_match *m = mh_pop(x);
-        err = advance(x, m->t, 0);
-        if (!err && x->stop) {
-            (void)mh_push(x, m); /* room left by the pop: cannot fail */
+    /* Every waiting match, from memory and from the runs on disk, in (time, input order). */
+    va_correlate_spill_sort(x->sp);
+    while (!err && !x->stop) {
+        va_correlate_spill_rec r;
+        int have;
+        if ((err = va_correlate_spill_peek(x->sp, &r, &have)) || !have || r.t > upto_ns) break;
+        /* Timers before the match first; a stop there leaves the match waiting. */
+        if ((err = advance(x, r.t, 0)) || x->stop) break;
+        int bad;
+        sx_match *m = dec_match(x, &r, &bad);
+        if (!m && !bad) {
+            err = VA_ENOMEM;
             break;
         }
-        if (!err) err = deliver_all(x, m);
+        va_correlate_spill_pop(x->sp);
+        if (r.t - 1 > x->horizon) x->horizon = r.t - 1;
+        if (!m) {
+            damaged(x);
+            continue;
+        }
+        err = deliver_all(x, m);
         if (!err) err = drain(x);
-        if (m->t - 1 > x->horizon) x->horizon = m->t - 1;
         match_release(m);
     }
     if (!err && !x->stop) {
@@ -1325,6 +1443,7 @@ va_err va_correlate_flush(va_correlate *x, int64_t upto_ns, va_correlate_alert_f
             if (upto_ns == INT64_MAX) x->horizon = INT64_MIN;
         }
     }
+    va_correlate_spill_compact(x->sp, !err && !x->stop && upto_ns == INT64_MAX);
     if (err) q_clear(x);
     x->in_flush = 0, x->fn = NULL, x->fud = NULL;
     return err;
@@ -1357,26 +1476,9 @@ va_err va_correlate_add(va_correlate *x, const va_rule *r, const va_event *ev) {
                     "is older than an earlier flush's horizon and was ignored");
         return VA_OK;
     }
-    if (x->nmh >= x->max) {
-        x->st.dropped++;
-        data_report(x, REP_DROP, VA_ELIMIT, r, ev,
-                    "was dropped: the correlation buffer is full (max_buffered)");
-        return VA_OK;
-    }
-    const sx_input *in = &x->in[ii];
-    for (uint32_t i = 0; i < in->nfields; i++) {
-        const va_field *f = va_event_get(ev, in->fields[i]);
-        x->tmpv[i] = f && f->type != VA_V_NULL ? (sx_str){f->val, f->vlen, 1} : (sx_str){"", 0, 0};
-    }
-    const char *file;
-    if (intern(x, ev->src.path, &file)) return VA_ENOMEM;
-    sx_match *m =
-        match_new(ii, ev->time_ns, x->tmpv, in->nfields, ev->computer ? ev->computer->val : NULL,
-                  ev->channel ? ev->channel->val : NULL, ev->event_id, ev->record_id, file);
-    if (!m) return VA_ENOMEM;
-    m->seq = x->seq++;
-    va_err err = mh_push(x, m);
-    if (err) match_release(m);
+    va_err err = enc_match(x, ii, ev);
+    if (!err) err = va_correlate_spill_put(x->sp, ev->time_ns, x->seq, x->enc.p, x->enc.len);
+    if (!err) x->seq++;
     return err;
 }
 
@@ -1396,12 +1498,12 @@ void va_correlate_free(va_correlate *x) {
         free((void *)x->in[i].fields);
     }
     va_hash_free(&x->inh);
-    for (size_t i = 0; i < x->nmh; i++) match_release(x->mh[i]);
+    va_correlate_spill_free(x->sp);
     q_clear(x);
-    for (uint32_t i = 0; i < x->nfiles; i++) free(x->files[i]);
-    free(x->files);
-    va_hash_free(&x->fh);
-    free(x->mh);
+    for (uint32_t i = 0; i < x->natoms; i++) free(x->atoms[i]);
+    free(x->atoms);
+    va_hash_free(&x->ah);
+    va_buf_free(&x->enc);
     free(x->th);
     free(x->q);
     va_buf_free(&x->key);
