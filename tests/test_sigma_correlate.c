@@ -1,11 +1,13 @@
 /*
  * test_sigma_correlate.c - the correlation engine (sigma/correlate.h) on inline multi-document
- * rules and hand-built events: the four correlation types firing and not firing (threshold,
+ * rules and hand-built events: the seven correlation types firing and not firing (threshold,
  * timespan edges, groups kept apart), every condition operator, multi-field group-by, absent
  * group-by fields, aliases, generate, chaining (sliding and closed windows), value_count with
- * repeated values and tuples, temporal_ordered order and ties, alert details, split flushes
- * and replay determinism, correlations left out, and the bounds.  Base rules are fed straight
- * to va_correlate_add: the detection engine is not involved.
+ * repeated values and tuples, temporal_ordered order and ties, value_sum/avg/percentile with
+ * values that are not numbers and the helpers behind them (correlate_metric.h), alert details,
+ * split flushes and replay determinism, waiting matches spilled to disk (a tiny budget, spills
+ * that fail) giving the same alerts as all in memory, correlations left out, and the state
+ * bound.  Base rules are fed straight to va_correlate_add: the detection engine is not involved.
  */
 #include <dirent.h>
 #include <math.h>
@@ -24,6 +26,7 @@
 
 #include "core/vtime.h"
 #include "sigma/correlate.h"
+#include "sigma/correlate_metric.h"
 
 #define T0 INT64_C(1704067200000000000) /* 2024-01-01T00:00:00Z */
 
@@ -498,6 +501,247 @@ static void temporal_ordered(void **state) {
     teardown(&f);
 }
 
+/* ---- value_sum, value_avg, value_percentile --------------------------------------------- */
+
+static void value_sum(void **state) {
+    (void)state;
+    fx f;
+    setup(&f, "proxy",
+          "title: Exfil\nname: exfil\n"
+          "correlation: {type: value_sum, rules: [proxy], group-by: [Src], timespan: 1h,"
+          " condition: {field: Bytes, gt: 1000}}\n"
+          "---\n"
+          "title: In range\n"
+          "correlation: {type: value_sum, rules: [proxy], group-by: [Src], timespan: 1h,"
+          " condition: {field: Bytes, gte: 100, lte: 200}}\n"
+          "---\n"
+          "title: Exfil again\n"
+          "correlation: {type: event_count, rules: [exfil], group-by: [Src], timespan: 1d,"
+          " condition: {gte: 2}, generate: true}\n");
+    /* a: the third value passes 1000 (sliding: at once), then the group starts over. */
+    ev(&f, "proxy", 0, "Src=a", "Bytes=400", NULL);
+    ev(&f, "proxy", 10, "Src=a", "Bytes=500", NULL);
+    ev(&f, "proxy", 20, "Src=a", "Bytes=200", NULL);
+    ev(&f, "proxy", 30, "Src=a", "Bytes=999", NULL);
+    ev(&f, "proxy", 40, "Src=a", "Bytes=2", NULL);
+    /* b: the first value has left the window; b2: an hour exactly is inside. */
+    ev(&f, "proxy", 0, "Src=b", "Bytes=600", NULL);
+    ev(&f, "proxy", 3601, "Src=b", "Bytes=600", NULL);
+    ev(&f, "proxy", 0, "Src=b2", "Bytes=600", NULL);
+    ev(&f, "proxy", 3600, "Src=b2", "Bytes=500", NULL);
+    /* c: a range is decided when the window ends. */
+    ev(&f, "proxy", 0, "Src=c", "Bytes=150", NULL);
+    /* d: a value that is not a number is not counted (and reported once). */
+    ev(&f, "proxy", 0, "Src=d", "Bytes=abc", NULL);
+    ev(&f, "proxy", 1, "Src=d", "Bytes=50", NULL);
+    ev(&f, "proxy", 2, "Src=d", "Bytes=60", NULL);
+    /* e: absent and empty values are no values: no window at all. */
+    ev(&f, "proxy", 0, "Src=e", NULL);
+    ev(&f, "proxy", 1, "Src=e", "Bytes=", NULL);
+    /* g: hex (as EVTX writes HexInt), blanks and exponents are numbers; so are negatives. */
+    ev(&f, "proxy", 0, "Src=g", "Bytes=0x40", NULL);
+    ev(&f, "proxy", 1, "Src=g", "Bytes= 36 ", NULL);
+    ev(&f, "proxy", 2, "Src=g", "Bytes=1.5e1", NULL);
+    ev(&f, "proxy", 3, "Src=g", "Bytes=-5", NULL);
+    flush(&f, INFINITY);
+    /* Windows ending at 3600 are decided after the match at 3600 (a window includes its end),
+     * in the order they were opened. */
+    EXPECT(&f, "Exfil@20 first=0 n=3 Src=a sum(Bytes)=1100",
+           "Exfil@40 first=30 n=2 Src=a sum(Bytes)=1001", "Exfil again@40 first=20 n=2 Src=a",
+           "Exfil@3600 first=0 n=2 Src=b2 sum(Bytes)=1100",
+           "In range@0 first=0 n=1 Src=c sum(Bytes)=150",
+           "In range@3 first=0 n=4 Src=g sum(Bytes)=110",
+           "In range@2 first=1 n=2 Src=d sum(Bytes)=110");
+    va_correlate_stats st;
+    va_correlate_stats_get(f.x, &st);
+    assert_int_equal(st.nonnumeric, 2); /* one match, two correlations */
+    assert_int_equal(f.ndiag, 1);
+    assert_int_equal(f.dcode[0], VA_EFORMAT);
+    assert_non_null(strstr(f.dmsg[0], "field 'Bytes' of a match of rule 'proxy' is 'abc'"));
+    teardown(&f);
+}
+
+static void value_avg(void **state) {
+    (void)state;
+    fx f;
+    setup(&f, "proxy",
+          "title: Avg high\n"
+          "correlation: {type: value_avg, rules: [proxy], group-by: [Src], timespan: 10m,"
+          " condition: {field: Bytes, gt: 500}}\n"
+          "---\n"
+          "title: Avg low\n"
+          "correlation: {type: value_avg, rules: [proxy], group-by: [Src], timespan: 10m,"
+          " condition: {field: Bytes, lt: 10}}\n");
+    /* a: one big value, then small ones: the window's average is 257.5, no alert (an average
+     * is only known when the window ends, even for gt). */
+    ev(&f, "proxy", 0, "Src=a", "Bytes=1000", NULL);
+    for (int i = 1; i <= 3; i++) ev(&f, "proxy", i, "Src=a", "Bytes=10", NULL);
+    /* b: 650 on average. */
+    ev(&f, "proxy", 0, "Src=b", "Bytes=600", NULL);
+    ev(&f, "proxy", 100, "Src=b", "Bytes=700", NULL);
+    ev(&f, "proxy", 601, "Src=b", "Bytes=1", NULL); /* the next window */
+    /* c: averages are reals. */
+    ev(&f, "proxy", 0, "Src=c", "Bytes=1", NULL);
+    ev(&f, "proxy", 1, "Src=c", "Bytes=2", NULL);
+    ev(&f, "proxy", 2, "Src=c", "Bytes=2", NULL);
+    flush(&f, 599);
+    EXPECT_NONE(&f); /* windows still open */
+    flush(&f, INFINITY);
+    EXPECT(&f, "Avg high@100 first=0 n=2 Src=b avg(Bytes)=650",
+           "Avg low@2 first=0 n=3 Src=c avg(Bytes)=1.6666666666666667",
+           "Avg low@601 first=601 n=1 Src=b avg(Bytes)=1");
+    teardown(&f);
+}
+
+static void value_percentile(void **state) {
+    (void)state;
+    fx f;
+    setup(&f, "proxy",
+          "title: High\n"
+          "correlation: {type: value_percentile, rules: [proxy], group-by: [Src], timespan: 1h,"
+          " condition: {field: Bytes, gte: 95}}\n"
+          "---\n"
+          "title: Low\n"
+          "correlation: {type: value_percentile, rules: [proxy], group-by: [Src], timespan: 1h,"
+          " condition: {field: Bytes, lte: 5}}\n");
+    /* a: forty equal values sit at the median (50); then an outlier above, one below, and the
+     * same outlier again (the window's values stay the baseline after an alert). */
+    for (int i = 0; i < 40; i++) ev(&f, "proxy", i, "Src=a", "Bytes=100", NULL);
+    ev(&f, "proxy", 40, "Src=a", "Bytes=5000", NULL);
+    ev(&f, "proxy", 41, "Src=a", "Bytes=1", NULL);
+    ev(&f, "proxy", 42, "Src=a", "Bytes=5000", NULL);
+    /* b: the baseline has expired when the outlier comes: one value is its own median. */
+    for (int i = 0; i < 40; i++) ev(&f, "proxy", i, "Src=b", "Bytes=100", NULL);
+    ev(&f, "proxy", 4000, "Src=b", "Bytes=5000", NULL);
+    flush(&f, INFINITY);
+    EXPECT(&f, "High@40 first=0 n=41 Src=a percentile(Bytes)=98.78048780487805",
+           "Low@41 first=0 n=42 Src=a percentile(Bytes)=1.1904761904761905",
+           "High@42 first=0 n=43 Src=a percentile(Bytes)=97.67441860465117");
+    teardown(&f);
+}
+
+/* The field of a metric is an alias like any other, and a list of fields is refused. */
+static void metric_aliases(void **state) {
+    (void)state;
+    fx f;
+    setup(&f, "proxy fw",
+          "title: Out\n"
+          "correlation:\n"
+          "  type: value_sum\n"
+          "  rules: [proxy, fw]\n"
+          "  group-by: [host]\n"
+          "  timespan: 1m\n"
+          "  condition: {field: bytes, gte: 100}\n"
+          "  aliases:\n"
+          "    host: {proxy: Src, fw: SourceIp}\n"
+          "    bytes: {proxy: BytesOut, fw: SentBytes}\n");
+    ev(&f, "proxy", 0, "Src=10.0.0.1", "BytesOut=60", "SentBytes=1000", NULL);
+    ev(&f, "fw", 1, "SourceIp=10.0.0.1", "SentBytes=40", "BytesOut=1000", NULL);
+    flush(&f, INFINITY);
+    EXPECT(&f, "Out@1 first=0 n=2 host=10.0.0.1 sum(bytes)=100");
+    teardown(&f);
+}
+
+/* Numbers, their text in alerts, and the ordered multiset against a plain array. */
+static void metric_helpers(void **state) {
+    (void)state;
+    static const struct {
+        const char *s;
+        int ok, isint;
+        double f;
+    } nums[] = {{"0", 1, 1, 0},
+                {"-12", 1, 1, -12},
+                {"+7", 1, 1, 7},
+                {" 42\t", 1, 1, 42},
+                {"0x1F", 1, 1, 31},
+                {"0XfFfF", 1, 1, 65535},
+                {"1.5", 1, 0, 1.5},
+                {".5", 1, 0, 0.5},
+                {"5.", 1, 0, 5},
+                {"2e3", 1, 0, 2000},
+                {"-1.25E-2", 1, 0, -0.0125},
+                {"9223372036854775807", 1, 1, 9223372036854775807.0},
+                {"9223372036854775808", 1, 0, 9223372036854775808.0},
+                {"0xffffffffffffffff", 1, 0, 18446744073709551615.0},
+                {"", 0, 0, 0},
+                {" ", 0, 0, 0},
+                {"-", 0, 0, 0},
+                {"1,5", 0, 0, 0},
+                {"1e", 0, 0, 0},
+                {"inf", 0, 0, 0},
+                {"nan", 0, 0, 0},
+                {"1e999", 0, 0, 0},
+                {"0x", 0, 0, 0},
+                {"0x1g", 0, 0, 0},
+                {"12ab", 0, 0, 0},
+                {"- 1", 0, 0, 0},
+                {"0x10000000000000000", 0, 0, 0}};
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+        va_correlate_num v;
+        int r = va_correlate_num_parse(nums[i].s, strlen(nums[i].s), &v);
+        if ((r == 0) != nums[i].ok) fail_msg("'%s': parse gave %d", nums[i].s, r);
+        if (!nums[i].ok) continue;
+        assert_int_equal(v.isint, nums[i].isint);
+        assert_true(v.f == nums[i].f);
+    }
+    static const struct {
+        double v;
+        const char *s;
+    } fmts[] = {{0, "0"},
+                {-0.0, "0"},
+                {1500, "1500"},
+                {-3, "-3"},
+                {0.1, "0.1"},
+                {2.5e20, "2.5e+20"},
+                {1.0 / 3, "0.3333333333333333"}};
+    for (size_t i = 0; i < sizeof fmts / sizeof fmts[0]; i++) {
+        char b[32];
+        va_correlate_num_fmt(fmts[i].v, b);
+        assert_string_equal(b, fmts[i].s);
+    }
+    /* Integer sums are exact however values come and go; an emptied sum is zero again. */
+    va_correlate_sum sum;
+    memset(&sum, 0, sizeof sum);
+    va_correlate_num big = {1, INT64_MAX, (double)INT64_MAX}, one = {1, 1, 1}, tenth = {0, 0, 0.1};
+    va_correlate_sum_add(&sum, &big);
+    va_correlate_sum_add(&sum, &big);
+    va_correlate_sum_add(&sum, &one);
+    va_correlate_sum_remove(&sum, &big);
+    va_correlate_sum_remove(&sum, &big);
+    assert_true(va_correlate_sum_value(&sum) == 1);
+    for (int i = 0; i < 1000; i++) va_correlate_sum_add(&sum, &tenth);
+    assert_true(fabs(va_correlate_sum_value(&sum) - 101) < 1e-9);
+    for (int i = 0; i < 1000; i++) va_correlate_sum_remove(&sum, &tenth);
+    va_correlate_sum_remove(&sum, &one);
+    assert_true(va_correlate_sum_value(&sum) == 0);
+    assert_int_equal(sum.n, 0);
+    /* Ranks against a brute-force count, through inserts and erases in a sliding order. */
+    va_correlate_ost t;
+    memset(&t, 0, sizeof t);
+    enum { N = 3000, W = 500 };
+    double *v = malloc(N * sizeof *v);
+    assert_non_null(v);
+    uint32_t s = 5;
+    for (int i = 0; i < N; i++) {
+        s = s * 1103515245u + 12345u;
+        v[i] = (double)((s >> 8) % 100);
+        assert_int_equal(va_correlate_ost_insert(&t, v[i], (uint64_t)i), 0);
+        if (i >= W) va_correlate_ost_erase(&t, v[i - W], (uint64_t)(i - W));
+        int lo = i >= W ? i - W + 1 : 0;
+        assert_int_equal(va_correlate_ost_size(&t), (uint64_t)(i - lo + 1));
+        if (i % 7) continue;
+        uint64_t below, equal, b = 0, e = 0;
+        va_correlate_ost_rank(&t, v[i], &below, &equal);
+        for (int j = lo; j <= i; j++) b += v[j] < v[i], e += v[j] == v[i];
+        assert_int_equal(below, b);
+        assert_int_equal(equal, e);
+    }
+    /* Freed nodes are reused: the array never holds more than the window. */
+    assert_true(t.used <= W + 1);
+    va_correlate_ost_free(&t);
+    free(v);
+}
+
 /* ---- aliases, generate, chaining, details ------------------------------------------------ */
 
 static void aliases(void **state) {
@@ -690,14 +934,26 @@ static const char MIX[] =
     "---\n"
     "title: S chain closed\n"
     "correlation: {type: event_count, rules: [s_closed], group-by: [User], timespan: 100s,"
-    " condition: {neq: 1}, generate: true}\n";
+    " condition: {neq: 1}, generate: true}\n"
+    "---\n"
+    "title: S sum\n"
+    "correlation: {type: value_sum, rules: [A], group-by: [User], timespan: 30s,"
+    " condition: {field: Num, gt: 1500}}\n"
+    "---\n"
+    "title: S avg\n"
+    "correlation: {type: value_avg, rules: [B], group-by: [User], timespan: 20s,"
+    " condition: {field: Num, gte: 600}}\n"
+    "---\n"
+    "title: S pct\n"
+    "correlation: {type: value_percentile, rules: [A, B], group-by: [User], timespan: 60s,"
+    " condition: {field: Num, gte: 90}}\n";
 
 enum { NMIX = 600 };
 
 typedef struct mixev {
     const char *rule;
     double t;
-    char user[16], val[16];
+    char user[16], val[16], num[16];
 } mixev;
 
 static void mix_events(mixev *e) {
@@ -709,11 +965,12 @@ static void mix_events(mixev *e) {
         e[i].t = i * 1.5;
         snprintf(e[i].user, sizeof e[i].user, "User=u%u", (r >> 1) % 4);
         snprintf(e[i].val, sizeof e[i].val, "Val=v%u", (r >> 3) % 5);
+        snprintf(e[i].num, sizeof e[i].num, "Num=%u", (r >> 6) % 1000);
     }
 }
 
 static void mix_add(fx *f, const mixev *e) {
-    ev(f, e->rule, e->t, e->user, e->val, NULL);
+    ev(f, e->rule, e->t, e->user, e->val, e->num, NULL);
 }
 
 static void same_alerts(const fx *f, const fx *ref) {
@@ -730,11 +987,11 @@ static void split_flush_and_replay(void **state) {
 
     /* Reference: everything, one flush.  Every correlation takes part. */
     setup(&ref, "A B", MIX);
-    assert_int_equal(ref.st.rules, 7);
+    assert_int_equal(ref.st.rules, 10);
     for (int i = 0; i < NMIX; i++) mix_add(&ref, &e[i]);
     flush(&ref, INFINITY);
-    const char *titles[] = {"S count@",   "S closed@", "S values@",      "S temporal@",
-                            "S ordered@", "S chain@",  "S chain closed@"};
+    const char *titles[] = {"S count@", "S closed@",       "S values@", "S temporal@", "S ordered@",
+                            "S chain@", "S chain closed@", "S sum@",    "S avg@",      "S pct@"};
     for (size_t k = 0; k < sizeof titles / sizeof titles[0]; k++) {
         size_t hits = 0;
         for (size_t i = 0; i < ref.nal; i++)
@@ -806,6 +1063,7 @@ static mixev *big_events(int shuffle) {
         e[i].t = (i / 3) * 0.2;
         snprintf(e[i].user, sizeof e[i].user, "User=u%u", (r >> 1) % 40);
         snprintf(e[i].val, sizeof e[i].val, "Val=v%u", (r >> 7) % 6);
+        snprintf(e[i].num, sizeof e[i].num, "Num=%u", (r >> 10) % 1000);
     }
     for (int i = NBIG - 1; shuffle && i > 0; i--) {
         s = s * 1103515245u + 12345u;
@@ -984,7 +1242,7 @@ static void bad_correlations(void **state) {
          "---\n"
          "title: Sum\nname: sumname\n"
          "correlation: {type: value_sum, rules: [ok], group-by: [User], timespan: 1m,"
-         " condition: {field: Bytes, gt: 10}}\n"
+         " condition: {field: [Bytes, Packets], gt: 10}}\n"
          "---\n"
          "title: Uses left out\n"
          "correlation: {type: temporal, rules: [ok, sumname], group-by: [User], timespan: 1m}\n"
@@ -1013,8 +1271,9 @@ static void bad_correlations(void **state) {
     assert_true(diag_has(&f, VA_EFORMAT, "cycle (through 'cyc1')"));
     assert_true(diag_has(&f, VA_EFORMAT, "cycle (through 'self')"));
     assert_true(diag_has(&f, VA_EFORMAT, "needs group-by"));
-    assert_true(diag_has(&f, VA_EUNSUPPORTED, "value_sum is not supported"));
-    assert_true(diag_has(&f, VA_EUNSUPPORTED, "'sumname', which was left out"));
+    assert_true(
+        diag_has(&f, VA_EFORMAT, "value_sum correlation takes one number field, not a list of 2"));
+    assert_true(diag_has(&f, VA_EFORMAT, "'sumname', which was left out"));
     assert_true(diag_has(&f, VA_EUNSUPPORTED, "'flt' is a filter rule"));
     assert_true(diag_has(&f, VA_EFORMAT, "needs a timespan"));
     /* Reported in load order at the rule's line. */
@@ -1183,6 +1442,11 @@ int main(void) {
         cmocka_unit_test(value_count_distinct),
         cmocka_unit_test(temporal_any_order),
         cmocka_unit_test(temporal_ordered),
+        cmocka_unit_test(value_sum),
+        cmocka_unit_test(value_avg),
+        cmocka_unit_test(value_percentile),
+        cmocka_unit_test(metric_aliases),
+        cmocka_unit_test(metric_helpers),
         cmocka_unit_test(aliases),
         cmocka_unit_test(generate_and_standalone),
         cmocka_unit_test(chaining),

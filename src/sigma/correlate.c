@@ -26,6 +26,7 @@
 #include "core/buf.h"
 #include "core/hash.h"
 #include "core/vtime.h"
+#include "sigma/correlate_metric.h"
 #include "sigma/correlate_spill.h"
 
 /* temporal_ordered keeps npos * npos chain starts per group; 32 positions = 8 KiB. */
@@ -34,7 +35,7 @@
 #define SX_NOIN        UINT32_MAX
 
 /* Data problems reported once per va_correlate (bits of va_correlate.reported). */
-enum { REP_LATE = 1, REP_UNTIMED = 2, REP_DAMAGED = 4 };
+enum { REP_LATE = 1, REP_UNTIMED = 2, REP_DAMAGED = 4, REP_NONNUM = 8 };
 
 /* Computer, channel and file names are stored once (atoms) while few; past these bounds (logs
  * of many hosts) each waiting match carries its own copy, so the table stays bounded. */
@@ -82,6 +83,10 @@ static void report(va_diag_fn diag, void *ud, const va_rule *r, va_err code, con
     diag(ud, &d);
 }
 
+static int is_metric(va_rule_ctype t) {
+    return t == VA_RULE_VALUE_SUM || t == VA_RULE_VALUE_AVG || t == VA_RULE_VALUE_PERCENTILE;
+}
+
 /* ---- compiled model ---------------------------------------------------------------------- */
 
 /* A value copied from a match; has = 0 when the field was absent or null. */
@@ -91,8 +96,8 @@ typedef struct sx_str {
     uint8_t has;
 } sx_str;
 
-/* One match being delivered or held by a closed window; refcounted because several closed windows of
- * different correlations may keep the same match as their latest event. */
+/* One match being delivered or held by a closed window; refcounted because several closed windows
+ * of different correlations may keep the same match as their latest event. */
 typedef struct sx_match {
     int64_t t;
     uint32_t input, refs;
@@ -115,6 +120,13 @@ typedef struct sx_val {
 
 typedef struct sx_corr sx_corr;
 typedef struct sx_group sx_group;
+
+/* A number in a sliding metric window. */
+typedef struct sx_nent {
+    int64_t t;
+    uint64_t id;
+    va_correlate_num v;
+} sx_nent;
 
 /* Timers carry their key inline so sifting never touches group memory (a heap of many
  * groups is otherwise one cache miss per level). */
@@ -144,6 +156,13 @@ struct sx_group {
     va_hash vh;
     sx_val *oldest, *newest;
     int64_t *tl; /* temporal: last time per distinct rule; ordered: chain starts */
+    /* value_sum, value_avg, value_percentile */
+    va_correlate_sum sum;  /* the values in the window */
+    struct sx_nent *nring; /* sliding: the values in the window, oldest first */
+    size_t nrcap;
+    uint32_t nrhead, nrlen;
+    va_correlate_ost ost; /* percentile: the window's values, ordered */
+    uint64_t nid;         /* percentile: the next value's id */
     uint32_t keylen;
     char key[]; /* encoded group-by values (see encode) */
 };
@@ -176,8 +195,10 @@ struct sx_corr {
     const va_rule *rule;
     const va_rule_correlation *k;
     va_rule_ctype type;
-    int closed;   /* an upper bound in the condition: decided when the window ends */
-    int64_t span; /* ns */
+    int closed; /* decided when the window ends: an upper bound in the condition, or value_avg */
+    int metric; /* value_sum, value_avg or value_percentile: one number field */
+    const char *mname; /* the metric's name in alerts, e.g. "sum(Bytes)" */
+    int64_t span;      /* ns */
     uint32_t ngroup, nvf, nrules, npos, tlen;
     uint64_t need_all; /* temporal without condition: every rule (or position) */
     const char *level;
@@ -227,6 +248,8 @@ struct va_correlate {
     sx_str *tmpv;
     va_kv *kv;
     va_buf key, val;
+    va_correlate_num num; /* a metric's value of the match being delivered */
+    char mbuf[32];        /* a metric's value in an alert */
     /* during a flush */
     va_correlate_alert_fn fn;
     void *fud;
@@ -293,7 +316,7 @@ static void check_local(cinfo *ci, const ruleidx *ix) {
         ci->refs[p] = t ? t : ruleidx_get(ix, 1, k->rules.v[p]);
     }
 #define FAILV(c, ...) (ci->code = (c), snprintf(ci->why, sizeof ci->why, __VA_ARGS__))
-    if (k->type < VA_RULE_EVENT_COUNT || k->type > VA_RULE_TEMPORAL_ORDERED) {
+    if (k->type < VA_RULE_EVENT_COUNT || k->type > VA_RULE_VALUE_PERCENTILE) {
         FAILV(VA_EUNSUPPORTED, "correlation type %s is not supported", va_rule_ctype_name(k->type));
         return;
     }
@@ -305,12 +328,19 @@ static void check_local(cinfo *ci, const ruleidx *ix) {
         FAILV(VA_EFORMAT, "%s correlation needs group-by", va_rule_ctype_name(k->type));
         return;
     }
-    if ((k->type == VA_RULE_EVENT_COUNT || k->type == VA_RULE_VALUE_COUNT) && !k->ncmps) {
+    int counted = k->type != VA_RULE_TEMPORAL && k->type != VA_RULE_TEMPORAL_ORDERED;
+    if (counted && !k->ncmps) {
         FAILV(VA_EFORMAT, "%s correlation needs a condition", va_rule_ctype_name(k->type));
         return;
     }
-    if (k->type == VA_RULE_VALUE_COUNT && !k->fields.n) {
-        FAILV(VA_EFORMAT, "value_count correlation needs 'field' in its condition");
+    if (counted && k->type != VA_RULE_EVENT_COUNT && !k->fields.n) {
+        FAILV(VA_EFORMAT, "%s correlation needs 'field' in its condition",
+              va_rule_ctype_name(k->type));
+        return;
+    }
+    if (is_metric(k->type) && k->fields.n > 1) {
+        FAILV(VA_EFORMAT, "%s correlation takes one number field, not a list of %u",
+              va_rule_ctype_name(k->type), k->fields.n);
         return;
     }
     if (!k->rules.n) {
@@ -513,8 +543,22 @@ static va_err compile(va_correlate *x, const va_rule_set *set, va_arena *tmp, cc
         c->span = k->timespan_s > INT64_MAX / 1000000000 ? INT64_MAX : k->timespan_s * 1000000000;
         for (uint32_t j = 0; j < k->ncmps; j++)
             if (k->cmps[j].op != VA_RULE_GT && k->cmps[j].op != VA_RULE_GTE) c->closed = 1;
+        /* An average can fall as well as rise with each value: known only when its window
+         * ends.  A percentile rank belongs to the match: known when it arrives. */
+        if (k->type == VA_RULE_VALUE_AVG) c->closed = 1;
+        if (k->type == VA_RULE_VALUE_PERCENTILE) c->closed = 0;
+        c->metric = is_metric(k->type);
+        if (c->metric) {
+            static const char *const fn[] = {"sum", "avg", "percentile"};
+            const char *f = k->fields.v[0], *nm = fn[k->type - VA_RULE_VALUE_SUM];
+            size_t len = strlen(nm) + strlen(f) + 3;
+            char *name = va_arena_alloc(A, len);
+            if (!name) return VA_ENOMEM;
+            snprintf(name, len, "%s(%s)", nm, f);
+            c->mname = name;
+        }
         c->ngroup = k->group_by.n;
-        c->nvf = k->type == VA_RULE_VALUE_COUNT ? k->fields.n : 0;
+        c->nvf = k->type == VA_RULE_VALUE_COUNT || c->metric ? k->fields.n : 0;
         c->npos = k->rules.n;
         c->level = ci[i].level;
         c->input = SX_NOIN;
@@ -584,7 +628,7 @@ static va_err compile(va_correlate *x, const va_rule_set *set, va_arena *tmp, cc
         if (c->ngroup > maxg) maxg = c->ngroup;
     }
     x->tmpv = va_arena_alloc(A, maxf * sizeof *x->tmpv);
-    x->kv = va_arena_alloc(A, maxg * sizeof *x->kv);
+    x->kv = va_arena_alloc(A, (maxg + 1) * sizeof *x->kv); /* + a metric's value */
     if (!x->tmpv || !x->kv) return VA_ENOMEM;
     return VA_OK;
 }
@@ -965,6 +1009,10 @@ static void group_state_free(sx_group *g) {
     va_hash_free(&g->vh);
     free(g->tl);
     g->tl = NULL;
+    free(g->nring);
+    g->nring = NULL;
+    g->nrcap = g->nrlen = g->nrhead = 0;
+    va_correlate_ost_free(&g->ost);
 }
 
 /* The group fired: a new event of its key starts a new group at once, while this one waits
@@ -1161,9 +1209,9 @@ static uint64_t temporal_count(const sx_corr *c, const sx_group *g, int64_t lo, 
     return n;
 }
 
-static int cond_ok(const sx_corr *c, uint64_t n) {
-    if (c->need_all) return n >= c->need_all;
-    double d = (double)n;
+/* v: the count, or a metric's value. */
+static int cond_ok(const sx_corr *c, double d) {
+    if (c->need_all) return d >= (double)c->need_all;
     for (uint32_t i = 0; i < c->k->ncmps; i++) {
         double v = c->k->cmps[i].v.f;
         int ok = 0;
@@ -1198,9 +1246,14 @@ static int cond_ok(const sx_corr *c, uint64_t n) {
  * result became known: chained correlations see the alert as a match at that time, which is
  * never before anything they have already seen. */
 static va_err fire(va_correlate *x, sx_corr *c, const sx_group *g, const sx_match *m,
-                   int64_t decided, uint64_t n, int64_t first) {
+                   int64_t decided, uint64_t n, int64_t first, double metric) {
     x->st.alerts++;
     decode(c, g, x->kv);
+    if (c->metric) {
+        va_correlate_num_fmt(metric, x->mbuf);
+        x->kv[c->ngroup] =
+            (va_kv){c->mname, x->mbuf, (uint32_t)strlen(c->mname), (uint32_t)strlen(x->mbuf)};
+    }
     if (c->emit && x->fn && !x->stop) {
         const va_rule *r = c->rule;
         va_alert a;
@@ -1211,7 +1264,7 @@ static va_err fire(va_correlate *x, sx_corr *c, const sx_group *g, const sx_matc
         a.tags = r->tags.v, a.ntags = r->tags.n;
         a.computer = m->computer, a.channel = m->channel;
         a.event_id = m->event_id, a.record_id = m->record_id, a.file = m->file;
-        a.fields = x->kv, a.nfields = c->ngroup;
+        a.fields = x->kv, a.nfields = c->ngroup + (c->metric ? 1 : 0);
         a.count = n, a.first_ns = first;
         if (x->fn(x->fud, &a)) x->stop = 1;
     }
@@ -1242,14 +1295,69 @@ static va_err add_closed(va_correlate *x, sx_corr *c, const sx_use *u, sx_group 
     case VA_RULE_TEMPORAL:
         g->tl[u->rix] = m->t;
         break;
-    default:
+    case VA_RULE_TEMPORAL_ORDERED:
         ordered_update(c, g, u, m->t, g->t0);
+        break;
+    default: /* value_sum, value_avg: the whole window's values */
+        va_correlate_sum_add(&g->sum, &x->num);
         break;
     }
     m->refs++;
     match_release(g->last);
     g->last = m;
     return VA_OK;
+}
+
+/* Sliding value_sum and value_percentile: the values of [lo, m->t], x->num the new one.  A sum
+ * that meets the condition starts its group over, as a count does; a percentile rank judges
+ * the match alone, so the window's values stay as the baseline of the next one. */
+static va_err add_metric(va_correlate *x, sx_corr *c, sx_group *g, sx_match *m, int64_t lo) {
+    while (g->nrlen && g->nring[g->nrhead].t < lo) {
+        sx_nent *e = &g->nring[g->nrhead];
+        if (c->type == VA_RULE_VALUE_SUM)
+            va_correlate_sum_remove(&g->sum, &e->v);
+        else
+            va_correlate_ost_erase(&g->ost, e->v.f, e->id);
+        g->nrhead = (uint32_t)((g->nrhead + 1) % g->nrcap);
+        g->nrlen--;
+        uncharge(x, g, 1);
+    }
+    if (g->nrlen == UINT32_MAX / 2) { /* uint32 sizes: as far as the bound goes */
+        drop(x, c);
+        return VA_OK;
+    }
+    if (!charge(x, c, g, 1)) return VA_OK;
+    if (g->nrlen == g->nrcap) {
+        size_t oc = g->nrcap;
+        if (VA_ARRAY_GROW(g->nring, g->nrcap, oc + 1)) {
+            uncharge(x, g, 1);
+            return VA_ENOMEM;
+        }
+        memcpy(g->nring + oc, g->nring, g->nrhead * sizeof *g->nring);
+    }
+    sx_nent *e = &g->nring[(g->nrhead + g->nrlen) % g->nrcap];
+    *e = (sx_nent){m->t, g->nid++, x->num};
+    if (c->type == VA_RULE_VALUE_PERCENTILE && va_correlate_ost_insert(&g->ost, e->v.f, e->id)) {
+        uncharge(x, g, 1);
+        return VA_ENOMEM;
+    }
+    g->nrlen++;
+    int64_t first = g->nring[g->nrhead].t;
+    uint64_t n = g->nrlen;
+    double v;
+    if (c->type == VA_RULE_VALUE_SUM) {
+        va_correlate_sum_add(&g->sum, &x->num);
+        v = va_correlate_sum_value(&g->sum);
+    } else {
+        uint64_t below, equal;
+        va_correlate_ost_rank(&g->ost, x->num.f, &below, &equal);
+        v = 100.0 * ((double)below + 0.5 * (double)equal) / (double)n;
+    }
+    g->until = sat_add(m->t, c->span);
+    if (!cond_ok(c, v)) return VA_OK;
+    va_err err = fire(x, c, g, m, m->t, n, first, v);
+    if (c->type == VA_RULE_VALUE_SUM) group_kill(x, g);
+    return err;
 }
 
 static va_err add_sliding(va_correlate *x, sx_corr *c, const sx_use *u, sx_group *g, sx_match *m) {
@@ -1296,14 +1404,16 @@ static va_err add_sliding(va_correlate *x, sx_corr *c, const sx_use *u, sx_group
         g->tl[u->rix] = m->t;
         n = temporal_count(c, g, lo, &first);
         break;
-    default:
+    case VA_RULE_TEMPORAL_ORDERED:
         ordered_update(c, g, u, m->t, lo);
         n = ordered_count(c, g, lo, &first);
         break;
+    default: /* value_sum, value_percentile */
+        return add_metric(x, c, g, m, lo);
     }
-    if (n && cond_ok(c, n)) {
+    if (n && cond_ok(c, (double)n)) {
         /* Fire once per fresh satisfying window: the group starts over. */
-        err = fire(x, c, g, m, m->t, n, first);
+        err = fire(x, c, g, m, m->t, n, first, 0);
         group_kill(x, g);
         return err;
     }
@@ -1313,8 +1423,41 @@ static va_err add_sliding(va_correlate *x, sx_corr *c, const sx_use *u, sx_group
     return VA_OK;
 }
 
+/* A metric's field holds something that is not a number: the match does not count for c. */
+static void nonnumeric(va_correlate *x, const sx_corr *c, const sx_use *u, const sx_match *m) {
+    x->st.nonnumeric++;
+    if (x->reported & REP_NONNUM) return;
+    x->reported |= REP_NONNUM;
+    if (!x->diag) return;
+    const sx_input *in = &x->in[m->input];
+    const sx_str *s = &m->v[u->vslot[0]];
+    char msg[600];
+    snprintf(msg, sizeof msg,
+             "correlation '%.120s': field '%.80s' of a match of rule '%.120s' is '%.60s', not a "
+             "number; it is not counted (further ones are counted in nonnumeric; reported once)",
+             label(c->rule), in->fields[u->vslot[0]], label(in->rule), s->s);
+    va_diag d = {VA_SEV_WARN,
+                 VA_EFORMAT,
+                 m->file,
+                 m->record_id ? "record" : NULL,
+                 m->record_id ? (int64_t)m->record_id : -1,
+                 -1,
+                 msg};
+    x->diag(x->dud, &d);
+}
+
 static va_err deliver(va_correlate *x, const sx_use *u, sx_match *m) {
     sx_corr *c = &x->c[u->corr];
+    if (c->metric) {
+        /* Absent, null or empty: no value, as for value_count.  Anything else must read as a
+         * number. */
+        const sx_str *s = &m->v[u->vslot[0]];
+        if (!s->has || !s->len) return VA_OK;
+        if (va_correlate_num_parse(s->s, s->len, &x->num)) {
+            nonnumeric(x, c, u, m);
+            return VA_OK;
+        }
+    }
     if (c->type == VA_RULE_VALUE_COUNT) {
         int r = encode(&x->val, m, u->vslot, c->nvf, 1);
         if (r < 0) return VA_ENOMEM;
@@ -1359,11 +1502,20 @@ static va_err expire(va_correlate *x, sx_group *g) {
     va_err err = VA_OK;
     if (!g->dead && c->closed && g->last) {
         int64_t first = g->t0;
-        uint64_t n = c->type == VA_RULE_EVENT_COUNT   ? g->count
-                     : c->type == VA_RULE_VALUE_COUNT ? g->nv
-                     : c->type == VA_RULE_TEMPORAL    ? temporal_count(c, g, g->t0, &first)
-                                                      : ordered_count(c, g, g->t0, &first);
-        if (cond_ok(c, n)) err = fire(x, c, g, g->last, g->deadline, n, g->t0);
+        uint64_t n = 0;
+        double v;
+        if (c->metric) {
+            n = g->sum.n;
+            v = va_correlate_sum_value(&g->sum);
+            if (c->type == VA_RULE_VALUE_AVG) v /= (double)n;
+        } else {
+            n = c->type == VA_RULE_EVENT_COUNT   ? g->count
+                : c->type == VA_RULE_VALUE_COUNT ? g->nv
+                : c->type == VA_RULE_TEMPORAL    ? temporal_count(c, g, g->t0, &first)
+                                                 : ordered_count(c, g, g->t0, &first);
+            v = (double)n;
+        }
+        if (cond_ok(c, v)) err = fire(x, c, g, g->last, g->deadline, n, g->t0, v);
     }
     if (g->deadline > x->horizon) x->horizon = g->deadline;
     group_destroy(x, g);

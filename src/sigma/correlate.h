@@ -53,6 +53,8 @@ typedef struct va_correlate_stats {
     uint64_t untimed;       /* matches of events without a time: cannot be correlated, ignored */
     uint64_t late;          /* matches at or before an earlier flush's upto_ns: ignored */
     uint64_t alerts;        /* correlation alerts decided, including suppressed and chained ones */
+    uint64_t nonnumeric;    /* value_sum/avg/percentile matches whose field is not a number:
+                               not counted (reported once) */
     /* Waiting matches (see correlate_spill.h). */
     uint64_t buffered;      /* waiting now, in memory and on disk */
     uint64_t memory_peak;   /* most bytes they held in memory */
