@@ -427,6 +427,35 @@ static void value_count_distinct(void **state) {
            /* ip6's second window [61, 121] holds c alone; decided at its end */
            "Single user@61 first=61 n=1 Ip=ip6");
     teardown(&f);
+
+    /* Many distinct values (indexed by hash past a few): they expire and refresh as few do. */
+    setup(&f, "fail",
+          "title: Wide\n"
+          "correlation: {type: value_count, rules: [fail], group-by: [Ip], timespan: 60s,"
+          " condition: {field: TargetUserName, gte: 20}}\n"
+          "---\n"
+          "title: Wide closed\n"
+          "correlation: {type: value_count, rules: [fail], group-by: [Ip], timespan: 60s,"
+          " condition: {field: TargetUserName, eq: 19}}\n");
+    for (int i = 0; i < 19; i++) { /* u0..u18 at 0..18: 19 values, one short */
+        char u[32];
+        snprintf(u, sizeof u, "TargetUserName=u%d", i);
+        ev(&f, "fail", i, "Ip=ip1", u, NULL);
+    }
+    /* At 70 u0..u9 have left the window: refresh u10..u18, add v0..v10: 20 at the last. */
+    for (int i = 10; i < 19; i++) {
+        char u[32];
+        snprintf(u, sizeof u, "TargetUserName=u%d", i);
+        ev(&f, "fail", 70, "Ip=ip1", u, NULL);
+    }
+    for (int i = 0; i < 11; i++) {
+        char u[32];
+        snprintf(u, sizeof u, "TargetUserName=v%d", i);
+        ev(&f, "fail", 71 + i, "Ip=ip1", u, NULL);
+    }
+    flush(&f, INFINITY);
+    EXPECT(&f, "Wide closed@18 first=0 n=19 Ip=ip1", "Wide@81 first=70 n=20 Ip=ip1");
+    teardown(&f);
 }
 
 /* ---- temporal ---------------------------------------------------------------------------- */

@@ -39,7 +39,10 @@ enum { REP_LATE = 1, REP_UNTIMED = 2, REP_DAMAGED = 4, REP_NONNUM = 8 };
 
 /* Computer, channel and file names are stored once (atoms) while few; past these bounds (logs
  * of many hosts) each waiting match carries its own copy, so the table stays bounded. */
-#define SX_MAX_ATOMS      65536u
+#define SX_MAX_ATOMS 65536u
+/* A value_count group indexes its distinct values by hash beyond this many; below, a scan of
+ * the array is as fast and saves the table (most groups hold a few values). */
+#define SX_VAL_INDEX      8u
 #define SX_MAX_ATOM_BYTES (4u << 20)
 
 /* ---- small helpers ----------------------------------------------------------------------- */
@@ -128,6 +131,16 @@ typedef struct sx_nent {
     va_correlate_num v;
 } sx_nent;
 
+/* The state of a metric group, apart so that other groups do not carry it. */
+typedef struct sx_metric {
+    va_correlate_sum sum; /* the values in the window */
+    sx_nent *nring;       /* sliding: the values in the window, oldest first */
+    size_t nrcap;
+    uint32_t nrhead, nrlen;
+    va_correlate_ost ost; /* percentile: the window's values, ordered */
+    uint64_t nid;         /* percentile: the next value's id */
+} sx_metric;
+
 /* Timers carry their key inline so sifting never touches group memory (a heap of many
  * groups is otherwise one cache miss per level). */
 typedef struct sx_timer {
@@ -155,14 +168,8 @@ struct sx_group {
     uint32_t nv;
     va_hash vh;
     sx_val *oldest, *newest;
-    int64_t *tl; /* temporal: last time per distinct rule; ordered: chain starts */
-    /* value_sum, value_avg, value_percentile */
-    va_correlate_sum sum;  /* the values in the window */
-    struct sx_nent *nring; /* sliding: the values in the window, oldest first */
-    size_t nrcap;
-    uint32_t nrhead, nrlen;
-    va_correlate_ost ost; /* percentile: the window's values, ordered */
-    uint64_t nid;         /* percentile: the next value's id */
+    int64_t *tl;          /* temporal: last time per distinct rule; ordered: chain starts */
+    struct sx_metric *mx; /* value_sum, value_avg, value_percentile */
     uint32_t keylen;
     char key[]; /* encoded group-by values (see encode) */
 };
@@ -961,10 +968,11 @@ static void list_remove(sx_group *g, sx_val *v) {
 /* Out of the index and of the list (the caller frees it). */
 static void val_unlink(sx_group *g, sx_val *v) {
     uint32_t last = --g->nv;
-    (void)va_hash_remove(&g->vh, v->hash, v->slot);
+    int indexed = g->vh.slot != NULL;
+    if (indexed) (void)va_hash_remove(&g->vh, v->hash, v->slot);
     if (v->slot != last) {
         sx_val *m = g->vals[last];
-        (void)va_hash_renumber(&g->vh, m->hash, last, v->slot);
+        if (indexed) (void)va_hash_renumber(&g->vh, m->hash, last, v->slot);
         g->vals[v->slot] = m;
         m->slot = v->slot;
     }
@@ -1009,10 +1017,12 @@ static void group_state_free(sx_group *g) {
     va_hash_free(&g->vh);
     free(g->tl);
     g->tl = NULL;
-    free(g->nring);
-    g->nring = NULL;
-    g->nrcap = g->nrlen = g->nrhead = 0;
-    va_correlate_ost_free(&g->ost);
+    if (g->mx) {
+        free(g->mx->nring);
+        va_correlate_ost_free(&g->mx->ost);
+        free(g->mx);
+        g->mx = NULL;
+    }
 }
 
 /* The group fired: a new event of its key starts a new group at once, while this one waits
@@ -1056,13 +1066,15 @@ static va_err group_new(va_correlate *x, sx_corr *c, uint64_t h, const char *key
     if (!charge(x, c, NULL, 1 + (uint64_t)c->tlen)) return VA_OK;
     sx_group *g = calloc(1, sizeof *g + len);
     int64_t *tl = c->tlen ? malloc(c->tlen * sizeof *tl) : NULL;
-    if (!g || (c->tlen && !tl)) {
-        free(g), free(tl);
+    sx_metric *mx = c->metric ? calloc(1, sizeof *mx) : NULL;
+    if (!g || (c->tlen && !tl) || (c->metric && !mx)) {
+        free(g), free(tl), free(mx);
         x->state_used -= 1 + (uint64_t)c->tlen;
         return VA_ENOMEM;
     }
     for (uint32_t i = 0; i < c->tlen; i++) tl[i] = SX_NONE;
     g->tl = tl;
+    g->mx = mx;
     g->cost = 1 + (uint64_t)c->tlen;
     g->c = c, g->hash = h, g->keylen = (uint32_t)len;
     memcpy(g->key, key, len);
@@ -1111,6 +1123,13 @@ static void decode(const sx_corr *c, const sx_group *g, va_kv *kv) {
 }
 
 static sx_val *val_find(const sx_group *g, uint64_t h, const char *b, size_t len) {
+    if (!g->vh.slot) { /* few values: no index (see SX_VAL_INDEX) */
+        for (uint32_t i = 0; i < g->nv; i++) {
+            sx_val *v = g->vals[i];
+            if (v->hash == h && v->len == len && !memcmp(v->b, b, len)) return v;
+        }
+        return NULL;
+    }
     va_hash_iter it;
     for (uint32_t i = va_hash_first(&g->vh, h, &it); i != VA_HASH_END;
          i = va_hash_next(&g->vh, &it)) {
@@ -1123,14 +1142,19 @@ static sx_val *val_find(const sx_group *g, uint64_t h, const char *b, size_t len
 /* Put v (unlinked) back into the index and at the newest end of the list; room is there. */
 static void val_link(sx_group *g, sx_val *v) {
     v->slot = g->nv;
-    (void)va_hash_insert(&g->vh, v->hash, v->slot);
+    if (g->vh.slot) (void)va_hash_insert(&g->vh, v->hash, v->slot);
     g->vals[g->nv++] = v;
     val_append(g, v);
 }
 
 static va_err val_add(sx_group *g, uint64_t h, const char *b, size_t len, int64_t t) {
-    if (VA_ARRAY_GROW(g->vals, g->vcap, (size_t)g->nv + 1) || va_hash_reserve(&g->vh, g->nv + 1))
-        return VA_ENOMEM;
+    if (VA_ARRAY_GROW(g->vals, g->vcap, (size_t)g->nv + 1)) return VA_ENOMEM;
+    if (g->vh.slot || g->nv + 1 > SX_VAL_INDEX) {
+        int build = !g->vh.slot;
+        if (va_hash_reserve(&g->vh, g->nv + 1)) return VA_ENOMEM;
+        for (uint32_t i = 0; build && i < g->nv; i++)
+            (void)va_hash_insert(&g->vh, g->vals[i]->hash, i); /* room reserved */
+    }
     sx_val *v = malloc(sizeof *v + len);
     if (!v) return VA_ENOMEM;
     v->hash = h, v->last = t, v->len = (uint32_t)len;
@@ -1299,7 +1323,7 @@ static va_err add_closed(va_correlate *x, sx_corr *c, const sx_use *u, sx_group 
         ordered_update(c, g, u, m->t, g->t0);
         break;
     default: /* value_sum, value_avg: the whole window's values */
-        va_correlate_sum_add(&g->sum, &x->num);
+        va_correlate_sum_add(&g->mx->sum, &x->num);
         break;
     }
     m->refs++;
@@ -1312,45 +1336,46 @@ static va_err add_closed(va_correlate *x, sx_corr *c, const sx_use *u, sx_group 
  * that meets the condition starts its group over, as a count does; a percentile rank judges
  * the match alone, so the window's values stay as the baseline of the next one. */
 static va_err add_metric(va_correlate *x, sx_corr *c, sx_group *g, sx_match *m, int64_t lo) {
-    while (g->nrlen && g->nring[g->nrhead].t < lo) {
-        sx_nent *e = &g->nring[g->nrhead];
+    while (g->mx->nrlen && g->mx->nring[g->mx->nrhead].t < lo) {
+        sx_nent *e = &g->mx->nring[g->mx->nrhead];
         if (c->type == VA_RULE_VALUE_SUM)
-            va_correlate_sum_remove(&g->sum, &e->v);
+            va_correlate_sum_remove(&g->mx->sum, &e->v);
         else
-            va_correlate_ost_erase(&g->ost, e->v.f, e->id);
-        g->nrhead = (uint32_t)((g->nrhead + 1) % g->nrcap);
-        g->nrlen--;
+            va_correlate_ost_erase(&g->mx->ost, e->v.f, e->id);
+        g->mx->nrhead = (uint32_t)((g->mx->nrhead + 1) % g->mx->nrcap);
+        g->mx->nrlen--;
         uncharge(x, g, 1);
     }
-    if (g->nrlen == UINT32_MAX / 2) { /* uint32 sizes: as far as the bound goes */
+    if (g->mx->nrlen == UINT32_MAX / 2) { /* uint32 sizes: as far as the bound goes */
         drop(x, c);
         return VA_OK;
     }
     if (!charge(x, c, g, 1)) return VA_OK;
-    if (g->nrlen == g->nrcap) {
-        size_t oc = g->nrcap;
-        if (VA_ARRAY_GROW(g->nring, g->nrcap, oc + 1)) {
+    if (g->mx->nrlen == g->mx->nrcap) {
+        size_t oc = g->mx->nrcap;
+        if (VA_ARRAY_GROW(g->mx->nring, g->mx->nrcap, oc + 1)) {
             uncharge(x, g, 1);
             return VA_ENOMEM;
         }
-        memcpy(g->nring + oc, g->nring, g->nrhead * sizeof *g->nring);
+        memcpy(g->mx->nring + oc, g->mx->nring, g->mx->nrhead * sizeof *g->mx->nring);
     }
-    sx_nent *e = &g->nring[(g->nrhead + g->nrlen) % g->nrcap];
-    *e = (sx_nent){m->t, g->nid++, x->num};
-    if (c->type == VA_RULE_VALUE_PERCENTILE && va_correlate_ost_insert(&g->ost, e->v.f, e->id)) {
+    sx_nent *e = &g->mx->nring[(g->mx->nrhead + g->mx->nrlen) % g->mx->nrcap];
+    *e = (sx_nent){m->t, g->mx->nid++, x->num};
+    if (c->type == VA_RULE_VALUE_PERCENTILE &&
+        va_correlate_ost_insert(&g->mx->ost, e->v.f, e->id)) {
         uncharge(x, g, 1);
         return VA_ENOMEM;
     }
-    g->nrlen++;
-    int64_t first = g->nring[g->nrhead].t;
-    uint64_t n = g->nrlen;
+    g->mx->nrlen++;
+    int64_t first = g->mx->nring[g->mx->nrhead].t;
+    uint64_t n = g->mx->nrlen;
     double v;
     if (c->type == VA_RULE_VALUE_SUM) {
-        va_correlate_sum_add(&g->sum, &x->num);
-        v = va_correlate_sum_value(&g->sum);
+        va_correlate_sum_add(&g->mx->sum, &x->num);
+        v = va_correlate_sum_value(&g->mx->sum);
     } else {
         uint64_t below, equal;
-        va_correlate_ost_rank(&g->ost, x->num.f, &below, &equal);
+        va_correlate_ost_rank(&g->mx->ost, x->num.f, &below, &equal);
         v = 100.0 * ((double)below + 0.5 * (double)equal) / (double)n;
     }
     g->until = sat_add(m->t, c->span);
@@ -1505,8 +1530,8 @@ static va_err expire(va_correlate *x, sx_group *g) {
         uint64_t n = 0;
         double v;
         if (c->metric) {
-            n = g->sum.n;
-            v = va_correlate_sum_value(&g->sum);
+            n = g->mx->sum.n;
+            v = va_correlate_sum_value(&g->mx->sum);
             if (c->type == VA_RULE_VALUE_AVG) v /= (double)n;
         } else {
             n = c->type == VA_RULE_EVENT_COUNT   ? g->count
