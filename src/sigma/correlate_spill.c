@@ -25,7 +25,7 @@
 #define MEM          (-1)
 #define SPILL_LEVELS 48 /* FANIN^47 runs: more than any disk holds */
 
-enum { REP_WRITE = 1, REP_READ = 2 };
+enum { REP_SPILL = 1, REP_MERGE = 2, REP_READ = 4 };
 
 typedef struct sref {
     int64_t t;
@@ -163,16 +163,24 @@ static int w_close(writer *w) {
     return w->err;
 }
 
-static void write_failed(va_correlate_spill *s, writer *w, int err, const char *what) {
+/* A run could not be written: merge says whether it was a merge of runs (they stay as they
+ * are) or a spill of memory (the records stay in memory). */
+static void write_failed(va_correlate_spill *s, writer *w, int err, int merge) {
     if (w->fd >= 0) close(w->fd);
     w->fd = -1;
     s->st.failed++;
     char msg[600];
-    snprintf(msg, sizeof msg,
-             "cannot %s correlation inputs in %.300s: %s; they stay in memory above the budget "
-             "of %llu bytes (counted; reported once)",
-             what, s->dir, strerror(err), (unsigned long long)s->budget);
-    report(s, REP_WRITE, VA_SEV_WARN, msg);
+    if (merge)
+        snprintf(msg, sizeof msg,
+                 "cannot merge spilled correlation inputs in %.300s: %s; the runs stay as they "
+                 "are (more open files; counted; reported once)",
+                 s->dir, strerror(err));
+    else
+        snprintf(msg, sizeof msg,
+                 "cannot spill correlation inputs in %.300s: %s; they stay in memory above the "
+                 "budget of %llu bytes (counted; reported once)",
+                 s->dir, strerror(err), (unsigned long long)s->budget);
+    report(s, merge ? REP_MERGE : REP_SPILL, VA_SEV_WARN, msg);
 }
 
 static va_err add_run(va_correlate_spill *s, writer *w, uint32_t level, uint64_t nrec) {
@@ -195,19 +203,22 @@ static void run_close(va_correlate_spill *s, size_t i) {
 
 /* ---- reading runs ------------------------------------------------------------------------ */
 
-/* The run is marked broken; its owner closes it (indices of the others must not move under a
- * merge). */
+/* The run is marked broken; its owner closes it with broken_close (indices of the others
+ * must not move under a merge). */
 static va_err read_failed(va_correlate_spill *s, size_t i, const char *why) {
-    run *r = &s->runs[i];
     char msg[600];
     snprintf(msg, sizeof msg,
-             "cannot read back spilled correlation inputs in %.300s: %s; %llu of them are lost "
-             "(counted)",
-             s->dir, why, (unsigned long long)r->nrec);
+             "cannot read back spilled correlation inputs in %.300s: %s; the rest of that run is "
+             "lost (counted in spill_lost)",
+             s->dir, why);
     report(s, REP_READ, VA_SEV_ERROR, msg);
-    s->st.lost += r->nrec;
-    r->broken = 1;
+    s->runs[i].broken = 1;
     return VA_EIO;
+}
+
+static void broken_close(va_correlate_spill *s, size_t i) {
+    s->st.lost += s->runs[i].nrec;
+    run_close(s, i);
 }
 
 /* Decode run i's next record into its head; at the end of the file have stays 0. */
@@ -270,6 +281,8 @@ typedef struct mpos {
  * level; *merged says whether it happened.  A failure puts every input back where it stood. */
 static va_err merge_level(va_correlate_spill *s, uint32_t level, size_t n, int *merged) {
     *merged = 0;
+    /* Room for the output first: once the inputs are closed, adding it must not fail. */
+    if (VA_ARRAY_GROW(s->runs, s->capruns, s->nruns + 1)) return VA_ENOMEM;
     mpos *in = malloc(n * sizeof *in);
     if (!in) return VA_ENOMEM;
     size_t k = 0;
@@ -309,12 +322,12 @@ static va_err merge_level(va_correlate_spill *s, uint32_t level, size_t n, int *
             r->blen = r->bpos = 0, r->have = 0;
         }
         if (err)
-            write_failed(s, &w, err, "merge spilled");
+            write_failed(s, &w, err, 1);
         else if (w.fd >= 0)
             close(w.fd);
         /* Highest index first, so closing one does not move another input. */
         for (size_t j = k; j-- > 0;)
-            if (s->runs[in[j].id].broken) run_close(s, in[j].id);
+            if (s->runs[in[j].id].broken) broken_close(s, in[j].id);
         free(in);
         return e;
     }
@@ -322,7 +335,7 @@ static va_err merge_level(va_correlate_spill *s, uint32_t level, size_t n, int *
     free(in);
     s->st.merges++;
     *merged = 1;
-    return add_run(s, &w, level + 1, nrec);
+    return add_run(s, &w, level + 1, nrec); /* room made above: cannot fail */
 }
 
 /* Keep fewer than FANIN runs per level (open files and read buffers stay bounded).  After a
@@ -367,7 +380,7 @@ static va_err spill(va_correlate_spill *s) {
     }
     if (!err) err = w_close(&w);
     if (err) {
-        write_failed(s, &w, err, "spill");
+        write_failed(s, &w, err, 0);
         uint64_t m = mem_used(s);
         s->next_try = m > UINT64_MAX / 2 ? UINT64_MAX : 2 * m;
         return VA_OK;
@@ -452,7 +465,10 @@ va_err va_correlate_spill_peek(va_correlate_spill *s, va_correlate_spill_rec *re
         if (e == VA_ENOMEM) return e;
         run *r = &s->runs[i];
         if (e || !r->have) { /* read to its end, or broken (reported, counted as lost) */
-            run_close(s, i);
+            if (e)
+                broken_close(s, i);
+            else
+                run_close(s, i);
             if (s->cur == (int)s->nruns) s->cur = (int)i; /* the moved run was the best */
             continue;
         }
