@@ -1,25 +1,32 @@
 /*
  * test_sigma_correlate.c - the correlation engine (sigma/correlate.h) on inline multi-document
- * rules and hand-built events: the four correlation types firing and not firing (threshold,
+ * rules and hand-built events: the seven correlation types firing and not firing (threshold,
  * timespan edges, groups kept apart), every condition operator, multi-field group-by, absent
  * group-by fields, aliases, generate, chaining (sliding and closed windows), value_count with
- * repeated values and tuples, temporal_ordered order and ties, alert details, split flushes
- * and replay determinism, correlations left out, and the bounds.  Base rules are fed straight
- * to va_correlate_add: the detection engine is not involved.
+ * repeated values and tuples, temporal_ordered order and ties, value_sum/avg/percentile with
+ * values that are not numbers and the helpers behind them (correlate_metric.h), alert details,
+ * split flushes and replay determinism, waiting matches spilled to disk (a tiny budget, spills
+ * that fail) giving the same alerts as all in memory, correlations left out, and the state
+ * bound.  Base rules are fed straight to va_correlate_add: the detection engine is not involved.
  */
+#include <dirent.h>
 #include <math.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "core/vtime.h"
 #include "sigma/correlate.h"
+#include "sigma/correlate_metric.h"
 
 #define T0 INT64_C(1704067200000000000) /* 2024-01-01T00:00:00Z */
 
@@ -130,15 +137,23 @@ static void load(fx *f, const char *bases, const char *yaml) {
         VA_OK);
 }
 
-static void build(fx *f, uint64_t max) {
-    va_correlate_opts o = {max};
-    assert_int_equal(va_correlate_new(&f->set, &o, on_diag, f, &f->x, &f->st), VA_OK);
+static void build_opts(fx *f, const va_correlate_opts *o) {
+    assert_int_equal(va_correlate_new(&f->set, o, on_diag, f, &f->x, &f->st), VA_OK);
+}
+
+static void build(fx *f, uint64_t max_state) {
+    va_correlate_opts o = {.max_state = max_state};
+    build_opts(f, &o);
+}
+
+static void setup_opts(fx *f, const char *bases, const char *yaml, const va_correlate_opts *o) {
+    load(f, bases, yaml);
+    build_opts(f, o);
+    assert_int_equal(f->ndiag, 0);
 }
 
 static void setup(fx *f, const char *bases, const char *yaml) {
-    load(f, bases, yaml);
-    build(f, 0);
-    assert_int_equal(f->ndiag, 0);
+    setup_opts(f, bases, yaml, NULL);
 }
 
 static void teardown(fx *f) {
@@ -412,6 +427,35 @@ static void value_count_distinct(void **state) {
            /* ip6's second window [61, 121] holds c alone; decided at its end */
            "Single user@61 first=61 n=1 Ip=ip6");
     teardown(&f);
+
+    /* Many distinct values (indexed by hash past a few): they expire and refresh as few do. */
+    setup(&f, "fail",
+          "title: Wide\n"
+          "correlation: {type: value_count, rules: [fail], group-by: [Ip], timespan: 60s,"
+          " condition: {field: TargetUserName, gte: 20}}\n"
+          "---\n"
+          "title: Wide closed\n"
+          "correlation: {type: value_count, rules: [fail], group-by: [Ip], timespan: 60s,"
+          " condition: {field: TargetUserName, eq: 19}}\n");
+    for (int i = 0; i < 19; i++) { /* u0..u18 at 0..18: 19 values, one short */
+        char u[32];
+        snprintf(u, sizeof u, "TargetUserName=u%d", i);
+        ev(&f, "fail", i, "Ip=ip1", u, NULL);
+    }
+    /* At 70 u0..u9 have left the window: refresh u10..u18, add v0..v10: 20 at the last. */
+    for (int i = 10; i < 19; i++) {
+        char u[32];
+        snprintf(u, sizeof u, "TargetUserName=u%d", i);
+        ev(&f, "fail", 70, "Ip=ip1", u, NULL);
+    }
+    for (int i = 0; i < 11; i++) {
+        char u[32];
+        snprintf(u, sizeof u, "TargetUserName=v%d", i);
+        ev(&f, "fail", 71 + i, "Ip=ip1", u, NULL);
+    }
+    flush(&f, INFINITY);
+    EXPECT(&f, "Wide closed@18 first=0 n=19 Ip=ip1", "Wide@81 first=70 n=20 Ip=ip1");
+    teardown(&f);
 }
 
 /* ---- temporal ---------------------------------------------------------------------------- */
@@ -484,6 +528,247 @@ static void temporal_ordered(void **state) {
            "A then B@10 first=0 n=2 User=bob", "A A@30 first=0 n=2 User=dave",
            "A then B@80 first=30 n=2 User=dave");
     teardown(&f);
+}
+
+/* ---- value_sum, value_avg, value_percentile --------------------------------------------- */
+
+static void value_sum(void **state) {
+    (void)state;
+    fx f;
+    setup(&f, "proxy",
+          "title: Exfil\nname: exfil\n"
+          "correlation: {type: value_sum, rules: [proxy], group-by: [Src], timespan: 1h,"
+          " condition: {field: Bytes, gt: 1000}}\n"
+          "---\n"
+          "title: In range\n"
+          "correlation: {type: value_sum, rules: [proxy], group-by: [Src], timespan: 1h,"
+          " condition: {field: Bytes, gte: 100, lte: 200}}\n"
+          "---\n"
+          "title: Exfil again\n"
+          "correlation: {type: event_count, rules: [exfil], group-by: [Src], timespan: 1d,"
+          " condition: {gte: 2}, generate: true}\n");
+    /* a: the third value passes 1000 (sliding: at once), then the group starts over. */
+    ev(&f, "proxy", 0, "Src=a", "Bytes=400", NULL);
+    ev(&f, "proxy", 10, "Src=a", "Bytes=500", NULL);
+    ev(&f, "proxy", 20, "Src=a", "Bytes=200", NULL);
+    ev(&f, "proxy", 30, "Src=a", "Bytes=999", NULL);
+    ev(&f, "proxy", 40, "Src=a", "Bytes=2", NULL);
+    /* b: the first value has left the window; b2: an hour exactly is inside. */
+    ev(&f, "proxy", 0, "Src=b", "Bytes=600", NULL);
+    ev(&f, "proxy", 3601, "Src=b", "Bytes=600", NULL);
+    ev(&f, "proxy", 0, "Src=b2", "Bytes=600", NULL);
+    ev(&f, "proxy", 3600, "Src=b2", "Bytes=500", NULL);
+    /* c: a range is decided when the window ends. */
+    ev(&f, "proxy", 0, "Src=c", "Bytes=150", NULL);
+    /* d: a value that is not a number is not counted (and reported once). */
+    ev(&f, "proxy", 0, "Src=d", "Bytes=abc", NULL);
+    ev(&f, "proxy", 1, "Src=d", "Bytes=50", NULL);
+    ev(&f, "proxy", 2, "Src=d", "Bytes=60", NULL);
+    /* e: absent and empty values are no values: no window at all. */
+    ev(&f, "proxy", 0, "Src=e", NULL);
+    ev(&f, "proxy", 1, "Src=e", "Bytes=", NULL);
+    /* g: hex (as EVTX writes HexInt), blanks and exponents are numbers; so are negatives. */
+    ev(&f, "proxy", 0, "Src=g", "Bytes=0x40", NULL);
+    ev(&f, "proxy", 1, "Src=g", "Bytes= 36 ", NULL);
+    ev(&f, "proxy", 2, "Src=g", "Bytes=1.5e1", NULL);
+    ev(&f, "proxy", 3, "Src=g", "Bytes=-5", NULL);
+    flush(&f, INFINITY);
+    /* Windows ending at 3600 are decided after the match at 3600 (a window includes its end),
+     * in the order they were opened. */
+    EXPECT(&f, "Exfil@20 first=0 n=3 Src=a sum(Bytes)=1100",
+           "Exfil@40 first=30 n=2 Src=a sum(Bytes)=1001", "Exfil again@40 first=20 n=2 Src=a",
+           "Exfil@3600 first=0 n=2 Src=b2 sum(Bytes)=1100",
+           "In range@0 first=0 n=1 Src=c sum(Bytes)=150",
+           "In range@3 first=0 n=4 Src=g sum(Bytes)=110",
+           "In range@2 first=1 n=2 Src=d sum(Bytes)=110");
+    va_correlate_stats st;
+    va_correlate_stats_get(f.x, &st);
+    assert_int_equal(st.nonnumeric, 2); /* one match, two correlations */
+    assert_int_equal(f.ndiag, 1);
+    assert_int_equal(f.dcode[0], VA_EFORMAT);
+    assert_non_null(strstr(f.dmsg[0], "field 'Bytes' of a match of rule 'proxy' is 'abc'"));
+    teardown(&f);
+}
+
+static void value_avg(void **state) {
+    (void)state;
+    fx f;
+    setup(&f, "proxy",
+          "title: Avg high\n"
+          "correlation: {type: value_avg, rules: [proxy], group-by: [Src], timespan: 10m,"
+          " condition: {field: Bytes, gt: 500}}\n"
+          "---\n"
+          "title: Avg low\n"
+          "correlation: {type: value_avg, rules: [proxy], group-by: [Src], timespan: 10m,"
+          " condition: {field: Bytes, lt: 10}}\n");
+    /* a: one big value, then small ones: the window's average is 257.5, no alert (an average
+     * is only known when the window ends, even for gt). */
+    ev(&f, "proxy", 0, "Src=a", "Bytes=1000", NULL);
+    for (int i = 1; i <= 3; i++) ev(&f, "proxy", i, "Src=a", "Bytes=10", NULL);
+    /* b: 650 on average. */
+    ev(&f, "proxy", 0, "Src=b", "Bytes=600", NULL);
+    ev(&f, "proxy", 100, "Src=b", "Bytes=700", NULL);
+    ev(&f, "proxy", 601, "Src=b", "Bytes=1", NULL); /* the next window */
+    /* c: averages are reals. */
+    ev(&f, "proxy", 0, "Src=c", "Bytes=1", NULL);
+    ev(&f, "proxy", 1, "Src=c", "Bytes=2", NULL);
+    ev(&f, "proxy", 2, "Src=c", "Bytes=2", NULL);
+    flush(&f, 599);
+    EXPECT_NONE(&f); /* windows still open */
+    flush(&f, INFINITY);
+    EXPECT(&f, "Avg high@100 first=0 n=2 Src=b avg(Bytes)=650",
+           "Avg low@2 first=0 n=3 Src=c avg(Bytes)=1.6666666666666667",
+           "Avg low@601 first=601 n=1 Src=b avg(Bytes)=1");
+    teardown(&f);
+}
+
+static void value_percentile(void **state) {
+    (void)state;
+    fx f;
+    setup(&f, "proxy",
+          "title: High\n"
+          "correlation: {type: value_percentile, rules: [proxy], group-by: [Src], timespan: 1h,"
+          " condition: {field: Bytes, gte: 95}}\n"
+          "---\n"
+          "title: Low\n"
+          "correlation: {type: value_percentile, rules: [proxy], group-by: [Src], timespan: 1h,"
+          " condition: {field: Bytes, lte: 5}}\n");
+    /* a: forty equal values sit at the median (50); then an outlier above, one below, and the
+     * same outlier again (the window's values stay the baseline after an alert). */
+    for (int i = 0; i < 40; i++) ev(&f, "proxy", i, "Src=a", "Bytes=100", NULL);
+    ev(&f, "proxy", 40, "Src=a", "Bytes=5000", NULL);
+    ev(&f, "proxy", 41, "Src=a", "Bytes=1", NULL);
+    ev(&f, "proxy", 42, "Src=a", "Bytes=5000", NULL);
+    /* b: the baseline has expired when the outlier comes: one value is its own median. */
+    for (int i = 0; i < 40; i++) ev(&f, "proxy", i, "Src=b", "Bytes=100", NULL);
+    ev(&f, "proxy", 4000, "Src=b", "Bytes=5000", NULL);
+    flush(&f, INFINITY);
+    EXPECT(&f, "High@40 first=0 n=41 Src=a percentile(Bytes)=98.78048780487805",
+           "Low@41 first=0 n=42 Src=a percentile(Bytes)=1.1904761904761905",
+           "High@42 first=0 n=43 Src=a percentile(Bytes)=97.67441860465117");
+    teardown(&f);
+}
+
+/* The field of a metric is an alias like any other, and a list of fields is refused. */
+static void metric_aliases(void **state) {
+    (void)state;
+    fx f;
+    setup(&f, "proxy fw",
+          "title: Out\n"
+          "correlation:\n"
+          "  type: value_sum\n"
+          "  rules: [proxy, fw]\n"
+          "  group-by: [host]\n"
+          "  timespan: 1m\n"
+          "  condition: {field: bytes, gte: 100}\n"
+          "  aliases:\n"
+          "    host: {proxy: Src, fw: SourceIp}\n"
+          "    bytes: {proxy: BytesOut, fw: SentBytes}\n");
+    ev(&f, "proxy", 0, "Src=10.0.0.1", "BytesOut=60", "SentBytes=1000", NULL);
+    ev(&f, "fw", 1, "SourceIp=10.0.0.1", "SentBytes=40", "BytesOut=1000", NULL);
+    flush(&f, INFINITY);
+    EXPECT(&f, "Out@1 first=0 n=2 host=10.0.0.1 sum(bytes)=100");
+    teardown(&f);
+}
+
+/* Numbers, their text in alerts, and the ordered multiset against a plain array. */
+static void metric_helpers(void **state) {
+    (void)state;
+    static const struct {
+        const char *s;
+        int ok, isint;
+        double f;
+    } nums[] = {{"0", 1, 1, 0},
+                {"-12", 1, 1, -12},
+                {"+7", 1, 1, 7},
+                {" 42\t", 1, 1, 42},
+                {"0x1F", 1, 1, 31},
+                {"0XfFfF", 1, 1, 65535},
+                {"1.5", 1, 0, 1.5},
+                {".5", 1, 0, 0.5},
+                {"5.", 1, 0, 5},
+                {"2e3", 1, 0, 2000},
+                {"-1.25E-2", 1, 0, -0.0125},
+                {"9223372036854775807", 1, 1, 9223372036854775807.0},
+                {"9223372036854775808", 1, 0, 9223372036854775808.0},
+                {"0xffffffffffffffff", 1, 0, 18446744073709551615.0},
+                {"", 0, 0, 0},
+                {" ", 0, 0, 0},
+                {"-", 0, 0, 0},
+                {"1,5", 0, 0, 0},
+                {"1e", 0, 0, 0},
+                {"inf", 0, 0, 0},
+                {"nan", 0, 0, 0},
+                {"1e999", 0, 0, 0},
+                {"0x", 0, 0, 0},
+                {"0x1g", 0, 0, 0},
+                {"12ab", 0, 0, 0},
+                {"- 1", 0, 0, 0},
+                {"0x10000000000000000", 0, 0, 0}};
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+        va_correlate_num v;
+        int r = va_correlate_num_parse(nums[i].s, strlen(nums[i].s), &v);
+        if ((r == 0) != nums[i].ok) fail_msg("'%s': parse gave %d", nums[i].s, r);
+        if (!nums[i].ok) continue;
+        assert_int_equal(v.isint, nums[i].isint);
+        assert_true(v.f == nums[i].f);
+    }
+    static const struct {
+        double v;
+        const char *s;
+    } fmts[] = {{0, "0"},
+                {-0.0, "0"},
+                {1500, "1500"},
+                {-3, "-3"},
+                {0.1, "0.1"},
+                {2.5e20, "2.5e+20"},
+                {1.0 / 3, "0.3333333333333333"}};
+    for (size_t i = 0; i < sizeof fmts / sizeof fmts[0]; i++) {
+        char b[32];
+        va_correlate_num_fmt(fmts[i].v, b);
+        assert_string_equal(b, fmts[i].s);
+    }
+    /* Integer sums are exact however values come and go; an emptied sum is zero again. */
+    va_correlate_sum sum;
+    memset(&sum, 0, sizeof sum);
+    va_correlate_num big = {1, INT64_MAX, (double)INT64_MAX}, one = {1, 1, 1}, tenth = {0, 0, 0.1};
+    va_correlate_sum_add(&sum, &big);
+    va_correlate_sum_add(&sum, &big);
+    va_correlate_sum_add(&sum, &one);
+    va_correlate_sum_remove(&sum, &big);
+    va_correlate_sum_remove(&sum, &big);
+    assert_true(va_correlate_sum_value(&sum) == 1);
+    for (int i = 0; i < 1000; i++) va_correlate_sum_add(&sum, &tenth);
+    assert_true(fabs(va_correlate_sum_value(&sum) - 101) < 1e-9);
+    for (int i = 0; i < 1000; i++) va_correlate_sum_remove(&sum, &tenth);
+    va_correlate_sum_remove(&sum, &one);
+    assert_true(va_correlate_sum_value(&sum) == 0);
+    assert_int_equal(sum.n, 0);
+    /* Ranks against a brute-force count, through inserts and erases in a sliding order. */
+    va_correlate_ost t;
+    memset(&t, 0, sizeof t);
+    enum { N = 3000, W = 500 };
+    double *v = malloc(N * sizeof *v);
+    assert_non_null(v);
+    uint32_t s = 5;
+    for (int i = 0; i < N; i++) {
+        s = s * 1103515245u + 12345u;
+        v[i] = (double)((s >> 8) % 100);
+        assert_int_equal(va_correlate_ost_insert(&t, v[i], (uint64_t)i), 0);
+        if (i >= W) va_correlate_ost_erase(&t, v[i - W], (uint64_t)(i - W));
+        int lo = i >= W ? i - W + 1 : 0;
+        assert_int_equal(va_correlate_ost_size(&t), (uint64_t)(i - lo + 1));
+        if (i % 7) continue;
+        uint64_t below, equal, b = 0, e = 0;
+        va_correlate_ost_rank(&t, v[i], &below, &equal);
+        for (int j = lo; j <= i; j++) b += v[j] < v[i], e += v[j] == v[i];
+        assert_int_equal(below, b);
+        assert_int_equal(equal, e);
+    }
+    /* Freed nodes are reused: the array never holds more than the window. */
+    assert_true(t.used <= W + 1);
+    va_correlate_ost_free(&t);
+    free(v);
 }
 
 /* ---- aliases, generate, chaining, details ------------------------------------------------ */
@@ -678,14 +963,26 @@ static const char MIX[] =
     "---\n"
     "title: S chain closed\n"
     "correlation: {type: event_count, rules: [s_closed], group-by: [User], timespan: 100s,"
-    " condition: {neq: 1}, generate: true}\n";
+    " condition: {neq: 1}, generate: true}\n"
+    "---\n"
+    "title: S sum\n"
+    "correlation: {type: value_sum, rules: [A], group-by: [User], timespan: 30s,"
+    " condition: {field: Num, gt: 1500}}\n"
+    "---\n"
+    "title: S avg\n"
+    "correlation: {type: value_avg, rules: [B], group-by: [User], timespan: 20s,"
+    " condition: {field: Num, gte: 600}}\n"
+    "---\n"
+    "title: S pct\n"
+    "correlation: {type: value_percentile, rules: [A, B], group-by: [User], timespan: 60s,"
+    " condition: {field: Num, gte: 90}}\n";
 
 enum { NMIX = 600 };
 
 typedef struct mixev {
     const char *rule;
     double t;
-    char user[16], val[16];
+    char user[16], val[16], num[16];
 } mixev;
 
 static void mix_events(mixev *e) {
@@ -697,11 +994,12 @@ static void mix_events(mixev *e) {
         e[i].t = i * 1.5;
         snprintf(e[i].user, sizeof e[i].user, "User=u%u", (r >> 1) % 4);
         snprintf(e[i].val, sizeof e[i].val, "Val=v%u", (r >> 3) % 5);
+        snprintf(e[i].num, sizeof e[i].num, "Num=%u", (r >> 6) % 1000);
     }
 }
 
 static void mix_add(fx *f, const mixev *e) {
-    ev(f, e->rule, e->t, e->user, e->val, NULL);
+    ev(f, e->rule, e->t, e->user, e->val, e->num, NULL);
 }
 
 static void same_alerts(const fx *f, const fx *ref) {
@@ -718,11 +1016,11 @@ static void split_flush_and_replay(void **state) {
 
     /* Reference: everything, one flush.  Every correlation takes part. */
     setup(&ref, "A B", MIX);
-    assert_int_equal(ref.st.rules, 7);
+    assert_int_equal(ref.st.rules, 10);
     for (int i = 0; i < NMIX; i++) mix_add(&ref, &e[i]);
     flush(&ref, INFINITY);
-    const char *titles[] = {"S count@",   "S closed@", "S values@",      "S temporal@",
-                            "S ordered@", "S chain@",  "S chain closed@"};
+    const char *titles[] = {"S count@", "S closed@",       "S values@", "S temporal@", "S ordered@",
+                            "S chain@", "S chain closed@", "S sum@",    "S avg@",      "S pct@"};
     for (size_t k = 0; k < sizeof titles / sizeof titles[0]; k++) {
         size_t hits = 0;
         for (size_t i = 0; i < ref.nal; i++)
@@ -777,6 +1075,210 @@ static void split_flush_and_replay(void **state) {
     free(e);
 }
 
+/* ---- waiting matches spilled to disk ----------------------------------------------------- */
+
+enum { NBIG = 20000, TINY = 512 };
+
+/* NBIG matches of the MIX rules over 40 users, three to a time slot (ties in input order), in
+ * time order or shuffled. */
+static mixev *big_events(int shuffle) {
+    mixev *e = malloc(NBIG * sizeof *e);
+    assert_non_null(e);
+    uint32_t s = 777;
+    for (int i = 0; i < NBIG; i++) {
+        s = s * 1103515245u + 12345u;
+        uint32_t r = s >> 8;
+        e[i].rule = r & 1 ? "A" : "B";
+        e[i].t = (i / 3) * 0.2;
+        snprintf(e[i].user, sizeof e[i].user, "User=u%u", (r >> 1) % 40);
+        snprintf(e[i].val, sizeof e[i].val, "Val=v%u", (r >> 7) % 6);
+        snprintf(e[i].num, sizeof e[i].num, "Num=%u", (r >> 10) % 1000);
+    }
+    for (int i = NBIG - 1; shuffle && i > 0; i--) {
+        s = s * 1103515245u + 12345u;
+        int j = (int)((s >> 8) % (uint32_t)(i + 1));
+        mixev t = e[i];
+        e[i] = e[j], e[j] = t;
+    }
+    return e;
+}
+
+static int dir_entries(const char *dir) {
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int n = 0;
+    for (struct dirent *de; (de = readdir(d));)
+        n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+    closedir(d);
+    return n;
+}
+
+/* The same alerts with a tiny memory budget (dozens of runs on disk, merged in levels) as all
+ * in memory, with input out of time order and with adds and flushes interleaved. */
+static void spill_same_alerts(void **state) {
+    (void)state;
+    char dir[] = "/tmp/vaern-test-spill-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    va_correlate_opts all = {.memory = UINT64_MAX}, tiny = {.memory = TINY, .tmpdir = dir};
+    for (int shuffle = 1; shuffle >= 0; shuffle--) {
+        mixev *e = big_events(shuffle);
+        fx ref, f;
+        setup_opts(&ref, "A B", MIX, &all);
+        for (int i = 0; i < NBIG; i++) mix_add(&ref, &e[i]);
+        va_correlate_stats st;
+        va_correlate_stats_get(ref.x, &st);
+        assert_int_equal(st.spilled_runs, 0);
+        assert_true(st.memory_peak > 100 * TINY);
+        flush(&ref, INFINITY);
+        assert_true(ref.nal > 100);
+
+        setup_opts(&f, "A B", MIX, &tiny);
+        if (shuffle) {
+            for (int i = 0; i < NBIG; i++) mix_add(&f, &e[i]);
+            va_correlate_stats_get(f.x, &st);
+            assert_int_equal(st.buffered, NBIG);
+            /* Runs are unlinked as soon as they are created. */
+            assert_int_equal(dir_entries(dir), 0);
+            flush(&f, INFINITY);
+        } else {
+            double p = 20;
+            for (int i = 0; i < NBIG; i++) {
+                while (e[i].t > p) flush(&f, p), p += 20;
+                mix_add(&f, &e[i]);
+            }
+            flush(&f, INFINITY);
+        }
+        same_alerts(&f, &ref);
+        va_correlate_stats_get(f.x, &st);
+        if (shuffle) {
+            /* Every TINY bytes a run; every FANIN runs of a level one of the next. */
+            assert_true(st.spilled_runs > 3 * 16);
+            assert_true(st.spill_merges >= 3);
+        }
+        assert_true(st.spilled_runs > 0);
+        assert_true(st.spilled_bytes > 0);
+        assert_true(st.memory_peak <= TINY + 256);
+        assert_int_equal(st.spill_failed, 0);
+        assert_int_equal(st.spill_lost, 0);
+        assert_int_equal(st.buffered, 0);
+        assert_int_equal(st.late, 0);
+        assert_int_equal(f.ndiag, 0);
+        teardown(&f);
+        teardown(&ref);
+        free(e);
+    }
+    assert_int_equal(dir_entries(dir), 0);
+    assert_int_equal(rmdir(dir), 0);
+}
+
+/* A spill that cannot be written loses nothing: the matches stay in memory (reported once,
+ * counted), and a merge that fails halfway puts its inputs back. */
+static void spill_failure(void **state) {
+    (void)state;
+    mixev *e = big_events(1);
+    fx ref, f;
+    va_correlate_opts all = {.memory = UINT64_MAX};
+    setup_opts(&ref, "A B", MIX, &all);
+    for (int i = 0; i < NBIG; i++) mix_add(&ref, &e[i]);
+    flush(&ref, INFINITY);
+
+    /* No such directory: no run is ever written. */
+    va_correlate_opts bad = {.memory = TINY, .tmpdir = "/nonexistent-vaern-dir"};
+    setup_opts(&f, "A B", MIX, &bad);
+    for (int i = 0; i < NBIG; i++) mix_add(&f, &e[i]);
+    va_correlate_stats st;
+    va_correlate_stats_get(f.x, &st);
+    assert_int_equal(st.spilled_runs, 0);
+    assert_true(st.spill_failed >= 1);
+    /* After a failure the next try waits until memory has doubled: a few tries, not one per
+     * match. */
+    assert_true(st.spill_failed < 40);
+    assert_true(st.memory_peak > 100 * TINY);
+    assert_int_equal(st.buffered, NBIG);
+    assert_int_equal(f.ndiag, 1);
+    assert_int_equal(f.dcode[0], VA_EIO);
+    assert_non_null(strstr(f.dmsg[0], "/nonexistent-vaern-dir"));
+    assert_non_null(strstr(f.dmsg[0], "stay in memory"));
+    flush(&f, INFINITY);
+    same_alerts(&f, &ref);
+    teardown(&f);
+
+    /* Files may not grow past 16 KiB (as on a nearly full disk): small runs are written, the
+     * merges of bigger ones fail and are undone. */
+    char dir[] = "/tmp/vaern-test-spill-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    lim = old;
+    lim.rlim_cur = 16 * 1024;
+    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    va_correlate_opts full = {.memory = TINY, .tmpdir = dir};
+    setup_opts(&f, "A B", MIX, &full);
+    for (int i = 0; i < NBIG; i++) mix_add(&f, &e[i]);
+    flush(&f, INFINITY);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, prev);
+    va_correlate_stats_get(f.x, &st);
+    assert_true(st.spilled_runs > 16);
+    assert_true(st.spill_merges >= 1);
+    assert_true(st.spill_failed >= 1);
+    assert_int_equal(st.spill_lost, 0);
+    assert_int_equal(f.ndiag, 1);
+    assert_int_equal(f.dcode[0], VA_EIO);
+    assert_non_null(strstr(f.dmsg[0], "cannot merge spilled correlation inputs"));
+    same_alerts(&f, &ref);
+    teardown(&f);
+    assert_int_equal(rmdir(dir), 0);
+    teardown(&ref);
+    free(e);
+}
+
+/* A run file that cannot be read back (truncated behind the engine's back, through
+ * /proc/self/fd since runs are unlinked): reported as an error, its rest counted as lost, and
+ * the other runs are still evaluated. */
+static void spill_read_failure(void **state) {
+    (void)state;
+    char dir[] = "/tmp/vaern-test-spill-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    mixev *e = big_events(1);
+    fx f;
+    va_correlate_opts tiny = {.memory = TINY, .tmpdir = dir};
+    setup_opts(&f, "A B", MIX, &tiny);
+    for (int i = 0; i < 2000; i++) mix_add(&f, &e[i]);
+    va_correlate_stats st;
+    va_correlate_stats_get(f.x, &st);
+    assert_true(st.spilled_runs > 4);
+    int cut = 0;
+    DIR *d = opendir("/proc/self/fd");
+    assert_non_null(d);
+    for (struct dirent *de; (de = readdir(d)) && !cut;) {
+        char link[300], target[512];
+        snprintf(link, sizeof link, "/proc/self/fd/%s", de->d_name);
+        ssize_t n = readlink(link, target, sizeof target - 1);
+        if (n <= 0) continue;
+        target[n] = 0;
+        if (!strstr(target, "vaern-correlate-") || !strstr(target, "(deleted)")) continue;
+        int fd = atoi(de->d_name);
+        off_t size = lseek(fd, 0, SEEK_END);
+        cut = size > 64 && ftruncate(fd, size / 2) == 0;
+    }
+    closedir(d);
+    assert_true(cut);
+    flush(&f, INFINITY);
+    va_correlate_stats_get(f.x, &st);
+    assert_true(st.spill_lost > 0);
+    assert_true(st.spill_lost < 2000);
+    assert_int_equal(st.buffered, 0);
+    assert_true(f.nal > 0);
+    assert_int_equal(f.ndiag, 1);
+    assert_int_equal(f.dcode[0], VA_EIO);
+    assert_non_null(strstr(f.dmsg[0], "cannot read back spilled correlation inputs"));
+    teardown(&f);
+    free(e);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 /* ---- correlations left out --------------------------------------------------------------- */
 
 static int diag_has(const fx *f, va_err code, const char *text) {
@@ -815,7 +1317,7 @@ static void bad_correlations(void **state) {
          "---\n"
          "title: Sum\nname: sumname\n"
          "correlation: {type: value_sum, rules: [ok], group-by: [User], timespan: 1m,"
-         " condition: {field: Bytes, gt: 10}}\n"
+         " condition: {field: [Bytes, Packets], gt: 10}}\n"
          "---\n"
          "title: Uses left out\n"
          "correlation: {type: temporal, rules: [ok, sumname], group-by: [User], timespan: 1m}\n"
@@ -844,8 +1346,9 @@ static void bad_correlations(void **state) {
     assert_true(diag_has(&f, VA_EFORMAT, "cycle (through 'cyc1')"));
     assert_true(diag_has(&f, VA_EFORMAT, "cycle (through 'self')"));
     assert_true(diag_has(&f, VA_EFORMAT, "needs group-by"));
-    assert_true(diag_has(&f, VA_EUNSUPPORTED, "value_sum is not supported"));
-    assert_true(diag_has(&f, VA_EUNSUPPORTED, "'sumname', which was left out"));
+    assert_true(
+        diag_has(&f, VA_EFORMAT, "value_sum correlation takes one number field, not a list of 2"));
+    assert_true(diag_has(&f, VA_EFORMAT, "'sumname', which was left out"));
     assert_true(diag_has(&f, VA_EUNSUPPORTED, "'flt' is a filter rule"));
     assert_true(diag_has(&f, VA_EFORMAT, "needs a timespan"));
     /* Reported in load order at the rule's line. */
@@ -879,23 +1382,28 @@ static const char COUNT10[] = "title: Ten\n"
                               "correlation: {type: event_count, rules: [a], group-by: [User],"
                               " timespan: 1m, condition: {gte: 10}}\n";
 
-static void buffer_bound(void **state) {
+static void state_bound(void **state) {
     (void)state;
     fx f;
     load(&f, "a", COUNT10);
     build(&f, 5);
+    /* Waiting matches are never dropped, whatever the state bound. */
     for (int i = 0; i < 8; i++) ev(&f, "a", i, "User=alice", NULL);
     va_correlate_stats st;
     va_correlate_stats_get(f.x, &st);
-    assert_int_equal(st.dropped, 3);
-    assert_int_equal(f.ndiag, 1); /* reported once */
-    assert_int_equal(f.dcode[0], VA_ELIMIT);
+    assert_int_equal(st.state_dropped, 0);
+    assert_int_equal(st.buffered, 8);
+    assert_int_equal(f.ndiag, 0);
     flush(&f, 100);
-    /* The five buffered matches reach one group: the group and four times fill the five
-     * state entries, so the fifth time is dropped at the state bound. */
+    /* The eight reach one group: the group and four times fill the five state entries, so
+     * the other four times are dropped at the state bound, reported once, naming the
+     * correlation. */
     va_correlate_stats_get(f.x, &st);
-    assert_int_equal(st.dropped, 4);
+    assert_int_equal(st.state_dropped, 4);
+    assert_int_equal(st.buffered, 0);
     assert_int_equal(f.ndiag, 1);
+    assert_int_equal(f.dcode[0], VA_ELIMIT);
+    assert_non_null(strstr(f.dmsg[0], "correlation 'Ten'"));
     teardown(&f);
 
     /* The state bound: each group costs one entry plus one per time held. */
@@ -906,15 +1414,40 @@ static void buffer_bound(void **state) {
     ev(&f, "a", 2, "User=u3", NULL); /* u1 and u2 hold 4 entries: no room for u3 */
     flush(&f, 10);
     va_correlate_stats_get(f.x, &st);
-    assert_int_equal(st.dropped, 1);
+    assert_int_equal(st.state_dropped, 1);
     /* A full flush releases all state; the same again is fine. */
     flush(&f, INFINITY);
     ev(&f, "a", 0, "User=u1", NULL);
     ev(&f, "a", 1, "User=u2", NULL);
     flush(&f, INFINITY);
     va_correlate_stats_get(f.x, &st);
-    assert_int_equal(st.dropped, 1);
+    assert_int_equal(st.state_dropped, 1);
     assert_int_equal(f.ndiag, 1);
+    teardown(&f);
+
+    /* Each correlation that meets the bound is named once. */
+    load(&f, "a",
+         "title: One\n"
+         "correlation: {type: event_count, rules: [a], group-by: [User], timespan: 1m,"
+         " condition: {gte: 10}}\n"
+         "---\n"
+         "title: Two\n"
+         "correlation: {type: event_count, rules: [a], group-by: [Host], timespan: 1m,"
+         " condition: {gte: 10}}\n");
+    build(&f, 2);
+    for (int i = 0; i < 6; i++) {
+        char u[16], h[16];
+        snprintf(u, sizeof u, "User=u%d", i);
+        snprintf(h, sizeof h, "Host=h%d", i);
+        ev(&f, "a", i, u, h, NULL);
+    }
+    flush(&f, INFINITY);
+    va_correlate_stats_get(f.x, &st);
+    assert_int_equal(st.state_dropped, 11); /* one of twelve (match, correlation) pairs fit */
+    assert_int_equal(f.ndiag, 2);
+    /* One's first group takes both entries, so Two meets the bound first. */
+    assert_non_null(strstr(f.dmsg[0], "correlation 'Two'"));
+    assert_non_null(strstr(f.dmsg[1], "correlation 'One'"));
     teardown(&f);
 }
 
@@ -984,14 +1517,22 @@ int main(void) {
         cmocka_unit_test(value_count_distinct),
         cmocka_unit_test(temporal_any_order),
         cmocka_unit_test(temporal_ordered),
+        cmocka_unit_test(value_sum),
+        cmocka_unit_test(value_avg),
+        cmocka_unit_test(value_percentile),
+        cmocka_unit_test(metric_aliases),
+        cmocka_unit_test(metric_helpers),
         cmocka_unit_test(aliases),
         cmocka_unit_test(generate_and_standalone),
         cmocka_unit_test(chaining),
         cmocka_unit_test(chaining_closed_window),
         cmocka_unit_test(alert_details),
         cmocka_unit_test(split_flush_and_replay),
+        cmocka_unit_test(spill_same_alerts),
+        cmocka_unit_test(spill_failure),
+        cmocka_unit_test(spill_read_failure),
         cmocka_unit_test(bad_correlations),
-        cmocka_unit_test(buffer_bound),
+        cmocka_unit_test(state_bound),
         cmocka_unit_test(untimed_late_and_reset),
         cmocka_unit_test(stop_and_reentry),
     };

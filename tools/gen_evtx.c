@@ -5,6 +5,9 @@
  *   big FILE --records N       a large valid log of varied Security, Sysmon and PowerShell
  *        [--seed S]            events, streamed chunk by chunk (benchmarks)
  *   sample DIR                 small logs with a story in them, for the README demo
+ *   spray FILE --records N     N failed network logons from N distinct addresses, then a
+ *        [--burst B]           brute force: B failures from one address (correlation
+ *        [--gap-ms G]          bounds and benchmarks); records G ms apart (default 10)
  *
  * The project never ships real logs: everything a demo, benchmark or fuzzer reads comes from
  * here, reproducibly (same arguments, same bytes).
@@ -25,9 +28,12 @@ static void usage(FILE *f) {
     fputs("usage: vaern-gen-evtx fixtures DIR\n"
           "       vaern-gen-evtx big FILE --records N [--seed S]\n"
           "       vaern-gen-evtx sample DIR\n"
+          "       vaern-gen-evtx spray FILE --records N [--burst B] [--gap-ms G]\n"
           "  fixtures  write every test fixture (valid and damaged) as DIR/NAME.evtx\n"
           "  big       write a large valid EVTX file of N varied records\n"
-          "  sample    write small sample logs (Security, System, Sysmon, PowerShell) to DIR\n",
+          "  sample    write small sample logs (Security, System, Sysmon, PowerShell) to DIR\n"
+          "  spray     write N failed network logons (4625, LogonType 3) from N distinct\n"
+          "            addresses, then B (default 20) from 203.0.113.77, G ms apart (default 10)\n",
           f);
 }
 
@@ -619,6 +625,71 @@ static int cmd_big(int argc, char **argv) {
     return err ? 1 : 0;
 }
 
+/* ---- spray ---- */
+
+/* A password spray hides a brute force: every failure before the burst comes from its own
+ * address (10.0.0.0/8, then 100.64.0.0/10), so no address reaches a threshold, and the burst
+ * from one address at the end must still be found however many failures came first. */
+static int cmd_spray(int argc, char **argv) {
+    const char *path = NULL;
+    uint64_t nrec = 0, burst = 20, gap_ms = 10;
+    int have_n = 0;
+    for (int i = 0; i < argc; i++) {
+        uint64_t *dst = !strcmp(argv[i], "--records")  ? &nrec
+                        : !strcmp(argv[i], "--burst")  ? &burst
+                        : !strcmp(argv[i], "--gap-ms") ? &gap_ms
+                                                       : NULL;
+        if (dst && i + 1 < argc) {
+            if (parse_u64(argv[++i], dst)) return EXIT_USAGE;
+            have_n |= dst == &nrec;
+        } else if (argv[i][0] != '-' && !path) {
+            path = argv[i];
+        } else {
+            return EXIT_USAGE;
+        }
+    }
+    /* 2^24 + 2^22 distinct addresses; a gap beyond a day is not a spray. */
+    if (!path || !have_n || nrec > (1u << 24) + (1u << 22) || gap_ms > 86400000u) return EXIT_USAGE;
+    FILE *out = fopen(path, "wb");
+    if (!out) {
+        fprintf(stderr, "vaern-gen-evtx: %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    gen *g = calloc(1, sizeof *g);
+    if (!g) {
+        fclose(out);
+        fprintf(stderr, "vaern-gen-evtx: out of memory\n");
+        return 1;
+    }
+    g->r.s = 0x5eed5eedu;
+    g->t = vt_filetime(2024, 3, 4, 7, 30, 0, 0);
+    vt_evtx_opts o = {out, 0, -1, 1};
+    g->w = vt_evtx_new(&o);
+    int err = !g->w;
+    for (uint64_t i = 0; i < nrec + burst && !err; i++) {
+        char ip[16];
+        if (i >= nrec)
+            snprintf(ip, sizeof ip, "203.0.113.77");
+        else if (i < (1u << 24))
+            snprintf(ip, sizeof ip, "10.%u.%u.%u", (unsigned)(i >> 16 & 255),
+                     (unsigned)(i >> 8 & 255), (unsigned)(i & 255));
+        else
+            snprintf(ip, sizeof ip, "100.%u.%u.%u", (unsigned)(64 + (i >> 16 & 63)),
+                     (unsigned)(i >> 8 & 255), (unsigned)(i & 255));
+        g->t += gap_ms * 10000u; /* FILETIME counts 100 ns */
+        err = ev_logon(g, 3, below(&g->r, N(users)), 3, ip, 1) != 0;
+    }
+    if (!err) err = vt_evtx_finish(g->w, NULL, NULL) != 0;
+    if (err) fprintf(stderr, "vaern-gen-evtx: %s: cannot write the file\n", path);
+    gen_free(g);
+    free(g);
+    if (fclose(out) && !err) {
+        fprintf(stderr, "vaern-gen-evtx: %s: %s\n", path, strerror(errno));
+        err = 1;
+    }
+    return err ? 1 : 0;
+}
+
 /* ---- sample ---- */
 
 typedef int (*sample_fn)(gen *g);
@@ -782,6 +853,8 @@ int main(int argc, char **argv) {
         r = cmd_big(argc - 2, argv + 2);
     else if (argc == 3 && !strcmp(argv[1], "sample"))
         r = cmd_sample(argv[2]);
+    else if (argc >= 3 && !strcmp(argv[1], "spray"))
+        r = cmd_spray(argc - 2, argv + 2);
     else if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
         usage(stdout);
         return 0;

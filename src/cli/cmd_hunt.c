@@ -68,6 +68,7 @@ typedef struct wstate {
 } wstate;
 
 typedef struct hunt {
+    int quiet; /* -q: rules left out are not reported */
     const va_engine *engine;
     va_correlate *sx; /* correlations over the hits */
     wstate *w;        /* one per worker */
@@ -275,6 +276,17 @@ static void on_diag(void *ud, const va_diag *d) {
     va_diag_print(NULL, d);
 }
 
+/* Correlations report rules left out at compile time (unit "line": quiet hides them) and,
+ * during the hunt, bounds and spill problems (always shown and counted). */
+static void on_corr_diag(void *ud, const va_diag *d) {
+    hunt *h = ud;
+    if (d->unit && !strcmp(d->unit, "line")) { /* left out: like detection rules left out */
+        if (!h->quiet) va_diag_print(NULL, d);
+        return;
+    }
+    on_diag(h, d);
+}
+
 static void on_rule_diag(void *ud, const va_rule_diag *d) {
     (void)ud;
     if (d->line)
@@ -312,6 +324,11 @@ static void usage(FILE *f) {
           "  --no-progress      no progress bar (shown on a terminal during long runs)\n"
           "  --placeholders F   values for the `expand` modifier's %placeholders% (YAML;\n"
           "                     see config/sigma/placeholders.yml)\n"
+          "  --correlation-memory SIZE  memory for correlation inputs waiting to be\n"
+          "                     evaluated in event time; beyond, they spill to disk\n"
+          "                     (default 8M; K, M, G; unlimited)\n"
+          "  --correlation-state N  bound on correlation window state (groups, values)\n"
+          "  --tmpdir DIR       where spilled inputs go (default: $TMPDIR, else /tmp)\n"
           "  --logsources F     logsource mapping (default: the built-in copy of\n"
           "                     config/sigma/logsources.yml)\n"
           "  --strict-crc       skip EVTX chunks whose CRC32 does not match (default: read\n"
@@ -390,6 +407,7 @@ typedef struct hunt_args {
     va_out_fmt fmt;
     va_prefilter_backend pf_backend;
     const char *lspath, *outpath, *cache_dir, *phpath;
+    va_correlate_opts co; /* --correlation-memory, --correlation-state, --tmpdir */
     va_evtx_opts eo;
     int argc, first; /* the inputs are argv[first..argc) */
     char **argv;
@@ -411,7 +429,10 @@ static int parse_args(int argc, char **argv, hunt_args *o) {
         O_CACHE,
         O_NOCACHE,
         O_NOPACK,
-        O_PH
+        O_PH,
+        O_CMEM,
+        O_CSTATE,
+        O_TMPDIR
     };
     static const struct option opts[] = {{"rules", required_argument, 0, 'r'},
                                          {"format", required_argument, 0, 'f'},
@@ -433,6 +454,9 @@ static int parse_args(int argc, char **argv, hunt_args *o) {
                                          {"no-cache", no_argument, 0, O_NOCACHE},
                                          {"no-pack", no_argument, 0, O_NOPACK},
                                          {"placeholders", required_argument, 0, O_PH},
+                                         {"correlation-memory", required_argument, 0, O_CMEM},
+                                         {"correlation-state", required_argument, 0, O_CSTATE},
+                                         {"tmpdir", required_argument, 0, O_TMPDIR},
                                          {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->color = -1, o->summary = -1, o->show_prog = 1, o->min_level = -1;
@@ -526,6 +550,16 @@ static int parse_args(int argc, char **argv, hunt_args *o) {
             break;
         case O_NOPACK:
             o->no_pack = 1;
+            break;
+        case O_CMEM:
+            if (va_parse_size("--correlation-memory", optarg, &o->co.memory)) return VA_EXIT_USAGE;
+            break;
+        case O_CSTATE:
+            if (va_parse_count("--correlation-state", optarg, &o->co.max_state))
+                return VA_EXIT_USAGE;
+            break;
+        case O_TMPDIR:
+            o->co.tmpdir = optarg;
             break;
         case O_PH:
             o->phpath = optarg;
@@ -648,7 +682,8 @@ static int run(hunt *h, hunt_args *o) {
         return VA_EXIT_FATAL;
     }
     va_correlate_stats xst = {0};
-    e = va_correlate_new(&set, NULL, o->quiet ? NULL : va_diag_print, NULL, &h->sx, &xst);
+    h->quiet = o->quiet;
+    e = va_correlate_new(&set, &o->co, on_corr_diag, h, &h->sx, &xst);
     if (e) {
         fprintf(stderr, "vaern: cannot compile the correlations: %s\n", va_err_str(e));
         va_engine_free(engine);
@@ -762,6 +797,16 @@ static int run(hunt *h, hunt_args *o) {
                     (t1 - t0) / 1e9, (t2 - t1) / 1e9, (now_ns() - t2) / 1e9, est.prefiltered,
                     est.rules, est.literals, est.backend ? est.backend : "off",
                     est.cached ? " (cached)" : "", ev_n, sk_n);
+            va_correlate_stats cs;
+            va_correlate_stats_get(h->sx, &cs);
+            fprintf(stderr,
+                    "vaern: stats: correlations: %u, alerts decided %" PRIu64
+                    "; inputs: peak memory %" PRIu64 " bytes, spilled %" PRIu64 " runs (%" PRIu64
+                    " bytes, %" PRIu64 " merges), spill failures %" PRIu64 ", lost %" PRIu64
+                    "; state bound drops %" PRIu64 ", late %" PRIu64 ", untimed %" PRIu64 "\n",
+                    cs.rules, cs.alerts, cs.memory_peak, cs.spilled_runs, cs.spilled_bytes,
+                    cs.spill_merges, cs.spill_failed, cs.spill_lost, cs.state_dropped, cs.late,
+                    cs.untimed);
         }
         if (rc == VA_EXIT_OK && (missing || h->problems || rule_problems)) rc = VA_EXIT_INPUT;
         if (h->sig && rc != VA_EXIT_FATAL) {

@@ -94,6 +94,53 @@ int va_parse_threads(const char *s, int *out) {
     return 0;
 }
 
+/* Digits of s as a number, in *v; the index past them, or 0 if none or too large. */
+static size_t digits(const char *s, uint64_t *v) {
+    size_t i = 0;
+    *v = 0;
+    for (; s[i] >= '0' && s[i] <= '9'; i++) {
+        if (*v > (UINT64_MAX - 9) / 10) return 0;
+        *v = *v * 10 + (uint64_t)(s[i] - '0');
+    }
+    return i;
+}
+
+int va_parse_size(const char *opt, const char *s, uint64_t *out) {
+    if (!strcmp(s, "unlimited")) {
+        *out = UINT64_MAX;
+        return 0;
+    }
+    uint64_t v;
+    size_t i = digits(s, &v);
+    int shift = 0;
+    if (i && (s[i] == 'K' || s[i] == 'k'))
+        shift = 10, i++;
+    else if (i && (s[i] == 'M' || s[i] == 'm'))
+        shift = 20, i++;
+    else if (i && (s[i] == 'G' || s[i] == 'g'))
+        shift = 30, i++;
+    if (!i || s[i] || !v || (shift && v > (UINT64_MAX >> shift))) {
+        va_diag_printf(stderr,
+                       "vaern: %s takes a size: bytes, or a number with K, M or G, or "
+                       "unlimited (not '%s')",
+                       opt, s);
+        return -1;
+    }
+    *out = v << shift;
+    return 0;
+}
+
+int va_parse_count(const char *opt, const char *s, uint64_t *out) {
+    uint64_t v;
+    size_t i = digits(s, &v);
+    if (!i || s[i] || !v) {
+        va_diag_printf(stderr, "vaern: %s takes a whole number of at least 1 (not '%s')", opt, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
 int va_path_is_evtx(const char *path) {
     static const char *const evtx[] = {".evtx", NULL};
     return has_ext(path, evtx);

@@ -10,6 +10,7 @@
 #define VA_CLI_PATHS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 typedef struct va_paths {
@@ -30,6 +31,11 @@ int va_paths_add_args(va_paths *p, int argc, char **argv, int from, const char *
 FILE *va_paths_create(const char *path);
 /* Parse a --threads value (0..64, 0 = all cores) into *out; 0 on success, else prints why. */
 int va_parse_threads(const char *s, int *out);
+/* A size for option opt: digits with an optional K, M or G (powers of 1024), or "unlimited"
+ * (UINT64_MAX); 0 is refused.  0, or -1 with the reason printed (the caller exits 2). */
+int va_parse_size(const char *opt, const char *s, uint64_t *out);
+/* A count for option opt: digits, at least 1.  0, or -1 with the reason printed. */
+int va_parse_count(const char *opt, const char *s, uint64_t *out);
 /* 1 if path ends in ".evtx" (any case). */
 int va_path_is_evtx(const char *path);
 /* Position of the first entry equal to s, or -1. */

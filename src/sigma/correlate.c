@@ -5,13 +5,15 @@
  * Compilation turns each correlation's references into "inputs": a rule (detection or
  * correlation) whose matches some correlations consume, the list of values to copy from each
  * of its matches, and per consuming correlation ("use") where that correlation's group-by and
- * value_count fields sit in the list.  At run time a match is one malloc'd block with its
- * values copied (file names interned); matches wait in a min-heap by (time, input order) until
- * a flush replays them.  Each correlation keeps a hash table of groups, and every group has
- * exactly one entry in a global timer heap ordered by (time, arm order): the end of its window
- * (upper-bounded conditions, decided there) or the moment its sliding state has all expired
- * (freed there).  The sweep runs every timer that falls before the next match, so alerts come
- * out in one event-time order whatever the flushes look like.
+ * value_count fields sit in the list.  A match waits for a flush as a few encoded bytes
+ * (enc_match: values copied, computer, channel and file named by atom) in the spill store
+ * (correlate_spill.h: memory up to a budget, then sorted runs on disk), which hands them back in
+ * (time, input order); a flush decodes each into a malloc'd match block.  Each correlation keeps
+ * a hash table of groups, and every group has exactly one entry in a global timer heap ordered by
+ * (time, arm order): the end of its window (upper-bounded conditions, decided there) or the
+ * moment its sliding state has all expired (freed there).  The sweep runs every timer that
+ * falls before the next match, so alerts come out in one event-time order whatever the flushes
+ * look like, and whether the matches waited in memory or on disk.
  */
 #include "sigma/correlate.h"
 
@@ -20,17 +22,28 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "core/array.h"
 #include "core/buf.h"
+#include "core/hash.h"
 #include "core/vtime.h"
+#include "sigma/correlate_metric.h"
+#include "sigma/correlate_spill.h"
 
-#define SX_DEFAULT_MAX 1000000u
 /* temporal_ordered keeps npos * npos chain starts per group; 32 positions = 8 KiB. */
 #define SX_MAX_ORDERED 32u
 #define SX_NONE        INT64_MIN
 #define SX_NOIN        UINT32_MAX
 
 /* Data problems reported once per va_correlate (bits of va_correlate.reported). */
-enum { REP_DROP = 1, REP_LATE = 2, REP_UNTIMED = 4 };
+enum { REP_LATE = 1, REP_UNTIMED = 2, REP_DAMAGED = 4, REP_NONNUM = 8 };
+
+/* Computer, channel and file names are stored once (atoms) while few; past these bounds (logs
+ * of many hosts) each waiting match carries its own copy, so the table stays bounded. */
+#define SX_MAX_ATOMS 65536u
+/* A value_count group indexes its distinct values by hash beyond this many; below, a scan of
+ * the array is as fast and saves the table (most groups hold a few values). */
+#define SX_VAL_INDEX      8u
+#define SX_MAX_ATOM_BYTES (4u << 20)
 
 /* ---- small helpers ----------------------------------------------------------------------- */
 
@@ -47,22 +60,12 @@ static int live(int64_t t, int64_t lo) {
     return t != SX_NONE && t >= lo;
 }
 
-static uint64_t hash_bytes(const void *p, size_t n) {
-    const unsigned char *s = p;
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 0x100000001b3ull;
-    return h ^ (h >> 32);
-}
-
 static uint64_t hash_ptr(const void *p) {
-    uint64_t v = (uint64_t)(uintptr_t)p * 0x9E3779B97F4A7C15ull;
-    return v ^ (v >> 29);
+    return va_hash_u64(0, (uint64_t)(uintptr_t)p);
 }
 
-static uint32_t pow2_at_least(uint64_t n) {
-    uint32_t c = 16;
-    while (c < n && c < (1u << 31)) c *= 2;
-    return c;
+static uint64_t hash_str(const char *s) {
+    return va_hash_mem(s, strlen(s), 0);
 }
 
 static int level_rank(const char *l) {
@@ -83,6 +86,10 @@ static void report(va_diag_fn diag, void *ud, const va_rule *r, va_err code, con
     diag(ud, &d);
 }
 
+static int is_metric(va_rule_ctype t) {
+    return t == VA_RULE_VALUE_SUM || t == VA_RULE_VALUE_AVG || t == VA_RULE_VALUE_PERCENTILE;
+}
+
 /* ---- compiled model ---------------------------------------------------------------------- */
 
 /* A value copied from a match; has = 0 when the field was absent or null. */
@@ -92,11 +99,10 @@ typedef struct sx_str {
     uint8_t has;
 } sx_str;
 
-/* One match waiting or held by a closed window; refcounted because several closed windows of
- * different correlations may keep the same match as their latest event. */
+/* One match being delivered or held by a closed window; refcounted because several closed windows
+ * of different correlations may keep the same match as their latest event. */
 typedef struct sx_match {
     int64_t t;
-    uint64_t seq;
     uint32_t input, refs;
     int64_t event_id;
     uint64_t record_id;
@@ -107,15 +113,33 @@ typedef struct sx_match {
 
 /* A distinct value (or tuple) of a value_count group, listed oldest last-seen first. */
 typedef struct sx_val {
-    struct sx_val *hnext, *prev, *next;
+    struct sx_val *prev, *next;
     uint64_t hash;
     int64_t last;
+    uint32_t slot; /* index in its group's vals */
     uint32_t len;
     char b[];
 } sx_val;
 
 typedef struct sx_corr sx_corr;
 typedef struct sx_group sx_group;
+
+/* A number in a sliding metric window. */
+typedef struct sx_nent {
+    int64_t t;
+    uint64_t id;
+    va_correlate_num v;
+} sx_nent;
+
+/* The state of a metric group, apart so that other groups do not carry it. */
+typedef struct sx_metric {
+    va_correlate_sum sum; /* the values in the window */
+    sx_nent *nring;       /* sliding: the values in the window, oldest first */
+    size_t nrcap;
+    uint32_t nrhead, nrlen;
+    va_correlate_ost ost; /* percentile: the window's values, ordered */
+    uint64_t nid;         /* percentile: the next value's id */
+} sx_metric;
 
 /* Timers carry their key inline so sifting never touches group memory (a heap of many
  * groups is otherwise one cache miss per level). */
@@ -126,9 +150,9 @@ typedef struct sx_timer {
 } sx_timer;
 
 struct sx_group {
-    struct sx_group *hnext;
     sx_corr *c;
     uint64_t hash;
+    uint32_t slot;    /* index in its correlation's groups while in the table */
     int64_t deadline; /* its timer; for a closed window, the window's end */
     int64_t until;    /* sliding: when all state has expired (the timer catches up lazily) */
     int dead;         /* fired: out of the table, state released, waiting for its timer */
@@ -137,11 +161,15 @@ struct sx_group {
     uint64_t cost;    /* state entries charged to the bound */
     sx_match *last;   /* closed windows: latest event, for the alert */
     int64_t *ring;    /* sliding event_count: times in the window, oldest first */
-    uint32_t rhead, rlen, rcap;
-    sx_val **vtab; /* value_count */
-    uint32_t vcap, nv;
+    size_t rcap;
+    uint32_t rhead, rlen;
+    sx_val **vals; /* value_count: distinct values, indexed by vh */
+    size_t vcap;
+    uint32_t nv;
+    va_hash vh;
     sx_val *oldest, *newest;
-    int64_t *tl; /* temporal: last time per distinct rule; ordered: chain starts */
+    int64_t *tl;          /* temporal: last time per distinct rule; ordered: chain starts */
+    struct sx_metric *mx; /* value_sum, value_avg, value_percentile */
     uint32_t keylen;
     char key[]; /* encoded group-by values (see encode) */
 };
@@ -153,17 +181,20 @@ typedef struct sx_use {
     uint32_t *vslot; /* per value_count field */
     uint32_t rix;    /* distinct-rule index (temporal) */
     uint32_t *pos;   /* positions in the correlation's rules, ascending */
-    uint32_t npos, cappos;
+    uint32_t npos;
+    size_t cappos;
 } sx_use;
 
 typedef struct sx_input {
     const va_rule *rule;
     uint32_t corr;       /* the correlation producing it, or SX_NOIN for a detection rule */
     const char **fields; /* values copied from each match */
-    uint32_t nfields, capf;
+    uint32_t nfields;
+    size_t capf;
     int32_t *cmap; /* chained: fields[i] -> producer's group-by index, -1 if none */
     sx_use *uses;
-    uint32_t nuses, capu;
+    uint32_t nuses;
+    size_t capu;
     int standalone;
 } sx_input;
 
@@ -171,15 +202,19 @@ struct sx_corr {
     const va_rule *rule;
     const va_rule_correlation *k;
     va_rule_ctype type;
-    int closed;   /* an upper bound in the condition: decided when the window ends */
-    int64_t span; /* ns */
+    int closed; /* decided when the window ends: an upper bound in the condition, or value_avg */
+    int metric; /* value_sum, value_avg or value_percentile: one number field */
+    const char *mname; /* the metric's name in alerts, e.g. "sum(Bytes)" */
+    int64_t span;      /* ns */
     uint32_t ngroup, nvf, nrules, npos, tlen;
     uint64_t need_all; /* temporal without condition: every rule (or position) */
     const char *level;
     int emit;
-    uint32_t input; /* as a producer for chaining, or SX_NOIN */
-    sx_group **tab;
-    size_t tcap, ng;
+    uint32_t input;     /* as a producer for chaining, or SX_NOIN */
+    int state_reported; /* the state bound was reported for this correlation */
+    sx_group **groups;  /* open groups, indexed by gh */
+    size_t gcap, ng;
+    va_hash gh;
 };
 
 struct va_correlate {
@@ -188,17 +223,17 @@ struct va_correlate {
     uint32_t nc;
     sx_input *in;
     uint32_t nin;
-    const void **pk; /* rule -> input index (open addressing) */
-    uint32_t *pv, pcap;
-    uint64_t max;
+    va_hash inh; /* rule -> input index */
+    uint64_t max_state;
     va_diag_fn diag;
     void *dud;
     va_correlate_stats st;
     unsigned reported;
-    /* matches waiting for a flush: min-heap by (t, seq) */
-    sx_match **mh;
-    size_t nmh, capmh;
+    /* matches waiting for a flush, encoded (see enc_match), in memory or spilled */
+    va_correlate_spill *sp;
+    va_buf enc;
     uint64_t seq;
+    uint64_t damaged; /* waiting matches read back damaged: lost (reported) */
     /* no match at or before this time may still be added (windows up to it are closed) */
     int64_t horizon;
     /* group timers: min-heap by (at, seq) */
@@ -209,100 +244,59 @@ struct va_correlate {
     /* chained matches to deliver, in order */
     sx_match **q;
     size_t qhead, nq, capq;
-    /* interned file names */
-    char **files;
-    uint32_t fcap, nfiles;
-    const char *lastfile;
+    /* computer, channel and file names of waiting matches */
+    char **atoms;
+    size_t acap;
+    uint32_t natoms;
+    uint64_t atom_bytes;
+    va_hash ah;
+    uint32_t last_atom[3]; /* per kind, the last atom used + 1 (0: none) */
     /* scratch sized at compile time */
     sx_str *tmpv;
     va_kv *kv;
     va_buf key, val;
+    va_correlate_num num; /* a metric's value of the match being delivered */
+    char mbuf[32];        /* a metric's value in an alert */
     /* during a flush */
     va_correlate_alert_fn fn;
     void *fud;
     int in_flush, stop;
 };
 
-/* ---- compile-time maps ------------------------------------------------------------------- */
+static uint32_t input_of(const va_correlate *x, const void *r);
 
-typedef struct smap {
-    const char **k;
-    const va_rule **v;
-    uint32_t cap;
-} smap;
+/* ---- compile-time indexes -------------------------------------------------------------- */
 
-static int smap_init(va_arena *a, smap *m, uint32_t n) {
-    m->cap = pow2_at_least(2ull * n + 2);
-    m->k = va_arena_alloc(a, m->cap * sizeof *m->k);
-    m->v = va_arena_alloc(a, m->cap * sizeof *m->v);
-    if (!m->k || !m->v) return -1;
-    memset(m->k, 0, m->cap * sizeof *m->k);
-    return 0;
-}
+/* Rules by id and by name over the rule array: the first rule loaded with a key wins, so
+ * references resolve to it. */
+typedef struct ruleidx {
+    const va_rule **rv;
+    va_hash ids, names;
+} ruleidx;
 
-/* First definition wins, so references resolve to the first rule loaded with that id/name. */
-static void smap_put(smap *m, const char *k, const va_rule *v) {
-    uint32_t i = (uint32_t)hash_bytes(k, strlen(k)) & (m->cap - 1);
-    while (m->k[i]) {
-        if (!strcmp(m->k[i], k)) return;
-        i = (i + 1) & (m->cap - 1);
-    }
-    m->k[i] = k, m->v[i] = v;
-}
-
-static const va_rule *smap_get(const smap *m, const char *k) {
-    uint32_t i = (uint32_t)hash_bytes(k, strlen(k)) & (m->cap - 1);
-    while (m->k[i]) {
-        if (!strcmp(m->k[i], k)) return m->v[i];
-        i = (i + 1) & (m->cap - 1);
+static const va_rule *ruleidx_get(const ruleidx *ix, int by_name, const char *k) {
+    const va_hash *h = by_name ? &ix->names : &ix->ids;
+    va_hash_iter it;
+    for (uint32_t i = va_hash_first(h, hash_str(k), &it); i != VA_HASH_END;
+         i = va_hash_next(h, &it)) {
+        const char *rk = by_name ? ix->rv[i]->name : ix->rv[i]->id;
+        if (!strcmp(rk, k)) return ix->rv[i];
     }
     return NULL;
 }
 
-typedef struct pmap {
-    const void **k;
-    uint32_t *v, cap;
-} pmap;
-
-static int pmap_init(va_arena *a, pmap *m, uint64_t n) {
-    m->cap = pow2_at_least(2 * n + 2);
-    m->k = va_arena_alloc(a, m->cap * sizeof *m->k);
-    m->v = va_arena_alloc(a, m->cap * sizeof *m->v);
-    if (!m->k || !m->v) return -1;
-    memset(m->k, 0, m->cap * sizeof *m->k);
-    return 0;
+static int ruleidx_put(ruleidx *ix, int by_name, const char *k, uint32_t i) {
+    if (!k || ruleidx_get(ix, by_name, k)) return 0;
+    return va_hash_insert(by_name ? &ix->names : &ix->ids, hash_str(k), i);
 }
 
-static void pmap_put(pmap *m, const void *k, uint32_t v) {
-    uint32_t i = (uint32_t)hash_ptr(k) & (m->cap - 1);
-    while (m->k[i] && m->k[i] != k) i = (i + 1) & (m->cap - 1);
-    m->k[i] = k, m->v[i] = v;
-}
-
-static uint32_t pmap_get(const pmap *m, const void *k) {
-    if (!m->cap) return SX_NOIN;
-    uint32_t i = (uint32_t)hash_ptr(k) & (m->cap - 1);
-    while (m->k[i]) {
-        if (m->k[i] == k) return m->v[i];
-        i = (i + 1) & (m->cap - 1);
-    }
-    return SX_NOIN;
-}
-
-/* Grow an arena array to hold n + 1 items (compile time only, so old copies are just left). */
-static void *agrow(va_arena *a, void *p, uint32_t n, uint32_t *cap, size_t sz) {
-    if (n < *cap) return p;
-    uint32_t nc = *cap ? *cap * 2 : 4;
-    void *q = va_arena_alloc(a, nc * sz);
-    if (!q) return NULL;
-    if (n) memcpy(q, p, n * sz);
-    *cap = nc;
-    return q;
-}
+/* Correlation rule -> its cinfo index, for references between correlations. */
+typedef struct cinfo cinfo;
+static uint32_t cinfo_of(const va_hash *h, const cinfo *ci, const va_rule *r);
 
 /* ---- compilation ------------------------------------------------------------------------- */
 
-typedef struct cinfo {
+struct cinfo {
     const va_rule *rule;
     const va_rule **refs; /* resolved references, NULL where unknown */
     va_err code;          /* why it is left out; VA_OK if it is not */
@@ -311,17 +305,25 @@ typedef struct cinfo {
     int state;       /* 0 pending, 1 compiled, 2 left out */
     const char *level;
     uint32_t cix;
-} cinfo;
+};
 
-static void check_local(cinfo *ci, const smap *ids, const smap *names) {
+static uint32_t cinfo_of(const va_hash *h, const cinfo *ci, const va_rule *r) {
+    va_hash_iter it;
+    for (uint32_t i = va_hash_first(h, hash_ptr(r), &it); i != VA_HASH_END;
+         i = va_hash_next(h, &it))
+        if (ci[i].rule == r) return i;
+    return SX_NOIN;
+}
+
+static void check_local(cinfo *ci, const ruleidx *ix) {
     const va_rule *r = ci->rule;
     const va_rule_correlation *k = &r->corr;
     for (uint32_t p = 0; p < k->rules.n; p++) {
-        const va_rule *t = smap_get(ids, k->rules.v[p]);
-        ci->refs[p] = t ? t : smap_get(names, k->rules.v[p]);
+        const va_rule *t = ruleidx_get(ix, 0, k->rules.v[p]);
+        ci->refs[p] = t ? t : ruleidx_get(ix, 1, k->rules.v[p]);
     }
 #define FAILV(c, ...) (ci->code = (c), snprintf(ci->why, sizeof ci->why, __VA_ARGS__))
-    if (k->type < VA_RULE_EVENT_COUNT || k->type > VA_RULE_TEMPORAL_ORDERED) {
+    if (k->type < VA_RULE_EVENT_COUNT || k->type > VA_RULE_VALUE_PERCENTILE) {
         FAILV(VA_EUNSUPPORTED, "correlation type %s is not supported", va_rule_ctype_name(k->type));
         return;
     }
@@ -333,12 +335,19 @@ static void check_local(cinfo *ci, const smap *ids, const smap *names) {
         FAILV(VA_EFORMAT, "%s correlation needs group-by", va_rule_ctype_name(k->type));
         return;
     }
-    if ((k->type == VA_RULE_EVENT_COUNT || k->type == VA_RULE_VALUE_COUNT) && !k->ncmps) {
+    int counted = k->type != VA_RULE_TEMPORAL && k->type != VA_RULE_TEMPORAL_ORDERED;
+    if (counted && !k->ncmps) {
         FAILV(VA_EFORMAT, "%s correlation needs a condition", va_rule_ctype_name(k->type));
         return;
     }
-    if (k->type == VA_RULE_VALUE_COUNT && !k->fields.n) {
-        FAILV(VA_EFORMAT, "value_count correlation needs 'field' in its condition");
+    if (counted && k->type != VA_RULE_EVENT_COUNT && !k->fields.n) {
+        FAILV(VA_EFORMAT, "%s correlation needs 'field' in its condition",
+              va_rule_ctype_name(k->type));
+        return;
+    }
+    if (is_metric(k->type) && k->fields.n > 1) {
+        FAILV(VA_EFORMAT, "%s correlation takes one number field, not a list of %u",
+              va_rule_ctype_name(k->type), k->fields.n);
         return;
     }
     if (!k->rules.n) {
@@ -386,23 +395,28 @@ static const char *alias_field(const va_rule_correlation *k, const char *name, c
     return name;
 }
 
-static int input_field(va_arena *a, sx_input *in, const char *name, uint32_t *slot) {
+static int input_field(sx_input *in, const char *name, uint32_t *slot) {
     for (uint32_t i = 0; i < in->nfields; i++) {
         if (!strcmp(in->fields[i], name)) {
             *slot = i;
             return 0;
         }
     }
-    if (!(in->fields = agrow(a, (void *)in->fields, in->nfields, &in->capf, sizeof *in->fields)))
-        return -1;
+    if (VA_ARRAY_GROW(in->fields, in->capf, (size_t)in->nfields + 1)) return -1;
     *slot = in->nfields;
     in->fields[in->nfields++] = name;
     return 0;
 }
 
+/* Compile-time tables, freed by the caller of compile whatever happened. */
+typedef struct cctx {
+    ruleidx ix;
+    va_hash cidx; /* correlation rule -> cinfo index */
+} cctx;
+
 /* Resolve and check every correlation, drop the ones that cannot run (with the reason), and
  * build inputs and uses for the rest. */
-static va_err compile(va_correlate *x, const va_rule_set *set, va_arena *tmp) {
+static va_err compile(va_correlate *x, const va_rule_set *set, va_arena *tmp, cctx *cc) {
     va_arena *A = &x->arena;
     uint32_t nr = 0, ncorr = 0;
     for (const va_rule *r = set ? set->head : NULL; r; r = r->next) {
@@ -410,13 +424,15 @@ static va_err compile(va_correlate *x, const va_rule_set *set, va_arena *tmp) {
         ncorr += r->kind == VA_RULE_KIND_CORRELATION;
     }
     if (!ncorr) return VA_OK;
-    smap ids, names;
-    pmap cidx;
-    if (smap_init(tmp, &ids, nr) || smap_init(tmp, &names, nr) || pmap_init(tmp, &cidx, ncorr))
+    ruleidx *ix = &cc->ix;
+    va_hash *cidx = &cc->cidx;
+    if (!(ix->rv = va_arena_alloc(tmp, nr * sizeof *ix->rv)) || va_hash_reserve(&ix->ids, nr) ||
+        va_hash_reserve(&ix->names, nr) || va_hash_reserve(cidx, ncorr))
         return VA_ENOMEM;
-    for (const va_rule *r = set->head; r; r = r->next) {
-        if (r->id) smap_put(&ids, r->id, r);
-        if (r->name) smap_put(&names, r->name, r);
+    uint32_t ri = 0;
+    for (const va_rule *r = set->head; r; r = r->next, ri++) {
+        ix->rv[ri] = r;
+        if (ruleidx_put(ix, 0, r->id, ri) || ruleidx_put(ix, 1, r->name, ri)) return VA_ENOMEM;
     }
     cinfo *ci = va_arena_alloc(tmp, ncorr * sizeof *ci);
     uint32_t *queue = va_arena_alloc(tmp, ncorr * sizeof *queue);
@@ -430,17 +446,17 @@ static va_err compile(va_correlate *x, const va_rule_set *set, va_arena *tmp) {
         if (r->kind != VA_RULE_KIND_CORRELATION) continue;
         ci[n].rule = r;
         ci[n].refs = va_arena_alloc(tmp, (r->corr.rules.n + 1) * sizeof *ci[n].refs);
-        if (!ci[n].refs) return VA_ENOMEM;
-        pmap_put(&cidx, r, n++);
+        if (!ci[n].refs || va_hash_insert(cidx, hash_ptr(r), n)) return VA_ENOMEM;
+        n++;
     }
     /* Edges to referenced correlations, reversed (CSR), for Kahn's algorithm: a correlation is
      * decided once every correlation it references is, and what is never decided is on or
      * behind a cycle.  No recursion, so a long chain cannot exhaust the stack. */
     for (uint32_t i = 0; i < ncorr; i++) {
-        check_local(&ci[i], &ids, &names);
+        check_local(&ci[i], ix);
         const va_rule_correlation *k = &ci[i].rule->corr;
         for (uint32_t p = 0; p < k->rules.n; p++) {
-            uint32_t j = ci[i].refs[p] ? pmap_get(&cidx, ci[i].refs[p]) : SX_NOIN;
+            uint32_t j = ci[i].refs[p] ? cinfo_of(cidx, ci, ci[i].refs[p]) : SX_NOIN;
             if (j == SX_NOIN) continue;
             ci[i].outdeg++;
             rstart[j + 1]++;
@@ -455,7 +471,7 @@ static va_err compile(va_correlate *x, const va_rule_set *set, va_arena *tmp) {
     for (uint32_t i = 0; i < ncorr; i++) {
         const va_rule_correlation *k = &ci[i].rule->corr;
         for (uint32_t p = 0; p < k->rules.n; p++) {
-            uint32_t j = ci[i].refs[p] ? pmap_get(&cidx, ci[i].refs[p]) : SX_NOIN;
+            uint32_t j = ci[i].refs[p] ? cinfo_of(cidx, ci, ci[i].refs[p]) : SX_NOIN;
             if (j != SX_NOIN) rev[fill[j]++] = i;
         }
     }
@@ -470,7 +486,7 @@ static va_err compile(va_correlate *x, const va_rule_set *set, va_arena *tmp) {
         int best = -1;
         for (uint32_t p = 0; c->state == 1 && p < k->rules.n; p++) {
             const va_rule *t = c->refs[p];
-            uint32_t j = pmap_get(&cidx, t);
+            uint32_t j = cinfo_of(cidx, ci, t);
             const char *lv = t->level;
             if (j != SX_NOIN) {
                 if (ci[j].state == 2) {
@@ -495,7 +511,7 @@ static va_err compile(va_correlate *x, const va_rule_set *set, va_arena *tmp) {
         const va_rule_correlation *k = &ci[i].rule->corr;
         const char *via = "?";
         for (uint32_t p = 0; p < k->rules.n; p++) {
-            uint32_t j = pmap_get(&cidx, ci[i].refs[p]);
+            uint32_t j = ci[i].refs[p] ? cinfo_of(cidx, ci, ci[i].refs[p]) : SX_NOIN;
             if (j != SX_NOIN && ci[j].outdeg) { /* still pending: on or behind the cycle */
                 via = label(ci[j].rule);
                 break;
@@ -521,10 +537,9 @@ static va_err compile(va_correlate *x, const va_rule_set *set, va_arena *tmp) {
 
     x->c = va_arena_alloc(A, nok * sizeof *x->c);
     x->in = va_arena_alloc(A, nrefs * sizeof *x->in);
-    pmap pm;
-    if (!x->c || !x->in || pmap_init(A, &pm, nrefs)) return VA_ENOMEM;
+    if (!x->c || !x->in || nrefs > UINT32_MAX || va_hash_reserve(&x->inh, (uint32_t)nrefs))
+        return VA_ENOMEM;
     memset(x->c, 0, nok * sizeof *x->c);
-    x->pk = pm.k, x->pv = pm.v, x->pcap = pm.cap;
     for (uint32_t i = 0; i < ncorr; i++) {
         if (ci[i].state != 1) continue;
         sx_corr *c = &x->c[x->nc++];
@@ -535,29 +550,43 @@ static va_err compile(va_correlate *x, const va_rule_set *set, va_arena *tmp) {
         c->span = k->timespan_s > INT64_MAX / 1000000000 ? INT64_MAX : k->timespan_s * 1000000000;
         for (uint32_t j = 0; j < k->ncmps; j++)
             if (k->cmps[j].op != VA_RULE_GT && k->cmps[j].op != VA_RULE_GTE) c->closed = 1;
+        /* An average can fall as well as rise with each value: known only when its window
+         * ends.  A percentile rank belongs to the match: known when it arrives. */
+        if (k->type == VA_RULE_VALUE_AVG) c->closed = 1;
+        if (k->type == VA_RULE_VALUE_PERCENTILE) c->closed = 0;
+        c->metric = is_metric(k->type);
+        if (c->metric) {
+            static const char *const fn[] = {"sum", "avg", "percentile"};
+            const char *f = k->fields.v[0], *nm = fn[k->type - VA_RULE_VALUE_SUM];
+            size_t len = strlen(nm) + strlen(f) + 3;
+            char *name = va_arena_alloc(A, len);
+            if (!name) return VA_ENOMEM;
+            snprintf(name, len, "%s(%s)", nm, f);
+            c->mname = name;
+        }
         c->ngroup = k->group_by.n;
-        c->nvf = k->type == VA_RULE_VALUE_COUNT ? k->fields.n : 0;
+        c->nvf = k->type == VA_RULE_VALUE_COUNT || c->metric ? k->fields.n : 0;
         c->npos = k->rules.n;
         c->level = ci[i].level;
         c->input = SX_NOIN;
         for (uint32_t p = 0; p < k->rules.n; p++) {
             const va_rule *t = ci[i].refs[p];
-            uint32_t ii = pmap_get(&pm, t);
+            uint32_t ii = input_of(x, t);
             if (ii == SX_NOIN) {
-                ii = x->nin++;
+                ii = x->nin;
                 sx_input *in = &x->in[ii];
                 memset(in, 0, sizeof *in);
                 in->rule = t;
-                uint32_t j = pmap_get(&cidx, t);
+                uint32_t j = cinfo_of(cidx, ci, t);
                 in->corr = j == SX_NOIN ? SX_NOIN : ci[j].cix;
-                pmap_put(&pm, t, ii);
+                if (va_hash_insert(&x->inh, hash_ptr(t), ii)) return VA_ENOMEM;
+                x->nin++;
             }
             sx_input *in = &x->in[ii];
             uint32_t u = 0;
             while (u < in->nuses && in->uses[u].corr != x->nc - 1) u++;
             if (u == in->nuses) {
-                if (!(in->uses = agrow(A, in->uses, in->nuses, &in->capu, sizeof *in->uses)))
-                    return VA_ENOMEM;
+                if (VA_ARRAY_GROW(in->uses, in->capu, (size_t)in->nuses + 1)) return VA_ENOMEM;
                 sx_use *us = &in->uses[in->nuses++];
                 memset(us, 0, sizeof *us);
                 us->corr = x->nc - 1;
@@ -566,15 +595,14 @@ static va_err compile(va_correlate *x, const va_rule_set *set, va_arena *tmp) {
                 us->vslot = va_arena_alloc(A, (c->nvf + 1) * sizeof *us->vslot);
                 if (!us->gslot || !us->vslot) return VA_ENOMEM;
                 for (uint32_t g = 0; g < c->ngroup; g++)
-                    if (input_field(A, in, alias_field(k, k->group_by.v[g], t), &us->gslot[g]))
+                    if (input_field(in, alias_field(k, k->group_by.v[g], t), &us->gslot[g]))
                         return VA_ENOMEM;
                 for (uint32_t v = 0; v < c->nvf; v++)
-                    if (input_field(A, in, alias_field(k, k->fields.v[v], t), &us->vslot[v]))
+                    if (input_field(in, alias_field(k, k->fields.v[v], t), &us->vslot[v]))
                         return VA_ENOMEM;
             }
             sx_use *us = &in->uses[u];
-            if (!(us->pos = agrow(A, us->pos, us->npos, &us->cappos, sizeof *us->pos)))
-                return VA_ENOMEM;
+            if (VA_ARRAY_GROW(us->pos, us->cappos, (size_t)us->npos + 1)) return VA_ENOMEM;
             us->pos[us->npos++] = p;
         }
         if (c->type == VA_RULE_TEMPORAL) c->tlen = c->nrules;
@@ -607,7 +635,7 @@ static va_err compile(va_correlate *x, const va_rule_set *set, va_arena *tmp) {
         if (c->ngroup > maxg) maxg = c->ngroup;
     }
     x->tmpv = va_arena_alloc(A, maxf * sizeof *x->tmpv);
-    x->kv = va_arena_alloc(A, maxg * sizeof *x->kv);
+    x->kv = va_arena_alloc(A, (maxg + 1) * sizeof *x->kv); /* + a metric's value */
     if (!x->tmpv || !x->kv) return VA_ENOMEM;
     return VA_OK;
 }
@@ -621,12 +649,27 @@ va_err va_correlate_new(const va_rule_set *set, const va_correlate_opts *o, va_d
     va_arena_init(&x->arena, 0);
     va_buf_init(&x->key);
     va_buf_init(&x->val);
-    x->max = o && o->max_buffered ? o->max_buffered : SX_DEFAULT_MAX;
+    va_buf_init(&x->enc);
+    x->max_state = o && o->max_state ? o->max_state : VA_CORRELATE_DEFAULT_MAX_STATE;
     x->diag = diag, x->dud = ud;
     x->horizon = INT64_MIN;
+    uint64_t mem = o && o->memory ? o->memory : VA_CORRELATE_DEFAULT_MEMORY;
+    if (va_correlate_spill_new(mem == UINT64_MAX ? 0 : mem, o ? o->tmpdir : NULL, diag, ud,
+                               &x->sp)) {
+        va_correlate_free(x);
+        return VA_ENOMEM;
+    }
     va_arena tmp;
     va_arena_init(&tmp, 0);
-    va_err err = compile(x, set, &tmp);
+    cctx cc;
+    memset(&cc, 0, sizeof cc);
+    va_hash_init(&cc.ix.ids);
+    va_hash_init(&cc.ix.names);
+    va_hash_init(&cc.cidx);
+    va_err err = compile(x, set, &tmp, &cc);
+    va_hash_free(&cc.ix.ids);
+    va_hash_free(&cc.ix.names);
+    va_hash_free(&cc.cidx);
     va_arena_free(&tmp);
     if (err) {
         va_correlate_free(x);
@@ -638,8 +681,11 @@ va_err va_correlate_new(const va_rule_set *set, const va_correlate_opts *o, va_d
 }
 
 static uint32_t input_of(const va_correlate *x, const void *r) {
-    pmap m = {x->pk, x->pv, x->pcap};
-    return pmap_get(&m, r);
+    va_hash_iter it;
+    for (uint32_t i = va_hash_first(&x->inh, hash_ptr(r), &it); i != VA_HASH_END;
+         i = va_hash_next(&x->inh, &it))
+        if (x->in[i].rule == r) return i;
+    return SX_NOIN;
 }
 
 int va_correlate_referenced(const va_correlate *x, const va_rule *r) {
@@ -653,18 +699,33 @@ int va_correlate_standalone(const va_correlate *x, const va_rule *r) {
 
 void va_correlate_stats_get(const va_correlate *x, va_correlate_stats *st) {
     *st = x->st;
+    va_correlate_spill_stats ss;
+    va_correlate_spill_stats_get(x->sp, &ss);
+    st->buffered = ss.pending;
+    st->memory_peak = ss.memory_peak;
+    st->spilled_runs = ss.runs;
+    st->spilled_bytes = ss.bytes;
+    st->spill_merges = ss.merges;
+    st->spill_failed = ss.failed;
+    st->spill_lost = ss.lost + x->damaged;
 }
 
 /* ---- matches ----------------------------------------------------------------------------- */
 
-static sx_match *match_new(uint32_t input, int64_t t, const sx_str *v, uint32_t nv,
-                           const char *computer, const char *channel, int64_t event_id,
-                           uint64_t record_id, const char *file) {
+static sx_str txt(const char *s) {
+    return s ? (sx_str){s, (uint32_t)strlen(s), 1} : (sx_str){NULL, 0, 0};
+}
+
+/* A match block: values, then computer, channel and file (absent: has = 0), all copied. */
+static sx_match *match_new(uint32_t input, int64_t t, const sx_str *v, uint32_t nv, sx_str computer,
+                           sx_str channel, sx_str file, int64_t event_id, uint64_t record_id) {
     size_t bytes = 0;
     for (uint32_t i = 0; i < nv; i++)
         if (v[i].has) bytes += (size_t)v[i].len + 1;
-    size_t cl = computer ? strlen(computer) + 1 : 0, hl = channel ? strlen(channel) + 1 : 0;
-    sx_match *m = malloc(sizeof *m + nv * sizeof(sx_str) + bytes + cl + hl);
+    const sx_str *tx[3] = {&computer, &channel, &file};
+    for (int k = 0; k < 3; k++)
+        if (tx[k]->has) bytes += (size_t)tx[k]->len + 1;
+    sx_match *m = malloc(sizeof *m + nv * sizeof(sx_str) + bytes);
     if (!m) return NULL;
     char *p = (char *)(m->v + nv);
     for (uint32_t i = 0; i < nv; i++) {
@@ -677,11 +738,17 @@ static sx_match *match_new(uint32_t input, int64_t t, const sx_str *v, uint32_t 
         m->v[i] = (sx_str){p, v[i].len, 1};
         p += v[i].len + 1;
     }
-    m->computer = computer ? memcpy(p, computer, cl) : NULL;
-    p += cl;
-    m->channel = channel ? memcpy(p, channel, hl) : NULL;
-    m->t = t, m->seq = 0, m->input = input, m->refs = 1, m->nv = nv;
-    m->event_id = event_id, m->record_id = record_id, m->file = file;
+    const char *out[3] = {NULL, NULL, NULL};
+    for (int k = 0; k < 3; k++) {
+        if (!tx[k]->has) continue;
+        memcpy(p, tx[k]->s, tx[k]->len);
+        p[tx[k]->len] = 0;
+        out[k] = p;
+        p += tx[k]->len + 1;
+    }
+    m->computer = out[0], m->channel = out[1], m->file = out[2];
+    m->t = t, m->input = input, m->refs = 1, m->nv = nv;
+    m->event_id = event_id, m->record_id = record_id;
     return m;
 }
 
@@ -689,49 +756,8 @@ static void match_release(sx_match *m) {
     if (m && --m->refs == 0) free(m);
 }
 
-static int m_less(const sx_match *a, const sx_match *b) {
-    return a->t < b->t || (a->t == b->t && a->seq < b->seq);
-}
-
-/* Never reallocates when a pop made room, so pushing a match back cannot fail. */
-static va_err mh_push(va_correlate *x, sx_match *m) {
-    if (x->nmh == x->capmh) {
-        size_t nc = x->capmh ? x->capmh * 2 : 64;
-        sx_match **h = realloc(x->mh, nc * sizeof *h);
-        if (!h) return VA_ENOMEM;
-        x->mh = h, x->capmh = nc;
-    }
-    size_t i = x->nmh++;
-    while (i && m_less(m, x->mh[(i - 1) / 2])) {
-        x->mh[i] = x->mh[(i - 1) / 2];
-        i = (i - 1) / 2;
-    }
-    x->mh[i] = m;
-    return VA_OK;
-}
-
-static sx_match *mh_pop(va_correlate *x) {
-    sx_match *top = x->mh[0], *m = x->mh[--x->nmh];
-    size_t i = 0, n = x->nmh;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n) break;
-        if (c + 1 < n && m_less(x->mh[c + 1], x->mh[c])) c++;
-        if (!m_less(x->mh[c], m)) break;
-        x->mh[i] = x->mh[c];
-        i = c;
-    }
-    if (n) x->mh[i] = m;
-    return top;
-}
-
 static va_err q_push(va_correlate *x, sx_match *m) {
-    if (x->nq == x->capq) {
-        size_t nc = x->capq ? x->capq * 2 : 16;
-        sx_match **q = realloc(x->q, nc * sizeof *q);
-        if (!q) return VA_ENOMEM;
-        x->q = q, x->capq = nc;
-    }
+    if (VA_ARRAY_GROW(x->q, x->capq, x->nq + 1)) return VA_ENOMEM;
     x->q[x->nq++] = m;
     return VA_OK;
 }
@@ -741,39 +767,115 @@ static void q_clear(va_correlate *x) {
     x->qhead = x->nq = 0;
 }
 
-/* File names repeat across millions of matches; each is kept once until va_correlate_free. */
-static va_err intern(va_correlate *x, const char *path, const char **out) {
-    *out = NULL;
-    if (!path) return VA_OK;
-    if (x->lastfile && !strcmp(x->lastfile, path)) {
-        *out = x->lastfile;
-        return VA_OK;
-    }
-    if (2 * (x->nfiles + 1) > x->fcap) {
-        uint32_t nc = x->fcap ? x->fcap * 2 : 16;
-        char **t = calloc(nc, sizeof *t);
-        if (!t) return VA_ENOMEM;
-        for (uint32_t i = 0; i < x->fcap; i++) {
-            if (!x->files[i]) continue;
-            uint32_t j = (uint32_t)hash_bytes(x->files[i], strlen(x->files[i])) & (nc - 1);
-            while (t[j]) j = (j + 1) & (nc - 1);
-            t[j] = x->files[i];
+/* ---- waiting matches: atoms, encoding, decoding ------------------------------------------ */
+
+/* Computer, channel and file names repeat across millions of matches: a waiting match names
+ * them by number while the atom table is small.  Returns the atom + 2, or 1 when the string
+ * must be stored inline (table full), 0 for NULL; < 0 out of memory. */
+static int64_t atom(va_correlate *x, int kind, const char *s) {
+    if (!s) return 0;
+    uint32_t la = x->last_atom[kind];
+    if (la && !strcmp(x->atoms[la - 1], s)) return (int64_t)la + 1;
+    size_t len = strlen(s);
+    uint64_t h = va_hash_mem(s, len, 0);
+    va_hash_iter it;
+    for (uint32_t i = va_hash_first(&x->ah, h, &it); i != VA_HASH_END;
+         i = va_hash_next(&x->ah, &it)) {
+        if (!strcmp(x->atoms[i], s)) {
+            x->last_atom[kind] = i + 1;
+            return (int64_t)i + 2;
         }
-        free(x->files);
-        x->files = t, x->fcap = nc;
     }
-    size_t len = strlen(path);
-    uint32_t j = (uint32_t)hash_bytes(path, len) & (x->fcap - 1);
-    while (x->files[j] && strcmp(x->files[j], path)) j = (j + 1) & (x->fcap - 1);
-    if (!x->files[j]) {
-        char *s = malloc(len + 1);
-        if (!s) return VA_ENOMEM;
-        memcpy(s, path, len + 1);
-        x->files[j] = s;
-        x->nfiles++;
+    if (x->natoms >= SX_MAX_ATOMS || x->atom_bytes + len > SX_MAX_ATOM_BYTES) return 1;
+    if (VA_ARRAY_GROW(x->atoms, x->acap, (size_t)x->natoms + 1)) return -1;
+    char *c = malloc(len + 1);
+    if (!c) return -1;
+    memcpy(c, s, len + 1);
+    if (va_hash_insert(&x->ah, h, x->natoms)) {
+        free(c);
+        return -1;
     }
-    *out = x->lastfile = x->files[j];
-    return VA_OK;
+    x->atoms[x->natoms++] = c;
+    x->atom_bytes += len;
+    x->last_atom[kind] = x->natoms;
+    return (int64_t)x->natoms + 1;
+}
+
+static uint64_t zigzag(int64_t v) {
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static int64_t unzigzag(uint64_t v) {
+    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
+
+/* A waiting match as bytes (spillable): input, event ID (zigzag), record ID, computer, channel
+ * and file (0 absent, 1 inline length and bytes, else atom + 2), then per input field 0 if
+ * absent or length + 1 and the bytes.  Varints throughout. */
+static va_err enc_match(va_correlate *x, uint32_t ii, const va_event *ev) {
+    va_buf *b = &x->enc;
+    va_buf_clear(b);
+    va_correlate_spill_put_uv(b, ii);
+    va_correlate_spill_put_uv(b, zigzag(ev->event_id));
+    va_correlate_spill_put_uv(b, ev->record_id);
+    const char *tx[3] = {ev->computer ? ev->computer->val : NULL,
+                         ev->channel ? ev->channel->val : NULL, ev->src.path};
+    for (int k = 0; k < 3; k++) {
+        int64_t a = atom(x, k, tx[k]);
+        if (a < 0) return VA_ENOMEM;
+        va_correlate_spill_put_uv(b, (uint64_t)a);
+        if (a != 1) continue;
+        size_t n = strlen(tx[k]);
+        va_correlate_spill_put_uv(b, n);
+        va_buf_put(b, tx[k], n);
+    }
+    const sx_input *in = &x->in[ii];
+    for (uint32_t i = 0; i < in->nfields; i++) {
+        const va_field *f = va_event_get(ev, in->fields[i]);
+        if (!f || f->type == VA_V_NULL) {
+            va_correlate_spill_put_uv(b, 0);
+            continue;
+        }
+        va_correlate_spill_put_uv(b, (uint64_t)f->vlen + 1);
+        va_buf_put(b, f->val, f->vlen);
+    }
+    return b->oom ? VA_ENOMEM : VA_OK;
+}
+
+/* The match block of a waiting match read back; *bad set if the bytes do not parse (they
+ * were written by enc_match, so only a damaged run file gets there). */
+static sx_match *dec_match(va_correlate *x, const va_correlate_spill_rec *r, int *bad) {
+    const unsigned char *p = r->p, *end = r->p + r->n;
+    uint64_t ii, eid, rid, v;
+    *bad = 1;
+    if (va_correlate_spill_get_uv(&p, end, &ii) || ii >= x->nin ||
+        va_correlate_spill_get_uv(&p, end, &eid) || va_correlate_spill_get_uv(&p, end, &rid))
+        return NULL;
+    sx_str tx[3];
+    for (int k = 0; k < 3; k++) {
+        if (va_correlate_spill_get_uv(&p, end, &v)) return NULL;
+        if (v == 0) {
+            tx[k] = (sx_str){NULL, 0, 0};
+        } else if (v == 1) {
+            uint64_t n;
+            if (va_correlate_spill_get_uv(&p, end, &n) || n > (uint64_t)(end - p)) return NULL;
+            tx[k] = (sx_str){(const char *)p, (uint32_t)n, 1};
+            p += n;
+        } else {
+            if (v - 2 >= x->natoms) return NULL;
+            tx[k] = txt(x->atoms[v - 2]);
+        }
+    }
+    const sx_input *in = &x->in[ii];
+    for (uint32_t i = 0; i < in->nfields; i++) {
+        if (va_correlate_spill_get_uv(&p, end, &v) || (v && v - 1 > (uint64_t)(end - p)))
+            return NULL;
+        x->tmpv[i] = v ? (sx_str){(const char *)p, (uint32_t)(v - 1), 1} : (sx_str){"", 0, 0};
+        p += v ? v - 1 : 0;
+    }
+    *bad = 0;
+    return match_new((uint32_t)ii, r->t, x->tmpv, in->nfields, tx[0], tx[1], tx[2], unzigzag(eid),
+                     rid);
 }
 
 /* ---- timer heap -------------------------------------------------------------------------- */
@@ -796,12 +898,7 @@ static void th_down(va_correlate *x, size_t i) {
 }
 
 static va_err th_push(va_correlate *x, int64_t at, sx_group *g) {
-    if (x->nth == x->capth) {
-        size_t nc = x->capth ? x->capth * 2 : 64;
-        sx_timer *h = realloc(x->th, nc * sizeof *h);
-        if (!h) return VA_ENOMEM;
-        x->th = h, x->capth = nc;
-    }
+    if (VA_ARRAY_GROW(x->th, x->capth, x->nth + 1)) return VA_ENOMEM;
     sx_timer t = {at, x->tseq++, g};
     size_t i = x->nth++;
     while (i && t_less(&t, &x->th[(i - 1) / 2])) {
@@ -826,21 +923,24 @@ static void th_retop(va_correlate *x, int64_t at) {
 
 /* ---- groups and their state -------------------------------------------------------------- */
 
-static void drop(va_correlate *x, const sx_corr *c) {
-    x->st.dropped++;
-    if (x->reported & REP_DROP) return;
-    x->reported |= REP_DROP;
-    char msg[300];
+/* The hard bound on window state: the match is lost for c, which is said once per correlation
+ * (window expiry keeps state far below it unless groups or windows are huge). */
+static void drop(va_correlate *x, sx_corr *c) {
+    x->st.state_dropped++;
+    if (c->state_reported) return;
+    c->state_reported = 1;
+    char msg[400];
     snprintf(msg, sizeof msg,
-             "correlation '%.120s': window state holds %llu entries (max_buffered); further "
-             "matches are dropped and counted",
-             label(c->rule), (unsigned long long)x->max);
+             "correlation '%.120s': window state of all correlations holds %llu entries "
+             "(max_state); matches it cannot take are dropped and counted (reported once per "
+             "correlation)",
+             label(c->rule), (unsigned long long)x->max_state);
     report(x->diag, x->dud, c->rule, VA_ELIMIT, msg);
 }
 
 /* Charge n state entries; 0 (and the match dropped) if the bound would be passed. */
-static int charge(va_correlate *x, const sx_corr *c, sx_group *g, uint64_t n) {
-    if (x->state_used + n > x->max) {
+static int charge(va_correlate *x, sx_corr *c, sx_group *g, uint64_t n) {
+    if (x->state_used + n > x->max_state) {
         drop(x, c);
         return 0;
     }
@@ -854,10 +954,7 @@ static void uncharge(va_correlate *x, sx_group *g, uint64_t n) {
     g->cost -= n;
 }
 
-static void val_unlink(sx_group *g, sx_val *v) {
-    sx_val **pp = &g->vtab[v->hash & (g->vcap - 1)];
-    while (*pp != v) pp = &(*pp)->hnext;
-    *pp = v->hnext;
+static void list_remove(sx_group *g, sx_val *v) {
     if (v->prev)
         v->prev->next = v->next;
     else
@@ -866,7 +963,20 @@ static void val_unlink(sx_group *g, sx_val *v) {
         v->next->prev = v->prev;
     else
         g->newest = v->prev;
-    g->nv--;
+}
+
+/* Out of the index and of the list (the caller frees it). */
+static void val_unlink(sx_group *g, sx_val *v) {
+    uint32_t last = --g->nv;
+    int indexed = g->vh.slot != NULL;
+    if (indexed) (void)va_hash_remove(&g->vh, v->hash, v->slot);
+    if (v->slot != last) {
+        sx_val *m = g->vals[last];
+        if (indexed) (void)va_hash_renumber(&g->vh, m->hash, last, v->slot);
+        g->vals[v->slot] = m;
+        m->slot = v->slot;
+    }
+    list_remove(g, v);
 }
 
 static void val_append(sx_group *g, sx_val *v) {
@@ -881,10 +991,14 @@ static void val_append(sx_group *g, sx_val *v) {
 
 static void group_unlink(sx_group *g) {
     sx_corr *c = g->c;
-    sx_group **pp = &c->tab[g->hash & (c->tcap - 1)];
-    while (*pp != g) pp = &(*pp)->hnext;
-    *pp = g->hnext;
-    c->ng--;
+    size_t last = --c->ng;
+    (void)va_hash_remove(&c->gh, g->hash, g->slot);
+    if (g->slot != last) {
+        sx_group *m = c->groups[last];
+        (void)va_hash_renumber(&c->gh, m->hash, (uint32_t)last, g->slot);
+        c->groups[g->slot] = m;
+        m->slot = g->slot;
+    }
 }
 
 static void group_state_free(sx_group *g) {
@@ -897,10 +1011,18 @@ static void group_state_free(sx_group *g) {
         free(v);
     }
     g->oldest = g->newest = NULL;
-    free(g->vtab);
-    g->vtab = NULL;
+    free(g->vals);
+    g->vals = NULL;
+    g->vcap = g->nv = 0;
+    va_hash_free(&g->vh);
     free(g->tl);
     g->tl = NULL;
+    if (g->mx) {
+        free(g->mx->nring);
+        va_correlate_ost_free(&g->mx->ost);
+        free(g->mx);
+        g->mx = NULL;
+    }
 }
 
 /* The group fired: a new event of its key starts a new group at once, while this one waits
@@ -925,9 +1047,12 @@ static void group_destroy(va_correlate *x, sx_group *g) {
 }
 
 static sx_group *group_find(const sx_corr *c, uint64_t h, const char *key, size_t len) {
-    if (!c->tcap) return NULL;
-    for (sx_group *g = c->tab[h & (c->tcap - 1)]; g; g = g->hnext)
+    va_hash_iter it;
+    for (uint32_t i = va_hash_first(&c->gh, h, &it); i != VA_HASH_END;
+         i = va_hash_next(&c->gh, &it)) {
+        sx_group *g = c->groups[i];
         if (g->hash == h && g->keylen == len && !memcmp(g->key, key, len)) return g;
+    }
     return NULL;
 }
 
@@ -935,30 +1060,21 @@ static sx_group *group_find(const sx_corr *c, uint64_t h, const char *key, size_
 static va_err group_new(va_correlate *x, sx_corr *c, uint64_t h, const char *key, size_t len,
                         int64_t deadline, sx_group **out) {
     *out = NULL;
-    if (c->ng >= c->tcap) {
-        size_t nc = c->tcap ? c->tcap * 2 : 16;
-        sx_group **t = calloc(nc, sizeof *t);
-        if (!t) return VA_ENOMEM;
-        for (size_t b = 0; b < c->tcap; b++) {
-            for (sx_group *g = c->tab[b], *nx; g; g = nx) {
-                nx = g->hnext;
-                g->hnext = t[g->hash & (nc - 1)];
-                t[g->hash & (nc - 1)] = g;
-            }
-        }
-        free(c->tab);
-        c->tab = t, c->tcap = nc;
-    }
+    if (c->ng >= UINT32_MAX - 1 || VA_ARRAY_GROW(c->groups, c->gcap, c->ng + 1) ||
+        va_hash_reserve(&c->gh, (uint32_t)c->ng + 1))
+        return VA_ENOMEM;
     if (!charge(x, c, NULL, 1 + (uint64_t)c->tlen)) return VA_OK;
     sx_group *g = calloc(1, sizeof *g + len);
     int64_t *tl = c->tlen ? malloc(c->tlen * sizeof *tl) : NULL;
-    if (!g || (c->tlen && !tl)) {
-        free(g), free(tl);
+    sx_metric *mx = c->metric ? calloc(1, sizeof *mx) : NULL;
+    if (!g || (c->tlen && !tl) || (c->metric && !mx)) {
+        free(g), free(tl), free(mx);
         x->state_used -= 1 + (uint64_t)c->tlen;
         return VA_ENOMEM;
     }
     for (uint32_t i = 0; i < c->tlen; i++) tl[i] = SX_NONE;
     g->tl = tl;
+    g->mx = mx;
     g->cost = 1 + (uint64_t)c->tlen;
     g->c = c, g->hash = h, g->keylen = (uint32_t)len;
     memcpy(g->key, key, len);
@@ -969,9 +1085,9 @@ static va_err group_new(va_correlate *x, sx_corr *c, uint64_t h, const char *key
         free(g);
         return VA_ENOMEM;
     }
-    g->hnext = c->tab[h & (c->tcap - 1)];
-    c->tab[h & (c->tcap - 1)] = g;
-    c->ng++;
+    g->slot = (uint32_t)c->ng;
+    (void)va_hash_insert(&c->gh, h, g->slot); /* room reserved above */
+    c->groups[c->ng++] = g;
     *out = g;
     return VA_OK;
 }
@@ -1007,44 +1123,52 @@ static void decode(const sx_corr *c, const sx_group *g, va_kv *kv) {
 }
 
 static sx_val *val_find(const sx_group *g, uint64_t h, const char *b, size_t len) {
-    if (!g->vcap) return NULL;
-    for (sx_val *v = g->vtab[h & (g->vcap - 1)]; v; v = v->hnext)
+    if (!g->vh.slot) { /* few values: no index (see SX_VAL_INDEX) */
+        for (uint32_t i = 0; i < g->nv; i++) {
+            sx_val *v = g->vals[i];
+            if (v->hash == h && v->len == len && !memcmp(v->b, b, len)) return v;
+        }
+        return NULL;
+    }
+    va_hash_iter it;
+    for (uint32_t i = va_hash_first(&g->vh, h, &it); i != VA_HASH_END;
+         i = va_hash_next(&g->vh, &it)) {
+        sx_val *v = g->vals[i];
         if (v->hash == h && v->len == len && !memcmp(v->b, b, len)) return v;
+    }
     return NULL;
 }
 
+/* Put v (unlinked) back into the index and at the newest end of the list; room is there. */
+static void val_link(sx_group *g, sx_val *v) {
+    v->slot = g->nv;
+    if (g->vh.slot) (void)va_hash_insert(&g->vh, v->hash, v->slot);
+    g->vals[g->nv++] = v;
+    val_append(g, v);
+}
+
 static va_err val_add(sx_group *g, uint64_t h, const char *b, size_t len, int64_t t) {
-    if (g->nv >= g->vcap) {
-        uint32_t nc = g->vcap ? g->vcap * 2 : 8;
-        sx_val **tab = calloc(nc, sizeof *tab);
-        if (!tab) return VA_ENOMEM;
-        for (sx_val *v = g->oldest; v; v = v->next) {
-            v->hnext = tab[v->hash & (nc - 1)];
-            tab[v->hash & (nc - 1)] = v;
-        }
-        free(g->vtab);
-        g->vtab = tab, g->vcap = nc;
+    if (VA_ARRAY_GROW(g->vals, g->vcap, (size_t)g->nv + 1)) return VA_ENOMEM;
+    if (g->vh.slot || g->nv + 1 > SX_VAL_INDEX) {
+        int build = !g->vh.slot;
+        if (va_hash_reserve(&g->vh, g->nv + 1)) return VA_ENOMEM;
+        for (uint32_t i = 0; build && i < g->nv; i++)
+            (void)va_hash_insert(&g->vh, g->vals[i]->hash, i); /* room reserved */
     }
     sx_val *v = malloc(sizeof *v + len);
     if (!v) return VA_ENOMEM;
     v->hash = h, v->last = t, v->len = (uint32_t)len;
     memcpy(v->b, b, len);
-    v->hnext = g->vtab[h & (g->vcap - 1)];
-    g->vtab[h & (g->vcap - 1)] = v;
-    val_append(g, v);
-    g->nv++;
+    val_link(g, v);
     return VA_OK;
 }
 
 /* Count a value at time t: refresh it if known, else add it (charged to the bound). */
-static va_err val_see(va_correlate *x, const sx_corr *c, sx_group *g, int64_t t) {
-    uint64_t h = hash_bytes(x->val.p, x->val.len);
+static va_err val_see(va_correlate *x, sx_corr *c, sx_group *g, int64_t t) {
+    uint64_t h = va_hash_mem(x->val.p, x->val.len, 0);
     sx_val *v = val_find(g, h, x->val.p, x->val.len);
     if (v) {
-        val_unlink(g, v);
-        g->nv++;
-        v->hnext = g->vtab[h & (g->vcap - 1)];
-        g->vtab[h & (g->vcap - 1)] = v;
+        list_remove(g, v);
         v->last = t;
         val_append(g, v);
         return VA_OK;
@@ -1109,9 +1233,9 @@ static uint64_t temporal_count(const sx_corr *c, const sx_group *g, int64_t lo, 
     return n;
 }
 
-static int cond_ok(const sx_corr *c, uint64_t n) {
-    if (c->need_all) return n >= c->need_all;
-    double d = (double)n;
+/* v: the count, or a metric's value. */
+static int cond_ok(const sx_corr *c, double d) {
+    if (c->need_all) return d >= (double)c->need_all;
     for (uint32_t i = 0; i < c->k->ncmps; i++) {
         double v = c->k->cmps[i].v.f;
         int ok = 0;
@@ -1146,9 +1270,14 @@ static int cond_ok(const sx_corr *c, uint64_t n) {
  * result became known: chained correlations see the alert as a match at that time, which is
  * never before anything they have already seen. */
 static va_err fire(va_correlate *x, sx_corr *c, const sx_group *g, const sx_match *m,
-                   int64_t decided, uint64_t n, int64_t first) {
+                   int64_t decided, uint64_t n, int64_t first, double metric) {
     x->st.alerts++;
     decode(c, g, x->kv);
+    if (c->metric) {
+        va_correlate_num_fmt(metric, x->mbuf);
+        x->kv[c->ngroup] =
+            (va_kv){c->mname, x->mbuf, (uint32_t)strlen(c->mname), (uint32_t)strlen(x->mbuf)};
+    }
     if (c->emit && x->fn && !x->stop) {
         const va_rule *r = c->rule;
         va_alert a;
@@ -1159,7 +1288,7 @@ static va_err fire(va_correlate *x, sx_corr *c, const sx_group *g, const sx_matc
         a.tags = r->tags.v, a.ntags = r->tags.n;
         a.computer = m->computer, a.channel = m->channel;
         a.event_id = m->event_id, a.record_id = m->record_id, a.file = m->file;
-        a.fields = x->kv, a.nfields = c->ngroup;
+        a.fields = x->kv, a.nfields = c->ngroup + (c->metric ? 1 : 0);
         a.count = n, a.first_ns = first;
         if (x->fn(x->fud, &a)) x->stop = 1;
     }
@@ -1169,8 +1298,8 @@ static va_err fire(va_correlate *x, sx_corr *c, const sx_group *g, const sx_matc
         int32_t j = in->cmap[f];
         x->tmpv[f] = j < 0 ? (sx_str){"", 0, 0} : (sx_str){x->kv[j].val, x->kv[j].vlen, 1};
     }
-    sx_match *cm = match_new(c->input, decided, x->tmpv, in->nfields, m->computer, m->channel,
-                             m->event_id, m->record_id, m->file);
+    sx_match *cm = match_new(c->input, decided, x->tmpv, in->nfields, txt(m->computer),
+                             txt(m->channel), txt(m->file), m->event_id, m->record_id);
     if (!cm) return VA_ENOMEM;
     va_err err = q_push(x, cm);
     if (err) match_release(cm);
@@ -1190,14 +1319,70 @@ static va_err add_closed(va_correlate *x, sx_corr *c, const sx_use *u, sx_group 
     case VA_RULE_TEMPORAL:
         g->tl[u->rix] = m->t;
         break;
-    default:
+    case VA_RULE_TEMPORAL_ORDERED:
         ordered_update(c, g, u, m->t, g->t0);
+        break;
+    default: /* value_sum, value_avg: the whole window's values */
+        va_correlate_sum_add(&g->mx->sum, &x->num);
         break;
     }
     m->refs++;
     match_release(g->last);
     g->last = m;
     return VA_OK;
+}
+
+/* Sliding value_sum and value_percentile: the values of [lo, m->t], x->num the new one.  A sum
+ * that meets the condition starts its group over, as a count does; a percentile rank judges
+ * the match alone, so the window's values stay as the baseline of the next one. */
+static va_err add_metric(va_correlate *x, sx_corr *c, sx_group *g, sx_match *m, int64_t lo) {
+    while (g->mx->nrlen && g->mx->nring[g->mx->nrhead].t < lo) {
+        sx_nent *e = &g->mx->nring[g->mx->nrhead];
+        if (c->type == VA_RULE_VALUE_SUM)
+            va_correlate_sum_remove(&g->mx->sum, &e->v);
+        else
+            va_correlate_ost_erase(&g->mx->ost, e->v.f, e->id);
+        g->mx->nrhead = (uint32_t)((g->mx->nrhead + 1) % g->mx->nrcap);
+        g->mx->nrlen--;
+        uncharge(x, g, 1);
+    }
+    if (g->mx->nrlen == UINT32_MAX / 2) { /* uint32 sizes: as far as the bound goes */
+        drop(x, c);
+        return VA_OK;
+    }
+    if (!charge(x, c, g, 1)) return VA_OK;
+    if (g->mx->nrlen == g->mx->nrcap) {
+        size_t oc = g->mx->nrcap;
+        if (VA_ARRAY_GROW(g->mx->nring, g->mx->nrcap, oc + 1)) {
+            uncharge(x, g, 1);
+            return VA_ENOMEM;
+        }
+        memcpy(g->mx->nring + oc, g->mx->nring, g->mx->nrhead * sizeof *g->mx->nring);
+    }
+    sx_nent *e = &g->mx->nring[(g->mx->nrhead + g->mx->nrlen) % g->mx->nrcap];
+    *e = (sx_nent){m->t, g->mx->nid++, x->num};
+    if (c->type == VA_RULE_VALUE_PERCENTILE &&
+        va_correlate_ost_insert(&g->mx->ost, e->v.f, e->id)) {
+        uncharge(x, g, 1);
+        return VA_ENOMEM;
+    }
+    g->mx->nrlen++;
+    int64_t first = g->mx->nring[g->mx->nrhead].t;
+    uint64_t n = g->mx->nrlen;
+    double v;
+    if (c->type == VA_RULE_VALUE_SUM) {
+        va_correlate_sum_add(&g->mx->sum, &x->num);
+        v = va_correlate_sum_value(&g->mx->sum);
+    } else {
+        uint64_t below, equal;
+        va_correlate_ost_rank(&g->mx->ost, x->num.f, &below, &equal);
+        v = 100.0 * ((double)below + 0.5 * (double)equal) / (double)n;
+    }
+    g->until = sat_add(m->t, c->span);
+    if (!cond_ok(c, v)) return VA_OK;
+    va_err err = fire(x, c, g, m, m->t, n, first, v);
+    if (c->type == VA_RULE_VALUE_SUM) group_kill(x, g);
+    return err;
 }
 
 static va_err add_sliding(va_correlate *x, sx_corr *c, const sx_use *u, sx_group *g, sx_match *m) {
@@ -1217,15 +1402,13 @@ static va_err add_sliding(va_correlate *x, sx_corr *c, const sx_use *u, sx_group
         }
         if (!charge(x, c, g, 1)) return VA_OK;
         if (g->rlen == g->rcap) {
-            uint32_t nc = g->rcap ? g->rcap * 2 : 8;
-            int64_t *r = malloc(nc * sizeof *r);
-            if (!r) {
+            size_t oc = g->rcap;
+            if (VA_ARRAY_GROW(g->ring, g->rcap, oc + 1)) {
                 uncharge(x, g, 1);
                 return VA_ENOMEM;
             }
-            for (uint32_t i = 0; i < g->rlen; i++) r[i] = g->ring[(g->rhead + i) % g->rcap];
-            free(g->ring);
-            g->ring = r, g->rcap = nc, g->rhead = 0;
+            /* The wrapped part (before rhead) moves behind the old end: oldest first again. */
+            memcpy(g->ring + oc, g->ring, g->rhead * sizeof *g->ring);
         }
         g->ring[(g->rhead + g->rlen++) % g->rcap] = m->t;
         n = g->rlen;
@@ -1246,14 +1429,16 @@ static va_err add_sliding(va_correlate *x, sx_corr *c, const sx_use *u, sx_group
         g->tl[u->rix] = m->t;
         n = temporal_count(c, g, lo, &first);
         break;
-    default:
+    case VA_RULE_TEMPORAL_ORDERED:
         ordered_update(c, g, u, m->t, lo);
         n = ordered_count(c, g, lo, &first);
         break;
+    default: /* value_sum, value_percentile */
+        return add_metric(x, c, g, m, lo);
     }
-    if (n && cond_ok(c, n)) {
+    if (n && cond_ok(c, (double)n)) {
         /* Fire once per fresh satisfying window: the group starts over. */
-        err = fire(x, c, g, m, m->t, n, first);
+        err = fire(x, c, g, m, m->t, n, first, 0);
         group_kill(x, g);
         return err;
     }
@@ -1263,15 +1448,48 @@ static va_err add_sliding(va_correlate *x, sx_corr *c, const sx_use *u, sx_group
     return VA_OK;
 }
 
+/* A metric's field holds something that is not a number: the match does not count for c. */
+static void nonnumeric(va_correlate *x, const sx_corr *c, const sx_use *u, const sx_match *m) {
+    x->st.nonnumeric++;
+    if (x->reported & REP_NONNUM) return;
+    x->reported |= REP_NONNUM;
+    if (!x->diag) return;
+    const sx_input *in = &x->in[m->input];
+    const sx_str *s = &m->v[u->vslot[0]];
+    char msg[600];
+    snprintf(msg, sizeof msg,
+             "correlation '%.120s': field '%.80s' of a match of rule '%.120s' is '%.60s', not a "
+             "number; it is not counted (further ones are counted in nonnumeric; reported once)",
+             label(c->rule), in->fields[u->vslot[0]], label(in->rule), s->s);
+    va_diag d = {VA_SEV_WARN,
+                 VA_EFORMAT,
+                 m->file,
+                 m->record_id ? "record" : NULL,
+                 m->record_id ? (int64_t)m->record_id : -1,
+                 -1,
+                 msg};
+    x->diag(x->dud, &d);
+}
+
 static va_err deliver(va_correlate *x, const sx_use *u, sx_match *m) {
     sx_corr *c = &x->c[u->corr];
+    if (c->metric) {
+        /* Absent, null or empty: no value, as for value_count.  Anything else must read as a
+         * number. */
+        const sx_str *s = &m->v[u->vslot[0]];
+        if (!s->has || !s->len) return VA_OK;
+        if (va_correlate_num_parse(s->s, s->len, &x->num)) {
+            nonnumeric(x, c, u, m);
+            return VA_OK;
+        }
+    }
     if (c->type == VA_RULE_VALUE_COUNT) {
         int r = encode(&x->val, m, u->vslot, c->nvf, 1);
         if (r < 0) return VA_ENOMEM;
         if (r > 0) return VA_OK; /* nothing to count */
     }
     if (encode(&x->key, m, u->gslot, c->ngroup, 0) < 0) return VA_ENOMEM;
-    uint64_t h = hash_bytes(x->key.p, x->key.len);
+    uint64_t h = va_hash_mem(x->key.p, x->key.len, 0);
     sx_group *g = group_find(c, h, x->key.p, x->key.len);
     if (!g) {
         va_err err = group_new(x, c, h, x->key.p, x->key.len, sat_add(m->t, c->span), &g);
@@ -1309,11 +1527,20 @@ static va_err expire(va_correlate *x, sx_group *g) {
     va_err err = VA_OK;
     if (!g->dead && c->closed && g->last) {
         int64_t first = g->t0;
-        uint64_t n = c->type == VA_RULE_EVENT_COUNT   ? g->count
-                     : c->type == VA_RULE_VALUE_COUNT ? g->nv
-                     : c->type == VA_RULE_TEMPORAL    ? temporal_count(c, g, g->t0, &first)
-                                                      : ordered_count(c, g, g->t0, &first);
-        if (cond_ok(c, n)) err = fire(x, c, g, g->last, g->deadline, n, g->t0);
+        uint64_t n = 0;
+        double v;
+        if (c->metric) {
+            n = g->mx->sum.n;
+            v = va_correlate_sum_value(&g->mx->sum);
+            if (c->type == VA_RULE_VALUE_AVG) v /= (double)n;
+        } else {
+            n = c->type == VA_RULE_EVENT_COUNT   ? g->count
+                : c->type == VA_RULE_VALUE_COUNT ? g->nv
+                : c->type == VA_RULE_TEMPORAL    ? temporal_count(c, g, g->t0, &first)
+                                                 : ordered_count(c, g, g->t0, &first);
+            v = (double)n;
+        }
+        if (cond_ok(c, v)) err = fire(x, c, g, g->last, g->deadline, n, g->t0, v);
     }
     if (g->deadline > x->horizon) x->horizon = g->deadline;
     group_destroy(x, g);
@@ -1340,20 +1567,49 @@ static va_err advance(va_correlate *x, int64_t t, int incl) {
     return VA_OK;
 }
 
+/* A waiting match that cannot be decoded (a damaged run file): lost, said once. */
+static void damaged(va_correlate *x) {
+    x->damaged++;
+    if (x->reported & REP_DAMAGED) return;
+    x->reported |= REP_DAMAGED;
+    if (!x->diag) return;
+    va_diag d = {VA_SEV_ERROR,
+                 VA_EIO,
+                 NULL,
+                 NULL,
+                 -1,
+                 -1,
+                 "a spilled correlation input read back damaged was lost (counted in "
+                 "spill_lost; reported once)"};
+    x->diag(x->dud, &d);
+}
+
 va_err va_correlate_flush(va_correlate *x, int64_t upto_ns, va_correlate_alert_fn fn, void *ud) {
     if (x->in_flush) return VA_EUSAGE;
     x->in_flush = 1, x->fn = fn, x->fud = ud, x->stop = 0;
     va_err err = VA_OK;
-    while (!err && !x->stop && x->nmh && x->mh[0]->t <= upto_ns) {
-        sx_match *m = mh_pop(x);
-        err = advance(x, m->t, 0);
-        if (!err && x->stop) {
-            (void)mh_push(x, m); /* room left by the pop: cannot fail */
+    /* Every waiting match, from memory and from the runs on disk, in (time, input order). */
+    va_correlate_spill_sort(x->sp);
+    while (!err && !x->stop) {
+        va_correlate_spill_rec r;
+        int have;
+        if ((err = va_correlate_spill_peek(x->sp, &r, &have)) || !have || r.t > upto_ns) break;
+        /* Timers before the match first; a stop there leaves the match waiting. */
+        if ((err = advance(x, r.t, 0)) || x->stop) break;
+        int bad;
+        sx_match *m = dec_match(x, &r, &bad);
+        if (!m && !bad) {
+            err = VA_ENOMEM;
             break;
         }
-        if (!err) err = deliver_all(x, m);
+        va_correlate_spill_pop(x->sp);
+        if (r.t - 1 > x->horizon) x->horizon = r.t - 1;
+        if (!m) {
+            damaged(x);
+            continue;
+        }
+        err = deliver_all(x, m);
         if (!err) err = drain(x);
-        if (m->t - 1 > x->horizon) x->horizon = m->t - 1;
         match_release(m);
     }
     if (!err && !x->stop) {
@@ -1364,6 +1620,7 @@ va_err va_correlate_flush(va_correlate *x, int64_t upto_ns, va_correlate_alert_f
             if (upto_ns == INT64_MAX) x->horizon = INT64_MIN;
         }
     }
+    va_correlate_spill_compact(x->sp, !err && !x->stop && upto_ns == INT64_MAX);
     if (err) q_clear(x);
     x->in_flush = 0, x->fn = NULL, x->fud = NULL;
     return err;
@@ -1396,26 +1653,9 @@ va_err va_correlate_add(va_correlate *x, const va_rule *r, const va_event *ev) {
                     "is older than an earlier flush's horizon and was ignored");
         return VA_OK;
     }
-    if (x->nmh >= x->max) {
-        x->st.dropped++;
-        data_report(x, REP_DROP, VA_ELIMIT, r, ev,
-                    "was dropped: the correlation buffer is full (max_buffered)");
-        return VA_OK;
-    }
-    const sx_input *in = &x->in[ii];
-    for (uint32_t i = 0; i < in->nfields; i++) {
-        const va_field *f = va_event_get(ev, in->fields[i]);
-        x->tmpv[i] = f && f->type != VA_V_NULL ? (sx_str){f->val, f->vlen, 1} : (sx_str){"", 0, 0};
-    }
-    const char *file;
-    if (intern(x, ev->src.path, &file)) return VA_ENOMEM;
-    sx_match *m =
-        match_new(ii, ev->time_ns, x->tmpv, in->nfields, ev->computer ? ev->computer->val : NULL,
-                  ev->channel ? ev->channel->val : NULL, ev->event_id, ev->record_id, file);
-    if (!m) return VA_ENOMEM;
-    m->seq = x->seq++;
-    va_err err = mh_push(x, m);
-    if (err) match_release(m);
+    va_err err = enc_match(x, ii, ev);
+    if (!err) err = va_correlate_spill_put(x->sp, ev->time_ns, x->seq, x->enc.p, x->enc.len);
+    if (!err) x->seq++;
     return err;
 }
 
@@ -1425,12 +1665,22 @@ void va_correlate_free(va_correlate *x) {
         group_state_free(x->th[i].g);
         free(x->th[i].g);
     }
-    for (uint32_t i = 0; i < x->nc; i++) free(x->c[i].tab);
-    for (size_t i = 0; i < x->nmh; i++) match_release(x->mh[i]);
+    for (uint32_t i = 0; i < x->nc; i++) {
+        free(x->c[i].groups);
+        va_hash_free(&x->c[i].gh);
+    }
+    for (uint32_t i = 0; i < x->nin; i++) {
+        for (uint32_t u = 0; u < x->in[i].nuses; u++) free(x->in[i].uses[u].pos);
+        free(x->in[i].uses);
+        free((void *)x->in[i].fields);
+    }
+    va_hash_free(&x->inh);
+    va_correlate_spill_free(x->sp);
     q_clear(x);
-    for (uint32_t i = 0; i < x->fcap; i++) free(x->files[i]);
-    free(x->files);
-    free(x->mh);
+    for (uint32_t i = 0; i < x->natoms; i++) free(x->atoms[i]);
+    free(x->atoms);
+    va_hash_free(&x->ah);
+    va_buf_free(&x->enc);
     free(x->th);
     free(x->q);
     va_buf_free(&x->key);

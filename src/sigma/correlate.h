@@ -4,14 +4,18 @@
  *
  * The detection engine (engine.h) decides which rules an event matches; for every match of a
  * rule that some correlation references, the caller hands the rule and the event to
- * va_correlate_add(), which copies the few values correlations need into a bounded buffer.
- * va_correlate_flush() then replays the buffered matches in event-time order (ties in input order),
- * moves each correlation's per-group windows forward, and hands every correlation alert to a
- * callback as a va_alert (output/alert.h).  Correlation alerts feed correlations that reference
- * them (chaining).  Semantics and their reasons are in docs/correlation.md.
+ * va_correlate_add(), which copies the few values correlations need.  Matches wait for a flush
+ * in memory up to va_correlate_opts.memory bytes and beyond it in sorted runs on disk
+ * (correlate_spill.h); none is dropped.  va_correlate_flush(upto) then replays the waiting
+ * matches up to upto in event-time order (ties in input order), moves each correlation's
+ * per-group windows forward, and hands every correlation alert to a callback as a va_alert
+ * (output/alert.h).  A caller that knows its input is complete up to a time (a watermark) flushes
+ * up to it as it goes, and window expiry frees the state; `vaern hunt` flushes once, at the end.
+ * Correlation alerts feed correlations that reference them (chaining).  Semantics and their
+ * reasons are in docs/correlation.md.
  *
- * One thread at a time; nothing global.  All memory is owned by the va_correlate and bounded by
- * va_correlate_opts.max_buffered (see docs/correlation.md).
+ * One thread at a time; nothing global.  All memory is owned by the va_correlate: waiting
+ * matches are bounded by opts.memory, window state by expiry and opts.max_state.
  */
 #ifndef VA_SIGMA_CORRELATE_H
 #define VA_SIGMA_CORRELATE_H
@@ -25,19 +29,41 @@
 
 typedef struct va_correlate va_correlate;
 
+/* Defaults of va_correlate_opts. */
+#define VA_CORRELATE_DEFAULT_MAX_STATE 1000000u
+#define VA_CORRELATE_DEFAULT_MEMORY    (8u << 20)
+
 typedef struct va_correlate_opts {
-    /* Bound on matches waiting in the buffer, and separately on window-state entries (groups,
-     * timestamps, distinct values); 0 = default 1,000,000. */
-    uint64_t max_buffered;
+    /* Hard bound on window-state entries (groups, held timestamps, values), all correlations
+     * together; 0 = VA_CORRELATE_DEFAULT_MAX_STATE.  Reaching it drops matches for that
+     * correlation, reported once per correlation and counted in stats.state_dropped. */
+    uint64_t max_state;
+    /* Bytes of waiting matches kept in memory; beyond, a sorted run is spilled to a file in
+     * tmpdir.  0 = VA_CORRELATE_DEFAULT_MEMORY; UINT64_MAX = never spill. */
+    uint64_t memory;
+    /* Directory of spill files (created and unlinked at once; borrowed for va_correlate_new);
+     * NULL = $TMPDIR, else /tmp. */
+    const char *tmpdir;
 } va_correlate_opts;
 
 typedef struct va_correlate_stats {
-    uint32_t rules;   /* correlations compiled */
-    uint32_t failed;  /* left out, reported */
-    uint64_t dropped; /* matches dropped at the buffer or state bound (reported once) */
-    uint64_t untimed; /* matches of events without a time: cannot be correlated, ignored */
-    uint64_t late;    /* matches at or before an earlier flush's upto_ns: ignored */
-    uint64_t alerts;  /* correlation alerts decided, including suppressed and chained ones */
+    uint32_t rules;         /* correlations compiled */
+    uint32_t failed;        /* left out, reported */
+    uint64_t state_dropped; /* matches a correlation could not take: max_state (reported) */
+    uint64_t untimed;       /* matches of events without a time: cannot be correlated, ignored */
+    uint64_t late;          /* matches at or before an earlier flush's upto_ns: ignored */
+    uint64_t alerts;        /* correlation alerts decided, including suppressed and chained ones */
+    uint64_t nonnumeric;    /* value_sum/avg/percentile matches whose field is not a number:
+                               not counted (reported once) */
+    /* Waiting matches (see correlate_spill.h). */
+    uint64_t buffered;      /* waiting now, in memory and on disk */
+    uint64_t memory_peak;   /* most bytes they held in memory */
+    uint64_t spilled_runs;  /* sorted runs written to disk */
+    uint64_t spilled_bytes; /* bytes written to disk (runs and merges of runs) */
+    uint64_t spill_merges;  /* runs merged into bigger ones */
+    uint64_t spill_failed;  /* spills that failed (disk full...): matches kept in memory above
+                               opts.memory, reported once */
+    uint64_t spill_lost;    /* matches of a run that could not be read back (reported) */
 } va_correlate_stats;
 
 /* Compile every VA_RULE_KIND_CORRELATION rule of set; set and its arena must outlive *out.
@@ -61,8 +87,9 @@ int va_correlate_standalone(const va_correlate *x, const va_rule *r);
 /* Detection rule r matched ev: copy what the correlations need into x's own memory (ev is
  * only read during the call).  Matches of unreferenced rules are ignored, as are matches
  * without a time (counted as untimed) or at or before an earlier flush's upto_ns (counted as
- * late).  Beyond max_buffered waiting matches, matches are dropped, counted and reported once.
- * Returns VA_OK, VA_ENOMEM, or VA_EUSAGE if called from inside va_correlate_flush's callback. */
+ * late), each reported once.  Beyond opts.memory bytes of waiting matches, they are spilled
+ * to disk; if that fails they stay in memory (reported once, counted).  Returns VA_OK,
+ * VA_ENOMEM, or VA_EUSAGE if called from inside va_correlate_flush's callback. */
 va_err va_correlate_add(va_correlate *x, const va_rule *r, const va_event *ev);
 
 /* One correlation alert; a and all it points to are borrowed for the call.  Nonzero stops. */

@@ -33,6 +33,10 @@ assert crit[0]["fields"] == {"IpAddress": "203.0.113.45"}, crit[0]["fields"]
 enc = [a for a in alerts if a["rule"].startswith("PowerShell started")][0]
 assert "CommandLine" in enc["fields"] and "Image" in enc["fields"], enc["fields"]
 PY
+# A tiny correlation budget spills every input to disk: the alerts must not change.
+"$vaern" hunt --no-cache -f jsonl --correlation-memory 1K --stats "$tmp/s" >"$tmp/o.jsonl" 2>"$tmp/st"
+cmp -s "$tmp/one.jsonl" "$tmp/o.jsonl" && grep -q 'spilled [1-9][0-9]* runs' "$tmp/st" && ok ||
+    bad "output differs with a spilling correlation budget, or nothing spilled: $(grep correlations "$tmp/st")"
 for opt in "-t 2" "--prefilter off" "--prefilter automaton"; do
     "$vaern" hunt --no-cache -f jsonl $opt "$tmp/s" >"$tmp/o.jsonl" 2>/dev/null
     cmp -s "$tmp/one.jsonl" "$tmp/o.jsonl" && ok || bad "output differs with $opt"
