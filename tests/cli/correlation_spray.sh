@@ -32,9 +32,12 @@ for a in alerts:
 PY
 [ -z "$(ls -A "$tmp/spill")" ] && ok || bad "files left in the spill directory: $(ls -A "$tmp/spill")"
 
-# A spill directory that does not exist: reported, the matches stay in memory, same alerts.
+# A spill directory that does not exist: reported (a problem, so exit 1), the matches stay
+# in memory, same alerts.  --tmpdir says the same as TMPDIR.
 TMPDIR="$tmp/none" "$vaern" hunt --no-cache -f jsonl "$tmp/spray.evtx" >"$tmp/b.jsonl" 2>"$tmp/err"; rc=$?
-[ $rc = 0 ] && ok || bad "exit code $rc without a spill directory"
+[ $rc = 1 ] && ok || bad "exit code $rc without a spill directory (want 1: a reported problem)"
+"$vaern" hunt --no-cache -f jsonl --tmpdir "$tmp/none" "$tmp/spray.evtx" >"$tmp/c.jsonl" 2>/dev/null
+cmp -s "$tmp/b.jsonl" "$tmp/c.jsonl" && ok || bad "--tmpdir differs from TMPDIR"
 grep -q "VA_EIO: cannot spill correlation inputs in $tmp/none" "$tmp/err" && ok ||
     bad "a failed spill is not reported: $(cat "$tmp/err")"
 cmp -s "$tmp/a.jsonl" "$tmp/b.jsonl" && ok || bad "alerts differ when the spill fails"
