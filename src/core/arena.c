@@ -3,6 +3,7 @@
  */
 #include "core/arena.h"
 
+#include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,7 @@ void *va_arena_alloc(va_arena *a, size_t n) {
     }
     void *p = b->data + b->used;
     b->used += n;
+    assert(((uintptr_t)p & 15) == 0 && b->used <= b->size); /* aligned, inside its block */
 #ifdef VA_ARENA_POISON
     /* Debug builds: fresh memory is garbage, not the zeros malloc often gives, so code that
      * reads a field it never set fails in tests instead of working by luck. */

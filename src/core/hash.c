@@ -8,6 +8,7 @@
  */
 #include "core/hash.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,6 +105,8 @@ int va_hash_insert(va_hash *t, uint64_t h, uint32_t idx) {
     if (idx == VA_HASH_END || va_hash_reserve(t, t->n + 1)) return -1;
     put(t->slot, t->mask, va_hash_tag_(h), idx + 1);
     t->n++;
+    /* At most 3/4 full, so every probe sequence ends at an empty slot. */
+    assert((uint64_t)t->n * 4 <= ((uint64_t)t->mask + 1) * 3);
     return 0;
 }
 
@@ -132,6 +135,7 @@ int va_hash_remove(va_hash *t, uint64_t h, uint32_t idx) {
         }
     }
     t->slot[hole].idx = 0, t->slot[hole].tag = 0;
+    assert(t->n > 0);
     t->n--;
     return 0;
 }

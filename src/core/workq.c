@@ -7,6 +7,7 @@
  */
 #include "core/workq.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -171,6 +172,7 @@ void va_workq_submit(va_workq *q, void *slot) {
         return;
     }
     pthread_mutex_lock(&q->mu);
+    assert(q->ring[q->tail].state == ST_FILLING && q->count < q->depth); /* acquired, in order */
     q->ring[q->tail].state = ST_QUEUED;
     q->tail = (q->tail + 1) % q->depth;
     q->count++;

@@ -15,6 +15,7 @@
  */
 #include "sigma/cond.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -338,8 +339,11 @@ va_err va_cond_resolve(va_cond_node *root, const char *const *names, uint32_t n,
 
 int va_cond_eval(const va_cond_node *n, va_cond_match_fn fn, void *ud) {
     switch (n->kind) {
-    case VA_COND_ID:
-        return n->nids ? fn(ud, n->ids[0]) : VA_COND_FALSE;
+    case VA_COND_ID: {
+        int r = n->nids ? fn(ud, n->ids[0]) : VA_COND_FALSE;
+        assert(r == VA_COND_FALSE || r == VA_COND_TRUE || r == VA_COND_UNKNOWN);
+        return r;
+    }
     case VA_COND_NOT: {
         int r = va_cond_eval(n->kids[0], fn, ud);
         return r == VA_COND_UNKNOWN ? r : r == VA_COND_FALSE;

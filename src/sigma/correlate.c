@@ -17,6 +17,7 @@
  */
 #include "sigma/correlate.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -906,10 +907,12 @@ static va_err th_push(va_correlate *x, int64_t at, sx_group *g) {
         i = (i - 1) / 2;
     }
     x->th[i] = t;
+    assert(i == 0 || !t_less(&x->th[i], &x->th[(i - 1) / 2])); /* heap order restored */
     return VA_OK;
 }
 
 static void th_pop(va_correlate *x) {
+    assert(x->nth > 0);
     x->th[0] = x->th[--x->nth];
     if (x->nth) th_down(x, 0);
 }

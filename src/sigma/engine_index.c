@@ -5,6 +5,7 @@
  * but whose detection demands some are keyed by those IDs, plus a KEY_REFINED list for events
  * whose EventID is not a plain number.
  */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,6 +46,7 @@ static va_err index_key(va_engine *e, const char *ch, int64_t id, uint32_t rule,
         x->channel = low, x->clen = n, x->event_id = id, x->bits = bits;
         x->always = bits + e->nwords;
     }
+    assert(rule < e->n && rule / 64 < e->nwords);
     x->bits[rule / 64] |= 1ull << (rule % 64);
     if (always) x->always[rule / 64] |= 1ull << (rule % 64);
     return VA_OK;

@@ -7,6 +7,7 @@
  * Field values are case-folded at most once per event, whatever the number of rules that
  * compare them, and values a route computes (logsource.h) are computed once per event.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +126,7 @@ static uint32_t field_first(const evalctx *x, const char *name, uint32_t len);
 
 /* Field i of the event: ev->f[i], or a value a route computed (i >= ev->n). */
 static const va_field *field_at(const evalctx *x, uint32_t i) {
+    assert(i < x->ev->n + x->s->nvf); /* an event field, or a value computed for this event */
     return i < x->ev->n ? &x->ev->f[i] : &x->s->vf[i - x->ev->n].f;
 }
 
@@ -603,6 +605,7 @@ uint32_t va_engine_match(const va_engine *e, va_engine_scratch *s, const va_even
     for (uint32_t w = 0; w < nw; w++) {
         for (uint64_t bits = cand[w]; bits; bits &= bits - 1) {
             uint32_t best = w * 64 + (uint32_t)__builtin_ctzll(bits);
+            assert(best < e->n); /* no bit beyond the last rule is ever set */
             const crule *c = &e->r[best];
             s->evaluated++;
             if (!match_rule(c, s, ev, ch, chl)) continue;
