@@ -51,7 +51,8 @@ grep -q 'critical.*Password guessed' "$tmp/t.txt" && ok || bad "table lacks the 
 [ $rc = 1 ] && ok || bad "a missing input: exit $rc, want 1"
 pack=$(dirname "$0")/../../rules/vaern
 "$vaern" rules check --compile "$pack" >"$tmp/rc.txt" 2>&1; rc=$?
-[ $rc = 0 ] && grep -q 'compiled for hunting: 6 detection rules, 3 correlations, 0 filters; 0 left out' \
+# The pack grows; what must hold is that every rule of it compiles.
+[ $rc = 0 ] && grep -Eq 'compiled for hunting: [1-9][0-9]* detection rules, [0-9]+ correlations, 0 filters; 0 left out' \
     "$tmp/rc.txt" && ok || bad "rules check --compile on the pack: exit $rc, $(tail -1 "$tmp/rc.txt")"
 printf 'title: L\nlogsource: {product: linux, service: auth}\ndetection: {s: {a: b}, condition: s}\n' \
     >"$tmp/linux.yml"
