@@ -20,6 +20,8 @@ alerts = [json.loads(l) for l in open(sys.argv[1])]
 n = collections.Counter(a["rule"] for a in alerts)
 want = {
     "Password guessing from one address": 4,  # 40 failures: one alert per fresh window of 10
+    # The same 40 failures per account and computer: one alert per fresh window of 5
+    "Repeated logon failures for one account": 8,
     "Password guessed - failures followed by a logon from the same address": 1,
     "Security log cleared": 1,
     "PowerShell started with an encoded command": 1,
