@@ -52,6 +52,12 @@ ALLOWED = {
         "service from a user's %TEMP% (a pytest run). Nothing in the event tells a test harness "
         "from an intruder; a service binary in a user-writable temp folder is how many intrusions "
         "persist, so the alert is right and stays high (a site with such harnesses adds a filter).",
+    "aefbc7ad-a60d-4951-b4e9-0923ac8263a0":
+        "System or application event log cleared: system.evtx holds two event 104s, user tony "
+        "clearing the Sysmon log just before the sample capture starts (docs/detection-quality.md). "
+        "A cleared log is exactly what the rule must report, SigmaHQ's 'Important Windows Eventlog "
+        "Cleared' reports the same two events at high, and nothing in the event tells lab "
+        "preparation from an intruder wiping Sysmon.",
 }
 
 
