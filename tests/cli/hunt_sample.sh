@@ -26,6 +26,8 @@ want = {
     "Security log cleared": 1,
     "PowerShell started with an encoded command": 1,
     "Service installed from a public or temporary folder": 1,
+    # The same service runs %COMSPEC% /c: the shell-service rule sees it too
+    "Service installed that runs a shell, a pipe trick or a program in the Windows folder root": 1,
     "PowerShell script block downloads and runs code": 1,
 }
 assert dict(n) == want, dict(n)
