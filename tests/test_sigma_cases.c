@@ -34,6 +34,9 @@
 #include "sigma/prefilter.h"
 
 #define CASES_DIR VAERN_TESTS_DIR "/sigma_cases"
+/* `rule_files` paths are relative to the repository root, so that a case names a pack rule by
+ * the path it has in rules/vaern. */
+#define REPO_DIR VAERN_TESTS_DIR "/.."
 /* The `repeat` helper builds long values; the bound keeps a typo from eating the machine. */
 #define MAX_REPEAT (16u << 20)
 
@@ -545,13 +548,60 @@ static int check_case(pctx *p, const yaml_node_t *n, tcase *c) {
     return p->errors == before ? 0 : -1;
 }
 
+static char *read_all(const char *path, size_t *len);
+
+/* `rule_files: [rules/vaern/x.yml, ...]`: the files' text is appended to the case's `rules`
+ * text, one YAML document stream after the other, so that a case tests a rule exactly as it
+ * ships (the pack is these files, built into the binary). */
+static int add_rule_files(pctx *p, const yaml_node_t *n, tcase *c) {
+    if (n->type != YAML_SEQUENCE_NODE || !count_items(n))
+        return perr(p, n, "rule_files is a list of file paths"), -1;
+    size_t total = c->rules_len;
+    char **texts = zalloc(p, n, count_items(n), sizeof *texts);
+    size_t *lens = zalloc(p, n, count_items(n), sizeof *lens);
+    if (!texts || !lens) return -1;
+    size_t k = 0;
+    int rc = 0;
+    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+         it++, k++) {
+        yaml_node_t *f = node(p, *it);
+        if (!f || f->type != YAML_SCALAR_NODE || !sl(f)) {
+            perr(p, n, "rule_files: each item is a file path");
+            rc = -1;
+            break;
+        }
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", REPO_DIR, sv(f));
+        if (!(texts[k] = read_all(path, &lens[k]))) {
+            perr(p, f, "rule_files: cannot read %s", path);
+            rc = -1;
+            break;
+        }
+        total += lens[k] + 5; /* "\n---\n" before each file */
+    }
+    char *all = rc ? NULL : va_arena_alloc(p->a, total + 1);
+    if (!rc && !all) perr(p, n, "out of memory"), rc = -1;
+    if (!rc) {
+        size_t at = 0;
+        memcpy(all, c->rules, c->rules_len), at = c->rules_len;
+        for (size_t i = 0; i < k; i++) {
+            memcpy(all + at, "\n---\n", 5), at += 5;
+            memcpy(all + at, texts[i], lens[i]), at += lens[i];
+        }
+        all[at] = 0;
+        c->rules = all, c->rules_len = at;
+    }
+    for (size_t i = 0; i < k; i++) free(texts[i]);
+    return rc;
+}
+
 static int parse_case(pctx *p, const yaml_node_t *root, tcase *c) {
     memset(c, 0, sizeof *c);
     c->file = p->file;
     c->line = line_of(root);
     if (root->type != YAML_MAPPING_NODE) return perr(p, root, "a case is a map"), -1;
-    static const char *const keys[] = {"case",   "rules",      "events",
-                                       "expect", "load_error", "placeholders"};
+    static const char *const keys[] = {"case",       "rules",        "events",    "expect",
+                                       "load_error", "placeholders", "rule_files"};
     enum { NKEYS = sizeof keys / sizeof keys[0] };
     const yaml_node_t *val[NKEYS] = {0}, *rules_node = NULL;
     for (yaml_node_pair_t *q = root->data.mapping.pairs.start; q < root->data.mapping.pairs.top;
@@ -567,9 +617,13 @@ static int parse_case(pctx *p, const yaml_node_t *root, tcase *c) {
     if (!val[0] || val[0]->type != YAML_SCALAR_NODE || !sl(val[0]))
         return perr(p, root, "a case needs 'case: NAME'"), -1;
     if (!(c->name = dup_scalar(p, val[0]))) return -1;
-    if (!(rules_node = val[1]) || rules_node->type != YAML_SCALAR_NODE)
-        return perr(p, root, "case '%s' needs 'rules' (YAML text of the rules)", c->name), -1;
-    c->rules = sv(rules_node), c->rules_len = sl(rules_node);
+    rules_node = val[1] ? val[1] : val[6];
+    if (!rules_node || (val[1] && val[1]->type != YAML_SCALAR_NODE))
+        return perr(p, root, "case '%s' needs 'rules' (YAML text of the rules) or 'rule_files'",
+                    c->name),
+               -1;
+    c->rules = val[1] ? sv(val[1]) : "", c->rules_len = val[1] ? sl(val[1]) : 0;
+    if (val[6] && add_rule_files(p, val[6], c)) return -1;
     if (!val[3] && !val[4])
         return perr(p, root, "case '%s' asserts nothing: give 'expect' or 'load_error'", c->name),
                -1;

@@ -89,7 +89,10 @@ def run(cmd):
 
 
 DIAG_RE = re.compile(r"^vaern: (error|warning): (.*?): (?:(.*?): )?(VA_[A-Z]+): (.*)$")
-RULES_SUMMARY_RE = re.compile(r"^vaern: (\d+) rules compiled \((\d+) left out: (.*)\)$")
+# "vaern: 2862 rules compiled, 3 correlations, 0 filters (924 left out: ...)"; older builds print
+# no correlation and filter counts.
+RULES_SUMMARY_RE = re.compile(
+    r"^vaern: (\d+) rules compiled(?:, \d+ correlations, \d+ filters)? \((\d+) left out: (.*)\)$")
 EVENTS_SUMMARY_RE = re.compile(r"^vaern: (\d+) events, (\d+) alerts$")
 LOGSOURCE_RE = re.compile(r"logsource '([^']*)' is not in the mapping")
 
@@ -134,6 +137,8 @@ def parse_stderr(text, sigma_dir):
 
 
 ID_LINE_RE = re.compile(r"^id:\s*['\"]?([0-9A-Za-z\-]+)['\"]?\s*(?:#.*)?$", re.M)
+# vaern's own pack, built into the binary and part of every hunt: its files hold several rules.
+PACK_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "rules", "vaern")
 
 
 def index_rules(dirs):
@@ -153,6 +158,13 @@ def index_rules(dirs):
                     continue
                 if m and m.group(1) not in idx:
                     idx[m.group(1)] = p
+    if os.path.isdir(PACK_DIR):
+        for f in sorted(os.listdir(PACK_DIR)):
+            if f.endswith(".yml"):
+                p = os.path.normpath(os.path.join(PACK_DIR, f))
+                with open(p, encoding="utf-8", errors="replace") as fh:
+                    for m in ID_LINE_RE.finditer(fh.read()):
+                        idx.setdefault(m.group(1), p)
     return idx
 
 
@@ -258,9 +270,16 @@ def _detection_fields(node, out):
             _detection_fields(x, out)
 
 
-def read_rule(path):
+def read_rule(path, rid=None):
     with open(path, encoding="utf-8", errors="replace") as fh:
         text = fh.read()
+    if rid is not None and re.search(r"^---\s*$", text, re.M):
+        # a file of several rules (vaern's pack): keep the document with this id
+        for part in re.split(r"^---\s*$", text, flags=re.M):
+            m = ID_LINE_RE.search(part)
+            if m and m.group(1) == rid:
+                text = part
+                break
     if yaml is not None:
         try:
             doc = yaml.safe_load(text)
@@ -424,7 +443,7 @@ def build(args):
     rules = {}
     for rid in by_rule:
         p = rule_files.get(rid)
-        rules[rid] = read_rule(p) if p else {"title": None, "level": None, "falsepositives": [],
+        rules[rid] = read_rule(p, rid) if p else {"title": None, "level": None, "falsepositives": [],
                                              "fields": [], "condition": None, "logsource": ""}
         rules[rid]["path"] = p
 
@@ -601,7 +620,9 @@ def build(args):
             w("### %s: %s\n\n" % (al[0]["level"], al[0]["rule"]))
             w("- id: `%s`\n" % rid)
             if r.get("path"):
-                w("- rule file: %s\n" % code(rel(r["path"], shared)))
+                w("- rule file: %s\n" % code(
+                    rel(r["path"], shared) if not r["path"].startswith(os.path.normpath(PACK_DIR))
+                    else "rules/vaern/" + os.path.basename(r["path"]) + " (vaern's pack)"))
             if r.get("logsource"):
                 w("- logsource: %s\n" % r["logsource"])
             if r.get("condition"):

@@ -20,10 +20,14 @@ alerts = [json.loads(l) for l in open(sys.argv[1])]
 n = collections.Counter(a["rule"] for a in alerts)
 want = {
     "Password guessing from one address": 4,  # 40 failures: one alert per fresh window of 10
+    # The same 40 failures per account and computer: one alert per fresh window of 5
+    "Repeated logon failures for one account": 8,
     "Password guessed - failures followed by a logon from the same address": 1,
     "Security log cleared": 1,
     "PowerShell started with an encoded command": 1,
     "Service installed from a public or temporary folder": 1,
+    # The same service runs %COMSPEC% /c: the shell-service rule sees it too
+    "Service installed that runs a shell, a pipe trick or a program in the Windows folder root": 1,
     "PowerShell script block downloads and runs code": 1,
 }
 assert dict(n) == want, dict(n)
@@ -62,7 +66,8 @@ n=$("$vaern" hunt --no-cache --no-pack -f jsonl -r "$tmp/nolevel.yml" --min-leve
 [ "$n" = 0 ] && ok || bad "a rule without a level under --min-level low gave $n alerts, want 0"
 pack=$(dirname "$0")/../../rules/vaern
 "$vaern" rules check --compile "$pack" >"$tmp/rc.txt" 2>&1; rc=$?
-[ $rc = 0 ] && grep -q 'compiled for hunting: 6 detection rules, 3 correlations, 0 filters; 0 left out' \
+# The pack grows; what must hold is that every rule of it compiles.
+[ $rc = 0 ] && grep -Eq 'compiled for hunting: [1-9][0-9]* detection rules, [0-9]+ correlations, 0 filters; 0 left out' \
     "$tmp/rc.txt" && ok || bad "rules check --compile on the pack: exit $rc, $(tail -1 "$tmp/rc.txt")"
 printf 'title: L\nlogsource: {product: linux, service: auth}\ndetection: {s: {a: b}, condition: s}\n' \
     >"$tmp/linux.yml"
