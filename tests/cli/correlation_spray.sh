@@ -23,10 +23,12 @@ grep -q '200020 events' "$tmp/err" && ok || bad "events: $(cat "$tmp/err")"
 python3 - "$tmp/a.jsonl" <<'PY' && ok || bad "alerts of the brute force"
 import json, sys
 alerts = [json.loads(l) for l in open(sys.argv[1])]
-# 20 failures from one address: one alert per fresh window of 10 (docs/correlation.md).
-assert len(alerts) == 2, alerts
-for a in alerts:
-    assert a["rule"] == "Password guessing from one address", a
+# 20 failures from one address: one alert per fresh window of 10 (docs/correlation.md).  The
+# spray also fails a few accounts many times, which the pack's per-account rule reports; only
+# the per-address alerts are checked here, and they must come from the burst alone.
+addr = [a for a in alerts if a["rule"] == "Password guessing from one address"]
+assert len(addr) == 2, addr[:5]
+for a in addr:
     assert a["fields"] == {"IpAddress": "203.0.113.77"}, a
     assert a["count"] == 10, a
 PY
