@@ -44,7 +44,7 @@ va_err va_engine_new(const va_rule_set *set, const va_engine_opts *o, va_diag_fn
             return err;
         }
         for (uint32_t i = 0; i < e->n; i++) st->prefiltered += !e->always[i];
-        st->literals = e->nlits;
+        st->literals = e->nused;
         st->backend = va_prefilter_backend_name(e->pf);
         st->cached = e->pf_cached;
     }
@@ -79,6 +79,10 @@ void va_engine_free(va_engine *e) {
     va_prefilter_free(e->pf_any);
     free(e->any_ids);
     free(e->pins);
+    free(e->pf_ids);
+    free(e->namesets);
+    free(e->nameset_n);
+    va_hash_free(&e->nameset_hash);
     va_hash_free(&e->pin_hash);
     free(e->lit_off);
     free(e->lit_rules);

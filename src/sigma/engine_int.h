@@ -97,6 +97,7 @@ typedef struct fname {
  * on the rule's routes), or anywhere (nnames 0: keywords). */
 typedef struct litrule {
     uint32_t rule;
+    uint32_t clause; /* which clause of the rule's requirement the literal meets (0 or 1) */
     uint32_t nnames;
     const fname *names;
 } litrule;
@@ -108,11 +109,17 @@ struct va_engine {
     crule *flt; /* compiled filter rules: a hit of a rule they name is dropped if they match */
     uint32_t nflt;
     /* Prefilter: literal id -> rules needing it (CSR), rules that are always evaluated. */
-    va_prefilter *pf;     /* all literals, scanned over the values of pinned fields; NULL: off */
+    va_prefilter *pf; /* the literals rules wait for, over the values of pinned fields */
+    uint32_t *pf_ids; /* pf's literal i is literal pf_ids[i] (NULL: prefilter off) */
+    uint32_t nused;
     va_prefilter *pf_any; /* the literals some rule needs anywhere, over the other fields */
     uint32_t *any_ids;    /* pf_any's literal i is literal any_ids[i] */
     uint32_t nany;
-    va_hash pin_hash; /* pins: every field name some literal is pinned to */
+    va_hash pin_hash;       /* pins: every field name some literal is pinned to */
+    const fname **namesets; /* distinct name lists of litrules (shared, see pin_names) */
+    uint32_t *nameset_n;
+    size_t nnamesets, namesets_cap, nameset_n_cap;
+    va_hash nameset_hash;
     fname *pins;
     size_t npins, pins_cap;
     int pf_cached;
@@ -127,6 +134,7 @@ struct va_engine {
     uint64_t *any;         /* bitset: rules with a route that admits every channel */
     uint64_t *any_always;  /* of those, the ones whose channel-less route computes a field */
     uint64_t *always_bits; /* bitset: rules evaluated whatever the prefilter finds */
+    uint64_t *single_bits; /* bitset: rules whose literal requirement has one clause, not two */
     uint32_t nwords;       /* words of every rule bitset */
 };
 

@@ -36,11 +36,11 @@ struct va_engine_scratch {
     uint32_t *fidx[2];
     uint32_t nval[2];
     size_t fstart_cap[2], fidx_cap[2];
-    uint64_t *mbits;  /* rule bitset: one of its literals occurs in the event */
-    uint64_t *cand;   /* rule bitset: the event's candidates */
-    uint64_t *forced; /* rule bitset: candidates evaluated whatever the prefilter finds */
+    uint64_t *mbits[2]; /* rule bitsets: clause 0 / 1 of its requirement met in the event */
+    uint64_t *cand;     /* rule bitset: the event's candidates */
+    uint64_t *forced;   /* rule bitset: candidates evaluated whatever the prefilter finds */
     size_t forced_cap;
-    size_t cand_cap, mbits_cap;
+    size_t cand_cap, mbits_cap[2];
     uint32_t *lit_epoch, *lit_field; /* per literal: last event and field it was seen in */
     uint32_t nlit;
     uint32_t epoch;
@@ -98,7 +98,8 @@ void va_engine_scratch_free(va_engine_scratch *s) {
     free(s->fhash);
     va_prefilter_scratch_free(s->pf_s);
     va_prefilter_scratch_free(s->pf_any_s);
-    free(s->mbits);
+    free(s->mbits[0]);
+    free(s->mbits[1]);
     free(s->cand);
     free(s->forced);
     free(s->lit_epoch);
@@ -442,21 +443,26 @@ static void literal_at(const va_engine *e, va_engine_scratch *s, const va_event 
     s->lit_epoch[id] = s->epoch, s->lit_field[id] = fi;
     const va_field *f = s->nval[t] ? &ev->f[fi] : NULL;
     uint64_t fh = f ? s->fhash[fi] : 0;
+    const fname *group = NULL;
+    int in = 0;
+    /* Rules come grouped by the names they are pinned to: one comparison per group. */
     for (uint32_t k = e->lit_off[id]; k < e->lit_off[id + 1]; k++) {
         const litrule *x = &e->lit_rules[k];
-        uint64_t bit = 1ull << (x->rule % 64), *w = &s->mbits[x->rule / 64];
-        if (*w & bit) continue;
-        int in = !x->nnames;
-        for (uint32_t j = 0; j < x->nnames && !in && f; j++)
-            in = x->names[j].hash == fh && x->names[j].len == f->nlen &&
-                 !memcmp(x->names[j].s, f->name, f->nlen);
-        if (in) *w |= bit;
+        if (k == e->lit_off[id] || x->names != group) {
+            group = x->names;
+            in = !x->nnames;
+            for (uint32_t j = 0; j < x->nnames && !in && f; j++)
+                in = x->names[j].hash == fh && x->names[j].len == f->nlen &&
+                     !memcmp(x->names[j].s, f->name, f->nlen);
+        }
+        if (in) s->mbits[x->clause][x->rule / 64] |= 1ull << (x->rule % 64);
     }
 }
 
 static void on_literal(void *ud, uint32_t id, size_t end) {
     void **a = ud;
-    literal_at(a[0], a[1], a[2], 0, id, end);
+    const va_engine *e = a[0];
+    literal_at(e, a[1], a[2], 0, e->pf_ids[id], end);
 }
 
 static void on_literal_any(void *ud, uint32_t id, size_t end) {
@@ -488,7 +494,8 @@ static void prefilter_scan(const va_engine *e, va_engine_scratch *s, const va_ev
         s->all = 1;
         return;
     }
-    memset(s->mbits, 0, e->nwords * sizeof *s->mbits);
+    memset(s->mbits[0], 0, e->nwords * sizeof *s->mbits[0]);
+    memset(s->mbits[1], 0, e->nwords * sizeof *s->mbits[1]);
     if (++s->epoch == 0) { /* wrapped: old literal marks could look current */
         memset(s->lit_epoch, 0, s->nlit * sizeof *s->lit_epoch);
         s->epoch = 1;
@@ -566,7 +573,9 @@ uint32_t va_engine_match(const va_engine *e, va_engine_scratch *s, const va_even
      * those the prefilter cannot rule out (always evaluated, or a literal found).  Bits are
      * taken in ascending order, so rules run in rule order and each at most once. */
     uint32_t nw = e->nwords;
-    if (VA_ARRAY_GROW(s->cand, s->cand_cap, nw) || VA_ARRAY_GROW(s->mbits, s->mbits_cap, nw) ||
+    if (VA_ARRAY_GROW(s->cand, s->cand_cap, nw) ||
+        VA_ARRAY_GROW(s->mbits[0], s->mbits_cap[0], nw) ||
+        VA_ARRAY_GROW(s->mbits[1], s->mbits_cap[1], nw) ||
         VA_ARRAY_GROW(s->forced, s->forced_cap, nw)) {
         s->failures++;
         return 0;
@@ -596,8 +605,10 @@ uint32_t va_engine_match(const va_engine *e, va_engine_scratch *s, const va_even
             need = cand[w] & ~(e->always_bits[w] | forced[w]);
         if (need) prefilter_scan(e, s, ev);
         for (uint32_t w = 0; w < nw; w++) {
-            uint64_t admit =
-                s->scanned && !s->all ? e->always_bits[w] | forced[w] | s->mbits[w] : ~0ull;
+            uint64_t admit = s->scanned && !s->all
+                                 ? e->always_bits[w] | forced[w] |
+                                       (s->mbits[0][w] & (s->mbits[1][w] | e->single_bits[w]))
+                                 : ~0ull;
             s->skipped += (uint64_t)__builtin_popcountll(cand[w] & ~admit);
             cand[w] &= admit;
         }

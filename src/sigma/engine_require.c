@@ -208,20 +208,112 @@ static void req_field(const cfield *f, litset *L, req *out) {
     }
 }
 
-static void req_search(const csearch *cs, litset *L, req *out) {
-    memset(out, 0, sizeof *out);
-    if (!cs->nmaps) {
-        out->none = 1;
+/* ---- conjunctive literal requirements ---------------------------------------------------- */
+
+/* A rule's literal requirement in conjunctive form: every clause must be met, a clause by any
+ * one of its (literal, field) pairs.  Two clauses rather than one let `Image|endswith: x and
+ * CommandLine|contains: y` wait for both literals, so an event with only the common one of
+ * them does not wake the rule.  n == 0: no requirement (the rule is always evaluated). */
+#define PF_CLAUSES 2
+
+typedef struct cnf {
+    req c[PF_CLAUSES];
+    uint32_t n;
+} cnf;
+
+static void cnf_free(cnf *x) {
+    for (uint32_t i = 0; i < x->n; i++) req_free(&x->c[i]);
+    x->n = 0;
+}
+
+/* x = the one clause r (consumed); none or empty: no requirement. */
+static void cnf_one(cnf *x, req *r) {
+    x->n = 0;
+    if (r->none || !r->n) {
+        req_free(r);
         return;
     }
-    for (uint32_t m = 0; m < cs->nmaps && !out->none; m++) {
-        req best = {.none = 1};
+    x->c[0] = *r;
+    x->n = 1;
+}
+
+/* x = x and y (y consumed): the most selective clauses of both. */
+static void cnf_and(cnf *x, cnf *y) {
+    req all[2 * PF_CLAUSES];
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < x->n; i++) all[k++] = x->c[i];
+    for (uint32_t i = 0; i < y->n; i++) all[k++] = y->c[i];
+    for (uint32_t i = 0; i < k; i++) /* at most four: a selection sort */
+        for (uint32_t j = i + 1; j < k; j++)
+            if (req_better(&all[j], &all[i])) {
+                req t = all[i];
+                all[i] = all[j], all[j] = t;
+            }
+    x->n = k < PF_CLAUSES ? k : PF_CLAUSES;
+    for (uint32_t i = 0; i < x->n; i++) x->c[i] = all[i];
+    for (uint32_t i = x->n; i < k; i++) req_free(&all[i]);
+    y->n = 0;
+}
+
+static void req_copy(req *dst, const req *src, const litset *L);
+static void req_or_copy(req *out, const req *src, const litset *L);
+
+/* x = x or y (y consumed).  (X1 and X2) or (Y1 and Y2) implies (X1 or Y1) and (X2 or Y2), so
+ * clause j of the result joins clause j of each side (its last, if it has fewer). */
+static void cnf_or(cnf *x, cnf *y, const litset *L) {
+    if (!x->n || !y->n) {
+        cnf_free(x);
+        cnf_free(y);
+        return;
+    }
+    cnf r = {.n = 0};
+    uint32_t n = x->n > y->n ? x->n : y->n;
+    for (uint32_t j = 0; j < n; j++) {
+        req c;
+        req_copy(&c, &x->c[j < x->n ? j : x->n - 1], L);
+        req_or_copy(&c, &y->c[j < y->n ? j : y->n - 1], L);
+        if (c.none || !c.n)
+            req_free(&c); /* too wide to be a filter: this clause says nothing */
+        else
+            r.c[r.n++] = c;
+    }
+    cnf_free(x);
+    cnf_free(y);
+    *x = r;
+}
+
+/* x = a copy of y. */
+static void cnf_copy(cnf *x, const cnf *y, const litset *L) {
+    x->n = 0;
+    for (uint32_t i = 0; i < y->n; i++) {
+        req_copy(&x->c[x->n], &y->c[i], L);
+        if (x->c[x->n].none)
+            req_free(&x->c[x->n]);
+        else
+            x->n++;
+    }
+}
+
+static void req_search(const csearch *cs, litset *L, cnf *out) {
+    out->n = 0;
+    for (uint32_t m = 0; m < cs->nmaps; m++) {
+        cnf map = {.n = 0}; /* and over the map's fields */
         for (uint32_t k = 0; k < cs->maps[m].n; k++) {
             req r;
             req_field(&cs->maps[m].f[k], L, &r);
-            req_pick(&best, &r, req_better);
+            cnf f;
+            cnf_one(&f, &r);
+            cnf_and(&map, &f);
         }
-        req_union(out, &best, L);
+        if (!map.n) { /* a map with no literal: the search needs none */
+            cnf_free(out);
+            return;
+        }
+        if (m == 0)
+            *out = map;
+        else
+            cnf_or(out, &map, L);
+        if (!out->n) return;
     }
 }
 
@@ -237,6 +329,53 @@ static void req_or_copy(req *out, const req *src, const litset *L) {
             req_none(out);
             return;
         }
+}
+
+static void req_copy(req *dst, const req *src, const litset *L) {
+    memset(dst, 0, sizeof *dst);
+    req_or_copy(dst, src, L);
+}
+
+/* The literal requirement of condition node nd, from the searches' requirements sreq. */
+static void lit_node(const crule *c, const va_cond_node *nd, const cnf *sreq, const litset *L,
+                     cnf *out) {
+    out->n = 0;
+    switch (nd->kind) {
+    case VA_COND_ID:
+        if (nd->nids && nd->ids[0] < c->ns) cnf_copy(out, &sreq[nd->ids[0]], L);
+        return;
+    case VA_COND_AND:
+    case VA_COND_OR:
+        for (uint32_t i = 0; i < nd->nkids; i++) {
+            cnf r;
+            lit_node(c, nd->kids[i], sreq, L, &r);
+            if (nd->kind == VA_COND_AND) {
+                cnf_and(out, &r);
+            } else if (i == 0) {
+                *out = r;
+            } else {
+                cnf_or(out, &r, L);
+                if (!out->n) return;
+            }
+        }
+        return;
+    case VA_COND_OF:
+        for (uint32_t i = 0; i < nd->nids; i++) {
+            cnf r = {.n = 0};
+            if (nd->ids[i] < c->ns) cnf_copy(&r, &sreq[nd->ids[i]], L);
+            if (nd->count == 0) { /* all of: every one's literals are needed */
+                cnf_and(out, &r);
+            } else if (i == 0) { /* N of: at least one of them must match */
+                *out = r;
+            } else {
+                cnf_or(out, &r, L);
+                if (!out->n) return;
+            }
+        }
+        return;
+    default: /* not: no requirement */
+        return;
+    }
 }
 
 static void req_node(const crule *c, const va_cond_node *nd, const req *sreq, litset *L, req *out,
@@ -387,6 +526,14 @@ va_err va_engine_rule_eids(va_engine *e, crule *c) {
     return err;
 }
 
+/* Order of a literal's rules: by pin group (see pin_names), then clause and rule. */
+static int litrule_cmp(const void *a, const void *b) {
+    const litrule *x = a, *y = b;
+    if (x->names != y->names) return (uintptr_t)x->names < (uintptr_t)y->names ? -1 : 1;
+    if (x->clause != y->clause) return x->clause < y->clause ? -1 : 1;
+    return x->rule < y->rule ? -1 : x->rule > y->rule;
+}
+
 /* The names a literal pinned to rule field `field` of c may be found in: the field itself and
  * its renames on c's routes (NULL field: anywhere, no names).  Each name joins e's pins. */
 static va_err pin_names(va_engine *e, const crule *c, const char *field, litrule *x) {
@@ -401,8 +548,27 @@ static va_err pin_names(va_engine *e, const crule *c, const char *field, litrule
         for (uint32_t k = 0; to && k < nc; k++) dup |= !strcmp(cand[k], to);
         if (to && !dup) cand[nc++] = to;
     }
+    /* Name lists are shared: literals' rules that read the same names form one group, whose
+     * names the scan compares once per occurrence (literal_at). */
+    uint64_t key = nc;
+    for (uint32_t k = 0; k < nc; k++) key = va_hash_mem(cand[k], strlen(cand[k]), key);
+    va_hash_iter it;
+    for (uint32_t i = va_hash_first(&e->nameset_hash, key, &it); i != VA_HASH_END;
+         i = va_hash_next(&e->nameset_hash, &it)) {
+        const fname *v = e->namesets[i];
+        uint32_t k = 0;
+        while (k < nc && v[k].len == strlen(cand[k]) && !memcmp(v[k].s, cand[k], v[k].len)) k++;
+        if (k == nc && e->nameset_n[i] == nc) {
+            x->names = v, x->nnames = nc;
+            return VA_OK;
+        }
+    }
     fname *v = va_arena_alloc(&e->arena, nc * sizeof *v);
-    if (!v) return VA_ENOMEM;
+    if (!v || VA_ARRAY_GROW(e->namesets, e->namesets_cap, e->nnamesets + 1) ||
+        VA_ARRAY_GROW(e->nameset_n, e->nameset_n_cap, e->nnamesets + 1) ||
+        va_hash_insert(&e->nameset_hash, key, (uint32_t)e->nnamesets))
+        return VA_ENOMEM;
+    e->namesets[e->nnamesets] = v, e->nameset_n[e->nnamesets++] = nc;
     for (uint32_t k = 0; k < nc; k++) {
         v[k].s = cand[k], v[k].len = (uint32_t)strlen(cand[k]);
         v[k].hash = va_hash_mem(v[k].s, v[k].len, 0);
@@ -428,7 +594,7 @@ va_err va_engine_build_prefilter(va_engine *e, const va_engine_opts *o, const ch
     size_t any_cap = 0;
     litset L = {0};
     L.a = &e->arena;
-    req *rr = calloc(e->n ? e->n : 1, sizeof *rr);
+    cnf *rr = calloc(e->n ? e->n : 1, sizeof *rr);
     e->always = calloc(e->n ? e->n : 1, 1);
     if (!rr || !e->always) {
         free(rr);
@@ -437,22 +603,26 @@ va_err va_engine_build_prefilter(va_engine *e, const va_engine_opts *o, const ch
     va_err err = VA_OK;
     for (uint32_t i = 0; i < e->n && !L.oom; i++) {
         const crule *c = &e->r[i];
-        req *sreq = calloc(c->ns ? c->ns : 1, sizeof *sreq);
+        cnf *sreq = calloc(c->ns ? c->ns : 1, sizeof *sreq);
         if (!sreq) {
             L.oom = 1;
             break;
         }
         for (uint32_t s = 0; s < c->ns; s++) req_search(&c->s[s], &L, &sreq[s]);
         const va_rule_detection *d = c->det;
-        if (!d->nconds) rr[i].none = 1;
-        for (uint32_t k = 0; k < d->nconds && !rr[i].none; k++) {
-            req r;
-            req_node(c, d->conds[k].ast, sreq, &L, &r, req_better);
-            req_union(&rr[i], &r, &L);
+        for (uint32_t k = 0; k < d->nconds; k++) { /* a list of conditions is an or */
+            cnf r;
+            lit_node(c, d->conds[k].ast, sreq, &L, &r);
+            if (k == 0) {
+                rr[i] = r;
+            } else {
+                cnf_or(&rr[i], &r, &L);
+                if (!rr[i].n) break;
+            }
         }
-        for (uint32_t s = 0; s < c->ns; s++) req_free(&sreq[s]);
+        for (uint32_t s = 0; s < c->ns; s++) cnf_free(&sreq[s]);
         free(sreq);
-        e->always[i] = rr[i].none || !rr[i].n;
+        e->always[i] = !rr[i].n;
     }
     if (L.oom) {
         err = VA_ENOMEM;
@@ -463,8 +633,16 @@ va_err va_engine_build_prefilter(va_engine *e, const va_engine_opts *o, const ch
         goto out;
     }
     memset(e->always_bits, 0, e->nwords * sizeof *e->always_bits);
-    for (uint32_t i = 0; i < e->n; i++)
+    e->single_bits = va_arena_alloc(&e->arena, e->nwords * sizeof *e->single_bits);
+    if (!e->single_bits) {
+        err = VA_ENOMEM;
+        goto out;
+    }
+    memset(e->single_bits, 0, e->nwords * sizeof *e->single_bits);
+    for (uint32_t i = 0; i < e->n; i++) {
         if (e->always[i]) e->always_bits[i / 64] |= 1ull << (i % 64);
+        if (rr[i].n == 1) e->single_bits[i / 64] |= 1ull << (i % 64);
+    }
     /* literal id -> rules, compressed rows */
     e->nlits = L.n;
     e->lit_off = calloc((size_t)L.n + 1, sizeof *e->lit_off);
@@ -474,8 +652,9 @@ va_err va_engine_build_prefilter(va_engine *e, const va_engine_opts *o, const ch
     }
     size_t total = 0;
     for (uint32_t i = 0; i < e->n; i++)
-        if (!e->always[i])
-            for (uint32_t k = 0; k < rr[i].n; k++) e->lit_off[L.plit[rr[i].ids[k]] + 1]++, total++;
+        for (uint32_t j = 0; j < rr[i].n; j++)
+            for (uint32_t k = 0; k < rr[i].c[j].n; k++)
+                e->lit_off[L.plit[rr[i].c[j].ids[k]] + 1]++, total++;
     for (uint32_t l = 0; l < L.n; l++) e->lit_off[l + 1] += e->lit_off[l];
     e->lit_rules = malloc((total ? total : 1) * sizeof *e->lit_rules);
     uint32_t *fill = calloc(L.n ? L.n : 1, sizeof *fill);
@@ -491,11 +670,12 @@ va_err va_engine_build_prefilter(va_engine *e, const va_engine_opts *o, const ch
         goto out;
     }
     for (uint32_t i = 0; i < e->n && !err; i++)
-        if (!e->always[i])
-            for (uint32_t k = 0; k < rr[i].n && !err; k++) {
-                uint32_t pid = rr[i].ids[k], l = L.plit[pid];
+        for (uint32_t j = 0; j < rr[i].n && !err; j++)
+            for (uint32_t k = 0; k < rr[i].c[j].n && !err; k++) {
+                uint32_t pid = rr[i].c[j].ids[k], l = L.plit[pid];
                 litrule *x = &e->lit_rules[e->lit_off[l] + fill[l]++];
                 x->rule = i;
+                x->clause = j;
                 /* A route that computes the pinned field cannot be prefiltered on it. */
                 const char *pf = L.pfield[pid];
                 for (uint32_t r = 0; pf && r < e->r[i].nroutes; r++) {
@@ -511,8 +691,30 @@ va_err va_engine_build_prefilter(va_engine *e, const va_engine_opts *o, const ch
         free(anywhere);
         goto out;
     }
-    err = va_prefilter_new(L.s, L.len, L.n, (va_prefilter_backend)o->prefilter_backend,
-                           o->cache_dir, &e->pf, why);
+    /* Each literal's rules grouped by the names they are pinned to. */
+    for (uint32_t l = 0; l < L.n; l++)
+        if (e->lit_off[l + 1] - e->lit_off[l] > 1)
+            qsort(&e->lit_rules[e->lit_off[l]], e->lit_off[l + 1] - e->lit_off[l],
+                  sizeof *e->lit_rules, litrule_cmp);
+    /* The database holds only literals that some rule waits for: the others would only cost
+     * matches (a literal of an `and` side that lost to a more selective one, say). */
+    const char **ul = malloc((L.n ? L.n : 1) * sizeof *ul);
+    size_t *un = malloc((L.n ? L.n : 1) * sizeof *un);
+    e->pf_ids = malloc((L.n ? L.n : 1) * sizeof *e->pf_ids);
+    if (!ul || !un || !e->pf_ids) {
+        free(ul), free(un), free(anywhere);
+        err = VA_ENOMEM;
+        goto out;
+    }
+    uint32_t nused = 0;
+    for (uint32_t l = 0; l < L.n; l++)
+        if (e->lit_off[l + 1] > e->lit_off[l])
+            ul[nused] = L.s[l], un[nused] = L.len[l], e->pf_ids[nused++] = l;
+    e->nused = nused;
+    err = va_prefilter_new(ul, un, nused, (va_prefilter_backend)o->prefilter_backend, o->cache_dir,
+                           &e->pf, why);
+    free(ul);
+    free(un);
     if (!err) e->pf_cached = va_prefilter_from_cache(e->pf);
     /* The literals needed anywhere get a database of their own for the fields no literal is
      * pinned to, so those fields are not scanned for the thousands of pinned literals. */
@@ -540,7 +742,7 @@ va_err va_engine_build_prefilter(va_engine *e, const va_engine_opts *o, const ch
         free(an);
     }
 out:
-    for (uint32_t i = 0; i < e->n; i++) req_free(&rr[i]);
+    for (uint32_t i = 0; i < e->n; i++) cnf_free(&rr[i]);
     free(rr);
     free(L.s);
     free(L.len);
