@@ -36,11 +36,11 @@ struct va_engine_scratch {
     uint32_t *fidx[2];
     uint32_t nval[2];
     size_t fstart_cap[2], fidx_cap[2];
-    uint64_t *mbits[2]; /* rule bitsets: clause 0 / 1 of its requirement met in the event */
-    uint64_t *cand;     /* rule bitset: the event's candidates */
-    uint64_t *forced;   /* rule bitset: candidates evaluated whatever the prefilter finds */
+    uint64_t *mbits[VA_ENGINE_CLAUSES]; /* rule bitsets: clause j of its requirement met */
+    uint64_t *cand;                     /* rule bitset: the event's candidates */
+    uint64_t *forced; /* rule bitset: candidates evaluated whatever the prefilter finds */
     size_t forced_cap;
-    size_t cand_cap, mbits_cap[2];
+    size_t cand_cap, mbits_cap[VA_ENGINE_CLAUSES];
     uint32_t *lit_epoch, *lit_field; /* per literal: last event and field it was seen in */
     uint32_t nlit;
     uint32_t epoch;
@@ -98,8 +98,7 @@ void va_engine_scratch_free(va_engine_scratch *s) {
     free(s->fhash);
     va_prefilter_scratch_free(s->pf_s);
     va_prefilter_scratch_free(s->pf_any_s);
-    free(s->mbits[0]);
-    free(s->mbits[1]);
+    for (int j = 0; j < VA_ENGINE_CLAUSES; j++) free(s->mbits[j]);
     free(s->cand);
     free(s->forced);
     free(s->lit_epoch);
@@ -494,8 +493,8 @@ static void prefilter_scan(const va_engine *e, va_engine_scratch *s, const va_ev
         s->all = 1;
         return;
     }
-    memset(s->mbits[0], 0, e->nwords * sizeof *s->mbits[0]);
-    memset(s->mbits[1], 0, e->nwords * sizeof *s->mbits[1]);
+    for (int j = 0; j < VA_ENGINE_CLAUSES; j++)
+        memset(s->mbits[j], 0, e->nwords * sizeof *s->mbits[j]);
     if (++s->epoch == 0) { /* wrapped: old literal marks could look current */
         memset(s->lit_epoch, 0, s->nlit * sizeof *s->lit_epoch);
         s->epoch = 1;
@@ -554,6 +553,12 @@ static int plain_event_id(const va_event *ev) {
     return seen == 1;
 }
 
+static int grow_marks(va_engine_scratch *s, uint32_t nw) {
+    for (int j = 0; j < VA_ENGINE_CLAUSES; j++)
+        if (VA_ARRAY_GROW(s->mbits[j], s->mbits_cap[j], nw)) return -1;
+    return 0;
+}
+
 uint32_t va_engine_match(const va_engine *e, va_engine_scratch *s, const va_event *ev,
                          va_engine_hit_fn fn, void *ud) {
     uint32_t hits = 0;
@@ -573,9 +578,7 @@ uint32_t va_engine_match(const va_engine *e, va_engine_scratch *s, const va_even
      * those the prefilter cannot rule out (always evaluated, or a literal found).  Bits are
      * taken in ascending order, so rules run in rule order and each at most once. */
     uint32_t nw = e->nwords;
-    if (VA_ARRAY_GROW(s->cand, s->cand_cap, nw) ||
-        VA_ARRAY_GROW(s->mbits[0], s->mbits_cap[0], nw) ||
-        VA_ARRAY_GROW(s->mbits[1], s->mbits_cap[1], nw) ||
+    if (VA_ARRAY_GROW(s->cand, s->cand_cap, nw) || grow_marks(s, nw) ||
         VA_ARRAY_GROW(s->forced, s->forced_cap, nw)) {
         s->failures++;
         return 0;
@@ -605,10 +608,12 @@ uint32_t va_engine_match(const va_engine *e, va_engine_scratch *s, const va_even
             need = cand[w] & ~(e->always_bits[w] | forced[w]);
         if (need) prefilter_scan(e, s, ev);
         for (uint32_t w = 0; w < nw; w++) {
-            uint64_t admit = s->scanned && !s->all
-                                 ? e->always_bits[w] | forced[w] |
-                                       (s->mbits[0][w] & (s->mbits[1][w] | e->single_bits[w]))
-                                 : ~0ull;
+            uint64_t admit = ~0ull;
+            if (s->scanned && !s->all) {
+                uint64_t met = ~e->lacks[0][w]; /* a rule without clause 0 is always_bits */
+                for (int j = 0; j < VA_ENGINE_CLAUSES; j++) met &= s->mbits[j][w] | e->lacks[j][w];
+                admit = e->always_bits[w] | forced[w] | met;
+            }
             s->skipped += (uint64_t)__builtin_popcountll(cand[w] & ~admit);
             cand[w] &= admit;
         }

@@ -214,7 +214,7 @@ static void req_field(const cfield *f, litset *L, req *out) {
  * one of its (literal, field) pairs.  Two clauses rather than one let `Image|endswith: x and
  * CommandLine|contains: y` wait for both literals, so an event with only the common one of
  * them does not wake the rule.  n == 0: no requirement (the rule is always evaluated). */
-#define PF_CLAUSES 2
+#define PF_CLAUSES VA_ENGINE_CLAUSES
 
 typedef struct cnf {
     req c[PF_CLAUSES];
@@ -633,15 +633,16 @@ va_err va_engine_build_prefilter(va_engine *e, const va_engine_opts *o, const ch
         goto out;
     }
     memset(e->always_bits, 0, e->nwords * sizeof *e->always_bits);
-    e->single_bits = va_arena_alloc(&e->arena, e->nwords * sizeof *e->single_bits);
-    if (!e->single_bits) {
-        err = VA_ENOMEM;
-        goto out;
+    for (uint32_t j = 0; j < PF_CLAUSES; j++) {
+        if (!(e->lacks[j] = va_arena_alloc(&e->arena, e->nwords * sizeof *e->lacks[j]))) {
+            err = VA_ENOMEM;
+            goto out;
+        }
+        memset(e->lacks[j], 0, e->nwords * sizeof *e->lacks[j]);
     }
-    memset(e->single_bits, 0, e->nwords * sizeof *e->single_bits);
     for (uint32_t i = 0; i < e->n; i++) {
         if (e->always[i]) e->always_bits[i / 64] |= 1ull << (i % 64);
-        if (rr[i].n == 1) e->single_bits[i / 64] |= 1ull << (i % 64);
+        for (uint32_t j = rr[i].n; j < PF_CLAUSES; j++) e->lacks[j][i / 64] |= 1ull << (i % 64);
     }
     /* literal id -> rules, compressed rows */
     e->nlits = L.n;
