@@ -347,19 +347,14 @@ static va_err overlaps(sl *L, yaml_node_t *list, const va_logsource_source *s) {
 }
 
 static va_err sources(sl *L, const char *product, const char *kind, yaml_node_t *n,
-                      va_logsource_map *m, uint32_t *cap) {
+                      va_logsource_map *m, size_t *cap) {
     if (n->type != YAML_MAPPING_NODE) return fail(L, n, "expected a map of names to routes");
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
         yaml_node_t *k = node(L, p->key), *v = node(L, p->value);
         if (!k || !v || k->type != YAML_SCALAR_NODE) return fail(L, n, "expected a name");
         if (v->type != YAML_SEQUENCE_NODE) return fail(L, v, "expected a list of routes");
-        if (m->nsources == *cap) {
-            uint32_t nc = *cap ? *cap * 2 : 64;
-            va_logsource_source *ns = va_arena_alloc(L->a, nc * sizeof *ns);
-            if (!ns) return nomem(L);
-            if (m->nsources) memcpy(ns, m->sources, m->nsources * sizeof *ns);
-            m->sources = ns, *cap = nc;
-        }
+        if (VA_ARENA_GROW(L->a, m->sources, *cap, m->nsources, (size_t)m->nsources + 1))
+            return nomem(L);
         va_logsource_source *s = &m->sources[m->nsources];
         s->product = product, s->kind = kind;
         if (!(s->name = scalar(L, k))) return nomem(L);
@@ -401,7 +396,7 @@ va_err va_logsource_load_mem(va_arena *a, const char *file, const char *text, si
         return VA_EFORMAT;
     }
     L.doc = &doc;
-    uint32_t cap = 0;
+    size_t cap = 0;
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     if (!root || root->type != YAML_MAPPING_NODE) {
         fail(&L, root, "expected a map of products");

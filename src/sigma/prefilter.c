@@ -9,6 +9,8 @@
  */
 #include "sigma/prefilter.h"
 
+#include "core/hash.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -18,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <utime.h>
+
+#include "core/hash.h"
 
 #ifdef VAERN_HAVE_HYPERSCAN
 #include <hs/hs.h>
@@ -203,27 +207,22 @@ static va_err hs_build(va_prefilter *p, const char *const *lits, const size_t *l
 
 /* ---- the database cache ------------------------------------------------------------------- */
 
-#define CACHE_MAGIC "VAERNHS3" /* 3: every occurrence reported (no SINGLEMATCH) */
+#define CACHE_MAGIC "VAERNHS4" /* 4: keys and checksums with core/hash.h */
 
 /* Checksum of the stored database: a damaged file is rebuilt, never handed to Hyperscan. */
 static uint64_t bytes_sum(const char *b, size_t n) {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)b[i]) * 1099511628211ull;
-    return h ^ (h >> 32);
+    return va_hash_mem(b, n, 0x5eed);
 }
 
-/* Feed n bytes to two independent 64-bit FNV-1a style hashes. */
+/* Feed n bytes to two independently seeded hashes (a 128-bit key: no collisions to fear). */
 static void key_mix(uint64_t h[2], const void *p, size_t n) {
-    const uint8_t *b = p;
-    for (size_t i = 0; i < n; i++) {
-        h[0] = (h[0] ^ b[i]) * 1099511628211ull;
-        h[1] = (h[1] ^ b[i]) * 0x100000001B3ull + 7;
-    }
+    h[0] = va_hash_mem(p, n, h[0]);
+    h[1] = va_hash_mem(p, n, h[1] ^ 0x9E3779B97F4A7C15ull);
 }
 
 /* Everything that shapes the database: Hyperscan's version, the platform, the literals. */
 static void cache_key(const char *const *lits, const size_t *lens, uint32_t n, uint64_t key[2]) {
-    uint64_t h[2] = {1469598103934665603ull, 0x9E3779B97F4A7C15ull};
+    uint64_t h[2] = {1, 2};
     const char *ver = hs_version();
     hs_platform_info_t pl;
     memset(&pl, 0, sizeof pl);
