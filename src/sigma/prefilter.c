@@ -9,8 +9,6 @@
  */
 #include "sigma/prefilter.h"
 
-#include "core/hash.h"
-
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
