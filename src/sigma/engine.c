@@ -45,7 +45,8 @@ va_err va_engine_new(const va_rule_set *set, const va_engine_opts *o, va_diag_fn
         }
         for (uint32_t i = 0; i < e->n; i++) st->prefiltered += !e->always[i];
         st->literals = e->nused;
-        st->backend = va_prefilter_backend_name(e->pf);
+        for (uint32_t g = 0; g < e->ngroups && !st->backend; g++)
+            if (e->grp[g].db) st->backend = va_prefilter_backend_name(e->grp[g].db);
         st->cached = e->pf_cached;
     }
     /* After the prefilter: the index marks the routes where a rule cannot be prefiltered. */
@@ -75,11 +76,11 @@ void va_engine_free(va_engine *e) {
                     va_value_free(e->flt[i].s[s].maps[m].f[f].m);
     free(e->flt);
     va_engine_index_free(e);
-    va_prefilter_free(e->pf);
-    va_prefilter_free(e->pf_any);
-    free(e->any_ids);
+    for (uint32_t g = 0; g < VA_ENGINE_GROUPS; g++) {
+        va_prefilter_free(e->grp[g].db);
+        free(e->grp[g].ids);
+    }
     free(e->pins);
-    free(e->pf_ids);
     free(e->namesets);
     free(e->nameset_n);
     va_hash_free(&e->nameset_hash);

@@ -92,11 +92,15 @@ static inline uint64_t index_hash(uint64_t channel_hash, int64_t id) {
  * clauses get too wide). */
 #define VA_ENGINE_CLAUSES 2
 
-/* An event field name with its hash (va_hash_mem). */
+/* Most scan groups (va_engine.grp). */
+#define VA_ENGINE_GROUPS 8
+
+/* An event field name with its hash (va_hash_mem); as a pin, its scan group too. */
 typedef struct fname {
     const char *s;
     uint32_t len;
     uint64_t hash;
+    uint32_t group;
 } fname;
 
 /* A rule that needs a literal: in the value of one of names (the rule's field and its renames
@@ -115,12 +119,17 @@ struct va_engine {
     crule *flt; /* compiled filter rules: a hit of a rule they name is dropped if they match */
     uint32_t nflt;
     /* Prefilter: literal id -> rules needing it (CSR), rules that are always evaluated. */
-    va_prefilter *pf; /* the literals rules wait for, over the values of pinned fields */
-    uint32_t *pf_ids; /* pf's literal i is literal pf_ids[i] (NULL: prefilter off) */
-    uint32_t nused;
-    va_prefilter *pf_any; /* the literals some rule needs anywhere, over the other fields */
-    uint32_t *any_ids;    /* pf_any's literal i is literal any_ids[i] */
-    uint32_t nany;
+    /* Scan groups: an event value is scanned only with the database of its field's group,
+     * which holds the literals pinned to the group's fields and those some rule needs in any
+     * field.  Group 0 is for fields no literal is pinned to; fields with many literals
+     * (CommandLine, Hashes, ...) have a group each; the other pinned fields share one. */
+    struct scan_group {
+        va_prefilter *db; /* NULL: no literal at all */
+        uint32_t *ids;    /* db's literal i is literal ids[i] */
+        uint32_t n;
+    } grp[VA_ENGINE_GROUPS];
+    uint32_t ngroups;       /* 0: prefilter off */
+    uint32_t nused;         /* literals some rule waits for */
     va_hash pin_hash;       /* pins: every field name some literal is pinned to */
     const fname **namesets; /* distinct name lists of litrules (shared, see pin_names) */
     uint32_t *nameset_n;
@@ -179,6 +188,8 @@ va_err va_engine_build_prefilter(va_engine *e, const va_engine_opts *o, const ch
  * va_hash_mem of it): such fields are scanned with every literal, the others only with the
  * literals needed anywhere. */
 int va_engine_is_pinned(const va_engine *e, uint64_t hash, const char *name, uint32_t len);
+/* engine_require.c: the scan group of event field name[0..len) (0: no literal pinned to it). */
+uint32_t va_engine_scan_group(const va_engine *e, uint64_t hash, const char *name, uint32_t len);
 
 /* engine_index.c: index e's rules by (channel, event ID); needs c->eids and, with the
  * prefilter, c->forced_routes. */

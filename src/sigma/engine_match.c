@@ -27,15 +27,15 @@ struct va_engine_scratch {
     size_t fold_cap, fold_len_cap;
     /* Prefilter state for the current event. */
     const va_engine *owner; /* the engine pf_s belongs to */
-    va_prefilter_scratch *pf_s, *pf_any_s;
-    /* The event's values, NUL-separated: text[0] those of pinned fields (scanned with every
-     * literal), text[1] the others (scanned with the literals needed anywhere); fstart[t][k]
-     * and fidx[t][k] give the offset and the field index of the k-th value of text[t]. */
-    va_buf text[2];
-    size_t *fstart[2];
-    uint32_t *fidx[2];
-    uint32_t nval[2];
-    size_t fstart_cap[2], fidx_cap[2];
+    va_prefilter_scratch *pf_s[VA_ENGINE_GROUPS];
+    /* The event's values, NUL-separated, by scan group (engine_int.h): text[g] those of the
+     * fields of group g; fstart[g][k] and fidx[g][k] give the offset and the field index of
+     * the k-th value of text[g]. */
+    va_buf text[VA_ENGINE_GROUPS];
+    size_t *fstart[VA_ENGINE_GROUPS];
+    uint32_t *fidx[VA_ENGINE_GROUPS];
+    uint32_t nval[VA_ENGINE_GROUPS];
+    size_t fstart_cap[VA_ENGINE_GROUPS], fidx_cap[VA_ENGINE_GROUPS];
     uint64_t *mbits[VA_ENGINE_CLAUSES]; /* rule bitsets: clause j of its requirement met */
     uint64_t *cand;                     /* rule bitset: the event's candidates */
     uint64_t *forced; /* rule bitset: candidates evaluated whatever the prefilter finds */
@@ -78,8 +78,7 @@ va_engine_scratch *va_engine_scratch_new(void) {
         return NULL;
     }
     va_buf_init(&s->fold);
-    va_buf_init(&s->text[0]);
-    va_buf_init(&s->text[1]);
+    for (int g = 0; g < VA_ENGINE_GROUPS; g++) va_buf_init(&s->text[g]);
     va_buf_init(&s->conv);
     va_arena_init(&s->vfa, 4096);
     return s;
@@ -89,21 +88,19 @@ void va_engine_scratch_free(va_engine_scratch *s) {
     if (!s) return;
     va_value_scratch_free(s->sv);
     va_buf_free(&s->fold);
-    va_buf_free(&s->text[0]);
-    va_buf_free(&s->text[1]);
+    for (int g = 0; g < VA_ENGINE_GROUPS; g++) va_buf_free(&s->text[g]);
     va_buf_free(&s->conv);
     va_arena_free(&s->vfa);
     free(s->vf);
     va_hash_free(&s->ftab);
     free(s->fhash);
-    va_prefilter_scratch_free(s->pf_s);
-    va_prefilter_scratch_free(s->pf_any_s);
+    for (int g = 0; g < VA_ENGINE_GROUPS; g++) va_prefilter_scratch_free(s->pf_s[g]);
     for (int j = 0; j < VA_ENGINE_CLAUSES; j++) free(s->mbits[j]);
     free(s->cand);
     free(s->forced);
     free(s->lit_epoch);
     free(s->lit_field);
-    for (int t = 0; t < 2; t++) free(s->fstart[t]), free(s->fidx[t]);
+    for (int t = 0; t < VA_ENGINE_GROUPS; t++) free(s->fstart[t]), free(s->fidx[t]);
     free(s->seen);
     free(s->fmemo);
     free(s->memo);
@@ -458,30 +455,29 @@ static void literal_at(const va_engine *e, va_engine_scratch *s, const va_event 
     }
 }
 
+/* A literal found by group g's database: ud is {engine, scratch, event, &g}. */
 static void on_literal(void *ud, uint32_t id, size_t end) {
     void **a = ud;
     const va_engine *e = a[0];
-    literal_at(e, a[1], a[2], 0, e->pf_ids[id], end);
-}
-
-static void on_literal_any(void *ud, uint32_t id, size_t end) {
-    void **a = ud;
-    const va_engine *e = a[0];
-    literal_at(e, a[1], a[2], 1, e->any_ids[id], end);
+    uint32_t g = *(const uint32_t *)a[3];
+    literal_at(e, a[1], a[2], (int)g, e->grp[g].ids[id], end);
 }
 
 /* Scan the event's values for every rule literal once; sets s->all when the scan cannot
  * decide (out of memory, a backend error, or text with the two non-ASCII characters that
- * fold to ASCII letters, which an ASCII-caseless scan would miss).  Values of fields that no
- * literal is pinned to are scanned only for the literals some rule needs anywhere. */
+ * fold to ASCII letters, which an ASCII-caseless scan would miss).  Each value is scanned
+ * with the database of its field's scan group only (engine_int.h). */
 static void prefilter_scan(const va_engine *e, va_engine_scratch *s, const va_event *ev) {
     s->scanned = 1;
     if (s->owner != e) {
-        va_prefilter_scratch_free(s->pf_s);
-        va_prefilter_scratch_free(s->pf_any_s);
-        s->pf_s = va_prefilter_scratch_new(e->pf);
-        s->pf_any_s = e->pf_any ? va_prefilter_scratch_new(e->pf_any) : NULL;
-        s->owner = s->pf_s && (s->pf_any_s || !e->pf_any) ? e : NULL;
+        int ok = 1;
+        for (uint32_t g = 0; g < VA_ENGINE_GROUPS; g++) {
+            va_prefilter_scratch_free(s->pf_s[g]);
+            s->pf_s[g] =
+                g < e->ngroups && e->grp[g].db ? va_prefilter_scratch_new(e->grp[g].db) : NULL;
+            if (g < e->ngroups && e->grp[g].db && !s->pf_s[g]) ok = 0;
+        }
+        s->owner = ok ? e : NULL;
         free(s->lit_epoch);
         free(s->lit_field);
         s->lit_epoch = calloc(e->nlits ? e->nlits : 1, sizeof *s->lit_epoch);
@@ -499,25 +495,26 @@ static void prefilter_scan(const va_engine *e, va_engine_scratch *s, const va_ev
         memset(s->lit_epoch, 0, s->nlit * sizeof *s->lit_epoch);
         s->epoch = 1;
     }
-    for (int t = 0; t < 2; t++)
+    uint32_t ng = e->ngroups;
+    for (uint32_t t = 0; t < ng; t++) {
         if (VA_ARRAY_GROW(s->fstart[t], s->fstart_cap[t], ev->n) ||
             VA_ARRAY_GROW(s->fidx[t], s->fidx_cap[t], ev->n)) {
             s->all = 1; /* no scan: every candidate is evaluated, nothing is lost */
             return;
         }
-    va_buf_clear(&s->text[0]);
-    va_buf_clear(&s->text[1]);
-    s->nval[0] = s->nval[1] = 0;
+        va_buf_clear(&s->text[t]);
+        s->nval[t] = 0;
+    }
     for (uint32_t i = 0; i < ev->n; i++) {
         const va_field *f = &ev->f[i];
-        int t = va_engine_is_pinned(e, s->fhash[i], f->name, f->nlen) ? 0 : 1;
+        uint32_t t = va_engine_scan_group(e, s->fhash[i], f->name, f->nlen);
+        if (!e->grp[t].db) continue; /* no literal can be in this field */
         s->fstart[t][s->nval[t]] = s->text[t].len;
         s->fidx[t][s->nval[t]++] = i;
         va_buf_put(&s->text[t], f->val, f->vlen);
         va_buf_putc(&s->text[t], '\0');
     }
-    void *a[3] = {(void *)e, s, (void *)ev};
-    for (int t = 0; t < 2; t++) {
+    for (uint32_t t = 0; t < ng; t++) {
         if (s->text[t].oom) {
             s->all = 1;
             return;
@@ -530,12 +527,15 @@ static void prefilter_scan(const va_engine *e, va_engine_scratch *s, const va_ev
             return;
         }
     }
-    if (va_prefilter_scan(e->pf, s->pf_s, s->text[0].p ? s->text[0].p : "", s->text[0].len,
-                          on_literal, a) ||
-        (e->pf_any && s->text[1].len &&
-         va_prefilter_scan(e->pf_any, s->pf_any_s, s->text[1].p, s->text[1].len, on_literal_any,
-                           a)))
-        s->all = 1;
+    for (uint32_t t = 0; t < ng; t++) {
+        if (!s->text[t].len) continue;
+        void *a[4] = {(void *)e, s, (void *)ev, &t};
+        if (va_prefilter_scan(e->grp[t].db, s->pf_s[t], s->text[t].p, s->text[t].len, on_literal,
+                              a)) {
+            s->all = 1;
+            return;
+        }
+    }
 }
 
 /* Whether ev->event_id says all about the event's EventID: one such field, digits only.  Rules
@@ -602,7 +602,7 @@ uint32_t va_engine_match(const va_engine *e, va_engine_scratch *s, const va_even
         s->failures++;
         return 0;
     }
-    if (e->pf) {
+    if (e->ngroups) {
         uint64_t need = 0; /* candidates that only a literal can admit */
         for (uint32_t w = 0; w < nw && !need; w++)
             need = cand[w] & ~(e->always_bits[w] | forced[w]);

@@ -590,8 +590,92 @@ int va_engine_is_pinned(const va_engine *e, uint64_t hash, const char *name, uin
     return 0;
 }
 
+/* Literals pinned to a pin at least this often give the pin a scan group of its own. */
+#define PF_GROUP_MIN 500
+
+static uint32_t pin_index(const va_engine *e, uint64_t hash, const char *name, uint32_t len) {
+    va_hash_iter it;
+    for (uint32_t i = va_hash_first(&e->pin_hash, hash, &it); i != VA_HASH_END;
+         i = va_hash_next(&e->pin_hash, &it))
+        if (e->pins[i].len == len && !memcmp(e->pins[i].s, name, len)) return i;
+    return UINT32_MAX;
+}
+
+uint32_t va_engine_scan_group(const va_engine *e, uint64_t hash, const char *name, uint32_t len) {
+    uint32_t i = pin_index(e, hash, name, len);
+    return i == UINT32_MAX ? 0 : e->pins[i].group;
+}
+
+/* Does literal l belong in group g?  Those needed anywhere go everywhere; the others where
+ * one of their rules' names is. */
+static int in_group(const va_engine *e, uint32_t l, uint32_t g, const uint8_t *anywhere) {
+    if (anywhere[l]) return 1;
+    for (uint32_t k = e->lit_off[l]; k < e->lit_off[l + 1]; k++) {
+        const litrule *x = &e->lit_rules[k];
+        if (k > e->lit_off[l] && x->names == e->lit_rules[k - 1].names) continue; /* grouped */
+        for (uint32_t j = 0; j < x->nnames; j++) {
+            uint32_t p = pin_index(e, x->names[j].hash, x->names[j].s, x->names[j].len);
+            if (p != UINT32_MAX && e->pins[p].group == g) return 1;
+        }
+    }
+    return 0;
+}
+
+/* Split the literals some rule waits for into scan groups and compile a database for each
+ * (only those: a literal of an `and` side that lost to a more selective one would only cost
+ * matches). */
+static va_err build_groups(va_engine *e, const litset *L, const uint8_t *anywhere,
+                           const va_engine_opts *o, const char **why) {
+    /* Distinct literals pinned to each pin. */
+    uint32_t *cnt = calloc(e->npins ? e->npins : 1, sizeof *cnt);
+    uint32_t *last = calloc(e->npins ? e->npins : 1, sizeof *last);
+    const char **ul = malloc((L->n ? L->n : 1) * sizeof *ul);
+    size_t *un = malloc((L->n ? L->n : 1) * sizeof *un);
+    va_err err = VA_OK;
+    if (!cnt || !last || !ul || !un) {
+        err = VA_ENOMEM;
+        goto done;
+    }
+    e->nused = 0;
+    for (uint32_t l = 0; l < L->n; l++) {
+        if (e->lit_off[l + 1] == e->lit_off[l]) continue;
+        e->nused++;
+        for (uint32_t k = e->lit_off[l]; k < e->lit_off[l + 1]; k++)
+            for (uint32_t j = 0; j < e->lit_rules[k].nnames; j++) {
+                const fname *n = &e->lit_rules[k].names[j];
+                uint32_t p = pin_index(e, n->hash, n->s, n->len);
+                if (p != UINT32_MAX && last[p] != l + 1) last[p] = l + 1, cnt[p]++;
+            }
+    }
+    uint32_t ng = 2; /* 0: unpinned fields, 1: the pinned fields without a group of their own */
+    for (size_t p = 0; p < e->npins; p++)
+        e->pins[p].group = cnt[p] >= PF_GROUP_MIN && ng < VA_ENGINE_GROUPS ? ng++ : 1;
+    e->ngroups = ng;
+    e->pf_cached = 1;
+    for (uint32_t g = 0; g < ng && !err; g++) {
+        struct scan_group *sg = &e->grp[g];
+        if (!(sg->ids = malloc((L->n ? L->n : 1) * sizeof *sg->ids))) {
+            err = VA_ENOMEM;
+            break;
+        }
+        sg->n = 0;
+        for (uint32_t l = 0; l < L->n; l++)
+            if (e->lit_off[l + 1] > e->lit_off[l] && in_group(e, l, g, anywhere))
+                ul[sg->n] = L->s[l], un[sg->n] = L->len[l], sg->ids[sg->n++] = l;
+        if (!sg->n) continue;
+        err = va_prefilter_new(ul, un, sg->n, (va_prefilter_backend)o->prefilter_backend,
+                               o->cache_dir, &sg->db, why);
+        if (!err && !va_prefilter_from_cache(sg->db)) e->pf_cached = 0;
+    }
+done:
+    free(cnt);
+    free(last);
+    free(ul);
+    free(un);
+    return err;
+}
+
 va_err va_engine_build_prefilter(va_engine *e, const va_engine_opts *o, const char **why) {
-    size_t any_cap = 0;
     litset L = {0};
     L.a = &e->arena;
     cnf *rr = calloc(e->n ? e->n : 1, sizeof *rr);
@@ -697,51 +781,8 @@ va_err va_engine_build_prefilter(va_engine *e, const va_engine_opts *o, const ch
         if (e->lit_off[l + 1] - e->lit_off[l] > 1)
             qsort(&e->lit_rules[e->lit_off[l]], e->lit_off[l + 1] - e->lit_off[l],
                   sizeof *e->lit_rules, litrule_cmp);
-    /* The database holds only literals that some rule waits for: the others would only cost
-     * matches (a literal of an `and` side that lost to a more selective one, say). */
-    const char **ul = malloc((L.n ? L.n : 1) * sizeof *ul);
-    size_t *un = malloc((L.n ? L.n : 1) * sizeof *un);
-    e->pf_ids = malloc((L.n ? L.n : 1) * sizeof *e->pf_ids);
-    if (!ul || !un || !e->pf_ids) {
-        free(ul), free(un), free(anywhere);
-        err = VA_ENOMEM;
-        goto out;
-    }
-    uint32_t nused = 0;
-    for (uint32_t l = 0; l < L.n; l++)
-        if (e->lit_off[l + 1] > e->lit_off[l])
-            ul[nused] = L.s[l], un[nused] = L.len[l], e->pf_ids[nused++] = l;
-    e->nused = nused;
-    err = va_prefilter_new(ul, un, nused, (va_prefilter_backend)o->prefilter_backend, o->cache_dir,
-                           &e->pf, why);
-    free(ul);
-    free(un);
-    if (!err) e->pf_cached = va_prefilter_from_cache(e->pf);
-    /* The literals needed anywhere get a database of their own for the fields no literal is
-     * pinned to, so those fields are not scanned for the thousands of pinned literals. */
-    for (uint32_t l = 0; l < L.n && !err; l++)
-        if (anywhere[l]) {
-            if (VA_ARRAY_GROW(e->any_ids, any_cap, e->nany + 1))
-                err = VA_ENOMEM;
-            else
-                e->any_ids[e->nany++] = l;
-        }
+    err = build_groups(e, &L, anywhere, o, why);
     free(anywhere);
-    if (!err && e->nany) {
-        const char **al = malloc(e->nany * sizeof *al);
-        size_t *an = malloc(e->nany * sizeof *an);
-        if (!al || !an) {
-            err = VA_ENOMEM;
-        } else {
-            for (uint32_t j = 0; j < e->nany; j++)
-                al[j] = L.s[e->any_ids[j]], an[j] = L.len[e->any_ids[j]];
-            err = va_prefilter_new(al, an, e->nany, (va_prefilter_backend)o->prefilter_backend,
-                                   o->cache_dir, &e->pf_any, why);
-            if (!err) e->pf_cached &= va_prefilter_from_cache(e->pf_any);
-        }
-        free(al);
-        free(an);
-    }
 out:
     for (uint32_t i = 0; i < e->n; i++) cnf_free(&rr[i]);
     free(rr);
