@@ -204,7 +204,12 @@ int va_evtx_read_files(const char *const *paths, size_t npaths, const va_evtx_op
         ofile *of = calloc(1, sizeof *of);
         if (!of) {
             if (diag) {
-                va_diag d = {VA_SEV_ERROR, VA_ENOMEM, paths[p], NULL, -1, -1,
+                va_diag d = {VA_SEV_ERROR,
+                             VA_ENOMEM,
+                             paths[p],
+                             NULL,
+                             -1,
+                             -1,
                              "out of memory: this file and the rest are not read"};
                 diag(diag_ud, &d);
             }
