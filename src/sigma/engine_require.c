@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/array.h"
+#include "core/utf.h"
 #include "sigma/engine_int.h"
 
 /* ---- prefilter: rules reduced to required literals -------------------------------------- */
@@ -157,7 +158,79 @@ static void req_pick(req *into, req *cand, req_better_fn better) {
     }
 }
 
-/* Literals one value of a field needs: one per alternative, or none. */
+/* Is a literal rare enough in log text to wake rules by?  Three bytes or more; or a non-ASCII
+ * character (Cyrillic homoglyphs, Unicode dashes and spaces); or a run of the characters that
+ * command-line obfuscation uses and ordinary command lines do not (`^^`, `` ` ``). */
+static int selective(const char *lit, size_t n) {
+    if (n >= PF_MINLEN) return 1;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)lit[i] >= 0x80) return 1;
+    for (size_t i = 0; i < n; i++)
+        if (!strchr(n == 1 ? "`^" : "`^$~{}|;%", lit[i]) || !lit[i]) return 0;
+    return n > 0;
+}
+
+#define PF_VARIANTS 16 /* more raw forms of one literal than this: not worth scanning for */
+
+/* The raw forms a subject may hold of folded literal lit[0..n): every non-ASCII character
+ * replaced by each member of its fold class (ASCII case is the scan's own business).  Calls
+ * fn(ud, form, len) for each; returns -1 when there would be more than PF_VARIANTS. */
+static int variants(const char *lit, size_t n, void (*fn)(void *, const char *, size_t), void *ud) {
+    uint32_t cls[16][8];
+    size_t ncls[16], pos[16], clen[16], nk = 0, total = 1;
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        size_t l = (unsigned char)lit[i] < 0x80
+                       ? 1
+                       : va_utf8_next((const unsigned char *)lit + i, n - i, &cp);
+        if (l > 1 || (unsigned char)lit[i] >= 0x80) {
+            if (!l) l = 1;
+            size_t c = va_value_fold_class(cp, cls[nk < 16 ? nk : 15], 8);
+            if (c > 1) {
+                if (nk == 16 || c > 8 || total * c > PF_VARIANTS) return -1;
+                ncls[nk] = c, pos[nk] = i, clen[nk] = l, nk++, total *= c;
+            }
+        }
+        i += l;
+    }
+    if (!nk) {
+        fn(ud, lit, n);
+        return 0;
+    }
+    for (size_t v = 0; v < total; v++) { /* variant v: digit j of v in base ncls[j] */
+        char buf[512];
+        size_t o = 0, at = 0, rest = v;
+        for (size_t j = 0; j < nk; j++) {
+            size_t pick = rest % ncls[j];
+            rest /= ncls[j];
+            if (o + (pos[j] - at) + 4 > sizeof buf) return -1;
+            memcpy(buf + o, lit + at, pos[j] - at), o += pos[j] - at;
+            o += va_utf8_enc(cls[j][pick], buf + o);
+            at = pos[j] + clen[j];
+        }
+        if (o + (n - at) > sizeof buf) return -1;
+        memcpy(buf + o, lit + at, n - at), o += n - at;
+        fn(ud, buf, o);
+    }
+    return 0;
+}
+
+typedef struct addlit {
+    litset *L;
+    req *out;
+    const char *field;
+    int failed;
+} addlit;
+
+static void add_variant(void *ud, const char *s, size_t n) {
+    addlit *x = ud;
+    if (x->failed) return;
+    uint32_t id = lit_intern(x->L, s, n);
+    if (id != UINT32_MAX) id = pair_intern(x->L, id, x->field);
+    if (id == UINT32_MAX || req_add(x->out, id, (uint32_t)n)) x->failed = 1;
+}
+
+/* Literals one value of a field needs: one per alternative (or its raw forms), or none. */
 static void req_value(const cfield *f, size_t v, litset *L, req *out) {
     memset(out, 0, sizeof *out);
     size_t na = va_value_nalts(f->m, v);
@@ -167,13 +240,15 @@ static void req_value(const cfield *f, size_t v, litset *L, req *out) {
     }
     for (size_t k = 0; k < na; k++) {
         const char *lit = NULL;
-        size_t n = va_value_alt_literal(f->m, v, k, PF_MINLEN, &lit);
-        uint32_t id = n ? lit_intern(L, lit, n) : UINT32_MAX;
+        size_t n = va_value_alt_literal_folded(f->m, v, k, 1, &lit);
+        if (!n || !selective(lit, n)) {
+            req_none(out);
+            return;
+        }
         /* A literal holding NUL could straddle the value separators of the scanned text: it
          * is not pinned to the field. */
-        const char *field = n && f->nlen && !memchr(lit, 0, n) ? f->name : NULL;
-        if (id != UINT32_MAX) id = pair_intern(L, id, field);
-        if (id == UINT32_MAX || req_add(out, id, (uint32_t)n)) {
+        addlit x = {L, out, f->nlen && !memchr(lit, 0, n) ? f->name : NULL, 0};
+        if (variants(lit, n, add_variant, &x) || x.failed) {
             req_none(out);
             return;
         }

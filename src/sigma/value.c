@@ -1265,12 +1265,14 @@ size_t va_value_nalts(const va_value *m, size_t i) {
  * (so the folded subject holds it only where the raw subject does); any character of a cased
  * pattern, which is compared raw.  0 if not, and for bytes that are not UTF-8 (they could be
  * part of a folded character's encoding). */
-static size_t scan_safe(const unsigned char *p, size_t n, int cased) {
+/* Bytes of the character at p that a literal run may take, or 0; targets: non-ASCII fold
+ * targets are taken too (the caller scans for their variants). */
+static size_t scan_safe(const unsigned char *p, size_t n, int cased, int targets) {
     if (*p < 0x80) return 1;
     uint32_t cp;
     size_t l = va_utf8_next(p, n, &cp);
     if (!l || (cp == 0xFFFD && l == 1)) return 0;
-    if (!cased && va_value_fold_is_target(cp)) return 0;
+    if (!cased && !targets && va_value_fold_is_target(cp)) return 0;
     return l;
 }
 
@@ -1281,8 +1283,8 @@ static size_t scan_safe_skip(const unsigned char *p, size_t n) {
     return l ? l : 1;
 }
 
-size_t va_value_alt_literal(const va_value *m, size_t i, size_t k, size_t minlen,
-                            const char **lit) {
+static size_t alt_literal(const va_value *m, size_t i, size_t k, size_t minlen, int targets,
+                          const char **lit) {
     if (i >= m->nv || k >= m->v[i].nalts) return 0;
     const alt *al = &m->v[i].alts[k];
     if (al->kind == ALT_RE) {
@@ -1302,7 +1304,7 @@ size_t va_value_alt_literal(const va_value *m, size_t i, size_t k, size_t minlen
             while (p < end) { /* runs of characters the event side can be scanned for */
                 const unsigned char *r = p;
                 size_t l;
-                while (p < end && (l = scan_safe(p, (size_t)(end - p), al->cased))) p += l;
+                while (p < end && (l = scan_safe(p, (size_t)(end - p), al->cased, targets))) p += l;
                 if ((size_t)(p - r) > best) best = (size_t)(p - r), bp = (const char *)r;
                 if (p < end) p += scan_safe_skip(p, (size_t)(end - p));
             }
@@ -1310,6 +1312,16 @@ size_t va_value_alt_literal(const va_value *m, size_t i, size_t k, size_t minlen
     if (best < minlen || !best) return 0;
     *lit = bp;
     return best;
+}
+
+size_t va_value_alt_literal(const va_value *m, size_t i, size_t k, size_t minlen,
+                            const char **lit) {
+    return alt_literal(m, i, k, minlen, 0, lit);
+}
+
+size_t va_value_alt_literal_folded(const va_value *m, size_t i, size_t k, size_t minlen,
+                                   const char **lit) {
+    return alt_literal(m, i, k, minlen, 1, lit);
 }
 
 int va_value_alt_int_eq(const va_value *m, size_t i, size_t k, int64_t *out) {

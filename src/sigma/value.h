@@ -101,6 +101,14 @@ size_t va_value_nalts(const va_value *m, size_t i);
  * folding applies: U+212A and U+017F fold to ASCII 'k' and 's', so a subject holding them may match
  * without containing the run (the engine scans such events without the prefilter). */
 size_t va_value_alt_literal(const va_value *m, size_t i, size_t k, size_t minlen, const char **lit);
+/* The same run, but it may also hold non-ASCII characters that other characters fold to (the
+ * Cyrillic а that А folds to): a scan must then look for every variant a subject may hold,
+ * each such character replaced by each member of its fold class (va_value_fold_class). */
+size_t va_value_alt_literal_folded(const va_value *m, size_t i, size_t k, size_t minlen,
+                                   const char **lit);
+/* The characters whose simple case folding is cp (cp itself first, if it folds to itself),
+ * up to cap of them into out; returns how many there are. */
+size_t va_value_fold_class(uint32_t cp, uint32_t *out, size_t cap);
 
 /* Another prefilter fact: 1 and *out set if every subject matching alternative k of value i
  * that is a plain decimal integer (digits only) equals *out; 0 if the alternative is not such

@@ -87,6 +87,27 @@ int va_value_fold_is_target(uint32_t cp) {
     return 0;
 }
 
+size_t va_value_fold_class(uint32_t cp, uint32_t *out, size_t cap) {
+    size_t n = 0;
+    if (va_value_fold_cp(cp) == cp) {
+        if (n < cap) out[n] = cp;
+        n++;
+    }
+    if (cp == 'k' || cp == 's') { /* U+212A KELVIN SIGN and U+017F LONG S fold to ASCII */
+        if (n < cap) out[n] = cp == 'k' ? 0x212A : 0x017F;
+        n++;
+    }
+    for (size_t i = 0; i < sizeof fold_tab / sizeof fold_tab[0]; i++) {
+        const fold_range *r = &fold_tab[i];
+        int64_t c = (int64_t)cp - r->delta;
+        if (r->delta && c >= r->lo && c <= r->hi && (uint32_t)(c - r->lo) % r->step == 0) {
+            if (n < cap) out[n] = (uint32_t)c;
+            n++;
+        }
+    }
+    return n;
+}
+
 void va_value_fold(const char *s, size_t n, va_buf *out) {
     /* A 2-byte letter can fold to a 3-byte one (U+023A -> U+2C65): reserve 3/2 once so the
      * loop writes without bounds checks. */
