@@ -28,42 +28,50 @@ const ientry *va_engine_index_find(const va_engine *e, uint64_t channel_hash, co
     return NULL;
 }
 
-/* Add rule to the key (ch, id); always: the route computes a field, so the rule is evaluated
- * on this key whatever the prefilter finds. */
-static va_err index_key(va_engine *e, const char *ch, int64_t id, uint32_t rule, int always) {
+#define NBITSETS (1 + VA_ENGINE_CLAUSES) /* an entry's rules, then its waivers per clause */
+
+/* Add rule to the key (ch, id), with the clauses waive (bit j: clause j) waived there. */
+static va_err index_key(va_engine *e, const char *ch, int64_t id, uint32_t rule, unsigned waive) {
     size_t n = strlen(ch);
     uint64_t hc = va_hash_mem_lower(ch, n, 0);
     ientry *x = (ientry *)va_engine_index_find(e, hc, ch, n, id);
     if (!x) {
         if (VA_ARRAY_GROW(e->idx, e->idx_cap, e->nidx + 1)) return VA_ENOMEM;
         char *low = va_arena_strndup(&e->arena, ch, n);
-        uint64_t *bits = va_arena_alloc(&e->arena, 2 * e->nwords * sizeof *bits);
+        uint64_t *bits = va_arena_alloc(&e->arena, NBITSETS * e->nwords * sizeof *bits);
         if (!low || !bits) return VA_ENOMEM;
         for (size_t i = 0; i < n; i++) low[i] = (char)ascii_lower((unsigned char)low[i]);
-        memset(bits, 0, 2 * e->nwords * sizeof *bits);
+        memset(bits, 0, NBITSETS * e->nwords * sizeof *bits);
         if (va_hash_insert(&e->idx_hash, index_hash(hc, id), (uint32_t)e->nidx)) return VA_ENOMEM;
         x = &e->idx[e->nidx++];
         x->channel = low, x->clen = n, x->event_id = id, x->bits = bits;
-        x->always = bits + e->nwords;
+        for (int j = 0; j < VA_ENGINE_CLAUSES; j++)
+            x->waive[j] = bits + (size_t)(j + 1) * e->nwords;
     }
     assert(rule < e->n && rule / 64 < e->nwords);
     x->bits[rule / 64] |= 1ull << (rule % 64);
-    if (always) x->always[rule / 64] |= 1ull << (rule % 64);
+    for (int j = 0; j < VA_ENGINE_CLAUSES; j++)
+        if (waive >> j & 1) x->waive[j][rule / 64] |= 1ull << (rule % 64);
     return VA_OK;
 }
 
 va_err va_engine_build_index(va_engine *e) {
-    if (!(e->any = va_arena_alloc(&e->arena, 2 * e->nwords * sizeof *e->any))) return VA_ENOMEM;
-    memset(e->any, 0, 2 * e->nwords * sizeof *e->any);
-    e->any_always = e->any + e->nwords;
+    if (!(e->any = va_arena_alloc(&e->arena, NBITSETS * e->nwords * sizeof *e->any)))
+        return VA_ENOMEM;
+    memset(e->any, 0, NBITSETS * e->nwords * sizeof *e->any);
+    for (int j = 0; j < VA_ENGINE_CLAUSES; j++)
+        e->any_waive[j] = e->any + (size_t)(j + 1) * e->nwords;
     for (uint32_t i = 0; i < e->n; i++) {
         for (uint32_t k = 0; k < e->r[i].nroutes; k++) {
             const va_logsource_route *r = &e->r[i].routes[k];
-            int al = (int)((e->r[i].forced_routes >> (k < 63 ? k : 63)) & 1);
+            unsigned al = 0; /* the clauses waived on this route */
+            for (int j = 0; j < VA_ENGINE_CLAUSES; j++)
+                al |= (unsigned)((e->r[i].waive_routes[j] >> (k < 63 ? k : 63)) & 1) << j;
             if (r->etw_provider) continue; /* never matches an event log record */
             if (!r->nchannels) {
                 e->any[i / 64] |= 1ull << (i % 64);
-                if (al) e->any_always[i / 64] |= 1ull << (i % 64);
+                for (int j = 0; j < VA_ENGINE_CLAUSES; j++)
+                    if (al >> j & 1) e->any_waive[j][i / 64] |= 1ull << (i % 64);
                 continue;
             }
             for (uint32_t c = 0; c < r->nchannels; c++) {

@@ -21,6 +21,12 @@
 #include "sigma/engine.h"
 #include "sigma/prefilter.h"
 
+/* Clauses of a rule's literal requirement (engine_require.c): an `and` of this many selective
+ * sides is waited for literal by literal.  Measured on a 20k-event file with every SigmaHQ
+ * rule: 1 clause 371k rule evaluations, 2 clauses 230k, 3 clauses 292k (or-joins of three
+ * clauses get too wide). */
+#define VA_ENGINE_CLAUSES 2
+
 /* How a rule field reads the event on one route of its rule, resolved at compile time. */
 typedef struct fres {
     const char *name; /* the event field it reads (renamed or not) */
@@ -60,11 +66,12 @@ typedef struct crule {
     const va_rule_detection *det; /* the rule's detection, or a filter's */
     uint32_t *filters; /* indices into va_engine.flt of the filters applying to this rule */
     uint32_t nfilters;
-    /* Routes (bit k: routes[k]; bit 63 also stands for any beyond) that compute a field the
-     * rule's prefilter literals are pinned to: the raw event does not hold those literals
-     * there, so on those routes the rule is evaluated whatever the prefilter finds
-     * (ientry.always).  Set by the prefilter's reduction, before the index is built. */
-    uint64_t forced_routes;
+    /* Per clause of the rule's literal requirement, the routes (bit k: routes[k]; bit 63 also
+     * stands for any beyond) that compute a field the clause's literals are pinned to: the raw
+     * event does not hold them there, so on those routes the clause is waived (ientry.waive);
+     * with every clause waived the rule is evaluated whatever the prefilter finds.  Set by the
+     * prefilter's reduction, before the index is built. */
+    uint64_t waive_routes[VA_ENGINE_CLAUSES];
 } crule;
 
 /* Rules indexed by what their routes require, so an event meets only its candidates:
@@ -78,19 +85,13 @@ typedef struct ientry {
     const char *channel; /* lower-case */
     size_t clen;
     int64_t event_id;
-    uint64_t *bits;   /* e->nwords words */
-    uint64_t *always; /* the rules evaluated on this key whatever the prefilter finds */
+    uint64_t *bits;                     /* e->nwords words */
+    uint64_t *waive[VA_ENGINE_CLAUSES]; /* rules whose clause j is waived on this key */
 } ientry;
 
 static inline uint64_t index_hash(uint64_t channel_hash, int64_t id) {
     return va_hash_u64(channel_hash, (uint64_t)id);
 }
-
-/* Clauses of a rule's literal requirement (engine_require.c): an `and` of this many selective
- * sides is waited for literal by literal.  Measured on a 20k-event file with every SigmaHQ
- * rule: 1 clause 371k rule evaluations, 2 clauses 230k, 3 clauses 292k (or-joins of three
- * clauses get too wide). */
-#define VA_ENGINE_CLAUSES 2
 
 /* Most scan groups (va_engine.grp). */
 #define VA_ENGINE_GROUPS 8
@@ -146,8 +147,8 @@ struct va_engine {
     ientry *idx;
     size_t nidx, idx_cap;
     va_hash idx_hash;
-    uint64_t *any;         /* bitset: rules with a route that admits every channel */
-    uint64_t *any_always;  /* of those, the ones whose channel-less route computes a field */
+    uint64_t *any; /* bitset: rules with a route that admits every channel */
+    uint64_t *any_waive[VA_ENGINE_CLAUSES]; /* of those, clause j waived (crule.waive_routes) */
     uint64_t *always_bits; /* bitset: rules evaluated whatever the prefilter finds */
     /* lacks[j]: rules whose literal requirement has no clause j (fewer than j + 1), for
      * j < VA_ENGINE_CLAUSES; a rule is woken when every clause it has is met. */
@@ -192,7 +193,7 @@ int va_engine_is_pinned(const va_engine *e, uint64_t hash, const char *name, uin
 uint32_t va_engine_scan_group(const va_engine *e, uint64_t hash, const char *name, uint32_t len);
 
 /* engine_index.c: index e's rules by (channel, event ID); needs c->eids and, with the
- * prefilter, c->forced_routes. */
+ * prefilter, c->waive_routes. */
 va_err va_engine_build_index(va_engine *e);
 /* engine_index.c: the index entry for (channel, id) (KEY_REFINED, -1 or an event ID), or NULL;
  * channel_hash is va_hash_mem_lower(ch, n, 0), computed once per event. */

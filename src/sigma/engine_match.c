@@ -38,8 +38,8 @@ struct va_engine_scratch {
     size_t fstart_cap[VA_ENGINE_GROUPS], fidx_cap[VA_ENGINE_GROUPS];
     uint64_t *mbits[VA_ENGINE_CLAUSES]; /* rule bitsets: clause j of its requirement met */
     uint64_t *cand;                     /* rule bitset: the event's candidates */
-    uint64_t *forced; /* rule bitset: candidates evaluated whatever the prefilter finds */
-    size_t forced_cap;
+    uint64_t *waive[VA_ENGINE_CLAUSES]; /* rule bitsets: clause j waived for this event */
+    size_t waive_cap[VA_ENGINE_CLAUSES];
     size_t cand_cap, mbits_cap[VA_ENGINE_CLAUSES];
     uint32_t *lit_epoch, *lit_field; /* per literal: last event and field it was seen in */
     uint32_t nlit;
@@ -97,7 +97,7 @@ void va_engine_scratch_free(va_engine_scratch *s) {
     for (int g = 0; g < VA_ENGINE_GROUPS; g++) va_prefilter_scratch_free(s->pf_s[g]);
     for (int j = 0; j < VA_ENGINE_CLAUSES; j++) free(s->mbits[j]);
     free(s->cand);
-    free(s->forced);
+    for (int j = 0; j < VA_ENGINE_CLAUSES; j++) free(s->waive[j]);
     free(s->lit_epoch);
     free(s->lit_field);
     for (int t = 0; t < VA_ENGINE_GROUPS; t++) free(s->fstart[t]), free(s->fidx[t]);
@@ -555,7 +555,9 @@ static int plain_event_id(const va_event *ev) {
 
 static int grow_marks(va_engine_scratch *s, uint32_t nw) {
     for (int j = 0; j < VA_ENGINE_CLAUSES; j++)
-        if (VA_ARRAY_GROW(s->mbits[j], s->mbits_cap[j], nw)) return -1;
+        if (VA_ARRAY_GROW(s->mbits[j], s->mbits_cap[j], nw) ||
+            VA_ARRAY_GROW(s->waive[j], s->waive_cap[j], nw))
+            return -1;
     return 0;
 }
 
@@ -578,14 +580,14 @@ uint32_t va_engine_match(const va_engine *e, va_engine_scratch *s, const va_even
      * those the prefilter cannot rule out (always evaluated, or a literal found).  Bits are
      * taken in ascending order, so rules run in rule order and each at most once. */
     uint32_t nw = e->nwords;
-    if (VA_ARRAY_GROW(s->cand, s->cand_cap, nw) || grow_marks(s, nw) ||
-        VA_ARRAY_GROW(s->forced, s->forced_cap, nw)) {
+    if (VA_ARRAY_GROW(s->cand, s->cand_cap, nw) || grow_marks(s, nw)) {
         s->failures++;
         return 0;
     }
-    uint64_t *cand = s->cand, *forced = s->forced; /* forced: evaluated whatever is found */
+    uint64_t *cand = s->cand;
     memcpy(cand, e->any, nw * sizeof *cand);
-    memcpy(forced, e->any_always, nw * sizeof *forced);
+    for (int j = 0; j < VA_ENGINE_CLAUSES; j++)
+        memcpy(s->waive[j], e->any_waive[j], nw * sizeof *s->waive[j]);
     if (ch) {
         uint64_t hc = va_hash_mem_lower(ch, chl, 0);
         const ientry *l[3] = {
@@ -594,8 +596,10 @@ uint32_t va_engine_match(const va_engine *e, va_engine_scratch *s, const va_even
             plain_event_id(ev) ? NULL : va_engine_index_find(e, hc, ch, chl, KEY_REFINED)};
         for (int k = 0; k < 3; k++)
             if (l[k])
-                for (uint32_t w = 0; w < nw; w++)
-                    cand[w] |= l[k]->bits[w], forced[w] |= l[k]->always[w];
+                for (uint32_t w = 0; w < nw; w++) {
+                    cand[w] |= l[k]->bits[w];
+                    for (int j = 0; j < VA_ENGINE_CLAUSES; j++) s->waive[j][w] |= l[k]->waive[j][w];
+                }
     }
     s->scanned = s->all = 0;
     if (build_ftab(s, ev)) {
@@ -604,15 +608,15 @@ uint32_t va_engine_match(const va_engine *e, va_engine_scratch *s, const va_even
     }
     if (e->ngroups) {
         uint64_t need = 0; /* candidates that only a literal can admit */
-        for (uint32_t w = 0; w < nw && !need; w++)
-            need = cand[w] & ~(e->always_bits[w] | forced[w]);
+        for (uint32_t w = 0; w < nw && !need; w++) need = cand[w] & ~e->always_bits[w];
         if (need) prefilter_scan(e, s, ev);
         for (uint32_t w = 0; w < nw; w++) {
             uint64_t admit = ~0ull;
             if (s->scanned && !s->all) {
                 uint64_t met = ~e->lacks[0][w]; /* a rule without clause 0 is always_bits */
-                for (int j = 0; j < VA_ENGINE_CLAUSES; j++) met &= s->mbits[j][w] | e->lacks[j][w];
-                admit = e->always_bits[w] | forced[w] | met;
+                for (int j = 0; j < VA_ENGINE_CLAUSES; j++)
+                    met &= s->mbits[j][w] | e->lacks[j][w] | s->waive[j][w];
+                admit = e->always_bits[w] | met;
             }
             s->skipped += (uint64_t)__builtin_popcountll(cand[w] & ~admit);
             cand[w] &= admit;

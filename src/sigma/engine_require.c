@@ -836,12 +836,12 @@ va_err va_engine_build_prefilter(va_engine *e, const va_engine_opts *o, const ch
                 litrule *x = &e->lit_rules[e->lit_off[l] + fill[l]++];
                 x->rule = i;
                 x->clause = j;
-                /* A route that computes the pinned field cannot be prefiltered on it. */
+                /* A route that computes the pinned field cannot be prefiltered on this clause. */
                 const char *pf = L.pfield[pid];
                 for (uint32_t r = 0; pf && r < e->r[i].nroutes; r++) {
                     const va_logsource_field *lf = route_field(&e->r[i].routes[r], pf, strlen(pf));
                     if (lf && lf->conv != VA_LOGSOURCE_RENAME)
-                        e->r[i].forced_routes |= 1ull << (r < 63 ? r : 63);
+                        e->r[i].waive_routes[j] |= 1ull << (r < 63 ? r : 63);
                 }
                 if ((err = pin_names(e, &e->r[i], L.pfield[pid], x))) break;
                 if (!x->nnames) anywhere[l] = 1;
