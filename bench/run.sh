@@ -6,5 +6,5 @@ cd "$(dirname "$0")/.."
 . tools/deps.sh
 vaern_need $VAERN_BENCH_PKGS
 python3 bench/evtx_bench.py --vaern "$1" --gen "$2" "${@:3}"
-python3 bench/sigma_bench.py --vaern "$1" "${@:3}"
+python3 bench/sigma_bench.py --vaern "$1" --gen "$2" "${@:3}"
 python3 bench/correlation_bench.py --vaern "$1" --gen "$2" "${@:3}"
