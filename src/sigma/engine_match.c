@@ -553,6 +553,15 @@ static int plain_event_id(const va_event *ev) {
     return seen == 1;
 }
 
+/* Bits set in x, without the libgcc call that __builtin_popcountll becomes on x86-64 CPUs
+ * not known to have POPCNT. */
+static inline uint64_t popcount64(uint64_t x) {
+    x -= (x >> 1) & 0x5555555555555555ull;
+    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+    return (x * 0x0101010101010101ull) >> 56;
+}
+
 static int grow_marks(va_engine_scratch *s, uint32_t nw) {
     for (int j = 0; j < VA_ENGINE_CLAUSES; j++)
         if (VA_ARRAY_GROW(s->mbits[j], s->mbits_cap[j], nw) ||
@@ -618,7 +627,7 @@ uint32_t va_engine_match(const va_engine *e, va_engine_scratch *s, const va_even
                     met &= s->mbits[j][w] | e->lacks[j][w] | s->waive[j][w];
                 admit = e->always_bits[w] | met;
             }
-            s->skipped += (uint64_t)__builtin_popcountll(cand[w] & ~admit);
+            s->skipped += popcount64(cand[w] & ~admit);
             cand[w] &= admit;
         }
     }

@@ -533,16 +533,16 @@ va_logsource_route *va_logsource_routes(const va_logsource_map *m, va_arena *a, 
 int va_logsource_route_matches(const va_logsource_route *r, const char *channel, size_t channel_len,
                                int64_t event_id) {
     if (r->etw_provider) return 0;
-    if (r->nchannels) {
+    if (r->nevent_ids) { /* integers first: most events a route refuses, it refuses here */
         int ok = 0;
-        for (uint32_t i = 0; i < r->nchannels && !ok; i++)
-            ok = channel && strlen(r->channels[i]) == channel_len &&
-                 !strncasecmp(r->channels[i], channel, channel_len);
+        for (uint32_t i = 0; i < r->nevent_ids && !ok; i++) ok = r->event_ids[i] == event_id;
         if (!ok) return 0;
     }
-    if (r->nevent_ids) {
-        for (uint32_t i = 0; i < r->nevent_ids; i++)
-            if (r->event_ids[i] == event_id) return 1;
+    if (r->nchannels) {
+        for (uint32_t i = 0; i < r->nchannels; i++)
+            if (channel && strlen(r->channels[i]) == channel_len &&
+                !strncasecmp(r->channels[i], channel, channel_len))
+                return 1;
         return 0;
     }
     return 1;
