@@ -681,21 +681,6 @@ uint32_t va_engine_scan_group(const va_engine *e, uint64_t hash, const char *nam
     return i == UINT32_MAX ? 0 : e->pins[i].group;
 }
 
-/* Does literal l belong in group g?  Those needed anywhere go everywhere; the others where
- * one of their rules' names is. */
-static int in_group(const va_engine *e, uint32_t l, uint32_t g, const uint8_t *anywhere) {
-    if (anywhere[l]) return 1;
-    for (uint32_t k = e->lit_off[l]; k < e->lit_off[l + 1]; k++) {
-        const litrule *x = &e->lit_rules[k];
-        if (k > e->lit_off[l] && x->names == e->lit_rules[k - 1].names) continue; /* grouped */
-        for (uint32_t j = 0; j < x->nnames; j++) {
-            uint32_t p = pin_index(e, x->names[j].hash, x->names[j].s, x->names[j].len);
-            if (p != UINT32_MAX && e->pins[p].group == g) return 1;
-        }
-    }
-    return 0;
-}
-
 /* Split the literals some rule waits for into scan groups and compile a database for each
  * (only those: a literal of an `and` side that lost to a more selective one would only cost
  * matches). */
@@ -706,6 +691,7 @@ static va_err build_groups(va_engine *e, const litset *L, const uint8_t *anywher
     uint32_t *last = calloc(e->npins ? e->npins : 1, sizeof *last);
     const char **ul = malloc((L->n ? L->n : 1) * sizeof *ul);
     size_t *un = malloc((L->n ? L->n : 1) * sizeof *un);
+    uint8_t *gmask = NULL;
     va_err err = VA_OK;
     if (!cnt || !last || !ul || !un) {
         err = VA_ENOMEM;
@@ -726,6 +712,24 @@ static va_err build_groups(va_engine *e, const litset *L, const uint8_t *anywher
     for (size_t p = 0; p < e->npins; p++)
         e->pins[p].group = cnt[p] >= PF_GROUP_MIN && ng < VA_ENGINE_GROUPS ? ng++ : 1;
     e->ngroups = ng;
+    /* The groups each literal belongs to: those needed anywhere go everywhere, the others
+     * where one of their rules' names is (one pass; bit g of gmask[l]). */
+    gmask = calloc(L->n ? L->n : 1, 1);
+    if (!gmask) {
+        err = VA_ENOMEM;
+        goto done;
+    }
+    for (uint32_t l = 0; l < L->n; l++) {
+        if (anywhere[l]) gmask[l] = 0xff;
+        for (uint32_t k = e->lit_off[l]; k < e->lit_off[l + 1]; k++) {
+            const litrule *x = &e->lit_rules[k];
+            if (k > e->lit_off[l] && x->names == e->lit_rules[k - 1].names) continue; /* same */
+            for (uint32_t j = 0; j < x->nnames; j++) {
+                uint32_t p = pin_index(e, x->names[j].hash, x->names[j].s, x->names[j].len);
+                if (p != UINT32_MAX) gmask[l] |= (uint8_t)(1u << e->pins[p].group);
+            }
+        }
+    }
     e->pf_cached = 1;
     for (uint32_t g = 0; g < ng && !err; g++) {
         struct scan_group *sg = &e->grp[g];
@@ -735,7 +739,7 @@ static va_err build_groups(va_engine *e, const litset *L, const uint8_t *anywher
         }
         sg->n = 0;
         for (uint32_t l = 0; l < L->n; l++)
-            if (e->lit_off[l + 1] > e->lit_off[l] && in_group(e, l, g, anywhere))
+            if (e->lit_off[l + 1] > e->lit_off[l] && (gmask[l] >> g & 1))
                 ul[sg->n] = L->s[l], un[sg->n] = L->len[l], sg->ids[sg->n++] = l;
         if (!sg->n) continue;
         err = va_prefilter_new(ul, un, sg->n, (va_prefilter_backend)o->prefilter_backend,
@@ -743,6 +747,7 @@ static va_err build_groups(va_engine *e, const litset *L, const uint8_t *anywher
         if (!err && !va_prefilter_from_cache(sg->db)) e->pf_cached = 0;
     }
 done:
+    free(gmask);
     free(cnt);
     free(last);
     free(ul);

@@ -263,7 +263,7 @@ static int cache_load(va_prefilter *p, const char *path, const uint64_t key[2]) 
     return rc;
 }
 
-#define CACHE_KEEP 16 /* databases kept; older ones are removed when a new one is stored */
+#define CACHE_KEEP 64 /* databases kept (a rule set has one per scan group); older ones go */
 
 /* Remove all but the CACHE_KEEP most recently used databases in dir. */
 static void cache_prune(const char *dir) {
