@@ -567,6 +567,67 @@ static void test_alias_cycle(void **state) {
     assert_int_equal(f->d.n, 1);
 }
 
+/* Anchors and aliases: an alias is the anchored node (a map reused as a second search
+ * identifier); anchors are per document; a duplicate anchor and an undefined alias are YAML
+ * errors at the second anchor and at the alias, with libyaml's words. */
+static void test_anchors(void **state) {
+    fixture *f = *state;
+    assert_int_equal(load(f, "title: t\nlogsource: {}\ndetection:\n  s: &m {F: &v 7}\n"
+                             "  t: *m\n  u: {G: *v}\n  condition: s and t and u\n"),
+                     VA_OK);
+    const va_rule_detection *d = &f->set.head->detection;
+    assert_int_equal(d->nsearches, 3);
+    assert_string_equal(search(d, "t")->maps[0].fields[0].name, "F");
+    assert_int_equal(search(d, "t")->maps[0].line, 4); /* the anchored node's position */
+    const va_rule_value *v = &search(d, "u")->maps[0].fields[0].vals[0];
+    assert_int_equal(v->type, VA_RULE_INT);
+    assert_int_equal(v->i, 7);
+    assert_int_equal(v->line, 4);
+    assert_int_equal(v->col, 13); /* at the anchor, where the node starts */
+
+    static const struct {
+        const char *yaml;
+        uint32_t line, col;
+        const char *msg;
+    } bad[] = {
+        {"title: &a t\nlogsource: &a {}\ndetection: {s: {F: 1}, condition: s}\n", 2, 12,
+         "YAML: second occurrence found duplicate anchor; first occurrence"},
+        {"title: t\nlogsource: *b\ndetection: {s: {F: 1}, condition: s}\n", 2, 12,
+         "YAML: found undefined alias"},
+        {"title: &a t\nlogsource: {}\ndetection: {s: {F: 1}, condition: s}\n---\n"
+         "title: *a\nlogsource: {}\ndetection: {s: {F: 1}, condition: s}\n",
+         5, 8, "YAML: found undefined alias"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(load(f, bad[i].yaml), VA_EFORMAT);
+        assert_int_equal(f->d.n, 1);
+        assert_int_equal(f->d.first.line, bad[i].line);
+        assert_int_equal(f->d.first.col, bad[i].col);
+        assert_string_equal(f->d.msg, bad[i].msg);
+    }
+    assert_int_equal(f->set.n, 1); /* the first document of the last case stands */
+}
+
+/* A tag is what libyaml reports for the node: also when it follows the anchor on the next
+ * line, and after non-ASCII text (libyaml's marks count characters, not bytes, so the source
+ * text at a mark's index is not the node's). */
+static void test_explicit_tags(void **state) {
+    fixture *f = *state;
+    assert_int_equal(load(f, "title: t\nlogsource: {}\ndetection:\n  s:\n    F: &a\n"
+                             "      !!str 5\n    G: *a\n    H: !!int 6\n  condition: s\n"),
+                     VA_OK);
+    const va_rule_map *m = &f->set.head->detection.searches[0].maps[0];
+    assert_int_equal(m->fields[0].vals[0].type, VA_RULE_STR);
+    assert_int_equal(m->fields[1].vals[0].type, VA_RULE_STR);
+    assert_int_equal(m->fields[2].vals[0].type, VA_RULE_INT);
+    assert_int_equal(load(f, "title: t\ndescription: \xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\n"
+                             "logsource: {}\ndetection:\n  s:\n    F!!!!: 5\n  condition: s\n"),
+                     VA_OK);
+    const va_rule_value *v = &f->set.head->detection.searches[0].maps[0].fields[0].vals[0];
+    assert_int_equal(v->type, VA_RULE_INT);
+    assert_int_equal(v->col, 12);
+}
+
 /* ---- directory walk --------------------------------------------------------------------- */
 
 static void put_file(const char *dir, const char *name, const char *text) {
@@ -899,6 +960,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_filter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alias_cycle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_anchors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_explicit_tags, setup, teardown),
         cmocka_unit_test_setup_teardown(test_load_tree, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cond_precedence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cond_errors, setup, teardown),

@@ -1,11 +1,13 @@
 /*
- * rule.c - Sigma rule loader: YAML documents (libyaml document API) into the va_rule model.
+ * rule.c - Sigma rule loader: YAML documents (libyaml's event API) into the va_rule model.
  *
- * Owns the mapping from YAML to rules: metadata, logsource, detection (search identifiers and
- * conditions, the latter handed to cond.c), filter and correlation sections, and the
- * folder walk (over core/walk.h).  The walk over a document follows the Sigma schema rather than
- * recursing generically, so YAML aliases (even cyclic ones) cannot make it recurse without bound; a
- * per-document element budget bounds the work aliases can multiply.
+ * Owns the mapping from YAML to rules: libyaml's events composed into a compact tree of
+ * nodes (three growing arrays reused from file to file, instead of libyaml's document API and
+ * its allocations per node), then metadata, logsource, detection (search identifiers and
+ * conditions, the latter handed to cond.c), filter and correlation sections read from it, and
+ * the folder walk (over core/walk.h).  The walk over a document follows the Sigma schema rather
+ * than recursing generically, so YAML aliases (even cyclic ones) cannot make it recurse without
+ * bound; a per-document element budget bounds the work aliases can multiply.
  */
 #include "sigma/rule.h"
 
@@ -27,12 +29,248 @@
 #define MAX_FILE     (16u << 20) /* rule files are a few KiB; anything this big is not one */
 #define MAX_ELEMENTS 1000000u    /* fields + values per document */
 
+/* ---- YAML: libyaml's events composed into a tree ------------------------------------------- */
+
+enum { Y_SCALAR = 1, Y_SEQ, Y_MAP };
+/* A node's tag as far as typing goes: none written, a core-schema type, or any other tag. */
+enum { YT_NONE = 0, YT_NULL, YT_INT, YT_FLOAT, YT_BOOL, YT_OTHER };
+
+typedef struct ynode {
+    uint8_t type, style, tag; /* style: a scalar's yaml_scalar_style_t */
+    uint32_t line, col;       /* start, 0-based (libyaml's marks) */
+    uint32_t end_line;        /* where a scalar ends (condition positions) */
+    /* scalar: n bytes at text + off (NUL after); sequence: n items at kids + off; map: n
+     * pairs (key, value) at kids + off */
+    uint32_t off, n;
+} ynode;
+
+typedef struct yanchor {
+    uint32_t name, len; /* in text */
+    uint32_t node;
+    yaml_mark_t mark;
+} yanchor;
+
+/* An open collection: its node and where its children start in pend. */
+typedef struct yopen {
+    uint32_t node;
+    size_t pend;
+} yopen;
+
+/* One file's YAML stream as a tree.  The arrays are kept from file to file (reset, not freed),
+ * so a loader thread allocates only while its largest file grows them. */
+typedef struct ytree {
+    ynode *nodes;
+    size_t nn, capn;
+    uint32_t *kids; /* children of every closed collection, each collection's contiguous */
+    size_t nk, capk;
+    char *text; /* scalar values and anchor names, each NUL-terminated */
+    size_t nt, capt;
+    uint32_t *pend; /* children of the open collections, innermost last */
+    size_t np, capp;
+    yopen *open;
+    size_t no, capo;
+    yanchor *anch; /* anchors of the current document */
+    size_t na, capa;
+    va_hash anchors; /* name -> anch entry */
+    uint32_t *docs;  /* root of each complete document, in stream order */
+    size_t nd, capd;
+    /* the stream's YAML error (the documents before it stand): what libyaml said */
+    va_err code;
+    uint32_t line, col;
+    char msg[320];
+} ytree;
+
+static void ytree_free(ytree *t) {
+    free(t->nodes), free(t->kids), free(t->text), free(t->pend), free(t->open), free(t->anch);
+    free(t->docs);
+    va_hash_free(&t->anchors);
+    memset(t, 0, sizeof *t);
+}
+
+static int y_fail(ytree *t, va_err code, yaml_mark_t m, const char *problem, const char *context) {
+    snprintf(t->msg, sizeof t->msg, "YAML: %s%s%s", problem ? problem : "error", context ? " " : "",
+             context ? context : "");
+    t->code = code;
+    t->line = (uint32_t)m.line + 1;
+    t->col = (uint32_t)m.column + 1;
+    return -1;
+}
+
+static int y_nomem(ytree *t, yaml_mark_t m) {
+    return y_fail(t, VA_ENOMEM, m, "out of memory", NULL);
+}
+
+/* Copy s[0..n) and a NUL into the text store; its offset goes to *off. */
+static int y_text(ytree *t, const char *s, size_t n, uint32_t *off, yaml_mark_t m) {
+    if (n >= UINT32_MAX || t->nt + n + 1 > UINT32_MAX)
+        return y_fail(t, VA_ELIMIT, m, "more than 4 GiB of text in one file", NULL);
+    if (VA_ARRAY_GROW(t->text, t->capt, t->nt + n + 1)) return y_nomem(t, m);
+    if (n) memcpy(t->text + t->nt, s, n);
+    t->text[t->nt + n] = 0;
+    *off = (uint32_t)t->nt;
+    t->nt += n + 1;
+    return 0;
+}
+
+/* Node idx is the next child of the innermost open collection, or the document's root. */
+static int y_child(ytree *t, uint32_t idx, uint32_t *root, yaml_mark_t m) {
+    if (!t->no) return *root = idx, 0;
+    if (VA_ARRAY_GROW(t->pend, t->capp, t->np + 1)) return y_nomem(t, m);
+    t->pend[t->np++] = idx;
+    return 0;
+}
+
+static int y_tag(const yaml_char_t *tag) {
+    static const char base[] = "tag:yaml.org,2002:";
+    const char *s = (const char *)tag;
+    if (!s) return YT_NONE;
+    if (strncmp(s, base, sizeof base - 1)) return YT_OTHER;
+    s += sizeof base - 1;
+    return !strcmp(s, "null")    ? YT_NULL
+           : !strcmp(s, "int")   ? YT_INT
+           : !strcmp(s, "float") ? YT_FLOAT
+           : !strcmp(s, "bool")  ? YT_BOOL
+                                 : YT_OTHER;
+}
+
+/* A new node from a scalar or collection-start event, with its anchor registered the way
+ * libyaml's composer does (at the start, so an alias inside a collection may point to it). */
+static int y_node(ytree *t, const yaml_event_t *e, int type, const yaml_char_t *tag,
+                  const yaml_char_t *anchor, uint32_t *idx) {
+    if (t->nn >= UINT32_MAX - 1)
+        return y_fail(t, VA_ELIMIT, e->start_mark, "more than 4 G nodes in one file", NULL);
+    if (VA_ARRAY_GROW(t->nodes, t->capn, t->nn + 1)) return y_nomem(t, e->start_mark);
+    ynode *n = &t->nodes[t->nn];
+    memset(n, 0, sizeof *n);
+    n->type = (uint8_t)type;
+    n->tag = (uint8_t)y_tag(tag);
+    n->line = (uint32_t)e->start_mark.line;
+    n->col = (uint32_t)e->start_mark.column;
+    n->end_line = (uint32_t)e->end_mark.line;
+    *idx = (uint32_t)t->nn++;
+    if (!anchor) return 0;
+    size_t len = strlen((const char *)anchor);
+    uint64_t h = va_hash_mem(anchor, len, 0);
+    va_hash_iter it;
+    for (uint32_t i = va_hash_first(&t->anchors, h, &it); i != VA_HASH_END;
+         i = va_hash_next(&t->anchors, &it))
+        if (t->anch[i].len == len && !memcmp(t->text + t->anch[i].name, anchor, len))
+            return y_fail(t, VA_EFORMAT, e->start_mark, "second occurrence",
+                          "found duplicate anchor; first occurrence");
+    uint32_t name;
+    if (y_text(t, (const char *)anchor, len, &name, e->start_mark)) return -1;
+    if (VA_ARRAY_GROW(t->anch, t->capa, t->na + 1) ||
+        va_hash_insert(&t->anchors, h, (uint32_t)t->na))
+        return y_nomem(t, e->start_mark);
+    t->anch[t->na++] = (yanchor){name, (uint32_t)len, *idx, e->start_mark};
+    return 0;
+}
+
+static int y_alias(ytree *t, const yaml_event_t *e, uint32_t *root) {
+    const char *name = (const char *)e->data.alias.anchor;
+    size_t len = strlen(name);
+    va_hash_iter it;
+    for (uint32_t i = va_hash_first(&t->anchors, va_hash_mem(name, len, 0), &it); i != VA_HASH_END;
+         i = va_hash_next(&t->anchors, &it))
+        if (t->anch[i].len == len && !memcmp(t->text + t->anch[i].name, name, len))
+            return y_child(t, t->anch[i].node, root, e->start_mark);
+    return y_fail(t, VA_EFORMAT, e->start_mark, "found undefined alias", NULL);
+}
+
+/* The collection that ends: its children move from pend to kids, and it becomes a child. */
+static int y_close(ytree *t, const yaml_event_t *e, uint32_t *root) {
+    yopen o = t->open[--t->no];
+    size_t cnt = t->np - o.pend;
+    if (t->nk + cnt >= UINT32_MAX)
+        return y_fail(t, VA_ELIMIT, e->start_mark, "more than 4 G nodes in one file", NULL);
+    if (VA_ARRAY_GROW(t->kids, t->capk, t->nk + cnt)) return y_nomem(t, e->start_mark);
+    if (cnt) memcpy(t->kids + t->nk, t->pend + o.pend, cnt * sizeof *t->kids);
+    ynode *n = &t->nodes[o.node];
+    n->off = (uint32_t)t->nk;
+    n->n = (uint32_t)(n->type == Y_MAP ? cnt / 2 : cnt);
+    t->nk += cnt;
+    t->np = o.pend;
+    return y_child(t, o.node, root, e->start_mark);
+}
+
+/* One event into the tree. */
+static int y_event(ytree *t, const yaml_event_t *e, uint32_t *root) {
+    uint32_t idx;
+    switch (e->type) {
+    case YAML_DOCUMENT_START_EVENT:
+        t->na = 0;
+        va_hash_clear(&t->anchors);
+        *root = UINT32_MAX;
+        return 0;
+    case YAML_DOCUMENT_END_EVENT:
+        if (VA_ARRAY_GROW(t->docs, t->capd, t->nd + 1)) return y_nomem(t, e->start_mark);
+        t->docs[t->nd++] = *root;
+        return 0;
+    case YAML_ALIAS_EVENT:
+        return y_alias(t, e, root);
+    case YAML_SCALAR_EVENT: {
+        if (y_node(t, e, Y_SCALAR, e->data.scalar.tag, e->data.scalar.anchor, &idx)) return -1;
+        uint32_t off;
+        if (y_text(t, (const char *)e->data.scalar.value, e->data.scalar.length, &off,
+                   e->start_mark))
+            return -1;
+        ynode *n = &t->nodes[idx];
+        n->style = (uint8_t)e->data.scalar.style;
+        n->off = off;
+        n->n = (uint32_t)e->data.scalar.length;
+        return y_child(t, idx, root, e->start_mark);
+    }
+    case YAML_SEQUENCE_START_EVENT:
+    case YAML_MAPPING_START_EVENT: {
+        int seq = e->type == YAML_SEQUENCE_START_EVENT;
+        if (y_node(t, e, seq ? Y_SEQ : Y_MAP,
+                   seq ? e->data.sequence_start.tag : e->data.mapping_start.tag,
+                   seq ? e->data.sequence_start.anchor : e->data.mapping_start.anchor, &idx))
+            return -1;
+        if (VA_ARRAY_GROW(t->open, t->capo, t->no + 1)) return y_nomem(t, e->start_mark);
+        t->open[t->no++] = (yopen){idx, t->np};
+        return 0;
+    }
+    case YAML_SEQUENCE_END_EVENT:
+    case YAML_MAPPING_END_EVENT:
+        return y_close(t, e, root);
+    default: /* stream start and end */
+        return 0;
+    }
+}
+
+/* Parse text[0..len) into t (reset first): every complete document, and the error that ended
+ * the stream early, if one did (libyaml cannot resume after a syntax error).  -1 if there is
+ * no memory for a parser at all. */
+static int y_parse(ytree *t, const char *text, size_t len) {
+    t->nn = t->nk = t->nt = t->np = t->no = t->na = t->nd = 0;
+    va_hash_clear(&t->anchors);
+    t->code = VA_OK;
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser)) return -1;
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    uint32_t root = UINT32_MAX;
+    for (;;) {
+        yaml_event_t e;
+        if (!yaml_parser_parse(&parser, &e)) {
+            y_fail(t, parser.error == YAML_MEMORY_ERROR ? VA_ENOMEM : VA_EFORMAT,
+                   parser.problem_mark, parser.problem, parser.context);
+            break;
+        }
+        int rc = y_event(t, &e, &root), end = e.type == YAML_STREAM_END_EVENT;
+        yaml_event_delete(&e);
+        if (rc || end) break;
+    }
+    yaml_parser_delete(&parser);
+    return 0;
+}
+
+/* ---- the Sigma schema over the tree -------------------------------------------------------- */
+
 typedef struct ld {
     va_arena *a;
     const char *file;
-    yaml_document_t *doc;
-    const char *src; /* the YAML text, to see whether a tag was written explicitly */
-    size_t srclen;
+    const ytree *t;
     uint32_t budget;
     /* first error of the document */
     va_err code;
@@ -54,23 +292,33 @@ static va_err fail_at(ld *L, uint32_t line, uint32_t col, va_err code, const cha
     return code;
 }
 
-#define LINE(n)               ((uint32_t)(n)->start_mark.line + 1)
-#define COL(n)                ((uint32_t)(n)->start_mark.column + 1)
+#define LINE(n)               ((n)->line + 1)
+#define COL(n)                ((n)->col + 1)
 #define FAIL(L, n, code, ...) fail_at((L), LINE(n), COL(n), (code), __VA_ARGS__)
 #define NOMEM(L, n)           FAIL((L), (n), VA_ENOMEM, "out of memory")
 
-static yaml_node_t *get(ld *L, int id) {
-    return yaml_document_get_node(L->doc, id);
+static const ynode *node(const ld *L, uint32_t i) {
+    return &L->t->nodes[i];
 }
 
-static const char *kind_word(const yaml_node_t *n) {
-    return n->type == YAML_SCALAR_NODE     ? "a scalar"
-           : n->type == YAML_SEQUENCE_NODE ? "a list"
-           : n->type == YAML_MAPPING_NODE  ? "a map"
-                                           : "empty";
+static const char *stext(const ld *L, const ynode *n) {
+    return L->t->text + n->off;
 }
 
-static int spend(ld *L, yaml_node_t *n) {
+/* Child i of a sequence; key (i, 0) and value (i, 1) of pair i of a map. */
+static const ynode *item(const ld *L, const ynode *seq, uint32_t i) {
+    return node(L, L->t->kids[seq->off + i]);
+}
+
+static const ynode *pair(const ld *L, const ynode *map, uint32_t i, int value) {
+    return node(L, L->t->kids[map->off + 2 * i + (uint32_t)value]);
+}
+
+static const char *kind_word(const ynode *n) {
+    return n->type == Y_SCALAR ? "a scalar" : n->type == Y_SEQ ? "a list" : "a map";
+}
+
+static int spend(ld *L, const ynode *n) {
     if (L->budget++ < MAX_ELEMENTS) return 0;
     FAIL(L, n, VA_ELIMIT, "document has more than %u fields and values", MAX_ELEMENTS);
     return -1;
@@ -78,29 +326,11 @@ static int spend(ld *L, yaml_node_t *n) {
 
 /* ---- scalars ---------------------------------------------------------------------------- */
 
-/* libyaml's document API gives untagged scalars the default !!str tag, so an explicit tag is
- * recognised in the source: a node that starts with '!' (after an optional anchor). */
-static int explicit_tag(const ld *L, const yaml_node_t *n) {
-    size_t i = n->start_mark.index;
-    if (i < L->srclen && L->src[i] == '&') {
-        while (i < L->srclen && L->src[i] != ' ' && L->src[i] != '\t' && L->src[i] != '\n') i++;
-        while (i < L->srclen && (L->src[i] == ' ' || L->src[i] == '\t')) i++;
-    }
-    return i < L->srclen && L->src[i] == '!';
-}
-
-static int tag_is(const yaml_node_t *n, const char *suffix) {
-    static const char base[] = "tag:yaml.org,2002:";
-    const char *t = (const char *)n->tag;
-    return t && !strncmp(t, base, sizeof base - 1) && !strcmp(t + sizeof base - 1, suffix);
-}
-
 static int eq_any(const char *s, const char *const *set) {
     for (; *set; set++)
         if (!strcmp(s, *set)) return 1;
     return 0;
 }
-
 static int is_int_text(const char *s, int64_t *out, double *f) {
     const char *p = s;
     int neg = 0;
@@ -170,13 +400,13 @@ static int is_float_text(const char *s, double *f) {
 }
 
 /* Resolve a scalar to a typed value with the YAML 1.2 core schema; quoted or explicitly
- * !!str-tagged scalars stay strings. */
-static int scalar_value(ld *L, yaml_node_t *n, va_rule_value *v) {
+ * !!str-tagged (or otherwise tagged) scalars stay strings. */
+static int scalar_value(ld *L, const ynode *n, va_rule_value *v) {
     memset(v, 0, sizeof *v);
-    size_t len = n->data.scalar.length;
-    v->text = va_arena_strndup(L->a, (const char *)n->data.scalar.value, len);
+    size_t len = n->n;
+    v->text = va_arena_strndup(L->a, stext(L, n), len);
     if (!v->text) return NOMEM(L, n), -1;
-    if (len > UINT32_MAX || memchr(v->text, 0, len)) {
+    if (memchr(v->text, 0, len)) {
         FAIL(L, n, VA_EFORMAT, "scalar contains a NUL byte or is too long");
         return -1;
     }
@@ -184,17 +414,12 @@ static int scalar_value(ld *L, yaml_node_t *n, va_rule_value *v) {
     v->line = LINE(n);
     v->col = COL(n);
     v->type = VA_RULE_STR;
-    int plain = n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
     static const char *const nulls[] = {"", "~", "null", "Null", "NULL", NULL};
     static const char *const trues[] = {"true", "True", "TRUE", NULL};
     static const char *const falses[] = {"false", "False", "FALSE", NULL};
-    if (explicit_tag(L, n)) {
-        if (!tag_is(n, "null") && !tag_is(n, "int") && !tag_is(n, "float") && !tag_is(n, "bool"))
-            return 0; /* !!str or a local tag: keep the text as a string */
-    } else if (!plain) {
-        return 0;
-    }
-    if (tag_is(n, "null") || eq_any(v->text, nulls)) {
+    if (n->tag == YT_OTHER) return 0; /* !!str or a local tag: keep the text as a string */
+    if (n->tag == YT_NONE && n->style != YAML_PLAIN_SCALAR_STYLE) return 0;
+    if (n->tag == YT_NULL || eq_any(v->text, nulls)) {
         v->type = VA_RULE_NULL;
     } else if (eq_any(v->text, trues)) {
         v->type = VA_RULE_BOOL;
@@ -209,25 +434,24 @@ static int scalar_value(ld *L, yaml_node_t *n, va_rule_value *v) {
     return 0;
 }
 
-static const char *dup_scalar(ld *L, yaml_node_t *n) {
-    const char *s =
-        va_arena_strndup(L->a, (const char *)n->data.scalar.value, n->data.scalar.length);
+static const char *dup_scalar(ld *L, const ynode *n) {
+    const char *s = va_arena_strndup(L->a, stext(L, n), n->n);
     if (!s) NOMEM(L, n);
     return s;
 }
 
-static int is_null_node(yaml_node_t *n) {
-    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) return 0;
-    const char *s = (const char *)n->data.scalar.value;
+static int is_null_node(const ytree *t, const ynode *n) {
+    if (n->type != Y_SCALAR || n->style != YAML_PLAIN_SCALAR_STYLE) return 0;
+    const char *s = t->text + n->off;
     static const char *const nulls[] = {"", "~", "null", "Null", "NULL", NULL};
-    return n->data.scalar.length == strlen(s) && eq_any(s, nulls);
+    return n->n == strlen(s) && eq_any(s, nulls);
 }
 
 /* A metadata string: any scalar (dates like 2024-01-01 are strings in YAML 1.2); null means
  * absent. */
-static int meta_str(ld *L, const char *key, yaml_node_t *n, const char **out) {
-    if (is_null_node(n)) return *out = NULL, 0;
-    if (n->type != YAML_SCALAR_NODE) {
+static int meta_str(ld *L, const char *key, const ynode *n, const char **out) {
+    if (is_null_node(L->t, n)) return *out = NULL, 0;
+    if (n->type != Y_SCALAR) {
         FAIL(L, n, VA_EFORMAT, "'%s' must be a string, not %s", key, kind_word(n));
         return -1;
     }
@@ -236,47 +460,43 @@ static int meta_str(ld *L, const char *key, yaml_node_t *n, const char **out) {
 }
 
 /* A list of strings; a single scalar counts as a list of one, null as empty. */
-static int meta_strs(ld *L, const char *key, yaml_node_t *n, va_rule_strs *out) {
+static int meta_strs(ld *L, const char *key, const ynode *n, va_rule_strs *out) {
     out->v = NULL;
     out->n = 0;
-    if (is_null_node(n)) return 0;
-    if (n->type == YAML_SCALAR_NODE) {
+    if (is_null_node(L->t, n)) return 0;
+    if (n->type == Y_SCALAR) {
         out->v = va_arena_alloc(L->a, sizeof *out->v);
         if (!out->v || !(out->v[0] = dup_scalar(L, n))) return NOMEM(L, n), -1;
         out->n = 1;
         return 0;
     }
-    if (n->type != YAML_SEQUENCE_NODE) {
+    if (n->type != Y_SEQ) {
         FAIL(L, n, VA_EFORMAT, "'%s' must be a list of strings, not %s", key, kind_word(n));
         return -1;
     }
-    size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
-    if (!cnt) return 0;
-    out->v = va_arena_alloc(L->a, cnt * sizeof *out->v);
+    if (!n->n) return 0;
+    out->v = va_arena_alloc(L->a, n->n * sizeof *out->v);
     if (!out->v) return NOMEM(L, n), -1;
-    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
-         it++) {
-        yaml_node_t *item = get(L, *it);
-        if (!item || item->type != YAML_SCALAR_NODE) {
-            FAIL(L, item ? item : n, VA_EFORMAT, "'%s' items must be strings, not %s", key,
-                 item ? kind_word(item) : "empty");
+    for (uint32_t i = 0; i < n->n; i++) {
+        const ynode *it = item(L, n, i);
+        if (it->type != Y_SCALAR) {
+            FAIL(L, it, VA_EFORMAT, "'%s' items must be strings, not %s", key, kind_word(it));
             return -1;
         }
-        if (spend(L, item)) return -1;
-        if (!(out->v[out->n++] = dup_scalar(L, item))) return -1;
+        if (spend(L, it)) return -1;
+        if (!(out->v[out->n++] = dup_scalar(L, it))) return -1;
     }
     return 0;
 }
 
-/* Key of a mapping pair as text; keys must be scalars here (Sigma has no complex keys). */
-static const char *pair_key(ld *L, yaml_node_pair_t *p, yaml_node_t **kn) {
-    *kn = get(L, p->key);
-    if (!*kn) return NULL;
-    if ((*kn)->type != YAML_SCALAR_NODE) {
+/* Key of pair i of a map as text; keys must be scalars here (Sigma has no complex keys). */
+static const char *pair_key(ld *L, const ynode *map, uint32_t i, const ynode **kn) {
+    *kn = pair(L, map, i, 0);
+    if ((*kn)->type != Y_SCALAR) {
         FAIL(L, *kn, VA_EFORMAT, "map key must be a scalar, not %s", kind_word(*kn));
         return NULL;
     }
-    return (const char *)(*kn)->data.scalar.value;
+    return stext(L, *kn);
 }
 
 static int cmp_names(const void *x, const void *y) {
@@ -285,16 +505,15 @@ static int cmp_names(const void *x, const void *y) {
 
 /* YAML requires unique keys in a map; libyaml does not check, so duplicates would silently
  * shadow each other in a rule. */
-static int check_unique_keys(ld *L, yaml_node_t *map) {
-    yaml_node_pair_t *s = map->data.mapping.pairs.start, *t = map->data.mapping.pairs.top;
-    size_t cnt = (size_t)(t - s);
+static int check_unique_keys(ld *L, const ynode *map) {
+    uint32_t cnt = map->n;
     if (cnt > 64) {
         /* Large maps: sort a copy of the keys and compare neighbours, instead of O(n^2). */
         const char **keys = malloc(cnt * sizeof *keys);
         if (!keys) return NOMEM(L, map), -1;
-        for (size_t i = 0; i < cnt; i++) {
-            yaml_node_t *k = get(L, s[i].key);
-            keys[i] = k && k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value : "";
+        for (uint32_t i = 0; i < cnt; i++) {
+            const ynode *k = pair(L, map, i, 0);
+            keys[i] = k->type == Y_SCALAR ? stext(L, k) : "";
         }
         qsort(keys, cnt, sizeof *keys, cmp_names);
         const char *dup = NULL;
@@ -304,16 +523,15 @@ static int check_unique_keys(ld *L, yaml_node_t *map) {
         free(keys);
         return dup ? -1 : 0;
     }
-    for (yaml_node_pair_t *p = s; p < t; p++) {
-        yaml_node_t *kp = get(L, p->key);
-        if (!kp || kp->type != YAML_SCALAR_NODE) continue;
-        for (yaml_node_pair_t *q = s; q < p; q++) {
-            yaml_node_t *kq = get(L, q->key);
-            if (!kq || kq->type != YAML_SCALAR_NODE) continue;
-            if (kp->data.scalar.length == kq->data.scalar.length &&
-                !memcmp(kp->data.scalar.value, kq->data.scalar.value, kp->data.scalar.length)) {
+    for (uint32_t p = 0; p < cnt; p++) {
+        const ynode *kp = pair(L, map, p, 0);
+        if (kp->type != Y_SCALAR) continue;
+        for (uint32_t q = 0; q < p; q++) {
+            const ynode *kq = pair(L, map, q, 0);
+            if (kq->type != Y_SCALAR) continue;
+            if (kp->n == kq->n && !memcmp(stext(L, kp), stext(L, kq), kp->n)) {
                 FAIL(L, kp, VA_EFORMAT, "duplicate key '%.64s' (YAML keys must be unique)",
-                     (const char *)kp->data.scalar.value);
+                     stext(L, kp));
                 return -1;
             }
         }
@@ -321,8 +539,8 @@ static int check_unique_keys(ld *L, yaml_node_t *map) {
     return 0;
 }
 
-static int want_map(ld *L, const char *what, yaml_node_t *n) {
-    if (n->type == YAML_MAPPING_NODE) return check_unique_keys(L, n);
+static int want_map(ld *L, const char *what, const ynode *n) {
+    if (n->type == Y_MAP) return check_unique_keys(L, n);
     FAIL(L, n, VA_EFORMAT, "'%s' must be a map, not %s", what, kind_word(n));
     return -1;
 }
@@ -330,41 +548,39 @@ static int want_map(ld *L, const char *what, yaml_node_t *n) {
 /* ---- detection -------------------------------------------------------------------------- */
 
 /* Values of one field: a scalar or a list of scalars. */
-static int load_values(ld *L, const char *field, yaml_node_t *n, va_rule_field *f) {
-    if (n->type == YAML_SCALAR_NODE) {
+static int load_values(ld *L, const char *field, const ynode *n, va_rule_field *f) {
+    if (n->type == Y_SCALAR) {
         f->vals = va_arena_alloc(L->a, sizeof *f->vals);
         if (!f->vals) return NOMEM(L, n), -1;
         f->nvals = 1;
         if (spend(L, n)) return -1;
         return scalar_value(L, n, &f->vals[0]);
     }
-    if (n->type != YAML_SEQUENCE_NODE) {
+    if (n->type != Y_SEQ) {
         FAIL(L, n, VA_EFORMAT, "value of field '%.64s' must be a scalar or a list, not %s", field,
              kind_word(n));
         return -1;
     }
     f->is_list = 1;
-    size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    uint32_t cnt = n->n;
     if (!cnt) {
         FAIL(L, n, VA_EFORMAT, "field '%.64s' has an empty list of values", field);
         return -1;
     }
     f->vals = va_arena_alloc(L->a, cnt * sizeof *f->vals);
     if (!f->vals) return NOMEM(L, n), -1;
-    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
-         it++) {
-        yaml_node_t *item = get(L, *it);
-        if (!item || item->type != YAML_SCALAR_NODE) {
-            FAIL(L, item ? item : n, VA_EFORMAT,
-                 "values of field '%.64s' must be scalars, found %s", field,
-                 item ? kind_word(item) : "nothing");
+    for (uint32_t i = 0; i < cnt; i++) {
+        const ynode *it = item(L, n, i);
+        if (it->type != Y_SCALAR) {
+            FAIL(L, it, VA_EFORMAT, "values of field '%.64s' must be scalars, found %s", field,
+                 kind_word(it));
             return -1;
         }
-        if (spend(L, item)) return -1;
+        if (spend(L, it)) return -1;
         va_rule_value *v = &f->vals[f->nvals++];
-        if (scalar_value(L, item, v)) return -1;
+        if (scalar_value(L, it, v)) return -1;
         if (v->type == VA_RULE_NULL && cnt > 1) {
-            FAIL(L, item, VA_EFORMAT,
+            FAIL(L, it, VA_EFORMAT,
                  "null in a list of values of field '%.64s' (spec: null must be its own "
                  "selection)",
                  field);
@@ -374,25 +590,24 @@ static int load_values(ld *L, const char *field, yaml_node_t *n, va_rule_field *
     return 0;
 }
 
-static int load_map(ld *L, yaml_node_t *n, va_rule_map *m) {
+static int load_map(ld *L, const ynode *n, va_rule_map *m) {
     if (check_unique_keys(L, n)) return -1;
-    size_t cnt = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+    uint32_t cnt = n->n;
     m->line = LINE(n);
     m->col = COL(n);
     if (!cnt) return FAIL(L, n, VA_EFORMAT, "empty map in search identifier"), -1;
     m->fields = va_arena_alloc(L->a, cnt * sizeof *m->fields);
     if (!m->fields) return NOMEM(L, n), -1;
-    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-        yaml_node_t *kn, *vn;
-        const char *key = pair_key(L, p, &kn);
-        if (!key) return L->code ? -1 : (FAIL(L, n, VA_EFORMAT, "bad map key"), -1);
-        if (!(vn = get(L, p->value))) return FAIL(L, kn, VA_EFORMAT, "missing value"), -1;
+    for (uint32_t p = 0; p < cnt; p++) {
+        const ynode *kn, *vn = pair(L, n, p, 1);
+        const char *key = pair_key(L, n, p, &kn);
+        if (!key) return -1;
         if (spend(L, kn)) return -1;
         va_rule_field *f = &m->fields[m->n++];
         memset(f, 0, sizeof *f);
         f->line = LINE(kn);
         f->col = COL(kn);
-        size_t klen = kn->data.scalar.length;
+        size_t klen = kn->n;
         if (!klen) return FAIL(L, kn, VA_EFORMAT, "empty field name"), -1;
         /* name|mod1|mod2: modifiers kept verbatim, in order; the matcher compiles them. */
         const char *bar = memchr(key, '|', klen);
@@ -421,13 +636,13 @@ static int load_map(ld *L, yaml_node_t *n, va_rule_map *m) {
     return 0;
 }
 
-static int load_search(ld *L, const char *name, yaml_node_t *kn, yaml_node_t *n,
+static int load_search(ld *L, const char *name, const ynode *kn, const ynode *n,
                        va_rule_search *s) {
     memset(s, 0, sizeof *s);
     s->line = LINE(kn);
     s->col = COL(kn);
     if (!(s->name = dup_scalar(L, kn))) return -1;
-    if (n->type == YAML_MAPPING_NODE) {
+    if (n->type == Y_MAP) {
         s->kind = VA_RULE_SEARCH_MAP;
         s->maps = va_arena_alloc(L->a, sizeof *s->maps);
         if (!s->maps) return NOMEM(L, n), -1;
@@ -435,16 +650,14 @@ static int load_search(ld *L, const char *name, yaml_node_t *kn, yaml_node_t *n,
         s->nmaps = 1;
         return load_map(L, n, s->maps);
     }
-    if (n->type != YAML_SEQUENCE_NODE) {
+    if (n->type != Y_SEQ) {
         FAIL(L, n, VA_EFORMAT, "search identifier '%.64s' must be a map or a list, not %s", name,
              kind_word(n));
         return -1;
     }
-    size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    uint32_t cnt = n->n;
     if (!cnt) return FAIL(L, n, VA_EFORMAT, "search identifier '%.64s' is an empty list", name), -1;
-    yaml_node_t *first = get(L, n->data.sequence.items.start[0]);
-    if (!first) return FAIL(L, n, VA_EFORMAT, "bad list"), -1;
-    int maps = first->type == YAML_MAPPING_NODE;
+    int maps = item(L, n, 0)->type == Y_MAP;
     if (maps) {
         s->kind = VA_RULE_SEARCH_MAPLIST;
         s->maps = va_arena_alloc(L->a, cnt * sizeof *s->maps);
@@ -454,27 +667,25 @@ static int load_search(ld *L, const char *name, yaml_node_t *kn, yaml_node_t *n,
         s->keywords = va_arena_alloc(L->a, cnt * sizeof *s->keywords);
         if (!s->keywords) return NOMEM(L, n), -1;
     }
-    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
-         it++) {
-        yaml_node_t *item = get(L, *it);
-        if (!item) return FAIL(L, n, VA_EFORMAT, "bad list item"), -1;
-        if (spend(L, item)) return -1;
+    for (uint32_t i = 0; i < cnt; i++) {
+        const ynode *it = item(L, n, i);
+        if (spend(L, it)) return -1;
         if (maps) {
-            if (item->type != YAML_MAPPING_NODE) {
-                FAIL(L, item, VA_EFORMAT, "search identifier '%.64s' mixes maps and %s in one list",
-                     name, kind_word(item));
+            if (it->type != Y_MAP) {
+                FAIL(L, it, VA_EFORMAT, "search identifier '%.64s' mixes maps and %s in one list",
+                     name, kind_word(it));
                 return -1;
             }
             memset(&s->maps[s->nmaps], 0, sizeof s->maps[0]);
-            if (load_map(L, item, &s->maps[s->nmaps++])) return -1;
+            if (load_map(L, it, &s->maps[s->nmaps++])) return -1;
         } else {
-            if (item->type != YAML_SCALAR_NODE) {
-                FAIL(L, item, VA_EFORMAT,
+            if (it->type != Y_SCALAR) {
+                FAIL(L, it, VA_EFORMAT,
                      "search identifier '%.64s' mixes keywords and %s in one list", name,
-                     kind_word(item));
+                     kind_word(it));
                 return -1;
             }
-            if (scalar_value(L, item, &s->keywords[s->nkeywords++])) return -1;
+            if (scalar_value(L, it, &s->keywords[s->nkeywords++])) return -1;
         }
     }
     return 0;
@@ -482,28 +693,28 @@ static int load_search(ld *L, const char *name, yaml_node_t *kn, yaml_node_t *n,
 
 /* Offset into the condition text to a column: exact for one-line plain or quoted scalars;
  * for multi-line and block scalars the scalar's start is the best position there is. */
-static void cond_pos(yaml_node_t *n, uint32_t off, uint32_t *line, uint32_t *col) {
+static void cond_pos(const ynode *n, uint32_t off, uint32_t *line, uint32_t *col) {
     *line = LINE(n);
     *col = COL(n);
-    if (n->start_mark.line != n->end_mark.line) return;
-    yaml_scalar_style_t st = n->data.scalar.style;
-    if (st == YAML_PLAIN_SCALAR_STYLE)
+    if (n->line != n->end_line) return;
+    if (n->style == YAML_PLAIN_SCALAR_STYLE)
         *col += off;
-    else if (st == YAML_SINGLE_QUOTED_SCALAR_STYLE || st == YAML_DOUBLE_QUOTED_SCALAR_STYLE)
+    else if (n->style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
+             n->style == YAML_DOUBLE_QUOTED_SCALAR_STYLE)
         *col += off + 1;
 }
 
-static int load_one_cond(ld *L, yaml_node_t *n, va_rule_detection *d, va_rule_cond *c) {
-    if (n->type != YAML_SCALAR_NODE || is_null_node(n)) {
+static int load_one_cond(ld *L, const ynode *n, va_rule_detection *d, va_rule_cond *c) {
+    if (n->type != Y_SCALAR || is_null_node(L->t, n)) {
         FAIL(L, n, VA_EFORMAT, "condition must be a string, not %s",
-             n->type == YAML_SCALAR_NODE ? "null" : kind_word(n));
+             n->type == Y_SCALAR ? "null" : kind_word(n));
         return -1;
     }
     if (!(c->text = dup_scalar(L, n))) return -1;
     c->line = LINE(n);
     c->col = COL(n);
     va_cond_error e = {0};
-    va_err r = va_cond_parse(L->a, c->text, n->data.scalar.length, &c->ast, &e);
+    va_err r = va_cond_parse(L->a, c->text, n->n, &c->ast, &e);
     if (!r) r = va_cond_resolve(c->ast, d->names, d->nsearches, L->a, &e);
     if (r) {
         uint32_t line, col;
@@ -515,21 +726,20 @@ static int load_one_cond(ld *L, yaml_node_t *n, va_rule_detection *d, va_rule_co
 }
 
 /* A detection map (or a filter map: then `rules` is taken out and `selection` required). */
-static int load_detection(ld *L, yaml_node_t *n, va_rule_detection *d, va_rule_strs *filter_rules) {
+static int load_detection(ld *L, const ynode *n, va_rule_detection *d, va_rule_strs *filter_rules) {
     const char *what = filter_rules ? "filter" : "detection";
     if (want_map(L, what, n)) return -1;
     memset(d, 0, sizeof *d);
-    size_t cnt = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+    uint32_t cnt = n->n;
     d->searches = va_arena_alloc(L->a, (cnt ? cnt : 1) * sizeof *d->searches);
     d->names = va_arena_alloc(L->a, (cnt ? cnt : 1) * sizeof *d->names);
     if (!d->searches || !d->names) return NOMEM(L, n), -1;
-    yaml_node_t *cond = NULL, *rules = NULL;
+    const ynode *cond = NULL, *rules = NULL;
     int have_selection = 0;
-    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-        yaml_node_t *kn, *vn;
-        const char *key = pair_key(L, p, &kn);
+    for (uint32_t p = 0; p < cnt; p++) {
+        const ynode *kn, *vn = pair(L, n, p, 1);
+        const char *key = pair_key(L, n, p, &kn);
         if (!key) return -1;
-        if (!(vn = get(L, p->value))) return FAIL(L, kn, VA_EFORMAT, "missing value"), -1;
         if (!strcmp(key, "condition")) {
             cond = vn;
             continue;
@@ -543,7 +753,7 @@ static int load_detection(ld *L, yaml_node_t *n, va_rule_detection *d, va_rule_s
                         "'timeframe' (Sigma 1.x aggregation) is not part of Sigma 2.1; use a "
                         "correlation rule"),
                    -1;
-        if (!kn->data.scalar.length) return FAIL(L, kn, VA_EFORMAT, "empty search identifier"), -1;
+        if (!kn->n) return FAIL(L, kn, VA_EFORMAT, "empty search identifier"), -1;
         have_selection |= !strcmp(key, "selection");
         va_rule_search *s = &d->searches[d->nsearches];
         if (load_search(L, key, kn, vn, s)) return -1;
@@ -557,17 +767,13 @@ static int load_detection(ld *L, yaml_node_t *n, va_rule_detection *d, va_rule_s
     }
     if (!cond) return FAIL(L, n, VA_EFORMAT, "%s has no 'condition'", what), -1;
     if (!d->nsearches) return FAIL(L, n, VA_EFORMAT, "%s has no search identifier", what), -1;
-    if (cond->type == YAML_SEQUENCE_NODE) {
-        size_t nc = (size_t)(cond->data.sequence.items.top - cond->data.sequence.items.start);
+    if (cond->type == Y_SEQ) {
+        uint32_t nc = cond->n;
         if (!nc) return FAIL(L, cond, VA_EFORMAT, "condition list is empty"), -1;
         d->conds = va_arena_alloc(L->a, nc * sizeof *d->conds);
         if (!d->conds) return NOMEM(L, cond), -1;
-        for (yaml_node_item_t *it = cond->data.sequence.items.start;
-             it < cond->data.sequence.items.top; it++) {
-            yaml_node_t *item = get(L, *it);
-            if (!item) return FAIL(L, cond, VA_EFORMAT, "bad condition"), -1;
-            if (load_one_cond(L, item, d, &d->conds[d->nconds++])) return -1;
-        }
+        for (uint32_t i = 0; i < nc; i++)
+            if (load_one_cond(L, item(L, cond, i), d, &d->conds[d->nconds++])) return -1;
         return 0;
     }
     d->conds = va_arena_alloc(L->a, sizeof *d->conds);
@@ -609,17 +815,16 @@ static int parse_timespan(const char *s, int64_t *secs) {
     return 0;
 }
 
-static int load_corr_condition(ld *L, yaml_node_t *n, va_rule_correlation *c) {
+static int load_corr_condition(ld *L, const ynode *n, va_rule_correlation *c) {
     if (want_map(L, "correlation condition", n)) return -1;
     static const char *const ops[] = {"gt", "gte", "lt", "lte", "eq", "neq"};
-    size_t cnt = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+    uint32_t cnt = n->n;
     c->cmps = va_arena_alloc(L->a, (cnt ? cnt : 1) * sizeof *c->cmps);
     if (!c->cmps) return NOMEM(L, n), -1;
-    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-        yaml_node_t *kn, *vn;
-        const char *key = pair_key(L, p, &kn);
+    for (uint32_t p = 0; p < cnt; p++) {
+        const ynode *kn, *vn = pair(L, n, p, 1);
+        const char *key = pair_key(L, n, p, &kn);
         if (!key) return -1;
-        if (!(vn = get(L, p->value))) return FAIL(L, kn, VA_EFORMAT, "missing value"), -1;
         if (!strcmp(key, "field")) {
             if (meta_strs(L, "field", vn, &c->fields)) return -1;
             if (!c->fields.n) return FAIL(L, vn, VA_EFORMAT, "'field' is empty"), -1;
@@ -634,7 +839,7 @@ static int load_corr_condition(ld *L, yaml_node_t *n, va_rule_correlation *c) {
                    -1;
         va_rule_cmp *m = &c->cmps[c->ncmps++];
         m->op = (va_rule_cmpop)(op + 1);
-        if (vn->type != YAML_SCALAR_NODE || scalar_value(L, vn, &m->v) ||
+        if (vn->type != Y_SCALAR || scalar_value(L, vn, &m->v) ||
             (m->v.type != VA_RULE_INT && m->v.type != VA_RULE_FLOAT)) {
             if (L->code) return -1;
             return FAIL(L, vn, VA_EFORMAT, "'%s' needs a number", key), -1;
@@ -645,29 +850,27 @@ static int load_corr_condition(ld *L, yaml_node_t *n, va_rule_correlation *c) {
     return 0;
 }
 
-static int load_aliases(ld *L, yaml_node_t *n, va_rule_correlation *c) {
+static int load_aliases(ld *L, const ynode *n, va_rule_correlation *c) {
     if (want_map(L, "aliases", n)) return -1;
-    size_t cnt = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+    uint32_t cnt = n->n;
     c->aliases = va_arena_alloc(L->a, (cnt ? cnt : 1) * sizeof *c->aliases);
     if (!c->aliases) return NOMEM(L, n), -1;
-    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-        yaml_node_t *kn, *vn;
-        if (!pair_key(L, p, &kn)) return -1;
-        if (!(vn = get(L, p->value))) return FAIL(L, kn, VA_EFORMAT, "missing value"), -1;
+    for (uint32_t p = 0; p < cnt; p++) {
+        const ynode *kn, *vn = pair(L, n, p, 1);
+        if (!pair_key(L, n, p, &kn)) return -1;
         if (want_map(L, "alias", vn)) return -1;
         va_rule_alias *al = &c->aliases[c->naliases++];
         memset(al, 0, sizeof *al);
         if (!(al->alias = dup_scalar(L, kn))) return -1;
-        size_t m = (size_t)(vn->data.mapping.pairs.top - vn->data.mapping.pairs.start);
+        uint32_t m = vn->n;
         if (!m) return FAIL(L, vn, VA_EFORMAT, "alias '%.64s' maps no rule", al->alias), -1;
         al->rule = va_arena_alloc(L->a, m * sizeof *al->rule);
         al->field = va_arena_alloc(L->a, m * sizeof *al->field);
         if (!al->rule || !al->field) return NOMEM(L, vn), -1;
-        for (yaml_node_pair_t *q = vn->data.mapping.pairs.start; q < vn->data.mapping.pairs.top;
-             q++) {
-            yaml_node_t *rk, *rv;
-            if (!pair_key(L, q, &rk)) return -1;
-            if (!(rv = get(L, q->value)) || rv->type != YAML_SCALAR_NODE || is_null_node(rv))
+        for (uint32_t q = 0; q < m; q++) {
+            const ynode *rk, *rv = pair(L, vn, q, 1);
+            if (!pair_key(L, vn, q, &rk)) return -1;
+            if (rv->type != Y_SCALAR || is_null_node(L->t, rv))
                 return FAIL(L, rk, VA_EFORMAT, "alias entry needs a field name"), -1;
             if (spend(L, rv)) return -1;
             if (!(al->rule[al->n] = dup_scalar(L, rk))) return -1;
@@ -677,19 +880,18 @@ static int load_aliases(ld *L, yaml_node_t *n, va_rule_correlation *c) {
     return 0;
 }
 
-static int load_correlation(ld *L, yaml_node_t *n, va_rule_correlation *c) {
+static int load_correlation(ld *L, const ynode *n, va_rule_correlation *c) {
     static const char *const types[] = {"event_count",      "value_count", "temporal",
                                         "temporal_ordered", "value_sum",   "value_avg",
                                         "value_percentile"};
     if (want_map(L, "correlation", n)) return -1;
     memset(c, 0, sizeof *c);
     c->generate = -1;
-    yaml_node_t *type = NULL, *rules = NULL, *timespan = NULL, *cond = NULL;
-    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-        yaml_node_t *kn, *vn;
-        const char *key = pair_key(L, p, &kn);
+    const ynode *type = NULL, *rules = NULL, *timespan = NULL, *cond = NULL;
+    for (uint32_t p = 0; p < n->n; p++) {
+        const ynode *kn, *vn = pair(L, n, p, 1);
+        const char *key = pair_key(L, n, p, &kn);
         if (!key) return -1;
-        if (!(vn = get(L, p->value))) return FAIL(L, kn, VA_EFORMAT, "missing value"), -1;
         if (!strcmp(key, "type"))
             type = vn;
         else if (!strcmp(key, "rules"))
@@ -704,7 +906,7 @@ static int load_correlation(ld *L, yaml_node_t *n, va_rule_correlation *c) {
             if (load_aliases(L, vn, c)) return -1;
         } else if (!strcmp(key, "generate")) {
             va_rule_value v;
-            if (vn->type != YAML_SCALAR_NODE || scalar_value(L, vn, &v) || v.type != VA_RULE_BOOL) {
+            if (vn->type != Y_SCALAR || scalar_value(L, vn, &v) || v.type != VA_RULE_BOOL) {
                 if (L->code) return -1;
                 return FAIL(L, vn, VA_EFORMAT, "'generate' must be true or false"), -1;
             }
@@ -713,15 +915,12 @@ static int load_correlation(ld *L, yaml_node_t *n, va_rule_correlation *c) {
         /* Other keys are not defined for the section; ignored like unknown top-level keys. */
     }
     if (!type) return FAIL(L, n, VA_EFORMAT, "correlation has no 'type'"), -1;
-    if (type->type != YAML_SCALAR_NODE)
+    if (type->type != Y_SCALAR)
         return FAIL(L, type, VA_EFORMAT, "correlation 'type' must be a string"), -1;
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
-        if (!strcmp((const char *)type->data.scalar.value, types[i]))
-            c->type = (va_rule_ctype)(i + 1);
+        if (!strcmp(stext(L, type), types[i])) c->type = (va_rule_ctype)(i + 1);
     if (!c->type)
-        return FAIL(L, type, VA_EFORMAT, "unknown correlation type '%.64s'",
-                    (const char *)type->data.scalar.value),
-               -1;
+        return FAIL(L, type, VA_EFORMAT, "unknown correlation type '%.64s'", stext(L, type)), -1;
     if (!rules) return FAIL(L, n, VA_EFORMAT, "correlation has no 'rules'"), -1;
     if (meta_strs(L, "rules", rules, &c->rules)) return -1;
     if (!c->rules.n) return FAIL(L, rules, VA_EFORMAT, "correlation 'rules' is empty"), -1;
@@ -746,13 +945,12 @@ static int load_correlation(ld *L, yaml_node_t *n, va_rule_correlation *c) {
 
 /* ---- documents -------------------------------------------------------------------------- */
 
-static int load_logsource(ld *L, yaml_node_t *n, va_rule_logsource *ls) {
+static int load_logsource(ld *L, const ynode *n, va_rule_logsource *ls) {
     if (want_map(L, "logsource", n)) return -1;
-    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-        yaml_node_t *kn, *vn;
-        const char *key = pair_key(L, p, &kn);
+    for (uint32_t p = 0; p < n->n; p++) {
+        const ynode *kn, *vn = pair(L, n, p, 1);
+        const char *key = pair_key(L, n, p, &kn);
         if (!key) return -1;
-        if (!(vn = get(L, p->value))) return FAIL(L, kn, VA_EFORMAT, "missing value"), -1;
         const char **dst = !strcmp(key, "product")      ? &ls->product
                            : !strcmp(key, "category")   ? &ls->category
                            : !strcmp(key, "service")    ? &ls->service
@@ -763,48 +961,42 @@ static int load_logsource(ld *L, yaml_node_t *n, va_rule_logsource *ls) {
     return 0;
 }
 
-static int load_related(ld *L, yaml_node_t *n, va_rule *r) {
-    if (is_null_node(n)) return 0;
-    if (n->type != YAML_SEQUENCE_NODE)
+static int load_related(ld *L, const ynode *n, va_rule *r) {
+    if (is_null_node(L->t, n)) return 0;
+    if (n->type != Y_SEQ)
         return FAIL(L, n, VA_EFORMAT, "'related' must be a list, not %s", kind_word(n)), -1;
-    size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    uint32_t cnt = n->n;
     r->related = va_arena_alloc(L->a, (cnt ? cnt : 1) * sizeof *r->related);
     if (!r->related) return NOMEM(L, n), -1;
-    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
-         it++) {
-        yaml_node_t *item = get(L, *it);
-        if (!item) return FAIL(L, n, VA_EFORMAT, "bad 'related' item"), -1;
-        if (want_map(L, "related item", item)) return -1;
+    for (uint32_t i = 0; i < cnt; i++) {
+        const ynode *it = item(L, n, i);
+        if (want_map(L, "related item", it)) return -1;
         va_rule_related *rel = &r->related[r->nrelated++];
         rel->type = rel->id = NULL;
-        for (yaml_node_pair_t *p = item->data.mapping.pairs.start; p < item->data.mapping.pairs.top;
-             p++) {
-            yaml_node_t *kn, *vn;
-            const char *key = pair_key(L, p, &kn);
+        for (uint32_t p = 0; p < it->n; p++) {
+            const ynode *kn, *vn = pair(L, it, p, 1);
+            const char *key = pair_key(L, it, p, &kn);
             if (!key) return -1;
-            if (!(vn = get(L, p->value))) return FAIL(L, kn, VA_EFORMAT, "missing value"), -1;
             if (!strcmp(key, "type") && meta_str(L, key, vn, &rel->type)) return -1;
             if (!strcmp(key, "id") && meta_str(L, key, vn, &rel->id)) return -1;
         }
         if (!rel->type || !rel->id)
-            return FAIL(L, item, VA_EFORMAT, "'related' item needs 'id' and 'type'"), -1;
+            return FAIL(L, it, VA_EFORMAT, "'related' item needs 'id' and 'type'"), -1;
     }
     return 0;
 }
 
-static int load_doc(ld *L, yaml_node_t *root, va_rule *r) {
-    if (root->type != YAML_MAPPING_NODE)
+static int load_doc(ld *L, const ynode *root, va_rule *r) {
+    if (root->type != Y_MAP)
         return FAIL(L, root, VA_EFORMAT, "a rule must be a map, not %s", kind_word(root)), -1;
     if (check_unique_keys(L, root)) return -1;
     r->line = LINE(root);
     r->col = COL(root);
-    yaml_node_t *det = NULL, *filt = NULL, *corr = NULL, *ls = NULL, *gen = NULL;
-    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
-         p++) {
-        yaml_node_t *kn, *vn;
-        const char *k = pair_key(L, p, &kn);
+    const ynode *det = NULL, *filt = NULL, *corr = NULL, *ls = NULL, *gen = NULL;
+    for (uint32_t p = 0; p < root->n; p++) {
+        const ynode *kn, *vn = pair(L, root, p, 1);
+        const char *k = pair_key(L, root, p, &kn);
         if (!k) return -1;
-        if (!(vn = get(L, p->value))) return FAIL(L, kn, VA_EFORMAT, "missing value"), -1;
         int rc = 0;
         if (!strcmp(k, "title"))
             rc = meta_str(L, k, vn, &r->title);
@@ -871,8 +1063,7 @@ static int load_doc(ld *L, yaml_node_t *root, va_rule *r) {
         if (load_correlation(L, corr, &r->corr)) return -1;
         if (gen) {
             va_rule_value v;
-            if (gen->type != YAML_SCALAR_NODE || scalar_value(L, gen, &v) ||
-                v.type != VA_RULE_BOOL) {
+            if (gen->type != Y_SCALAR || scalar_value(L, gen, &v) || v.type != VA_RULE_BOOL) {
                 if (L->code) return -1;
                 return FAIL(L, gen, VA_EFORMAT, "'generate' must be true or false"), -1;
             }
@@ -897,49 +1088,29 @@ static void report(va_rule_diag_fn diag, void *ud, const char *file, uint32_t li
     diag(ud, &d);
 }
 
-va_err va_rule_load_mem(va_arena *a, const char *file, const char *text, size_t len,
+/* va_rule_load_mem with the tree t kept by the caller from file to file. */
+static va_err load_text(ytree *t, va_arena *a, const char *file, const char *text, size_t len,
                         va_rule_set *set, va_rule_diag_fn diag, void *ud, va_rule_stats *st) {
-    yaml_parser_t parser;
-    if (!yaml_parser_initialize(&parser)) {
+    if (y_parse(t, text, len)) {
         report(diag, ud, file, 0, 0, VA_ENOMEM, "out of memory");
         return VA_ENOMEM;
     }
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-    va_err first = VA_OK;
     if (st) st->files++;
+    va_err first = VA_OK;
     uint32_t ndocs = 0;
-    for (uint32_t docno = 0;; docno++) {
-        yaml_document_t doc;
-        if (!yaml_parser_load(&parser, &doc)) {
-            /* libyaml cannot resume after a syntax error: the rest of the file is lost. */
-            char msg[320];
-            snprintf(msg, sizeof msg, "YAML: %s%s%s", parser.problem ? parser.problem : "error",
-                     parser.context ? " " : "", parser.context ? parser.context : "");
-            va_err code = parser.error == YAML_MEMORY_ERROR ? VA_ENOMEM : VA_EFORMAT;
-            report(diag, ud, file, (uint32_t)parser.problem_mark.line + 1,
-                   (uint32_t)parser.problem_mark.column + 1, code, msg);
-            if (st) st->docs_failed++;
-            if (!first) first = code;
-            break;
-        }
-        yaml_node_t *root = yaml_document_get_root_node(&doc);
-        if (!root) { /* libyaml's end-of-stream marker */
-            yaml_document_delete(&doc);
-            break;
-        }
-        if (is_null_node(root)) { /* an empty document ("---" alone) holds no rule */
-            yaml_document_delete(&doc);
-            continue;
-        }
+    int stopped = 0;
+    for (size_t docno = 0; docno < t->nd && !stopped; docno++) {
+        const ynode *root = &t->nodes[t->docs[docno]];
+        if (is_null_node(t, root)) continue; /* an empty document ("---" alone) holds no rule */
         ndocs++;
-        ld L = {.a = a, .file = file, .doc = &doc, .src = text, .srclen = len};
+        ld L = {.a = a, .file = file, .t = t};
         va_rule *r = va_arena_alloc(a, sizeof *r);
         if (!r) {
             NOMEM(&L, root);
         } else {
             memset(r, 0, sizeof *r);
             r->file = file;
-            r->doc = docno;
+            r->doc = (uint32_t)docno;
             if (!load_doc(&L, root, r)) {
                 if (set->tail)
                     set->tail->next = r;
@@ -950,15 +1121,18 @@ va_err va_rule_load_mem(va_arena *a, const char *file, const char *text, size_t 
                 if (st) st->by_kind[r->kind]++;
             }
         }
-        yaml_document_delete(&doc);
         if (L.code) {
             report(diag, ud, file, L.line, L.col, L.code, L.msg);
             if (st) st->docs_failed++;
             if (!first) first = L.code;
-            if (L.code == VA_ENOMEM) break;
+            stopped = L.code == VA_ENOMEM;
         }
     }
-    yaml_parser_delete(&parser);
+    if (t->code && !stopped) {
+        report(diag, ud, file, t->line, t->col, t->code, t->msg);
+        if (st) st->docs_failed++;
+        if (!first) first = t->code;
+    }
     if (!ndocs && !first) {
         report(diag, ud, file, 1, 1, VA_EFORMAT, "no rule in file (empty YAML stream)");
         if (st) st->docs_failed++;
@@ -968,8 +1142,18 @@ va_err va_rule_load_mem(va_arena *a, const char *file, const char *text, size_t 
     return first;
 }
 
-va_err va_rule_load_file(va_arena *a, const char *path, va_rule_set *set, va_rule_diag_fn diag,
-                         void *ud, va_rule_stats *st) {
+va_err va_rule_load_mem(va_arena *a, const char *file, const char *text, size_t len,
+                        va_rule_set *set, va_rule_diag_fn diag, void *ud, va_rule_stats *st) {
+    ytree t;
+    memset(&t, 0, sizeof t);
+    va_err e = load_text(&t, a, file, text, len, set, diag, ud, st);
+    ytree_free(&t);
+    return e;
+}
+
+/* va_rule_load_file with the caller's tree and read buffer, both kept from file to file. */
+static va_err load_file(ytree *t, char **buf, size_t *cap, va_arena *a, const char *path,
+                        va_rule_set *set, va_rule_diag_fn diag, void *ud, va_rule_stats *st) {
     char msg[320];
     const char *file = va_arena_strndup(a, path, strlen(path));
     if (!file) {
@@ -978,7 +1162,6 @@ va_err va_rule_load_file(va_arena *a, const char *path, va_rule_set *set, va_rul
     }
     FILE *f = fopen(path, "rb");
     va_err code = VA_EIO;
-    char *text = NULL;
     size_t len = 0;
     if (!f) {
         snprintf(msg, sizeof msg, "cannot open: %s", strerror(errno));
@@ -994,33 +1177,44 @@ va_err va_rule_load_file(va_arena *a, const char *path, va_rule_set *set, va_rul
         snprintf(msg, sizeof msg, "file larger than %u bytes", MAX_FILE);
         goto fail;
     }
-    text = malloc((size_t)sb.st_size + 1);
-    if (!text) {
+    if (VA_ARRAY_GROW(*buf, *cap, (size_t)sb.st_size + 1)) {
         code = VA_ENOMEM;
         snprintf(msg, sizeof msg, "out of memory");
         goto fail;
     }
-    len = fread(text, 1, (size_t)sb.st_size, f);
+    len = fread(*buf, 1, (size_t)sb.st_size, f);
     if (ferror(f)) {
         snprintf(msg, sizeof msg, "read error: %s", strerror(errno));
         goto fail;
     }
     fclose(f);
-    va_err e = va_rule_load_mem(a, file, text, len, set, diag, ud, st);
-    free(text);
-    return e;
+    return load_text(t, a, file, *buf, len, set, diag, ud, st);
 fail:
     if (f) fclose(f);
-    free(text);
     if (st) st->files++, st->files_failed++, st->docs_failed++;
     report(diag, ud, file, 0, 0, code, msg);
     return code;
+}
+
+va_err va_rule_load_file(va_arena *a, const char *path, va_rule_set *set, va_rule_diag_fn diag,
+                         void *ud, va_rule_stats *st) {
+    ytree t;
+    memset(&t, 0, sizeof t);
+    char *buf = NULL;
+    size_t cap = 0;
+    va_err e = load_file(&t, &buf, &cap, a, path, set, diag, ud, st);
+    free(buf);
+    ytree_free(&t);
+    return e;
 }
 
 /* What to do with each rule file a directory walk finds. */
 typedef struct walker {
     va_err (*file)(struct walker *w, const char *path, uint64_t size);
     va_arena *a; /* load mode */
+    ytree *t;
+    char **buf;
+    size_t *bufcap;
     va_rule_set *set;
     va_rule_stats *st;
     va_rule_diag_fn diag;
@@ -1033,7 +1227,7 @@ typedef struct walker {
 
 static va_err walk_load(walker *w, const char *path, uint64_t size) {
     (void)size;
-    return va_rule_load_file(w->a, path, w->set, w->diag, w->ud, w->st);
+    return load_file(w->t, w->buf, w->bufcap, w->a, path, w->set, w->diag, w->ud, w->st);
 }
 
 static va_err walk_list(walker *w, const char *path, uint64_t size) {
@@ -1075,8 +1269,23 @@ va_err va_rule_load_path(va_arena *a, const char *path, va_rule_set *set, va_rul
                          void *ud, va_rule_stats *st) {
     struct stat sb;
     if (!stat(path, &sb) && S_ISDIR(sb.st_mode)) {
-        walker w = {.file = walk_load, .a = a, .set = set, .st = st, .diag = diag, .ud = ud};
-        return walk(&w, path);
+        ytree t;
+        memset(&t, 0, sizeof t);
+        char *buf = NULL;
+        size_t cap = 0;
+        walker w = {.file = walk_load,
+                    .a = a,
+                    .t = &t,
+                    .buf = &buf,
+                    .bufcap = &cap,
+                    .set = set,
+                    .st = st,
+                    .diag = diag,
+                    .ud = ud};
+        va_err e = walk(&w, path);
+        free(buf);
+        ytree_free(&t);
+        return e;
     }
     return va_rule_load_file(a, path, set, diag, ud, st);
 }
@@ -1188,11 +1397,17 @@ static void keep_diag(void *ud, const va_rule_diag *d) {
 
 static void *run_load(void *arg) {
     run *r = arg;
+    ytree t;
+    memset(&t, 0, sizeof t);
+    char *buf = NULL;
+    size_t cap = 0;
     for (size_t i = 0; i < r->n; i++) {
-        va_err e = va_rule_load_file(r->a, r->paths[i], &r->set, keep_diag, r, &r->st);
+        va_err e = load_file(&t, &buf, &cap, r->a, r->paths[i], &r->set, keep_diag, r, &r->st);
         if (e && !r->first) r->first = e;
         if (e == VA_ENOMEM) break;
     }
+    free(buf);
+    ytree_free(&t);
     return NULL;
 }
 
