@@ -714,6 +714,72 @@ static void test_load_tree(void **state) {
     rmdir(dir);
 }
 
+/* Every report as one line, in order. */
+static void log_diag(void *ud, const va_rule_diag *d) {
+    char *log = ud;
+    size_t n = strlen(log);
+    snprintf(log + n, 4096 - n, "%s:%u:%u: %s\n", d->file, d->line, d->col, d->msg);
+}
+
+/* The folder walk's own reports (a link loop) come out among the files' reports in walk
+ * order, with threads as one by one. */
+static void test_load_paths_order(void **state) {
+    (void)state;
+    char dir[] = "/tmp/va_rule_orderXXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char sub[600], link[700];
+    snprintf(sub, sizeof sub, "%s/m", dir);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    snprintf(link, sizeof link, "%s/loop", sub);
+    assert_int_equal(symlink(dir, link), 0);
+    static const char ok[] = "title: t\nlogsource: {product: x}\ndetection: {s: {F: 1}, "
+                             "condition: s}\n";
+    static const char bad[] = "title: bad\nlogsource: {}\ndetection: {condition: s}\n";
+    put_file(dir, "a.yml", ok);
+    put_file(dir, "b_bad.yml", bad);
+    put_file(sub, "k.yml", ok);
+    put_file(dir, "n.yml", ok);
+    put_file(dir, "z_bad.yml", bad);
+    static char want[4096], got[4096];
+    want[0] = 0;
+    va_arena a;
+    va_arena_init(&a, 0);
+    va_rule_set set = {0};
+    va_rule_stats st = {0};
+    va_err e = va_rule_load_path(&a, dir, &set, log_diag, want, &st);
+    assert_int_equal(e, VA_EFORMAT);
+    assert_int_equal(set.n, 3);
+    va_arena_free(&a);
+    /* bad file, then the loop (in m/), then the other bad file */
+    const char *p1 = strstr(want, "b_bad.yml"), *p2 = strstr(want, "/m/loop"),
+               *p3 = strstr(want, "z_bad.yml");
+    assert_true(p1 && p2 && p3 && p1 < p2 && p2 < p3);
+    const char *const one[] = {dir};
+    for (int nt = 1; nt <= 4; nt++) {
+        va_arena ar[4];
+        for (int k = 0; k < 4; k++) va_arena_init(&ar[k], 0);
+        va_rule_set s2 = {0};
+        va_rule_stats st2 = {0};
+        got[0] = 0;
+        assert_int_equal(va_rule_load_paths(ar, nt, one, 1, &s2, log_diag, got, &st2), VA_EFORMAT);
+        assert_string_equal(got, want);
+        assert_int_equal(s2.n, 3);
+        assert_int_equal(st2.files, st.files);
+        for (int k = 0; k < 4; k++) va_arena_free(&ar[k]);
+    }
+    static const char *const names[] = {"a.yml", "b_bad.yml", "n.yml", "z_bad.yml"};
+    char p[700];
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        unlink(p);
+    }
+    snprintf(p, sizeof p, "%s/k.yml", sub);
+    unlink(p);
+    unlink(link);
+    rmdir(sub);
+    rmdir(dir);
+}
+
 /* ---- conditions ------------------------------------------------------------------------- */
 
 static void test_cond_precedence(void **state) {
@@ -963,6 +1029,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_anchors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_explicit_tags, setup, teardown),
         cmocka_unit_test_setup_teardown(test_load_tree, setup, teardown),
+        cmocka_unit_test(test_load_paths_order),
         cmocka_unit_test_setup_teardown(test_cond_precedence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cond_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cond_depth, setup, teardown),

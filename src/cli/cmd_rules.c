@@ -1,14 +1,16 @@
 /*
  * cmd_rules.c - `vaern rules check`: load Sigma rules and report what does not load.
  *
- * A thin layer over va_rule_load_path (sigma/rule.h): one line per failure as FILE:LINE:COL,
- * then a summary by rule kind and by reason.  Reasons are grouped by the diagnostic text with
- * quoted specifics (identifier names, keys) blanked, so one cause is counted once.
+ * A thin layer over va_rule_load_paths (sigma/rule.h), on all cores as vaern hunt loads: one
+ * line per failure as FILE:LINE:COL, then a summary by rule kind and by reason.  Reasons are
+ * grouped by the diagnostic text with quoted specifics (identifier names, keys) blanked, so one
+ * cause is counted once.
  */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "core/array.h"
@@ -266,12 +268,16 @@ int va_cmd_rules(int argc, char **argv) {
     va_rule_stats st = {0};
     check c = {0};
     int fatal = 0, failed = 0;
-    for (int i = optind; i < argc && !fatal; i++) {
-        /* Besides rules that fail, a folder that cannot be read (or loops) is a failure. */
-        va_err e = va_rule_load_path(&arena, argv[i], &set, on_diag, &c, &st);
-        if (e == VA_ENOMEM) fatal = 1;
-        if (e) failed = 1;
-    }
+    /* All cores, each thread into its own arena; reports and set as loading one by one.
+     * Besides rules that fail, a folder that cannot be read (or loops) is a failure. */
+    long np = sysconf(_SC_NPROCESSORS_ONLN);
+    int nload = np < 1 ? 1 : np > VA_RULE_MAX_THREADS ? VA_RULE_MAX_THREADS : (int)np;
+    va_arena ra[VA_RULE_MAX_THREADS];
+    for (int i = 0; i < nload; i++) va_arena_init(&ra[i], 1 << 20);
+    va_err e = va_rule_load_paths(ra, nload, (const char *const *)argv + optind,
+                                  (size_t)(argc - optind), &set, on_diag, &c, &st);
+    if (e == VA_ENOMEM) fatal = 1;
+    if (e) failed = 1;
     uint32_t ndup = 0;
     if (!fatal && va_rule_duplicate_ids(&set, on_dup, NULL, &ndup) != VA_OK) fatal = 1;
     if (ndup) failed = 1;
@@ -291,6 +297,7 @@ int va_cmd_rules(int argc, char **argv) {
     for (size_t i = 0; i < c.n; i++) free(c.r[i].text);
     free(c.r);
     int crc = compile && !fatal ? compile_check(&set, ls, ph, nph) : VA_EXIT_OK;
+    for (int i = 0; i < nload; i++) va_arena_free(&ra[i]);
     va_arena_free(&arena);
     if (fflush(stdout) || ferror(stdout) || c.oom) fatal = 1;
     if (fatal) return VA_EXIT_FATAL;

@@ -1222,6 +1222,7 @@ typedef struct walker {
     char **paths; /* list mode */
     uint64_t *sizes;
     size_t n, cap, capsizes;
+    size_t *at; /* list mode: where the next diagnostic goes in file order */
     va_err first;
 } walker;
 
@@ -1237,6 +1238,7 @@ static va_err walk_list(walker *w, const char *path, uint64_t size) {
         return VA_ENOMEM;
     w->paths[w->n] = c;
     w->sizes[w->n++] = size;
+    if (w->at) *w->at = w->n;
     return VA_OK;
 }
 
@@ -1358,32 +1360,29 @@ const char *va_rule_vtype_name(va_rule_vtype t) {
 
 /* ---- loading with several threads ---------------------------------------------------------- */
 
-/* A diagnostic kept until the runs are joined, so they come out in file order. */
+/* A diagnostic kept until the runs are joined, so they come out in file order: before the
+ * diagnostics of file `at` (load_paths' numbering) and after those of the files before it. */
 typedef struct kept_diag {
     char *file, *msg;
     uint32_t line, col;
     va_err code;
+    size_t at;
 } kept_diag;
 
-typedef struct run {
-    va_arena *a;
-    char **paths;
-    size_t n;
-    va_rule_set set;
-    va_rule_stats st;
+typedef struct kept {
     kept_diag *d;
-    size_t nd, capd;
-    va_err first;
+    size_t n, cap;
+    size_t at; /* stamped on the next diagnostic */
     int oom;
-} run;
+} kept;
 
 static void keep_diag(void *ud, const va_rule_diag *d) {
-    run *r = ud;
-    if (VA_ARRAY_GROW(r->d, r->capd, r->nd + 1)) {
+    kept *r = ud;
+    if (VA_ARRAY_GROW(r->d, r->cap, r->n + 1)) {
         r->oom = 1;
         return;
     }
-    kept_diag *k = &r->d[r->nd];
+    kept_diag *k = &r->d[r->n];
     k->file = strdup(d->file ? d->file : "");
     k->msg = strdup(d->msg ? d->msg : "");
     if (!k->file || !k->msg) {
@@ -1391,9 +1390,29 @@ static void keep_diag(void *ud, const va_rule_diag *d) {
         r->oom = 1;
         return;
     }
-    k->line = d->line, k->col = d->col, k->code = d->code;
-    r->nd++;
+    k->line = d->line, k->col = d->col, k->code = d->code, k->at = r->at;
+    r->n++;
 }
+
+/* Deliver (and free) the kept diagnostics of k from *i on that come before file `before`. */
+static void flush_kept(kept *k, size_t *i, size_t before, va_rule_diag_fn diag, void *ud) {
+    for (; *i < k->n && k->d[*i].at < before; ++*i) {
+        kept_diag *x = &k->d[*i];
+        report(diag, ud, x->file, x->line, x->col, x->code, x->msg);
+        free(x->file), free(x->msg);
+    }
+}
+
+typedef struct run {
+    va_arena *a;
+    char **paths;
+    size_t n, first; /* paths[0] is file `first` of the listing */
+    va_rule_set set;
+    va_rule_stats st;
+    kept k;
+    va_err err; /* the first failure, of file err_at */
+    size_t err_at;
+} run;
 
 static void *run_load(void *arg) {
     run *r = arg;
@@ -1402,8 +1421,9 @@ static void *run_load(void *arg) {
     char *buf = NULL;
     size_t cap = 0;
     for (size_t i = 0; i < r->n; i++) {
-        va_err e = load_file(&t, &buf, &cap, r->a, r->paths[i], &r->set, keep_diag, r, &r->st);
-        if (e && !r->first) r->first = e;
+        r->k.at = r->first + i;
+        va_err e = load_file(&t, &buf, &cap, r->a, r->paths[i], &r->set, keep_diag, &r->k, &r->st);
+        if (e && !r->err) r->err = e, r->err_at = r->first + i;
         if (e == VA_ENOMEM) break;
     }
     free(buf);
@@ -1415,8 +1435,10 @@ va_err va_rule_load_paths(va_arena *arenas, int nthreads, const char *const *pat
                           va_rule_set *set, va_rule_diag_fn diag, void *ud, va_rule_stats *st) {
     if (nthreads < 1) nthreads = 1;
     if (nthreads > VA_RULE_MAX_THREADS) nthreads = VA_RULE_MAX_THREADS;
-    /* 1. The files, in the order loading one by one would take them. */
-    walker w = {.file = walk_list, .st = st, .diag = diag, .ud = ud};
+    /* 1. The files, in the order loading one by one would take them; the walk's reports are
+     * kept in that order too. */
+    kept lst = {0};
+    walker w = {.file = walk_list, .st = st, .diag = keep_diag, .ud = &lst, .at = &lst.at};
     va_err first = VA_OK;
     for (size_t i = 0; i < npaths && first != VA_ENOMEM; i++) {
         struct stat sb;
@@ -1426,6 +1448,8 @@ va_err va_rule_load_paths(va_arena *arenas, int nthreads, const char *const *pat
             e = walk(&w, paths[i]);
         } else {
             e = walk_list(&w, paths[i], stat(paths[i], &sb) ? 0 : (uint64_t)sb.st_size);
+            if (e == VA_ENOMEM)
+                keep_diag(&lst, &(va_rule_diag){paths[i], 0, 0, e, "out of memory"});
         }
         if (e && !first) first = e;
         if (e == VA_ENOMEM) first = e;
@@ -1443,6 +1467,7 @@ va_err va_rule_load_paths(va_arena *arenas, int nthreads, const char *const *pat
             uint64_t goal = total * (uint64_t)(k + 1) / (uint64_t)nthreads;
             runs[k].a = &arenas[k];
             runs[k].paths = w.paths + at;
+            runs[k].first = at;
             while (at < w.n && (done < goal || k == nthreads - 1)) done += w.sizes[at++] + 1;
             runs[k].n = (size_t)(w.paths + at - runs[k].paths);
             nr = k + 1;
@@ -1458,22 +1483,23 @@ va_err va_rule_load_paths(va_arena *arenas, int nthreads, const char *const *pat
         else
             run_load(&runs[k]); /* no thread: load it here */
     }
-    /* 3. Join the runs in order: the same set and reports as one by one. */
+    /* 3. Join the runs in order, the walk's reports among theirs: the same set and reports as
+     * one by one, and the same first failure (the walk's is before file lst.d[0].at). */
+    size_t li = 0, first_at = first && lst.n ? lst.d[0].at : 0;
+    int nomem = first == VA_ENOMEM;
     for (int k = 0; k < nr; k++) {
         run *r = &runs[k];
-        for (size_t i = 0; i < r->nd; i++) {
-            if (diag) {
-                va_rule_diag d = {r->d[i].file, r->d[i].line, r->d[i].col, r->d[i].code,
-                                  r->d[i].msg};
-                diag(ud, &d);
-            }
-            free(r->d[i].file), free(r->d[i].msg);
+        for (size_t i = 0; i < r->k.n; i++) {
+            kept_diag *x = &r->k.d[i];
+            flush_kept(&lst, &li, x->at + 1, diag, ud); /* the walk's, up to this file */
+            report(diag, ud, x->file, x->line, x->col, x->code, x->msg);
+            free(x->file), free(x->msg);
         }
-        free(r->d);
-        if (r->oom) {
+        free(r->k.d);
+        if (r->k.oom) {
             report(diag, ud, r->n ? r->paths[0] : "", 0, 0, VA_ENOMEM,
                    "out of memory: some reports were lost");
-            if (!first) first = VA_ENOMEM;
+            nomem = 1;
         }
         if (r->set.head) {
             if (set->tail)
@@ -1488,8 +1514,16 @@ va_err va_rule_load_paths(va_arena *arenas, int nthreads, const char *const *pat
             st->docs_failed += r->st.docs_failed;
             for (int j = 0; j < 4; j++) st->by_kind[j] += r->st.by_kind[j];
         }
-        if (r->first && !first) first = r->first;
+        if (r->err == VA_ENOMEM) nomem = 1;
+        if (r->err && (!first || r->err_at < first_at)) first = r->err, first_at = r->err_at;
     }
+    flush_kept(&lst, &li, SIZE_MAX, diag, ud);
+    free(lst.d);
+    if (lst.oom) {
+        report(diag, ud, "", 0, 0, VA_ENOMEM, "out of memory: some reports were lost");
+        nomem = 1;
+    }
+    if (nomem) first = VA_ENOMEM;
     for (size_t i = 0; i < w.n; i++) free(w.paths[i]);
     free(w.paths);
     free(w.sizes);

@@ -219,9 +219,9 @@ va_err va_rule_load_path(va_arena *a, const char *path, va_rule_set *set, va_rul
 /* Load several paths (files, or directories walked as va_rule_load_path does) with up to
  * nthreads threads: the files are listed first, then split into contiguous runs of about equal
  * size, each loaded by one thread into its own arena, arenas[0..nthreads) (all must outlive
- * the set).  The runs are joined in order and diagnostics delivered in file order on the
- * calling thread, so the set, the stats and the reports are those of loading the paths one by
- * one.  Returns as va_rule_load_path. */
+ * the set).  The runs are joined in order and diagnostics (the folder walk's among the files')
+ * delivered in walk order on the calling thread, so the set, the stats, the reports and the
+ * result are those of loading the paths one by one.  Returns as va_rule_load_path. */
 va_err va_rule_load_paths(va_arena *arenas, int nthreads, const char *const *paths, size_t npaths,
                           va_rule_set *set, va_rule_diag_fn diag, void *ud, va_rule_stats *st);
 
