@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -681,7 +683,8 @@ static void test_load_tree(void **state) {
         va_rule_set set = {0};
         va_rule_stats st = {0};
         diags d = {0};
-        assert_int_equal(va_rule_load_paths(ar, nt, two, 2, &set, collect, &d, &st), VA_EFORMAT);
+        assert_int_equal(va_rule_load_paths(ar, nt, two, 2, NULL, &set, collect, &d, &st),
+                         VA_EFORMAT);
         assert_int_equal(st.files, 5);
         assert_int_equal(st.files_failed, 1);
         assert_int_equal(set.n, 4);
@@ -761,7 +764,8 @@ static void test_load_paths_order(void **state) {
         va_rule_set s2 = {0};
         va_rule_stats st2 = {0};
         got[0] = 0;
-        assert_int_equal(va_rule_load_paths(ar, nt, one, 1, &s2, log_diag, got, &st2), VA_EFORMAT);
+        assert_int_equal(va_rule_load_paths(ar, nt, one, 1, NULL, &s2, log_diag, got, &st2),
+                         VA_EFORMAT);
         assert_string_equal(got, want);
         assert_int_equal(s2.n, 3);
         assert_int_equal(st2.files, st.files);
@@ -778,6 +782,196 @@ static void test_load_paths_order(void **state) {
     unlink(link);
     rmdir(sub);
     rmdir(dir);
+}
+
+/* ---- the cache of parsed YAML ------------------------------------------------------------- */
+
+/* What a loaded set says, as text: every rule's kind, place, metadata, searches, values and
+ * conditions (enough to see a rule that differs). */
+static void describe(const va_rule_set *set, char *out, size_t cap) {
+    size_t n = 0;
+#define PUT(...) (n += (size_t)snprintf(out + n, n < cap ? cap - n : 0, __VA_ARGS__))
+    for (const va_rule *r = set->head; r; r = r->next) {
+        PUT("%s %s doc %u %u:%u '%s' id %s tags %u\n", va_rule_kind_name(r->kind), r->file, r->doc,
+            r->line, r->col, r->title, r->id ? r->id : "-", r->tags.n);
+        const va_rule_detection *d = &r->detection;
+        for (uint32_t i = 0; i < d->nsearches; i++) {
+            const va_rule_search *s = &d->searches[i];
+            PUT(" %s %d %u:%u\n", s->name, s->kind, s->line, s->col);
+            for (uint32_t m = 0; m < s->nmaps; m++)
+                for (uint32_t k = 0; k < s->maps[m].n; k++) {
+                    const va_rule_field *fl = &s->maps[m].fields[k];
+                    PUT("  %s|%u", fl->name, fl->mods.n);
+                    for (uint32_t v = 0; v < fl->nvals; v++)
+                        PUT(" %s:%s@%u:%u", va_rule_vtype_name(fl->vals[v].type), fl->vals[v].text,
+                            fl->vals[v].line, fl->vals[v].col);
+                    PUT("\n");
+                }
+        }
+        char c[256];
+        for (uint32_t i = 0; i < d->nconds; i++) {
+            va_cond_format(d->conds[i].ast, c, sizeof c);
+            PUT(" cond %s @%u:%u\n", c, d->conds[i].line, d->conds[i].col);
+        }
+    }
+#undef PUT
+    assert_true(n < cap);
+}
+
+typedef struct loaded {
+    char text[8192], diags[4096];
+    va_rule_stats st;
+    va_err e;
+} loaded;
+
+static void load_cached(const char *dir, const char *cache, int nt, loaded *out) {
+    va_arena ar[4];
+    for (int k = 0; k < 4; k++) va_arena_init(&ar[k], 0);
+    va_rule_set set = {0};
+    memset(out, 0, sizeof *out);
+    const char *const one[] = {dir};
+    out->e = va_rule_load_paths(ar, nt, one, 1, cache, &set, log_diag, out->diags, &out->st);
+    describe(&set, out->text, sizeof out->text);
+    for (int k = 0; k < 4; k++) va_arena_free(&ar[k]);
+}
+
+static size_t count_packs(const char *cache) {
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "ls %s | grep -c '^rules-.*\\.yc$'", cache);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    unsigned n = 0;
+    assert_int_equal(fscanf(p, "%u", &n), 1);
+    pclose(p);
+    return n;
+}
+
+static void pack_path(const char *cache, char *out, size_t cap) {
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "ls -t %s/rules-*.yc | head -1", cache);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    assert_non_null(fgets(out, (int)cap, p));
+    out[strcspn(out, "\n")] = 0;
+    pclose(p);
+}
+
+/* Rules, reports and stats are the same with the cache (first run: parsed and stored; then
+ * taken from it) as without; an edited file is parsed again; a damaged or foreign pack is not
+ * used and is replaced; old packs are pruned. */
+static void test_cache(void **state) {
+    (void)state;
+    char dir[] = "/tmp/va_rule_cacheXXXXXX", cache[] = "/tmp/va_rule_ycXXXXXX";
+    assert_non_null(mkdtemp(dir));
+    assert_non_null(mkdtemp(cache));
+    assert_int_equal(rmdir(cache), 0); /* the loader makes it */
+    static const char ok[] = "title: %s\nid: %s\nlogsource: {product: x}\ndetection:\n"
+                             "  s: &m {F|contains: [a, 2, !!str 3], G: ~}\n  t: *m\n"
+                             "  k: ['x', \"y\"]\n  condition: s and not (t or k)\n";
+    char t[512];
+    for (int i = 0; i < 6; i++) {
+        char name[16], id[16];
+        snprintf(name, sizeof name, "r%d.yml", i);
+        snprintf(id, sizeof id, "id-%d", i % 5); /* r5 is a copy of r0: one entry for both */
+        snprintf(t, sizeof t, ok, i % 5 ? name : "r0.yml", id);
+        put_file(dir, name, t);
+    }
+    put_file(dir, "syntax.yml", "title: a\nlogsource: {product: x}\ndetection: {s: [a, b\n");
+    put_file(dir, "anchor.yml", "title: &a t\nlogsource: {}\ndetection: {s: {F: &a 1}}\n");
+    put_file(dir, "model.yml", "title: b\nlogsource: {}\ndetection: {s: {F: 1}, condition: u}\n");
+    put_file(dir, "two.yml",
+             "title: c\nlogsource: {}\ndetection: {s: {F: 1}, condition: s}\n"
+             "---\n---\ntitle: d\nlogsource: {}\ndetection: {s: [k], "
+             "condition: s}\n---\n- a\n");
+    static loaded plain, first, again;
+    load_cached(dir, NULL, 2, &plain);
+    assert_int_equal(plain.st.files, 10);
+    assert_int_equal(plain.st.cached, 0);
+    assert_int_equal(plain.e, VA_EFORMAT);
+    assert_non_null(strstr(plain.diags, "syntax.yml:4:1: YAML"));
+    assert_non_null(strstr(plain.diags, "anchor.yml:3:20: YAML: second occurrence"));
+    for (int nt = 1; nt <= 3; nt++) {
+        load_cached(dir, cache, nt, nt == 1 ? &first : &again);
+        loaded *x = nt == 1 ? &first : &again;
+        assert_string_equal(x->text, plain.text);
+        assert_string_equal(x->diags, plain.diags);
+        assert_int_equal(x->e, plain.e);
+        assert_int_equal(x->st.files, 10);
+        assert_int_equal(x->st.docs_failed, plain.st.docs_failed);
+        assert_int_equal(x->st.by_kind[VA_RULE_KIND_DETECTION],
+                         plain.st.by_kind[VA_RULE_KIND_DETECTION]);
+        assert_int_equal(x->st.cached, nt == 1 ? 0 : 10);
+    }
+    assert_int_equal(count_packs(cache), 1);
+
+    /* An edited file is parsed again, the others come from the pack. */
+    snprintf(t, sizeof t, ok, "edited", "id-9");
+    put_file(dir, "r3.yml", t);
+    load_cached(dir, cache, 2, &again);
+    assert_int_equal(again.st.cached, 9);
+    assert_non_null(strstr(again.text, "'edited'"));
+    load_cached(dir, cache, 2, &again);
+    assert_int_equal(again.st.cached, 10);
+    load_cached(dir, NULL, 2, &plain);
+    assert_string_equal(again.text, plain.text);
+
+    /* Damage: a byte changed in the middle, then the pack cut short, then another file. */
+    char pack[700];
+    pack_path(cache, pack, sizeof pack);
+    for (int damage = 0; damage < 3; damage++) {
+        FILE *fp = fopen(pack, "r+b");
+        assert_non_null(fp);
+        assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+        long size = ftell(fp);
+        if (damage == 0) {
+            assert_int_equal(fseek(fp, size / 2, SEEK_SET), 0);
+            int c = fgetc(fp);
+            assert_int_equal(fseek(fp, size / 2, SEEK_SET), 0);
+            fputc(c ^ 0x20, fp);
+        }
+        fclose(fp);
+        if (damage == 1) assert_int_equal(truncate(pack, size - 100), 0);
+        if (damage == 2) put_file(cache, strrchr(pack, '/') + 1, "not a pack");
+        load_cached(dir, cache, 2, &again);
+        assert_string_equal(again.text, plain.text);
+        assert_string_equal(again.diags, plain.diags);
+        assert_true(again.st.cached < 10);
+        load_cached(dir, cache, 2, &again); /* replaced */
+        assert_int_equal(again.st.cached, 10);
+        assert_string_equal(again.text, plain.text);
+    }
+
+    /* Pruning: packs of other path lists beyond YC_KEEP (8) go, oldest first. */
+    for (int i = 0; i < 10; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "rules-old%02d.yc", i);
+        put_file(cache, name, "old");
+        char p[800];
+        snprintf(p, sizeof p, "%s/%s", cache, name);
+        struct timespec ts[2] = {{1000 + i, 0}, {1000 + i, 0}};
+        assert_int_equal(utimensat(AT_FDCWD, p, ts, 0), 0);
+    }
+    put_file(dir, "r4.yml", "title: new\nlogsource: {}\ndetection: {s: {F: 1}, condition: s}\n");
+    load_cached(dir, cache, 1, &again); /* a parse: the pack is written, the cache pruned */
+    assert_int_equal(count_packs(cache), 8);
+    char p[800];
+    snprintf(p, sizeof p, "%s/rules-old09.yc", cache);
+    assert_int_equal(access(p, F_OK), 0);
+    snprintf(p, sizeof p, "%s/rules-old02.yc", cache);
+    assert_int_not_equal(access(p, F_OK), 0);
+    assert_int_equal(access(pack, F_OK), 0);
+
+    /* A cache folder that cannot be made: loading is the same, nothing kept. */
+    char nodir[700];
+    snprintf(nodir, sizeof nodir, "%s/r0.yml/cache", dir);
+    load_cached(dir, nodir, 2, &again);
+    load_cached(dir, NULL, 2, &plain);
+    assert_string_equal(again.text, plain.text);
+    assert_int_equal(again.st.cached, 0);
+
+    char cmd[1600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'", dir, cache);
+    assert_int_equal(system(cmd), 0);
 }
 
 /* ---- conditions ------------------------------------------------------------------------- */
@@ -1030,6 +1224,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_explicit_tags, setup, teardown),
         cmocka_unit_test_setup_teardown(test_load_tree, setup, teardown),
         cmocka_unit_test(test_load_paths_order),
+        cmocka_unit_test(test_cache),
         cmocka_unit_test_setup_teardown(test_cond_precedence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cond_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cond_depth, setup, teardown),

@@ -29,6 +29,12 @@ int va_paths_add_args(va_paths *p, int argc, char **argv, int from, const char *
  * fcloses it. */
 FILE *va_paths_create(const char *path);
 /* Parse a --threads value (0..64, 0 = all cores) into *out; 0 on success, else prints why. */
+/* The default cache folder, written into buf: $XDG_CACHE_HOME/vaern, else $HOME/.cache/vaern
+ * ($HOME/.cache is made if missing); NULL if neither variable is set or buf is too small. */
+const char *va_paths_cache_default(char *buf, size_t cap);
+/* An explicit --cache DIR must be usable: a directory, made (0700) if it is missing.  0, or -1
+ * after saying why on standard error. */
+int va_paths_cache_check(const char *dir);
 int va_parse_threads(const char *s, int *out);
 /* 1 if path ends in ".evtx" (any case). */
 int va_path_is_evtx(const char *path);

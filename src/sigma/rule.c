@@ -4,8 +4,9 @@
  * Owns the mapping from YAML to rules: libyaml's events composed into a compact tree of
  * nodes (three growing arrays reused from file to file, instead of libyaml's document API and
  * its allocations per node), then metadata, logsource, detection (search identifiers and
- * conditions, the latter handed to cond.c), filter and correlation sections read from it, and
- * the folder walk (over core/walk.h).  The walk over a document follows the Sigma schema rather
+ * conditions, the latter handed to cond.c), filter and correlation sections read from it; the
+ * cache of those trees that lets a folder load again without libyaml; and the folder walk
+ * (over core/walk.h).  The walk over a document follows the Sigma schema rather
  * than recursing generically, so YAML aliases (even cyclic ones) cannot make it recurse without
  * bound; a per-document element budget bounds the work aliases can multiply.
  */
@@ -18,11 +19,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <dirent.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "core/array.h"
+#include "core/buf.h"
 #include "core/hash.h"
 #include "core/walk.h"
 
@@ -74,6 +80,7 @@ typedef struct ytree {
     va_hash anchors; /* name -> anch entry */
     uint32_t *docs;  /* root of each complete document, in stream order */
     size_t nd, capd;
+    size_t nn_done, nk_done, nt_done; /* nodes, children, text of the complete documents */
     /* the stream's YAML error (the documents before it stand): what libyaml said */
     va_err code;
     uint32_t line, col;
@@ -205,6 +212,7 @@ static int y_event(ytree *t, const yaml_event_t *e, uint32_t *root) {
     case YAML_DOCUMENT_END_EVENT:
         if (VA_ARRAY_GROW(t->docs, t->capd, t->nd + 1)) return y_nomem(t, e->start_mark);
         t->docs[t->nd++] = *root;
+        t->nn_done = t->nn, t->nk_done = t->nk, t->nt_done = t->nt;
         return 0;
     case YAML_ALIAS_EVENT:
         return y_alias(t, e, root);
@@ -244,6 +252,7 @@ static int y_event(ytree *t, const yaml_event_t *e, uint32_t *root) {
  * no memory for a parser at all. */
 static int y_parse(ytree *t, const char *text, size_t len) {
     t->nn = t->nk = t->nt = t->np = t->no = t->na = t->nd = 0;
+    t->nn_done = t->nk_done = t->nt_done = 0;
     va_hash_clear(&t->anchors);
     t->code = VA_OK;
     yaml_parser_t parser;
@@ -262,7 +271,198 @@ static int y_parse(ytree *t, const char *text, size_t len) {
         if (rc || end) break;
     }
     yaml_parser_delete(&parser);
+    /* The document the error cut short is dropped (a node of it may be half made). */
+    if (t->code) t->nn = t->nn_done, t->nk = t->nk_done, t->nt = t->nt_done;
     return 0;
+}
+
+/* A parsed stream as the schema walk reads it: a tree just parsed, or an entry of the cache. */
+typedef struct yview {
+    const ynode *nodes;
+    const uint32_t *kids;
+    const char *text;
+    const uint32_t *docs;
+    size_t nd;
+    va_err code; /* the YAML error after the documents, if any */
+    uint32_t line, col;
+    const char *msg;
+} yview;
+
+static yview y_view(const ytree *t) {
+    return (yview){t->nodes, t->kids, t->text, t->docs, t->nd, t->code, t->line, t->col, t->msg};
+}
+
+/* ---- the cache of parsed streams ------------------------------------------------------------
+ *
+ * libyaml's scanner is most of the cost of loading (about 85% of the instructions for SigmaHQ),
+ * and rule folders change little between runs, so va_rule_load_paths can keep every file's
+ * parsed stream (the tree above: nodes, children, documents, text, and the YAML error) in one
+ * pack per list of rule paths, keyed by the file's bytes, and take it from there next time
+ * instead of parsing.  The schema walk runs either way, on the same tree, so a rule and every
+ * report are the same with and without the cache.  A pack is only ever a shortcut: one that is
+ * missing, damaged, of another format or another libyaml is not used (and replaced), an entry
+ * is checked (sum and bounds) before the walk reads it, and writing one that fails costs the
+ * next run a parse.  A pack is written (to a temporary name, then renamed) when the run parsed
+ * a file or did not use every entry, so it holds the current files only; the YC_KEEP most
+ * recently written packs are kept. */
+
+#define YC_MAGIC "VAERNYC1" /* the 1 changes with what a ynode means */
+#define YC_KEEP  8
+#define YC_MAX   (1u << 30) /* a pack this big is not read or written */
+
+typedef struct yc_head {
+    char magic[8];
+    char yaml[16];         /* libyaml's version string: the parse is its */
+    uint32_t node_size, n; /* sizeof(ynode); entries */
+    uint64_t len;          /* bytes of entries after the header */
+} yc_head;
+
+/* An entry, followed by nodes[nn], kids[nk], docs[nd], text[nt], msg[nmsg], zeros to 8. */
+typedef struct yc_entry {
+    uint64_t key[2]; /* the file's bytes, hashed with two seeds */
+    uint64_t len;    /* the file's length */
+    uint64_t sum;    /* va_hash_mem of the entry from nn to its end */
+    uint32_t nn, nk, nd, nt;
+    uint32_t code, line, col, nmsg; /* the YAML error (code 0: none), its message with its NUL */
+} yc_entry;
+
+static void yc_key(const char *text, size_t len, uint64_t key[2]) {
+    key[0] = va_hash_mem(text, len, 0);
+    key[1] = va_hash_mem(text, len, 0x5bd1e9955bd1e995ull);
+}
+
+static uint64_t yc_body(const yc_entry *e) {
+    uint64_t n = (uint64_t)e->nn * sizeof(ynode) + ((uint64_t)e->nk + e->nd) * 4 + e->nt + e->nmsg;
+    return (n + 7) & ~(uint64_t)7;
+}
+
+/* Bytes from nn to the end of entry e (what its sum covers). */
+static uint64_t yc_summed(const yc_entry *e) {
+    return sizeof *e - offsetof(yc_entry, nn) + yc_body(e);
+}
+
+/* Append t, parsed from a file whose bytes have key and len, as an entry to out.  Streams that
+ * ended for want of memory or over a limit are not kept: they say nothing about the file. */
+static void yc_put(va_buf *out, const uint64_t key[2], size_t len, const ytree *t) {
+    if (t->code && t->code != VA_EFORMAT) return;
+    size_t nmsg = t->code ? strlen(t->msg) + 1 : 0;
+    yc_entry e = {.key = {key[0], key[1]},
+                  .len = len,
+                  .nn = (uint32_t)t->nn,
+                  .nk = (uint32_t)t->nk,
+                  .nd = (uint32_t)t->nd,
+                  .nt = (uint32_t)t->nt,
+                  .code = (uint32_t)t->code,
+                  .line = t->line,
+                  .col = t->col,
+                  .nmsg = (uint32_t)nmsg};
+    uint64_t size = sizeof e + yc_body(&e);
+    if (t->nd > UINT32_MAX || size > YC_MAX || va_buf_reserve(out, (size_t)size)) return;
+    size_t at = out->len;
+    static const char zeros[8];
+    va_buf_put(out, &e, sizeof e);
+    /* an empty array may have no memory yet */
+    if (t->nn) va_buf_put(out, t->nodes, t->nn * sizeof *t->nodes);
+    if (t->nk) va_buf_put(out, t->kids, t->nk * sizeof *t->kids);
+    if (t->nd) va_buf_put(out, t->docs, t->nd * sizeof *t->docs);
+    if (t->nt) va_buf_put(out, t->text, t->nt);
+    va_buf_put(out, t->msg, nmsg);
+    va_buf_put(out, zeros, (size_t)(at + size - out->len));
+    uint64_t sum = va_hash_mem(out->p + at + offsetof(yc_entry, nn), (size_t)yc_summed(&e), 0);
+    memcpy(out->p + at + offsetof(yc_entry, sum), &sum, sizeof sum);
+}
+
+/* A pack as read: its entries indexed by key. */
+typedef struct ycache {
+    char *buf;
+    size_t len;
+    size_t *at; /* offset of each entry in buf */
+    size_t n, cap;
+    va_hash idx; /* key[0] -> entry */
+} ycache;
+
+static void yc_free(ycache *c) {
+    free(c->buf), free(c->at);
+    va_hash_free(&c->idx);
+    memset(c, 0, sizeof *c);
+}
+
+static void yc_version(char out[16]) {
+    memset(out, 0, 16);
+    snprintf(out, 16, "%s", yaml_get_version_string());
+}
+
+/* Read the pack at path into c; anything wrong leaves c empty. */
+static void yc_read(ycache *c, const char *path) {
+    memset(c, 0, sizeof *c);
+    FILE *f = fopen(path, "rb");
+    if (!f) return;
+    struct stat sb;
+    yc_head h;
+    memset(&h, 0, sizeof h);
+    char yv[16];
+    yc_version(yv);
+    int ok = !fstat(fileno(f), &sb) && S_ISREG(sb.st_mode) && sb.st_size >= (off_t)sizeof h &&
+             (uint64_t)sb.st_size <= YC_MAX && (c->buf = malloc((size_t)sb.st_size)) &&
+             fread(c->buf, 1, (size_t)sb.st_size, f) == (size_t)sb.st_size;
+    fclose(f);
+    if (ok) {
+        c->len = (size_t)sb.st_size;
+        memcpy(&h, c->buf, sizeof h);
+        ok = !memcmp(h.magic, YC_MAGIC, 8) && !memcmp(h.yaml, yv, 16) &&
+             h.node_size == sizeof(ynode) && h.len == c->len - sizeof h;
+    }
+    for (size_t at = sizeof h; ok && at < c->len;) {
+        yc_entry e;
+        if (c->len - at < sizeof e) break;
+        memcpy(&e, c->buf + at, sizeof e);
+        uint64_t size = sizeof e + yc_body(&e);
+        if (size > c->len - at) break;
+        if (VA_ARRAY_GROW(c->at, c->cap, c->n + 1) ||
+            va_hash_insert(&c->idx, e.key[0], (uint32_t)c->n))
+            break;
+        c->at[c->n++] = at;
+        at += (size_t)size;
+    }
+    if (!ok || c->n != h.n) yc_free(c);
+}
+
+/* The entry for a file's bytes (key, len) as a view, if c has a sound one; its offset goes to
+ * *at.  0, or -1: not there (or damaged). */
+static int yc_find(const ycache *c, const uint64_t key[2], size_t len, yview *v, size_t *at) {
+    va_hash_iter it;
+    for (uint32_t i = va_hash_first(&c->idx, key[0], &it); i != VA_HASH_END;
+         i = va_hash_next(&c->idx, &it)) {
+        const char *p = c->buf + c->at[i];
+        const yc_entry *e = (const yc_entry *)p;
+        if (e->key[0] != key[0] || e->key[1] != key[1] || e->len != len) continue;
+        if (va_hash_mem(p + offsetof(yc_entry, nn), (size_t)yc_summed(e), 0) != e->sum) return -1;
+        const ynode *nodes = (const ynode *)(p + sizeof *e);
+        const uint32_t *kids = (const uint32_t *)(nodes + e->nn), *docs = kids + e->nk;
+        const char *text = (const char *)(docs + e->nd), *msg = text + e->nt;
+        /* Bounds, so that the walk can trust the tree as it trusts a parsed one. */
+        for (uint32_t k = 0; k < e->nn; k++) {
+            const ynode *n = &nodes[k];
+            if (n->type == Y_SCALAR) {
+                if ((uint64_t)n->off + n->n >= e->nt || text[n->off + n->n] ||
+                    n->style > YAML_FOLDED_SCALAR_STYLE || n->tag > YT_OTHER)
+                    return -1;
+            } else if ((n->type != Y_SEQ && n->type != Y_MAP) ||
+                       (uint64_t)n->off + (uint64_t)n->n * (n->type == Y_MAP ? 2 : 1) > e->nk) {
+                return -1;
+            }
+        }
+        for (uint32_t k = 0; k < e->nk + e->nd; k++)
+            if (kids[k] >= e->nn) return -1;
+        if ((e->code != VA_OK && e->code != VA_EFORMAT) || (e->code && !e->nmsg) ||
+            (e->nmsg && (e->nmsg > 320 || msg[e->nmsg - 1])))
+            return -1;
+        *v = (yview){
+            nodes, kids, text, docs, e->nd, (va_err)e->code, e->line, e->col, e->nmsg ? msg : ""};
+        *at = c->at[i];
+        return 0;
+    }
+    return -1;
 }
 
 /* ---- the Sigma schema over the tree -------------------------------------------------------- */
@@ -270,7 +470,7 @@ static int y_parse(ytree *t, const char *text, size_t len) {
 typedef struct ld {
     va_arena *a;
     const char *file;
-    const ytree *t;
+    const yview *t;
     uint32_t budget;
     /* first error of the document */
     va_err code;
@@ -440,7 +640,7 @@ static const char *dup_scalar(ld *L, const ynode *n) {
     return s;
 }
 
-static int is_null_node(const ytree *t, const ynode *n) {
+static int is_null_node(const yview *t, const ynode *n) {
     if (n->type != Y_SCALAR || n->style != YAML_PLAIN_SCALAR_STYLE) return 0;
     const char *s = t->text + n->off;
     static const char *const nulls[] = {"", "~", "null", "Null", "NULL", NULL};
@@ -1088,14 +1288,30 @@ static void report(va_rule_diag_fn diag, void *ud, const char *file, uint32_t li
     diag(ud, &d);
 }
 
-/* va_rule_load_mem with the tree t kept by the caller from file to file. */
-static va_err load_text(ytree *t, va_arena *a, const char *file, const char *text, size_t len,
-                        va_rule_set *set, va_rule_diag_fn diag, void *ud, va_rule_stats *st) {
-    if (y_parse(t, text, len)) {
-        report(diag, ud, file, 0, 0, VA_ENOMEM, "out of memory");
-        return VA_ENOMEM;
-    }
-    if (st) st->files++;
+/* Where a file's parsed stream is, for the next pack. */
+typedef struct yref {
+    enum { YR_NONE, YR_PACK, YR_OUT } where; /* nowhere; in the pack read; appended here */
+    size_t at;                               /* offset in the pack read or in out */
+} yref;
+
+/* What a loading thread keeps from file to file. */
+typedef struct loader {
+    ytree t;
+    char *buf; /* the file being loaded */
+    size_t cap;
+    const ycache *cache; /* parsed streams to take instead of parsing (NULL: none) */
+    va_buf *out;         /* NULL, or where streams parsed here go for the next pack */
+    yref last;           /* where the last file's stream is */
+} loader;
+
+static void loader_free(loader *l) {
+    ytree_free(&l->t);
+    free(l->buf);
+}
+
+/* The rules of a parsed stream: every document but empty ones, then the YAML error, if any. */
+static va_err load_docs(const yview *t, va_arena *a, const char *file, va_rule_set *set,
+                        va_rule_diag_fn diag, void *ud, va_rule_stats *st) {
     va_err first = VA_OK;
     uint32_t ndocs = 0;
     int stopped = 0;
@@ -1142,19 +1358,47 @@ static va_err load_text(ytree *t, va_arena *a, const char *file, const char *tex
     return first;
 }
 
+/* va_rule_load_mem for a loading thread: the stream from its cache, or parsed (and kept for
+ * the next pack). */
+static va_err load_text(loader *l, va_arena *a, const char *file, const char *text, size_t len,
+                        va_rule_set *set, va_rule_diag_fn diag, void *ud, va_rule_stats *st) {
+    uint64_t key[2] = {0, 0};
+    yview v;
+    l->last.where = YR_NONE;
+    if (l->cache || l->out) yc_key(text, len, key);
+    if (l->cache && !yc_find(l->cache, key, len, &v, &l->last.at)) {
+        l->last.where = YR_PACK;
+        if (st) st->files++, st->cached++;
+        return load_docs(&v, a, file, set, diag, ud, st);
+    }
+    if (y_parse(&l->t, text, len)) {
+        report(diag, ud, file, 0, 0, VA_ENOMEM, "out of memory");
+        return VA_ENOMEM;
+    }
+    if (st) st->files++;
+    if (l->out) {
+        size_t at = l->out->len;
+        yc_put(l->out, key, len, &l->t);
+        if (l->out->len > at) l->last = (yref){YR_OUT, at};
+    }
+    v = y_view(&l->t);
+    return load_docs(&v, a, file, set, diag, ud, st);
+}
+
 va_err va_rule_load_mem(va_arena *a, const char *file, const char *text, size_t len,
                         va_rule_set *set, va_rule_diag_fn diag, void *ud, va_rule_stats *st) {
-    ytree t;
-    memset(&t, 0, sizeof t);
-    va_err e = load_text(&t, a, file, text, len, set, diag, ud, st);
-    ytree_free(&t);
+    loader l;
+    memset(&l, 0, sizeof l);
+    va_err e = load_text(&l, a, file, text, len, set, diag, ud, st);
+    loader_free(&l);
     return e;
 }
 
-/* va_rule_load_file with the caller's tree and read buffer, both kept from file to file. */
-static va_err load_file(ytree *t, char **buf, size_t *cap, va_arena *a, const char *path,
-                        va_rule_set *set, va_rule_diag_fn diag, void *ud, va_rule_stats *st) {
+/* va_rule_load_file for a loading thread. */
+static va_err load_file(loader *l, va_arena *a, const char *path, va_rule_set *set,
+                        va_rule_diag_fn diag, void *ud, va_rule_stats *st) {
     char msg[320];
+    l->last.where = YR_NONE;
     const char *file = va_arena_strndup(a, path, strlen(path));
     if (!file) {
         report(diag, ud, path, 0, 0, VA_ENOMEM, "out of memory");
@@ -1177,18 +1421,18 @@ static va_err load_file(ytree *t, char **buf, size_t *cap, va_arena *a, const ch
         snprintf(msg, sizeof msg, "file larger than %u bytes", MAX_FILE);
         goto fail;
     }
-    if (VA_ARRAY_GROW(*buf, *cap, (size_t)sb.st_size + 1)) {
+    if (VA_ARRAY_GROW(l->buf, l->cap, (size_t)sb.st_size + 1)) {
         code = VA_ENOMEM;
         snprintf(msg, sizeof msg, "out of memory");
         goto fail;
     }
-    len = fread(*buf, 1, (size_t)sb.st_size, f);
+    len = fread(l->buf, 1, (size_t)sb.st_size, f);
     if (ferror(f)) {
         snprintf(msg, sizeof msg, "read error: %s", strerror(errno));
         goto fail;
     }
     fclose(f);
-    return load_text(t, a, file, *buf, len, set, diag, ud, st);
+    return load_text(l, a, file, l->buf, len, set, diag, ud, st);
 fail:
     if (f) fclose(f);
     if (st) st->files++, st->files_failed++, st->docs_failed++;
@@ -1198,13 +1442,10 @@ fail:
 
 va_err va_rule_load_file(va_arena *a, const char *path, va_rule_set *set, va_rule_diag_fn diag,
                          void *ud, va_rule_stats *st) {
-    ytree t;
-    memset(&t, 0, sizeof t);
-    char *buf = NULL;
-    size_t cap = 0;
-    va_err e = load_file(&t, &buf, &cap, a, path, set, diag, ud, st);
-    free(buf);
-    ytree_free(&t);
+    loader l;
+    memset(&l, 0, sizeof l);
+    va_err e = load_file(&l, a, path, set, diag, ud, st);
+    loader_free(&l);
     return e;
 }
 
@@ -1212,9 +1453,7 @@ va_err va_rule_load_file(va_arena *a, const char *path, va_rule_set *set, va_rul
 typedef struct walker {
     va_err (*file)(struct walker *w, const char *path, uint64_t size);
     va_arena *a; /* load mode */
-    ytree *t;
-    char **buf;
-    size_t *bufcap;
+    loader *l;
     va_rule_set *set;
     va_rule_stats *st;
     va_rule_diag_fn diag;
@@ -1228,7 +1467,7 @@ typedef struct walker {
 
 static va_err walk_load(walker *w, const char *path, uint64_t size) {
     (void)size;
-    return load_file(w->t, w->buf, w->bufcap, w->a, path, w->set, w->diag, w->ud, w->st);
+    return load_file(w->l, w->a, path, w->set, w->diag, w->ud, w->st);
 }
 
 static va_err walk_list(walker *w, const char *path, uint64_t size) {
@@ -1271,22 +1510,12 @@ va_err va_rule_load_path(va_arena *a, const char *path, va_rule_set *set, va_rul
                          void *ud, va_rule_stats *st) {
     struct stat sb;
     if (!stat(path, &sb) && S_ISDIR(sb.st_mode)) {
-        ytree t;
-        memset(&t, 0, sizeof t);
-        char *buf = NULL;
-        size_t cap = 0;
-        walker w = {.file = walk_load,
-                    .a = a,
-                    .t = &t,
-                    .buf = &buf,
-                    .bufcap = &cap,
-                    .set = set,
-                    .st = st,
-                    .diag = diag,
-                    .ud = ud};
+        loader l;
+        memset(&l, 0, sizeof l);
+        walker w = {
+            .file = walk_load, .a = a, .l = &l, .set = set, .st = st, .diag = diag, .ud = ud};
         va_err e = walk(&w, path);
-        free(buf);
-        ytree_free(&t);
+        loader_free(&l);
         return e;
     }
     return va_rule_load_file(a, path, set, diag, ud, st);
@@ -1412,27 +1641,145 @@ typedef struct run {
     kept k;
     va_err err; /* the first failure, of file err_at */
     size_t err_at;
+    const ycache *cache; /* the pack read (NULL: no cache) */
+    va_buf out;          /* streams parsed here, for the next pack */
+    yref *refs;          /* where each file's stream is (NULL: no next pack) */
 } run;
 
 static void *run_load(void *arg) {
     run *r = arg;
-    ytree t;
-    memset(&t, 0, sizeof t);
-    char *buf = NULL;
-    size_t cap = 0;
+    loader l;
+    memset(&l, 0, sizeof l);
+    l.cache = r->cache;
+    if (r->cache && (r->refs = calloc(r->n ? r->n : 1, sizeof *r->refs))) l.out = &r->out;
     for (size_t i = 0; i < r->n; i++) {
         r->k.at = r->first + i;
-        va_err e = load_file(&t, &buf, &cap, r->a, r->paths[i], &r->set, keep_diag, &r->k, &r->st);
+        va_err e = load_file(&l, r->a, r->paths[i], &r->set, keep_diag, &r->k, &r->st);
+        if (r->refs) r->refs[i] = l.last;
         if (e && !r->err) r->err = e, r->err_at = r->first + i;
         if (e == VA_ENOMEM) break;
     }
-    free(buf);
-    ytree_free(&t);
+    loader_free(&l);
     return NULL;
 }
 
+/* The pack for a list of rule paths: DIR/rules-HASH.yc (malloc'd; NULL out of memory). */
+static char *yc_path(const char *dir, const char *const *paths, size_t npaths) {
+    uint64_t h = 0;
+    for (size_t i = 0; i < npaths; i++) h = va_hash_mem(paths[i], strlen(paths[i]) + 1, h);
+    size_t n = strlen(dir) + 32;
+    char *p = malloc(n);
+    if (p) snprintf(p, n, "%s/rules-%016llx.yc", dir, (unsigned long long)h);
+    return p;
+}
+
+/* Remove all but the YC_KEEP most recently written packs in dir; the one just written (named
+ * keep) stays whatever the clock says. */
+static void yc_prune(const char *dir, const char *keep) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct old {
+        char name[40];
+        struct timespec t;
+    } v[YC_KEEP];
+    size_t n = 0;
+    char path[4096];
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t l = strlen(de->d_name);
+        struct stat sb;
+        if (strncmp(de->d_name, "rules-", 6) || l < 9 || l >= sizeof v[0].name ||
+            strcmp(de->d_name + l - 3, ".yc") || !strcmp(de->d_name, keep))
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        if (stat(path, &sb)) continue;
+        /* v: the YC_KEEP - 1 newest others so far, newest first; what falls off the end goes */
+        size_t i = n < YC_KEEP ? n++ : YC_KEEP - 1;
+        memcpy(v[i].name, de->d_name, l + 1);
+        v[i].t = sb.st_mtim;
+        for (;
+             i > 0 && (v[i - 1].t.tv_sec < v[i].t.tv_sec ||
+                       (v[i - 1].t.tv_sec == v[i].t.tv_sec && v[i - 1].t.tv_nsec < v[i].t.tv_nsec));
+             i--) {
+            struct old t = v[i - 1];
+            v[i - 1] = v[i], v[i] = t;
+        }
+        if (n == YC_KEEP) {
+            snprintf(path, sizeof path, "%s/%s", dir, v[YC_KEEP - 1].name);
+            unlink(path);
+            n = YC_KEEP - 1;
+        }
+    }
+    closedir(d);
+}
+
+/* Write the next pack: each file's stream once, in file order, if that is not the pack read. */
+static void yc_write(const char *dir, const char *path, const ycache *c, const run *runs, int nr) {
+    const char **v = NULL; /* the entries, in file order */
+    size_t n = 0, cap = 0, from_pack = 0, fresh = 0;
+    uint64_t total = 0;
+    va_hash seen;
+    va_hash_init(&seen);
+    int ok = 1;
+    for (int k = 0; k < nr && ok; k++) {
+        ok = runs[k].refs && !runs[k].out.oom;
+        for (size_t i = 0; ok && i < runs[k].n; i++) {
+            const yref *f = &runs[k].refs[i];
+            if (f->where == YR_NONE) continue;
+            const char *p = f->where == YR_PACK ? c->buf + f->at : runs[k].out.p + f->at;
+            const yc_entry *e = (const yc_entry *)p;
+            va_hash_iter it;
+            uint32_t j = va_hash_first(&seen, e->key[0], &it);
+            for (; j != VA_HASH_END; j = va_hash_next(&seen, &it)) {
+                const yc_entry *o = (const yc_entry *)v[j];
+                if (o->key[0] == e->key[0] && o->key[1] == e->key[1] && o->len == e->len) break;
+            }
+            if (j != VA_HASH_END) continue; /* a copy of a file already in */
+            if (n >= UINT32_MAX - 1 || VA_ARRAY_GROW(v, cap, n + 1) ||
+                va_hash_insert(&seen, e->key[0], (uint32_t)n)) {
+                ok = 0;
+                break;
+            }
+            v[n++] = p;
+            from_pack += f->where == YR_PACK;
+            fresh += f->where == YR_OUT;
+            total += sizeof *e + yc_body(e);
+        }
+    }
+    if (ok && (fresh || from_pack != c->n) && total <= YC_MAX) {
+        mkdir(dir, 0700);
+        size_t tn = strlen(path) + 32;
+        char *tmp = malloc(tn);
+        FILE *f = NULL;
+        if (tmp) {
+            snprintf(tmp, tn, "%s.%ld.tmp", path, (long)getpid());
+            f = fopen(tmp, "wb");
+        }
+        if (f) {
+            yc_head h;
+            memset(&h, 0, sizeof h);
+            memcpy(h.magic, YC_MAGIC, 8);
+            yc_version(h.yaml);
+            h.node_size = sizeof(ynode), h.n = (uint32_t)n, h.len = total;
+            int w = fwrite(&h, sizeof h, 1, f) == 1;
+            for (size_t i = 0; w && i < n; i++) {
+                size_t size = sizeof(yc_entry) + (size_t)yc_body((const yc_entry *)v[i]);
+                w = fwrite(v[i], 1, size, f) == size;
+            }
+            if (fclose(f)) w = 0;
+            /* rename: readers never see half a pack */
+            if (!w || rename(tmp, path)) unlink(tmp);
+            yc_prune(dir, strrchr(path, '/') + 1);
+        }
+        free(tmp);
+    }
+    free(v);
+    va_hash_free(&seen);
+}
+
 va_err va_rule_load_paths(va_arena *arenas, int nthreads, const char *const *paths, size_t npaths,
-                          va_rule_set *set, va_rule_diag_fn diag, void *ud, va_rule_stats *st) {
+                          const char *cache_dir, va_rule_set *set, va_rule_diag_fn diag, void *ud,
+                          va_rule_stats *st) {
     if (nthreads < 1) nthreads = 1;
     if (nthreads > VA_RULE_MAX_THREADS) nthreads = VA_RULE_MAX_THREADS;
     /* 1. The files, in the order loading one by one would take them; the walk's reports are
@@ -1473,6 +1820,12 @@ va_err va_rule_load_paths(va_arena *arenas, int nthreads, const char *const *pat
             nr = k + 1;
         }
     }
+    /* The pack of parsed streams, shared (read only) by the threads. */
+    ycache cache;
+    memset(&cache, 0, sizeof cache);
+    char *pack = cache_dir && *cache_dir && nr ? yc_path(cache_dir, paths, npaths) : NULL;
+    if (pack) yc_read(&cache, pack);
+    for (int k = 0; k < nr; k++) runs[k].cache = pack ? &cache : NULL;
     pthread_t tid[VA_RULE_MAX_THREADS];
     int started[VA_RULE_MAX_THREADS] = {0};
     for (int k = 1; k < nr; k++) started[k] = !pthread_create(&tid[k], NULL, run_load, &runs[k]);
@@ -1512,6 +1865,7 @@ va_err va_rule_load_paths(va_arena *arenas, int nthreads, const char *const *pat
         if (st) {
             st->files += r->st.files, st->files_failed += r->st.files_failed;
             st->docs_failed += r->st.docs_failed;
+            st->cached += r->st.cached;
             for (int j = 0; j < 4; j++) st->by_kind[j] += r->st.by_kind[j];
         }
         if (r->err == VA_ENOMEM) nomem = 1;
@@ -1524,6 +1878,10 @@ va_err va_rule_load_paths(va_arena *arenas, int nthreads, const char *const *pat
         nomem = 1;
     }
     if (nomem) first = VA_ENOMEM;
+    if (pack && !nomem) yc_write(cache_dir, pack, &cache, runs, nr);
+    for (int k = 0; k < nr; k++) free(runs[k].refs), va_buf_free(&runs[k].out);
+    free(pack);
+    yc_free(&cache);
     for (size_t i = 0; i < w.n; i++) free(w.paths[i]);
     free(w.paths);
     free(w.sizes);
