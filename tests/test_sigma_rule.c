@@ -705,6 +705,14 @@ static void test_load_tree(void **state) {
     assert_int_equal(va_rule_load_path(&f->a, t, &f->set, collect, &f->d, &f->st), VA_EIO);
     assert_int_equal(f->d.first.line, 0);
 
+    /* a FIFO named like a rule: reported, not waited on */
+    reset(f);
+    snprintf(t, sizeof t, "%s/fifo.yml", dir);
+    assert_int_equal(mkfifo(t, 0600), 0);
+    assert_int_equal(va_rule_load_path(&f->a, t, &f->set, collect, &f->d, &f->st), VA_EIO);
+    assert_non_null(strstr(f->d.msg, "not a regular file"));
+    unlink(t);
+
     char p[700];
     static const char *const names[] = {"a.yml", "bad.yml", "c.yaml", "notes.txt"};
     for (size_t i = 0; i < 4; i++) {

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <strings.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <sys/stat.h>
@@ -526,6 +527,9 @@ static int spend(ld *L, const ynode *n) {
 
 /* ---- scalars ---------------------------------------------------------------------------- */
 
+/* Key k, a C string of length kl (compared as strcmp would), is the literal lit. */
+#define KEY_IS(k, kl, lit) ((kl) == sizeof(lit) - 1 && !memcmp((k), (lit), sizeof(lit) - 1))
+
 static int eq_any(const char *s, const char *const *set) {
     for (; *set; set++)
         if (!strcmp(s, *set)) return 1;
@@ -619,12 +623,13 @@ static int scalar_value(ld *L, const ynode *n, va_rule_value *v) {
     static const char *const falses[] = {"false", "False", "FALSE", NULL};
     if (n->tag == YT_OTHER) return 0; /* !!str or a local tag: keep the text as a string */
     if (n->tag == YT_NONE && n->style != YAML_PLAIN_SCALAR_STYLE) return 0;
-    if (n->tag == YT_NULL || eq_any(v->text, nulls)) {
+    int word = len <= 5; /* the null and boolean words are short */
+    if (n->tag == YT_NULL || (word && eq_any(v->text, nulls))) {
         v->type = VA_RULE_NULL;
-    } else if (eq_any(v->text, trues)) {
+    } else if (word && eq_any(v->text, trues)) {
         v->type = VA_RULE_BOOL;
         v->i = 1;
-    } else if (eq_any(v->text, falses)) {
+    } else if (word && eq_any(v->text, falses)) {
         v->type = VA_RULE_BOOL;
     } else if (is_int_text(v->text, &v->i, &v->f)) {
         v->type = VA_RULE_INT;
@@ -641,7 +646,7 @@ static const char *dup_scalar(ld *L, const ynode *n) {
 }
 
 static int is_null_node(const yview *t, const ynode *n) {
-    if (n->type != Y_SCALAR || n->style != YAML_PLAIN_SCALAR_STYLE) return 0;
+    if (n->type != Y_SCALAR || n->style != YAML_PLAIN_SCALAR_STYLE || n->n > 4) return 0;
     const char *s = t->text + n->off;
     static const char *const nulls[] = {"", "~", "null", "Null", "NULL", NULL};
     return n->n == strlen(s) && eq_any(s, nulls);
@@ -940,21 +945,22 @@ static int load_detection(ld *L, const ynode *n, va_rule_detection *d, va_rule_s
         const ynode *kn, *vn = pair(L, n, p, 1);
         const char *key = pair_key(L, n, p, &kn);
         if (!key) return -1;
-        if (!strcmp(key, "condition")) {
+        size_t kl = strlen(key);
+        if (KEY_IS(key, kl, "condition")) {
             cond = vn;
             continue;
         }
-        if (filter_rules && !strcmp(key, "rules")) {
+        if (filter_rules && KEY_IS(key, kl, "rules")) {
             rules = vn;
             continue;
         }
-        if (!filter_rules && !strcmp(key, "timeframe"))
+        if (!filter_rules && KEY_IS(key, kl, "timeframe"))
             return FAIL(L, kn, VA_EUNSUPPORTED,
                         "'timeframe' (Sigma 1.x aggregation) is not part of Sigma 2.1; use a "
                         "correlation rule"),
                    -1;
         if (!kn->n) return FAIL(L, kn, VA_EFORMAT, "empty search identifier"), -1;
-        have_selection |= !strcmp(key, "selection");
+        have_selection |= KEY_IS(key, kl, "selection");
         va_rule_search *s = &d->searches[d->nsearches];
         if (load_search(L, key, kn, vn, s)) return -1;
         d->names[d->nsearches++] = s->name;
@@ -1151,11 +1157,12 @@ static int load_logsource(ld *L, const ynode *n, va_rule_logsource *ls) {
         const ynode *kn, *vn = pair(L, n, p, 1);
         const char *key = pair_key(L, n, p, &kn);
         if (!key) return -1;
-        const char **dst = !strcmp(key, "product")      ? &ls->product
-                           : !strcmp(key, "category")   ? &ls->category
-                           : !strcmp(key, "service")    ? &ls->service
-                           : !strcmp(key, "definition") ? &ls->definition
-                                                        : NULL;
+        size_t kl = strlen(key);
+        const char **dst = KEY_IS(key, kl, "product")      ? &ls->product
+                           : KEY_IS(key, kl, "category")   ? &ls->category
+                           : KEY_IS(key, kl, "service")    ? &ls->service
+                           : KEY_IS(key, kl, "definition") ? &ls->definition
+                                                           : NULL;
         if (dst && meta_str(L, key, vn, dst)) return -1;
     }
     return 0;
@@ -1186,6 +1193,54 @@ static int load_related(ld *L, const ynode *n, va_rule *r) {
     return 0;
 }
 
+/* The top-level keys the model reads: where a metadata value goes, or which section it is. */
+enum {
+    TK_STR = 1,
+    TK_STRS,
+    TK_RELATED,
+    TK_LOGSOURCE,
+    TK_DETECTION,
+    TK_FILTER,
+    TK_CORRELATION,
+    TK_GENERATE,
+    TK_ACTION
+};
+
+typedef struct top_key {
+    const char *name;
+    uint8_t len, what;
+    uint16_t off; /* TK_STR, TK_STRS: the field of va_rule */
+} top_key;
+
+#define TK(name, what, field)                                                                      \
+    { name, sizeof name - 1, what, offsetof(va_rule, field) }
+#define TK0(name, what)                                                                            \
+    { name, sizeof name - 1, what, 0 }
+
+static const top_key top_keys[] = {
+    TK("title", TK_STR, title),         TK("id", TK_STR, id),
+    TK("name", TK_STR, name),           TK("status", TK_STR, status),
+    TK("level", TK_STR, level),         TK("description", TK_STR, description),
+    TK("license", TK_STR, license),     TK("author", TK_STR, author),
+    TK("date", TK_STR, date),           TK("modified", TK_STR, modified),
+    TK("taxonomy", TK_STR, taxonomy),   TK("references", TK_STRS, references),
+    TK("tags", TK_STRS, tags),          TK("falsepositives", TK_STRS, falsepositives),
+    TK("fields", TK_STRS, fields),      TK("scope", TK_STRS, scope),
+    TK0("related", TK_RELATED),         TK0("logsource", TK_LOGSOURCE),
+    TK0("detection", TK_DETECTION),     TK0("filter", TK_FILTER),
+    TK0("correlation", TK_CORRELATION), TK0("generate", TK_GENERATE),
+    TK0("action", TK_ACTION),
+};
+
+/* The entry for key k (compared as a C string, as the YAML text is), or NULL: a custom
+ * attribute.  Lengths first: one strlen instead of a strcmp per key. */
+static const top_key *find_top_key(const char *k) {
+    size_t n = strlen(k);
+    for (size_t i = 0; i < sizeof top_keys / sizeof top_keys[0]; i++)
+        if (top_keys[i].len == n && !memcmp(top_keys[i].name, k, n)) return &top_keys[i];
+    return NULL;
+}
+
 static int load_doc(ld *L, const ynode *root, va_rule *r) {
     if (root->type != Y_MAP)
         return FAIL(L, root, VA_EFORMAT, "a rule must be a map, not %s", kind_word(root)), -1;
@@ -1197,55 +1252,39 @@ static int load_doc(ld *L, const ynode *root, va_rule *r) {
         const ynode *kn, *vn = pair(L, root, p, 1);
         const char *k = pair_key(L, root, p, &kn);
         if (!k) return -1;
+        const top_key *t = find_top_key(k);
         int rc = 0;
-        if (!strcmp(k, "title"))
-            rc = meta_str(L, k, vn, &r->title);
-        else if (!strcmp(k, "id"))
-            rc = meta_str(L, k, vn, &r->id);
-        else if (!strcmp(k, "name"))
-            rc = meta_str(L, k, vn, &r->name);
-        else if (!strcmp(k, "status"))
-            rc = meta_str(L, k, vn, &r->status);
-        else if (!strcmp(k, "level"))
-            rc = meta_str(L, k, vn, &r->level);
-        else if (!strcmp(k, "description"))
-            rc = meta_str(L, k, vn, &r->description);
-        else if (!strcmp(k, "license"))
-            rc = meta_str(L, k, vn, &r->license);
-        else if (!strcmp(k, "author"))
-            rc = meta_str(L, k, vn, &r->author);
-        else if (!strcmp(k, "date"))
-            rc = meta_str(L, k, vn, &r->date);
-        else if (!strcmp(k, "modified"))
-            rc = meta_str(L, k, vn, &r->modified);
-        else if (!strcmp(k, "taxonomy"))
-            rc = meta_str(L, k, vn, &r->taxonomy);
-        else if (!strcmp(k, "references"))
-            rc = meta_strs(L, k, vn, &r->references);
-        else if (!strcmp(k, "tags"))
-            rc = meta_strs(L, k, vn, &r->tags);
-        else if (!strcmp(k, "falsepositives"))
-            rc = meta_strs(L, k, vn, &r->falsepositives);
-        else if (!strcmp(k, "fields"))
-            rc = meta_strs(L, k, vn, &r->fields);
-        else if (!strcmp(k, "scope"))
-            rc = meta_strs(L, k, vn, &r->scope);
-        else if (!strcmp(k, "related"))
+        switch (t ? t->what : 0) {
+        case TK_STR:
+            rc = meta_str(L, k, vn, (const char **)((char *)r + t->off));
+            break;
+        case TK_STRS:
+            rc = meta_strs(L, k, vn, (va_rule_strs *)((char *)r + t->off));
+            break;
+        case TK_RELATED:
             rc = load_related(L, vn, r);
-        else if (!strcmp(k, "logsource"))
+            break;
+        case TK_LOGSOURCE:
             ls = vn;
-        else if (!strcmp(k, "detection"))
+            break;
+        case TK_DETECTION:
             det = vn;
-        else if (!strcmp(k, "filter"))
+            break;
+        case TK_FILTER:
             filt = vn;
-        else if (!strcmp(k, "correlation"))
+            break;
+        case TK_CORRELATION:
             corr = vn;
-        else if (!strcmp(k, "generate"))
+            break;
+        case TK_GENERATE:
             gen = vn; /* top level in the 2.1 schema; also read inside `correlation` */
-        else if (!strcmp(k, "action"))
+            break;
+        case TK_ACTION:
             rc = FAIL(L, kn, VA_EUNSUPPORTED,
                       "rule collections ('action: global/reset/repeat', Sigma 1.x) are not "
                       "defined by Sigma 2.1") != VA_OK;
+            break;
+        }
         /* Anything else is a custom attribute, which the spec allows and we ignore. */
         if (rc) return -1;
     }
@@ -1404,15 +1443,17 @@ static va_err load_file(loader *l, va_arena *a, const char *path, va_rule_set *s
         report(diag, ud, path, 0, 0, VA_ENOMEM, "out of memory");
         return VA_ENOMEM;
     }
-    FILE *f = fopen(path, "rb");
+    /* Plain open and read: stdio's buffer and locking are a good part of the cost of loading
+     * a cached file.  O_NONBLOCK: a FIFO named like a rule is reported, not waited on. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     va_err code = VA_EIO;
     size_t len = 0;
-    if (!f) {
+    if (fd < 0) {
         snprintf(msg, sizeof msg, "cannot open: %s", strerror(errno));
         goto fail;
     }
     struct stat sb;
-    if (fstat(fileno(f), &sb) || !S_ISREG(sb.st_mode)) {
+    if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
         snprintf(msg, sizeof msg, "not a regular file");
         goto fail;
     }
@@ -1426,15 +1467,20 @@ static va_err load_file(loader *l, va_arena *a, const char *path, va_rule_set *s
         snprintf(msg, sizeof msg, "out of memory");
         goto fail;
     }
-    len = fread(l->buf, 1, (size_t)sb.st_size, f);
-    if (ferror(f)) {
-        snprintf(msg, sizeof msg, "read error: %s", strerror(errno));
-        goto fail;
+    while (len < (size_t)sb.st_size) { /* a file that shrinks meanwhile is read as it is */
+        ssize_t got = read(fd, l->buf + len, (size_t)sb.st_size - len);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) {
+            snprintf(msg, sizeof msg, "read error: %s", strerror(errno));
+            goto fail;
+        }
+        if (!got) break;
+        len += (size_t)got;
     }
-    fclose(f);
+    close(fd);
     return load_text(l, a, file, l->buf, len, set, diag, ud, st);
 fail:
-    if (f) fclose(f);
+    if (fd >= 0) close(fd);
     if (st) st->files++, st->files_failed++, st->docs_failed++;
     report(diag, ud, file, 0, 0, code, msg);
     return code;
