@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -567,6 +569,67 @@ static void test_alias_cycle(void **state) {
     assert_int_equal(f->d.n, 1);
 }
 
+/* Anchors and aliases: an alias is the anchored node (a map reused as a second search
+ * identifier); anchors are per document; a duplicate anchor and an undefined alias are YAML
+ * errors at the second anchor and at the alias, with libyaml's words. */
+static void test_anchors(void **state) {
+    fixture *f = *state;
+    assert_int_equal(load(f, "title: t\nlogsource: {}\ndetection:\n  s: &m {F: &v 7}\n"
+                             "  t: *m\n  u: {G: *v}\n  condition: s and t and u\n"),
+                     VA_OK);
+    const va_rule_detection *d = &f->set.head->detection;
+    assert_int_equal(d->nsearches, 3);
+    assert_string_equal(search(d, "t")->maps[0].fields[0].name, "F");
+    assert_int_equal(search(d, "t")->maps[0].line, 4); /* the anchored node's position */
+    const va_rule_value *v = &search(d, "u")->maps[0].fields[0].vals[0];
+    assert_int_equal(v->type, VA_RULE_INT);
+    assert_int_equal(v->i, 7);
+    assert_int_equal(v->line, 4);
+    assert_int_equal(v->col, 13); /* at the anchor, where the node starts */
+
+    static const struct {
+        const char *yaml;
+        uint32_t line, col;
+        const char *msg;
+    } bad[] = {
+        {"title: &a t\nlogsource: &a {}\ndetection: {s: {F: 1}, condition: s}\n", 2, 12,
+         "YAML: second occurrence found duplicate anchor; first occurrence"},
+        {"title: t\nlogsource: *b\ndetection: {s: {F: 1}, condition: s}\n", 2, 12,
+         "YAML: found undefined alias"},
+        {"title: &a t\nlogsource: {}\ndetection: {s: {F: 1}, condition: s}\n---\n"
+         "title: *a\nlogsource: {}\ndetection: {s: {F: 1}, condition: s}\n",
+         5, 8, "YAML: found undefined alias"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(load(f, bad[i].yaml), VA_EFORMAT);
+        assert_int_equal(f->d.n, 1);
+        assert_int_equal(f->d.first.line, bad[i].line);
+        assert_int_equal(f->d.first.col, bad[i].col);
+        assert_string_equal(f->d.msg, bad[i].msg);
+    }
+    assert_int_equal(f->set.n, 1); /* the first document of the last case stands */
+}
+
+/* A tag is what libyaml reports for the node: also when it follows the anchor on the next
+ * line, and after non-ASCII text (libyaml's marks count characters, not bytes, so the source
+ * text at a mark's index is not the node's). */
+static void test_explicit_tags(void **state) {
+    fixture *f = *state;
+    assert_int_equal(load(f, "title: t\nlogsource: {}\ndetection:\n  s:\n    F: &a\n"
+                             "      !!str 5\n    G: *a\n    H: !!int 6\n  condition: s\n"),
+                     VA_OK);
+    const va_rule_map *m = &f->set.head->detection.searches[0].maps[0];
+    assert_int_equal(m->fields[0].vals[0].type, VA_RULE_STR);
+    assert_int_equal(m->fields[1].vals[0].type, VA_RULE_STR);
+    assert_int_equal(m->fields[2].vals[0].type, VA_RULE_INT);
+    assert_int_equal(load(f, "title: t\ndescription: \xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\n"
+                             "logsource: {}\ndetection:\n  s:\n    F!!!!: 5\n  condition: s\n"),
+                     VA_OK);
+    const va_rule_value *v = &f->set.head->detection.searches[0].maps[0].fields[0].vals[0];
+    assert_int_equal(v->type, VA_RULE_INT);
+    assert_int_equal(v->col, 12);
+}
+
 /* ---- directory walk --------------------------------------------------------------------- */
 
 static void put_file(const char *dir, const char *name, const char *text) {
@@ -620,7 +683,8 @@ static void test_load_tree(void **state) {
         va_rule_set set = {0};
         va_rule_stats st = {0};
         diags d = {0};
-        assert_int_equal(va_rule_load_paths(ar, nt, two, 2, &set, collect, &d, &st), VA_EFORMAT);
+        assert_int_equal(va_rule_load_paths(ar, nt, two, 2, NULL, &set, collect, &d, &st),
+                         VA_EFORMAT);
         assert_int_equal(st.files, 5);
         assert_int_equal(st.files_failed, 1);
         assert_int_equal(set.n, 4);
@@ -641,6 +705,14 @@ static void test_load_tree(void **state) {
     assert_int_equal(va_rule_load_path(&f->a, t, &f->set, collect, &f->d, &f->st), VA_EIO);
     assert_int_equal(f->d.first.line, 0);
 
+    /* a FIFO named like a rule: reported, not waited on */
+    reset(f);
+    snprintf(t, sizeof t, "%s/fifo.yml", dir);
+    assert_int_equal(mkfifo(t, 0600), 0);
+    assert_int_equal(va_rule_load_path(&f->a, t, &f->set, collect, &f->d, &f->st), VA_EIO);
+    assert_non_null(strstr(f->d.msg, "not a regular file"));
+    unlink(t);
+
     char p[700];
     static const char *const names[] = {"a.yml", "bad.yml", "c.yaml", "notes.txt"};
     for (size_t i = 0; i < 4; i++) {
@@ -651,6 +723,263 @@ static void test_load_tree(void **state) {
     unlink(p);
     rmdir(sub);
     rmdir(dir);
+}
+
+/* Every report as one line, in order. */
+static void log_diag(void *ud, const va_rule_diag *d) {
+    char *log = ud;
+    size_t n = strlen(log);
+    snprintf(log + n, 4096 - n, "%s:%u:%u: %s\n", d->file, d->line, d->col, d->msg);
+}
+
+/* The folder walk's own reports (a link loop) come out among the files' reports in walk
+ * order, with threads as one by one. */
+static void test_load_paths_order(void **state) {
+    (void)state;
+    char dir[] = "/tmp/va_rule_orderXXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char sub[600], link[700];
+    snprintf(sub, sizeof sub, "%s/m", dir);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    snprintf(link, sizeof link, "%s/loop", sub);
+    assert_int_equal(symlink(dir, link), 0);
+    static const char ok[] = "title: t\nlogsource: {product: x}\ndetection: {s: {F: 1}, "
+                             "condition: s}\n";
+    static const char bad[] = "title: bad\nlogsource: {}\ndetection: {condition: s}\n";
+    put_file(dir, "a.yml", ok);
+    put_file(dir, "b_bad.yml", bad);
+    put_file(sub, "k.yml", ok);
+    put_file(dir, "n.yml", ok);
+    put_file(dir, "z_bad.yml", bad);
+    static char want[4096], got[4096];
+    want[0] = 0;
+    va_arena a;
+    va_arena_init(&a, 0);
+    va_rule_set set = {0};
+    va_rule_stats st = {0};
+    va_err e = va_rule_load_path(&a, dir, &set, log_diag, want, &st);
+    assert_int_equal(e, VA_EFORMAT);
+    assert_int_equal(set.n, 3);
+    va_arena_free(&a);
+    /* bad file, then the loop (in m/), then the other bad file */
+    const char *p1 = strstr(want, "b_bad.yml"), *p2 = strstr(want, "/m/loop"),
+               *p3 = strstr(want, "z_bad.yml");
+    assert_true(p1 && p2 && p3 && p1 < p2 && p2 < p3);
+    const char *const one[] = {dir};
+    for (int nt = 1; nt <= 4; nt++) {
+        va_arena ar[4];
+        for (int k = 0; k < 4; k++) va_arena_init(&ar[k], 0);
+        va_rule_set s2 = {0};
+        va_rule_stats st2 = {0};
+        got[0] = 0;
+        assert_int_equal(va_rule_load_paths(ar, nt, one, 1, NULL, &s2, log_diag, got, &st2),
+                         VA_EFORMAT);
+        assert_string_equal(got, want);
+        assert_int_equal(s2.n, 3);
+        assert_int_equal(st2.files, st.files);
+        for (int k = 0; k < 4; k++) va_arena_free(&ar[k]);
+    }
+    static const char *const names[] = {"a.yml", "b_bad.yml", "n.yml", "z_bad.yml"};
+    char p[700];
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        unlink(p);
+    }
+    snprintf(p, sizeof p, "%s/k.yml", sub);
+    unlink(p);
+    unlink(link);
+    rmdir(sub);
+    rmdir(dir);
+}
+
+/* ---- the cache of parsed YAML ------------------------------------------------------------- */
+
+/* What a loaded set says, as text: every rule's kind, place, metadata, searches, values and
+ * conditions (enough to see a rule that differs). */
+static void describe(const va_rule_set *set, char *out, size_t cap) {
+    size_t n = 0;
+#define PUT(...) (n += (size_t)snprintf(out + n, n < cap ? cap - n : 0, __VA_ARGS__))
+    for (const va_rule *r = set->head; r; r = r->next) {
+        PUT("%s %s doc %u %u:%u '%s' id %s tags %u\n", va_rule_kind_name(r->kind), r->file, r->doc,
+            r->line, r->col, r->title, r->id ? r->id : "-", r->tags.n);
+        const va_rule_detection *d = &r->detection;
+        for (uint32_t i = 0; i < d->nsearches; i++) {
+            const va_rule_search *s = &d->searches[i];
+            PUT(" %s %d %u:%u\n", s->name, s->kind, s->line, s->col);
+            for (uint32_t m = 0; m < s->nmaps; m++)
+                for (uint32_t k = 0; k < s->maps[m].n; k++) {
+                    const va_rule_field *fl = &s->maps[m].fields[k];
+                    PUT("  %s|%u", fl->name, fl->mods.n);
+                    for (uint32_t v = 0; v < fl->nvals; v++)
+                        PUT(" %s:%s@%u:%u", va_rule_vtype_name(fl->vals[v].type), fl->vals[v].text,
+                            fl->vals[v].line, fl->vals[v].col);
+                    PUT("\n");
+                }
+        }
+        char c[256];
+        for (uint32_t i = 0; i < d->nconds; i++) {
+            va_cond_format(d->conds[i].ast, c, sizeof c);
+            PUT(" cond %s @%u:%u\n", c, d->conds[i].line, d->conds[i].col);
+        }
+    }
+#undef PUT
+    assert_true(n < cap);
+}
+
+typedef struct loaded {
+    char text[8192], diags[4096];
+    va_rule_stats st;
+    va_err e;
+} loaded;
+
+static void load_cached(const char *dir, const char *cache, int nt, loaded *out) {
+    va_arena ar[4];
+    for (int k = 0; k < 4; k++) va_arena_init(&ar[k], 0);
+    va_rule_set set = {0};
+    memset(out, 0, sizeof *out);
+    const char *const one[] = {dir};
+    out->e = va_rule_load_paths(ar, nt, one, 1, cache, &set, log_diag, out->diags, &out->st);
+    describe(&set, out->text, sizeof out->text);
+    for (int k = 0; k < 4; k++) va_arena_free(&ar[k]);
+}
+
+static size_t count_packs(const char *cache) {
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "ls %s | grep -c '^rules-.*\\.yc$'", cache);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    unsigned n = 0;
+    assert_int_equal(fscanf(p, "%u", &n), 1);
+    pclose(p);
+    return n;
+}
+
+static void pack_path(const char *cache, char *out, size_t cap) {
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "ls -t %s/rules-*.yc | head -1", cache);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    assert_non_null(fgets(out, (int)cap, p));
+    out[strcspn(out, "\n")] = 0;
+    pclose(p);
+}
+
+/* Rules, reports and stats are the same with the cache (first run: parsed and stored; then
+ * taken from it) as without; an edited file is parsed again; a damaged or foreign pack is not
+ * used and is replaced; old packs are pruned. */
+static void test_cache(void **state) {
+    (void)state;
+    char dir[] = "/tmp/va_rule_cacheXXXXXX", cache[] = "/tmp/va_rule_ycXXXXXX";
+    assert_non_null(mkdtemp(dir));
+    assert_non_null(mkdtemp(cache));
+    assert_int_equal(rmdir(cache), 0); /* the loader makes it */
+    static const char ok[] = "title: %s\nid: %s\nlogsource: {product: x}\ndetection:\n"
+                             "  s: &m {F|contains: [a, 2, !!str 3], G: ~}\n  t: *m\n"
+                             "  k: ['x', \"y\"]\n  condition: s and not (t or k)\n";
+    char t[512];
+    for (int i = 0; i < 6; i++) {
+        char name[16], id[16];
+        snprintf(name, sizeof name, "r%d.yml", i);
+        snprintf(id, sizeof id, "id-%d", i % 5); /* r5 is a copy of r0: one entry for both */
+        snprintf(t, sizeof t, ok, i % 5 ? name : "r0.yml", id);
+        put_file(dir, name, t);
+    }
+    put_file(dir, "syntax.yml", "title: a\nlogsource: {product: x}\ndetection: {s: [a, b\n");
+    put_file(dir, "anchor.yml", "title: &a t\nlogsource: {}\ndetection: {s: {F: &a 1}}\n");
+    put_file(dir, "model.yml", "title: b\nlogsource: {}\ndetection: {s: {F: 1}, condition: u}\n");
+    put_file(dir, "two.yml",
+             "title: c\nlogsource: {}\ndetection: {s: {F: 1}, condition: s}\n"
+             "---\n---\ntitle: d\nlogsource: {}\ndetection: {s: [k], "
+             "condition: s}\n---\n- a\n");
+    static loaded plain, first, again;
+    load_cached(dir, NULL, 2, &plain);
+    assert_int_equal(plain.st.files, 10);
+    assert_int_equal(plain.st.cached, 0);
+    assert_int_equal(plain.e, VA_EFORMAT);
+    assert_non_null(strstr(plain.diags, "syntax.yml:4:1: YAML"));
+    assert_non_null(strstr(plain.diags, "anchor.yml:3:20: YAML: second occurrence"));
+    for (int nt = 1; nt <= 3; nt++) {
+        load_cached(dir, cache, nt, nt == 1 ? &first : &again);
+        loaded *x = nt == 1 ? &first : &again;
+        assert_string_equal(x->text, plain.text);
+        assert_string_equal(x->diags, plain.diags);
+        assert_int_equal(x->e, plain.e);
+        assert_int_equal(x->st.files, 10);
+        assert_int_equal(x->st.docs_failed, plain.st.docs_failed);
+        assert_int_equal(x->st.by_kind[VA_RULE_KIND_DETECTION],
+                         plain.st.by_kind[VA_RULE_KIND_DETECTION]);
+        assert_int_equal(x->st.cached, nt == 1 ? 0 : 10);
+    }
+    assert_int_equal(count_packs(cache), 1);
+
+    /* An edited file is parsed again, the others come from the pack. */
+    snprintf(t, sizeof t, ok, "edited", "id-9");
+    put_file(dir, "r3.yml", t);
+    load_cached(dir, cache, 2, &again);
+    assert_int_equal(again.st.cached, 9);
+    assert_non_null(strstr(again.text, "'edited'"));
+    load_cached(dir, cache, 2, &again);
+    assert_int_equal(again.st.cached, 10);
+    load_cached(dir, NULL, 2, &plain);
+    assert_string_equal(again.text, plain.text);
+
+    /* Damage: a byte changed in the middle, then the pack cut short, then another file. */
+    char pack[700];
+    pack_path(cache, pack, sizeof pack);
+    for (int damage = 0; damage < 3; damage++) {
+        FILE *fp = fopen(pack, "r+b");
+        assert_non_null(fp);
+        assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+        long size = ftell(fp);
+        if (damage == 0) {
+            assert_int_equal(fseek(fp, size / 2, SEEK_SET), 0);
+            int c = fgetc(fp);
+            assert_int_equal(fseek(fp, size / 2, SEEK_SET), 0);
+            fputc(c ^ 0x20, fp);
+        }
+        fclose(fp);
+        if (damage == 1) assert_int_equal(truncate(pack, size - 100), 0);
+        if (damage == 2) put_file(cache, strrchr(pack, '/') + 1, "not a pack");
+        load_cached(dir, cache, 2, &again);
+        assert_string_equal(again.text, plain.text);
+        assert_string_equal(again.diags, plain.diags);
+        assert_true(again.st.cached < 10);
+        load_cached(dir, cache, 2, &again); /* replaced */
+        assert_int_equal(again.st.cached, 10);
+        assert_string_equal(again.text, plain.text);
+    }
+
+    /* Pruning: packs of other path lists beyond YC_KEEP (8) go, oldest first. */
+    for (int i = 0; i < 10; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "rules-old%02d.yc", i);
+        put_file(cache, name, "old");
+        char p[800];
+        snprintf(p, sizeof p, "%s/%s", cache, name);
+        struct timespec ts[2] = {{1000 + i, 0}, {1000 + i, 0}};
+        assert_int_equal(utimensat(AT_FDCWD, p, ts, 0), 0);
+    }
+    put_file(dir, "r4.yml", "title: new\nlogsource: {}\ndetection: {s: {F: 1}, condition: s}\n");
+    load_cached(dir, cache, 1, &again); /* a parse: the pack is written, the cache pruned */
+    assert_int_equal(count_packs(cache), 8);
+    char p[800];
+    snprintf(p, sizeof p, "%s/rules-old09.yc", cache);
+    assert_int_equal(access(p, F_OK), 0);
+    snprintf(p, sizeof p, "%s/rules-old02.yc", cache);
+    assert_int_not_equal(access(p, F_OK), 0);
+    assert_int_equal(access(pack, F_OK), 0);
+
+    /* A cache folder that cannot be made: loading is the same, nothing kept. */
+    char nodir[700];
+    snprintf(nodir, sizeof nodir, "%s/r0.yml/cache", dir);
+    load_cached(dir, nodir, 2, &again);
+    load_cached(dir, NULL, 2, &plain);
+    assert_string_equal(again.text, plain.text);
+    assert_int_equal(again.st.cached, 0);
+
+    char cmd[1600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'", dir, cache);
+    assert_int_equal(system(cmd), 0);
 }
 
 /* ---- conditions ------------------------------------------------------------------------- */
@@ -899,7 +1228,11 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_filter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alias_cycle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_anchors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_explicit_tags, setup, teardown),
         cmocka_unit_test_setup_teardown(test_load_tree, setup, teardown),
+        cmocka_unit_test(test_load_paths_order),
+        cmocka_unit_test(test_cache),
         cmocka_unit_test_setup_teardown(test_cond_precedence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cond_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cond_depth, setup, teardown),

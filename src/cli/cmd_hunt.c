@@ -335,8 +335,9 @@ static void usage(FILE *f) {
           "                     them and report the mismatch)\n"
           "  -t, --threads N    threads reading and matching EVTX (default: all cores)\n"
           "  --prefilter M      literal prefilter: auto (default), hyperscan, automaton, off\n"
-          "  --cache DIR        keep compiled prefilter databases in DIR (default:\n"
-          "                     $XDG_CACHE_HOME/vaern or ~/.cache/vaern); --no-cache: none\n"
+          "  --cache DIR        keep parsed rules and compiled prefilter databases in DIR\n"
+          "                     (default: $XDG_CACHE_HOME/vaern or ~/.cache/vaern);\n"
+          "                     --no-cache: none\n"
           "  --stats            print timings and prefilter counters at the end\n"
           "  -q, --quiet        do not report rules left out\n"
           "  -h, --help         this help\n"
@@ -366,25 +367,6 @@ static int plan_progress(hunt *h, const va_paths *p) {
         }
     h->prog = va_progress_new(stderr, total);
     return h->prog ? 0 : -1;
-}
-
-/* $XDG_CACHE_HOME/vaern, else $HOME/.cache/vaern (NULL if neither is set). */
-static const char *default_cache_dir(char *buf, size_t cap) {
-    const char *x = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    int n;
-    if (x && *x)
-        n = snprintf(buf, cap, "%s/vaern", x);
-    else if (home && *home)
-        n = snprintf(buf, cap, "%s/.cache/vaern", home);
-    else
-        return NULL;
-    if (n < 0 || (size_t)n >= cap) return NULL;
-    if (!x || !*x) { /* $HOME/.cache may not exist yet */
-        char parent[4096];
-        snprintf(parent, sizeof parent, "%s/.cache", home);
-        mkdir(parent, 0700);
-    }
-    return buf;
 }
 
 static int when_parse(const char *s, int *out) {
@@ -590,18 +572,9 @@ static int run(hunt *h, hunt_args *o) {
     /* The files the command line names come first: a mistake in one is a usage error (or, for
      * the output, exit 3) before any work, and before the output file is truncated. */
     /* An explicit --cache must be usable: a directory, made here if it is missing. */
-    if (o->cache_dir && !o->no_cache) {
-        struct stat cb;
-        int err = 0;
-        if (!stat(o->cache_dir, &cb))
-            err = S_ISDIR(cb.st_mode) ? 0 : ENOTDIR;
-        else if (mkdir(o->cache_dir, 0700))
-            err = errno;
-        if (err) {
-            va_diag_printf(stderr, "vaern: --cache %s: %s", o->cache_dir, strerror(err));
-            free_arenas(&a, ra, nload);
-            return VA_EXIT_USAGE;
-        }
+    if (o->cache_dir && !o->no_cache && va_paths_cache_check(o->cache_dir)) {
+        free_arenas(&a, ra, nload);
+        return VA_EXIT_USAGE;
     }
     for (int i = 0; i < o->nrules; i++) {
         struct stat sb;
@@ -651,8 +624,13 @@ static int run(hunt *h, hunt_args *o) {
     if (eo.threads > 64) eo.threads = 64;
     nload = eo.threads < VA_RULE_MAX_THREADS ? eo.threads : VA_RULE_MAX_THREADS;
     for (int i = 0; i < nload; i++) va_arena_init(&ra[i], 1 << 20);
-    if (o->nrules && va_rule_load_paths(ra, nload, o->rules, (size_t)o->nrules, &set, on_rule_diag,
-                                        NULL, &rst) != VA_OK)
+    /* The cache holds the rule folders' parsed YAML as well as the prefilter databases. */
+    char cache_buf[4096];
+    const char *cache_dir = o->no_cache    ? NULL
+                            : o->cache_dir ? o->cache_dir
+                                           : va_paths_cache_default(cache_buf, sizeof cache_buf);
+    if (o->nrules && va_rule_load_paths(ra, nload, o->rules, (size_t)o->nrules, cache_dir, &set,
+                                        on_rule_diag, NULL, &rst) != VA_OK)
         rule_problems = 1;
     uint32_t ndup = 0;
     if (va_rule_duplicate_ids(&set, on_dup, NULL, &ndup) != VA_OK) h->oom = 1;
@@ -669,9 +647,7 @@ static int run(hunt *h, hunt_args *o) {
                          .nplaceholders = nph,
                          .prefilter_off = o->pf_off,
                          .prefilter_backend = o->pf_backend};
-    char cache_buf[4096];
-    if (!o->no_cache)
-        so.cache_dir = o->cache_dir ? o->cache_dir : default_cache_dir(cache_buf, sizeof cache_buf);
+    so.cache_dir = cache_dir;
     va_engine *engine = NULL;
     va_engine_stats est;
     e = va_engine_new(&set, &so, o->quiet ? NULL : va_diag_print, NULL, &engine, &est);

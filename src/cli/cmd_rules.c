@@ -1,16 +1,19 @@
 /*
  * cmd_rules.c - `vaern rules check`: load Sigma rules and report what does not load.
  *
- * A thin layer over va_rule_load_path (sigma/rule.h): one line per failure as FILE:LINE:COL,
- * then a summary by rule kind and by reason.  Reasons are grouped by the diagnostic text with
- * quoted specifics (identifier names, keys) blanked, so one cause is counted once.
+ * A thin layer over va_rule_load_paths (sigma/rule.h), on all cores as vaern hunt loads: one
+ * line per failure as FILE:LINE:COL, then a summary by rule kind and by reason.  Reasons are
+ * grouped by the diagnostic text with quoted specifics (identifier names, keys) blanked, so one
+ * cause is counted once.
  */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/paths.h"
 #include "core/array.h"
 #include "sigma/correlate.h"
 #include "sigma/engine.h"
@@ -149,7 +152,10 @@ static void usage(FILE *f) {
           "                      rule it would leave out (logsource not mapped, placeholder\n"
           "                      not configured, ...), with a summary by reason\n"
           "  --logsources F      with --compile: the logsource mapping (default: built in)\n"
-          "  --placeholders F    with --compile: values for `expand` placeholders\n",
+          "  --placeholders F    with --compile: values for `expand` placeholders\n"
+          "  --cache DIR         keep the rules' parsed YAML in DIR, as vaern hunt does\n"
+          "                      (default: $XDG_CACHE_HOME/vaern or ~/.cache/vaern);\n"
+          "                      --no-cache: none\n",
           f);
 }
 
@@ -211,10 +217,12 @@ int va_cmd_rules(int argc, char **argv) {
                                          {"compile", no_argument, NULL, 'c'},
                                          {"logsources", required_argument, NULL, 'L'},
                                          {"placeholders", required_argument, NULL, 'P'},
+                                         {"cache", required_argument, NULL, 'C'},
+                                         {"no-cache", no_argument, NULL, 'N'},
                                          {"help", no_argument, NULL, 'h'},
                                          {0, 0, 0, 0}};
-    int compile = 0;
-    const char *lspath = NULL, *phpath = NULL;
+    int compile = 0, no_cache = 0;
+    const char *lspath = NULL, *phpath = NULL, *cache_dir = NULL;
     if (argc < 2 || strcmp(argv[1], "check")) {
         if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
             usage(stdout);
@@ -236,6 +244,10 @@ int va_cmd_rules(int argc, char **argv) {
             lspath = optarg;
         else if (opt == 'P')
             phpath = optarg;
+        else if (opt == 'C')
+            cache_dir = optarg;
+        else if (opt == 'N')
+            no_cache = 1;
         else if (opt == 'h') {
             usage(stdout);
             return VA_EXIT_OK;
@@ -252,6 +264,10 @@ int va_cmd_rules(int argc, char **argv) {
         fprintf(stderr, "vaern: %s is for --compile\n", lspath ? "--logsources" : "--placeholders");
         return VA_EXIT_USAGE;
     }
+    if (cache_dir && !no_cache && va_paths_cache_check(cache_dir)) return VA_EXIT_USAGE;
+    char cache_buf[4096];
+    if (!no_cache && !cache_dir) cache_dir = va_paths_cache_default(cache_buf, sizeof cache_buf);
+    if (no_cache) cache_dir = NULL;
     va_arena arena;
     va_arena_init(&arena, 1 << 20);
     va_logsource_map *ls = NULL;
@@ -266,12 +282,16 @@ int va_cmd_rules(int argc, char **argv) {
     va_rule_stats st = {0};
     check c = {0};
     int fatal = 0, failed = 0;
-    for (int i = optind; i < argc && !fatal; i++) {
-        /* Besides rules that fail, a folder that cannot be read (or loops) is a failure. */
-        va_err e = va_rule_load_path(&arena, argv[i], &set, on_diag, &c, &st);
-        if (e == VA_ENOMEM) fatal = 1;
-        if (e) failed = 1;
-    }
+    /* All cores, each thread into its own arena; reports and set as loading one by one.
+     * Besides rules that fail, a folder that cannot be read (or loops) is a failure. */
+    long np = sysconf(_SC_NPROCESSORS_ONLN);
+    int nload = np < 1 ? 1 : np > VA_RULE_MAX_THREADS ? VA_RULE_MAX_THREADS : (int)np;
+    va_arena ra[VA_RULE_MAX_THREADS];
+    for (int i = 0; i < nload; i++) va_arena_init(&ra[i], 1 << 20);
+    va_err e = va_rule_load_paths(ra, nload, (const char *const *)argv + optind,
+                                  (size_t)(argc - optind), cache_dir, &set, on_diag, &c, &st);
+    if (e == VA_ENOMEM) fatal = 1;
+    if (e) failed = 1;
     uint32_t ndup = 0;
     if (!fatal && va_rule_duplicate_ids(&set, on_dup, NULL, &ndup) != VA_OK) fatal = 1;
     if (ndup) failed = 1;
@@ -291,6 +311,7 @@ int va_cmd_rules(int argc, char **argv) {
     for (size_t i = 0; i < c.n; i++) free(c.r[i].text);
     free(c.r);
     int crc = compile && !fatal ? compile_check(&set, ls, ph, nph) : VA_EXIT_OK;
+    for (int i = 0; i < nload; i++) va_arena_free(&ra[i]);
     va_arena_free(&arena);
     if (fflush(stdout) || ferror(stdout) || c.oom) fatal = 1;
     if (fatal) return VA_EXIT_FATAL;

@@ -158,6 +158,36 @@ void va_paths_remove(va_paths *p, size_t i) {
     p->n--;
 }
 
+const char *va_paths_cache_default(char *buf, size_t cap) {
+    const char *x = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    int n;
+    if (x && *x)
+        n = snprintf(buf, cap, "%s/vaern", x);
+    else if (home && *home)
+        n = snprintf(buf, cap, "%s/.cache/vaern", home);
+    else
+        return NULL;
+    if (n < 0 || (size_t)n >= cap) return NULL;
+    if (!x || !*x) { /* $HOME/.cache may not exist yet */
+        char parent[4096];
+        snprintf(parent, sizeof parent, "%s/.cache", home);
+        mkdir(parent, 0700);
+    }
+    return buf;
+}
+
+int va_paths_cache_check(const char *dir) {
+    struct stat cb;
+    int err = 0;
+    if (!stat(dir, &cb))
+        err = S_ISDIR(cb.st_mode) ? 0 : ENOTDIR;
+    else if (mkdir(dir, 0700))
+        err = errno;
+    if (!err) return 0;
+    va_diag_printf(stderr, "vaern: --cache %s: %s", dir, strerror(err));
+    return -1;
+}
+
 void va_paths_free(va_paths *p) {
     for (size_t i = 0; i < p->n; i++) free(p->v[i]);
     free(p->v);

@@ -30,6 +30,12 @@ int va_paths_add_args(va_paths *p, int argc, char **argv, int from, const char *
  * fcloses it. */
 FILE *va_paths_create(const char *path);
 /* Parse a --threads value (0..64, 0 = all cores) into *out; 0 on success, else prints why. */
+/* The default cache folder, written into buf: $XDG_CACHE_HOME/vaern, else $HOME/.cache/vaern
+ * ($HOME/.cache is made if missing); NULL if neither variable is set or buf is too small. */
+const char *va_paths_cache_default(char *buf, size_t cap);
+/* An explicit --cache DIR must be usable: a directory, made (0700) if it is missing.  0, or -1
+ * after saying why on standard error. */
+int va_paths_cache_check(const char *dir);
 int va_parse_threads(const char *s, int *out);
 /* A size for option opt: digits with an optional K, M or G (powers of 1024), or "unlimited"
  * (UINT64_MAX); 0 is refused.  0, or -1 with the reason printed (the caller exits 2). */

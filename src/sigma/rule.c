@@ -1,11 +1,14 @@
 /*
- * rule.c - Sigma rule loader: YAML documents (libyaml document API) into the va_rule model.
+ * rule.c - Sigma rule loader: YAML documents (libyaml's event API) into the va_rule model.
  *
- * Owns the mapping from YAML to rules: metadata, logsource, detection (search identifiers and
- * conditions, the latter handed to cond.c), filter and correlation sections, and the
- * folder walk (over core/walk.h).  The walk over a document follows the Sigma schema rather than
- * recursing generically, so YAML aliases (even cyclic ones) cannot make it recurse without bound; a
- * per-document element budget bounds the work aliases can multiply.
+ * Owns the mapping from YAML to rules: libyaml's events composed into a compact tree of
+ * nodes (three growing arrays reused from file to file, instead of libyaml's document API and
+ * its allocations per node), then metadata, logsource, detection (search identifiers and
+ * conditions, the latter handed to cond.c), filter and correlation sections read from it; the
+ * cache of those trees that lets a folder load again without libyaml; and the folder walk
+ * (over core/walk.h).  The walk over a document follows the Sigma schema rather
+ * than recursing generically, so YAML aliases (even cyclic ones) cannot make it recurse without
+ * bound; a per-document element budget bounds the work aliases can multiply.
  */
 #include "sigma/rule.h"
 
@@ -16,23 +19,459 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "core/array.h"
+#include "core/buf.h"
 #include "core/hash.h"
 #include "core/walk.h"
 
 #define MAX_FILE     (16u << 20) /* rule files are a few KiB; anything this big is not one */
 #define MAX_ELEMENTS 1000000u    /* fields + values per document */
 
+/* ---- YAML: libyaml's events composed into a tree ------------------------------------------- */
+
+enum { Y_SCALAR = 1, Y_SEQ, Y_MAP };
+/* A node's tag as far as typing goes: none written, a core-schema type, or any other tag. */
+enum { YT_NONE = 0, YT_NULL, YT_INT, YT_FLOAT, YT_BOOL, YT_OTHER };
+
+typedef struct ynode {
+    uint8_t type, style, tag; /* style: a scalar's yaml_scalar_style_t */
+    uint32_t line, col;       /* start, 0-based (libyaml's marks) */
+    uint32_t end_line;        /* where a scalar ends (condition positions) */
+    /* scalar: n bytes at text + off (NUL after); sequence: n items at kids + off; map: n
+     * pairs (key, value) at kids + off */
+    uint32_t off, n;
+} ynode;
+
+typedef struct yanchor {
+    uint32_t name, len; /* in text */
+    uint32_t node;
+    yaml_mark_t mark;
+} yanchor;
+
+/* An open collection: its node and where its children start in pend. */
+typedef struct yopen {
+    uint32_t node;
+    size_t pend;
+} yopen;
+
+/* One file's YAML stream as a tree.  The arrays are kept from file to file (reset, not freed),
+ * so a loader thread allocates only while its largest file grows them. */
+typedef struct ytree {
+    ynode *nodes;
+    size_t nn, capn;
+    uint32_t *kids; /* children of every closed collection, each collection's contiguous */
+    size_t nk, capk;
+    char *text; /* scalar values and anchor names, each NUL-terminated */
+    size_t nt, capt;
+    uint32_t *pend; /* children of the open collections, innermost last */
+    size_t np, capp;
+    yopen *open;
+    size_t no, capo;
+    yanchor *anch; /* anchors of the current document */
+    size_t na, capa;
+    va_hash anchors; /* name -> anch entry */
+    uint32_t *docs;  /* root of each complete document, in stream order */
+    size_t nd, capd;
+    size_t nn_done, nk_done, nt_done; /* nodes, children, text of the complete documents */
+    /* the stream's YAML error (the documents before it stand): what libyaml said */
+    va_err code;
+    uint32_t line, col;
+    char msg[320];
+} ytree;
+
+static void ytree_free(ytree *t) {
+    free(t->nodes), free(t->kids), free(t->text), free(t->pend), free(t->open), free(t->anch);
+    free(t->docs);
+    va_hash_free(&t->anchors);
+    memset(t, 0, sizeof *t);
+}
+
+static int y_fail(ytree *t, va_err code, yaml_mark_t m, const char *problem, const char *context) {
+    snprintf(t->msg, sizeof t->msg, "YAML: %s%s%s", problem ? problem : "error", context ? " " : "",
+             context ? context : "");
+    t->code = code;
+    t->line = (uint32_t)m.line + 1;
+    t->col = (uint32_t)m.column + 1;
+    return -1;
+}
+
+static int y_nomem(ytree *t, yaml_mark_t m) {
+    return y_fail(t, VA_ENOMEM, m, "out of memory", NULL);
+}
+
+/* Copy s[0..n) and a NUL into the text store; its offset goes to *off. */
+static int y_text(ytree *t, const char *s, size_t n, uint32_t *off, yaml_mark_t m) {
+    if (n >= UINT32_MAX || t->nt + n + 1 > UINT32_MAX)
+        return y_fail(t, VA_ELIMIT, m, "more than 4 GiB of text in one file", NULL);
+    if (VA_ARRAY_GROW(t->text, t->capt, t->nt + n + 1)) return y_nomem(t, m);
+    if (n) memcpy(t->text + t->nt, s, n);
+    t->text[t->nt + n] = 0;
+    *off = (uint32_t)t->nt;
+    t->nt += n + 1;
+    return 0;
+}
+
+/* Node idx is the next child of the innermost open collection, or the document's root. */
+static int y_child(ytree *t, uint32_t idx, uint32_t *root, yaml_mark_t m) {
+    if (!t->no) return *root = idx, 0;
+    if (VA_ARRAY_GROW(t->pend, t->capp, t->np + 1)) return y_nomem(t, m);
+    t->pend[t->np++] = idx;
+    return 0;
+}
+
+static int y_tag(const yaml_char_t *tag) {
+    static const char base[] = "tag:yaml.org,2002:";
+    const char *s = (const char *)tag;
+    if (!s) return YT_NONE;
+    if (strncmp(s, base, sizeof base - 1)) return YT_OTHER;
+    s += sizeof base - 1;
+    return !strcmp(s, "null")    ? YT_NULL
+           : !strcmp(s, "int")   ? YT_INT
+           : !strcmp(s, "float") ? YT_FLOAT
+           : !strcmp(s, "bool")  ? YT_BOOL
+                                 : YT_OTHER;
+}
+
+/* A new node from a scalar or collection-start event, with its anchor registered the way
+ * libyaml's composer does (at the start, so an alias inside a collection may point to it). */
+static int y_node(ytree *t, const yaml_event_t *e, int type, const yaml_char_t *tag,
+                  const yaml_char_t *anchor, uint32_t *idx) {
+    if (t->nn >= UINT32_MAX - 1)
+        return y_fail(t, VA_ELIMIT, e->start_mark, "more than 4 G nodes in one file", NULL);
+    if (VA_ARRAY_GROW(t->nodes, t->capn, t->nn + 1)) return y_nomem(t, e->start_mark);
+    ynode *n = &t->nodes[t->nn];
+    memset(n, 0, sizeof *n);
+    n->type = (uint8_t)type;
+    n->tag = (uint8_t)y_tag(tag);
+    n->line = (uint32_t)e->start_mark.line;
+    n->col = (uint32_t)e->start_mark.column;
+    n->end_line = (uint32_t)e->end_mark.line;
+    *idx = (uint32_t)t->nn++;
+    if (!anchor) return 0;
+    size_t len = strlen((const char *)anchor);
+    uint64_t h = va_hash_mem(anchor, len, 0);
+    va_hash_iter it;
+    for (uint32_t i = va_hash_first(&t->anchors, h, &it); i != VA_HASH_END;
+         i = va_hash_next(&t->anchors, &it))
+        if (t->anch[i].len == len && !memcmp(t->text + t->anch[i].name, anchor, len))
+            return y_fail(t, VA_EFORMAT, e->start_mark, "second occurrence",
+                          "found duplicate anchor; first occurrence");
+    uint32_t name;
+    if (y_text(t, (const char *)anchor, len, &name, e->start_mark)) return -1;
+    if (VA_ARRAY_GROW(t->anch, t->capa, t->na + 1) ||
+        va_hash_insert(&t->anchors, h, (uint32_t)t->na))
+        return y_nomem(t, e->start_mark);
+    t->anch[t->na++] = (yanchor){name, (uint32_t)len, *idx, e->start_mark};
+    return 0;
+}
+
+static int y_alias(ytree *t, const yaml_event_t *e, uint32_t *root) {
+    const char *name = (const char *)e->data.alias.anchor;
+    size_t len = strlen(name);
+    va_hash_iter it;
+    for (uint32_t i = va_hash_first(&t->anchors, va_hash_mem(name, len, 0), &it); i != VA_HASH_END;
+         i = va_hash_next(&t->anchors, &it))
+        if (t->anch[i].len == len && !memcmp(t->text + t->anch[i].name, name, len))
+            return y_child(t, t->anch[i].node, root, e->start_mark);
+    return y_fail(t, VA_EFORMAT, e->start_mark, "found undefined alias", NULL);
+}
+
+/* The collection that ends: its children move from pend to kids, and it becomes a child. */
+static int y_close(ytree *t, const yaml_event_t *e, uint32_t *root) {
+    yopen o = t->open[--t->no];
+    size_t cnt = t->np - o.pend;
+    if (t->nk + cnt >= UINT32_MAX)
+        return y_fail(t, VA_ELIMIT, e->start_mark, "more than 4 G nodes in one file", NULL);
+    if (VA_ARRAY_GROW(t->kids, t->capk, t->nk + cnt)) return y_nomem(t, e->start_mark);
+    if (cnt) memcpy(t->kids + t->nk, t->pend + o.pend, cnt * sizeof *t->kids);
+    ynode *n = &t->nodes[o.node];
+    n->off = (uint32_t)t->nk;
+    n->n = (uint32_t)(n->type == Y_MAP ? cnt / 2 : cnt);
+    t->nk += cnt;
+    t->np = o.pend;
+    return y_child(t, o.node, root, e->start_mark);
+}
+
+/* One event into the tree. */
+static int y_event(ytree *t, const yaml_event_t *e, uint32_t *root) {
+    uint32_t idx;
+    switch (e->type) {
+    case YAML_DOCUMENT_START_EVENT:
+        t->na = 0;
+        va_hash_clear(&t->anchors);
+        *root = UINT32_MAX;
+        return 0;
+    case YAML_DOCUMENT_END_EVENT:
+        if (VA_ARRAY_GROW(t->docs, t->capd, t->nd + 1)) return y_nomem(t, e->start_mark);
+        t->docs[t->nd++] = *root;
+        t->nn_done = t->nn, t->nk_done = t->nk, t->nt_done = t->nt;
+        return 0;
+    case YAML_ALIAS_EVENT:
+        return y_alias(t, e, root);
+    case YAML_SCALAR_EVENT: {
+        if (y_node(t, e, Y_SCALAR, e->data.scalar.tag, e->data.scalar.anchor, &idx)) return -1;
+        uint32_t off;
+        if (y_text(t, (const char *)e->data.scalar.value, e->data.scalar.length, &off,
+                   e->start_mark))
+            return -1;
+        ynode *n = &t->nodes[idx];
+        n->style = (uint8_t)e->data.scalar.style;
+        n->off = off;
+        n->n = (uint32_t)e->data.scalar.length;
+        return y_child(t, idx, root, e->start_mark);
+    }
+    case YAML_SEQUENCE_START_EVENT:
+    case YAML_MAPPING_START_EVENT: {
+        int seq = e->type == YAML_SEQUENCE_START_EVENT;
+        if (y_node(t, e, seq ? Y_SEQ : Y_MAP,
+                   seq ? e->data.sequence_start.tag : e->data.mapping_start.tag,
+                   seq ? e->data.sequence_start.anchor : e->data.mapping_start.anchor, &idx))
+            return -1;
+        if (VA_ARRAY_GROW(t->open, t->capo, t->no + 1)) return y_nomem(t, e->start_mark);
+        t->open[t->no++] = (yopen){idx, t->np};
+        return 0;
+    }
+    case YAML_SEQUENCE_END_EVENT:
+    case YAML_MAPPING_END_EVENT:
+        return y_close(t, e, root);
+    default: /* stream start and end */
+        return 0;
+    }
+}
+
+/* Parse text[0..len) into t (reset first): every complete document, and the error that ended
+ * the stream early, if one did (libyaml cannot resume after a syntax error).  -1 if there is
+ * no memory for a parser at all. */
+static int y_parse(ytree *t, const char *text, size_t len) {
+    t->nn = t->nk = t->nt = t->np = t->no = t->na = t->nd = 0;
+    t->nn_done = t->nk_done = t->nt_done = 0;
+    va_hash_clear(&t->anchors);
+    t->code = VA_OK;
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser)) return -1;
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    uint32_t root = UINT32_MAX;
+    for (;;) {
+        yaml_event_t e;
+        if (!yaml_parser_parse(&parser, &e)) {
+            y_fail(t, parser.error == YAML_MEMORY_ERROR ? VA_ENOMEM : VA_EFORMAT,
+                   parser.problem_mark, parser.problem, parser.context);
+            break;
+        }
+        int rc = y_event(t, &e, &root), end = e.type == YAML_STREAM_END_EVENT;
+        yaml_event_delete(&e);
+        if (rc || end) break;
+    }
+    yaml_parser_delete(&parser);
+    /* The document the error cut short is dropped (a node of it may be half made). */
+    if (t->code) t->nn = t->nn_done, t->nk = t->nk_done, t->nt = t->nt_done;
+    return 0;
+}
+
+/* A parsed stream as the schema walk reads it: a tree just parsed, or an entry of the cache. */
+typedef struct yview {
+    const ynode *nodes;
+    const uint32_t *kids;
+    const char *text;
+    const uint32_t *docs;
+    size_t nd;
+    va_err code; /* the YAML error after the documents, if any */
+    uint32_t line, col;
+    const char *msg;
+} yview;
+
+static yview y_view(const ytree *t) {
+    return (yview){t->nodes, t->kids, t->text, t->docs, t->nd, t->code, t->line, t->col, t->msg};
+}
+
+/* ---- the cache of parsed streams ------------------------------------------------------------
+ *
+ * libyaml's scanner is most of the cost of loading (about 85% of the instructions for SigmaHQ),
+ * and rule folders change little between runs, so va_rule_load_paths can keep every file's
+ * parsed stream (the tree above: nodes, children, documents, text, and the YAML error) in one
+ * pack per list of rule paths, keyed by the file's bytes, and take it from there next time
+ * instead of parsing.  The schema walk runs either way, on the same tree, so a rule and every
+ * report are the same with and without the cache.  A pack is only ever a shortcut: one that is
+ * missing, damaged, of another format or another libyaml is not used (and replaced), an entry
+ * is checked (sum and bounds) before the walk reads it, and writing one that fails costs the
+ * next run a parse.  A pack is written (to a temporary name, then renamed) when the run parsed
+ * a file or did not use every entry, so it holds the current files only; the YC_KEEP most
+ * recently written packs are kept. */
+
+#define YC_MAGIC "VAERNYC1" /* the 1 changes with what a ynode means */
+#define YC_KEEP  8
+#define YC_MAX   (1u << 30) /* a pack this big is not read or written */
+
+typedef struct yc_head {
+    char magic[8];
+    char yaml[16];         /* libyaml's version string: the parse is its */
+    uint32_t node_size, n; /* sizeof(ynode); entries */
+    uint64_t len;          /* bytes of entries after the header */
+} yc_head;
+
+/* An entry, followed by nodes[nn], kids[nk], docs[nd], text[nt], msg[nmsg], zeros to 8. */
+typedef struct yc_entry {
+    uint64_t key[2]; /* the file's bytes, hashed with two seeds */
+    uint64_t len;    /* the file's length */
+    uint64_t sum;    /* va_hash_mem of the entry from nn to its end */
+    uint32_t nn, nk, nd, nt;
+    uint32_t code, line, col, nmsg; /* the YAML error (code 0: none), its message with its NUL */
+} yc_entry;
+
+static void yc_key(const char *text, size_t len, uint64_t key[2]) {
+    key[0] = va_hash_mem(text, len, 0);
+    key[1] = va_hash_mem(text, len, 0x5bd1e9955bd1e995ull);
+}
+
+static uint64_t yc_body(const yc_entry *e) {
+    uint64_t n = (uint64_t)e->nn * sizeof(ynode) + ((uint64_t)e->nk + e->nd) * 4 + e->nt + e->nmsg;
+    return (n + 7) & ~(uint64_t)7;
+}
+
+/* Bytes from nn to the end of entry e (what its sum covers). */
+static uint64_t yc_summed(const yc_entry *e) {
+    return sizeof *e - offsetof(yc_entry, nn) + yc_body(e);
+}
+
+/* Append t, parsed from a file whose bytes have key and len, as an entry to out.  Streams that
+ * ended for want of memory or over a limit are not kept: they say nothing about the file. */
+static void yc_put(va_buf *out, const uint64_t key[2], size_t len, const ytree *t) {
+    if (t->code && t->code != VA_EFORMAT) return;
+    size_t nmsg = t->code ? strlen(t->msg) + 1 : 0;
+    yc_entry e = {.key = {key[0], key[1]},
+                  .len = len,
+                  .nn = (uint32_t)t->nn,
+                  .nk = (uint32_t)t->nk,
+                  .nd = (uint32_t)t->nd,
+                  .nt = (uint32_t)t->nt,
+                  .code = (uint32_t)t->code,
+                  .line = t->line,
+                  .col = t->col,
+                  .nmsg = (uint32_t)nmsg};
+    uint64_t size = sizeof e + yc_body(&e);
+    if (t->nd > UINT32_MAX || size > YC_MAX || va_buf_reserve(out, (size_t)size)) return;
+    size_t at = out->len;
+    static const char zeros[8];
+    va_buf_put(out, &e, sizeof e);
+    /* an empty array may have no memory yet */
+    if (t->nn) va_buf_put(out, t->nodes, t->nn * sizeof *t->nodes);
+    if (t->nk) va_buf_put(out, t->kids, t->nk * sizeof *t->kids);
+    if (t->nd) va_buf_put(out, t->docs, t->nd * sizeof *t->docs);
+    if (t->nt) va_buf_put(out, t->text, t->nt);
+    va_buf_put(out, t->msg, nmsg);
+    va_buf_put(out, zeros, (size_t)(at + size - out->len));
+    uint64_t sum = va_hash_mem(out->p + at + offsetof(yc_entry, nn), (size_t)yc_summed(&e), 0);
+    memcpy(out->p + at + offsetof(yc_entry, sum), &sum, sizeof sum);
+}
+
+/* A pack as read: its entries indexed by key. */
+typedef struct ycache {
+    char *buf;
+    size_t len;
+    size_t *at; /* offset of each entry in buf */
+    size_t n, cap;
+    va_hash idx; /* key[0] -> entry */
+} ycache;
+
+static void yc_free(ycache *c) {
+    free(c->buf), free(c->at);
+    va_hash_free(&c->idx);
+    memset(c, 0, sizeof *c);
+}
+
+static void yc_version(char out[16]) {
+    memset(out, 0, 16);
+    snprintf(out, 16, "%s", yaml_get_version_string());
+}
+
+/* Read the pack at path into c; anything wrong leaves c empty. */
+static void yc_read(ycache *c, const char *path) {
+    memset(c, 0, sizeof *c);
+    FILE *f = fopen(path, "rb");
+    if (!f) return;
+    struct stat sb;
+    yc_head h;
+    memset(&h, 0, sizeof h);
+    char yv[16];
+    yc_version(yv);
+    int ok = !fstat(fileno(f), &sb) && S_ISREG(sb.st_mode) && sb.st_size >= (off_t)sizeof h &&
+             (uint64_t)sb.st_size <= YC_MAX && (c->buf = malloc((size_t)sb.st_size)) &&
+             fread(c->buf, 1, (size_t)sb.st_size, f) == (size_t)sb.st_size;
+    fclose(f);
+    if (ok) {
+        c->len = (size_t)sb.st_size;
+        memcpy(&h, c->buf, sizeof h);
+        ok = !memcmp(h.magic, YC_MAGIC, 8) && !memcmp(h.yaml, yv, 16) &&
+             h.node_size == sizeof(ynode) && h.len == c->len - sizeof h;
+    }
+    for (size_t at = sizeof h; ok && at < c->len;) {
+        yc_entry e;
+        if (c->len - at < sizeof e) break;
+        memcpy(&e, c->buf + at, sizeof e);
+        uint64_t size = sizeof e + yc_body(&e);
+        if (size > c->len - at) break;
+        if (VA_ARRAY_GROW(c->at, c->cap, c->n + 1) ||
+            va_hash_insert(&c->idx, e.key[0], (uint32_t)c->n))
+            break;
+        c->at[c->n++] = at;
+        at += (size_t)size;
+    }
+    if (!ok || c->n != h.n) yc_free(c);
+}
+
+/* The entry for a file's bytes (key, len) as a view, if c has a sound one; its offset goes to
+ * *at.  0, or -1: not there (or damaged). */
+static int yc_find(const ycache *c, const uint64_t key[2], size_t len, yview *v, size_t *at) {
+    va_hash_iter it;
+    for (uint32_t i = va_hash_first(&c->idx, key[0], &it); i != VA_HASH_END;
+         i = va_hash_next(&c->idx, &it)) {
+        const char *p = c->buf + c->at[i];
+        const yc_entry *e = (const yc_entry *)p;
+        if (e->key[0] != key[0] || e->key[1] != key[1] || e->len != len) continue;
+        if (va_hash_mem(p + offsetof(yc_entry, nn), (size_t)yc_summed(e), 0) != e->sum) return -1;
+        const ynode *nodes = (const ynode *)(p + sizeof *e);
+        const uint32_t *kids = (const uint32_t *)(nodes + e->nn), *docs = kids + e->nk;
+        const char *text = (const char *)(docs + e->nd), *msg = text + e->nt;
+        /* Bounds, so that the walk can trust the tree as it trusts a parsed one. */
+        for (uint32_t k = 0; k < e->nn; k++) {
+            const ynode *n = &nodes[k];
+            if (n->type == Y_SCALAR) {
+                if ((uint64_t)n->off + n->n >= e->nt || text[n->off + n->n] ||
+                    n->style > YAML_FOLDED_SCALAR_STYLE || n->tag > YT_OTHER)
+                    return -1;
+            } else if ((n->type != Y_SEQ && n->type != Y_MAP) ||
+                       (uint64_t)n->off + (uint64_t)n->n * (n->type == Y_MAP ? 2 : 1) > e->nk) {
+                return -1;
+            }
+        }
+        for (uint32_t k = 0; k < e->nk + e->nd; k++)
+            if (kids[k] >= e->nn) return -1;
+        if ((e->code != VA_OK && e->code != VA_EFORMAT) || (e->code && !e->nmsg) ||
+            (e->nmsg && (e->nmsg > 320 || msg[e->nmsg - 1])))
+            return -1;
+        *v = (yview){
+            nodes, kids, text, docs, e->nd, (va_err)e->code, e->line, e->col, e->nmsg ? msg : ""};
+        *at = c->at[i];
+        return 0;
+    }
+    return -1;
+}
+
+/* ---- the Sigma schema over the tree -------------------------------------------------------- */
+
 typedef struct ld {
     va_arena *a;
     const char *file;
-    yaml_document_t *doc;
-    const char *src; /* the YAML text, to see whether a tag was written explicitly */
-    size_t srclen;
+    const yview *t;
     uint32_t budget;
     /* first error of the document */
     va_err code;
@@ -54,23 +493,33 @@ static va_err fail_at(ld *L, uint32_t line, uint32_t col, va_err code, const cha
     return code;
 }
 
-#define LINE(n)               ((uint32_t)(n)->start_mark.line + 1)
-#define COL(n)                ((uint32_t)(n)->start_mark.column + 1)
+#define LINE(n)               ((n)->line + 1)
+#define COL(n)                ((n)->col + 1)
 #define FAIL(L, n, code, ...) fail_at((L), LINE(n), COL(n), (code), __VA_ARGS__)
 #define NOMEM(L, n)           FAIL((L), (n), VA_ENOMEM, "out of memory")
 
-static yaml_node_t *get(ld *L, int id) {
-    return yaml_document_get_node(L->doc, id);
+static const ynode *node(const ld *L, uint32_t i) {
+    return &L->t->nodes[i];
 }
 
-static const char *kind_word(const yaml_node_t *n) {
-    return n->type == YAML_SCALAR_NODE     ? "a scalar"
-           : n->type == YAML_SEQUENCE_NODE ? "a list"
-           : n->type == YAML_MAPPING_NODE  ? "a map"
-                                           : "empty";
+static const char *stext(const ld *L, const ynode *n) {
+    return L->t->text + n->off;
 }
 
-static int spend(ld *L, yaml_node_t *n) {
+/* Child i of a sequence; key (i, 0) and value (i, 1) of pair i of a map. */
+static const ynode *item(const ld *L, const ynode *seq, uint32_t i) {
+    return node(L, L->t->kids[seq->off + i]);
+}
+
+static const ynode *pair(const ld *L, const ynode *map, uint32_t i, int value) {
+    return node(L, L->t->kids[map->off + 2 * i + (uint32_t)value]);
+}
+
+static const char *kind_word(const ynode *n) {
+    return n->type == Y_SCALAR ? "a scalar" : n->type == Y_SEQ ? "a list" : "a map";
+}
+
+static int spend(ld *L, const ynode *n) {
     if (L->budget++ < MAX_ELEMENTS) return 0;
     FAIL(L, n, VA_ELIMIT, "document has more than %u fields and values", MAX_ELEMENTS);
     return -1;
@@ -78,29 +527,14 @@ static int spend(ld *L, yaml_node_t *n) {
 
 /* ---- scalars ---------------------------------------------------------------------------- */
 
-/* libyaml's document API gives untagged scalars the default !!str tag, so an explicit tag is
- * recognised in the source: a node that starts with '!' (after an optional anchor). */
-static int explicit_tag(const ld *L, const yaml_node_t *n) {
-    size_t i = n->start_mark.index;
-    if (i < L->srclen && L->src[i] == '&') {
-        while (i < L->srclen && L->src[i] != ' ' && L->src[i] != '\t' && L->src[i] != '\n') i++;
-        while (i < L->srclen && (L->src[i] == ' ' || L->src[i] == '\t')) i++;
-    }
-    return i < L->srclen && L->src[i] == '!';
-}
-
-static int tag_is(const yaml_node_t *n, const char *suffix) {
-    static const char base[] = "tag:yaml.org,2002:";
-    const char *t = (const char *)n->tag;
-    return t && !strncmp(t, base, sizeof base - 1) && !strcmp(t + sizeof base - 1, suffix);
-}
+/* Key k, a C string of length kl (compared as strcmp would), is the literal lit. */
+#define KEY_IS(k, kl, lit) ((kl) == sizeof(lit) - 1 && !memcmp((k), (lit), sizeof(lit) - 1))
 
 static int eq_any(const char *s, const char *const *set) {
     for (; *set; set++)
         if (!strcmp(s, *set)) return 1;
     return 0;
 }
-
 static int is_int_text(const char *s, int64_t *out, double *f) {
     const char *p = s;
     int neg = 0;
@@ -170,13 +604,13 @@ static int is_float_text(const char *s, double *f) {
 }
 
 /* Resolve a scalar to a typed value with the YAML 1.2 core schema; quoted or explicitly
- * !!str-tagged scalars stay strings. */
-static int scalar_value(ld *L, yaml_node_t *n, va_rule_value *v) {
+ * !!str-tagged (or otherwise tagged) scalars stay strings. */
+static int scalar_value(ld *L, const ynode *n, va_rule_value *v) {
     memset(v, 0, sizeof *v);
-    size_t len = n->data.scalar.length;
-    v->text = va_arena_strndup(L->a, (const char *)n->data.scalar.value, len);
+    size_t len = n->n;
+    v->text = va_arena_strndup(L->a, stext(L, n), len);
     if (!v->text) return NOMEM(L, n), -1;
-    if (len > UINT32_MAX || memchr(v->text, 0, len)) {
+    if (memchr(v->text, 0, len)) {
         FAIL(L, n, VA_EFORMAT, "scalar contains a NUL byte or is too long");
         return -1;
     }
@@ -184,22 +618,18 @@ static int scalar_value(ld *L, yaml_node_t *n, va_rule_value *v) {
     v->line = LINE(n);
     v->col = COL(n);
     v->type = VA_RULE_STR;
-    int plain = n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
     static const char *const nulls[] = {"", "~", "null", "Null", "NULL", NULL};
     static const char *const trues[] = {"true", "True", "TRUE", NULL};
     static const char *const falses[] = {"false", "False", "FALSE", NULL};
-    if (explicit_tag(L, n)) {
-        if (!tag_is(n, "null") && !tag_is(n, "int") && !tag_is(n, "float") && !tag_is(n, "bool"))
-            return 0; /* !!str or a local tag: keep the text as a string */
-    } else if (!plain) {
-        return 0;
-    }
-    if (tag_is(n, "null") || eq_any(v->text, nulls)) {
+    if (n->tag == YT_OTHER) return 0; /* !!str or a local tag: keep the text as a string */
+    if (n->tag == YT_NONE && n->style != YAML_PLAIN_SCALAR_STYLE) return 0;
+    int word = len <= 5; /* the null and boolean words are short */
+    if (n->tag == YT_NULL || (word && eq_any(v->text, nulls))) {
         v->type = VA_RULE_NULL;
-    } else if (eq_any(v->text, trues)) {
+    } else if (word && eq_any(v->text, trues)) {
         v->type = VA_RULE_BOOL;
         v->i = 1;
-    } else if (eq_any(v->text, falses)) {
+    } else if (word && eq_any(v->text, falses)) {
         v->type = VA_RULE_BOOL;
     } else if (is_int_text(v->text, &v->i, &v->f)) {
         v->type = VA_RULE_INT;
@@ -209,25 +639,24 @@ static int scalar_value(ld *L, yaml_node_t *n, va_rule_value *v) {
     return 0;
 }
 
-static const char *dup_scalar(ld *L, yaml_node_t *n) {
-    const char *s =
-        va_arena_strndup(L->a, (const char *)n->data.scalar.value, n->data.scalar.length);
+static const char *dup_scalar(ld *L, const ynode *n) {
+    const char *s = va_arena_strndup(L->a, stext(L, n), n->n);
     if (!s) NOMEM(L, n);
     return s;
 }
 
-static int is_null_node(yaml_node_t *n) {
-    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) return 0;
-    const char *s = (const char *)n->data.scalar.value;
+static int is_null_node(const yview *t, const ynode *n) {
+    if (n->type != Y_SCALAR || n->style != YAML_PLAIN_SCALAR_STYLE || n->n > 4) return 0;
+    const char *s = t->text + n->off;
     static const char *const nulls[] = {"", "~", "null", "Null", "NULL", NULL};
-    return n->data.scalar.length == strlen(s) && eq_any(s, nulls);
+    return n->n == strlen(s) && eq_any(s, nulls);
 }
 
 /* A metadata string: any scalar (dates like 2024-01-01 are strings in YAML 1.2); null means
  * absent. */
-static int meta_str(ld *L, const char *key, yaml_node_t *n, const char **out) {
-    if (is_null_node(n)) return *out = NULL, 0;
-    if (n->type != YAML_SCALAR_NODE) {
+static int meta_str(ld *L, const char *key, const ynode *n, const char **out) {
+    if (is_null_node(L->t, n)) return *out = NULL, 0;
+    if (n->type != Y_SCALAR) {
         FAIL(L, n, VA_EFORMAT, "'%s' must be a string, not %s", key, kind_word(n));
         return -1;
     }
@@ -236,47 +665,43 @@ static int meta_str(ld *L, const char *key, yaml_node_t *n, const char **out) {
 }
 
 /* A list of strings; a single scalar counts as a list of one, null as empty. */
-static int meta_strs(ld *L, const char *key, yaml_node_t *n, va_rule_strs *out) {
+static int meta_strs(ld *L, const char *key, const ynode *n, va_rule_strs *out) {
     out->v = NULL;
     out->n = 0;
-    if (is_null_node(n)) return 0;
-    if (n->type == YAML_SCALAR_NODE) {
+    if (is_null_node(L->t, n)) return 0;
+    if (n->type == Y_SCALAR) {
         out->v = va_arena_alloc(L->a, sizeof *out->v);
         if (!out->v || !(out->v[0] = dup_scalar(L, n))) return NOMEM(L, n), -1;
         out->n = 1;
         return 0;
     }
-    if (n->type != YAML_SEQUENCE_NODE) {
+    if (n->type != Y_SEQ) {
         FAIL(L, n, VA_EFORMAT, "'%s' must be a list of strings, not %s", key, kind_word(n));
         return -1;
     }
-    size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
-    if (!cnt) return 0;
-    out->v = va_arena_alloc(L->a, cnt * sizeof *out->v);
+    if (!n->n) return 0;
+    out->v = va_arena_alloc(L->a, n->n * sizeof *out->v);
     if (!out->v) return NOMEM(L, n), -1;
-    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
-         it++) {
-        yaml_node_t *item = get(L, *it);
-        if (!item || item->type != YAML_SCALAR_NODE) {
-            FAIL(L, item ? item : n, VA_EFORMAT, "'%s' items must be strings, not %s", key,
-                 item ? kind_word(item) : "empty");
+    for (uint32_t i = 0; i < n->n; i++) {
+        const ynode *it = item(L, n, i);
+        if (it->type != Y_SCALAR) {
+            FAIL(L, it, VA_EFORMAT, "'%s' items must be strings, not %s", key, kind_word(it));
             return -1;
         }
-        if (spend(L, item)) return -1;
-        if (!(out->v[out->n++] = dup_scalar(L, item))) return -1;
+        if (spend(L, it)) return -1;
+        if (!(out->v[out->n++] = dup_scalar(L, it))) return -1;
     }
     return 0;
 }
 
-/* Key of a mapping pair as text; keys must be scalars here (Sigma has no complex keys). */
-static const char *pair_key(ld *L, yaml_node_pair_t *p, yaml_node_t **kn) {
-    *kn = get(L, p->key);
-    if (!*kn) return NULL;
-    if ((*kn)->type != YAML_SCALAR_NODE) {
+/* Key of pair i of a map as text; keys must be scalars here (Sigma has no complex keys). */
+static const char *pair_key(ld *L, const ynode *map, uint32_t i, const ynode **kn) {
+    *kn = pair(L, map, i, 0);
+    if ((*kn)->type != Y_SCALAR) {
         FAIL(L, *kn, VA_EFORMAT, "map key must be a scalar, not %s", kind_word(*kn));
         return NULL;
     }
-    return (const char *)(*kn)->data.scalar.value;
+    return stext(L, *kn);
 }
 
 static int cmp_names(const void *x, const void *y) {
@@ -285,16 +710,15 @@ static int cmp_names(const void *x, const void *y) {
 
 /* YAML requires unique keys in a map; libyaml does not check, so duplicates would silently
  * shadow each other in a rule. */
-static int check_unique_keys(ld *L, yaml_node_t *map) {
-    yaml_node_pair_t *s = map->data.mapping.pairs.start, *t = map->data.mapping.pairs.top;
-    size_t cnt = (size_t)(t - s);
+static int check_unique_keys(ld *L, const ynode *map) {
+    uint32_t cnt = map->n;
     if (cnt > 64) {
         /* Large maps: sort a copy of the keys and compare neighbours, instead of O(n^2). */
         const char **keys = malloc(cnt * sizeof *keys);
         if (!keys) return NOMEM(L, map), -1;
-        for (size_t i = 0; i < cnt; i++) {
-            yaml_node_t *k = get(L, s[i].key);
-            keys[i] = k && k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value : "";
+        for (uint32_t i = 0; i < cnt; i++) {
+            const ynode *k = pair(L, map, i, 0);
+            keys[i] = k->type == Y_SCALAR ? stext(L, k) : "";
         }
         qsort(keys, cnt, sizeof *keys, cmp_names);
         const char *dup = NULL;
@@ -304,16 +728,15 @@ static int check_unique_keys(ld *L, yaml_node_t *map) {
         free(keys);
         return dup ? -1 : 0;
     }
-    for (yaml_node_pair_t *p = s; p < t; p++) {
-        yaml_node_t *kp = get(L, p->key);
-        if (!kp || kp->type != YAML_SCALAR_NODE) continue;
-        for (yaml_node_pair_t *q = s; q < p; q++) {
-            yaml_node_t *kq = get(L, q->key);
-            if (!kq || kq->type != YAML_SCALAR_NODE) continue;
-            if (kp->data.scalar.length == kq->data.scalar.length &&
-                !memcmp(kp->data.scalar.value, kq->data.scalar.value, kp->data.scalar.length)) {
+    for (uint32_t p = 0; p < cnt; p++) {
+        const ynode *kp = pair(L, map, p, 0);
+        if (kp->type != Y_SCALAR) continue;
+        for (uint32_t q = 0; q < p; q++) {
+            const ynode *kq = pair(L, map, q, 0);
+            if (kq->type != Y_SCALAR) continue;
+            if (kp->n == kq->n && !memcmp(stext(L, kp), stext(L, kq), kp->n)) {
                 FAIL(L, kp, VA_EFORMAT, "duplicate key '%.64s' (YAML keys must be unique)",
-                     (const char *)kp->data.scalar.value);
+                     stext(L, kp));
                 return -1;
             }
         }
@@ -321,8 +744,8 @@ static int check_unique_keys(ld *L, yaml_node_t *map) {
     return 0;
 }
 
-static int want_map(ld *L, const char *what, yaml_node_t *n) {
-    if (n->type == YAML_MAPPING_NODE) return check_unique_keys(L, n);
+static int want_map(ld *L, const char *what, const ynode *n) {
+    if (n->type == Y_MAP) return check_unique_keys(L, n);
     FAIL(L, n, VA_EFORMAT, "'%s' must be a map, not %s", what, kind_word(n));
     return -1;
 }
@@ -330,41 +753,39 @@ static int want_map(ld *L, const char *what, yaml_node_t *n) {
 /* ---- detection -------------------------------------------------------------------------- */
 
 /* Values of one field: a scalar or a list of scalars. */
-static int load_values(ld *L, const char *field, yaml_node_t *n, va_rule_field *f) {
-    if (n->type == YAML_SCALAR_NODE) {
+static int load_values(ld *L, const char *field, const ynode *n, va_rule_field *f) {
+    if (n->type == Y_SCALAR) {
         f->vals = va_arena_alloc(L->a, sizeof *f->vals);
         if (!f->vals) return NOMEM(L, n), -1;
         f->nvals = 1;
         if (spend(L, n)) return -1;
         return scalar_value(L, n, &f->vals[0]);
     }
-    if (n->type != YAML_SEQUENCE_NODE) {
+    if (n->type != Y_SEQ) {
         FAIL(L, n, VA_EFORMAT, "value of field '%.64s' must be a scalar or a list, not %s", field,
              kind_word(n));
         return -1;
     }
     f->is_list = 1;
-    size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    uint32_t cnt = n->n;
     if (!cnt) {
         FAIL(L, n, VA_EFORMAT, "field '%.64s' has an empty list of values", field);
         return -1;
     }
     f->vals = va_arena_alloc(L->a, cnt * sizeof *f->vals);
     if (!f->vals) return NOMEM(L, n), -1;
-    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
-         it++) {
-        yaml_node_t *item = get(L, *it);
-        if (!item || item->type != YAML_SCALAR_NODE) {
-            FAIL(L, item ? item : n, VA_EFORMAT,
-                 "values of field '%.64s' must be scalars, found %s", field,
-                 item ? kind_word(item) : "nothing");
+    for (uint32_t i = 0; i < cnt; i++) {
+        const ynode *it = item(L, n, i);
+        if (it->type != Y_SCALAR) {
+            FAIL(L, it, VA_EFORMAT, "values of field '%.64s' must be scalars, found %s", field,
+                 kind_word(it));
             return -1;
         }
-        if (spend(L, item)) return -1;
+        if (spend(L, it)) return -1;
         va_rule_value *v = &f->vals[f->nvals++];
-        if (scalar_value(L, item, v)) return -1;
+        if (scalar_value(L, it, v)) return -1;
         if (v->type == VA_RULE_NULL && cnt > 1) {
-            FAIL(L, item, VA_EFORMAT,
+            FAIL(L, it, VA_EFORMAT,
                  "null in a list of values of field '%.64s' (spec: null must be its own "
                  "selection)",
                  field);
@@ -374,25 +795,24 @@ static int load_values(ld *L, const char *field, yaml_node_t *n, va_rule_field *
     return 0;
 }
 
-static int load_map(ld *L, yaml_node_t *n, va_rule_map *m) {
+static int load_map(ld *L, const ynode *n, va_rule_map *m) {
     if (check_unique_keys(L, n)) return -1;
-    size_t cnt = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+    uint32_t cnt = n->n;
     m->line = LINE(n);
     m->col = COL(n);
     if (!cnt) return FAIL(L, n, VA_EFORMAT, "empty map in search identifier"), -1;
     m->fields = va_arena_alloc(L->a, cnt * sizeof *m->fields);
     if (!m->fields) return NOMEM(L, n), -1;
-    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-        yaml_node_t *kn, *vn;
-        const char *key = pair_key(L, p, &kn);
-        if (!key) return L->code ? -1 : (FAIL(L, n, VA_EFORMAT, "bad map key"), -1);
-        if (!(vn = get(L, p->value))) return FAIL(L, kn, VA_EFORMAT, "missing value"), -1;
+    for (uint32_t p = 0; p < cnt; p++) {
+        const ynode *kn, *vn = pair(L, n, p, 1);
+        const char *key = pair_key(L, n, p, &kn);
+        if (!key) return -1;
         if (spend(L, kn)) return -1;
         va_rule_field *f = &m->fields[m->n++];
         memset(f, 0, sizeof *f);
         f->line = LINE(kn);
         f->col = COL(kn);
-        size_t klen = kn->data.scalar.length;
+        size_t klen = kn->n;
         if (!klen) return FAIL(L, kn, VA_EFORMAT, "empty field name"), -1;
         /* name|mod1|mod2: modifiers kept verbatim, in order; the matcher compiles them. */
         const char *bar = memchr(key, '|', klen);
@@ -421,13 +841,13 @@ static int load_map(ld *L, yaml_node_t *n, va_rule_map *m) {
     return 0;
 }
 
-static int load_search(ld *L, const char *name, yaml_node_t *kn, yaml_node_t *n,
+static int load_search(ld *L, const char *name, const ynode *kn, const ynode *n,
                        va_rule_search *s) {
     memset(s, 0, sizeof *s);
     s->line = LINE(kn);
     s->col = COL(kn);
     if (!(s->name = dup_scalar(L, kn))) return -1;
-    if (n->type == YAML_MAPPING_NODE) {
+    if (n->type == Y_MAP) {
         s->kind = VA_RULE_SEARCH_MAP;
         s->maps = va_arena_alloc(L->a, sizeof *s->maps);
         if (!s->maps) return NOMEM(L, n), -1;
@@ -435,16 +855,14 @@ static int load_search(ld *L, const char *name, yaml_node_t *kn, yaml_node_t *n,
         s->nmaps = 1;
         return load_map(L, n, s->maps);
     }
-    if (n->type != YAML_SEQUENCE_NODE) {
+    if (n->type != Y_SEQ) {
         FAIL(L, n, VA_EFORMAT, "search identifier '%.64s' must be a map or a list, not %s", name,
              kind_word(n));
         return -1;
     }
-    size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    uint32_t cnt = n->n;
     if (!cnt) return FAIL(L, n, VA_EFORMAT, "search identifier '%.64s' is an empty list", name), -1;
-    yaml_node_t *first = get(L, n->data.sequence.items.start[0]);
-    if (!first) return FAIL(L, n, VA_EFORMAT, "bad list"), -1;
-    int maps = first->type == YAML_MAPPING_NODE;
+    int maps = item(L, n, 0)->type == Y_MAP;
     if (maps) {
         s->kind = VA_RULE_SEARCH_MAPLIST;
         s->maps = va_arena_alloc(L->a, cnt * sizeof *s->maps);
@@ -454,27 +872,25 @@ static int load_search(ld *L, const char *name, yaml_node_t *kn, yaml_node_t *n,
         s->keywords = va_arena_alloc(L->a, cnt * sizeof *s->keywords);
         if (!s->keywords) return NOMEM(L, n), -1;
     }
-    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
-         it++) {
-        yaml_node_t *item = get(L, *it);
-        if (!item) return FAIL(L, n, VA_EFORMAT, "bad list item"), -1;
-        if (spend(L, item)) return -1;
+    for (uint32_t i = 0; i < cnt; i++) {
+        const ynode *it = item(L, n, i);
+        if (spend(L, it)) return -1;
         if (maps) {
-            if (item->type != YAML_MAPPING_NODE) {
-                FAIL(L, item, VA_EFORMAT, "search identifier '%.64s' mixes maps and %s in one list",
-                     name, kind_word(item));
+            if (it->type != Y_MAP) {
+                FAIL(L, it, VA_EFORMAT, "search identifier '%.64s' mixes maps and %s in one list",
+                     name, kind_word(it));
                 return -1;
             }
             memset(&s->maps[s->nmaps], 0, sizeof s->maps[0]);
-            if (load_map(L, item, &s->maps[s->nmaps++])) return -1;
+            if (load_map(L, it, &s->maps[s->nmaps++])) return -1;
         } else {
-            if (item->type != YAML_SCALAR_NODE) {
-                FAIL(L, item, VA_EFORMAT,
+            if (it->type != Y_SCALAR) {
+                FAIL(L, it, VA_EFORMAT,
                      "search identifier '%.64s' mixes keywords and %s in one list", name,
-                     kind_word(item));
+                     kind_word(it));
                 return -1;
             }
-            if (scalar_value(L, item, &s->keywords[s->nkeywords++])) return -1;
+            if (scalar_value(L, it, &s->keywords[s->nkeywords++])) return -1;
         }
     }
     return 0;
@@ -482,28 +898,28 @@ static int load_search(ld *L, const char *name, yaml_node_t *kn, yaml_node_t *n,
 
 /* Offset into the condition text to a column: exact for one-line plain or quoted scalars;
  * for multi-line and block scalars the scalar's start is the best position there is. */
-static void cond_pos(yaml_node_t *n, uint32_t off, uint32_t *line, uint32_t *col) {
+static void cond_pos(const ynode *n, uint32_t off, uint32_t *line, uint32_t *col) {
     *line = LINE(n);
     *col = COL(n);
-    if (n->start_mark.line != n->end_mark.line) return;
-    yaml_scalar_style_t st = n->data.scalar.style;
-    if (st == YAML_PLAIN_SCALAR_STYLE)
+    if (n->line != n->end_line) return;
+    if (n->style == YAML_PLAIN_SCALAR_STYLE)
         *col += off;
-    else if (st == YAML_SINGLE_QUOTED_SCALAR_STYLE || st == YAML_DOUBLE_QUOTED_SCALAR_STYLE)
+    else if (n->style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
+             n->style == YAML_DOUBLE_QUOTED_SCALAR_STYLE)
         *col += off + 1;
 }
 
-static int load_one_cond(ld *L, yaml_node_t *n, va_rule_detection *d, va_rule_cond *c) {
-    if (n->type != YAML_SCALAR_NODE || is_null_node(n)) {
+static int load_one_cond(ld *L, const ynode *n, va_rule_detection *d, va_rule_cond *c) {
+    if (n->type != Y_SCALAR || is_null_node(L->t, n)) {
         FAIL(L, n, VA_EFORMAT, "condition must be a string, not %s",
-             n->type == YAML_SCALAR_NODE ? "null" : kind_word(n));
+             n->type == Y_SCALAR ? "null" : kind_word(n));
         return -1;
     }
     if (!(c->text = dup_scalar(L, n))) return -1;
     c->line = LINE(n);
     c->col = COL(n);
     va_cond_error e = {0};
-    va_err r = va_cond_parse(L->a, c->text, n->data.scalar.length, &c->ast, &e);
+    va_err r = va_cond_parse(L->a, c->text, n->n, &c->ast, &e);
     if (!r) r = va_cond_resolve(c->ast, d->names, d->nsearches, L->a, &e);
     if (r) {
         uint32_t line, col;
@@ -515,36 +931,36 @@ static int load_one_cond(ld *L, yaml_node_t *n, va_rule_detection *d, va_rule_co
 }
 
 /* A detection map (or a filter map: then `rules` is taken out and `selection` required). */
-static int load_detection(ld *L, yaml_node_t *n, va_rule_detection *d, va_rule_strs *filter_rules) {
+static int load_detection(ld *L, const ynode *n, va_rule_detection *d, va_rule_strs *filter_rules) {
     const char *what = filter_rules ? "filter" : "detection";
     if (want_map(L, what, n)) return -1;
     memset(d, 0, sizeof *d);
-    size_t cnt = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+    uint32_t cnt = n->n;
     d->searches = va_arena_alloc(L->a, (cnt ? cnt : 1) * sizeof *d->searches);
     d->names = va_arena_alloc(L->a, (cnt ? cnt : 1) * sizeof *d->names);
     if (!d->searches || !d->names) return NOMEM(L, n), -1;
-    yaml_node_t *cond = NULL, *rules = NULL;
+    const ynode *cond = NULL, *rules = NULL;
     int have_selection = 0;
-    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-        yaml_node_t *kn, *vn;
-        const char *key = pair_key(L, p, &kn);
+    for (uint32_t p = 0; p < cnt; p++) {
+        const ynode *kn, *vn = pair(L, n, p, 1);
+        const char *key = pair_key(L, n, p, &kn);
         if (!key) return -1;
-        if (!(vn = get(L, p->value))) return FAIL(L, kn, VA_EFORMAT, "missing value"), -1;
-        if (!strcmp(key, "condition")) {
+        size_t kl = strlen(key);
+        if (KEY_IS(key, kl, "condition")) {
             cond = vn;
             continue;
         }
-        if (filter_rules && !strcmp(key, "rules")) {
+        if (filter_rules && KEY_IS(key, kl, "rules")) {
             rules = vn;
             continue;
         }
-        if (!filter_rules && !strcmp(key, "timeframe"))
+        if (!filter_rules && KEY_IS(key, kl, "timeframe"))
             return FAIL(L, kn, VA_EUNSUPPORTED,
                         "'timeframe' (Sigma 1.x aggregation) is not part of Sigma 2.1; use a "
                         "correlation rule"),
                    -1;
-        if (!kn->data.scalar.length) return FAIL(L, kn, VA_EFORMAT, "empty search identifier"), -1;
-        have_selection |= !strcmp(key, "selection");
+        if (!kn->n) return FAIL(L, kn, VA_EFORMAT, "empty search identifier"), -1;
+        have_selection |= KEY_IS(key, kl, "selection");
         va_rule_search *s = &d->searches[d->nsearches];
         if (load_search(L, key, kn, vn, s)) return -1;
         d->names[d->nsearches++] = s->name;
@@ -557,17 +973,13 @@ static int load_detection(ld *L, yaml_node_t *n, va_rule_detection *d, va_rule_s
     }
     if (!cond) return FAIL(L, n, VA_EFORMAT, "%s has no 'condition'", what), -1;
     if (!d->nsearches) return FAIL(L, n, VA_EFORMAT, "%s has no search identifier", what), -1;
-    if (cond->type == YAML_SEQUENCE_NODE) {
-        size_t nc = (size_t)(cond->data.sequence.items.top - cond->data.sequence.items.start);
+    if (cond->type == Y_SEQ) {
+        uint32_t nc = cond->n;
         if (!nc) return FAIL(L, cond, VA_EFORMAT, "condition list is empty"), -1;
         d->conds = va_arena_alloc(L->a, nc * sizeof *d->conds);
         if (!d->conds) return NOMEM(L, cond), -1;
-        for (yaml_node_item_t *it = cond->data.sequence.items.start;
-             it < cond->data.sequence.items.top; it++) {
-            yaml_node_t *item = get(L, *it);
-            if (!item) return FAIL(L, cond, VA_EFORMAT, "bad condition"), -1;
-            if (load_one_cond(L, item, d, &d->conds[d->nconds++])) return -1;
-        }
+        for (uint32_t i = 0; i < nc; i++)
+            if (load_one_cond(L, item(L, cond, i), d, &d->conds[d->nconds++])) return -1;
         return 0;
     }
     d->conds = va_arena_alloc(L->a, sizeof *d->conds);
@@ -609,17 +1021,16 @@ static int parse_timespan(const char *s, int64_t *secs) {
     return 0;
 }
 
-static int load_corr_condition(ld *L, yaml_node_t *n, va_rule_correlation *c) {
+static int load_corr_condition(ld *L, const ynode *n, va_rule_correlation *c) {
     if (want_map(L, "correlation condition", n)) return -1;
     static const char *const ops[] = {"gt", "gte", "lt", "lte", "eq", "neq"};
-    size_t cnt = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+    uint32_t cnt = n->n;
     c->cmps = va_arena_alloc(L->a, (cnt ? cnt : 1) * sizeof *c->cmps);
     if (!c->cmps) return NOMEM(L, n), -1;
-    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-        yaml_node_t *kn, *vn;
-        const char *key = pair_key(L, p, &kn);
+    for (uint32_t p = 0; p < cnt; p++) {
+        const ynode *kn, *vn = pair(L, n, p, 1);
+        const char *key = pair_key(L, n, p, &kn);
         if (!key) return -1;
-        if (!(vn = get(L, p->value))) return FAIL(L, kn, VA_EFORMAT, "missing value"), -1;
         if (!strcmp(key, "field")) {
             if (meta_strs(L, "field", vn, &c->fields)) return -1;
             if (!c->fields.n) return FAIL(L, vn, VA_EFORMAT, "'field' is empty"), -1;
@@ -634,7 +1045,7 @@ static int load_corr_condition(ld *L, yaml_node_t *n, va_rule_correlation *c) {
                    -1;
         va_rule_cmp *m = &c->cmps[c->ncmps++];
         m->op = (va_rule_cmpop)(op + 1);
-        if (vn->type != YAML_SCALAR_NODE || scalar_value(L, vn, &m->v) ||
+        if (vn->type != Y_SCALAR || scalar_value(L, vn, &m->v) ||
             (m->v.type != VA_RULE_INT && m->v.type != VA_RULE_FLOAT)) {
             if (L->code) return -1;
             return FAIL(L, vn, VA_EFORMAT, "'%s' needs a number", key), -1;
@@ -645,29 +1056,27 @@ static int load_corr_condition(ld *L, yaml_node_t *n, va_rule_correlation *c) {
     return 0;
 }
 
-static int load_aliases(ld *L, yaml_node_t *n, va_rule_correlation *c) {
+static int load_aliases(ld *L, const ynode *n, va_rule_correlation *c) {
     if (want_map(L, "aliases", n)) return -1;
-    size_t cnt = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+    uint32_t cnt = n->n;
     c->aliases = va_arena_alloc(L->a, (cnt ? cnt : 1) * sizeof *c->aliases);
     if (!c->aliases) return NOMEM(L, n), -1;
-    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-        yaml_node_t *kn, *vn;
-        if (!pair_key(L, p, &kn)) return -1;
-        if (!(vn = get(L, p->value))) return FAIL(L, kn, VA_EFORMAT, "missing value"), -1;
+    for (uint32_t p = 0; p < cnt; p++) {
+        const ynode *kn, *vn = pair(L, n, p, 1);
+        if (!pair_key(L, n, p, &kn)) return -1;
         if (want_map(L, "alias", vn)) return -1;
         va_rule_alias *al = &c->aliases[c->naliases++];
         memset(al, 0, sizeof *al);
         if (!(al->alias = dup_scalar(L, kn))) return -1;
-        size_t m = (size_t)(vn->data.mapping.pairs.top - vn->data.mapping.pairs.start);
+        uint32_t m = vn->n;
         if (!m) return FAIL(L, vn, VA_EFORMAT, "alias '%.64s' maps no rule", al->alias), -1;
         al->rule = va_arena_alloc(L->a, m * sizeof *al->rule);
         al->field = va_arena_alloc(L->a, m * sizeof *al->field);
         if (!al->rule || !al->field) return NOMEM(L, vn), -1;
-        for (yaml_node_pair_t *q = vn->data.mapping.pairs.start; q < vn->data.mapping.pairs.top;
-             q++) {
-            yaml_node_t *rk, *rv;
-            if (!pair_key(L, q, &rk)) return -1;
-            if (!(rv = get(L, q->value)) || rv->type != YAML_SCALAR_NODE || is_null_node(rv))
+        for (uint32_t q = 0; q < m; q++) {
+            const ynode *rk, *rv = pair(L, vn, q, 1);
+            if (!pair_key(L, vn, q, &rk)) return -1;
+            if (rv->type != Y_SCALAR || is_null_node(L->t, rv))
                 return FAIL(L, rk, VA_EFORMAT, "alias entry needs a field name"), -1;
             if (spend(L, rv)) return -1;
             if (!(al->rule[al->n] = dup_scalar(L, rk))) return -1;
@@ -677,19 +1086,18 @@ static int load_aliases(ld *L, yaml_node_t *n, va_rule_correlation *c) {
     return 0;
 }
 
-static int load_correlation(ld *L, yaml_node_t *n, va_rule_correlation *c) {
+static int load_correlation(ld *L, const ynode *n, va_rule_correlation *c) {
     static const char *const types[] = {"event_count",      "value_count", "temporal",
                                         "temporal_ordered", "value_sum",   "value_avg",
                                         "value_percentile"};
     if (want_map(L, "correlation", n)) return -1;
     memset(c, 0, sizeof *c);
     c->generate = -1;
-    yaml_node_t *type = NULL, *rules = NULL, *timespan = NULL, *cond = NULL;
-    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-        yaml_node_t *kn, *vn;
-        const char *key = pair_key(L, p, &kn);
+    const ynode *type = NULL, *rules = NULL, *timespan = NULL, *cond = NULL;
+    for (uint32_t p = 0; p < n->n; p++) {
+        const ynode *kn, *vn = pair(L, n, p, 1);
+        const char *key = pair_key(L, n, p, &kn);
         if (!key) return -1;
-        if (!(vn = get(L, p->value))) return FAIL(L, kn, VA_EFORMAT, "missing value"), -1;
         if (!strcmp(key, "type"))
             type = vn;
         else if (!strcmp(key, "rules"))
@@ -704,7 +1112,7 @@ static int load_correlation(ld *L, yaml_node_t *n, va_rule_correlation *c) {
             if (load_aliases(L, vn, c)) return -1;
         } else if (!strcmp(key, "generate")) {
             va_rule_value v;
-            if (vn->type != YAML_SCALAR_NODE || scalar_value(L, vn, &v) || v.type != VA_RULE_BOOL) {
+            if (vn->type != Y_SCALAR || scalar_value(L, vn, &v) || v.type != VA_RULE_BOOL) {
                 if (L->code) return -1;
                 return FAIL(L, vn, VA_EFORMAT, "'generate' must be true or false"), -1;
             }
@@ -713,15 +1121,12 @@ static int load_correlation(ld *L, yaml_node_t *n, va_rule_correlation *c) {
         /* Other keys are not defined for the section; ignored like unknown top-level keys. */
     }
     if (!type) return FAIL(L, n, VA_EFORMAT, "correlation has no 'type'"), -1;
-    if (type->type != YAML_SCALAR_NODE)
+    if (type->type != Y_SCALAR)
         return FAIL(L, type, VA_EFORMAT, "correlation 'type' must be a string"), -1;
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
-        if (!strcmp((const char *)type->data.scalar.value, types[i]))
-            c->type = (va_rule_ctype)(i + 1);
+        if (!strcmp(stext(L, type), types[i])) c->type = (va_rule_ctype)(i + 1);
     if (!c->type)
-        return FAIL(L, type, VA_EFORMAT, "unknown correlation type '%.64s'",
-                    (const char *)type->data.scalar.value),
-               -1;
+        return FAIL(L, type, VA_EFORMAT, "unknown correlation type '%.64s'", stext(L, type)), -1;
     if (!rules) return FAIL(L, n, VA_EFORMAT, "correlation has no 'rules'"), -1;
     if (meta_strs(L, "rules", rules, &c->rules)) return -1;
     if (!c->rules.n) return FAIL(L, rules, VA_EFORMAT, "correlation 'rules' is empty"), -1;
@@ -746,114 +1151,140 @@ static int load_correlation(ld *L, yaml_node_t *n, va_rule_correlation *c) {
 
 /* ---- documents -------------------------------------------------------------------------- */
 
-static int load_logsource(ld *L, yaml_node_t *n, va_rule_logsource *ls) {
+static int load_logsource(ld *L, const ynode *n, va_rule_logsource *ls) {
     if (want_map(L, "logsource", n)) return -1;
-    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-        yaml_node_t *kn, *vn;
-        const char *key = pair_key(L, p, &kn);
+    for (uint32_t p = 0; p < n->n; p++) {
+        const ynode *kn, *vn = pair(L, n, p, 1);
+        const char *key = pair_key(L, n, p, &kn);
         if (!key) return -1;
-        if (!(vn = get(L, p->value))) return FAIL(L, kn, VA_EFORMAT, "missing value"), -1;
-        const char **dst = !strcmp(key, "product")      ? &ls->product
-                           : !strcmp(key, "category")   ? &ls->category
-                           : !strcmp(key, "service")    ? &ls->service
-                           : !strcmp(key, "definition") ? &ls->definition
-                                                        : NULL;
+        size_t kl = strlen(key);
+        const char **dst = KEY_IS(key, kl, "product")      ? &ls->product
+                           : KEY_IS(key, kl, "category")   ? &ls->category
+                           : KEY_IS(key, kl, "service")    ? &ls->service
+                           : KEY_IS(key, kl, "definition") ? &ls->definition
+                                                           : NULL;
         if (dst && meta_str(L, key, vn, dst)) return -1;
     }
     return 0;
 }
 
-static int load_related(ld *L, yaml_node_t *n, va_rule *r) {
-    if (is_null_node(n)) return 0;
-    if (n->type != YAML_SEQUENCE_NODE)
+static int load_related(ld *L, const ynode *n, va_rule *r) {
+    if (is_null_node(L->t, n)) return 0;
+    if (n->type != Y_SEQ)
         return FAIL(L, n, VA_EFORMAT, "'related' must be a list, not %s", kind_word(n)), -1;
-    size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    uint32_t cnt = n->n;
     r->related = va_arena_alloc(L->a, (cnt ? cnt : 1) * sizeof *r->related);
     if (!r->related) return NOMEM(L, n), -1;
-    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
-         it++) {
-        yaml_node_t *item = get(L, *it);
-        if (!item) return FAIL(L, n, VA_EFORMAT, "bad 'related' item"), -1;
-        if (want_map(L, "related item", item)) return -1;
+    for (uint32_t i = 0; i < cnt; i++) {
+        const ynode *it = item(L, n, i);
+        if (want_map(L, "related item", it)) return -1;
         va_rule_related *rel = &r->related[r->nrelated++];
         rel->type = rel->id = NULL;
-        for (yaml_node_pair_t *p = item->data.mapping.pairs.start; p < item->data.mapping.pairs.top;
-             p++) {
-            yaml_node_t *kn, *vn;
-            const char *key = pair_key(L, p, &kn);
+        for (uint32_t p = 0; p < it->n; p++) {
+            const ynode *kn, *vn = pair(L, it, p, 1);
+            const char *key = pair_key(L, it, p, &kn);
             if (!key) return -1;
-            if (!(vn = get(L, p->value))) return FAIL(L, kn, VA_EFORMAT, "missing value"), -1;
             if (!strcmp(key, "type") && meta_str(L, key, vn, &rel->type)) return -1;
             if (!strcmp(key, "id") && meta_str(L, key, vn, &rel->id)) return -1;
         }
         if (!rel->type || !rel->id)
-            return FAIL(L, item, VA_EFORMAT, "'related' item needs 'id' and 'type'"), -1;
+            return FAIL(L, it, VA_EFORMAT, "'related' item needs 'id' and 'type'"), -1;
     }
     return 0;
 }
 
-static int load_doc(ld *L, yaml_node_t *root, va_rule *r) {
-    if (root->type != YAML_MAPPING_NODE)
+/* The top-level keys the model reads: where a metadata value goes, or which section it is. */
+enum {
+    TK_STR = 1,
+    TK_STRS,
+    TK_RELATED,
+    TK_LOGSOURCE,
+    TK_DETECTION,
+    TK_FILTER,
+    TK_CORRELATION,
+    TK_GENERATE,
+    TK_ACTION
+};
+
+typedef struct top_key {
+    const char *name;
+    uint8_t len, what;
+    uint16_t off; /* TK_STR, TK_STRS: the field of va_rule */
+} top_key;
+
+#define TK(name, what, field)                                                                      \
+    { name, sizeof name - 1, what, offsetof(va_rule, field) }
+#define TK0(name, what)                                                                            \
+    { name, sizeof name - 1, what, 0 }
+
+static const top_key top_keys[] = {
+    TK("title", TK_STR, title),         TK("id", TK_STR, id),
+    TK("name", TK_STR, name),           TK("status", TK_STR, status),
+    TK("level", TK_STR, level),         TK("description", TK_STR, description),
+    TK("license", TK_STR, license),     TK("author", TK_STR, author),
+    TK("date", TK_STR, date),           TK("modified", TK_STR, modified),
+    TK("taxonomy", TK_STR, taxonomy),   TK("references", TK_STRS, references),
+    TK("tags", TK_STRS, tags),          TK("falsepositives", TK_STRS, falsepositives),
+    TK("fields", TK_STRS, fields),      TK("scope", TK_STRS, scope),
+    TK0("related", TK_RELATED),         TK0("logsource", TK_LOGSOURCE),
+    TK0("detection", TK_DETECTION),     TK0("filter", TK_FILTER),
+    TK0("correlation", TK_CORRELATION), TK0("generate", TK_GENERATE),
+    TK0("action", TK_ACTION),
+};
+
+/* The entry for key k (compared as a C string, as the YAML text is), or NULL: a custom
+ * attribute.  Lengths first: one strlen instead of a strcmp per key. */
+static const top_key *find_top_key(const char *k) {
+    size_t n = strlen(k);
+    for (size_t i = 0; i < sizeof top_keys / sizeof top_keys[0]; i++)
+        if (top_keys[i].len == n && !memcmp(top_keys[i].name, k, n)) return &top_keys[i];
+    return NULL;
+}
+
+static int load_doc(ld *L, const ynode *root, va_rule *r) {
+    if (root->type != Y_MAP)
         return FAIL(L, root, VA_EFORMAT, "a rule must be a map, not %s", kind_word(root)), -1;
     if (check_unique_keys(L, root)) return -1;
     r->line = LINE(root);
     r->col = COL(root);
-    yaml_node_t *det = NULL, *filt = NULL, *corr = NULL, *ls = NULL, *gen = NULL;
-    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
-         p++) {
-        yaml_node_t *kn, *vn;
-        const char *k = pair_key(L, p, &kn);
+    const ynode *det = NULL, *filt = NULL, *corr = NULL, *ls = NULL, *gen = NULL;
+    for (uint32_t p = 0; p < root->n; p++) {
+        const ynode *kn, *vn = pair(L, root, p, 1);
+        const char *k = pair_key(L, root, p, &kn);
         if (!k) return -1;
-        if (!(vn = get(L, p->value))) return FAIL(L, kn, VA_EFORMAT, "missing value"), -1;
+        const top_key *t = find_top_key(k);
         int rc = 0;
-        if (!strcmp(k, "title"))
-            rc = meta_str(L, k, vn, &r->title);
-        else if (!strcmp(k, "id"))
-            rc = meta_str(L, k, vn, &r->id);
-        else if (!strcmp(k, "name"))
-            rc = meta_str(L, k, vn, &r->name);
-        else if (!strcmp(k, "status"))
-            rc = meta_str(L, k, vn, &r->status);
-        else if (!strcmp(k, "level"))
-            rc = meta_str(L, k, vn, &r->level);
-        else if (!strcmp(k, "description"))
-            rc = meta_str(L, k, vn, &r->description);
-        else if (!strcmp(k, "license"))
-            rc = meta_str(L, k, vn, &r->license);
-        else if (!strcmp(k, "author"))
-            rc = meta_str(L, k, vn, &r->author);
-        else if (!strcmp(k, "date"))
-            rc = meta_str(L, k, vn, &r->date);
-        else if (!strcmp(k, "modified"))
-            rc = meta_str(L, k, vn, &r->modified);
-        else if (!strcmp(k, "taxonomy"))
-            rc = meta_str(L, k, vn, &r->taxonomy);
-        else if (!strcmp(k, "references"))
-            rc = meta_strs(L, k, vn, &r->references);
-        else if (!strcmp(k, "tags"))
-            rc = meta_strs(L, k, vn, &r->tags);
-        else if (!strcmp(k, "falsepositives"))
-            rc = meta_strs(L, k, vn, &r->falsepositives);
-        else if (!strcmp(k, "fields"))
-            rc = meta_strs(L, k, vn, &r->fields);
-        else if (!strcmp(k, "scope"))
-            rc = meta_strs(L, k, vn, &r->scope);
-        else if (!strcmp(k, "related"))
+        switch (t ? t->what : 0) {
+        case TK_STR:
+            rc = meta_str(L, k, vn, (const char **)((char *)r + t->off));
+            break;
+        case TK_STRS:
+            rc = meta_strs(L, k, vn, (va_rule_strs *)((char *)r + t->off));
+            break;
+        case TK_RELATED:
             rc = load_related(L, vn, r);
-        else if (!strcmp(k, "logsource"))
+            break;
+        case TK_LOGSOURCE:
             ls = vn;
-        else if (!strcmp(k, "detection"))
+            break;
+        case TK_DETECTION:
             det = vn;
-        else if (!strcmp(k, "filter"))
+            break;
+        case TK_FILTER:
             filt = vn;
-        else if (!strcmp(k, "correlation"))
+            break;
+        case TK_CORRELATION:
             corr = vn;
-        else if (!strcmp(k, "generate"))
+            break;
+        case TK_GENERATE:
             gen = vn; /* top level in the 2.1 schema; also read inside `correlation` */
-        else if (!strcmp(k, "action"))
+            break;
+        case TK_ACTION:
             rc = FAIL(L, kn, VA_EUNSUPPORTED,
                       "rule collections ('action: global/reset/repeat', Sigma 1.x) are not "
                       "defined by Sigma 2.1") != VA_OK;
+            break;
+        }
         /* Anything else is a custom attribute, which the spec allows and we ignore. */
         if (rc) return -1;
     }
@@ -871,8 +1302,7 @@ static int load_doc(ld *L, yaml_node_t *root, va_rule *r) {
         if (load_correlation(L, corr, &r->corr)) return -1;
         if (gen) {
             va_rule_value v;
-            if (gen->type != YAML_SCALAR_NODE || scalar_value(L, gen, &v) ||
-                v.type != VA_RULE_BOOL) {
+            if (gen->type != Y_SCALAR || scalar_value(L, gen, &v) || v.type != VA_RULE_BOOL) {
                 if (L->code) return -1;
                 return FAIL(L, gen, VA_EFORMAT, "'generate' must be true or false"), -1;
             }
@@ -897,49 +1327,45 @@ static void report(va_rule_diag_fn diag, void *ud, const char *file, uint32_t li
     diag(ud, &d);
 }
 
-va_err va_rule_load_mem(va_arena *a, const char *file, const char *text, size_t len,
-                        va_rule_set *set, va_rule_diag_fn diag, void *ud, va_rule_stats *st) {
-    yaml_parser_t parser;
-    if (!yaml_parser_initialize(&parser)) {
-        report(diag, ud, file, 0, 0, VA_ENOMEM, "out of memory");
-        return VA_ENOMEM;
-    }
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+/* Where a file's parsed stream is, for the next pack. */
+typedef struct yref {
+    enum { YR_NONE, YR_PACK, YR_OUT } where; /* nowhere; in the pack read; appended here */
+    size_t at;                               /* offset in the pack read or in out */
+} yref;
+
+/* What a loading thread keeps from file to file. */
+typedef struct loader {
+    ytree t;
+    char *buf; /* the file being loaded */
+    size_t cap;
+    const ycache *cache; /* parsed streams to take instead of parsing (NULL: none) */
+    va_buf *out;         /* NULL, or where streams parsed here go for the next pack */
+    yref last;           /* where the last file's stream is */
+} loader;
+
+static void loader_free(loader *l) {
+    ytree_free(&l->t);
+    free(l->buf);
+}
+
+/* The rules of a parsed stream: every document but empty ones, then the YAML error, if any. */
+static va_err load_docs(const yview *t, va_arena *a, const char *file, va_rule_set *set,
+                        va_rule_diag_fn diag, void *ud, va_rule_stats *st) {
     va_err first = VA_OK;
-    if (st) st->files++;
     uint32_t ndocs = 0;
-    for (uint32_t docno = 0;; docno++) {
-        yaml_document_t doc;
-        if (!yaml_parser_load(&parser, &doc)) {
-            /* libyaml cannot resume after a syntax error: the rest of the file is lost. */
-            char msg[320];
-            snprintf(msg, sizeof msg, "YAML: %s%s%s", parser.problem ? parser.problem : "error",
-                     parser.context ? " " : "", parser.context ? parser.context : "");
-            va_err code = parser.error == YAML_MEMORY_ERROR ? VA_ENOMEM : VA_EFORMAT;
-            report(diag, ud, file, (uint32_t)parser.problem_mark.line + 1,
-                   (uint32_t)parser.problem_mark.column + 1, code, msg);
-            if (st) st->docs_failed++;
-            if (!first) first = code;
-            break;
-        }
-        yaml_node_t *root = yaml_document_get_root_node(&doc);
-        if (!root) { /* libyaml's end-of-stream marker */
-            yaml_document_delete(&doc);
-            break;
-        }
-        if (is_null_node(root)) { /* an empty document ("---" alone) holds no rule */
-            yaml_document_delete(&doc);
-            continue;
-        }
+    int stopped = 0;
+    for (size_t docno = 0; docno < t->nd && !stopped; docno++) {
+        const ynode *root = &t->nodes[t->docs[docno]];
+        if (is_null_node(t, root)) continue; /* an empty document ("---" alone) holds no rule */
         ndocs++;
-        ld L = {.a = a, .file = file, .doc = &doc, .src = text, .srclen = len};
+        ld L = {.a = a, .file = file, .t = t};
         va_rule *r = va_arena_alloc(a, sizeof *r);
         if (!r) {
             NOMEM(&L, root);
         } else {
             memset(r, 0, sizeof *r);
             r->file = file;
-            r->doc = docno;
+            r->doc = (uint32_t)docno;
             if (!load_doc(&L, root, r)) {
                 if (set->tail)
                     set->tail->next = r;
@@ -950,15 +1376,18 @@ va_err va_rule_load_mem(va_arena *a, const char *file, const char *text, size_t 
                 if (st) st->by_kind[r->kind]++;
             }
         }
-        yaml_document_delete(&doc);
         if (L.code) {
             report(diag, ud, file, L.line, L.col, L.code, L.msg);
             if (st) st->docs_failed++;
             if (!first) first = L.code;
-            if (L.code == VA_ENOMEM) break;
+            stopped = L.code == VA_ENOMEM;
         }
     }
-    yaml_parser_delete(&parser);
+    if (t->code && !stopped) {
+        report(diag, ud, file, t->line, t->col, t->code, t->msg);
+        if (st) st->docs_failed++;
+        if (!first) first = t->code;
+    }
     if (!ndocs && !first) {
         report(diag, ud, file, 1, 1, VA_EFORMAT, "no rule in file (empty YAML stream)");
         if (st) st->docs_failed++;
@@ -968,24 +1397,63 @@ va_err va_rule_load_mem(va_arena *a, const char *file, const char *text, size_t 
     return first;
 }
 
-va_err va_rule_load_file(va_arena *a, const char *path, va_rule_set *set, va_rule_diag_fn diag,
-                         void *ud, va_rule_stats *st) {
+/* va_rule_load_mem for a loading thread: the stream from its cache, or parsed (and kept for
+ * the next pack). */
+static va_err load_text(loader *l, va_arena *a, const char *file, const char *text, size_t len,
+                        va_rule_set *set, va_rule_diag_fn diag, void *ud, va_rule_stats *st) {
+    uint64_t key[2] = {0, 0};
+    yview v;
+    l->last.where = YR_NONE;
+    if (l->cache || l->out) yc_key(text, len, key);
+    if (l->cache && !yc_find(l->cache, key, len, &v, &l->last.at)) {
+        l->last.where = YR_PACK;
+        if (st) st->files++, st->cached++;
+        return load_docs(&v, a, file, set, diag, ud, st);
+    }
+    if (y_parse(&l->t, text, len)) {
+        report(diag, ud, file, 0, 0, VA_ENOMEM, "out of memory");
+        return VA_ENOMEM;
+    }
+    if (st) st->files++;
+    if (l->out) {
+        size_t at = l->out->len;
+        yc_put(l->out, key, len, &l->t);
+        if (l->out->len > at) l->last = (yref){YR_OUT, at};
+    }
+    v = y_view(&l->t);
+    return load_docs(&v, a, file, set, diag, ud, st);
+}
+
+va_err va_rule_load_mem(va_arena *a, const char *file, const char *text, size_t len,
+                        va_rule_set *set, va_rule_diag_fn diag, void *ud, va_rule_stats *st) {
+    loader l;
+    memset(&l, 0, sizeof l);
+    va_err e = load_text(&l, a, file, text, len, set, diag, ud, st);
+    loader_free(&l);
+    return e;
+}
+
+/* va_rule_load_file for a loading thread. */
+static va_err load_file(loader *l, va_arena *a, const char *path, va_rule_set *set,
+                        va_rule_diag_fn diag, void *ud, va_rule_stats *st) {
     char msg[320];
+    l->last.where = YR_NONE;
     const char *file = va_arena_strndup(a, path, strlen(path));
     if (!file) {
         report(diag, ud, path, 0, 0, VA_ENOMEM, "out of memory");
         return VA_ENOMEM;
     }
-    FILE *f = fopen(path, "rb");
+    /* Plain open and read: stdio's buffer and locking are a good part of the cost of loading
+     * a cached file.  O_NONBLOCK: a FIFO named like a rule is reported, not waited on. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     va_err code = VA_EIO;
-    char *text = NULL;
     size_t len = 0;
-    if (!f) {
+    if (fd < 0) {
         snprintf(msg, sizeof msg, "cannot open: %s", strerror(errno));
         goto fail;
     }
     struct stat sb;
-    if (fstat(fileno(f), &sb) || !S_ISREG(sb.st_mode)) {
+    if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
         snprintf(msg, sizeof msg, "not a regular file");
         goto fail;
     }
@@ -994,33 +1462,44 @@ va_err va_rule_load_file(va_arena *a, const char *path, va_rule_set *set, va_rul
         snprintf(msg, sizeof msg, "file larger than %u bytes", MAX_FILE);
         goto fail;
     }
-    text = malloc((size_t)sb.st_size + 1);
-    if (!text) {
+    if (VA_ARRAY_GROW(l->buf, l->cap, (size_t)sb.st_size + 1)) {
         code = VA_ENOMEM;
         snprintf(msg, sizeof msg, "out of memory");
         goto fail;
     }
-    len = fread(text, 1, (size_t)sb.st_size, f);
-    if (ferror(f)) {
-        snprintf(msg, sizeof msg, "read error: %s", strerror(errno));
-        goto fail;
+    while (len < (size_t)sb.st_size) { /* a file that shrinks meanwhile is read as it is */
+        ssize_t got = read(fd, l->buf + len, (size_t)sb.st_size - len);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) {
+            snprintf(msg, sizeof msg, "read error: %s", strerror(errno));
+            goto fail;
+        }
+        if (!got) break;
+        len += (size_t)got;
     }
-    fclose(f);
-    va_err e = va_rule_load_mem(a, file, text, len, set, diag, ud, st);
-    free(text);
-    return e;
+    close(fd);
+    return load_text(l, a, file, l->buf, len, set, diag, ud, st);
 fail:
-    if (f) fclose(f);
-    free(text);
+    if (fd >= 0) close(fd);
     if (st) st->files++, st->files_failed++, st->docs_failed++;
     report(diag, ud, file, 0, 0, code, msg);
     return code;
+}
+
+va_err va_rule_load_file(va_arena *a, const char *path, va_rule_set *set, va_rule_diag_fn diag,
+                         void *ud, va_rule_stats *st) {
+    loader l;
+    memset(&l, 0, sizeof l);
+    va_err e = load_file(&l, a, path, set, diag, ud, st);
+    loader_free(&l);
+    return e;
 }
 
 /* What to do with each rule file a directory walk finds. */
 typedef struct walker {
     va_err (*file)(struct walker *w, const char *path, uint64_t size);
     va_arena *a; /* load mode */
+    loader *l;
     va_rule_set *set;
     va_rule_stats *st;
     va_rule_diag_fn diag;
@@ -1028,12 +1507,13 @@ typedef struct walker {
     char **paths; /* list mode */
     uint64_t *sizes;
     size_t n, cap, capsizes;
+    size_t *at; /* list mode: where the next diagnostic goes in file order */
     va_err first;
 } walker;
 
 static va_err walk_load(walker *w, const char *path, uint64_t size) {
     (void)size;
-    return va_rule_load_file(w->a, path, w->set, w->diag, w->ud, w->st);
+    return load_file(w->l, w->a, path, w->set, w->diag, w->ud, w->st);
 }
 
 static va_err walk_list(walker *w, const char *path, uint64_t size) {
@@ -1043,6 +1523,7 @@ static va_err walk_list(walker *w, const char *path, uint64_t size) {
         return VA_ENOMEM;
     w->paths[w->n] = c;
     w->sizes[w->n++] = size;
+    if (w->at) *w->at = w->n;
     return VA_OK;
 }
 
@@ -1075,8 +1556,13 @@ va_err va_rule_load_path(va_arena *a, const char *path, va_rule_set *set, va_rul
                          void *ud, va_rule_stats *st) {
     struct stat sb;
     if (!stat(path, &sb) && S_ISDIR(sb.st_mode)) {
-        walker w = {.file = walk_load, .a = a, .set = set, .st = st, .diag = diag, .ud = ud};
-        return walk(&w, path);
+        loader l;
+        memset(&l, 0, sizeof l);
+        walker w = {
+            .file = walk_load, .a = a, .l = &l, .set = set, .st = st, .diag = diag, .ud = ud};
+        va_err e = walk(&w, path);
+        loader_free(&l);
+        return e;
     }
     return va_rule_load_file(a, path, set, diag, ud, st);
 }
@@ -1149,32 +1635,29 @@ const char *va_rule_vtype_name(va_rule_vtype t) {
 
 /* ---- loading with several threads ---------------------------------------------------------- */
 
-/* A diagnostic kept until the runs are joined, so they come out in file order. */
+/* A diagnostic kept until the runs are joined, so they come out in file order: before the
+ * diagnostics of file `at` (load_paths' numbering) and after those of the files before it. */
 typedef struct kept_diag {
     char *file, *msg;
     uint32_t line, col;
     va_err code;
+    size_t at;
 } kept_diag;
 
-typedef struct run {
-    va_arena *a;
-    char **paths;
-    size_t n;
-    va_rule_set set;
-    va_rule_stats st;
+typedef struct kept {
     kept_diag *d;
-    size_t nd, capd;
-    va_err first;
+    size_t n, cap;
+    size_t at; /* stamped on the next diagnostic */
     int oom;
-} run;
+} kept;
 
 static void keep_diag(void *ud, const va_rule_diag *d) {
-    run *r = ud;
-    if (VA_ARRAY_GROW(r->d, r->capd, r->nd + 1)) {
+    kept *r = ud;
+    if (VA_ARRAY_GROW(r->d, r->cap, r->n + 1)) {
         r->oom = 1;
         return;
     }
-    kept_diag *k = &r->d[r->nd];
+    kept_diag *k = &r->d[r->n];
     k->file = strdup(d->file ? d->file : "");
     k->msg = strdup(d->msg ? d->msg : "");
     if (!k->file || !k->msg) {
@@ -1182,26 +1665,173 @@ static void keep_diag(void *ud, const va_rule_diag *d) {
         r->oom = 1;
         return;
     }
-    k->line = d->line, k->col = d->col, k->code = d->code;
-    r->nd++;
+    k->line = d->line, k->col = d->col, k->code = d->code, k->at = r->at;
+    r->n++;
 }
+
+/* Deliver (and free) the kept diagnostics of k from *i on that come before file `before`. */
+static void flush_kept(kept *k, size_t *i, size_t before, va_rule_diag_fn diag, void *ud) {
+    for (; *i < k->n && k->d[*i].at < before; ++*i) {
+        kept_diag *x = &k->d[*i];
+        report(diag, ud, x->file, x->line, x->col, x->code, x->msg);
+        free(x->file), free(x->msg);
+    }
+}
+
+typedef struct run {
+    va_arena *a;
+    char **paths;
+    size_t n, first; /* paths[0] is file `first` of the listing */
+    va_rule_set set;
+    va_rule_stats st;
+    kept k;
+    va_err err; /* the first failure, of file err_at */
+    size_t err_at;
+    const ycache *cache; /* the pack read (NULL: no cache) */
+    va_buf out;          /* streams parsed here, for the next pack */
+    yref *refs;          /* where each file's stream is (NULL: no next pack) */
+} run;
 
 static void *run_load(void *arg) {
     run *r = arg;
+    loader l;
+    memset(&l, 0, sizeof l);
+    l.cache = r->cache;
+    if (r->cache && (r->refs = calloc(r->n ? r->n : 1, sizeof *r->refs))) l.out = &r->out;
     for (size_t i = 0; i < r->n; i++) {
-        va_err e = va_rule_load_file(r->a, r->paths[i], &r->set, keep_diag, r, &r->st);
-        if (e && !r->first) r->first = e;
+        r->k.at = r->first + i;
+        va_err e = load_file(&l, r->a, r->paths[i], &r->set, keep_diag, &r->k, &r->st);
+        if (r->refs) r->refs[i] = l.last;
+        if (e && !r->err) r->err = e, r->err_at = r->first + i;
         if (e == VA_ENOMEM) break;
     }
+    loader_free(&l);
     return NULL;
 }
 
+/* The pack for a list of rule paths: DIR/rules-HASH.yc (malloc'd; NULL out of memory). */
+static char *yc_path(const char *dir, const char *const *paths, size_t npaths) {
+    uint64_t h = 0;
+    for (size_t i = 0; i < npaths; i++) h = va_hash_mem(paths[i], strlen(paths[i]) + 1, h);
+    size_t n = strlen(dir) + 32;
+    char *p = malloc(n);
+    if (p) snprintf(p, n, "%s/rules-%016llx.yc", dir, (unsigned long long)h);
+    return p;
+}
+
+/* Remove all but the YC_KEEP most recently written packs in dir; the one just written (named
+ * keep) stays whatever the clock says. */
+static void yc_prune(const char *dir, const char *keep) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct old {
+        char name[40];
+        struct timespec t;
+    } v[YC_KEEP];
+    size_t n = 0;
+    char path[4096];
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t l = strlen(de->d_name);
+        struct stat sb;
+        if (strncmp(de->d_name, "rules-", 6) || l < 9 || l >= sizeof v[0].name ||
+            strcmp(de->d_name + l - 3, ".yc") || !strcmp(de->d_name, keep))
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        if (stat(path, &sb)) continue;
+        /* v: the YC_KEEP - 1 newest others so far, newest first; what falls off the end goes */
+        size_t i = n < YC_KEEP ? n++ : YC_KEEP - 1;
+        memcpy(v[i].name, de->d_name, l + 1);
+        v[i].t = sb.st_mtim;
+        for (;
+             i > 0 && (v[i - 1].t.tv_sec < v[i].t.tv_sec ||
+                       (v[i - 1].t.tv_sec == v[i].t.tv_sec && v[i - 1].t.tv_nsec < v[i].t.tv_nsec));
+             i--) {
+            struct old t = v[i - 1];
+            v[i - 1] = v[i], v[i] = t;
+        }
+        if (n == YC_KEEP) {
+            snprintf(path, sizeof path, "%s/%s", dir, v[YC_KEEP - 1].name);
+            unlink(path);
+            n = YC_KEEP - 1;
+        }
+    }
+    closedir(d);
+}
+
+/* Write the next pack: each file's stream once, in file order, if that is not the pack read. */
+static void yc_write(const char *dir, const char *path, const ycache *c, const run *runs, int nr) {
+    const char **v = NULL; /* the entries, in file order */
+    size_t n = 0, cap = 0, from_pack = 0, fresh = 0;
+    uint64_t total = 0;
+    va_hash seen;
+    va_hash_init(&seen);
+    int ok = 1;
+    for (int k = 0; k < nr && ok; k++) {
+        ok = runs[k].refs && !runs[k].out.oom;
+        for (size_t i = 0; ok && i < runs[k].n; i++) {
+            const yref *f = &runs[k].refs[i];
+            if (f->where == YR_NONE) continue;
+            const char *p = f->where == YR_PACK ? c->buf + f->at : runs[k].out.p + f->at;
+            const yc_entry *e = (const yc_entry *)p;
+            va_hash_iter it;
+            uint32_t j = va_hash_first(&seen, e->key[0], &it);
+            for (; j != VA_HASH_END; j = va_hash_next(&seen, &it)) {
+                const yc_entry *o = (const yc_entry *)v[j];
+                if (o->key[0] == e->key[0] && o->key[1] == e->key[1] && o->len == e->len) break;
+            }
+            if (j != VA_HASH_END) continue; /* a copy of a file already in */
+            if (n >= UINT32_MAX - 1 || VA_ARRAY_GROW(v, cap, n + 1) ||
+                va_hash_insert(&seen, e->key[0], (uint32_t)n)) {
+                ok = 0;
+                break;
+            }
+            v[n++] = p;
+            from_pack += f->where == YR_PACK;
+            fresh += f->where == YR_OUT;
+            total += sizeof *e + yc_body(e);
+        }
+    }
+    if (ok && (fresh || from_pack != c->n) && total <= YC_MAX) {
+        mkdir(dir, 0700);
+        size_t tn = strlen(path) + 32;
+        char *tmp = malloc(tn);
+        FILE *f = NULL;
+        if (tmp) {
+            snprintf(tmp, tn, "%s.%ld.tmp", path, (long)getpid());
+            f = fopen(tmp, "wb");
+        }
+        if (f) {
+            yc_head h;
+            memset(&h, 0, sizeof h);
+            memcpy(h.magic, YC_MAGIC, 8);
+            yc_version(h.yaml);
+            h.node_size = sizeof(ynode), h.n = (uint32_t)n, h.len = total;
+            int w = fwrite(&h, sizeof h, 1, f) == 1;
+            for (size_t i = 0; w && i < n; i++) {
+                size_t size = sizeof(yc_entry) + (size_t)yc_body((const yc_entry *)v[i]);
+                w = fwrite(v[i], 1, size, f) == size;
+            }
+            if (fclose(f)) w = 0;
+            /* rename: readers never see half a pack */
+            if (!w || rename(tmp, path)) unlink(tmp);
+            yc_prune(dir, strrchr(path, '/') + 1);
+        }
+        free(tmp);
+    }
+    free(v);
+    va_hash_free(&seen);
+}
+
 va_err va_rule_load_paths(va_arena *arenas, int nthreads, const char *const *paths, size_t npaths,
-                          va_rule_set *set, va_rule_diag_fn diag, void *ud, va_rule_stats *st) {
+                          const char *cache_dir, va_rule_set *set, va_rule_diag_fn diag, void *ud,
+                          va_rule_stats *st) {
     if (nthreads < 1) nthreads = 1;
     if (nthreads > VA_RULE_MAX_THREADS) nthreads = VA_RULE_MAX_THREADS;
-    /* 1. The files, in the order loading one by one would take them. */
-    walker w = {.file = walk_list, .st = st, .diag = diag, .ud = ud};
+    /* 1. The files, in the order loading one by one would take them; the walk's reports are
+     * kept in that order too. */
+    kept lst = {0};
+    walker w = {.file = walk_list, .st = st, .diag = keep_diag, .ud = &lst, .at = &lst.at};
     va_err first = VA_OK;
     for (size_t i = 0; i < npaths && first != VA_ENOMEM; i++) {
         struct stat sb;
@@ -1211,6 +1841,8 @@ va_err va_rule_load_paths(va_arena *arenas, int nthreads, const char *const *pat
             e = walk(&w, paths[i]);
         } else {
             e = walk_list(&w, paths[i], stat(paths[i], &sb) ? 0 : (uint64_t)sb.st_size);
+            if (e == VA_ENOMEM)
+                keep_diag(&lst, &(va_rule_diag){paths[i], 0, 0, e, "out of memory"});
         }
         if (e && !first) first = e;
         if (e == VA_ENOMEM) first = e;
@@ -1228,11 +1860,18 @@ va_err va_rule_load_paths(va_arena *arenas, int nthreads, const char *const *pat
             uint64_t goal = total * (uint64_t)(k + 1) / (uint64_t)nthreads;
             runs[k].a = &arenas[k];
             runs[k].paths = w.paths + at;
+            runs[k].first = at;
             while (at < w.n && (done < goal || k == nthreads - 1)) done += w.sizes[at++] + 1;
             runs[k].n = (size_t)(w.paths + at - runs[k].paths);
             nr = k + 1;
         }
     }
+    /* The pack of parsed streams, shared (read only) by the threads. */
+    ycache cache;
+    memset(&cache, 0, sizeof cache);
+    char *pack = cache_dir && *cache_dir && nr ? yc_path(cache_dir, paths, npaths) : NULL;
+    if (pack) yc_read(&cache, pack);
+    for (int k = 0; k < nr; k++) runs[k].cache = pack ? &cache : NULL;
     pthread_t tid[VA_RULE_MAX_THREADS];
     int started[VA_RULE_MAX_THREADS] = {0};
     for (int k = 1; k < nr; k++) started[k] = !pthread_create(&tid[k], NULL, run_load, &runs[k]);
@@ -1243,22 +1882,23 @@ va_err va_rule_load_paths(va_arena *arenas, int nthreads, const char *const *pat
         else
             run_load(&runs[k]); /* no thread: load it here */
     }
-    /* 3. Join the runs in order: the same set and reports as one by one. */
+    /* 3. Join the runs in order, the walk's reports among theirs: the same set and reports as
+     * one by one, and the same first failure (the walk's is before file lst.d[0].at). */
+    size_t li = 0, first_at = first && lst.n ? lst.d[0].at : 0;
+    int nomem = first == VA_ENOMEM;
     for (int k = 0; k < nr; k++) {
         run *r = &runs[k];
-        for (size_t i = 0; i < r->nd; i++) {
-            if (diag) {
-                va_rule_diag d = {r->d[i].file, r->d[i].line, r->d[i].col, r->d[i].code,
-                                  r->d[i].msg};
-                diag(ud, &d);
-            }
-            free(r->d[i].file), free(r->d[i].msg);
+        for (size_t i = 0; i < r->k.n; i++) {
+            kept_diag *x = &r->k.d[i];
+            flush_kept(&lst, &li, x->at + 1, diag, ud); /* the walk's, up to this file */
+            report(diag, ud, x->file, x->line, x->col, x->code, x->msg);
+            free(x->file), free(x->msg);
         }
-        free(r->d);
-        if (r->oom) {
+        free(r->k.d);
+        if (r->k.oom) {
             report(diag, ud, r->n ? r->paths[0] : "", 0, 0, VA_ENOMEM,
                    "out of memory: some reports were lost");
-            if (!first) first = VA_ENOMEM;
+            nomem = 1;
         }
         if (r->set.head) {
             if (set->tail)
@@ -1271,10 +1911,23 @@ va_err va_rule_load_paths(va_arena *arenas, int nthreads, const char *const *pat
         if (st) {
             st->files += r->st.files, st->files_failed += r->st.files_failed;
             st->docs_failed += r->st.docs_failed;
+            st->cached += r->st.cached;
             for (int j = 0; j < 4; j++) st->by_kind[j] += r->st.by_kind[j];
         }
-        if (r->first && !first) first = r->first;
+        if (r->err == VA_ENOMEM) nomem = 1;
+        if (r->err && (!first || r->err_at < first_at)) first = r->err, first_at = r->err_at;
     }
+    flush_kept(&lst, &li, SIZE_MAX, diag, ud);
+    free(lst.d);
+    if (lst.oom) {
+        report(diag, ud, "", 0, 0, VA_ENOMEM, "out of memory: some reports were lost");
+        nomem = 1;
+    }
+    if (nomem) first = VA_ENOMEM;
+    if (pack && !nomem) yc_write(cache_dir, pack, &cache, runs, nr);
+    for (int k = 0; k < nr; k++) free(runs[k].refs), va_buf_free(&runs[k].out);
+    free(pack);
+    yc_free(&cache);
     for (size_t i = 0; i < w.n; i++) free(w.paths[i]);
     free(w.paths);
     free(w.sizes);

@@ -194,6 +194,7 @@ typedef struct va_rule_stats {
     uint32_t files, files_failed;
     uint32_t docs_failed;
     uint32_t by_kind[4]; /* loaded rules by va_rule_kind */
+    uint32_t cached;     /* files whose parsed YAML came from the cache (va_rule_load_paths) */
 } va_rule_stats;
 
 /* Load every YAML document of text[0..len) (file names the source in rules and diagnostics
@@ -219,11 +220,16 @@ va_err va_rule_load_path(va_arena *a, const char *path, va_rule_set *set, va_rul
 /* Load several paths (files, or directories walked as va_rule_load_path does) with up to
  * nthreads threads: the files are listed first, then split into contiguous runs of about equal
  * size, each loaded by one thread into its own arena, arenas[0..nthreads) (all must outlive
- * the set).  The runs are joined in order and diagnostics delivered in file order on the
- * calling thread, so the set, the stats and the reports are those of loading the paths one by
- * one.  Returns as va_rule_load_path. */
+ * the set).  The runs are joined in order and diagnostics (the folder walk's among the files')
+ * delivered in walk order on the calling thread, so the set, the stats, the reports and the
+ * result are those of loading the paths one by one.  cache_dir (NULL or "": none) is a folder
+ * (made if missing) where the parsed YAML of every file is kept, one pack per list of paths,
+ * and taken from next time for a file with the same bytes instead of parsing it again (libyaml's
+ * parse is most of the cost); the rules and reports are the same either way, and a pack that
+ * is damaged or cannot be written only costs time.  Returns as va_rule_load_path. */
 va_err va_rule_load_paths(va_arena *arenas, int nthreads, const char *const *paths, size_t npaths,
-                          va_rule_set *set, va_rule_diag_fn diag, void *ud, va_rule_stats *st);
+                          const char *cache_dir, va_rule_set *set, va_rule_diag_fn diag, void *ud,
+                          va_rule_stats *st);
 
 /* Static names for enums ("detection", "event_count", "gte", "string", ...). */
 const char *va_rule_kind_name(va_rule_kind k);
