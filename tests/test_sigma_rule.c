@@ -345,6 +345,33 @@ static void test_multi_document(void **state) {
     assert_int_equal(f->set.head->next->doc, 3); /* the empty document counts as one */
     assert_int_equal(f->st.docs_failed, 1);
     assert_int_equal(f->st.files_failed, 1);
+
+    /* A YAML syntax error costs its own document only: parsing resumes at the next `---`
+     * line, and a second error is added to the first's report. */
+    reset(f);
+    static const char broken[] = "title: a\nlogsource: {product: x}\ndetection: {s: {F: 1}, "
+                                 "condition: s}\n"                    /* lines 1-3 */
+                                 "---\n"                              /* 4 */
+                                 "title: b\nlogsource: {product: x\n" /* 5-6: unclosed */
+                                 "detection: {s: {F: 1}, condition: s}\n"
+                                 "---\n"                               /* 8 */
+                                 "title: c\nlogsource: {product: x}\n" /* 9-10 */
+                                 "detection: {s: {F: 1}, condition: s}\n"
+                                 "--- \n"                             /* 12 */
+                                 "title: d\nlogsource: [product: x\n" /* 13-14: unclosed */
+                                 "---\n"                              /* 15 */
+                                 "title: e\nlogsource: {product: x}\n"
+                                 "detection: {s: {F: 1}, condition: s}\n";
+    assert_int_equal(load(f, broken), VA_EFORMAT);
+    assert_int_equal(f->set.n, 3);
+    assert_string_equal(f->set.head->title, "a");
+    assert_string_equal(f->set.head->next->title, "c");
+    assert_int_equal(f->set.head->next->line, 9);
+    assert_string_equal(f->set.head->next->next->title, "e");
+    assert_int_equal(f->set.head->next->next->line, 16);
+    assert_int_equal(f->d.n, 1);
+    assert_int_equal(f->d.first.line, 7);
+    assert_non_null(strstr(f->d.msg, "; also at 15:"));
 }
 
 static void test_correlation_types(void **state) {

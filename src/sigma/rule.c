@@ -82,10 +82,12 @@ typedef struct ytree {
     uint32_t *docs;  /* root of each complete document, in stream order */
     size_t nd, capd;
     size_t nn_done, nk_done, nt_done; /* nodes, children, text of the complete documents */
-    /* the stream's YAML error (the documents before it stand): what libyaml said */
+    /* the stream's first YAML error (the documents before it stand, and those after the
+     * next `---` line: y_parse resumes there), with later ones added to msg */
     va_err code;
     uint32_t line, col;
     char msg[320];
+    uint32_t base_line; /* line of the piece being parsed (libyaml's marks start at 0) */
 } ytree;
 
 static void ytree_free(ytree *t) {
@@ -96,10 +98,19 @@ static void ytree_free(ytree *t) {
 }
 
 static int y_fail(ytree *t, va_err code, yaml_mark_t m, const char *problem, const char *context) {
+    uint32_t line = t->base_line + (uint32_t)m.line + 1;
+    if (t->code) { /* a later error (after a resumption): added to the first one's message */
+        size_t n = strlen(t->msg);
+        if (n + 24 < sizeof t->msg)
+            snprintf(t->msg + n, sizeof t->msg - n, "; also at %u:%u: %s%s%s", line,
+                     (uint32_t)m.column + 1, problem ? problem : "error", context ? " " : "",
+                     context ? context : "");
+        return -1;
+    }
     snprintf(t->msg, sizeof t->msg, "YAML: %s%s%s", problem ? problem : "error", context ? " " : "",
              context ? context : "");
     t->code = code;
-    t->line = (uint32_t)m.line + 1;
+    t->line = line;
     t->col = (uint32_t)m.column + 1;
     return -1;
 }
@@ -152,9 +163,9 @@ static int y_node(ytree *t, const yaml_event_t *e, int type, const yaml_char_t *
     memset(n, 0, sizeof *n);
     n->type = (uint8_t)type;
     n->tag = (uint8_t)y_tag(tag);
-    n->line = (uint32_t)e->start_mark.line;
+    n->line = t->base_line + (uint32_t)e->start_mark.line;
     n->col = (uint32_t)e->start_mark.column;
-    n->end_line = (uint32_t)e->end_mark.line;
+    n->end_line = t->base_line + (uint32_t)e->end_mark.line;
     *idx = (uint32_t)t->nn++;
     if (!anchor) return 0;
     size_t len = strlen((const char *)anchor);
@@ -248,32 +259,62 @@ static int y_event(ytree *t, const yaml_event_t *e, uint32_t *root) {
     }
 }
 
-/* Parse text[0..len) into t (reset first): every complete document, and the error that ended
- * the stream early, if one did (libyaml cannot resume after a syntax error).  -1 if there is
- * no memory for a parser at all. */
+/* Where parsing can resume after a syntax error at text[at]: the start of the next line that
+ * is a document marker (`---` alone or followed by a space), or len if there is none. */
+static size_t y_resume(const char *text, size_t len, size_t at) {
+    for (size_t i = at; i + 4 <= len; i++) {
+        if (text[i] != '\n' || memcmp(text + i + 1, "---", 3)) continue;
+        if (i + 4 == len || strchr(" \t\r\n", text[i + 4])) return i + 1;
+    }
+    return len;
+}
+
+/* Parse text[0..len) into t (reset first): every complete document, and the first error with
+ * later ones in its message.  libyaml cannot resume after a syntax error, so a fresh parser
+ * starts at the next document marker: a broken rule in a multi-rule file costs that rule, not
+ * the ones after it.  -1 if there is no memory for a parser at all. */
 static int y_parse(ytree *t, const char *text, size_t len) {
     t->nn = t->nk = t->nt = t->np = t->no = t->na = t->nd = 0;
     t->nn_done = t->nk_done = t->nt_done = 0;
     va_hash_clear(&t->anchors);
     t->code = VA_OK;
-    yaml_parser_t parser;
-    if (!yaml_parser_initialize(&parser)) return -1;
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-    uint32_t root = UINT32_MAX;
-    for (;;) {
-        yaml_event_t e;
-        if (!yaml_parser_parse(&parser, &e)) {
-            y_fail(t, parser.error == YAML_MEMORY_ERROR ? VA_ENOMEM : VA_EFORMAT,
-                   parser.problem_mark, parser.problem, parser.context);
-            break;
+    t->base_line = 0;
+    for (size_t start = 0;;) {
+        yaml_parser_t parser;
+        if (!yaml_parser_initialize(&parser)) return -1;
+        yaml_parser_set_input_string(&parser, (const unsigned char *)text + start, len - start);
+        uint32_t root = UINT32_MAX;
+        va_err before = t->code;
+        size_t fail_at = SIZE_MAX; /* where in the piece this piece's error is */
+        for (;;) {
+            yaml_event_t e;
+            if (!yaml_parser_parse(&parser, &e)) {
+                y_fail(t, parser.error == YAML_MEMORY_ERROR ? VA_ENOMEM : VA_EFORMAT,
+                       parser.problem_mark, parser.problem, parser.context);
+                fail_at = parser.error == YAML_MEMORY_ERROR ? SIZE_MAX : parser.problem_mark.index;
+                break;
+            }
+            int rc = y_event(t, &e, &root), end = e.type == YAML_STREAM_END_EVENT;
+            if (rc) fail_at = t->code == VA_EFORMAT ? e.start_mark.index : SIZE_MAX;
+            yaml_event_delete(&e);
+            if (rc || end) break;
         }
-        int rc = y_event(t, &e, &root), end = e.type == YAML_STREAM_END_EVENT;
-        yaml_event_delete(&e);
-        if (rc || end) break;
+        yaml_parser_delete(&parser);
+        /* The document the error cut short is dropped (a node of it may be half made). */
+        if (t->code == before && fail_at == SIZE_MAX) break; /* the piece ended cleanly */
+        t->nn = t->nn_done, t->nk = t->nk_done, t->nt = t->nt_done;
+        t->np = t->no = t->na = 0;
+        if (fail_at == SIZE_MAX) break; /* out of memory or a bound: no resuming */
+        /* From the line of the error on: libyaml may place an unclosed collection's error on
+         * the marker line that follows it. */
+        size_t from = start + fail_at;
+        while (from > start && text[from - 1] != '\n') from--;
+        size_t next = y_resume(text, len, from > start ? from - 1 : start);
+        if (next <= start) next = y_resume(text, len, start + 1);
+        if (next >= len) break;
+        for (size_t i = start; i < next; i++) t->base_line += text[i] == '\n';
+        start = next;
     }
-    yaml_parser_delete(&parser);
-    /* The document the error cut short is dropped (a node of it may be half made). */
-    if (t->code) t->nn = t->nn_done, t->nk = t->nk_done, t->nt = t->nt_done;
     return 0;
 }
 
@@ -307,7 +348,7 @@ static yview y_view(const ytree *t) {
  * a file or did not use every entry, so it holds the current files only; the YC_KEEP most
  * recently written packs are kept. */
 
-#define YC_MAGIC "VAERNYC1" /* the 1 changes with what a ynode means */
+#define YC_MAGIC "VAERNYC2" /* changes with what a ynode or a parse means (2: resumption) */
 #define YC_KEEP  8
 #define YC_MAX   (1u << 30) /* a pack this big is not read or written */
 
