@@ -42,9 +42,9 @@ rc=$?
 pack=$(dirname "$0")/../../rules/vaern
 "$vaern" hunt --no-cache -f jsonl -r "$pack" "$tmp/s" >/dev/null 2>"$tmp/err"
 rc=$?
-npack=$(cat "$pack"/*.yml | grep -c '^id: ')
+npack=$(cat "$pack"/*.yml | grep -c '^id:')
 [ "$(grep -c 'duplicate rule id' "$tmp/err")" = "$npack" ] && [ $rc = 1 ] && ok ||
-    bad "hunt -r rules/vaern with the pack: exit $rc, $(grep -c 'duplicate rule id' "$tmp/err") duplicates"
+    bad "hunt -r rules/vaern with the pack: exit $rc, $(grep -c 'duplicate rule id' "$tmp/err") duplicates of $npack rules"
 "$vaern" rules check "$pack" >/dev/null 2>&1 && ok || bad "rules check on the pack: exit $?"
 
 # rules check -c: a rule left out is a failure.
