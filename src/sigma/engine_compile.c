@@ -147,6 +147,10 @@ static va_err compile_rule(va_engine *e, const va_engine_opts *o, const va_rule 
             }
         }
     }
+    if (!(c->map_off = va_arena_alloc(&e->arena, (c->ns ? c->ns : 1) * sizeof *c->map_off)))
+        return VA_ENOMEM;
+    for (uint32_t i = 0; i < c->ns; i++)
+        c->map_off[i] = c->nmaps_all, c->nmaps_all += c->s[i].nmaps;
     if (!(c->positive = va_arena_alloc(&e->arena, c->ns ? c->ns : 1))) return VA_ENOMEM;
     memset(c->positive, 0, c->ns ? c->ns : 1);
     for (uint32_t k = 0; k < d->nconds; k++) mark_positive(d->conds[k].ast, 0, c->positive, c->ns);

@@ -62,7 +62,9 @@ typedef struct crule {
     uint32_t ns;
     uint32_t *eids; /* event IDs the detection demands (ascending), or none */
     uint32_t neids;
-    uint8_t *positive; /* per search: used somewhere not under `not` (its fields explain hits) */
+    uint8_t *positive;  /* per search: used somewhere not under `not` (its fields explain hits) */
+    uint32_t *map_off;  /* per search: where its maps' results start (scratch mapres) */
+    uint32_t nmaps_all; /* maps of all searches */
     const va_rule_detection *det; /* the rule's detection, or a filter's */
     uint32_t *filters; /* indices into va_engine.flt of the filters applying to this rule */
     uint32_t nfilters;

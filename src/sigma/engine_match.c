@@ -67,6 +67,8 @@ struct va_engine_scratch {
     const va_event *hit_ev;
     uint8_t *seen; /* per event field, while collecting */
     size_t seen_cap;
+    uint8_t *mapres; /* the rule being evaluated: its maps' results (evalctx.mapres) */
+    size_t mapres_cap;
     uint64_t failures; /* events not fully matched: out of memory (va_engine_scratch_counts) */
 };
 
@@ -102,6 +104,7 @@ void va_engine_scratch_free(va_engine_scratch *s) {
     free(s->lit_field);
     for (int t = 0; t < VA_ENGINE_GROUPS; t++) free(s->fstart[t]), free(s->fidx[t]);
     free(s->seen);
+    free(s->mapres);
     free(s->fmemo);
     free(s->memo);
     free(s->fold_off);
@@ -115,7 +118,9 @@ typedef struct evalctx {
     uint32_t ri; /* route's index in c->routes (cfield.res), UINT32_MAX: resolve by name */
     va_engine_scratch *s;
     const va_event *ev;
-    uint8_t *memo; /* per search identifier of c: 0 unknown, 1 false, 2 true */
+    uint8_t *memo;   /* per search identifier of c: 0 unknown, 1 false, 2 true */
+    uint8_t *mapres; /* per map of c (c->map_off): 0 not evaluated, else 1 + VA_COND_ value;
+                        NULL: not kept (filters) */
 } evalctx;
 
 static int grow_fold(va_engine_scratch *s, uint32_t nfields);
@@ -340,6 +345,7 @@ static int search_cb(void *ud, uint32_t idx) {
             int r = match_field_3(x, &cs->maps[m].f[f]);
             if (r != VA_COND_TRUE) all = r == VA_COND_FALSE ? VA_COND_FALSE : VA_COND_UNKNOWN;
         }
+        if (x->mapres) x->mapres[x->c->map_off[idx] + m] = (uint8_t)(all + 1);
         if (all != VA_COND_FALSE) any = all;
     }
     *memo = (uint8_t)(any + 1);
@@ -362,7 +368,7 @@ static int grow(va_engine_scratch *s, uint32_t nsearch, uint32_t nfields) {
 static int route_conditions_hold(va_engine_scratch *s, const va_logsource_route *r,
                                  const va_event *ev) {
     if (!r->test) return 1;
-    evalctx x = {NULL, r, UINT32_MAX, s, ev, NULL};
+    evalctx x = {NULL, r, UINT32_MAX, s, ev, NULL, NULL};
     return computed_field(&x, r->test) != UINT32_MAX;
 }
 
@@ -375,12 +381,14 @@ static int match_rule(const crule *c, va_engine_scratch *s, const va_event *ev, 
             route_conditions_hold(s, &c->routes[k], ev))
             route = &c->routes[k];
     if (!route) return 0;
-    if (grow(s, c->ns ? c->ns : 1, 0)) {
+    if (grow(s, c->ns ? c->ns : 1, 0) ||
+        VA_ARRAY_GROW(s->mapres, s->mapres_cap, c->nmaps_all + 1)) {
         s->failures++;
         return 0;
     }
     memset(s->memo, 0, c->ns ? c->ns : 1);
-    evalctx x = {c, route, (uint32_t)(route - c->routes), s, ev, s->memo};
+    memset(s->mapres, 0, c->nmaps_all + 1);
+    evalctx x = {c, route, (uint32_t)(route - c->routes), s, ev, s->memo, s->mapres};
     const va_rule_detection *d = c->det;
     s->undecided_field = NULL;
     int any = VA_COND_FALSE;
@@ -410,7 +418,7 @@ static int filtered(const va_engine *e, const crule *c, va_engine_scratch *s, co
             return 0;
         }
         memset(s->fmemo, 0, need);
-        evalctx x = {f, s->hit_route, UINT32_MAX, s, ev, s->fmemo}; /* the rule's route */
+        evalctx x = {f, s->hit_route, UINT32_MAX, s, ev, s->fmemo, NULL}; /* the rule's route */
         for (uint32_t k = 0; k < f->det->nconds; k++) {
             s->undecided_field = NULL;
             int r = va_cond_eval(f->det->conds[k].ast, search_cb, &x);
@@ -674,7 +682,15 @@ static void seen_field(evalctx *x, const cfield *cf, uint8_t *seen) {
         }
     }
     fpos p = {NULL, 0, 0, UINT32_MAX, 0};
-    if (cf->nlen) p = field_pos_cf(x, cf);
+    if (cf->nlen) {
+        p = field_pos_cf(x, cf);
+        uint32_t first = field_next(x, &p, 0);
+        /* One instance of a field that matched is the one it matched through. */
+        if (first != UINT32_MAX && first < ev->n && field_next(x, &p, first + 1) == UINT32_MAX) {
+            seen[first] = 1;
+            return;
+        }
+    }
     for (uint32_t i = 0; i < ev->n; i++) {
         if (cf->nlen && field_next(x, &p, i) != i) continue;
         if (cf->flags & VA_VALUE_F_FIELDREF) {
@@ -700,13 +716,16 @@ uint32_t va_engine_hit_fields(va_engine_scratch *s, uint32_t *idx, uint32_t cap)
         return 0;
     }
     memset(s->seen, 0, ev->n);
-    evalctx x = {c, s->hit_route, (uint32_t)(s->hit_route - c->routes), s, ev, s->memo};
+    evalctx x = {c, s->hit_route, (uint32_t)(s->hit_route - c->routes), s, ev, s->memo, NULL};
     for (uint32_t i = 0; i < c->ns; i++) { /* true (memo 2) and undecided (3) searches */
         if (!c->positive[i] || s->memo[i] < 2) continue;
         const csearch *cs = &c->s[i];
         for (uint32_t m = 0; m < cs->nmaps; m++) {
-            int all = 1;
-            for (uint32_t f = 0; f < cs->maps[m].n && all; f++)
+            /* The map's result as the evaluation found it, or (after the first true map,
+             * where the evaluation stopped) found now. */
+            uint8_t known = s->mapres[c->map_off[i] + m];
+            int all = known ? known - 1 != VA_COND_FALSE : 1;
+            for (uint32_t f = 0; !known && f < cs->maps[m].n && all; f++)
                 all = match_field_3(&x, &cs->maps[m].f[f]) != VA_COND_FALSE;
             for (uint32_t f = 0; all && f < cs->maps[m].n; f++)
                 seen_field(&x, &cs->maps[m].f[f], s->seen);
