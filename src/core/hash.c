@@ -102,7 +102,10 @@ int va_hash_reserve(va_hash *t, uint32_t n) {
 }
 
 int va_hash_insert(va_hash *t, uint64_t h, uint32_t idx) {
-    if (idx == VA_HASH_END || va_hash_reserve(t, t->n + 1)) return -1;
+    if (idx == VA_HASH_END) return -1;
+    if ((!t->slot || (uint64_t)(t->n + 1) * 4 > ((uint64_t)t->mask + 1) * 3) &&
+        va_hash_reserve(t, t->n + 1))
+        return -1;
     put(t->slot, t->mask, va_hash_tag_(h), idx + 1);
     t->n++;
     /* At most 3/4 full, so every probe sequence ends at an empty slot. */

@@ -205,7 +205,11 @@ static fpos field_pos_cf(evalctx *x, const cfield *cf) {
 
 /* Index the event's field names by hash, once per event, for field_next. */
 static int build_ftab(va_engine_scratch *s, const va_event *ev) {
-    va_hash_clear(&s->ftab);
+    /* A table grown for one huge event is dropped rather than cleared for every small one. */
+    if (s->ftab.slot && (size_t)s->ftab.mask + 1 > 8 * ((size_t)ev->n + 16))
+        va_hash_free(&s->ftab);
+    else
+        va_hash_clear(&s->ftab);
     if (VA_ARRAY_GROW(s->fhash, s->fhash_cap, ev->n + 1) || va_hash_reserve(&s->ftab, ev->n))
         return -1;
     for (uint32_t i = 0; i < ev->n; i++) {
