@@ -118,6 +118,83 @@ static void utf16_conversion(void **state) {
     assert_true(va_utf8_valid("\xef\xbf\xbd", 3));
 }
 
+/* UTF-16LE of an ASCII/Latin-1 string (one code unit per byte of s). */
+static size_t to_utf16(const char *s, size_t n, uint8_t *out) {
+    for (size_t i = 0; i < n; i++) out[2 * i] = (uint8_t)s[i], out[2 * i + 1] = 0;
+    return n;
+}
+
+static void utf16_conversion_options(void **state) {
+    (void)state;
+    uint8_t in[128];
+    char out[400];
+    unsigned found;
+    /* Every length around the 8-unit blocks, with and without a character JSON escapes at
+     * every position: the finding must be exact, the text copied as is. */
+    for (size_t n = 0; n <= 40; n++) {
+        for (size_t at = 0; at <= n; at++) {
+            char s[48];
+            for (size_t i = 0; i < n; i++) s[i] = (char)('a' + i % 26);
+            const char specials[] = {'"', '\\', '\n', '\x01'};
+            char sp = specials[(n + at) % 4];
+            if (at < n) s[at] = sp;
+            to_utf16(s, n, in);
+            found = 0;
+            size_t l = va_utf16le_conv_ex(in, n, out, 0, &found);
+            assert_int_equal(l, n);
+            assert_memory_equal(out, s, n);
+            assert_int_equal(found, at < n ? VA_UTF16_JSON_ESC : 0);
+        }
+    }
+    /* Stop at the first NUL, wherever it falls; a NUL is not a finding, what precedes is. */
+    for (size_t n = 1; n <= 40; n++) {
+        for (size_t at = 0; at < n; at++) {
+            char s[48];
+            for (size_t i = 0; i < n; i++) s[i] = (char)('A' + i % 26);
+            s[at] = 0;
+            to_utf16(s, n, in);
+            found = 0;
+            size_t l = va_utf16le_conv_ex(in, n, out, VA_UTF16_STOP_NUL, &found);
+            assert_int_equal(l, at);
+            assert_memory_equal(out, s, at);
+            assert_int_equal(found, 0);
+            /* Without the option the NUL is text (and a control character). */
+            found = 0;
+            assert_int_equal(va_utf16le_conv_ex(in, n, out, 0, &found), n);
+            assert_int_equal(found, VA_UTF16_JSON_ESC);
+        }
+    }
+    /* Non-ASCII inside and after a block, a surrogate pair across the block boundary and a
+     * lone surrogate before the NUL. */
+    const uint8_t mixed[] = {'a', 0, 'b',  0,    'c',  0,    'd',  0,    'e',  0,
+                             'f', 0, 'g',  0,    0x3d, 0xd8, 0x00, 0xde, 0xe5, 0x00,
+                             'h', 0, 0x3d, 0xd8, 0,    0,    'z',  0};
+    found = 0;
+    size_t l = va_utf16le_conv_ex(mixed, sizeof mixed / 2, out, VA_UTF16_STOP_NUL, &found);
+    out[l] = 0;
+    assert_string_equal(out, "abcdefg\xf0\x9f\x98\x80\xc3\xa5h\xef\xbf\xbd");
+    assert_int_equal(found, 0);
+    /* The buffer and arena forms give the same text. */
+    va_buf b;
+    va_buf_init(&b);
+    va_buf_puts(&b, "x");
+    found = 0;
+    va_utf16le_buf_ex(&b, mixed, sizeof mixed / 2, VA_UTF16_STOP_NUL, &found);
+    assert_string_equal(b.p, "xabcdefg\xf0\x9f\x98\x80\xc3\xa5h\xef\xbf\xbd");
+    va_buf_free(&b);
+    va_arena a;
+    va_arena_init(&a, 4096);
+    size_t dl;
+    found = 0;
+    to_utf16("say \"hi\"", 8, in);
+    char *d = va_utf16le_dup_ex(&a, in, 8, &dl, &found);
+    assert_non_null(d);
+    assert_string_equal(d, "say \"hi\"");
+    assert_int_equal(dl, 8);
+    assert_int_equal(found, VA_UTF16_JSON_ESC);
+    va_arena_free(&a);
+}
+
 static void time_format_and_parse(void **state) {
     (void)state;
     char s[48];
@@ -362,6 +439,7 @@ int main(void) {
         cmocka_unit_test(buf_json_escaping),
         cmocka_unit_test(buf_xml_and_numbers),
         cmocka_unit_test(utf16_conversion),
+        cmocka_unit_test(utf16_conversion_options),
         cmocka_unit_test(time_format_and_parse),
         cmocka_unit_test(event_json_and_facts),
         cmocka_unit_test(workq_order),

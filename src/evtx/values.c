@@ -23,9 +23,8 @@ static const uint16_t cp1252[32] = {0x20AC, 0,      0x201A, 0x0192, 0x201E, 0x20
 
 static void put_utf16(va_buf *out, const uint8_t *p, uint32_t nunits) {
     /* Text ends at the first NUL, as Windows renders it. */
-    uint32_t n = 0;
-    while (n < nunits && (p[2 * n] | p[2 * n + 1])) n++;
-    va_utf16le_buf(out, p, n);
+    unsigned found = 0;
+    va_utf16le_buf_ex(out, p, nunits, VA_UTF16_STOP_NUL, &found);
 }
 
 static void put_ansi(va_buf *out, const uint8_t *p, uint32_t n) {
