@@ -982,6 +982,78 @@ static void test_tokens_attr_references(void **state) {
     vt_frag_free(f);
 }
 
+/* JSON of an event whose names and values come from every source the reader has (element and
+ * attribute names, template text, substitutions of each text type, character and entity
+ * references) with characters JSON must escape in each, next to plain ones: the reader tells
+ * the JSON writer which text is plain, so a wrong word there would show as raw quotes here. */
+static void test_json_escaping_sources(void **state) {
+    (void)state;
+    vt_frag *f = vt_frag_new();
+    assert_non_null(f);
+    vt_open(f, "Event");
+    vt_open(f, "EventData");
+    vt_open(f, "Data");
+    vt_attr_text(f, "Name", "Path");
+    vt_subst(f, 0, VT_T_STRING, 0);
+    vt_close(f);
+    vt_open(f, "Data");
+    vt_attr_text(f, "Name", "Say \"hi\"");
+    vt_subst(f, 1, VT_T_UINT32, 0);
+    vt_close(f);
+    vt_open(f, "Data");
+    vt_attr_subst(f, "Name", 2, VT_T_STRING, 0);
+    vt_subst(f, 3, VT_T_ANSI, 0);
+    vt_close(f);
+    vt_open(f, "Data");
+    vt_attr_text(f, "Name", "Refs");
+    vt_charref(f, '"');
+    vt_entref(f, "quot");
+    vt_charref(f, 0x263a);
+    vt_close(f);
+    vt_open(f, "Data");
+    vt_attr_text(f, "Name", "Ctl");
+    vt_subst(f, 4, VT_T_STRING, 0);
+    vt_close(f);
+    vt_open(f, "Data");
+    vt_attr_text(f, "Name", "Clean");
+    vt_subst(f, 5, VT_T_STRING, 0);
+    vt_close(f);
+    vt_open(f, "Data");
+    vt_attr_text(f, "Name", "Arr");
+    vt_subst(f, 6, VT_T_ARRAY | VT_T_STRING, 0);
+    vt_close(f);
+    vt_close(f);
+    vt_open(f, "Odd\"El");
+    vt_attr_text(f, "a\\b", "v\\");
+    vt_text(f, "t\"x");
+    vt_close(f);
+    vt_close(f);
+    vt_tmpl *t = vt_tmpl_new(f, "json-escaping");
+    assert_non_null(t);
+    static const char *const items[] = {"x\"", "y"};
+    vt_val v[] = {
+        vt_v_str("C:\\dir\\x.exe"),     vt_v_u32(7),
+        vt_v_str("Sub\"Name"),          vt_v_ansi("a\"b\tc"),
+        vt_v_str("line1\nline2\r\x01"), vt_v_str("plain text longer than sixteen characters"),
+        vt_v_strarr(items, 2)};
+    vt_evtx *w = mem_writer();
+    assert_int_equal(vt_evtx_add_tinst(w, 0, t, v, N(v), NULL), 0);
+    run x = {0};
+    va_evtx_opts o = {.want_json = 1, .threads = 1};
+    finish_parse(w, &x, &o);
+    assert_int_equal(x.nd, 0);
+    assert_int_equal(x.n, 1);
+    assert_string_equal(x.r[0].json,
+                        "{\"Path\":\"C:\\\\dir\\\\x.exe\",\"Say \\\"hi\\\"\":7,"
+                        "\"Sub\\\"Name\":\"a\\\"b\\tc\",\"Refs\":\"\\\"\\\"\xe2\x98\xba\","
+                        "\"Ctl\":\"line1\\nline2\\r\\u0001\","
+                        "\"Clean\":\"plain text longer than sixteen characters\","
+                        "\"Arr\":[\"x\\\"\",\"y\"],"
+                        "\"Odd\\\"El_a\\\\b\":\"v\\\\\",\"Odd\\\"El\":\"t\\\"x\"}");
+    run_free(&x);
+    vt_tmpl_free(t);
+}
+
 /* Processing instructions: target alone and target with data, each on its own line. */
 static void test_tokens_pi(void **state) {
     (void)state;
@@ -1627,6 +1699,7 @@ int main(void) {
         cmocka_unit_test(test_tokens_content),
         cmocka_unit_test(test_attr_pieces),
         cmocka_unit_test(test_tokens_attr_references),
+        cmocka_unit_test(test_json_escaping_sources),
         cmocka_unit_test(test_tokens_pi),
     };
     static const struct CMUnitTest tail[] = {

@@ -16,20 +16,26 @@ void va_event_init(va_event *ev, va_arena *a) {
     ev->src.unit = ev->src.offset = -1;
 }
 
+/* Fields live in the event's arena, which cannot realloc: VA_ARRAY_GROW does not apply. */
+int va_event_grow_(va_event *ev) {
+    if (ev->cap > UINT32_MAX / 2) return -1;
+    uint32_t cap = ev->cap ? ev->cap * 2 : 32;
+    va_field *f = va_arena_alloc(ev->arena, cap * sizeof *f);
+    if (!f) return -1;
+    if (ev->n) memcpy(f, ev->f, ev->n * sizeof *f);
+    ev->f = f, ev->cap = cap;
+    return 0;
+}
+
 va_err va_event_add(va_event *ev, const char *name, size_t nlen, const char *val, size_t vlen,
                     va_vtype t) {
     if (nlen > UINT32_MAX || vlen > UINT32_MAX) return VA_ELIMIT;
-    if (ev->n == ev->cap) {
-        uint32_t cap = ev->cap ? ev->cap * 2 : 32;
-        va_field *f = va_arena_alloc(ev->arena, cap * sizeof *f);
-        if (!f) return VA_ENOMEM;
-        if (ev->n) memcpy(f, ev->f, ev->n * sizeof *f);
-        ev->f = f, ev->cap = cap;
-    }
-    va_field *f = &ev->f[ev->n++];
+    va_field *f = va_event_push(ev);
+    if (!f) return VA_ENOMEM;
     f->name = name, f->nlen = (uint32_t)nlen;
     f->val = val ? val : "", f->vlen = val ? (uint32_t)vlen : 0;
     f->type = (uint8_t)t;
+    f->flags = 0;
     return VA_OK;
 }
 
@@ -96,6 +102,18 @@ void va_event_finish(va_event *ev) {
     }
 }
 
+/* s[0..n) in quotes, for text known to need no escaping. */
+static inline void json_plain(va_buf *out, const char *s, size_t n) {
+
+    if (va_buf_reserve(out, n + 2)) return;
+    char *o = out->p + out->len;
+    o[0] = '"';
+    memcpy(o + 1, s, n);
+    o[n + 1] = '"';
+    out->len += n + 2;
+    out->p[out->len] = 0;
+}
+
 static void json_value(const va_field *f, va_buf *out) {
     switch (f->type) {
     case VA_V_NULL:
@@ -115,7 +133,10 @@ static void json_value(const va_field *f, va_buf *out) {
     default:
         break;
     }
-    va_buf_json_str_valid(out, f->val, f->vlen);
+    if (f->flags & VA_FIELD_VAL_PLAIN)
+        json_plain(out, f->val, f->vlen);
+    else
+        va_buf_json_str_valid(out, f->val, f->vlen);
 }
 
 static int same_name(const va_field *a, const va_field *b) {
@@ -169,7 +190,10 @@ void va_event_json(const va_event *ev, va_buf *out) {
         }
         if (!first) va_buf_putc(out, ',');
         first = 0;
-        va_buf_json_str_valid(out, f->name, f->nlen);
+        if (f->flags & VA_FIELD_NAME_PLAIN)
+            json_plain(out, f->name, f->nlen);
+        else
+            va_buf_json_str_valid(out, f->name, f->nlen);
         va_buf_putc(out, ':');
         if (!dup) {
             json_value(f, out);

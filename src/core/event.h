@@ -26,11 +26,16 @@ typedef enum va_vtype {
     VA_V_BOOL,     /* "true" / "false" */
 } va_vtype;
 
+/* va_field.flags: what the source knows about the text, so that output need not look again. */
+#define VA_FIELD_NAME_PLAIN 0x01 /* the name has nothing a JSON string escapes */
+#define VA_FIELD_VAL_PLAIN  0x02 /* nor has the value */
+
 typedef struct va_field {
     const char *name; /* NUL-terminated */
     const char *val;  /* NUL-terminated, UTF-8; "" for null */
     uint32_t nlen, vlen;
-    uint8_t type; /* va_vtype */
+    uint8_t type;  /* va_vtype */
+    uint8_t flags; /* VA_FIELD_*; 0 (nothing known) from va_event_add */
 } va_field;
 
 /* Where an event came from. */
@@ -58,6 +63,13 @@ void va_event_init(va_event *ev, va_arena *a);
  * Returns VA_ENOMEM on failure. */
 va_err va_event_add(va_event *ev, const char *name, size_t nlen, const char *val, size_t vlen,
                     va_vtype t);
+/* Room for one more field, for a source that fills it itself (every member, flags included,
+ * with the rules of va_event_add); NULL if out of memory.  The field is the event's. */
+int va_event_grow_(va_event *ev);
+static inline va_field *va_event_push(va_event *ev) {
+    if (ev->n == ev->cap && va_event_grow_(ev)) return NULL;
+    return &ev->f[ev->n++];
+}
 /* Same, copying name and value into the event's arena. */
 va_err va_event_add_copy(va_event *ev, const char *name, size_t nlen, const char *val, size_t vlen,
                          va_vtype t);

@@ -112,6 +112,7 @@ void va_evtx_ctx_free(va_evtx_ctx *c) {
 typedef struct bx_name {
     const char *s;
     uint32_t len;
+    uint8_t esc; /* may need JSON escaping: found once per chunk, not per use */
 } bx_name;
 
 /* Resolve the name at chunk offset noff.  Name layout: u32 next, u16 hash, u16 nchars,
@@ -136,12 +137,13 @@ static const bx_name *name_at(va_evtx_ctx *c, uint32_t noff, uint32_t *size) {
     if (*slot) return *slot;
     bx_name *n = va_arena_alloc(&c->arena, sizeof *n);
     size_t l;
-    char *s = n ? va_utf16le_dup(&c->arena, c->chunk + noff + 8, nch, &l) : NULL;
+    unsigned found = 0;
+    char *s = n ? va_utf16le_dup_ex(&c->arena, c->chunk + noff + 8, nch, &l, &found) : NULL;
     if (!s) {
         fail_code(c, VA_ENOMEM, noff, "out of memory%.0u", 0);
         return NULL;
     }
-    n->s = s, n->len = (uint32_t)l;
+    n->s = s, n->len = (uint32_t)l, n->esc = (found & VA_UTF16_JSON_ESC) != 0;
     *slot = n;
     return n;
 }
@@ -203,8 +205,9 @@ static int name_ref_plausible(va_evtx_ctx *c, uint32_t p, uint32_t end) {
     return noff >= 512 && noff < p && c->chunk_len - noff >= 10;
 }
 
-/* Length-prefixed UTF-16 text (u16 count + chars) at *pos. */
-static const char *read_lstr(va_evtx_ctx *c, uint32_t *pos, uint32_t end, uint32_t *len) {
+/* Length-prefixed UTF-16 text (u16 count + chars) at *pos; *esc: it may need JSON escaping. */
+static const char *read_lstr(va_evtx_ctx *c, uint32_t *pos, uint32_t end, uint32_t *len,
+                             uint8_t *esc) {
     if (end - *pos < 2) {
         fail_range(c, *pos, "string length truncated%.0u", 0);
         return NULL;
@@ -216,13 +219,15 @@ static const char *read_lstr(va_evtx_ctx *c, uint32_t *pos, uint32_t end, uint32
         return NULL;
     }
     size_t l;
-    char *s = va_utf16le_dup(&c->arena, c->chunk + *pos, nch, &l);
+    unsigned found = 0;
+    char *s = va_utf16le_dup_ex(&c->arena, c->chunk + *pos, nch, &l, &found);
     if (!s) {
         fail_code(c, VA_ENOMEM, *pos, "out of memory%.0u", 0);
         return NULL;
     }
     *pos += 2 * nch;
     *len = (uint32_t)l;
+    *esc = (found & VA_UTF16_JSON_ESC) != 0;
     return s;
 }
 
@@ -262,6 +267,7 @@ static int parse_tinst(va_evtx_ctx *c, uint32_t *pos, uint32_t end, oplist *l) {
         const uint8_t *d = c->chunk + p + 4 * i;
         vals[i].size = bx_rd16(d);
         vals[i].type = d[2];
+        vals[i].esc = 0;
         if (vals[i].size > end - data)
             return fail_range(c, data, "substitution value %u runs past the record", i);
         vals[i].p = c->chunk + data;
@@ -345,7 +351,7 @@ int bx_parse(va_evtx_ctx *c, uint32_t off, uint32_t end, int in_tmpl, bx_frag *o
                 pos += 4;
             }
             if (!(op = op_push(c, &l, OP_OPEN, tokpos))) return -1;
-            op->s = n->s, op->len = n->len;
+            op->s = n->s, op->len = n->len, op->esc = n->esc;
             open_depth++;
             break;
         }
@@ -365,9 +371,10 @@ int bx_parse(va_evtx_ctx *c, uint32_t off, uint32_t end, int in_tmpl, bx_frag *o
             uint8_t vt = c->chunk[pos++];
             if (vt == BX_T_STRING) {
                 uint32_t len;
-                const char *s = read_lstr(c, &pos, end, &len);
+                uint8_t esc;
+                const char *s = read_lstr(c, &pos, end, &len, &esc);
                 if (!s || !(op = op_push(c, &l, OP_TEXT, tokpos))) return -1;
-                op->s = s, op->len = len;
+                op->s = s, op->len = len, op->esc = esc;
             } else {
                 uint32_t sz = vt == BX_T_SIZET ? 0 : bx_type_size(vt, 0);
                 if (vt == BX_T_ANSI || vt == BX_T_BINARY || !sz) {
@@ -387,15 +394,16 @@ int bx_parse(va_evtx_ctx *c, uint32_t off, uint32_t end, int in_tmpl, bx_frag *o
         case 0x46: {
             const bx_name *n = read_name_ref(c, &pos, end);
             if (!n || !(op = op_push(c, &l, OP_ATTR, tokpos))) return -1;
-            op->s = n->s, op->len = n->len;
+            op->s = n->s, op->len = n->len, op->esc = n->esc;
             break;
         }
         case 0x07:
         case 0x47: {
             uint32_t len;
-            const char *s = read_lstr(c, &pos, end, &len);
+            uint8_t esc;
+            const char *s = read_lstr(c, &pos, end, &len, &esc);
             if (!s || !(op = op_push(c, &l, OP_CDATA, tokpos))) return -1;
-            op->s = s, op->len = len;
+            op->s = s, op->len = len, op->esc = esc;
             break;
         }
         case 0x08:
@@ -409,17 +417,18 @@ int bx_parse(va_evtx_ctx *c, uint32_t off, uint32_t end, int in_tmpl, bx_frag *o
         case 0x49: {
             const bx_name *n = read_name_ref(c, &pos, end);
             if (!n || !(op = op_push(c, &l, OP_ENTREF, tokpos))) return -1;
-            op->s = n->s, op->len = n->len;
+            op->s = n->s, op->len = n->len, op->esc = n->esc;
             break;
         }
         case 0x0a: {
             const bx_name *n = read_name_ref(c, &pos, end);
             if (!n) return -1;
             uint32_t dl = 0;
+            uint8_t esc;
             const char *d = "";
             if (pos < end && c->chunk[pos] == 0x0b) {
                 pos++;
-                if (!(d = read_lstr(c, &pos, end, &dl))) return -1;
+                if (!(d = read_lstr(c, &pos, end, &dl, &esc))) return -1;
             }
             if (!(op = op_push(c, &l, OP_PI, tokpos))) return -1;
             op->s = n->s, op->len = n->len, op->s2 = d, op->len2 = dl;
@@ -427,7 +436,8 @@ int bx_parse(va_evtx_ctx *c, uint32_t off, uint32_t end, int in_tmpl, bx_frag *o
         }
         case 0x0b: { /* PI data without a target */
             uint32_t dl;
-            const char *d = read_lstr(c, &pos, end, &dl);
+            uint8_t esc;
+            const char *d = read_lstr(c, &pos, end, &dl, &esc);
             if (!d || !(op = op_push(c, &l, OP_PI, tokpos))) return -1;
             op->s = "", op->s2 = d, op->len2 = dl;
             break;

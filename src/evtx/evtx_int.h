@@ -81,6 +81,7 @@ enum {
 
 typedef struct bx_val {
     uint8_t type; /* BX_T_* (BX_T_UTF8 for template text) */
+    uint8_t esc;  /* BX_T_UTF8: the text may need JSON escaping */
     uint32_t size;
     const uint8_t *p; /* raw little-endian bytes, or UTF-8 text for BX_T_UTF8 */
 } bx_val;
@@ -92,6 +93,7 @@ typedef struct bx_op {
     uint8_t vtype;    /* OP_SUBST, OP_VALUE */
     uint8_t optional; /* OP_SUBST: 0x0e token */
     uint8_t subst;    /* OP_OPEN: a substitution is a direct child or attribute value */
+    uint8_t esc;      /* s may need JSON escaping (names, text) */
     uint16_t index;   /* OP_SUBST index, OP_CHARREF value */
     uint32_t
         match; /* OP_OPEN: distance to its OP_END / OP_CLOSE_EMPTY (past the end if unclosed) */
@@ -144,13 +146,15 @@ int bx_parse(va_evtx_ctx *c, uint32_t off, uint32_t end, int in_tmpl, bx_frag *o
 void bx_ctx_chunk_reset(va_evtx_ctx *c, const uint8_t *chunk, uint32_t len);
 
 /* Format value v as text into out.  xml_style: as evtxexport prints it (times with 9 digits);
- * otherwise the event style (7 digits).  Returns the vaern value type. */
-va_vtype bx_val_fmt(const bx_val *v, int xml_style, va_buf *out);
+ * otherwise the event style (7 digits).  Returns the vaern value type; sets *esc if the text
+ * may need JSON escaping (numbers, GUIDs, SIDs, times and hex never do). */
+va_vtype bx_val_fmt(const bx_val *v, int xml_style, va_buf *out, int *esc);
 
 /* Visitor over an expanded record. */
 typedef struct bx_visit {
-    void (*open)(void *ud, const char *name, uint32_t len);
-    void (*attr)(void *ud, const char *name, uint32_t len, const bx_val *v, uint32_t nv);
+    /* esc: the name may need JSON escaping */
+    void (*open)(void *ud, const char *name, uint32_t len, int esc);
+    void (*attr)(void *ud, const char *name, uint32_t len, int esc, const bx_val *v, uint32_t nv);
     void (*close_start)(void *ud);
     void (*end)(void *ud, int empty);
     void (*text)(void *ud, const bx_val *v);

@@ -15,6 +15,7 @@
 #define VA_EVTX_FLAT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/arena.h"
 #include "core/event.h"
@@ -29,7 +30,10 @@ typedef struct va_flat_frame {
     size_t data_name_len;
     int has_data_name;
     int children, pieces, attrs;
-    va_vtype type; /* of a single typed text piece */
+    va_vtype type;    /* of a single typed text piece */
+    uint8_t name_esc; /* the name may need JSON escaping */
+    uint8_t esc;      /* the text may */
+    uint8_t data_name_esc;
 } va_flat_frame;
 
 typedef struct va_flat {
@@ -48,18 +52,35 @@ typedef struct va_flat {
 /* Start flattening into ev.  Names and values are gathered in text (caller-owned) and, at
  * va_flat_end, copied in one piece into ev->arena, unless fl->transient is set. */
 void va_flat_begin(va_flat *fl, va_event *ev, va_buf *text);
+
+/* The calls below come in two forms.  The _ex form takes, for each name and value, whether it
+ * may need JSON escaping (nonzero: it may, or the source does not know); the event keeps that
+ * (VA_FIELD_NAME_PLAIN, VA_FIELD_VAL_PLAIN) so va_event_json copies plain text without looking
+ * at it again.  The short form is for sources that do not know: everything is checked. */
+
 /* Element names must stay valid until the event is done (they are used as field names). */
-void va_flat_open(va_flat *fl, const char *name, size_t len);
+void va_flat_open_ex(va_flat *fl, const char *name, size_t len, int esc);
 /* Attribute of the element just opened; the value is copied. */
-void va_flat_attr(va_flat *fl, const char *name, size_t nlen, const char *val, size_t vlen,
-                  va_vtype t);
+void va_flat_attr_ex(va_flat *fl, const char *name, size_t nlen, int name_esc, const char *val,
+                     size_t vlen, va_vtype t, int val_esc);
 /* Text content of the current element; copied. */
-void va_flat_text(va_flat *fl, const char *val, size_t vlen, va_vtype t);
+void va_flat_text_ex(va_flat *fl, const char *val, size_t vlen, va_vtype t, int esc);
 /* Same, for text the caller has just appended itself to the end of fl->text (added bytes):
  * saves a copy when text is formatted in place. */
-void va_flat_text_appended(va_flat *fl, size_t added, va_vtype t);
+void va_flat_text_appended(va_flat *fl, size_t added, va_vtype t, int esc);
 void va_flat_close(va_flat *fl);
 /* Finish: closes open elements and fills the event's direct facts.  VA_OK or VA_ENOMEM. */
 va_err va_flat_end(va_flat *fl);
+
+static inline void va_flat_open(va_flat *fl, const char *name, size_t len) {
+    va_flat_open_ex(fl, name, len, 1);
+}
+static inline void va_flat_attr(va_flat *fl, const char *name, size_t nlen, const char *val,
+                                size_t vlen, va_vtype t) {
+    va_flat_attr_ex(fl, name, nlen, 1, val, vlen, t, 1);
+}
+static inline void va_flat_text(va_flat *fl, const char *val, size_t vlen, va_vtype t) {
+    va_flat_text_ex(fl, val, vlen, t, 1);
+}
 
 #endif

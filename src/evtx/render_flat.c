@@ -12,20 +12,22 @@ typedef struct fr {
     va_flat fl;
 } fr;
 
-static void f_open(void *ud, const char *name, uint32_t len) {
-    va_flat_open(&((fr *)ud)->fl, name, len);
+static void f_open(void *ud, const char *name, uint32_t len, int esc) {
+    va_flat_open_ex(&((fr *)ud)->fl, name, len, esc);
 }
 
-static void f_attr(void *ud, const char *name, uint32_t len, const bx_val *v, uint32_t nv) {
+static void f_attr(void *ud, const char *name, uint32_t len, int esc, const bx_val *v,
+                   uint32_t nv) {
     fr *x = ud;
     va_buf *s = &x->c->scratch;
     va_buf_clear(s);
     va_vtype t = nv ? VA_V_STR : VA_V_NULL;
+    int vesc = 0;
     for (uint32_t i = 0; i < nv; i++) {
-        va_vtype ti = bx_val_fmt(&v[i], 0, s);
+        va_vtype ti = bx_val_fmt(&v[i], 0, s, &vesc);
         t = nv == 1 ? ti : VA_V_STR;
     }
-    va_flat_attr(&x->fl, name, len, s->p ? s->p : "", s->len, t);
+    va_flat_attr_ex(&x->fl, name, len, esc, s->p ? s->p : "", s->len, t, vesc);
 }
 
 static void f_close_start(void *ud) {
@@ -40,22 +42,25 @@ static void f_end(void *ud, int empty) {
 static void f_text(void *ud, const bx_val *v) {
     fr *x = ud;
     size_t before = x->fl.text->len;
-    va_vtype t = bx_val_fmt(v, 0, x->fl.text); /* formatted in place: no copy */
-    va_flat_text_appended(&x->fl, x->fl.text->len - before, t);
+    int esc = 0;
+    va_vtype t = bx_val_fmt(v, 0, x->fl.text, &esc); /* formatted in place: no copy */
+    va_flat_text_appended(&x->fl, x->fl.text->len - before, t, esc);
 }
 
 static void f_charref(void *ud, uint32_t cp) {
     char tmp[4];
-    va_flat_text(&((fr *)ud)->fl, tmp, va_utf8_enc(cp, tmp), VA_V_STR);
+    va_flat_text_ex(&((fr *)ud)->fl, tmp, va_utf8_enc(cp, tmp), VA_V_STR,
+                    cp < 0x20 || cp == '"' || cp == '\\');
 }
 
 static void f_entref(void *ud, const char *name, uint32_t len) {
     char ch[8];
-    if (bx_entity_char(name, len, ch)) va_flat_text(&((fr *)ud)->fl, ch, strlen(ch), VA_V_STR);
+    if (bx_entity_char(name, len, ch))
+        va_flat_text_ex(&((fr *)ud)->fl, ch, strlen(ch), VA_V_STR, ch[0] == '"');
 }
 
 static void f_cdata(void *ud, const char *s, uint32_t len) {
-    va_flat_text(&((fr *)ud)->fl, s, len, VA_V_STR);
+    va_flat_text(&((fr *)ud)->fl, s, len, VA_V_STR); /* rare: let the output check it */
 }
 
 static void f_pi(void *ud, const char *t, uint32_t tl, const char *d, uint32_t dl) {

@@ -21,15 +21,17 @@ static const uint16_t cp1252[32] = {0x20AC, 0,      0x201A, 0x0192, 0x201E, 0x20
                                     0,      0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
                                     0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0,      0x017E, 0x0178};
 
-static void put_utf16(va_buf *out, const uint8_t *p, uint32_t nunits) {
+static void put_utf16(va_buf *out, const uint8_t *p, uint32_t nunits, int *esc) {
     /* Text ends at the first NUL, as Windows renders it. */
     unsigned found = 0;
     va_utf16le_buf_ex(out, p, nunits, VA_UTF16_STOP_NUL, &found);
+    if (found & VA_UTF16_JSON_ESC) *esc = 1;
 }
 
-static void put_ansi(va_buf *out, const uint8_t *p, uint32_t n) {
+static void put_ansi(va_buf *out, const uint8_t *p, uint32_t n, int *esc) {
     for (uint32_t i = 0; i < n && p[i]; i++) {
         uint32_t cp = p[i];
+        if (cp < 0x20 || cp == '"' || cp == '\\') *esc = 1;
         if (cp >= 0x80 && cp < 0xa0 && cp1252[cp - 0x80]) cp = cp1252[cp - 0x80];
         char tmp[4];
         va_buf_put(out, tmp, va_utf8_enc(cp, tmp));
@@ -233,7 +235,7 @@ uint32_t bx_type_size(uint8_t t, uint32_t total) {
     }
 }
 
-va_vtype bx_val_fmt(const bx_val *v, int xml, va_buf *out) {
+va_vtype bx_val_fmt(const bx_val *v, int xml, va_buf *out, int *esc) {
     uint8_t t = v->type;
     const uint8_t *p = v->p;
     uint32_t sz = v->size;
@@ -242,12 +244,13 @@ va_vtype bx_val_fmt(const bx_val *v, int xml, va_buf *out) {
         return VA_V_NULL;
     case BX_T_UTF8:
         va_buf_put(out, p, sz);
+        if (v->esc) *esc = 1;
         return VA_V_STR;
     case BX_T_STRING:
-        put_utf16(out, p, sz / 2);
+        put_utf16(out, p, sz / 2, esc);
         return VA_V_STR;
     case BX_T_ANSI:
-        put_ansi(out, p, sz);
+        put_ansi(out, p, sz, esc);
         return VA_V_STR;
     case BX_T_BINARY:
         put_hex(out, p, sz);
@@ -267,7 +270,9 @@ va_vtype bx_val_fmt(const bx_val *v, int xml, va_buf *out) {
             if (i < n && (p[2 * i] | p[2 * i + 1])) continue;
             if (i == n && start == n) break;
             if (!first) va_buf_putc(out, ',');
-            va_utf16le_buf(out, p + 2 * start, i - start);
+            unsigned found = 0;
+            va_utf16le_buf_ex(out, p + 2 * start, i - start, 0, &found);
+            if (found & VA_UTF16_JSON_ESC) *esc = 1;
             first = 0;
             start = i + 1;
         }
@@ -279,7 +284,7 @@ va_vtype bx_val_fmt(const bx_val *v, int xml, va_buf *out) {
             if (i < sz && p[i]) continue;
             if (i == sz && start == sz) break;
             if (!first) va_buf_putc(out, ',');
-            put_ansi(out, p + start, i - start);
+            put_ansi(out, p + start, i - start, esc);
             first = 0;
             start = i + 1;
         }

@@ -26,7 +26,7 @@ typedef struct ovr {
 static int walk_ops(va_evtx_ctx *c, const bx_op *ops, uint32_t n, const bx_val *vals,
                     uint32_t nvals, const ovr *ov, const bx_visit *v, void *ud);
 
-static const bx_val null_val = {BX_T_NULL, 0, NULL};
+static const bx_val null_val = {BX_T_NULL, 0, 0, NULL};
 
 static const bx_val *subst(const bx_op *op, const bx_val *vals, uint32_t nvals, const ovr *ov) {
     for (uint32_t k = 0; ov && k < ov->n; k++)
@@ -45,7 +45,8 @@ static uint32_t array_item(const bx_val *a, uint32_t k, bx_val *out) {
             if (i < n && !nul) continue;
             if (i == n && start == n) break;
             if (out && idx == k) {
-                out->type = et, out->p = a->p + unit * start, out->size = unit * (i - start);
+                out->type = et, out->esc = 0;
+                out->p = a->p + unit * start, out->size = unit * (i - start);
                 return 1;
             }
             idx++;
@@ -56,7 +57,7 @@ static uint32_t array_item(const bx_val *a, uint32_t k, bx_val *out) {
     uint32_t es = bx_type_size(et, a->size);
     if (!es) return 0; /* variable-size items (SIDs, binary): rendered as one value */
     if (out) {
-        out->type = et, out->p = a->p + (size_t)es * k, out->size = es;
+        out->type = et, out->esc = 0, out->p = a->p + (size_t)es * k, out->size = es;
         return 1;
     }
     return a->size / es;
@@ -132,7 +133,8 @@ static int is_value_op(uint8_t k) {
 }
 
 static void op_text_val(const bx_op *op, bx_val *out) {
-    out->type = BX_T_UTF8, out->p = (const uint8_t *)op->s, out->size = op->len;
+    out->type = BX_T_UTF8, out->esc = op->esc, out->p = (const uint8_t *)op->s;
+    out->size = op->len;
 }
 
 static int walk_ops(va_evtx_ctx *c, const bx_op *ops, uint32_t n, const bx_val *vals,
@@ -163,7 +165,7 @@ static int walk_ops(va_evtx_ctx *c, const bx_op *ops, uint32_t n, const bx_val *
                     break;
                 }
             }
-            v->open(ud, op->s, op->len);
+            v->open(ud, op->s, op->len, op->esc);
             break;
         case OP_CLOSE_START:
             v->close_start(ud);
@@ -187,7 +189,7 @@ static int walk_ops(va_evtx_ctx *c, const bx_op *ops, uint32_t n, const bx_val *
                     op_text_val(vo, &x);
                     break;
                 case OP_VALUE:
-                    x.type = vo->vtype, x.p = vo->p, x.size = vo->len;
+                    x.type = vo->vtype, x.esc = 0, x.p = vo->p, x.size = vo->len;
                     break;
                 case OP_SUBST:
                     x = *subst(vo, vals, nvals, ov);
@@ -201,6 +203,7 @@ static int walk_ops(va_evtx_ctx *c, const bx_op *ops, uint32_t n, const bx_val *
                     if (na == ATTR_MAX_VALS) continue;
                     x.type = BX_T_UTF8, x.p = (const uint8_t *)ref[na];
                     x.size = (uint32_t)va_utf8_enc(vo->index, ref[na]);
+                    x.esc = vo->index < 0x20 || vo->index == '"' || vo->index == '\\';
                     break;
                 default: /* entity reference: the character it stands for */
                     if (na == ATTR_MAX_VALS) continue;
@@ -210,12 +213,13 @@ static int walk_ops(va_evtx_ctx *c, const bx_op *ops, uint32_t n, const bx_val *
                     }
                     x.type = BX_T_UTF8, x.p = (const uint8_t *)ref[na];
                     x.size = (uint32_t)strlen(ref[na]);
+                    x.esc = ref[na][0] == '"';
                     break;
                 }
                 if (na < ATTR_MAX_VALS) av[na++] = x;
             }
             if (pieces && optional_null == pieces) break; /* optional and null: omitted */
-            v->attr(ud, op->s, op->len, av, na);
+            v->attr(ud, op->s, op->len, op->esc, av, na);
             break;
         }
         case OP_TEXT:
@@ -223,7 +227,7 @@ static int walk_ops(va_evtx_ctx *c, const bx_op *ops, uint32_t n, const bx_val *
             v->text(ud, &tv);
             break;
         case OP_VALUE:
-            tv.type = op->vtype, tv.p = op->p, tv.size = op->len;
+            tv.type = op->vtype, tv.esc = 0, tv.p = op->p, tv.size = op->len;
             v->text(ud, &tv);
             break;
         case OP_SUBST: {
