@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -278,6 +279,98 @@ typedef struct wq_state {
     int stop_at;
 } wq_state;
 
+/* The JSON of ev as the format says, written the obvious quadratic way: each name once, at
+ * its first occurrence, with all its values (an array when there are several). */
+static void json_reference(const va_event *ev, va_buf *out) {
+    va_buf_putc(out, '{');
+    for (uint32_t i = 0; i < ev->n; i++) {
+        const va_field *f = &ev->f[i];
+        uint32_t j, n = 0;
+        for (j = 0; j < i; j++)
+            if (ev->f[j].nlen == f->nlen && !memcmp(ev->f[j].name, f->name, f->nlen)) break;
+        if (j < i) continue;
+        for (j = i; j < ev->n; j++)
+            n += ev->f[j].nlen == f->nlen && !memcmp(ev->f[j].name, f->name, f->nlen);
+        if (out->len > 1) va_buf_putc(out, ',');
+        va_buf_json_str(out, f->name, f->nlen);
+        va_buf_putc(out, ':');
+        if (n > 1) va_buf_putc(out, '[');
+        for (j = i, n = 0; j < ev->n; j++) {
+            const va_field *g = &ev->f[j];
+            if (g->nlen != f->nlen || memcmp(g->name, f->name, f->nlen)) continue;
+            if (n++) va_buf_putc(out, ',');
+            if (g->type == VA_V_UINT)
+                va_buf_put(out, g->val, g->vlen);
+            else
+                va_buf_json_str(out, g->val, g->vlen);
+        }
+        if (n > 1) va_buf_putc(out, ']');
+    }
+    va_buf_putc(out, '}');
+}
+
+/* Repeated names in every arrangement, in small events (the quick test) and in events past its
+ * 128 fields (the table), with one scratch reused from a huge event to small ones; plain
+ * flags only skip escaping, they never change the text. */
+static void event_json_repeated_names(void **state) {
+    (void)state;
+    va_json_scratch sc = {0};
+    static const char *const names[] = {"A",
+                                        "B",
+                                        "Data",
+                                        "LongerName_0123456789",
+                                        "LongerName_0123456789x",
+                                        "x\"y",
+                                        "C",
+                                        "LongerName_9123456789"};
+    const size_t sizes[] = {5000, 1, 2, 3, 17, 64, 127, 128, 129, 300, 7};
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        for (unsigned pattern = 0; pattern < 4; pattern++) {
+            va_arena a;
+            va_arena_init(&a, 0);
+            va_event ev;
+            va_event_init(&ev, &a);
+            char nb[32], vb[32];
+            for (size_t i = 0; i < sizes[si]; i++) {
+                const char *n;
+                if (pattern == 0) { /* all distinct */
+                    snprintf(nb, sizeof nb, "F%zu", i);
+                    n = nb;
+                } else if (pattern == 1) { /* a few names over and over */
+                    n = names[(i * 7 + i / 3) % 8];
+                } else if (pattern == 2) { /* distinct, one repeat at the very end */
+                    snprintf(nb, sizeof nb, "F%zu", i + 1 == sizes[si] ? (size_t)0 : i);
+                    n = nb;
+                } else { /* same first and last bytes, different middles */
+                    snprintf(nb, sizeof nb, "Prefix%03zu_Suffix", i % 50);
+                    n = nb;
+                }
+                snprintf(vb, sizeof vb, "v%zu\t", i);
+                int numeric = i % 3 == 0;
+                if (numeric) snprintf(vb, sizeof vb, "%zu", i);
+                assert_int_equal(va_event_add_copy(&ev, n, strlen(n), vb, strlen(vb),
+                                                   numeric ? VA_V_UINT : VA_V_STR),
+                                 VA_OK);
+                /* Plain where it is true: the output must not change. */
+                if (!strchr(n, '"')) ev.f[ev.n - 1].flags |= VA_FIELD_NAME_PLAIN;
+                if (numeric) ev.f[ev.n - 1].flags |= VA_FIELD_VAL_PLAIN;
+            }
+            va_buf want, got, got2;
+            va_buf_init(&want), va_buf_init(&got), va_buf_init(&got2);
+            json_reference(&ev, &want);
+            va_event_json_with(&ev, &got, &sc);
+            va_event_json(&ev, &got2);
+            assert_non_null(got.p);
+            assert_string_equal(got.p, want.p);
+            assert_string_equal(got2.p, want.p);
+            va_buf_free(&want), va_buf_free(&got), va_buf_free(&got2);
+            va_arena_free(&a);
+        }
+    }
+    va_json_scratch_free(&sc);
+    va_json_scratch_free(&sc); /* freeing twice is harmless */
+}
+
 static void wq_work(void *ud, void *item, int worker) {
     (void)ud, (void)worker;
     wq_item *it = item;
@@ -442,6 +535,7 @@ int main(void) {
         cmocka_unit_test(utf16_conversion_options),
         cmocka_unit_test(time_format_and_parse),
         cmocka_unit_test(event_json_and_facts),
+        cmocka_unit_test(event_json_repeated_names),
         cmocka_unit_test(workq_order),
         cmocka_unit_test(hash_table_model),
         cmocka_unit_test(hash_functions),

@@ -16,6 +16,7 @@
 #include "core/arena.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/hash.h"
 
 typedef enum va_vtype {
     VA_V_NULL = 0, /* no value (JSON null, EVTX NullType) */
@@ -80,5 +81,17 @@ void va_event_finish(va_event *ev);
 /* Append the event as one JSON object (no newline).  Integers and booleans are written as JSON
  * numbers/booleans, repeated names as arrays. */
 void va_event_json(const va_event *ev, va_buf *out);
+
+/* What va_event_json needs per call to find repeated names in linear time (a name table and a
+ * chain per field).  A caller that writes many events keeps one and passes it to
+ * va_event_json_with, so the memory is reused; zero-initialise it, free with
+ * va_json_scratch_free. */
+typedef struct va_json_scratch {
+    va_hash names;  /* first occurrence of each name */
+    uint32_t *link; /* per field: next field of the same name, and the last one so far */
+    size_t cap;
+} va_json_scratch;
+void va_event_json_with(const va_event *ev, va_buf *out, va_json_scratch *s);
+void va_json_scratch_free(va_json_scratch *s);
 
 #endif

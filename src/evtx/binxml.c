@@ -104,6 +104,7 @@ void va_evtx_ctx_free(va_evtx_ctx *c) {
     free(c->tmpls.keys), free(c->tmpls.vals);
     va_buf_free(&c->scratch);
     va_buf_free(&c->text);
+    va_json_scratch_free(&c->json);
     free(c);
 }
 

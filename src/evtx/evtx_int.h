@@ -134,9 +134,10 @@ struct va_evtx_ctx {
     char err[160];      /* reason of the last parse failure */
     va_err err_code;    /* its code: VA_EFORMAT, VA_ERANGE, VA_ELIMIT or VA_ENOMEM */
     uint32_t err_off;
-    int depth;      /* nesting of embedded binary XML */
-    va_buf scratch; /* value formatting */
-    va_buf text;    /* flattener text accumulation */
+    int depth;            /* nesting of embedded binary XML */
+    va_buf scratch;       /* value formatting */
+    va_buf text;          /* flattener text accumulation */
+    va_json_scratch json; /* for va_event_json_with */
 };
 
 /* Parse binary XML at chunk offset [off, end) into a fragment.  in_tmpl: inside a template

@@ -384,7 +384,7 @@ int bx_parse_chunk(va_evtx_file *f, uint32_t idx, const va_evtx_opts *o, va_evtx
         }
         size_t json_start = xml ? xml->len : 0;
         if (!bad && o->want_json && xml) {
-            va_event_json(ev, xml);
+            va_event_json_with(ev, xml, &c->json);
             if (xml->oom) {
                 strcpy(c->err, "out of memory");
                 c->err_code = VA_ENOMEM;
