@@ -982,6 +982,33 @@ static void test_tokens_attr_references(void **state) {
     vt_frag_free(f);
 }
 
+/* The reader's CRC32 (folded with carry-less multiplication where the CPU has it) against the
+ * writer's own bitwise one: every length up to several folding rounds, every alignment, any
+ * starting value, a whole chunk, and a run split at every point. */
+static void test_crc32(void **state) {
+    (void)state;
+    enum { MAX = 65536 + 64 };
+    uint8_t *buf = malloc(MAX);
+    assert_non_null(buf);
+    uint32_t seed = 12345;
+    for (size_t i = 0; i < MAX; i++) {
+        seed = seed * 1103515245u + 12345u;
+        buf[i] = (uint8_t)(seed >> 16);
+    }
+    assert_int_equal(va_evtx_crc32(0, "123456789", 9), 0xCBF43926u);
+    for (size_t off = 0; off < 16; off++) {
+        for (size_t n = 0; n <= 300; n++) {
+            uint32_t start = off & 1 ? 0 : (uint32_t)(n * 2654435761u);
+            assert_int_equal(va_evtx_crc32(start, buf + off, n), vt_crc32(start, buf + off, n));
+        }
+    }
+    assert_int_equal(va_evtx_crc32(0, buf + 3, 65536), vt_crc32(0, buf + 3, 65536));
+    uint32_t whole = vt_crc32(0, buf, 1000);
+    for (size_t cut = 0; cut <= 1000; cut += 7)
+        assert_int_equal(va_evtx_crc32(va_evtx_crc32(0, buf, cut), buf + cut, 1000 - cut), whole);
+    free(buf);
+}
+
 /* JSON of an event whose names and values come from every source the reader has (element and
  * attribute names, template text, substitutions of each text type, character and entity
  * references) with characters JSON must escape in each, next to plain ones: the reader tells
@@ -1689,6 +1716,7 @@ static void test_flat_identity_clash(void **state) {
 int main(void) {
     static const struct CMUnitTest head[] = {
         cmocka_unit_test(test_writer_layout),
+        cmocka_unit_test(test_crc32),
         cmocka_unit_test(test_flat_identity_clash),
         cmocka_unit_test(test_event_security),
         cmocka_unit_test(test_event_userdata_qualifiers),

@@ -14,7 +14,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "core/workq.h"
 #include "evtx/evtx_int.h"
@@ -32,16 +31,6 @@ struct va_evtx_file {
     va_diag_fn diag;
     void *diag_ud;
 };
-
-uint32_t va_evtx_crc32(uint32_t crc, const void *data, size_t len) {
-    /* zlib's crc32 is the IEEE polynomial EVTX uses, and is well optimised. */
-    while (len > UINT32_MAX) {
-        crc = (uint32_t)crc32(crc, data, UINT32_MAX);
-        data = (const uint8_t *)data + UINT32_MAX;
-        len -= UINT32_MAX;
-    }
-    return (uint32_t)crc32(crc, data, (uInt)len);
-}
 
 static void report(va_diag_fn fn, void *ud, const char *path, va_severity sev, va_err code,
                    int64_t chunk, int64_t off, const char *fmt, ...)
