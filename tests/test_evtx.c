@@ -708,6 +708,41 @@ static void test_arrays_repeat_element(void **state) {
     vt_tmpl_free(t);
 }
 
+/* Array items at the edges: empty items between NULs, a last item without its NUL, ANSI items,
+ * an odd byte at the end of a UTF-16 array, and a fixed-size array with a partial last item. */
+static void test_array_item_edges(void **state) {
+    (void)state;
+    static const uint8_t s16[] = {'a', 0, 0, 0, 0, 0, 'b', 0, 0, 0, 'c', 0, 'd', 0, 'x'};
+    static const uint8_t s8[] = {'p', 0, 'q', 'r', 0};
+    uint8_t u16s[5] = {1, 0, 2, 0, 9};
+    const char *names[] = {"S", "A", "U", "End"};
+    const uint8_t types[] = {VT_T_ARRAY | VT_T_STRING, VT_T_ARRAY | VT_T_ANSI,
+                             VT_T_ARRAY | VT_T_UINT16, VT_T_STRING};
+    vt_tmpl *t = vt_tmpl_data(names, types, 4, NULL, NULL);
+    assert_non_null(t);
+    vt_val v[] = {vt_v_raw(VT_T_ARRAY | VT_T_STRING, s16, sizeof s16),
+                  vt_v_raw(VT_T_ARRAY | VT_T_ANSI, s8, sizeof s8),
+                  vt_v_raw(VT_T_ARRAY | VT_T_UINT16, u16s, sizeof u16s), vt_v_str("end")};
+    vt_sysvals sv = {1, 0, 4, 0, 0, 0, vt_filetime(2024, 1, 1, 0, 0, 0, 0), 1, 4, 8, NULL, NULL};
+    run x = {0};
+    one_event(&x, &SEC, &sv, t, v, 4);
+    const rcopy *r = &x.r[0];
+    uint32_t first = 0;
+    while (first < r->nf && strcmp(r->f[first].name, "S")) first++;
+    static const xfield f[] = {
+        {"S", "a", VA_V_STR},  {"S", "", VA_V_STR},   {"S", "b", VA_V_STR},
+        {"S", "cd", VA_V_STR}, {"A", "p", VA_V_STR},  {"A", "qr", VA_V_STR},
+        {"U", "1", VA_V_UINT}, {"U", "2", VA_V_UINT}, {"End", "end", VA_V_STR}};
+    assert_int_equal(r->nf - first, N(f));
+    for (size_t i = 0; i < N(f); i++) {
+        assert_string_equal(r->f[first + i].name, f[i].name);
+        assert_string_equal(r->f[first + i].val, f[i].val);
+        assert_int_equal(r->f[first + i].type, f[i].type);
+    }
+    run_free(&x);
+    vt_tmpl_free(t);
+}
+
 /* ---- optional substitutions ---- */
 
 static void test_optional_null(void **state) {
@@ -1722,6 +1757,7 @@ int main(void) {
         cmocka_unit_test(test_event_userdata_qualifiers),
         cmocka_unit_test(test_value_types),
         cmocka_unit_test(test_arrays_repeat_element),
+        cmocka_unit_test(test_array_item_edges),
         cmocka_unit_test(test_optional_null),
         cmocka_unit_test(test_embedded_binxml),
         cmocka_unit_test(test_tokens_content),

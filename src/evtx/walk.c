@@ -34,33 +34,39 @@ static const bx_val *subst(const bx_op *op, const bx_val *vals, uint32_t nvals, 
     return op->index < nvals ? &vals[op->index] : &null_val;
 }
 
-/* Item k of an array value (k < count), or the item count when out is NULL.  String items
- * are NUL-terminated; a final unterminated item counts too. */
-static uint32_t array_item(const bx_val *a, uint32_t k, bx_val *out) {
+/* The array item that starts at *pos (a byte offset into the value, 0 for the first) into out,
+ * and *pos moved past it; 0 when there is none left.  String items are NUL-terminated; a final
+ * unterminated item counts too.  Variable-size items (SIDs, binary) are not split: such an
+ * array has no items here and is rendered as one value. */
+static int array_next(const bx_val *a, uint32_t *pos, bx_val *out) {
     uint8_t et = a->type & 0x7f;
+    out->type = et, out->esc = 0;
     if (et == BX_T_STRING || et == BX_T_ANSI) {
-        uint32_t unit = et == BX_T_STRING ? 2 : 1, n = a->size / unit, start = 0, idx = 0;
-        for (uint32_t i = 0; i <= n; i++) {
-            int nul = i < n && !(a->p[unit * i] | (unit == 2 ? a->p[unit * i + 1] : 0));
-            if (i < n && !nul) continue;
-            if (i == n && start == n) break;
-            if (out && idx == k) {
-                out->type = et, out->esc = 0;
-                out->p = a->p + unit * start, out->size = unit * (i - start);
-                return 1;
-            }
-            idx++;
-            start = i + 1;
-        }
-        return idx;
-    }
-    uint32_t es = bx_type_size(et, a->size);
-    if (!es) return 0; /* variable-size items (SIDs, binary): rendered as one value */
-    if (out) {
-        out->type = et, out->esc = 0, out->p = a->p + (size_t)es * k, out->size = es;
+        uint32_t unit = et == BX_T_STRING ? 2 : 1, end = a->size / unit * unit, i = *pos;
+        if (i >= end) return 0;
+        while (i < end && (a->p[i] | (unit == 2 ? a->p[i + 1] : 0))) i += unit;
+        out->p = a->p + *pos, out->size = i - *pos;
+        *pos = i < end ? i + unit : end;
         return 1;
     }
-    return a->size / es;
+    uint32_t es = bx_type_size(et, a->size);
+    if (!es || a->size - *pos < es || *pos > a->size) return 0;
+    out->p = a->p + *pos, out->size = es;
+    *pos += es;
+    return 1;
+}
+
+/* Number of items array_next gives. */
+static uint32_t array_count(const bx_val *a) {
+    bx_val item;
+    uint32_t pos = 0, n = 0;
+    uint8_t et = a->type & 0x7f;
+    if (et != BX_T_STRING && et != BX_T_ANSI) {
+        uint32_t es = bx_type_size(et, a->size);
+        return es ? a->size / es : 0;
+    }
+    while (array_next(a, &pos, &item)) n++;
+    return n;
 }
 
 /* Element at ops[0] (an OP_OPEN with direct substitutions): does an array substitution repeat
@@ -87,7 +93,7 @@ static long element_plan(const bx_op *ops, const bx_val *vals, uint32_t nvals, c
         const bx_val *sv = subst(o, vals, nvals, ov);
         if (!in_attrs && o->optional && sv->type == BX_T_NULL) optnull++;
         if ((sv->type & BX_T_ARRAY) && sv->type != (BX_T_ARRAY | BX_T_NULL)) {
-            uint32_t cnt = array_item(sv, 0, NULL);
+            uint32_t cnt = array_count(sv);
             if (cnt > 1 && (!ov || ov->n < OVR_MAX)) {
                 *count = cnt;
                 return (long)j;
@@ -157,10 +163,9 @@ static int walk_ops(va_evtx_ctx *c, const bx_op *ops, uint32_t n, const bx_val *
                     ovr o2 = ov ? *ov : (ovr){0};
                     o2.index[o2.n] = ao->index;
                     o2.n++;
-                    for (uint32_t k = 0; k < count; k++) {
-                        array_item(arr, k, &o2.val[o2.n - 1]);
+                    uint32_t pos = 0;
+                    for (uint32_t k = 0; k < count && array_next(arr, &pos, &o2.val[o2.n - 1]); k++)
                         if (walk_ops(c, op, op->match + 1, vals, nvals, &o2, v, ud)) return -1;
-                    }
                     i += op->match;
                     break;
                 }
