@@ -1692,6 +1692,239 @@ static void test_threads_json(void **state) {
     free_files(&fs);
 }
 
+/* ---- plans: the flattener replays what it did for the first record of a shape ---- */
+
+typedef struct shapes {
+    vt_tmpl *ev, *ev_ud, *data_a, *data_a2, *data_b, *dyn, *clash, *nest_out, *nest_in, *ud;
+} shapes;
+
+static uint32_t lcg(uint32_t *s) {
+    *s = *s * 1103515245u + 12345u;
+    return *s >> 16;
+}
+
+/* Record k of the shape test: its System values, and a payload of one of many shapes (several
+ * templates, nulls, short values, arrays of one and of several items, text needing escapes,
+ * a field name from a substitution, an identity clash, two levels of embedding, a payload that
+ * is not a template instance, a damaged payload). */
+static void add_shaped(vt_evtx *w, const shapes *t, uint32_t k, uint32_t *seed) {
+    static const char *const one[] = {"solo"};
+    static const char *const three[] = {"x", "y \"z\"", ""};
+    static const uint8_t garbage[] = {0x0f, 0x01, 0x01, 0x00, 0x0c, 0x01, 0xff, 0xff, 0xff};
+    static const uint8_t short_u32[] = {7, 0};
+    uint32_t r = lcg(seed), pick = r % 11;
+    char str[64];
+    snprintf(str, sizeof str, r & 8 ? "plain %u" : "tab\there \"q\" %u\\", (unsigned)k);
+    vt_frag *pl = vt_frag_new(), *inner = vt_frag_new();
+    assert_non_null(pl);
+    assert_non_null(inner);
+    vt_val dv[8];
+    const vt_tmpl *ev = t->ev;
+    switch (pick) {
+    case 0:
+    case 1:
+    case 10: /* the usual: same shape most of the time, some nulls and a short value; two
+                templates of the same value types and other names */
+        dv[0] = r & 16 ? vt_v_sid("S-1-5-18") : vt_v_null();
+        dv[1] = vt_v_str(str);
+        dv[2] = r & 32 ? vt_v_raw(VT_T_UINT32, short_u32, 2) : vt_v_u32(k);
+        dv[3] = r & 64 ? vt_v_str("") : r & 2 ? vt_v_null() : vt_v_str("10.0.0.1");
+        dv[4] = vt_v_hex64(k);
+        vt_tinst(pl, pick == 10 ? t->data_a2 : t->data_a, dv, 5);
+        break;
+    case 2: /* arrays of one item (formatted in place) and of several (element repeated) */
+        dv[0] = r & 16 ? vt_v_strarr(three, 3) : vt_v_strarr(one, 1);
+        dv[1] = vt_v_guid("{01234567-89AB-CDEF-0123-456789ABCDEF}");
+        dv[2] = vt_v_filetime(vt_filetime(2024, 5, 6, 7, 8, 9, k));
+        dv[3] = r & 32 ? vt_v_sizet32(k) : vt_v_sizet64(k);
+        dv[4] = vt_v_bool(k & 1);
+        dv[5] = r & 64 ? vt_v_r64(1.5 * k) : vt_v_null();
+        dv[6] = vt_v_ansi(r & 128 ? "an\"si" : "ansi");
+        dv[7] = vt_v_bin(str, 5);
+        vt_tinst(pl, t->data_b, dv, 8);
+        break;
+    case 3: /* a field name from a substitution */
+        dv[0] = vt_v_str(r & 16 ? "NameA" : "Name\"B");
+        dv[1] = vt_v_str(str);
+        dv[2] = vt_v_u16((uint16_t)k);
+        vt_tinst(pl, t->dyn, dv, 3);
+        break;
+    case 4: /* <Data Name="EventID"> and friends: renamed only where System has them */
+        dv[0] = vt_v_u32(k);
+        dv[1] = vt_v_str("other");
+        vt_tinst(pl, t->clash, dv, 2);
+        break;
+    case 5: { /* two levels of embedding */
+        vt_val iv[2] = {vt_v_str(str), r & 16 ? vt_v_null() : vt_v_u64(k)};
+        vt_tinst(inner, t->nest_in, iv, 2);
+        dv[0] = vt_v_binxml(inner);
+        dv[1] = vt_v_str("outer");
+        vt_tinst(pl, t->nest_out, dv, 2);
+        break;
+    }
+    case 6: /* a payload that is elements, not a template instance */
+        vt_open(pl, "EventData");
+        vt_open(pl, "Data");
+        vt_attr_text(pl, "Name", "Inline");
+        vt_text(pl, str);
+        vt_close(pl);
+        vt_close(pl);
+        break;
+    case 7: /* UserData */
+        ev = t->ev_ud;
+        dv[0] = vt_v_str(str);
+        dv[1] = vt_v_hex64(k);
+        vt_tinst(pl, t->ud, dv, 2);
+        break;
+    default:
+        break;
+    }
+    vt_sysvals s = {(uint16_t)(4600 + pick),
+                    1,
+                    4,
+                    0,
+                    1,
+                    0x8020000000000000ull,
+                    vt_filetime(2024, 1, 1, 0, 0, 0, k),
+                    vt_evtx_next_id(w),
+                    4,
+                    8,
+                    r & 256 ? "S-1-5-21-1-2-3-1001" : NULL,
+                    r & 512 ? "{11111111-2222-3333-4444-555555555555}" : NULL};
+    vt_val v[VT_SYS_NVALS];
+    vt_val payload = pick == 8   ? vt_v_raw(VT_T_BINXML, garbage, sizeof garbage)
+                     : pick == 9 ? vt_v_null()
+                                 : vt_v_binxml(pl);
+    vt_sysvals_fill(v, &s, payload);
+    if (r & 1024) v[4] = vt_v_u16(0x10); /* EventID Qualifiers */
+    assert_int_equal(vt_evtx_add_tinst(w, s.time, ev, v, VT_SYS_NVALS, NULL), 0);
+    vt_frag_free(pl);
+    vt_frag_free(inner);
+}
+
+static void make_shapes(shapes *t) {
+    static const vt_sysdef UD = {"Microsoft-Windows-Eventlog", NULL, "Security", "dc01", 1};
+    const char *na[] = {"SubjectUserSid", "TargetUserName", "LogonType", "IpAddress", "LogonId"};
+    const char *na2[] = {"UserSid", "UserName", "Kind", "Address", "Session"};
+    const uint8_t ta[] = {VT_T_SID, VT_T_STRING, VT_T_UINT32, VT_T_STRING, VT_T_HEX64};
+    const char *nb[] = {"Files", "Guid", "When", "Count", "Flag", "Ratio", "Ansi", "Blob"};
+    const uint8_t tb[] = {VT_T_ARRAY | VT_T_STRING,
+                          VT_T_GUID,
+                          VT_T_FILETIME,
+                          VT_T_SIZET,
+                          VT_T_BOOL,
+                          VT_T_REAL64,
+                          VT_T_ANSI,
+                          VT_T_BINARY};
+    const char *nc[] = {"EventID", "Computer"};
+    const uint8_t tc[] = {VT_T_UINT32, VT_T_STRING};
+    const char *nu[] = {"SubjectUserName", "SubjectLogonId"};
+    const uint8_t tu[] = {VT_T_STRING, VT_T_HEX64};
+    const char *ni[] = {"Inner", "Number"};
+    const uint8_t ti[] = {VT_T_STRING, VT_T_UINT64};
+    t->ev = vt_tmpl_event(&SEC);
+    t->ev_ud = vt_tmpl_event(&UD);
+    t->data_a = vt_tmpl_data(na, ta, 5, NULL, NULL);
+    t->data_a2 = vt_tmpl_data(na2, ta, 5, NULL, NULL);
+    t->data_b = vt_tmpl_data(nb, tb, 8, NULL, NULL);
+    t->clash = vt_tmpl_data(nc, tc, 2, NULL, NULL);
+    t->ud = vt_tmpl_data(nu, tu, 2, "LogFileCleared", "http://example/ns");
+    t->nest_in = vt_tmpl_data(ni, ti, 2, NULL, NULL);
+    vt_frag *f = vt_frag_new();
+    assert_non_null(f);
+    vt_open(f, "EventData");
+    vt_open(f, "Data");
+    vt_attr_subst(f, "Name", 0, VT_T_STRING, 0);
+    vt_subst(f, 1, VT_T_STRING, 0);
+    vt_close(f);
+    vt_open(f, "Data");
+    vt_attr_text(f, "Name", "Fixed");
+    vt_subst(f, 2, VT_T_UINT16, 1);
+    vt_close(f);
+    vt_close(f);
+    t->dyn = vt_tmpl_new(f, "plans-dyn");
+    f = vt_frag_new();
+    assert_non_null(f);
+    vt_open(f, "EventData");
+    vt_open(f, "Data");
+    vt_attr_text(f, "Name", "Outer");
+    vt_subst(f, 1, VT_T_STRING, 0);
+    vt_close(f);
+    vt_open(f, "Nested");
+    vt_subst(f, 0, VT_T_BINXML, 1);
+    vt_close(f);
+    vt_close(f);
+    t->nest_out = vt_tmpl_new(f, "plans-nest");
+    assert_true(t->ev && t->ev_ud && t->data_a && t->data_a2 && t->data_b && t->clash && t->ud &&
+                t->nest_in && t->dyn && t->nest_out);
+}
+
+static void free_shapes(shapes *t) {
+    vt_tmpl *all[] = {t->ev,  t->ev_ud, t->data_a,   t->data_a2, t->data_b,
+                      t->dyn, t->clash, t->nest_out, t->nest_in, t->ud};
+    for (size_t i = 0; i < N(all); i++) vt_tmpl_free(all[i]);
+}
+
+/* The reason of a record diagnostic, without where it was (the two files lay records out
+ * differently). */
+static void reason(const char *msg, char *out, size_t n) {
+    const char *c = strchr(msg, ':');
+    snprintf(out, n, "%s", c ? c : msg);
+    char *at = strstr(out, " (at chunk offset");
+    if (at) *at = 0;
+}
+
+/* Records of every shape, many to a chunk (so most are flattened by a plan), against the same
+ * records one to a chunk (so every one is walked): the same events, the same JSON, the same
+ * reasons for the damaged ones. */
+static void test_plans_match_walker(void **state) {
+    (void)state;
+    shapes t;
+    make_shapes(&t);
+    run x[2] = {{0}, {0}};
+    for (int alone = 0; alone < 2; alone++) {
+        vt_evtx *w = mem_writer();
+        uint32_t seed = 99;
+        for (uint32_t k = 0; k < 600; k++) {
+            add_shaped(w, &t, k, &seed);
+            if (alone) assert_int_equal(vt_evtx_end_chunk(w), 0);
+        }
+        va_evtx_opts o = {.want_event = 1, .want_json = 1, .threads = 1};
+        finish_parse(w, &x[alone], &o);
+        assert_int_equal(x[alone].open_err, VA_OK);
+    }
+    assert_true(x[0].st.chunks < 20);
+    assert_int_equal(x[1].st.chunks, 600);
+    assert_int_equal(x[0].n, x[1].n);
+    assert_true(x[0].n > 500);
+    for (size_t i = 0; i < x[0].n; i++) {
+        const rcopy *a = &x[0].r[i], *b = &x[1].r[i];
+        if (strcmp(a->json, b->json))
+            fail_msg("record %zu:\n  plan:   %s\n  walked: %s", i, a->json, b->json);
+        assert_int_equal(a->nf, b->nf);
+        for (uint32_t j = 0; j < a->nf; j++) {
+            assert_string_equal(a->f[j].name, b->f[j].name);
+            assert_string_equal(a->f[j].val, b->f[j].val);
+            assert_int_equal(a->f[j].type, b->f[j].type);
+        }
+        assert_int_equal(a->event_id, b->event_id);
+        assert_int_equal(a->time_ns, b->time_ns);
+        assert_int_equal(a->record_id, b->record_id);
+    }
+    assert_int_equal(x[0].nd, x[1].nd);
+    assert_true(x[0].nd > 20); /* the damaged payloads */
+    for (size_t i = 0; i < x[0].nd; i++) {
+        char ra[200], rb[200];
+        reason(x[0].d[i].msg, ra, sizeof ra);
+        reason(x[1].d[i].msg, rb, sizeof rb);
+        assert_string_equal(ra, rb);
+        assert_int_equal(x[0].d[i].code, x[1].d[i].code);
+    }
+    run_free(&x[0]);
+    run_free(&x[1]);
+    free_shapes(&t);
+}
+
 /* Flatten <Event><System>...</System><UserData><X>...</X></UserData></Event> by hand. */
 static void flat_leaf(va_flat *fl, const char *name, const char *val) {
     va_flat_open(fl, name, strlen(name));
@@ -1753,6 +1986,7 @@ int main(void) {
         cmocka_unit_test(test_writer_layout),
         cmocka_unit_test(test_crc32),
         cmocka_unit_test(test_flat_identity_clash),
+        cmocka_unit_test(test_plans_match_walker),
         cmocka_unit_test(test_event_security),
         cmocka_unit_test(test_event_userdata_qualifiers),
         cmocka_unit_test(test_value_types),

@@ -234,7 +234,8 @@ static inline void json_name(const va_field *f, va_buf *out, int first) {
 }
 
 void va_event_json_with(const va_event *ev, va_buf *out, va_json_scratch *s) {
-    int dup = has_dup_names(ev) ? link_names(ev, s) : 0, first = 1;
+    int known = ev->names_distinct && ev->names_distinct == ev->n;
+    int dup = !known && has_dup_names(ev) ? link_names(ev, s) : 0, first = 1;
     va_buf_putc(out, '{');
     for (uint32_t i = 0; i < ev->n; i++) {
         const va_field *f = &ev->f[i];
@@ -276,6 +277,10 @@ void va_event_json_with(const va_event *ev, va_buf *out, va_json_scratch *s) {
         va_buf_putc(out, ']');
     }
     va_buf_putc(out, '}');
+}
+
+int va_event_names_repeat(const va_event *ev, va_json_scratch *s) {
+    return has_dup_names(ev) ? link_names(ev, s) != 0 : 0;
 }
 
 void va_event_json(const va_event *ev, va_buf *out) {

@@ -56,6 +56,9 @@ typedef struct va_event {
     uint64_t record_id;                            /* 0 if none */
     const va_field *channel, *provider, *computer; /* NULL if absent */
     va_src src;
+    /* Set by a source that knows no two of the first names_distinct fields share a name (0:
+     * not known), so va_event_json need not look for repeats while n is still that. */
+    uint32_t names_distinct;
 } va_event;
 
 /* Start an empty event whose storage comes from arena a (freed with the arena). */
@@ -92,6 +95,8 @@ typedef struct va_json_scratch {
     size_t cap;
 } va_json_scratch;
 void va_event_json_with(const va_event *ev, va_buf *out, va_json_scratch *s);
+/* 1 if two fields of ev share a name (or memory ran out finding out), 0 if none do. */
+int va_event_names_repeat(const va_event *ev, va_json_scratch *s);
 void va_json_scratch_free(va_json_scratch *s);
 
 #endif

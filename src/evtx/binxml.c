@@ -76,6 +76,7 @@ void bx_ctx_chunk_reset(va_evtx_ctx *c, const uint8_t *chunk, uint32_t len) {
     va_arena_reset(&c->arena);
     map_clear(&c->names);
     map_clear(&c->tmpls);
+    bx_plans_reset(c->plans);
     c->chunk = chunk;
     c->chunk_len = len;
     c->depth = 0;
@@ -105,6 +106,7 @@ void va_evtx_ctx_free(va_evtx_ctx *c) {
     va_buf_free(&c->scratch);
     va_buf_free(&c->text);
     va_json_scratch_free(&c->json);
+    bx_plans_free(c->plans);
     free(c);
 }
 

@@ -123,6 +123,11 @@ typedef struct bx_map {
     uint32_t cap, n;
 } bx_map;
 
+/* Plans of the current chunk: how records of each shape flatten (render_flat.c). */
+typedef struct bx_plans bx_plans;
+void bx_plans_reset(bx_plans *p); /* a new chunk: forget every plan (NULL: nothing to do) */
+void bx_plans_free(bx_plans *p);
+
 /* Per-slot parse context (see va_evtx_ctx in evtx.h). */
 struct va_evtx_ctx {
     va_arena arena; /* everything parsed from the current chunk */
@@ -138,6 +143,7 @@ struct va_evtx_ctx {
     va_buf scratch;       /* value formatting */
     va_buf text;          /* flattener text accumulation */
     va_json_scratch json; /* for va_event_json_with */
+    bx_plans *plans;      /* NULL until the first record is flattened; freed with the ctx */
 };
 
 /* Parse binary XML at chunk offset [off, end) into a fragment.  in_tmpl: inside a template
@@ -151,18 +157,26 @@ void bx_ctx_chunk_reset(va_evtx_ctx *c, const uint8_t *chunk, uint32_t len);
  * may need JSON escaping (numbers, GUIDs, SIDs, times and hex never do). */
 va_vtype bx_val_fmt(const bx_val *v, int xml_style, va_buf *out, int *esc);
 
-/* Visitor over an expanded record. */
+/* Visitor over an expanded record.  subst: the substitution a value came from (its index in
+ * the template instance being walked), -1 for text of the template itself. */
 typedef struct bx_visit {
     /* esc: the name may need JSON escaping */
     void (*open)(void *ud, const char *name, uint32_t len, int esc);
-    void (*attr)(void *ud, const char *name, uint32_t len, int esc, const bx_val *v, uint32_t nv);
+    void (*attr)(void *ud, const char *name, uint32_t len, int esc, const bx_val *v,
+                 const int32_t *subst, uint32_t nv);
     void (*close_start)(void *ud);
     void (*end)(void *ud, int empty);
-    void (*text)(void *ud, const bx_val *v);
+    void (*text)(void *ud, const bx_val *v, int32_t subst);
     void (*charref)(void *ud, uint32_t cp);
     void (*entref)(void *ud, const char *name, uint32_t len);
     void (*cdata)(void *ud, const char *s, uint32_t len);
     void (*pi)(void *ud, const char *t, uint32_t tl, const char *d, uint32_t dl);
+    /* Optional (NULL: not told), for a visitor that learns a record's shape (plan.c): entering
+     * (enter 1) and leaving (0) a template instance and the embedded binary XML held by
+     * substitution subst, and an element repeated for the items of an array. */
+    void (*tinst)(void *ud, const bx_op *op, int enter);
+    void (*embedded)(void *ud, int32_t subst, int enter);
+    void (*repeat)(void *ud);
 } bx_visit;
 
 /* Walk a record's fragment, expanding templates and embedded binary XML.  0 or -1 (c->err). */

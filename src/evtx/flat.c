@@ -22,6 +22,7 @@ void va_flat_begin(va_flat *fl, va_event *ev, va_buf *text) {
     fl->ev = ev, fl->text = text;
     fl->depth = 0, fl->section = SEC_NONE, fl->err = 0;
     fl->transient = 0;
+    fl->seen = NULL, fl->named = NULL, fl->seen_ud = NULL;
     fl->first_field = fl->sys_end = ev->n;
     va_buf_clear(text);
     va_buf_putc(text, 0); /* offset 0 is never a string, so no offset is a NULL pointer */
@@ -49,6 +50,13 @@ static inline void add_field(va_flat *fl, const char *name, size_t name_off, siz
     f->nlen = (uint32_t)nlen, f->vlen = (uint32_t)vlen;
     f->type = (uint8_t)(t | (name ? 0 : NAME_OFF));
     f->flags = (uint8_t)((name_esc ? 0 : VA_FIELD_NAME_PLAIN) | (val_esc ? 0 : VA_FIELD_VAL_PLAIN));
+    if (fl->seen)
+        fl->seen(fl->seen_ud, name ? name : fl->text->p + name_off, nlen, name_esc, voff, vlen, t);
+}
+
+void va_flat_field(va_flat *fl, const char *name, size_t nlen, int name_esc, size_t voff,
+                   size_t vlen, va_vtype t, int val_esc) {
+    add_field(fl, name, 0, nlen, name_esc, voff, vlen, t, val_esc);
 }
 
 /* A field whose name is a stable pointer (plain) and whose value is copied into the store. */
@@ -120,6 +128,7 @@ void va_flat_attr_ex(va_flat *fl, const char *name, size_t nlen, int name_esc, c
         f->data_name_len = vlen;
         f->data_name_esc = val_esc != 0;
         f->has_data_name = 1;
+        if (fl->named) fl->named(fl->seen_ud);
     } else if (fl->section != SEC_RENDERING) {
         add_joined(fl, f->name, f->len, name, nlen, f->name_esc | name_esc, val, vlen, t, val_esc);
     }
@@ -127,26 +136,28 @@ void va_flat_attr_ex(va_flat *fl, const char *name, size_t nlen, int name_esc, c
     f->text_off = fl->text->len;
 }
 
-void va_flat_text_ex(va_flat *fl, const char *val, size_t vlen, va_vtype t, int esc) {
-    if (fl->depth < 1 || fl->depth > VA_FLAT_MAX_DEPTH) return;
+int va_flat_text_ex(va_flat *fl, const char *val, size_t vlen, va_vtype t, int esc) {
+    if (fl->depth < 1 || fl->depth > VA_FLAT_MAX_DEPTH) return 0;
     va_flat_frame *f = &fl->st[fl->depth - 1];
-    if (t == VA_V_NULL) return;
+    if (t == VA_V_NULL) return 0;
     f->pieces++;
     f->type = f->pieces == 1 ? t : VA_V_STR;
     f->esc |= esc != 0;
     va_buf_put(fl->text, val, vlen);
+    return 1;
 }
 
-void va_flat_text_appended(va_flat *fl, size_t added, va_vtype t, int esc) {
+int va_flat_text_appended(va_flat *fl, size_t added, va_vtype t, int esc) {
     if (fl->depth < 1 || fl->depth > VA_FLAT_MAX_DEPTH || t == VA_V_NULL) {
         fl->text->len -= added; /* not element text after all */
         if (fl->text->cap) fl->text->p[fl->text->len] = 0;
-        return;
+        return 0;
     }
     va_flat_frame *f = &fl->st[fl->depth - 1];
     f->pieces++;
     f->type = f->pieces == 1 ? t : VA_V_STR;
     f->esc |= esc != 0;
+    return 1;
 }
 
 /* Names that identify the event: rules mean the System value by them (see flat.h). */

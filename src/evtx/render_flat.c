@@ -1,33 +1,288 @@
 /*
- * render_flat.c - a record as a flat event: the binary XML visitor that feeds flat.c.
+ * render_flat.c - a record as a flat event: the binary XML visitor that feeds flat.c, and plans.
+ *
+ * Most records of a chunk are instances of a few templates, and a record's fields depend on
+ * its values only through their text, as long as the values have the same shape (type, and
+ * whether they are null, short or arrays of several items).  So the first record of each shape
+ * is flattened by walking it, as any other record, while a recorder notes what each field was
+ * made of: its name, its type, and its value as pieces of template text and substitutions.
+ * That is the shape's plan.  A later record of the same shape (the same templates, found the
+ * same way, with values of the same shapes) is flattened by the plan: each field's pieces are
+ * formatted into the text store and the field added, with no walk, no element stack and no
+ * naming rules to apply again.
+ *
+ * The plan is exact by construction rather than by a second copy of the rules: it is what the
+ * walker and flat.c did for that shape, and everything they decide on is part of the shape.  A
+ * record the recorder cannot describe (an element repeated for array items, a field name taken
+ * from a value, embedded binary XML that is not one template instance, deep nesting) is left
+ * to the walker and gets no plan.  Plans live in the chunk's arena, like the templates they
+ * point to, and are forgotten with them.
  */
+#include <stdlib.h>
 #include <string.h>
 
+#include "core/array.h"
 #include "core/utf.h"
 #include "evtx/evtx_int.h"
 #include "evtx/flat.h"
 
+#define PLAN_MAX_FRAMES 8   /* template instances in one record */
+#define PLAN_MAX_VALS   512 /* substitutions of one instance */
+#define PLAN_MAX_PLANS  512 /* per chunk: records of further shapes are walked, unplanned */
+#define PIECE_STATIC    (-1)
+
+/* Part of a field's value: a substitution of one of the record's template instances, or text
+ * of the template itself (kept in the plan). */
+typedef struct pl_piece {
+    int32_t frame;  /* instance number, or PIECE_STATIC */
+    uint32_t index; /* substitution index, or offset of the text in the plan's text */
+    uint32_t len;   /* text length */
+    uint8_t esc;    /* the text may need JSON escaping */
+} pl_piece;
+
+typedef struct pl_field {
+    uint32_t name_off, nlen; /* in the plan's text */
+    uint32_t piece, npieces;
+    uint8_t name_esc, type;
+} pl_field;
+
+/* A template instance of the record: the record's own (parent -1) or one held as embedded
+ * binary XML by substitution subst of instance parent. */
+typedef struct pl_frame {
+    const bx_tmpl *tmpl;
+    uint32_t nvals;
+    int32_t parent;
+    uint32_t subst;
+    uint32_t level; /* nesting: 0 for the record's own */
+    uint32_t shape; /* offset of its nvals shape codes in the plan's shapes */
+} pl_frame;
+
+typedef struct bx_plan {
+    pl_frame frame[PLAN_MAX_FRAMES];
+    uint32_t nframes, nfields;
+    const pl_field *fields;
+    const pl_piece *pieces;
+    const uint16_t *shapes;
+    const char *text;
+    int distinct; /* no two fields share a name */
+} bx_plan;
+
+/* What the recorder knows about the text store: a piece of the value being built. */
+typedef struct pl_logged {
+    size_t start;
+    pl_piece piece;
+} pl_logged;
+
+/* The recorder, while a record is walked.  ctx[] is the nesting of instances and embedded
+ * fragments: FRAME_BASE + instance number, or EMBEDDED (inside embedded binary XML but not yet,
+ * or no longer, inside its one template instance). */
+enum { EMBEDDED = -1, FRAME_BASE = 0 };
+
+typedef struct pl_rec {
+    int bad; /* the record cannot be described: no plan */
+    pl_frame frame[PLAN_MAX_FRAMES];
+    const bx_val *vals[PLAN_MAX_FRAMES];
+    uint32_t nframes;
+    int32_t ctx[2 * PLAN_MAX_FRAMES + 2];
+    uint32_t nctx;
+    int32_t embed_subst; /* substitution holding the embedded fragment being entered */
+    int in_attr;
+    int attr_dynamic; /* the attribute being given holds a substitution */
+    pl_piece *attr;   /* pieces of the attribute being given to flat.c */
+    size_t nattr, capattr;
+    pl_logged *log; /* pieces appended to the text store */
+    size_t nlog, caplog;
+    pl_field *fields;
+    size_t nfields, capfields;
+    pl_piece *pieces;
+    size_t npieces, cappieces;
+    va_buf text; /* names and template text */
+} pl_rec;
+
+struct bx_plans {
+    va_hash index; /* hash of the record's own instance (template, shapes) -> plans[] */
+    bx_plan **plan;
+    size_t n, cap;
+    pl_rec rec;
+    va_json_scratch names;
+};
+
 typedef struct fr {
     va_evtx_ctx *c;
     va_flat fl;
+    pl_rec *rec; /* NULL when not recording */
 } fr;
 
+/* ---- shapes ---- */
+
+/* Everything about a value that the walker and flat.c decide on, besides its text: its type,
+ * whether a fixed-size value is too short for its type (it is then shown as hex, as text), and
+ * whether an array has more than one item (the element is then repeated). */
+static uint16_t shape_of(const bx_val *v) {
+    uint16_t code = v->type;
+    if (v->type & BX_T_ARRAY) {
+        uint8_t et = v->type & 0x7f;
+        uint32_t items = 0;
+        if (et == BX_T_STRING || et == BX_T_ANSI) {
+            uint32_t unit = et == BX_T_STRING ? 2 : 1, end = v->size / unit * unit;
+            for (uint32_t i = 0; i < end && items < 2; i += unit)
+                if (!(v->p[i] | (unit == 2 ? v->p[i + 1] : 0)) || i + unit >= end) items++;
+        } else {
+            uint32_t es = bx_type_size(et, v->size);
+            items = es ? v->size / es : 0;
+        }
+        if (items > 1) code |= 0x200;
+    } else {
+        uint32_t es = bx_type_size(v->type, v->size);
+        if (es && v->size < es) code |= 0x100;
+    }
+    return code;
+}
+
+static uint64_t shape_hash(const bx_tmpl *t, const uint16_t *codes, uint32_t n) {
+    return va_hash_u64(va_hash_mem(codes, 2 * (size_t)n, 0), (uint64_t)(uintptr_t)t);
+}
+
+/* ---- recording ---- */
+
+static void rec_start(pl_rec *r) {
+    r->bad = 0;
+    r->nframes = r->nctx = 0;
+    r->embed_subst = -1;
+    r->in_attr = 0;
+    r->nattr = r->nlog = r->nfields = r->npieces = 0;
+    va_buf_clear(&r->text);
+}
+
+static void rec_free(pl_rec *r) {
+    free(r->attr), free(r->log), free(r->fields), free(r->pieces);
+    va_buf_free(&r->text);
+}
+
+/* The instance the current content belongs to, or -1 (and the record is unplannable) when it
+ * is not directly inside one. */
+static int32_t rec_frame(pl_rec *r) {
+    if (!r->nctx || r->ctx[r->nctx - 1] == EMBEDDED) {
+        r->bad = 1;
+        return -1;
+    }
+    return r->ctx[r->nctx - 1] - FRAME_BASE;
+}
+
+/* A piece of template text: its bytes go into the plan. */
+static pl_piece rec_static(pl_rec *r, const char *s, size_t n, int esc) {
+    rec_frame(r);
+    pl_piece p = {PIECE_STATIC, (uint32_t)r->text.len, (uint32_t)n, (uint8_t)(esc != 0)};
+    va_buf_put(&r->text, s, n);
+    if (r->text.oom || n > UINT32_MAX) r->bad = 1;
+    return p;
+}
+
+static pl_piece rec_subst(pl_rec *r, int32_t index) {
+    pl_piece p = {rec_frame(r), (uint32_t)index, 0, 0};
+    return p;
+}
+
+/* Text of the current element appended to the store at start (len bytes). */
+static void rec_log(pl_rec *r, size_t start, pl_piece p) {
+    if (VA_ARRAY_GROW(r->log, r->caplog, r->nlog + 1)) {
+        r->bad = 1;
+        return;
+    }
+    r->log[r->nlog].start = start;
+    r->log[r->nlog++].piece = p;
+}
+
+static void rec_push_piece(pl_rec *r, pl_piece p) {
+    if (VA_ARRAY_GROW(r->pieces, r->cappieces, r->npieces + 1)) {
+        r->bad = 1;
+        return;
+    }
+    r->pieces[r->npieces++] = p;
+}
+
+/* flat.c made a field: note its name and type, and which pieces its value is. */
+static void rec_seen(void *ud, const char *name, size_t nlen, int name_esc, size_t voff,
+                     size_t vlen, va_vtype t) {
+    fr *x = ud;
+    pl_rec *r = x->rec;
+    if (r->bad) return;
+    if (VA_ARRAY_GROW(r->fields, r->capfields, r->nfields + 1)) {
+        r->bad = 1;
+        return;
+    }
+    pl_field *f = &r->fields[r->nfields++];
+    f->name_off = (uint32_t)r->text.len, f->nlen = (uint32_t)nlen;
+    va_buf_put(&r->text, name, nlen);
+    va_buf_putc(&r->text, 0);
+    f->name_esc = (uint8_t)(name_esc != 0), f->type = (uint8_t)t;
+    f->piece = (uint32_t)r->npieces;
+    if (r->in_attr) {
+        /* An attribute's value is the whole of the attribute. */
+        for (size_t i = 0; i < r->nattr; i++) rec_push_piece(r, r->attr[i]);
+    } else {
+        /* An element's value is what was appended since its text began: the logged pieces
+         * from voff on, which must cover [voff, voff + vlen) exactly. */
+        size_t k = r->nlog;
+        while (k > 0 && r->log[k - 1].start >= voff) k--;
+        size_t at = voff;
+        for (size_t i = k; i < r->nlog; i++) {
+            const pl_logged *l = &r->log[i];
+            if (l->start != at) r->bad = 1;
+            at = l->start + l->piece.len;
+            rec_push_piece(r, l->piece);
+        }
+        if (at != voff + vlen) r->bad = 1;
+    }
+    f->npieces = (uint32_t)(r->npieces - f->piece);
+    if (r->text.oom) r->bad = 1;
+}
+
+/* flat.c keeps the attribute's value as a field name: a plan holds only if it is fixed text. */
+static void rec_named(void *ud) {
+    pl_rec *r = ((fr *)ud)->rec;
+    if (r->attr_dynamic) r->bad = 1;
+}
+
+/* ---- the visitor ---- */
+
 static void f_open(void *ud, const char *name, uint32_t len, int esc) {
-    va_flat_open_ex(&((fr *)ud)->fl, name, len, esc);
+    fr *x = ud;
+    if (x->rec) rec_frame(x->rec);
+    va_flat_open_ex(&x->fl, name, len, esc);
 }
 
 static void f_attr(void *ud, const char *name, uint32_t len, int esc, const bx_val *v,
-                   uint32_t nv) {
+                   const int32_t *from, uint32_t nv) {
     fr *x = ud;
+    pl_rec *r = x->rec;
     va_buf *s = &x->c->scratch;
     va_buf_clear(s);
     va_vtype t = nv ? VA_V_STR : VA_V_NULL;
-    int vesc = 0;
+    int vesc = 0, dynamic = 0;
+    if (r) r->nattr = 0;
     for (uint32_t i = 0; i < nv; i++) {
-        va_vtype ti = bx_val_fmt(&v[i], 0, s, &vesc);
+        size_t before = s->len;
+        int pesc = 0;
+        va_vtype ti = bx_val_fmt(&v[i], 0, s, &pesc);
+        vesc |= pesc;
         t = nv == 1 ? ti : VA_V_STR;
+        if (!r) continue;
+        pl_piece p = from[i] >= 0 ? rec_subst(r, from[i])
+                                  : rec_static(r, s->p + before, s->len - before, pesc);
+        dynamic |= from[i] >= 0;
+        if (VA_ARRAY_GROW(r->attr, r->capattr, r->nattr + 1))
+            r->bad = 1;
+        else
+            r->attr[r->nattr++] = p;
+    }
+    if (r) {
+        rec_frame(r);
+        r->in_attr = 1;
+        r->attr_dynamic = dynamic;
     }
     va_flat_attr_ex(&x->fl, name, len, esc, s->p ? s->p : "", s->len, t, vesc);
+    if (r) r->in_attr = 0;
 }
 
 static void f_close_start(void *ud) {
@@ -39,46 +294,292 @@ static void f_end(void *ud, int empty) {
     va_flat_close(&((fr *)ud)->fl);
 }
 
-static void f_text(void *ud, const bx_val *v) {
+static void f_text(void *ud, const bx_val *v, int32_t from) {
     fr *x = ud;
     size_t before = x->fl.text->len;
     int esc = 0;
     va_vtype t = bx_val_fmt(v, 0, x->fl.text, &esc); /* formatted in place: no copy */
-    va_flat_text_appended(&x->fl, x->fl.text->len - before, t, esc);
+    size_t added = x->fl.text->len - before;
+    if (!va_flat_text_appended(&x->fl, added, t, esc) || !x->rec) return;
+    pl_rec *r = x->rec;
+    pl_piece p = from >= 0 ? rec_subst(r, from) : rec_static(r, x->fl.text->p + before, added, esc);
+    p.len = (uint32_t)added; /* a substitution's length is only for the tiling check */
+    rec_log(r, before, p);
+}
+
+/* Template text given to flat.c as a piece of the current element. */
+static void f_piece(fr *x, const char *s, size_t n, int esc) {
+    size_t before = x->fl.text->len;
+    if (va_flat_text_ex(&x->fl, s, n, VA_V_STR, esc) && x->rec)
+        rec_log(x->rec, before, rec_static(x->rec, s, n, esc));
 }
 
 static void f_charref(void *ud, uint32_t cp) {
     char tmp[4];
-    va_flat_text_ex(&((fr *)ud)->fl, tmp, va_utf8_enc(cp, tmp), VA_V_STR,
-                    cp < 0x20 || cp == '"' || cp == '\\');
+    f_piece(ud, tmp, va_utf8_enc(cp, tmp), cp < 0x20 || cp == '"' || cp == '\\');
 }
 
 static void f_entref(void *ud, const char *name, uint32_t len) {
     char ch[8];
-    if (bx_entity_char(name, len, ch))
-        va_flat_text_ex(&((fr *)ud)->fl, ch, strlen(ch), VA_V_STR, ch[0] == '"');
+    if (bx_entity_char(name, len, ch)) f_piece(ud, ch, strlen(ch), ch[0] == '"');
 }
 
 static void f_cdata(void *ud, const char *s, uint32_t len) {
-    va_flat_text(&((fr *)ud)->fl, s, len, VA_V_STR); /* rare: let the output check it */
+    f_piece(ud, s, len, 1); /* rare: let the output check it */
 }
 
 static void f_pi(void *ud, const char *t, uint32_t tl, const char *d, uint32_t dl) {
     (void)ud, (void)t, (void)tl, (void)d, (void)dl; /* not event data */
 }
 
-static const bx_visit flat_visit = {f_open,    f_attr,   f_close_start, f_end, f_text,
-                                    f_charref, f_entref, f_cdata,       f_pi};
+static void f_tinst(void *ud, const bx_op *op, int enter) {
+    pl_rec *r = ((fr *)ud)->rec;
+    if (!r || r->bad) return;
+    if (!enter) {
+        r->nctx--;
+        if (r->nctx && r->ctx[r->nctx - 1] == EMBEDDED) r->embed_subst = -2; /* used up */
+        return;
+    }
+    /* The record's own instance, or the one instance of an embedded fragment. */
+    int first = r->nctx == 0 && r->nframes == 0;
+    int embedded = r->nctx && r->ctx[r->nctx - 1] == EMBEDDED && r->embed_subst >= 0;
+    if ((!first && !embedded) || r->nframes == PLAN_MAX_FRAMES || op->nvals > PLAN_MAX_VALS ||
+        r->nctx >= sizeof r->ctx / sizeof r->ctx[0]) {
+        r->bad = 1;
+        return;
+    }
+    pl_frame *f = &r->frame[r->nframes];
+    f->tmpl = op->tmpl, f->nvals = op->nvals;
+    f->parent = first ? -1 : r->ctx[r->nctx - 2] - FRAME_BASE;
+    f->subst = first ? 0 : (uint32_t)r->embed_subst;
+    f->level = first ? 0 : r->frame[f->parent].level + 1;
+    r->vals[r->nframes] = op->vals;
+    r->ctx[r->nctx++] = FRAME_BASE + (int32_t)r->nframes++;
+    r->embed_subst = -1;
+}
+
+static void f_embedded(void *ud, int32_t subst, int enter) {
+    pl_rec *r = ((fr *)ud)->rec;
+    if (!r || r->bad) return;
+    if (!enter) {
+        /* A fragment without its one instance would make fields no plan knows of. */
+        if (r->embed_subst != -2) r->bad = 1;
+        r->nctx--;
+        r->embed_subst = -1;
+        return;
+    }
+    rec_frame(r); /* embedded binary XML is only plannable directly inside an instance */
+    if (r->bad || r->nctx >= sizeof r->ctx / sizeof r->ctx[0]) {
+        r->bad = 1;
+        return;
+    }
+    r->ctx[r->nctx++] = EMBEDDED;
+    r->embed_subst = subst;
+}
+
+static void f_repeat(void *ud) {
+    fr *x = ud;
+    if (x->rec) x->rec->bad = 1;
+}
+
+static const bx_visit flat_visit = {f_open, f_attr,    f_close_start, f_end,
+                                    f_text, f_charref, f_entref,      f_cdata,
+                                    f_pi,   f_tinst,   f_embedded,    f_repeat};
+
+/* ---- plans ---- */
+
+static bx_plans *plans_get(va_evtx_ctx *c) {
+    if (!c->plans) {
+        c->plans = calloc(1, sizeof *c->plans);
+        if (c->plans) {
+            va_hash_init(&c->plans->index);
+            va_buf_init(&c->plans->rec.text);
+        }
+    }
+    return c->plans;
+}
+
+void bx_plans_reset(bx_plans *p) {
+    if (!p) return;
+    va_hash_clear(&p->index);
+    p->n = 0;
+}
+
+void bx_plans_free(bx_plans *p) {
+    if (!p) return;
+    va_hash_free(&p->index);
+    free(p->plan);
+    rec_free(&p->rec);
+    va_json_scratch_free(&p->names);
+    free(p);
+}
+
+/* Keep what the recorder saw as a plan in the chunk's arena. */
+static void plan_store(va_evtx_ctx *c, bx_plans *ps, const va_event *ev) {
+    pl_rec *r = &ps->rec;
+    if (r->bad || !r->nframes || ps->n >= PLAN_MAX_PLANS) return;
+    size_t nshapes = 0;
+    for (uint32_t k = 0; k < r->nframes; k++) nshapes += r->frame[k].nvals;
+    bx_plan *p = va_arena_alloc(&c->arena, sizeof *p);
+    pl_field *fields = va_arena_alloc(&c->arena, (r->nfields + 1) * sizeof *fields);
+    pl_piece *pieces = va_arena_alloc(&c->arena, (r->npieces + 1) * sizeof *pieces);
+    uint16_t *shapes = va_arena_alloc(&c->arena, (nshapes + 1) * sizeof *shapes);
+    char *text = va_arena_alloc(&c->arena, r->text.len + 1);
+    if (!p || !fields || !pieces || !shapes || !text || VA_ARRAY_GROW(ps->plan, ps->cap, ps->n + 1))
+        return; /* no plan: the next record of this shape is walked again */
+    memcpy(p->frame, r->frame, sizeof r->frame);
+    p->nframes = r->nframes, p->nfields = (uint32_t)r->nfields;
+    if (r->nfields) memcpy(fields, r->fields, r->nfields * sizeof *fields);
+    if (r->npieces) memcpy(pieces, r->pieces, r->npieces * sizeof *pieces);
+    if (r->text.len) memcpy(text, r->text.p, r->text.len);
+    size_t at = 0;
+    for (uint32_t k = 0; k < r->nframes; k++) {
+        p->frame[k].shape = (uint32_t)at;
+        for (uint32_t i = 0; i < r->frame[k].nvals; i++) shapes[at++] = shape_of(&r->vals[k][i]);
+    }
+    p->fields = fields, p->pieces = pieces, p->shapes = shapes, p->text = text;
+    p->distinct = !va_event_names_repeat(ev, &ps->names);
+    uint64_t h = shape_hash(p->frame[0].tmpl, shapes, p->frame[0].nvals);
+    if (va_hash_insert(&ps->index, h, (uint32_t)ps->n)) return;
+    ps->plan[ps->n++] = p;
+}
+
+/* The template instance an embedded fragment holds, parsed as the walker would parse it (at
+ * the nesting depth it would be at); NULL if it is anything else.  -1 in *failed: the parse
+ * failed, and so would the walk. */
+static const bx_op *embedded_tinst(va_evtx_ctx *c, const bx_val *v, uint32_t level, int *failed) {
+    uint32_t off = (uint32_t)(v->p - c->chunk);
+    bx_frag f;
+    c->depth = (int)(2 * level + 2);
+    int r = bx_parse(c, off, off + v->size, 0, &f, NULL);
+    c->depth = 0;
+    if (r) {
+        *failed = 1;
+        return NULL;
+    }
+    return f.n == 1 && f.ops[0].kind == OP_TINST ? &f.ops[0] : NULL;
+}
+
+/* Embedded fragments parsed while trying plans, so that a second candidate does not parse
+ * the same value again (each parse allocates its ops). */
+typedef struct parsed {
+    const bx_val *holder[2 * PLAN_MAX_FRAMES];
+    const bx_op *op[2 * PLAN_MAX_FRAMES];
+    uint32_t n;
+} parsed;
+
+/* Does the record's instance (and what it embeds) have the shape of plan p?  Fills vals[] with
+ * the substitutions of each instance. */
+static int plan_fits(va_evtx_ctx *c, const bx_plan *p, const bx_op *top, const uint16_t *codes,
+                     const bx_val **vals, parsed *got, int *failed) {
+    const pl_frame *f0 = &p->frame[0];
+    if (f0->tmpl != top->tmpl || f0->nvals != top->nvals ||
+        memcmp(p->shapes, codes, 2 * (size_t)top->nvals))
+        return 0;
+    vals[0] = top->vals;
+    for (uint32_t k = 1; k < p->nframes; k++) {
+        const pl_frame *f = &p->frame[k];
+        const bx_val *holder = &vals[f->parent][f->subst];
+        const bx_op *op = NULL;
+        uint32_t j = 0;
+        while (j < got->n && got->holder[j] != holder) j++;
+        if (j < got->n) {
+            op = got->op[j];
+        } else {
+            op = embedded_tinst(c, holder, p->frame[f->parent].level, failed);
+            if (got->n < 2 * PLAN_MAX_FRAMES) got->holder[got->n] = holder, got->op[got->n++] = op;
+        }
+        if (!op) return 0;
+        if (op->tmpl != f->tmpl || op->nvals != f->nvals) return 0;
+        for (uint32_t i = 0; i < f->nvals; i++)
+            if (shape_of(&op->vals[i]) != p->shapes[f->shape + i]) return 0;
+        vals[k] = op->vals;
+    }
+    return 1;
+}
+
+/* Flatten by p: every field's pieces formatted into the text store, then the field. */
+static void plan_replay(const bx_plan *p, const bx_val *const *vals, va_flat *fl) {
+    va_buf *text = fl->text;
+    for (uint32_t i = 0; i < p->nfields; i++) {
+        const pl_field *f = &p->fields[i];
+        size_t voff = text->len;
+        int esc = 0;
+        for (uint32_t k = 0; k < f->npieces; k++) {
+            const pl_piece *pc = &p->pieces[f->piece + k];
+            if (pc->frame == PIECE_STATIC) {
+                va_buf_put(text, p->text + pc->index, pc->len);
+                esc |= pc->esc;
+            } else {
+                bx_val_fmt(&vals[pc->frame][pc->index], 0, text, &esc);
+            }
+        }
+        size_t vlen = text->len - voff;
+        va_buf_putc(text, 0);
+        va_flat_field(fl, p->text + f->name_off, f->nlen, f->name_esc, voff, vlen,
+                      (va_vtype)f->type, esc);
+    }
+}
+
+/* A plan for the record, if one fits: 1 (and *result) when the record was flattened by it. */
+static int try_plan(va_evtx_ctx *c, bx_plans *ps, const bx_frag *frag, va_event *ev, int transient,
+                    int *result) {
+    const bx_op *top = &frag->ops[0];
+    uint16_t codes[PLAN_MAX_VALS];
+    for (uint32_t i = 0; i < top->nvals; i++) codes[i] = shape_of(&top->vals[i]);
+    uint64_t h = shape_hash(top->tmpl, codes, top->nvals);
+    const bx_val *vals[PLAN_MAX_FRAMES];
+    parsed got;
+    got.n = 0;
+    int failed = 0;
+    va_hash_iter it;
+    for (uint32_t k = va_hash_first(&ps->index, h, &it); k != VA_HASH_END;
+         k = va_hash_next(&ps->index, &it)) {
+        const bx_plan *p = ps->plan[k];
+        if (plan_fits(c, p, top, codes, vals, &got, &failed)) {
+            va_flat fl;
+            va_flat_begin(&fl, ev, &c->text);
+            fl.transient = transient;
+            plan_replay(p, vals, &fl);
+            *result = 0;
+            if (va_flat_end(&fl) != VA_OK) {
+                strcpy(c->err, "out of memory");
+                c->err_code = VA_ENOMEM;
+                *result = -1;
+            } else if (p->distinct) {
+                ev->names_distinct = ev->n;
+            }
+            return 1;
+        }
+        if (failed) {
+            /* The walker would fail on the same fragment with the same reason (c->err). */
+            *result = -1;
+            return 1;
+        }
+    }
+    return 0;
+}
 
 int bx_flatten(va_evtx_ctx *c, const bx_frag *f, va_event *ev, int transient) {
+    bx_plans *ps = plans_get(c);
+    int plannable =
+        ps && f->n == 1 && f->ops[0].kind == OP_TINST && f->ops[0].nvals <= PLAN_MAX_VALS;
+    int r;
+    if (plannable && try_plan(c, ps, f, ev, transient, &r)) return r;
     fr x;
     x.c = c;
+    x.rec = plannable && ps->n < PLAN_MAX_PLANS ? &ps->rec : NULL;
     va_flat_begin(&x.fl, ev, &c->text);
     x.fl.transient = transient;
-    int r = bx_walk(c, f, &flat_visit, &x);
+    if (x.rec) {
+        rec_start(x.rec);
+        x.fl.seen = rec_seen, x.fl.named = rec_named, x.fl.seen_ud = &x;
+    }
+    r = bx_walk(c, f, &flat_visit, &x);
     if (va_flat_end(&x.fl) != VA_OK && !r) {
         strcpy(c->err, "out of memory");
         r = -1;
     }
+    if (x.rec && !r) plan_store(c, ps, ev);
     return r;
 }

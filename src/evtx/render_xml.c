@@ -53,8 +53,9 @@ static void x_open(void *ud, const char *name, uint32_t len, int esc) {
 }
 
 static void x_attr(void *ud, const char *name, uint32_t len, int esc, const bx_val *v,
-                   uint32_t nv) {
+                   const int32_t *from, uint32_t nv) {
     xr *x = ud;
+    (void)from;
     va_buf *s = &x->c->scratch;
     va_buf_clear(s);
     int vesc = 0;
@@ -97,8 +98,9 @@ static void x_raw_text(xr *x, const char *s, size_t n, int esc) {
         va_buf_put(x->out, s, n);
 }
 
-static void x_text(void *ud, const bx_val *v) {
+static void x_text(void *ud, const bx_val *v, int32_t from) {
     xr *x = ud;
+    (void)from;
     va_buf *s = &x->c->scratch;
     va_buf_clear(s);
     int esc = 0;
@@ -143,8 +145,8 @@ static void x_pi(void *ud, const char *t, uint32_t tl, const char *d, uint32_t d
     va_buf_puts(x->out, "?>\n");
 }
 
-static const bx_visit xml_visit = {x_open,    x_attr,   x_close_start, x_end, x_text,
-                                   x_charref, x_entref, x_cdata,       x_pi};
+static const bx_visit xml_visit = {x_open,   x_attr,  x_close_start, x_end, x_text, x_charref,
+                                   x_entref, x_cdata, x_pi,          NULL,  NULL,   NULL};
 
 int bx_render_xml(va_evtx_ctx *c, const bx_frag *f, va_buf *out) {
     xr x;

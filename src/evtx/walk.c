@@ -105,7 +105,8 @@ static long element_plan(const bx_op *ops, const bx_val *vals, uint32_t nvals, c
 }
 
 /* Embedded binary XML (a substitution of type 0x21) walked in place. */
-static int walk_embedded(va_evtx_ctx *c, const bx_val *val, const bx_visit *v, void *ud) {
+static int walk_embedded(va_evtx_ctx *c, const bx_val *val, int32_t idx, const bx_visit *v,
+                         void *ud) {
     if (c->depth >= WALK_MAX_DEPTH) {
         strcpy(c->err, "embedded binary XML nested too deep");
         c->err_code = VA_ELIMIT;
@@ -114,8 +115,10 @@ static int walk_embedded(va_evtx_ctx *c, const bx_val *val, const bx_visit *v, v
     uint32_t off = (uint32_t)(val->p - c->chunk);
     bx_frag f;
     c->depth++;
+    if (v->embedded) v->embedded(ud, idx, 1);
     int r = bx_parse(c, off, off + val->size, 0, &f, NULL);
     if (!r) r = walk_ops(c, f.ops, f.n, NULL, 0, NULL, v, ud);
+    if (v->embedded) v->embedded(ud, idx, 0);
     c->depth--;
     return r;
 }
@@ -158,6 +161,7 @@ static int walk_ops(va_evtx_ctx *c, const bx_op *ops, uint32_t n, const bx_val *
                     break;
                 }
                 if (plan >= 0) { /* array: the element once per item */
+                    if (v->repeat) v->repeat(ud);
                     const bx_op *ao = &op[plan];
                     const bx_val *arr = subst(ao, vals, nvals, ov);
                     ovr o2 = ov ? *ov : (ovr){0};
@@ -183,12 +187,14 @@ static int walk_ops(va_evtx_ctx *c, const bx_op *ops, uint32_t n, const bx_val *
             break;
         case OP_ATTR: {
             bx_val av[ATTR_MAX_VALS];
+            int32_t from[ATTR_MAX_VALS];
             uint32_t na = 0, pieces = 0, optional_null = 0;
             char ref[ATTR_MAX_VALS][8];
             while (i + 1 < n && is_value_op(ops[i + 1].kind)) {
                 const bx_op *vo = &ops[++i];
                 pieces++;
                 bx_val x;
+                int32_t xi = -1;
                 switch (vo->kind) {
                 case OP_TEXT:
                     op_text_val(vo, &x);
@@ -202,6 +208,7 @@ static int walk_ops(va_evtx_ctx *c, const bx_op *ops, uint32_t n, const bx_val *
                         optional_null += vo->optional;
                         continue;
                     }
+                    xi = vo->index;
                     break;
                 case OP_CHARREF:
                     /* Rare in attributes; keep the character itself. */
@@ -221,28 +228,28 @@ static int walk_ops(va_evtx_ctx *c, const bx_op *ops, uint32_t n, const bx_val *
                     x.esc = ref[na][0] == '"';
                     break;
                 }
-                if (na < ATTR_MAX_VALS) av[na++] = x;
+                if (na < ATTR_MAX_VALS) from[na] = xi, av[na++] = x;
             }
             if (pieces && optional_null == pieces) break; /* optional and null: omitted */
-            v->attr(ud, op->s, op->len, op->esc, av, na);
+            v->attr(ud, op->s, op->len, op->esc, av, from, na);
             break;
         }
         case OP_TEXT:
             op_text_val(op, &tv);
-            v->text(ud, &tv);
+            v->text(ud, &tv, -1);
             break;
         case OP_VALUE:
             tv.type = op->vtype, tv.esc = 0, tv.p = op->p, tv.size = op->len;
-            v->text(ud, &tv);
+            v->text(ud, &tv, -1);
             break;
         case OP_SUBST: {
             const bx_val *sv = subst(op, vals, nvals, ov);
             if (sv->type == BX_T_NULL) break;
             if (sv->type == BX_T_BINXML) {
-                if (walk_embedded(c, sv, v, ud)) return -1;
+                if (walk_embedded(c, sv, op->index, v, ud)) return -1;
                 break;
             }
-            v->text(ud, sv);
+            v->text(ud, sv, op->index);
             break;
         }
         case OP_CHARREF:
@@ -264,8 +271,10 @@ static int walk_ops(va_evtx_ctx *c, const bx_op *ops, uint32_t n, const bx_val *
                 return -1;
             }
             c->depth++;
+            if (v->tinst) v->tinst(ud, op, 1);
             int r =
                 walk_ops(c, op->tmpl->frag.ops, op->tmpl->frag.n, op->vals, op->nvals, NULL, v, ud);
+            if (v->tinst) v->tinst(ud, op, 0);
             c->depth--;
             if (r) return -1;
             break;
