@@ -65,6 +65,7 @@ typedef struct bx_plan {
     const uint16_t *shapes;
     const char *text;
     int distinct; /* no two fields share a name */
+    int none;     /* no plan for this shape: walk (see BY_SHAPE) */
 } bx_plan;
 
 /* What the recorder knows about the text store: a piece of the value being built. */
@@ -78,8 +79,13 @@ typedef struct pl_logged {
  * or no longer, inside its one template instance). */
 enum { EMBEDDED = -1, FRAME_BASE = 0 };
 
+/* Why a record has no plan.  BY_SHAPE: something its templates and value shapes decide (an
+ * element repeated for array items, a field name from a substitution), so every record of
+ * that shape is the same: worth remembering, so they are walked without recording. */
+enum { REC_OK, BY_SHAPE, BY_OTHER };
+
 typedef struct pl_rec {
-    int bad; /* the record cannot be described: no plan */
+    int bad; /* REC_OK, or why the record cannot be described */
     pl_frame frame[PLAN_MAX_FRAMES];
     const bx_val *vals[PLAN_MAX_FRAMES];
     uint32_t nframes;
@@ -146,7 +152,7 @@ static uint64_t shape_hash(const bx_tmpl *t, const uint16_t *codes, uint32_t n) 
 /* ---- recording ---- */
 
 static void rec_start(pl_rec *r) {
-    r->bad = 0;
+    r->bad = REC_OK;
     r->nframes = r->nctx = 0;
     r->embed_subst = -1;
     r->in_attr = 0;
@@ -163,7 +169,7 @@ static void rec_free(pl_rec *r) {
  * is not directly inside one. */
 static int32_t rec_frame(pl_rec *r) {
     if (!r->nctx || r->ctx[r->nctx - 1] == EMBEDDED) {
-        r->bad = 1;
+        r->bad = BY_OTHER;
         return -1;
     }
     return r->ctx[r->nctx - 1] - FRAME_BASE;
@@ -174,7 +180,7 @@ static pl_piece rec_static(pl_rec *r, const char *s, size_t n, int esc) {
     rec_frame(r);
     pl_piece p = {PIECE_STATIC, (uint32_t)r->text.len, (uint32_t)n, (uint8_t)(esc != 0)};
     va_buf_put(&r->text, s, n);
-    if (r->text.oom || n > UINT32_MAX) r->bad = 1;
+    if (r->text.oom || n > UINT32_MAX) r->bad = BY_OTHER;
     return p;
 }
 
@@ -186,7 +192,7 @@ static pl_piece rec_subst(pl_rec *r, int32_t index) {
 /* Text of the current element appended to the store at start (len bytes). */
 static void rec_log(pl_rec *r, size_t start, pl_piece p) {
     if (VA_ARRAY_GROW(r->log, r->caplog, r->nlog + 1)) {
-        r->bad = 1;
+        r->bad = BY_OTHER;
         return;
     }
     r->log[r->nlog].start = start;
@@ -195,7 +201,7 @@ static void rec_log(pl_rec *r, size_t start, pl_piece p) {
 
 static void rec_push_piece(pl_rec *r, pl_piece p) {
     if (VA_ARRAY_GROW(r->pieces, r->cappieces, r->npieces + 1)) {
-        r->bad = 1;
+        r->bad = BY_OTHER;
         return;
     }
     r->pieces[r->npieces++] = p;
@@ -208,7 +214,7 @@ static void rec_seen(void *ud, const char *name, size_t nlen, int name_esc, size
     pl_rec *r = x->rec;
     if (r->bad) return;
     if (VA_ARRAY_GROW(r->fields, r->capfields, r->nfields + 1)) {
-        r->bad = 1;
+        r->bad = BY_OTHER;
         return;
     }
     pl_field *f = &r->fields[r->nfields++];
@@ -228,20 +234,20 @@ static void rec_seen(void *ud, const char *name, size_t nlen, int name_esc, size
         size_t at = voff;
         for (size_t i = k; i < r->nlog; i++) {
             const pl_logged *l = &r->log[i];
-            if (l->start != at) r->bad = 1;
+            if (l->start != at) r->bad = BY_OTHER;
             at = l->start + l->piece.len;
             rec_push_piece(r, l->piece);
         }
-        if (at != voff + vlen) r->bad = 1;
+        if (at != voff + vlen) r->bad = BY_OTHER;
     }
     f->npieces = (uint32_t)(r->npieces - f->piece);
-    if (r->text.oom) r->bad = 1;
+    if (r->text.oom) r->bad = BY_OTHER;
 }
 
 /* flat.c keeps the attribute's value as a field name: a plan holds only if it is fixed text. */
 static void rec_named(void *ud) {
     pl_rec *r = ((fr *)ud)->rec;
-    if (r->attr_dynamic) r->bad = 1;
+    if (r->attr_dynamic && !r->bad) r->bad = BY_SHAPE;
 }
 
 /* ---- the visitor ---- */
@@ -272,7 +278,7 @@ static void f_attr(void *ud, const char *name, uint32_t len, int esc, const bx_v
                                   : rec_static(r, s->p + before, s->len - before, pesc);
         dynamic |= from[i] >= 0;
         if (VA_ARRAY_GROW(r->attr, r->capattr, r->nattr + 1))
-            r->bad = 1;
+            r->bad = BY_OTHER;
         else
             r->attr[r->nattr++] = p;
     }
@@ -345,7 +351,7 @@ static void f_tinst(void *ud, const bx_op *op, int enter) {
     int embedded = r->nctx && r->ctx[r->nctx - 1] == EMBEDDED && r->embed_subst >= 0;
     if ((!first && !embedded) || r->nframes == PLAN_MAX_FRAMES || op->nvals > PLAN_MAX_VALS ||
         r->nctx >= sizeof r->ctx / sizeof r->ctx[0]) {
-        r->bad = 1;
+        r->bad = BY_OTHER;
         return;
     }
     pl_frame *f = &r->frame[r->nframes];
@@ -363,14 +369,14 @@ static void f_embedded(void *ud, int32_t subst, int enter) {
     if (!r || r->bad) return;
     if (!enter) {
         /* A fragment without its one instance would make fields no plan knows of. */
-        if (r->embed_subst != -2) r->bad = 1;
+        if (r->embed_subst != -2) r->bad = BY_OTHER;
         r->nctx--;
         r->embed_subst = -1;
         return;
     }
     rec_frame(r); /* embedded binary XML is only plannable directly inside an instance */
     if (r->bad || r->nctx >= sizeof r->ctx / sizeof r->ctx[0]) {
-        r->bad = 1;
+        r->bad = BY_OTHER;
         return;
     }
     r->ctx[r->nctx++] = EMBEDDED;
@@ -379,7 +385,7 @@ static void f_embedded(void *ud, int32_t subst, int enter) {
 
 static void f_repeat(void *ud) {
     fr *x = ud;
-    if (x->rec) x->rec->bad = 1;
+    if (x->rec && !x->rec->bad) x->rec->bad = BY_SHAPE;
 }
 
 static const bx_visit flat_visit = {f_open, f_attr,    f_close_start, f_end,
@@ -417,7 +423,7 @@ void bx_plans_free(bx_plans *p) {
 /* Keep what the recorder saw as a plan in the chunk's arena. */
 static void plan_store(va_evtx_ctx *c, bx_plans *ps, const va_event *ev) {
     pl_rec *r = &ps->rec;
-    if (r->bad || !r->nframes || ps->n >= PLAN_MAX_PLANS) return;
+    if (r->bad == BY_OTHER || !r->nframes || ps->n >= PLAN_MAX_PLANS) return;
     size_t nshapes = 0;
     for (uint32_t k = 0; k < r->nframes; k++) nshapes += r->frame[k].nvals;
     bx_plan *p = va_arena_alloc(&c->arena, sizeof *p);
@@ -438,7 +444,9 @@ static void plan_store(va_evtx_ctx *c, bx_plans *ps, const va_event *ev) {
         for (uint32_t i = 0; i < r->frame[k].nvals; i++) shapes[at++] = shape_of(&r->vals[k][i]);
     }
     p->fields = fields, p->pieces = pieces, p->shapes = shapes, p->text = text;
-    p->distinct = !va_event_names_repeat(ev, &ps->names);
+    p->none = r->bad == BY_SHAPE;
+    if (p->none) p->nfields = 0;
+    p->distinct = !p->none && !va_event_names_repeat(ev, &ps->names);
     uint64_t h = shape_hash(p->frame[0].tmpl, shapes, p->frame[0].nvals);
     if (va_hash_insert(&ps->index, h, (uint32_t)ps->n)) return;
     ps->plan[ps->n++] = p;
@@ -521,9 +529,10 @@ static void plan_replay(const bx_plan *p, const bx_val *const *vals, va_flat *fl
     }
 }
 
-/* A plan for the record, if one fits: 1 (and *result) when the record was flattened by it. */
+/* A plan for the record, if one fits: 1 (and *result) when the record was flattened by it;
+ * 0 otherwise, with *walk set when its shape is known to have no plan. */
 static int try_plan(va_evtx_ctx *c, bx_plans *ps, const bx_frag *frag, va_event *ev, int transient,
-                    int *result) {
+                    int *result, int *walk) {
     const bx_op *top = &frag->ops[0];
     uint16_t codes[PLAN_MAX_VALS];
     for (uint32_t i = 0; i < top->nvals; i++) codes[i] = shape_of(&top->vals[i]);
@@ -537,6 +546,10 @@ static int try_plan(va_evtx_ctx *c, bx_plans *ps, const bx_frag *frag, va_event 
          k = va_hash_next(&ps->index, &it)) {
         const bx_plan *p = ps->plan[k];
         if (plan_fits(c, p, top, codes, vals, &got, &failed)) {
+            if (p->none) {
+                *walk = 1;
+                return 0;
+            }
             va_flat fl;
             va_flat_begin(&fl, ev, &c->text);
             fl.transient = transient;
@@ -564,11 +577,11 @@ int bx_flatten(va_evtx_ctx *c, const bx_frag *f, va_event *ev, int transient) {
     bx_plans *ps = plans_get(c);
     int plannable =
         ps && f->n == 1 && f->ops[0].kind == OP_TINST && f->ops[0].nvals <= PLAN_MAX_VALS;
-    int r;
-    if (plannable && try_plan(c, ps, f, ev, transient, &r)) return r;
+    int r, walk = 0;
+    if (plannable && try_plan(c, ps, f, ev, transient, &r, &walk)) return r;
     fr x;
     x.c = c;
-    x.rec = plannable && ps->n < PLAN_MAX_PLANS ? &ps->rec : NULL;
+    x.rec = plannable && !walk && ps->n < PLAN_MAX_PLANS ? &ps->rec : NULL;
     va_flat_begin(&x.fl, ev, &c->text);
     x.fl.transient = transient;
     if (x.rec) {
