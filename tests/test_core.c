@@ -78,6 +78,33 @@ static void buf_json_escaping(void **state) {
     }
 }
 
+/* The escaper for valid UTF-8 (16 and 8 bytes a step) against the byte-by-byte one: every
+ * length around the steps, every character JSON escapes at every position, UTF-8 around it. */
+static void buf_json_escaping_valid(void **state) {
+    (void)state;
+    const char specials[] = {'"', '\\', '\n', '\x01', '\x1f', '\0', '\t', '\x7f'};
+    for (size_t n = 0; n <= 70; n++) {
+        for (size_t at = 0; at <= n; at++) {
+            char s[80];
+            for (size_t i = 0; i < n; i++) s[i] = (char)('a' + (i * 7) % 26);
+            if (at < n) s[at] = specials[(n + at) % sizeof specials];
+            if (n > 40 && at != n / 2) s[n / 2] = '"'; /* two to escape */
+            /* A two-byte character where it overlaps neither. */
+            size_t u = n >= 4 ? (at + n) % (n - 1) : n;
+            if (u + 1 < n && u != at && u + 1 != at && (n <= 40 || (u != n / 2 && u + 1 != n / 2)))
+                memcpy(s + u, "\xc3\xa9", 2);
+            va_buf a, b;
+            va_buf_init(&a), va_buf_init(&b);
+            va_buf_puts(&a, "x"), va_buf_puts(&b, "x");
+            va_buf_json_str_valid(&a, s, n);
+            va_buf_json_str(&b, s, n);
+            assert_int_equal(a.len, b.len);
+            assert_memory_equal(a.p, b.p, a.len);
+            va_buf_free(&a), va_buf_free(&b);
+        }
+    }
+}
+
 static void buf_xml_and_numbers(void **state) {
     (void)state;
     va_buf b;
@@ -530,6 +557,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(arena_alloc_align_reset),
         cmocka_unit_test(buf_json_escaping),
+        cmocka_unit_test(buf_json_escaping_valid),
         cmocka_unit_test(buf_xml_and_numbers),
         cmocka_unit_test(utf16_conversion),
         cmocka_unit_test(utf16_conversion_options),

@@ -7,6 +7,11 @@
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
+
+/* Nonzero if no bit of mask is set in v (what SSE4.1 ptest does, in SSE2). */
+static inline int no_bits(__m128i v, __m128i mask) {
+    return _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_and_si128(v, mask), _mm_setzero_si128())) == 0xFFFF;
+}
 #endif
 
 size_t va_utf8_next(const unsigned char *s, size_t n, uint32_t *cp) {
@@ -88,6 +93,22 @@ static inline size_t conv(const uint8_t *p, size_t n, char *out, unsigned opts, 
         const __m128i hi_bits = _mm_set1_epi16((short)0xFF80), zero = _mm_setzero_si128();
         const __m128i sp = _mm_set1_epi16(0x20), quote = _mm_set1_epi16('"');
         const __m128i bslash = _mm_set1_epi16('\\');
+        const __m128i sp8 = _mm_set1_epi8(0x20), quote8 = _mm_set1_epi8('"');
+        const __m128i bslash8 = _mm_set1_epi8('\\');
+        /* Sixteen units a step while they are plain ASCII: one test that all are below 0x80,
+         * then the checks on the sixteen bytes they pack to. */
+        while (i + 16 <= n) {
+            __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(p + 2 * i));
+            __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(p + 2 * i + 16));
+            if (!no_bits(_mm_or_si128(a, b), hi_bits)) break;
+            __m128i x = _mm_packus_epi16(a, b);
+            __m128i special =
+                _mm_or_si128(_mm_cmplt_epi8(x, sp8),
+                             _mm_or_si128(_mm_cmpeq_epi8(x, quote8), _mm_cmpeq_epi8(x, bslash8)));
+            if (_mm_movemask_epi8(special)) break; /* a NUL, or text to escape: go by eight */
+            _mm_storeu_si128((__m128i *)(void *)o, x);
+            o += 16, i += 16;
+        }
         while (i + 8 <= n) {
             __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + 2 * i));
             __m128i ascii = _mm_cmpeq_epi16(_mm_and_si128(v, hi_bits), zero);
