@@ -121,6 +121,17 @@ static void buf_xml_and_numbers(void **state) {
     va_buf_putc(&b, ' ');
     va_buf_i64(&b, 0);
     assert_string_equal(b.p, "18446744073709551615 -9223372036854775808 0");
+    /* Every number of digits, at its edges, against printf. */
+    for (uint64_t p10 = 1;; p10 *= 10) {
+        for (uint64_t v = p10 - 1; v <= p10 + 1; v++) {
+            char want[24];
+            snprintf(want, sizeof want, "%llu", (unsigned long long)v);
+            va_buf_clear(&b);
+            va_buf_u64(&b, v);
+            assert_string_equal(b.p, want);
+        }
+        if (p10 > UINT64_MAX / 10) break;
+    }
     va_buf_clear(&b);
     /* printf longer than the internal stack buffer */
     va_buf_printf(&b, "%0300d", 7);

@@ -75,12 +75,23 @@ void va_buf_printf(va_buf *b, const char *fmt, ...) {
 }
 
 void va_buf_u64(va_buf *b, uint64_t v) {
+    /* Two digits a step from a table: event values are mostly numbers. */
+    static const char pairs[201] = "00010203040506070809101112131415161718192021222324"
+                                   "25262728293031323334353637383940414243444546474849"
+                                   "50515253545556575859606162636465666768697071727374"
+                                   "75767778798081828384858687888990919293949596979899";
     char tmp[24];
     char *e = tmp + sizeof tmp, *s = e;
-    do {
-        *--s = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
+    while (v >= 100) {
+        unsigned k = (unsigned)(v % 100) * 2;
+        v /= 100;
+        *--s = pairs[k + 1], *--s = pairs[k];
+    }
+    if (v >= 10) {
+        *--s = pairs[v * 2 + 1], *--s = pairs[v * 2];
+    } else {
+        *--s = (char)('0' + v);
+    }
     va_buf_put(b, s, (size_t)(e - s));
 }
 

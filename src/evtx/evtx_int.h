@@ -59,8 +59,18 @@ static inline uint64_t bx_rd64(const uint8_t *p) {
 }
 
 /* Size of one item of value type t (array flag ignored); 0 for variable-size types.  size_t
- * is 4 or 8 bytes: total, the value's size, decides (a multiple of 8 means 8). */
-uint32_t bx_type_size(uint8_t t, uint32_t total);
+ * is 4 or 8 bytes: total, the value's size, decides (a multiple of 8 means 8).  A table: it is
+ * asked for nearly every value. */
+static inline uint32_t bx_type_size(uint8_t t, uint32_t total) {
+    static const uint8_t size[32] = {
+        [BX_T_INT8] = 1,     [BX_T_UINT8] = 1,  [BX_T_INT16] = 2,  [BX_T_UINT16] = 2,
+        [BX_T_INT32] = 4,    [BX_T_UINT32] = 4, [BX_T_REAL32] = 4, [BX_T_BOOL] = 4,
+        [BX_T_HEX32] = 4,    [BX_T_INT64] = 8,  [BX_T_UINT64] = 8, [BX_T_REAL64] = 8,
+        [BX_T_FILETIME] = 8, [BX_T_HEX64] = 8,  [BX_T_GUID] = 16,  [BX_T_SYSTIME] = 16};
+    t &= 0x7f;
+    if (t == BX_T_SIZET) return total && total % 8 == 0 ? 8 : 4;
+    return t < 32 ? size[t] : 0;
+}
 
 /* Ops: binary XML tokens after parsing, with names resolved and text converted. */
 enum {

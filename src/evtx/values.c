@@ -51,10 +51,7 @@ static const char HEX_LO[] = "0123456789abcdef";
  * ("0x3e7"), which is what Sigma rules and other exports write. */
 static void put_hexnum(va_buf *out, uint64_t v, int digits, int xml) {
     char tmp[20] = {'0', 'x'};
-    if (!xml) {
-        digits = 1;
-        for (uint64_t t = v >> 4; t; t >>= 4) digits++;
-    }
+    if (!xml) digits = v ? (67 - __builtin_clzll(v)) / 4 : 1;
     char *e = hex_fixed(tmp + 2, v, digits, HEX_LO);
     va_buf_put(out, tmp, (size_t)(e - tmp));
 }
@@ -202,36 +199,6 @@ static va_vtype put_scalar(va_buf *out, uint8_t t, const uint8_t *p, uint32_t sz
         return VA_V_STR;
     default:
         return VA_V_NULL;
-    }
-}
-
-uint32_t bx_type_size(uint8_t t, uint32_t total) {
-    switch (t & 0x7f) {
-    case BX_T_INT8:
-    case BX_T_UINT8:
-        return 1;
-    case BX_T_INT16:
-    case BX_T_UINT16:
-        return 2;
-    case BX_T_INT32:
-    case BX_T_UINT32:
-    case BX_T_REAL32:
-    case BX_T_BOOL:
-    case BX_T_HEX32:
-        return 4;
-    case BX_T_INT64:
-    case BX_T_UINT64:
-    case BX_T_REAL64:
-    case BX_T_FILETIME:
-    case BX_T_HEX64:
-        return 8;
-    case BX_T_GUID:
-    case BX_T_SYSTIME:
-        return 16;
-    case BX_T_SIZET:
-        return total && total % 8 == 0 ? 8 : 4;
-    default:
-        return 0;
     }
 }
 
