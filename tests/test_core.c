@@ -294,6 +294,27 @@ static void event_json_and_facts(void **state) {
     assert_int_equal(ev.time_ns, t);
     assert_string_equal(va_event_get(&ev, "Data")->val, "a");
     assert_null(va_event_get(&ev, "data"));
+    /* The same facts from the fields with a fact's name only. */
+    uint32_t idx[16], nidx = 0;
+    for (uint32_t i = 0; i < ev.n; i++)
+        if (va_event_fact_name(ev.f[i].name, ev.f[i].nlen)) idx[nidx++] = i;
+    assert_int_equal(nidx, 4); /* EventID, Channel, TimeCreated, EventRecordID */
+    va_event ev2 = ev;
+    ev2.channel = ev2.provider = ev2.computer = NULL;
+    ev2.event_id = -1, ev2.record_id = 0, ev2.time_ns = VA_TIME_NONE;
+    va_event_finish_only(&ev2, idx, nidx);
+    assert_ptr_equal(ev2.channel, ev.channel);
+    assert_int_equal(ev2.event_id, ev.event_id);
+    assert_int_equal(ev2.record_id, ev.record_id);
+    assert_int_equal(ev2.time_ns, ev.time_ns);
+    static const char *const facts[] = {"Channel",     "EventID",       "Computer",
+                                        "TimeCreated", "Provider_Name", "EventRecordID"};
+    for (size_t i = 0; i < 6; i++) {
+        assert_true(va_event_fact_name(facts[i], strlen(facts[i])));
+        assert_false(va_event_fact_name(facts[i], strlen(facts[i]) - 1));
+    }
+    assert_false(va_event_fact_name("Channel_", 8));
+    assert_false(va_event_fact_name("Provider_Guid", 13));
     va_buf b;
     va_buf_init(&b);
     va_event_json(&ev, &b);

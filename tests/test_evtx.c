@@ -1910,6 +1910,12 @@ static void test_plans_match_walker(void **state) {
         assert_int_equal(a->event_id, b->event_id);
         assert_int_equal(a->time_ns, b->time_ns);
         assert_int_equal(a->record_id, b->record_id);
+        const char *fa[] = {a->provider, a->channel, a->computer};
+        const char *fb[] = {b->provider, b->channel, b->computer};
+        for (int k = 0; k < 3; k++) {
+            assert_true(!fa[k] == !fb[k]);
+            if (fa[k]) assert_string_equal(fa[k], fb[k]);
+        }
     }
     assert_int_equal(x[0].nd, x[1].nd);
     assert_true(x[0].nd > 20); /* the damaged payloads */

@@ -71,41 +71,61 @@ static int parse_i64(const char *s, size_t n, int64_t *out) {
     return 0;
 }
 
-void va_event_finish(va_event *ev) {
-    for (uint32_t i = 0; i < ev->n; i++) {
-        const va_field *f = &ev->f[i];
-        int64_t v;
-        switch (f->nlen) {
-        case 7:
-            if (!ev->channel && !memcmp(f->name, "Channel", 7)) ev->channel = f;
-            if (ev->event_id < 0 && !memcmp(f->name, "EventID", 7) &&
-                !parse_i64(f->val, f->vlen, &v))
-                ev->event_id = v;
-            break;
-        case 8:
-            if (!ev->computer && !memcmp(f->name, "Computer", 8)) ev->computer = f;
-            break;
-        case 11:
-            if (ev->time_ns == VA_TIME_NONE && !memcmp(f->name, "TimeCreated", 11)) {
-                int64_t t;
-                if (!va_time_parse_iso(f->val, f->vlen, &t)) ev->time_ns = t;
-            }
-            break;
-        case 13:
-            if (!ev->provider && !memcmp(f->name, "Provider_Name", 13)) ev->provider = f;
-            if (!ev->record_id && !memcmp(f->name, "EventRecordID", 13) &&
-                !parse_i64(f->val, f->vlen, &v) && v > 0)
-                ev->record_id = (uint64_t)v;
-            break;
-        default:
-            break;
+/* One field's part in the event's facts (see va_event_finish). */
+static inline void finish_one(va_event *ev, const va_field *f) {
+    int64_t v;
+    switch (f->nlen) {
+    case 7:
+        if (!ev->channel && !memcmp(f->name, "Channel", 7)) ev->channel = f;
+        if (ev->event_id < 0 && !memcmp(f->name, "EventID", 7) && !parse_i64(f->val, f->vlen, &v))
+            ev->event_id = v;
+        break;
+    case 8:
+        if (!ev->computer && !memcmp(f->name, "Computer", 8)) ev->computer = f;
+        break;
+    case 11:
+        if (ev->time_ns == VA_TIME_NONE && !memcmp(f->name, "TimeCreated", 11)) {
+            int64_t t;
+            if (!va_time_parse_iso(f->val, f->vlen, &t)) ev->time_ns = t;
         }
+        break;
+    case 13:
+        if (!ev->provider && !memcmp(f->name, "Provider_Name", 13)) ev->provider = f;
+        if (!ev->record_id && !memcmp(f->name, "EventRecordID", 13) &&
+            !parse_i64(f->val, f->vlen, &v) && v > 0)
+            ev->record_id = (uint64_t)v;
+        break;
+    default:
+        break;
     }
+}
+
+void va_event_finish(va_event *ev) {
+    for (uint32_t i = 0; i < ev->n; i++) finish_one(ev, &ev->f[i]);
+}
+
+int va_event_fact_name(const char *name, size_t len) {
+    switch (len) { /* the names finish_one reads */
+    case 7:
+        return !memcmp(name, "Channel", 7) || !memcmp(name, "EventID", 7);
+    case 8:
+        return !memcmp(name, "Computer", 8);
+    case 11:
+        return !memcmp(name, "TimeCreated", 11);
+    case 13:
+        return !memcmp(name, "Provider_Name", 13) || !memcmp(name, "EventRecordID", 13);
+    default:
+        return 0;
+    }
+}
+
+void va_event_finish_only(va_event *ev, const uint32_t *idx, uint32_t n) {
+    for (uint32_t k = 0; k < n; k++)
+        if (idx[k] < ev->n) finish_one(ev, &ev->f[idx[k]]);
 }
 
 /* s[0..n) in quotes, for text known to need no escaping. */
 static inline void json_plain(va_buf *out, const char *s, size_t n) {
-
     if (va_buf_reserve(out, n + 2)) return;
     char *o = out->p + out->len;
     o[0] = '"';

@@ -81,6 +81,11 @@ va_err va_event_add_copy(va_event *ev, const char *name, size_t nlen, const char
 const va_field *va_event_get(const va_event *ev, const char *name);
 /* Fill the direct facts (time, IDs, channel, ...) from the fields. */
 void va_event_finish(va_event *ev);
+/* 1 if a field called name can give one of those facts. */
+int va_event_fact_name(const char *name, size_t len);
+/* va_event_finish looking only at the fields numbered idx[0..n) (in increasing order), for a
+ * source that knows the others have no fact's name: the same facts, fewer fields read. */
+void va_event_finish_only(va_event *ev, const uint32_t *idx, uint32_t n);
 /* Append the event as one JSON object (no newline).  Integers and booleans are written as JSON
  * numbers/booleans, repeated names as arrays. */
 void va_event_json(const va_event *ev, va_buf *out);

@@ -241,7 +241,17 @@ void va_flat_close(va_flat *fl) {
     if (d == 1) fl->section = SEC_NONE;
 }
 
+static va_err end(va_flat *fl, const uint32_t *facts, uint32_t nfacts);
+
 va_err va_flat_end(va_flat *fl) {
+    return end(fl, NULL, 0);
+}
+
+va_err va_flat_end_facts(va_flat *fl, const uint32_t *facts, uint32_t nfacts) {
+    return end(fl, facts, nfacts);
+}
+
+static va_err end(va_flat *fl, const uint32_t *facts, uint32_t nfacts) {
     while (fl->depth > 0) va_flat_close(fl);
     if (fl->text->oom) fl->err = VA_ENOMEM;
     const char *base = fl->text->p;
@@ -266,6 +276,9 @@ va_err va_flat_end(va_flat *fl) {
         if (f->type & NAME_OFF) f->name = base + (uintptr_t)f->name;
         f->type &= (uint8_t)~NAME_OFF;
     }
-    va_event_finish(fl->ev);
+    if (facts && !fl->first_field)
+        va_event_finish_only(fl->ev, facts, nfacts);
+    else
+        va_event_finish(fl->ev);
     return fl->err ? VA_ENOMEM : VA_OK;
 }

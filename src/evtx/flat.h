@@ -85,6 +85,9 @@ void va_flat_field(va_flat *fl, const char *name, size_t nlen, int name_esc, siz
                    size_t vlen, va_vtype t, int val_esc);
 /* Finish: closes open elements and fills the event's direct facts.  VA_OK or VA_ENOMEM. */
 va_err va_flat_end(va_flat *fl);
+/* Same, for a caller that knows which fields can give the facts: the numbers, in order, of
+ * those whose names va_event_fact_name accepts (for an event that had no fields before). */
+va_err va_flat_end_facts(va_flat *fl, const uint32_t *facts, uint32_t nfacts);
 
 static inline void va_flat_open(va_flat *fl, const char *name, size_t len) {
     va_flat_open_ex(fl, name, len, 1);

@@ -64,6 +64,8 @@ typedef struct bx_plan {
     const pl_piece *pieces;
     const uint16_t *shapes;
     const char *text;
+    const uint32_t *facts; /* fields whose names can give the event's facts */
+    uint32_t nfacts;
     int distinct; /* no two fields share a name */
     int none;     /* no plan for this shape: walk (see BY_SHAPE) */
 } bx_plan;
@@ -444,6 +446,12 @@ static void plan_store(va_evtx_ctx *c, bx_plans *ps, const va_event *ev) {
         for (uint32_t i = 0; i < r->frame[k].nvals; i++) shapes[at++] = shape_of(&r->vals[k][i]);
     }
     p->fields = fields, p->pieces = pieces, p->shapes = shapes, p->text = text;
+    uint32_t *facts = va_arena_alloc(&c->arena, (r->nfields + 1) * sizeof *facts);
+    if (!facts) return;
+    p->facts = facts, p->nfacts = 0;
+    for (size_t i = 0; i < r->nfields; i++)
+        if (va_event_fact_name(r->text.p + r->fields[i].name_off, r->fields[i].nlen))
+            facts[p->nfacts++] = (uint32_t)i;
     p->none = r->bad == BY_SHAPE;
     if (p->none) p->nfields = 0;
     p->distinct = !p->none && !va_event_names_repeat(ev, &ps->names);
@@ -555,7 +563,7 @@ static int try_plan(va_evtx_ctx *c, bx_plans *ps, const bx_frag *frag, va_event 
             fl.transient = transient;
             plan_replay(p, vals, &fl);
             *result = 0;
-            if (va_flat_end(&fl) != VA_OK) {
+            if (va_flat_end_facts(&fl, p->facts, p->nfacts) != VA_OK) {
                 strcpy(c->err, "out of memory");
                 c->err_code = VA_ENOMEM;
                 *result = -1;
