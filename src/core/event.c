@@ -126,7 +126,7 @@ void va_event_finish_only(va_event *ev, const uint32_t *idx, uint32_t n) {
 
 /* s[0..n) in quotes, for text known to need no escaping. */
 static inline void json_plain(va_buf *out, const char *s, size_t n) {
-    if (va_buf_reserve(out, n + 2)) return;
+    if (out->len + n + 3 > out->cap && va_buf_reserve(out, n + 2)) return;
     char *o = out->p + out->len;
     o[0] = '"';
     memcpy(o + 1, s, n);

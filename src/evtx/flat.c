@@ -59,6 +59,17 @@ void va_flat_field(va_flat *fl, const char *name, size_t nlen, int name_esc, siz
     add_field(fl, name, 0, nlen, name_esc, voff, vlen, t, val_esc);
 }
 
+va_field *va_flat_fields(va_flat *fl, uint32_t n) {
+    va_event *ev = fl->ev;
+    while (ev->cap - ev->n < n)
+        if (va_event_grow_(ev)) {
+            fl->err = VA_ENOMEM;
+            return NULL;
+        }
+    ev->n += n;
+    return ev->f + ev->n - n;
+}
+
 /* A field whose name is a stable pointer (plain) and whose value is copied into the store. */
 static void add(va_flat *fl, const char *name, size_t nlen, const char *val, size_t vlen,
                 va_vtype t, int val_esc) {

@@ -83,6 +83,10 @@ void va_flat_close(va_flat *fl);
  * fl->text at [voff, voff + vlen), followed by a NUL. */
 void va_flat_field(va_flat *fl, const char *name, size_t nlen, int name_esc, size_t voff,
                    size_t vlen, va_vtype t, int val_esc);
+/* Room for n such fields at once, for the caller to fill: name a stable pointer, val the
+ * offset of the value in fl->text cast to a pointer (va_flat_end makes it one), the rest as in
+ * va_field.  The fields are the event's; NULL (and the flattening failed) if out of memory. */
+va_field *va_flat_fields(va_flat *fl, uint32_t n);
 /* Finish: closes open elements and fills the event's direct facts.  VA_OK or VA_ENOMEM. */
 va_err va_flat_end(va_flat *fl);
 /* Same, for a caller that knows which fields can give the facts: the numbers, in order, of

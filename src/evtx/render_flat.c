@@ -123,28 +123,30 @@ typedef struct fr {
 
 /* ---- shapes ---- */
 
+/* shape_of for arrays: whether there is more than one item. */
+static uint16_t shape_of_array(const bx_val *v) {
+    uint16_t code = v->type;
+    uint8_t et = v->type & 0x7f;
+    uint32_t items = 0;
+    if (et == BX_T_STRING || et == BX_T_ANSI) {
+        uint32_t unit = et == BX_T_STRING ? 2 : 1, end = v->size / unit * unit;
+        for (uint32_t i = 0; i < end && items < 2; i += unit)
+            if (!(v->p[i] | (unit == 2 ? v->p[i + 1] : 0)) || i + unit >= end) items++;
+    } else {
+        uint32_t es = bx_type_size(et, v->size);
+        items = es ? v->size / es : 0;
+    }
+    if (items > 1) code |= 0x200;
+    return code;
+}
+
 /* Everything about a value that the walker and flat.c decide on, besides its text: its type,
  * whether a fixed-size value is too short for its type (it is then shown as hex, as text), and
  * whether an array has more than one item (the element is then repeated). */
-static uint16_t shape_of(const bx_val *v) {
-    uint16_t code = v->type;
-    if (v->type & BX_T_ARRAY) {
-        uint8_t et = v->type & 0x7f;
-        uint32_t items = 0;
-        if (et == BX_T_STRING || et == BX_T_ANSI) {
-            uint32_t unit = et == BX_T_STRING ? 2 : 1, end = v->size / unit * unit;
-            for (uint32_t i = 0; i < end && items < 2; i += unit)
-                if (!(v->p[i] | (unit == 2 ? v->p[i + 1] : 0)) || i + unit >= end) items++;
-        } else {
-            uint32_t es = bx_type_size(et, v->size);
-            items = es ? v->size / es : 0;
-        }
-        if (items > 1) code |= 0x200;
-    } else {
-        uint32_t es = bx_type_size(v->type, v->size);
-        if (es && v->size < es) code |= 0x100;
-    }
-    return code;
+static inline uint16_t shape_of(const bx_val *v) {
+    if (v->type & BX_T_ARRAY) return shape_of_array(v);
+    uint32_t es = bx_type_size(v->type, v->size);
+    return (uint16_t)(v->type | (v->size < es ? 0x100 : 0));
 }
 
 static uint64_t shape_hash(const bx_tmpl *t, const uint16_t *codes, uint32_t n) {
@@ -517,6 +519,8 @@ static int plan_fits(va_evtx_ctx *c, const bx_plan *p, const bx_op *top, const u
 /* Flatten by p: every field's pieces formatted into the text store, then the field. */
 static void plan_replay(const bx_plan *p, const bx_val *const *vals, va_flat *fl) {
     va_buf *text = fl->text;
+    va_field *out = va_flat_fields(fl, p->nfields);
+    if (!out) return;
     for (uint32_t i = 0; i < p->nfields; i++) {
         const pl_field *f = &p->fields[i];
         size_t voff = text->len;
@@ -530,10 +534,14 @@ static void plan_replay(const bx_plan *p, const bx_val *const *vals, va_flat *fl
                 bx_val_fmt(&vals[pc->frame][pc->index], 0, text, &esc);
             }
         }
-        size_t vlen = text->len - voff;
+        va_field *o = &out[i];
+        o->name = p->text + f->name_off, o->nlen = f->nlen;
+        /* A value from a 64 KiB chunk is far below 4 GiB. */
+        o->val = (const char *)(uintptr_t)voff, o->vlen = (uint32_t)(text->len - voff);
+        o->type = f->type;
+        o->flags =
+            (uint8_t)((f->name_esc ? 0 : VA_FIELD_NAME_PLAIN) | (esc ? 0 : VA_FIELD_VAL_PLAIN));
         va_buf_putc(text, 0);
-        va_flat_field(fl, p->text + f->name_off, f->nlen, f->name_esc, voff, vlen,
-                      (va_vtype)f->type, esc);
     }
 }
 
