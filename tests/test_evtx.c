@@ -1881,7 +1881,7 @@ static void test_plans_match_walker(void **state) {
     (void)state;
     shapes t;
     make_shapes(&t);
-    run x[2] = {{0}, {0}};
+    run x[2] = {{0}, {0}}, js = {0};
     for (int alone = 0; alone < 2; alone++) {
         vt_evtx *w = mem_writer();
         uint32_t seed = 99;
@@ -1890,8 +1890,25 @@ static void test_plans_match_walker(void **state) {
             if (alone) assert_int_equal(vt_evtx_end_chunk(w), 0);
         }
         va_evtx_opts o = {.want_event = 1, .want_json = 1, .threads = 1};
-        finish_parse(w, &x[alone], &o);
+        uint8_t *img;
+        size_t len;
+        assert_int_equal(vt_evtx_finish(w, &img, &len), 0);
+        vt_evtx_free(w);
+        parse_img(&x[alone], img, len, &o);
         assert_int_equal(x[alone].open_err, VA_OK);
+        if (!alone) {
+            /* JSON alone: written straight from the plans, without making events. */
+            va_evtx_opts oj = {.want_json = 1, .threads = 1};
+            parse_img(&js, img, len, &oj);
+            assert_int_equal(js.n, x[0].n);
+            for (size_t i = 0; i < js.n; i++)
+                if (strcmp(js.r[i].json, x[0].r[i].json))
+                    fail_msg("record %zu:\n  from plan: %s\n  from event: %s", i, js.r[i].json,
+                             x[0].r[i].json);
+            assert_int_equal(js.nd, x[0].nd);
+            run_free(&js);
+        }
+        free(img);
     }
     assert_true(x[0].st.chunks < 20);
     assert_int_equal(x[1].st.chunks, 600);

@@ -135,8 +135,8 @@ static inline void json_plain(va_buf *out, const char *s, size_t n) {
     out->p[out->len] = 0;
 }
 
-static void json_value(const va_field *f, va_buf *out) {
-    switch (f->type) {
+static inline void json_val(va_buf *out, const char *val, size_t vlen, va_vtype t, int plain) {
+    switch (t) {
     case VA_V_NULL:
         va_buf_puts(out, "null");
         return;
@@ -145,19 +145,45 @@ static void json_value(const va_field *f, va_buf *out) {
     case VA_V_REAL:
     case VA_V_BOOL:
         /* Emit as a bare JSON token only if it is one (NaN/Inf reals are not). */
-        if (f->vlen && (f->type != VA_V_REAL ||
-                        (f->val[0] != 'n' && f->val[0] != 'i' && f->val[f->vlen - 1] != 'f'))) {
-            va_buf_put(out, f->val, f->vlen);
+        if (vlen && (t != VA_V_REAL || (val[0] != 'n' && val[0] != 'i' && val[vlen - 1] != 'f'))) {
+            va_buf_put(out, val, vlen);
             return;
         }
         break;
     default:
         break;
     }
-    if (f->flags & VA_FIELD_VAL_PLAIN)
-        json_plain(out, f->val, f->vlen);
+    if (plain)
+        json_plain(out, val, vlen);
     else
-        va_buf_json_str_valid(out, f->val, f->vlen);
+        va_buf_json_str_valid(out, val, vlen);
+}
+
+void va_json_value(va_buf *out, const char *val, size_t vlen, va_vtype t, int plain) {
+    json_val(out, val, vlen, t, plain);
+}
+
+static inline void json_value(const va_field *f, va_buf *out) {
+    json_val(out, f->val, f->vlen, (va_vtype)f->type, f->flags & VA_FIELD_VAL_PLAIN);
+}
+
+static inline void json_key(va_buf *out, const char *name, size_t nlen, int plain) {
+    if (plain) {
+        if (out->len + nlen + 4 > out->cap && va_buf_reserve(out, nlen + 3)) return;
+        char *o = out->p + out->len;
+        o[0] = '"';
+        memcpy(o + 1, name, nlen);
+        o[nlen + 1] = '"', o[nlen + 2] = ':';
+        out->len += nlen + 3;
+        out->p[out->len] = 0;
+        return;
+    }
+    va_buf_json_str_valid(out, name, nlen);
+    va_buf_putc(out, ':');
+}
+
+void va_json_key(va_buf *out, const char *name, size_t nlen, int plain) {
+    json_key(out, name, nlen, plain);
 }
 
 static int same_name(const va_field *a, const va_field *b) {
@@ -234,23 +260,9 @@ static int link_names(const va_event *ev, va_json_scratch *s) {
     return dup;
 }
 
-/* "name": with room reserved for the value that follows when both are plain. */
 static inline void json_name(const va_field *f, va_buf *out, int first) {
     if (!first) va_buf_putc(out, ',');
-    if (f->flags & VA_FIELD_NAME_PLAIN) {
-        if (out->len + f->nlen + f->vlen + 8 > out->cap &&
-            va_buf_reserve(out, f->nlen + f->vlen + 8))
-            return;
-        char *o = out->p + out->len;
-        o[0] = '"';
-        memcpy(o + 1, f->name, f->nlen);
-        o[f->nlen + 1] = '"', o[f->nlen + 2] = ':';
-        out->len += f->nlen + 3;
-        out->p[out->len] = 0;
-        return;
-    }
-    va_buf_json_str_valid(out, f->name, f->nlen);
-    va_buf_putc(out, ':');
+    json_key(out, f->name, f->nlen, f->flags & VA_FIELD_NAME_PLAIN);
 }
 
 void va_event_json_with(const va_event *ev, va_buf *out, va_json_scratch *s) {

@@ -100,6 +100,11 @@ typedef struct va_json_scratch {
     size_t cap;
 } va_json_scratch;
 void va_event_json_with(const va_event *ev, va_buf *out, va_json_scratch *s);
+/* The two parts of a field in va_event_json's output, for a source that writes an event's
+ * JSON itself: the name and its colon, and the value (t decides between a bare token, null
+ * and a string); plain: the text needs no escaping.  Appended to out. */
+void va_json_key(va_buf *out, const char *name, size_t nlen, int plain);
+void va_json_value(va_buf *out, const char *val, size_t vlen, va_vtype t, int plain);
 /* 1 if two fields of ev share a name (or memory ran out finding out), 0 if none do. */
 int va_event_names_repeat(const va_event *ev, va_json_scratch *s);
 void va_json_scratch_free(va_json_scratch *s);

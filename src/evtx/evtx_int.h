@@ -201,6 +201,11 @@ int bx_render_xml(va_evtx_ctx *c, const bx_frag *f, va_buf *out);
 /* Build the flat event (fields in c's arena; with transient, in c->text until the next
  * record). */
 int bx_flatten(va_evtx_ctx *c, const bx_frag *f, va_event *ev, int transient);
+/* Same, for a caller that wants only the event's JSON (transient): where a plan of the record's
+ * shape allows, the JSON va_event_json would write is appended to json instead and *wrote set
+ * (ev is then not filled). */
+int bx_flatten_json(va_evtx_ctx *c, const bx_frag *f, va_event *ev, int transient, va_buf *json,
+                    int *wrote);
 
 /* Parse chunk idx of f (file.c): diagnostics to diag, records to fn; if xml is given each
  * record's XML is appended to it and va_evtx_rec.xml holds its offset, not a pointer. */

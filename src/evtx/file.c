@@ -349,7 +349,8 @@ int bx_parse_chunk(va_evtx_file *f, uint32_t idx, const va_evtx_opts *o, va_evtx
         r.chunk = idx;
         r.file_offset = base + pos;
         r.xml = r.json = NULL, r.xml_len = r.json_len = 0, r.ev = NULL, r.work = 0;
-        size_t xml_start = xml ? xml->len : 0;
+        size_t xml_start = xml ? xml->len : 0, json_start = xml_start;
+        int json_done = 0;
         int bad = bx_parse(c, pos + 24, pos + size - 4, 0, &frag, NULL);
         if (!bad && o->want_xml && xml) {
             bad = bx_render_xml(c, &frag, xml);
@@ -359,6 +360,7 @@ int bx_parse_chunk(va_evtx_file *f, uint32_t idx, const va_evtx_opts *o, va_evtx
                 bad = 1;
             }
         }
+        json_start = xml ? xml->len : 0;
         if (!bad && (o->want_event || o->want_json)) {
             ev = va_arena_alloc(&c->arena, sizeof *ev);
             if (!ev) {
@@ -368,12 +370,13 @@ int bx_parse_chunk(va_evtx_file *f, uint32_t idx, const va_evtx_opts *o, va_evtx
             } else {
                 va_event_init(ev, &c->arena);
                 ev->src.path = path, ev->src.unit = idx, ev->src.offset = (int64_t)(base + pos);
-                bad = bx_flatten(c, &frag, ev, !o->want_event);
+                /* Only the JSON wanted: a plan may write it without making the event. */
+                bad = bx_flatten_json(c, &frag, ev, !o->want_event,
+                                      o->want_json && !o->want_event ? xml : NULL, &json_done);
             }
         }
-        size_t json_start = xml ? xml->len : 0;
         if (!bad && o->want_json && xml) {
-            va_event_json_with(ev, xml, &c->json);
+            if (!json_done) va_event_json_with(ev, xml, &c->json);
             if (xml->oom) {
                 strcpy(c->err, "out of memory");
                 c->err_code = VA_ENOMEM;

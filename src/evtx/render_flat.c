@@ -41,7 +41,8 @@ typedef struct pl_piece {
 } pl_piece;
 
 typedef struct pl_field {
-    uint32_t name_off, nlen; /* in the plan's text */
+    uint32_t name_off, nlen;   /* in the plan's text */
+    uint32_t key_off, key_len; /* the name as JSON ("name":), in the plan's keys */
     uint32_t piece, npieces;
     uint8_t name_esc, type;
 } pl_field;
@@ -60,8 +61,9 @@ typedef struct pl_frame {
 typedef struct bx_plan {
     pl_frame frame[PLAN_MAX_FRAMES];
     uint32_t nframes, nfields;
-    const pl_field *fields;
+    pl_field *fields;
     const pl_piece *pieces;
+    const char *keys; /* JSON names, made the first time the plan writes JSON (NULL before) */
     const uint16_t *shapes;
     const char *text;
     const uint32_t *facts; /* fields whose names can give the event's facts */
@@ -448,6 +450,7 @@ static void plan_store(va_evtx_ctx *c, bx_plans *ps, const va_event *ev) {
         for (uint32_t i = 0; i < r->frame[k].nvals; i++) shapes[at++] = shape_of(&r->vals[k][i]);
     }
     p->fields = fields, p->pieces = pieces, p->shapes = shapes, p->text = text;
+    p->keys = NULL;
     uint32_t *facts = va_arena_alloc(&c->arena, (r->nfields + 1) * sizeof *facts);
     if (!facts) return;
     p->facts = facts, p->nfacts = 0;
@@ -545,10 +548,53 @@ static void plan_replay(const bx_plan *p, const bx_val *const *vals, va_flat *fl
     }
 }
 
-/* A plan for the record, if one fits: 1 (and *result) when the record was flattened by it;
- * 0 otherwise, with *walk set when its shape is known to have no plan. */
+/* Each name as va_event_json writes it ("name":), once per plan. */
+static int plan_keys(va_evtx_ctx *c, bx_plan *p) {
+    va_buf *tmp = &c->scratch;
+    va_buf_clear(tmp);
+    for (uint32_t i = 0; i < p->nfields; i++) {
+        pl_field *f = &p->fields[i];
+        f->key_off = (uint32_t)tmp->len;
+        va_json_key(tmp, p->text + f->name_off, f->nlen, !f->name_esc);
+        f->key_len = (uint32_t)(tmp->len - f->key_off);
+    }
+    char *keys = tmp->oom ? NULL : va_arena_alloc(&c->arena, tmp->len + 1);
+    if (!keys) return -1;
+    if (tmp->len) memcpy(keys, tmp->p, tmp->len);
+    p->keys = keys;
+    return 0;
+}
+
+/* The record's JSON straight from p, as va_event_json would write the event p makes: each
+ * value formatted into tmp, then written as JSON (names do not repeat in such a plan). */
+static void plan_json(const bx_plan *p, const bx_val *const *vals, va_buf *out, va_buf *tmp) {
+    va_buf_putc(out, '{');
+    for (uint32_t i = 0; i < p->nfields; i++) {
+        const pl_field *f = &p->fields[i];
+        if (i) va_buf_putc(out, ',');
+        va_buf_put(out, p->keys + f->key_off, f->key_len);
+        va_buf_clear(tmp);
+        int esc = 0;
+        for (uint32_t k = 0; k < f->npieces; k++) {
+            const pl_piece *pc = &p->pieces[f->piece + k];
+            if (pc->frame == PIECE_STATIC) {
+                va_buf_put(tmp, p->text + pc->index, pc->len);
+                esc |= pc->esc;
+            } else {
+                bx_val_fmt(&vals[pc->frame][pc->index], 0, tmp, &esc);
+            }
+        }
+        va_json_value(out, tmp->len ? tmp->p : "", tmp->len, (va_vtype)f->type, !esc);
+    }
+    va_buf_putc(out, '}');
+    if (tmp->oom) out->oom = 1;
+}
+
+/* A plan for the record, if one fits: 1 (and *result) when the record was flattened by it,
+ * or, with json given, when its JSON was written there instead (*wrote); 0 otherwise, with
+ * *walk set when its shape is known to have no plan. */
 static int try_plan(va_evtx_ctx *c, bx_plans *ps, const bx_frag *frag, va_event *ev, int transient,
-                    int *result, int *walk) {
+                    va_buf *json, int *wrote, int *result, int *walk) {
     const bx_op *top = &frag->ops[0];
     uint16_t codes[PLAN_MAX_VALS];
     for (uint32_t i = 0; i < top->nvals; i++) codes[i] = shape_of(&top->vals[i]);
@@ -560,11 +606,17 @@ static int try_plan(va_evtx_ctx *c, bx_plans *ps, const bx_frag *frag, va_event 
     va_hash_iter it;
     for (uint32_t k = va_hash_first(&ps->index, h, &it); k != VA_HASH_END;
          k = va_hash_next(&ps->index, &it)) {
-        const bx_plan *p = ps->plan[k];
+        bx_plan *p = ps->plan[k];
         if (plan_fits(c, p, top, codes, vals, &got, &failed)) {
             if (p->none) {
                 *walk = 1;
                 return 0;
+            }
+            *result = 0;
+            if (json && p->distinct && (p->keys || !plan_keys(c, p))) {
+                plan_json(p, vals, json, &c->scratch);
+                *wrote = 1;
+                return 1;
             }
             va_flat fl;
             va_flat_begin(&fl, ev, &c->text);
@@ -589,12 +641,14 @@ static int try_plan(va_evtx_ctx *c, bx_plans *ps, const bx_frag *frag, va_event 
     return 0;
 }
 
-int bx_flatten(va_evtx_ctx *c, const bx_frag *f, va_event *ev, int transient) {
+int bx_flatten_json(va_evtx_ctx *c, const bx_frag *f, va_event *ev, int transient, va_buf *json,
+                    int *wrote) {
     bx_plans *ps = plans_get(c);
     int plannable =
         ps && f->n == 1 && f->ops[0].kind == OP_TINST && f->ops[0].nvals <= PLAN_MAX_VALS;
     int r, walk = 0;
-    if (plannable && try_plan(c, ps, f, ev, transient, &r, &walk)) return r;
+    *wrote = 0;
+    if (plannable && try_plan(c, ps, f, ev, transient, json, wrote, &r, &walk)) return r;
     fr x;
     x.c = c;
     x.rec = plannable && !walk && ps->n < PLAN_MAX_PLANS ? &ps->rec : NULL;
@@ -611,4 +665,9 @@ int bx_flatten(va_evtx_ctx *c, const bx_frag *f, va_event *ev, int transient) {
     }
     if (x.rec && !r) plan_store(c, ps, ev);
     return r;
+}
+
+int bx_flatten(va_evtx_ctx *c, const bx_frag *f, va_event *ev, int transient) {
+    int wrote;
+    return bx_flatten_json(c, f, ev, transient, NULL, &wrote);
 }
