@@ -156,18 +156,29 @@ static void run_free(run *x) {
 
 static const va_evtx_opts OPTS_ALL = {.want_xml = 1, .want_event = 1, .threads = 1};
 
-/* Open an image in memory and parse every chunk slot with va_evtx_chunk_parse. */
-static void parse_img(run *x, const uint8_t *img, size_t len, const va_evtx_opts *o) {
+/* Open an image in memory and parse every chunk slot with va_evtx_chunk_parse; fresh: with a
+ * new parse context for each chunk, so that nothing learnt in one chunk is used in the next. */
+static void parse_img_ctx(run *x, const uint8_t *img, size_t len, const va_evtx_opts *o,
+                          int fresh) {
     va_evtx_file *f = NULL;
     x->open_err = va_evtx_open_mem("mem.evtx", img, len, on_diag, x, &f);
     if (x->open_err) return;
     x->dirty = va_evtx_dirty(f);
     va_evtx_ctx *c = va_evtx_ctx_new();
     assert_non_null(c);
-    for (uint32_t i = 0; i < va_evtx_nchunks(f); i++)
+    for (uint32_t i = 0; i < va_evtx_nchunks(f); i++) {
+        if (fresh && i) {
+            va_evtx_ctx_free(c);
+            assert_non_null(c = va_evtx_ctx_new());
+        }
         if (va_evtx_chunk_parse(f, i, o ? o : &OPTS_ALL, c, &x->st, on_rec, x)) break;
+    }
     va_evtx_ctx_free(c);
     va_evtx_close(f);
+}
+
+static void parse_img(run *x, const uint8_t *img, size_t len, const va_evtx_opts *o) {
+    parse_img_ctx(x, img, len, o, 0);
 }
 
 static const char *fval(const rcopy *r, const char *name) {
@@ -1874,11 +1885,14 @@ static void reason(const char *msg, char *out, size_t n) {
     if (at) *at = 0;
 }
 
-/* Records of every shape, many to a chunk (so most are flattened by a plan), against the same
- * records one to a chunk (so every one is walked): the same events, the same JSON, the same
- * reasons for the damaged ones. */
+/* Records of every shape, many to a chunk and read with one parse context (so most are
+ * flattened by a plan, made in that chunk or an earlier one), against the same records one to
+ * a chunk, each chunk read with a new context (so every one is walked): the same events, the
+ * same JSON, the same reasons for the damaged ones. */
 static void test_plans_match_walker(void **state) {
-    (void)state;
+    const char *dir = *state;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/shapes.evtx", dir);
     shapes t;
     make_shapes(&t);
     run x[2] = {{0}, {0}}, js = {0};
@@ -1894,7 +1908,7 @@ static void test_plans_match_walker(void **state) {
         size_t len;
         assert_int_equal(vt_evtx_finish(w, &img, &len), 0);
         vt_evtx_free(w);
-        parse_img(&x[alone], img, len, &o);
+        parse_img_ctx(&x[alone], img, len, &o, alone);
         assert_int_equal(x[alone].open_err, VA_OK);
         if (!alone) {
             /* JSON alone: written straight from the plans, without making events. */
@@ -1907,6 +1921,10 @@ static void test_plans_match_walker(void **state) {
                              x[0].r[i].json);
             assert_int_equal(js.nd, x[0].nd);
             run_free(&js);
+            FILE *fp = fopen(path, "wb");
+            assert_non_null(fp);
+            assert_int_equal(fwrite(img, 1, len, fp), len);
+            assert_int_equal(fclose(fp), 0);
         }
         free(img);
     }
@@ -1942,6 +1960,25 @@ static void test_plans_match_walker(void **state) {
         reason(x[1].d[i].msg, rb, sizeof rb);
         assert_string_equal(ra, rb);
         assert_int_equal(x[0].d[i].code, x[1].d[i].code);
+    }
+    /* The file read by the multithreaded reader, whose events outlive the parse of their
+     * chunk, with plans kept in so little memory that they are dropped again and again. */
+    for (int threads = 1; threads <= 2; threads++) {
+        run y = {0};
+        va_evtx_opts o = {.want_event = 1, .threads = threads, .plan_bytes = 3000};
+        const char *paths[] = {path};
+        va_evtx_read_files(paths, 1, &o, on_diag, &y, &y.st, on_rec, on_file, &y);
+        assert_int_equal(y.n, x[1].n);
+        for (size_t i = 0; i < y.n; i++) {
+            const rcopy *a = &y.r[i], *b = &x[1].r[i];
+            assert_int_equal(a->nf, b->nf);
+            for (uint32_t j = 0; j < a->nf; j++) {
+                assert_string_equal(a->f[j].name, b->f[j].name);
+                assert_string_equal(a->f[j].val, b->f[j].val);
+                assert_int_equal(a->f[j].type, b->f[j].type);
+            }
+        }
+        run_free(&y);
     }
     run_free(&x[0]);
     run_free(&x[1]);
@@ -2009,7 +2046,7 @@ int main(void) {
         cmocka_unit_test(test_writer_layout),
         cmocka_unit_test(test_crc32),
         cmocka_unit_test(test_flat_identity_clash),
-        cmocka_unit_test(test_plans_match_walker),
+        cmocka_unit_test_setup_teardown(test_plans_match_walker, tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test(test_event_security),
         cmocka_unit_test(test_event_userdata_qualifiers),
         cmocka_unit_test(test_value_types),

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hash.h"
 #include "core/utf.h"
 #include "evtx/evtx_int.h"
 
@@ -76,7 +77,7 @@ void bx_ctx_chunk_reset(va_evtx_ctx *c, const uint8_t *chunk, uint32_t len) {
     va_arena_reset(&c->arena);
     map_clear(&c->names);
     map_clear(&c->tmpls);
-    bx_plans_reset(c->plans);
+    bx_plans_chunk(c->plans, c->plan_bytes);
     c->chunk = chunk;
     c->chunk_len = len;
     c->depth = 0;
@@ -94,6 +95,7 @@ va_evtx_ctx *va_evtx_ctx_new(void) {
     va_arena_init(&c->arena, 256 * 1024);
     va_buf_init(&c->scratch);
     va_buf_init(&c->text);
+    va_buf_init(&c->sig);
     return c;
 }
 
@@ -105,6 +107,7 @@ void va_evtx_ctx_free(va_evtx_ctx *c) {
     free(c->tmpls.keys), free(c->tmpls.vals);
     va_buf_free(&c->scratch);
     va_buf_free(&c->text);
+    va_buf_free(&c->sig);
     va_json_scratch_free(&c->json);
     bx_plans_free(c->plans);
     free(c);
@@ -471,6 +474,39 @@ int bx_parse(va_evtx_ctx *c, uint32_t off, uint32_t end, int in_tmpl, bx_frag *o
     return 0;
 }
 
+/* The template's signature (see bx_tmpl): every op's kind, type, flags, index and lengths, and
+ * the text and bytes it carries.  Two templates with the same signature walk the same way. */
+static void template_sig(va_evtx_ctx *c, bx_tmpl *t) {
+    va_buf *b = &c->sig;
+    va_buf_clear(b);
+    t->sig = NULL, t->sig_len = 0, t->sig_hash = 0;
+    for (uint32_t i = 0; i < t->frag.n; i++) {
+        const bx_op *op = &t->frag.ops[i];
+        if (op->kind == OP_TINST) return; /* its values are bytes of this chunk */
+        uint8_t head[13] = {op->kind, op->vtype, op->optional, (uint8_t)op->index,
+                            (uint8_t)(op->index >> 8)};
+        memcpy(head + 5, &op->len, 4);
+        memcpy(head + 9, &op->len2, 4);
+        va_buf_put(b, head, sizeof head);
+        if (op->kind == OP_VALUE)
+            va_buf_put(b, op->p, op->len);
+        else if (op->s)
+            va_buf_put(b, op->s, op->len);
+        if (op->s2) va_buf_put(b, op->s2, op->len2);
+    }
+    uint8_t *sig = b->oom || b->len > UINT32_MAX ? NULL : va_arena_alloc(&c->arena, b->len + 1);
+    if (!sig) return; /* not shareable: plans only within this chunk */
+    if (b->len) memcpy(sig, b->p, b->len);
+    t->sig = sig, t->sig_len = (uint32_t)b->len;
+    t->sig_hash = va_hash_mem(sig, b->len, t->frag.n);
+}
+
+bx_tmpl *bx_template_known(va_evtx_ctx *c, uint32_t def) {
+    void **slot = map_slot(&c->tmpls, def ? def : 0xffffffffu, 0);
+    bx_tmpl *t = slot ? *slot : NULL;
+    return t && t->ok ? t : NULL;
+}
+
 /* Template definition at chunk offset def: next(4) guid(16) size(4) fragment(size). */
 static bx_tmpl *template_at(va_evtx_ctx *c, uint32_t def) {
     void **slot = map_slot(&c->tmpls, def ? def : 0xffffffffu, 1);
@@ -488,7 +524,8 @@ static bx_tmpl *template_at(va_evtx_ctx *c, uint32_t def) {
         fail_code(c, VA_ENOMEM, def, "out of memory%.0u", 0);
         return NULL;
     }
-    t->offset = def, t->ok = 0, t->frag.ops = NULL, t->frag.n = 0;
+    memset(t, 0, sizeof *t);
+    t->offset = def;
     *slot = t;
     if (def < 512 || def > c->chunk_len || c->chunk_len - def < 24) {
         fail_range(c, def, "template offset 0x%x outside the chunk", def);
@@ -509,5 +546,6 @@ static bx_tmpl *template_at(va_evtx_ctx *c, uint32_t def) {
     c->depth--;
     if (r) return NULL;
     t->ok = 1;
+    template_sig(c, t);
     return t;
 }

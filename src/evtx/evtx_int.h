@@ -124,6 +124,14 @@ typedef struct bx_tmpl {
     uint32_t offset; /* of the definition in the chunk */
     int ok;          /* parsed without error */
     bx_frag frag;
+    /* What the template is whatever the chunk: its ops with their names and text, as bytes,
+     * and their hash (sig NULL: it holds a template instance, which is the chunk's own).
+     * Chunks repeat the same templates, so plans (render_flat.c) are kept by it. */
+    const uint8_t *sig;
+    uint32_t sig_len;
+    uint64_t sig_hash;
+    const void *ident;  /* render_flat.c: the template's identity among its plans, */
+    uint32_t ident_gen; /* valid while its plans are of this generation */
 } bx_tmpl;
 
 /* u32 -> pointer map with open addressing, cleared per chunk. */
@@ -133,9 +141,10 @@ typedef struct bx_map {
     uint32_t cap, n;
 } bx_map;
 
-/* Plans of the current chunk: how records of each shape flatten (render_flat.c). */
+/* Plans: how records of each shape flatten (render_flat.c), kept across chunks. */
 typedef struct bx_plans bx_plans;
-void bx_plans_reset(bx_plans *p); /* a new chunk: forget every plan (NULL: nothing to do) */
+/* A new chunk starts, whose plans may take up to limit bytes (NULL p: nothing to do). */
+void bx_plans_chunk(bx_plans *p, size_t limit);
 void bx_plans_free(bx_plans *p);
 
 /* Per-slot parse context (see va_evtx_ctx in evtx.h). */
@@ -152,8 +161,10 @@ struct va_evtx_ctx {
     int depth;            /* nesting of embedded binary XML */
     va_buf scratch;       /* value formatting */
     va_buf text;          /* flattener text accumulation */
+    va_buf sig;           /* a template's signature being made (binxml.c) */
     va_json_scratch json; /* for va_event_json_with */
     bx_plans *plans;      /* NULL until the first record is flattened; freed with the ctx */
+    size_t plan_bytes;    /* their bound (va_evtx_opts.plan_bytes), set for each chunk */
 };
 
 /* Parse binary XML at chunk offset [off, end) into a fragment.  in_tmpl: inside a template
@@ -161,6 +172,9 @@ struct va_evtx_ctx {
  * the offset after it.  Returns 0, or -1 with c->err set. */
 int bx_parse(va_evtx_ctx *c, uint32_t off, uint32_t end, int in_tmpl, bx_frag *out, uint32_t *next);
 void bx_ctx_chunk_reset(va_evtx_ctx *c, const uint8_t *chunk, uint32_t len);
+/* The template defined at chunk offset def if this chunk has parsed it without error, else
+ * NULL (nothing is parsed). */
+bx_tmpl *bx_template_known(va_evtx_ctx *c, uint32_t def);
 
 /* Format value v as text into out.  xml_style: as evtxexport prints it (times with 9 digits);
  * otherwise the event style (7 digits).  Returns the vaern value type; sets *esc if the text

@@ -304,6 +304,7 @@ int bx_parse_chunk(va_evtx_file *f, uint32_t idx, const va_evtx_opts *o, va_evtx
         }
     }
     uint32_t end = free_off < avail ? free_off : avail;
+    c->plan_bytes = o->plan_bytes;
     bx_ctx_chunk_reset(c, ck, avail);
     uint32_t pos = 512;
     while (pos + 24 <= end) {

@@ -26,9 +26,10 @@
 #include "evtx/evtx_int.h"
 #include "evtx/flat.h"
 
-#define PLAN_MAX_FRAMES 8   /* template instances in one record */
-#define PLAN_MAX_VALS   512 /* substitutions of one instance */
-#define PLAN_MAX_PLANS  512 /* per chunk: records of further shapes are walked, unplanned */
+#define PLAN_MAX_FRAMES 8         /* template instances in one record */
+#define PLAN_MAX_VALS   512       /* substitutions of one instance */
+#define PLAN_MAX_PLANS  4096      /* kept at most; then they are all forgotten and made again */
+#define PLAN_MAX_BYTES  (8 << 20) /* the same for their memory, unless told (plan_bytes) */
 #define PIECE_STATIC    (-1)
 
 /* Part of a field's value: a substitution of one of the record's template instances, or text
@@ -47,10 +48,19 @@ typedef struct pl_field {
     uint8_t name_esc, type;
 } pl_field;
 
+/* A template as plans know it: by its signature (bx_tmpl.sig), so that the same template in
+ * another chunk is the same one.  A template without a signature is its own, in its chunk. */
+typedef struct pl_ident {
+    uint64_t hash;
+    uint32_t len;
+    const uint8_t *sig;
+} pl_ident;
+
 /* A template instance of the record: the record's own (parent -1) or one held as embedded
  * binary XML by substitution subst of instance parent. */
 typedef struct pl_frame {
-    const bx_tmpl *tmpl;
+    const bx_tmpl *tmpl;   /* while recording */
+    const pl_ident *ident; /* in a plan */
     uint32_t nvals;
     int32_t parent;
     uint32_t subst;
@@ -109,10 +119,22 @@ typedef struct pl_rec {
     va_buf text; /* names and template text */
 } pl_rec;
 
+/* The plans of one parse context, kept from chunk to chunk and file to file, with the
+ * templates they know.  Bounded: past PLAN_MAX_PLANS or limit bytes no plan is added, and
+ * at the next chunk everything is dropped (a new generation) and plans are made again as
+ * records come.  Never within a chunk: the chunk's events name their fields with the plans'
+ * text, until the chunk's records are delivered. */
 struct bx_plans {
-    va_hash index; /* hash of the record's own instance (template, shapes) -> plans[] */
+    va_arena mem;  /* plans, identities, signatures */
+    size_t bytes;  /* allocated from mem in this generation */
+    size_t limit;  /* the bound on bytes */
+    uint32_t gen;  /* bumped when everything is dropped: bx_tmpl.ident is stale then */
+    va_hash index; /* hash of the record's own instance (template, shapes) -> plan[] */
     bx_plan **plan;
     size_t n, cap;
+    va_hash idents; /* signature hash -> ident[] */
+    pl_ident **ident;
+    size_t nident, capident;
     pl_rec rec;
     va_json_scratch names;
 };
@@ -151,9 +173,32 @@ static inline uint16_t shape_of(const bx_val *v) {
     return (uint16_t)(v->type | (v->size < es ? 0x100 : 0));
 }
 
-static uint64_t shape_hash(const bx_tmpl *t, const uint16_t *codes, uint32_t n) {
+static uint64_t shape_hash(const pl_ident *t, const uint16_t *codes, uint32_t n) {
     return va_hash_u64(va_hash_mem(codes, 2 * (size_t)n, 0), (uint64_t)(uintptr_t)t);
 }
+
+/* The one binary XML value among n values of these shapes, or n if there is none or several. */
+static uint32_t single_binxml(const uint16_t *codes, uint32_t n) {
+    uint32_t at = n;
+    for (uint32_t i = 0; i < n; i++)
+        if (codes[i] == BX_T_BINXML) {
+            if (at != n) return n;
+            at = i;
+        }
+    return at;
+}
+
+/* Plans are found by the record's own template and shapes; most records (all of a channel)
+ * share those and differ by the template their one embedded fragment instantiates, so that
+ * template is in the key too when it is known: the key of plans whose instance holds it. */
+static uint64_t embed_key(uint64_t h, const pl_ident *embedded) {
+    return va_hash_u64(h, (uint64_t)(uintptr_t)embedded);
+}
+
+/* That template for a record, from the fragment's first bytes (fragment header, template
+ * instance token, then the definition's offset at +5) if this chunk has parsed it already: a
+ * hint, with no parsing, that plan_fits confirms.  NULL if not known. */
+static const pl_ident *embed_hint(va_evtx_ctx *c, bx_plans *ps, const bx_val *v);
 
 /* ---- recording ---- */
 
@@ -404,42 +449,115 @@ static bx_plans *plans_get(va_evtx_ctx *c) {
     if (!c->plans) {
         c->plans = calloc(1, sizeof *c->plans);
         if (c->plans) {
+            va_arena_init(&c->plans->mem, 256 * 1024);
             va_hash_init(&c->plans->index);
+            va_hash_init(&c->plans->idents);
             va_buf_init(&c->plans->rec.text);
+            c->plans->gen = 1;
+            c->plans->limit = c->plan_bytes ? c->plan_bytes : PLAN_MAX_BYTES;
         }
     }
     return c->plans;
 }
 
-void bx_plans_reset(bx_plans *p) {
-    if (!p) return;
-    va_hash_clear(&p->index);
-    p->n = 0;
-}
-
 void bx_plans_free(bx_plans *p) {
     if (!p) return;
+    va_arena_free(&p->mem);
     va_hash_free(&p->index);
+    va_hash_free(&p->idents);
     free(p->plan);
+    free(p->ident);
     rec_free(&p->rec);
     va_json_scratch_free(&p->names);
     free(p);
 }
 
-/* Keep what the recorder saw as a plan in the chunk's arena. */
-static void plan_store(va_evtx_ctx *c, bx_plans *ps, const va_event *ev) {
+static void *plans_alloc(bx_plans *ps, size_t n) {
+    ps->bytes += n + 16;
+    return va_arena_alloc(&ps->mem, n);
+}
+
+/* Forget every plan and identity: the bound was reached. */
+static int plans_full(const bx_plans *ps) {
+    return ps->n >= PLAN_MAX_PLANS || ps->bytes >= ps->limit;
+}
+
+static void plans_drop(bx_plans *ps) {
+    va_arena_reset(&ps->mem);
+    va_hash_clear(&ps->index);
+    va_hash_clear(&ps->idents);
+    ps->n = ps->nident = 0;
+    ps->bytes = 0;
+    ps->gen++;
+}
+
+void bx_plans_chunk(bx_plans *p, size_t limit) {
+    if (!p) return;
+    p->limit = limit ? limit : PLAN_MAX_BYTES;
+    if (plans_full(p)) plans_drop(p);
+}
+
+/* The identity of template t among the plans; NULL if out of memory. */
+static const pl_ident *ident_of(bx_plans *ps, bx_tmpl *t) {
+    if (t->ident && t->ident_gen == ps->gen) return t->ident;
+    pl_ident *id = NULL;
+    if (t->sig) {
+        va_hash_iter it;
+        for (uint32_t k = va_hash_first(&ps->idents, t->sig_hash, &it); k != VA_HASH_END;
+             k = va_hash_next(&ps->idents, &it)) {
+            pl_ident *x = ps->ident[k];
+            if (x->sig && x->len == t->sig_len && !memcmp(x->sig, t->sig, t->sig_len)) {
+                id = x;
+                break;
+            }
+        }
+    }
+    if (!id) {
+        uint8_t *sig = t->sig ? plans_alloc(ps, t->sig_len + 1) : NULL;
+        id = plans_alloc(ps, sizeof *id);
+        if (!id || (t->sig && !sig) || VA_ARRAY_GROW(ps->ident, ps->capident, ps->nident + 1))
+            return NULL;
+        id->hash = t->sig_hash, id->len = t->sig_len, id->sig = NULL;
+        if (t->sig) {
+            memcpy(sig, t->sig, t->sig_len);
+            id->sig = sig;
+            if (va_hash_insert(&ps->idents, t->sig_hash, (uint32_t)ps->nident)) return NULL;
+        }
+        ps->ident[ps->nident++] = id;
+    }
+    t->ident = id, t->ident_gen = ps->gen;
+    return id;
+}
+
+static const pl_ident *embed_hint(va_evtx_ctx *c, bx_plans *ps, const bx_val *v) {
+    const uint8_t *p = v->p;
+    uint32_t n = v->size, at = 0;
+    if (n >= 4 && p[0] == 0x0f) at = 4;
+    if (n < at + 10 || p[at] != 0x0c) return NULL;
+    bx_tmpl *t = bx_template_known(c, bx_rd32(p + at + 6));
+    return t ? ident_of(ps, t) : NULL;
+}
+
+/* Keep what the recorder saw as a plan. */
+static void plan_store(bx_plans *ps, const va_event *ev) {
     pl_rec *r = &ps->rec;
-    if (r->bad == BY_OTHER || !r->nframes || ps->n >= PLAN_MAX_PLANS) return;
+    if (r->bad == BY_OTHER || !r->nframes) return;
+    if (plans_full(ps)) return;
+    for (uint32_t k = 0; k < r->nframes; k++)
+        if (!(r->frame[k].ident = ident_of(ps, (bx_tmpl *)r->frame[k].tmpl))) return;
     size_t nshapes = 0;
     for (uint32_t k = 0; k < r->nframes; k++) nshapes += r->frame[k].nvals;
-    bx_plan *p = va_arena_alloc(&c->arena, sizeof *p);
-    pl_field *fields = va_arena_alloc(&c->arena, (r->nfields + 1) * sizeof *fields);
-    pl_piece *pieces = va_arena_alloc(&c->arena, (r->npieces + 1) * sizeof *pieces);
-    uint16_t *shapes = va_arena_alloc(&c->arena, (nshapes + 1) * sizeof *shapes);
-    char *text = va_arena_alloc(&c->arena, r->text.len + 1);
-    if (!p || !fields || !pieces || !shapes || !text || VA_ARRAY_GROW(ps->plan, ps->cap, ps->n + 1))
+    bx_plan *p = plans_alloc(ps, sizeof *p);
+    pl_field *fields = plans_alloc(ps, (r->nfields + 1) * sizeof *fields);
+    pl_piece *pieces = plans_alloc(ps, (r->npieces + 1) * sizeof *pieces);
+    uint16_t *shapes = plans_alloc(ps, (nshapes + 1) * sizeof *shapes);
+    char *text = plans_alloc(ps, r->text.len + 1);
+    uint32_t *facts = plans_alloc(ps, (r->nfields + 1) * sizeof *facts);
+    if (!p || !fields || !pieces || !shapes || !text || !facts ||
+        VA_ARRAY_GROW(ps->plan, ps->cap, ps->n + 1))
         return; /* no plan: the next record of this shape is walked again */
     memcpy(p->frame, r->frame, sizeof r->frame);
+    for (uint32_t k = 0; k < r->nframes; k++) p->frame[k].tmpl = NULL; /* the chunk's */
     p->nframes = r->nframes, p->nfields = (uint32_t)r->nfields;
     if (r->nfields) memcpy(fields, r->fields, r->nfields * sizeof *fields);
     if (r->npieces) memcpy(pieces, r->pieces, r->npieces * sizeof *pieces);
@@ -451,8 +569,6 @@ static void plan_store(va_evtx_ctx *c, bx_plans *ps, const va_event *ev) {
     }
     p->fields = fields, p->pieces = pieces, p->shapes = shapes, p->text = text;
     p->keys = NULL;
-    uint32_t *facts = va_arena_alloc(&c->arena, (r->nfields + 1) * sizeof *facts);
-    if (!facts) return;
     p->facts = facts, p->nfacts = 0;
     for (size_t i = 0; i < r->nfields; i++)
         if (va_event_fact_name(r->text.p + r->fields[i].name_off, r->fields[i].nlen))
@@ -460,8 +576,17 @@ static void plan_store(va_evtx_ctx *c, bx_plans *ps, const va_event *ev) {
     p->none = r->bad == BY_SHAPE;
     if (p->none) p->nfields = 0;
     p->distinct = !p->none && !va_event_names_repeat(ev, &ps->names);
-    uint64_t h = shape_hash(p->frame[0].tmpl, shapes, p->frame[0].nvals);
+    uint64_t h = shape_hash(p->frame[0].ident, shapes, p->frame[0].nvals);
     if (va_hash_insert(&ps->index, h, (uint32_t)ps->n)) return;
+    /* Under the embedded template too, when the instance holds one fragment (see embed_key). */
+    uint32_t one = single_binxml(shapes, p->frame[0].nvals);
+    for (uint32_t k = 1; k < p->nframes && one < p->frame[0].nvals; k++)
+        if (p->frame[k].parent == 0 && p->frame[k].subst == one) {
+            if (va_hash_insert(&ps->index, embed_key(h, p->frame[k].ident), (uint32_t)ps->n)) {
+                /* in the index once: still found, by the slower way */
+            }
+            break;
+        }
     ps->plan[ps->n++] = p;
 }
 
@@ -491,10 +616,11 @@ typedef struct parsed {
 
 /* Does the record's instance (and what it embeds) have the shape of plan p?  Fills vals[] with
  * the substitutions of each instance. */
-static int plan_fits(va_evtx_ctx *c, const bx_plan *p, const bx_op *top, const uint16_t *codes,
-                     const bx_val **vals, parsed *got, int *failed) {
+static int plan_fits(va_evtx_ctx *c, bx_plans *ps, const bx_plan *p, const bx_op *top,
+                     const pl_ident *top_id, const uint16_t *codes, const bx_val **vals,
+                     parsed *got, int *failed) {
     const pl_frame *f0 = &p->frame[0];
-    if (f0->tmpl != top->tmpl || f0->nvals != top->nvals ||
+    if (f0->ident != top_id || f0->nvals != top->nvals ||
         memcmp(p->shapes, codes, 2 * (size_t)top->nvals))
         return 0;
     vals[0] = top->vals;
@@ -511,7 +637,7 @@ static int plan_fits(va_evtx_ctx *c, const bx_plan *p, const bx_op *top, const u
             if (got->n < 2 * PLAN_MAX_FRAMES) got->holder[got->n] = holder, got->op[got->n++] = op;
         }
         if (!op) return 0;
-        if (op->tmpl != f->tmpl || op->nvals != f->nvals) return 0;
+        if (ident_of(ps, op->tmpl) != f->ident || op->nvals != f->nvals) return 0;
         for (uint32_t i = 0; i < f->nvals; i++)
             if (shape_of(&op->vals[i]) != p->shapes[f->shape + i]) return 0;
         vals[k] = op->vals;
@@ -549,7 +675,7 @@ static void plan_replay(const bx_plan *p, const bx_val *const *vals, va_flat *fl
 }
 
 /* Each name as va_event_json writes it ("name":), once per plan. */
-static int plan_keys(va_evtx_ctx *c, bx_plan *p) {
+static int plan_keys(va_evtx_ctx *c, bx_plans *ps, bx_plan *p) {
     va_buf *tmp = &c->scratch;
     va_buf_clear(tmp);
     for (uint32_t i = 0; i < p->nfields; i++) {
@@ -558,7 +684,7 @@ static int plan_keys(va_evtx_ctx *c, bx_plan *p) {
         va_json_key(tmp, p->text + f->name_off, f->nlen, !f->name_esc);
         f->key_len = (uint32_t)(tmp->len - f->key_off);
     }
-    char *keys = tmp->oom ? NULL : va_arena_alloc(&c->arena, tmp->len + 1);
+    char *keys = tmp->oom ? NULL : plans_alloc(ps, tmp->len + 1);
     if (!keys) return -1;
     if (tmp->len) memcpy(keys, tmp->p, tmp->len);
     p->keys = keys;
@@ -590,6 +716,42 @@ static void plan_json(const bx_plan *p, const bx_val *const *vals, va_buf *out, 
     if (tmp->oom) out->oom = 1;
 }
 
+/* What a candidate plan did for the record: did not fit it; or fitted, and the record is done
+ * (flattened, or its JSON written); or fitted, and is a shape without plan (walk). */
+enum { NO_FIT, DONE, WALK };
+
+static int use_plan(va_evtx_ctx *c, bx_plans *ps, bx_plan *p, const bx_op *top,
+                    const pl_ident *top_id, const uint16_t *codes, parsed *got, va_event *ev,
+                    int transient, va_buf *json, int *wrote, int *result) {
+    const bx_val *vals[PLAN_MAX_FRAMES];
+    int failed = 0;
+    if (!plan_fits(c, ps, p, top, top_id, codes, vals, got, &failed)) {
+        if (!failed) return NO_FIT;
+        /* The walker would fail on the same fragment with the same reason (c->err). */
+        *result = -1;
+        return DONE;
+    }
+    if (p->none) return WALK;
+    *result = 0;
+    if (json && p->distinct && (p->keys || !plan_keys(c, ps, p))) {
+        plan_json(p, vals, json, &c->scratch);
+        *wrote = 1;
+        return DONE;
+    }
+    va_flat fl;
+    va_flat_begin(&fl, ev, &c->text);
+    fl.transient = transient;
+    plan_replay(p, vals, &fl);
+    if (va_flat_end_facts(&fl, p->facts, p->nfacts) != VA_OK) {
+        strcpy(c->err, "out of memory");
+        c->err_code = VA_ENOMEM;
+        *result = -1;
+    } else if (p->distinct) {
+        ev->names_distinct = ev->n;
+    }
+    return DONE;
+}
+
 /* A plan for the record, if one fits: 1 (and *result) when the record was flattened by it,
  * or, with json given, when its JSON was written there instead (*wrote); 0 otherwise, with
  * *walk set when its shape is known to have no plan. */
@@ -598,44 +760,26 @@ static int try_plan(va_evtx_ctx *c, bx_plans *ps, const bx_frag *frag, va_event 
     const bx_op *top = &frag->ops[0];
     uint16_t codes[PLAN_MAX_VALS];
     for (uint32_t i = 0; i < top->nvals; i++) codes[i] = shape_of(&top->vals[i]);
-    uint64_t h = shape_hash(top->tmpl, codes, top->nvals);
-    const bx_val *vals[PLAN_MAX_FRAMES];
+    const pl_ident *top_id = ident_of(ps, top->tmpl);
+    if (!top_id) return 0;
+    uint64_t h = shape_hash(top_id, codes, top->nvals);
     parsed got;
     got.n = 0;
-    int failed = 0;
-    va_hash_iter it;
-    for (uint32_t k = va_hash_first(&ps->index, h, &it); k != VA_HASH_END;
-         k = va_hash_next(&ps->index, &it)) {
-        bx_plan *p = ps->plan[k];
-        if (plan_fits(c, p, top, codes, vals, &got, &failed)) {
-            if (p->none) {
+    /* First the plans for the embedded template the record names, if known (one, mostly);
+     * then all the plans of its own template and shapes. */
+    uint32_t one = single_binxml(codes, top->nvals);
+    const pl_ident *hint = one < top->nvals ? embed_hint(c, ps, &top->vals[one]) : NULL;
+    for (int pass = hint ? 0 : 1; pass < 2; pass++) {
+        va_hash_iter it;
+        for (uint32_t k = va_hash_first(&ps->index, pass ? h : embed_key(h, hint), &it);
+             k != VA_HASH_END; k = va_hash_next(&ps->index, &it)) {
+            int u = use_plan(c, ps, ps->plan[k], top, top_id, codes, &got, ev, transient, json,
+                             wrote, result);
+            if (u == DONE) return 1;
+            if (u == WALK) {
                 *walk = 1;
                 return 0;
             }
-            *result = 0;
-            if (json && p->distinct && (p->keys || !plan_keys(c, p))) {
-                plan_json(p, vals, json, &c->scratch);
-                *wrote = 1;
-                return 1;
-            }
-            va_flat fl;
-            va_flat_begin(&fl, ev, &c->text);
-            fl.transient = transient;
-            plan_replay(p, vals, &fl);
-            *result = 0;
-            if (va_flat_end_facts(&fl, p->facts, p->nfacts) != VA_OK) {
-                strcpy(c->err, "out of memory");
-                c->err_code = VA_ENOMEM;
-                *result = -1;
-            } else if (p->distinct) {
-                ev->names_distinct = ev->n;
-            }
-            return 1;
-        }
-        if (failed) {
-            /* The walker would fail on the same fragment with the same reason (c->err). */
-            *result = -1;
-            return 1;
         }
     }
     return 0;
@@ -651,7 +795,7 @@ int bx_flatten_json(va_evtx_ctx *c, const bx_frag *f, va_event *ev, int transien
     if (plannable && try_plan(c, ps, f, ev, transient, json, wrote, &r, &walk)) return r;
     fr x;
     x.c = c;
-    x.rec = plannable && !walk && ps->n < PLAN_MAX_PLANS ? &ps->rec : NULL;
+    x.rec = plannable && !walk && !plans_full(ps) ? &ps->rec : NULL;
     va_flat_begin(&x.fl, ev, &c->text);
     x.fl.transient = transient;
     if (x.rec) {
@@ -663,7 +807,7 @@ int bx_flatten_json(va_evtx_ctx *c, const bx_frag *f, va_event *ev, int transien
         strcpy(c->err, "out of memory");
         r = -1;
     }
-    if (x.rec && !r) plan_store(c, ps, ev);
+    if (x.rec && !r) plan_store(ps, ev);
     return r;
 }
 
