@@ -195,13 +195,22 @@ typedef struct bx_visit {
     void (*entref)(void *ud, const char *name, uint32_t len);
     void (*cdata)(void *ud, const char *s, uint32_t len);
     void (*pi)(void *ud, const char *t, uint32_t tl, const char *d, uint32_t dl);
-    /* Optional (NULL: not told), for a visitor that learns a record's shape (plan.c): entering
-     * (enter 1) and leaving (0) a template instance and the embedded binary XML held by
-     * substitution subst, and an element repeated for the items of an array. */
+    /* Optional (NULL: not told), for a visitor that learns a record's shape (render_flat.c):
+     * entering (enter 1) and leaving (0) a template instance, the embedded binary XML held by
+     * substitution subst, and the walk of an element for item `item` of the array held by
+     * substitution subst (the element is repeated for each). */
     void (*tinst)(void *ud, const bx_op *op, int enter);
     void (*embedded)(void *ud, int32_t subst, int enter);
-    void (*repeat)(void *ud);
+    void (*repeat)(void *ud, int32_t subst, uint32_t item, int enter);
 } bx_visit;
+
+/* The array item that starts at *pos (a byte offset into the value, 0 for the first) into out,
+ * and *pos moved past it; 0 when there is none left.  String items are NUL-terminated; a final
+ * unterminated item counts too.  Variable-size items (SIDs, binary) are not split: such an
+ * array has no items here and is rendered as one value. */
+int bx_array_next(const bx_val *a, uint32_t *pos, bx_val *out);
+/* Number of items bx_array_next gives. */
+uint32_t bx_array_count(const bx_val *a);
 
 /* Walk a record's fragment, expanding templates and embedded binary XML.  0 or -1 (c->err). */
 int bx_walk(va_evtx_ctx *c, const bx_frag *f, const bx_visit *v, void *ud);

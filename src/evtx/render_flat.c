@@ -28,6 +28,7 @@
 
 #define PLAN_MAX_FRAMES 8         /* template instances in one record */
 #define PLAN_MAX_VALS   512       /* substitutions of one instance */
+#define PLAN_MAX_GROUPS 8         /* elements repeated for array items, in one record */
 #define PLAN_MAX_PLANS  4096      /* kept at most; then they are all forgotten and made again */
 #define PLAN_MAX_BYTES  (8 << 20) /* the same for their memory, unless told (plan_bytes) */
 #define PIECE_STATIC    (-1)
@@ -47,6 +48,14 @@ typedef struct pl_field {
     uint32_t piece, npieces;
     uint8_t name_esc, type;
 } pl_field;
+
+/* Fields made once per item of an array: an element the walker repeats for the items of
+ * substitution subst of instance frame.  Their pieces of that substitution are the item. */
+typedef struct pl_group {
+    uint32_t field, nfields; /* the fields of the first item */
+    int32_t frame;
+    uint32_t subst;
+} pl_group;
 
 /* A template as plans know it: by its signature (bx_tmpl.sig), so that the same template in
  * another chunk is the same one.  A template without a signature is its own, in its chunk. */
@@ -80,6 +89,8 @@ typedef struct bx_plan {
     uint32_t nfacts;
     int distinct; /* no two fields share a name */
     int none;     /* no plan for this shape: walk (see BY_SHAPE) */
+    pl_group group[PLAN_MAX_GROUPS];
+    uint32_t ngroups;
 } bx_plan;
 
 /* What the recorder knows about the text store: a piece of the value being built. */
@@ -108,7 +119,12 @@ typedef struct pl_rec {
     int32_t embed_subst; /* substitution holding the embedded fragment being entered */
     int in_attr;
     int attr_dynamic; /* the attribute being given holds a substitution */
-    pl_piece *attr;   /* pieces of the attribute being given to flat.c */
+    pl_group group[PLAN_MAX_GROUPS];
+    uint32_t ngroups;
+    int in_item;        /* walking an element for an array item */
+    uint32_t item;      /* which */
+    uint32_t item_seen; /* fields made for it (items after the first) */
+    pl_piece *attr;     /* pieces of the attribute being given to flat.c */
     size_t nattr, capattr;
     pl_logged *log; /* pieces appended to the text store */
     size_t nlog, caplog;
@@ -207,6 +223,7 @@ static void rec_start(pl_rec *r) {
     r->nframes = r->nctx = 0;
     r->embed_subst = -1;
     r->in_attr = 0;
+    r->ngroups = 0, r->in_item = 0;
     r->nattr = r->nlog = r->nfields = r->npieces = 0;
     va_buf_clear(&r->text);
 }
@@ -264,6 +281,16 @@ static void rec_seen(void *ud, const char *name, size_t nlen, int name_esc, size
     fr *x = ud;
     pl_rec *r = x->rec;
     if (r->bad) return;
+    if (r->in_item && r->item > 0) {
+        /* Items after the first make the first one's fields again: check, do not record. */
+        const pl_group *g = &r->group[r->ngroups - 1];
+        const pl_field *f = r->item_seen < g->nfields ? &r->fields[g->field + r->item_seen] : NULL;
+        if (!f || f->nlen != nlen || f->type != (uint8_t)t ||
+            memcmp(r->text.p + f->name_off, name, nlen))
+            r->bad = BY_OTHER;
+        r->item_seen++;
+        return;
+    }
     if (VA_ARRAY_GROW(r->fields, r->capfields, r->nfields + 1)) {
         r->bad = BY_OTHER;
         return;
@@ -434,9 +461,30 @@ static void f_embedded(void *ud, int32_t subst, int enter) {
     r->embed_subst = subst;
 }
 
-static void f_repeat(void *ud) {
-    fr *x = ud;
-    if (x->rec && !x->rec->bad) x->rec->bad = BY_SHAPE;
+static void f_repeat(void *ud, int32_t subst, uint32_t item, int enter) {
+    pl_rec *r = ((fr *)ud)->rec;
+    if (!r || r->bad) return;
+    if (!enter) {
+        pl_group *g = &r->group[r->ngroups - 1];
+        if (item == 0)
+            g->nfields = (uint32_t)r->nfields - g->field;
+        else if (r->item_seen != g->nfields)
+            r->bad = BY_OTHER;
+        r->in_item = 0;
+        return;
+    }
+    if (r->in_item || (item == 0 && r->ngroups == PLAN_MAX_GROUPS)) {
+        r->bad = BY_SHAPE; /* an array inside an array's element: walked */
+        return;
+    }
+    int32_t frame = rec_frame(r);
+    if (r->bad) return;
+    r->in_item = 1, r->item = item, r->item_seen = 0;
+    if (item == 0) {
+        pl_group *g = &r->group[r->ngroups++];
+        g->field = (uint32_t)r->nfields, g->nfields = 0, g->frame = frame,
+        g->subst = (uint32_t)subst;
+    }
 }
 
 static const bx_visit flat_visit = {f_open, f_attr,    f_close_start, f_end,
@@ -558,6 +606,8 @@ static void plan_store(bx_plans *ps, const va_event *ev) {
         return; /* no plan: the next record of this shape is walked again */
     memcpy(p->frame, r->frame, sizeof r->frame);
     for (uint32_t k = 0; k < r->nframes; k++) p->frame[k].tmpl = NULL; /* the chunk's */
+    memcpy(p->group, r->group, sizeof r->group);
+    p->ngroups = r->ngroups;
     p->nframes = r->nframes, p->nfields = (uint32_t)r->nfields;
     if (r->nfields) memcpy(fields, r->fields, r->nfields * sizeof *fields);
     if (r->npieces) memcpy(pieces, r->pieces, r->npieces * sizeof *pieces);
@@ -645,32 +695,58 @@ static int plan_fits(va_evtx_ctx *c, bx_plans *ps, const bx_plan *p, const bx_op
     return 1;
 }
 
-/* Flatten by p: every field's pieces formatted into the text store, then the field. */
+/* Field i of p into o, its value formatted into the text store; item stands for substitution
+ * (frame, subst) of a repeated element's array (frame -1: none). */
+static inline void replay_field(const bx_plan *p, uint32_t i, const bx_val *const *vals,
+                                va_buf *text, va_field *o, int32_t frame, uint32_t subst,
+                                const bx_val *item) {
+    const pl_field *f = &p->fields[i];
+    size_t voff = text->len;
+    int esc = 0;
+    for (uint32_t k = 0; k < f->npieces; k++) {
+        const pl_piece *pc = &p->pieces[f->piece + k];
+        if (pc->frame == PIECE_STATIC) {
+            va_buf_put(text, p->text + pc->index, pc->len);
+            esc |= pc->esc;
+        } else {
+            const bx_val *v =
+                pc->frame == frame && pc->index == subst ? item : &vals[pc->frame][pc->index];
+            bx_val_fmt(v, 0, text, &esc);
+        }
+    }
+    o->name = p->text + f->name_off, o->nlen = f->nlen;
+    /* A value from a 64 KiB chunk is far below 4 GiB. */
+    o->val = (const char *)(uintptr_t)voff, o->vlen = (uint32_t)(text->len - voff);
+    o->type = f->type;
+    o->flags = (uint8_t)((f->name_esc ? 0 : VA_FIELD_NAME_PLAIN) | (esc ? 0 : VA_FIELD_VAL_PLAIN));
+    va_buf_putc(text, 0);
+}
+
+/* Flatten by p: every field's pieces formatted into the text store, then the field; a repeated
+ * element's fields once per item of its array. */
 static void plan_replay(const bx_plan *p, const bx_val *const *vals, va_flat *fl) {
     va_buf *text = fl->text;
-    va_field *out = va_flat_fields(fl, p->nfields);
+    uint32_t n = p->nfields;
+    for (uint32_t g = 0; g < p->ngroups; g++) {
+        const pl_group *gr = &p->group[g];
+        n += (bx_array_count(&vals[gr->frame][gr->subst]) - 1) * gr->nfields;
+    }
+    va_field *out = va_flat_fields(fl, n);
     if (!out) return;
-    for (uint32_t i = 0; i < p->nfields; i++) {
-        const pl_field *f = &p->fields[i];
-        size_t voff = text->len;
-        int esc = 0;
-        for (uint32_t k = 0; k < f->npieces; k++) {
-            const pl_piece *pc = &p->pieces[f->piece + k];
-            if (pc->frame == PIECE_STATIC) {
-                va_buf_put(text, p->text + pc->index, pc->len);
-                esc |= pc->esc;
-            } else {
-                bx_val_fmt(&vals[pc->frame][pc->index], 0, text, &esc);
-            }
+    uint32_t g = 0;
+    for (uint32_t i = 0; i < p->nfields;) {
+        if (g < p->ngroups && p->group[g].field == i) {
+            const pl_group *gr = &p->group[g++];
+            const bx_val *arr = &vals[gr->frame][gr->subst];
+            bx_val item;
+            uint32_t pos = 0;
+            while (bx_array_next(arr, &pos, &item))
+                for (uint32_t j = 0; j < gr->nfields; j++)
+                    replay_field(p, gr->field + j, vals, text, out++, gr->frame, gr->subst, &item);
+            i = gr->field + gr->nfields;
+            continue;
         }
-        va_field *o = &out[i];
-        o->name = p->text + f->name_off, o->nlen = f->nlen;
-        /* A value from a 64 KiB chunk is far below 4 GiB. */
-        o->val = (const char *)(uintptr_t)voff, o->vlen = (uint32_t)(text->len - voff);
-        o->type = f->type;
-        o->flags =
-            (uint8_t)((f->name_esc ? 0 : VA_FIELD_NAME_PLAIN) | (esc ? 0 : VA_FIELD_VAL_PLAIN));
-        va_buf_putc(text, 0);
+        replay_field(p, i++, vals, text, out++, -1, 0, NULL);
     }
 }
 
@@ -742,7 +818,9 @@ static int use_plan(va_evtx_ctx *c, bx_plans *ps, bx_plan *p, const bx_op *top,
     va_flat_begin(&fl, ev, &c->text);
     fl.transient = transient;
     plan_replay(p, vals, &fl);
-    if (va_flat_end_facts(&fl, p->facts, p->nfacts) != VA_OK) {
+    /* Repeated elements move the fields after them: then every field is looked at. */
+    va_err e = p->ngroups ? va_flat_end(&fl) : va_flat_end_facts(&fl, p->facts, p->nfacts);
+    if (e != VA_OK) {
         strcpy(c->err, "out of memory");
         c->err_code = VA_ENOMEM;
         *result = -1;

@@ -34,11 +34,7 @@ static const bx_val *subst(const bx_op *op, const bx_val *vals, uint32_t nvals, 
     return op->index < nvals ? &vals[op->index] : &null_val;
 }
 
-/* The array item that starts at *pos (a byte offset into the value, 0 for the first) into out,
- * and *pos moved past it; 0 when there is none left.  String items are NUL-terminated; a final
- * unterminated item counts too.  Variable-size items (SIDs, binary) are not split: such an
- * array has no items here and is rendered as one value. */
-static int array_next(const bx_val *a, uint32_t *pos, bx_val *out) {
+int bx_array_next(const bx_val *a, uint32_t *pos, bx_val *out) {
     uint8_t et = a->type & 0x7f;
     out->type = et, out->esc = 0;
     if (et == BX_T_STRING || et == BX_T_ANSI) {
@@ -56,8 +52,7 @@ static int array_next(const bx_val *a, uint32_t *pos, bx_val *out) {
     return 1;
 }
 
-/* Number of items array_next gives. */
-static uint32_t array_count(const bx_val *a) {
+uint32_t bx_array_count(const bx_val *a) {
     bx_val item;
     uint32_t pos = 0, n = 0;
     uint8_t et = a->type & 0x7f;
@@ -65,7 +60,7 @@ static uint32_t array_count(const bx_val *a) {
         uint32_t es = bx_type_size(et, a->size);
         return es ? a->size / es : 0;
     }
-    while (array_next(a, &pos, &item)) n++;
+    while (bx_array_next(a, &pos, &item)) n++;
     return n;
 }
 
@@ -93,7 +88,7 @@ static long element_plan(const bx_op *ops, const bx_val *vals, uint32_t nvals, c
         const bx_val *sv = subst(o, vals, nvals, ov);
         if (!in_attrs && o->optional && sv->type == BX_T_NULL) optnull++;
         if ((sv->type & BX_T_ARRAY) && sv->type != (BX_T_ARRAY | BX_T_NULL)) {
-            uint32_t cnt = array_count(sv);
+            uint32_t cnt = bx_array_count(sv);
             if (cnt > 1 && (!ov || ov->n < OVR_MAX)) {
                 *count = cnt;
                 return (long)j;
@@ -161,15 +156,18 @@ static int walk_ops(va_evtx_ctx *c, const bx_op *ops, uint32_t n, const bx_val *
                     break;
                 }
                 if (plan >= 0) { /* array: the element once per item */
-                    if (v->repeat) v->repeat(ud);
                     const bx_op *ao = &op[plan];
                     const bx_val *arr = subst(ao, vals, nvals, ov);
                     ovr o2 = ov ? *ov : (ovr){0};
                     o2.index[o2.n] = ao->index;
                     o2.n++;
                     uint32_t pos = 0;
-                    for (uint32_t k = 0; k < count && array_next(arr, &pos, &o2.val[o2.n - 1]); k++)
+                    for (uint32_t k = 0; k < count && bx_array_next(arr, &pos, &o2.val[o2.n - 1]);
+                         k++) {
+                        if (v->repeat) v->repeat(ud, ao->index, k, 1);
                         if (walk_ops(c, op, op->match + 1, vals, nvals, &o2, v, ud)) return -1;
+                        if (v->repeat) v->repeat(ud, ao->index, k, 0);
+                    }
                     i += op->match;
                     break;
                 }
