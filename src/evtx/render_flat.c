@@ -45,6 +45,7 @@ typedef struct pl_piece {
 typedef struct pl_field {
     uint32_t name_off, nlen;   /* in the plan's text */
     uint32_t key_off, key_len; /* the name as JSON ("name":), in the plan's keys */
+    uint8_t json;              /* how its value is written straight to JSON: see plan_keys */
     uint32_t piece, npieces;
     uint8_t name_esc, type;
 } pl_field;
@@ -750,12 +751,52 @@ static void plan_replay(const bx_plan *p, const bx_val *const *vals, va_flat *fl
     }
 }
 
-/* Each name as va_event_json writes it ("name":), once per plan. */
+/* How plan_json writes a field's value.  Most are one substitution whose JSON form is known
+ * from its shape: a number or a boolean is a bare token (never empty), a GUID, SID, time or
+ * hex is a string with nothing to escape; those are formatted straight into the output.  The
+ * rest go through va_json_value, which decides from the text. */
+enum { VIA_TEXT, BARE, QUOTED };
+
+static uint8_t json_way(const bx_plan *p, const pl_field *f) {
+    if (f->npieces != 1) return VIA_TEXT;
+    const pl_piece *pc = &p->pieces[f->piece];
+    if (pc->frame == PIECE_STATIC) return VIA_TEXT;
+    uint16_t code = p->shapes[p->frame[pc->frame].shape + pc->index];
+    if (code & 0x180) return VIA_TEXT; /* arrays, short values: text or hex, decided there */
+    switch (code) {
+    case BX_T_INT8:
+    case BX_T_UINT8:
+    case BX_T_INT16:
+    case BX_T_UINT16:
+    case BX_T_INT32:
+    case BX_T_UINT32:
+    case BX_T_INT64:
+    case BX_T_UINT64:
+    case BX_T_SIZET:
+    case BX_T_BOOL:
+        return f->type == VA_V_INT || f->type == VA_V_UINT || f->type == VA_V_BOOL ? BARE
+                                                                                   : VIA_TEXT;
+    case BX_T_GUID:
+    case BX_T_FILETIME:
+    case BX_T_SYSTIME:
+    case BX_T_SID:
+    case BX_T_HEX32:
+    case BX_T_HEX64:
+    case BX_T_BINARY:
+        return f->type == VA_V_STR ? QUOTED : VIA_TEXT;
+    default:
+        return VIA_TEXT;
+    }
+}
+
+/* Each name as va_event_json writes it ("name":), once per plan; and how each value is
+ * written. */
 static int plan_keys(va_evtx_ctx *c, bx_plans *ps, bx_plan *p) {
     va_buf *tmp = &c->scratch;
     va_buf_clear(tmp);
     for (uint32_t i = 0; i < p->nfields; i++) {
         pl_field *f = &p->fields[i];
+        f->json = json_way(p, f);
         f->key_off = (uint32_t)tmp->len;
         va_json_key(tmp, p->text + f->name_off, f->nlen, !f->name_esc);
         f->key_len = (uint32_t)(tmp->len - f->key_off);
@@ -775,8 +816,15 @@ static void plan_json(const bx_plan *p, const bx_val *const *vals, va_buf *out, 
         const pl_field *f = &p->fields[i];
         if (i) va_buf_putc(out, ',');
         va_buf_put(out, p->keys + f->key_off, f->key_len);
-        va_buf_clear(tmp);
         int esc = 0;
+        if (f->json != VIA_TEXT) {
+            const pl_piece *pc = &p->pieces[f->piece];
+            if (f->json == QUOTED) va_buf_putc(out, '"');
+            bx_val_fmt(&vals[pc->frame][pc->index], 0, out, &esc);
+            if (f->json == QUOTED) va_buf_putc(out, '"');
+            continue;
+        }
+        va_buf_clear(tmp);
         for (uint32_t k = 0; k < f->npieces; k++) {
             const pl_piece *pc = &p->pieces[f->piece + k];
             if (pc->frame == PIECE_STATIC) {
