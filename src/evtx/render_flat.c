@@ -753,9 +753,10 @@ static void plan_replay(const bx_plan *p, const bx_val *const *vals, va_flat *fl
 
 /* How plan_json writes a field's value.  Most are one substitution whose JSON form is known
  * from its shape: a number or a boolean is a bare token (never empty), a GUID, SID, time or
- * hex is a string with nothing to escape; those are formatted straight into the output.  The
- * rest go through va_json_value, which decides from the text. */
-enum { VIA_TEXT, BARE, QUOTED };
+ * hex is a string with nothing to escape, text is a string escaped if the conversion finds it
+ * must be; those are formatted straight into the output, as va_json_value would write them.
+ * The rest go through va_json_value, which decides from the text. */
+enum { VIA_TEXT, BARE, QUOTED, STRING };
 
 static uint8_t json_way(const bx_plan *p, const pl_field *f) {
     if (f->npieces != 1) return VIA_TEXT;
@@ -776,6 +777,8 @@ static uint8_t json_way(const bx_plan *p, const pl_field *f) {
     case BX_T_BOOL:
         return f->type == VA_V_INT || f->type == VA_V_UINT || f->type == VA_V_BOOL ? BARE
                                                                                    : VIA_TEXT;
+    case BX_T_STRING:
+        return f->type == VA_V_STR ? STRING : VIA_TEXT;
     case BX_T_GUID:
     case BX_T_FILETIME:
     case BX_T_SYSTIME:
@@ -817,6 +820,26 @@ static void plan_json(const bx_plan *p, const bx_val *const *vals, va_buf *out, 
         if (i) va_buf_putc(out, ',');
         va_buf_put(out, p->keys + f->key_off, f->key_len);
         int esc = 0;
+        if (f->json == STRING) {
+            /* Text: written in quotes as it is converted; escaped from a copy if it must be. */
+            const pl_piece *pc = &p->pieces[f->piece];
+            va_buf_putc(out, '"');
+            size_t start = out->len;
+            bx_val_fmt(&vals[pc->frame][pc->index], 0, out, &esc);
+            if (!esc) {
+                va_buf_putc(out, '"');
+                continue;
+            }
+            va_buf_clear(tmp);
+            va_buf_put(tmp, out->p + start, out->len - start);
+            if (out->oom || tmp->oom) {
+                out->oom = 1;
+                break;
+            }
+            out->len = start - 1;
+            va_buf_json_str_valid(out, tmp->p, tmp->len);
+            continue;
+        }
         if (f->json != VIA_TEXT) {
             const pl_piece *pc = &p->pieces[f->piece];
             if (f->json == QUOTED) va_buf_putc(out, '"');
