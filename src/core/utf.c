@@ -83,7 +83,10 @@ static inline unsigned json_esc_ascii(uint32_t u) {
 /* The one converter behind every variant.  Most Windows event text is ASCII: blocks of eight
  * code units with nothing to encode go through SSE2 (one compare for "all ASCII" and three for
  * what JSON escapes) and are packed to bytes; the rest is converted one unit at a time. */
-static inline size_t conv(const uint8_t *p, size_t n, char *out, unsigned opts, unsigned *found) {
+/* Inlined into each caller: the one for values (va_utf16le_buf_ex) runs for most fields, where
+ * a call more per value shows. */
+static inline __attribute__((always_inline)) size_t conv(const uint8_t *p, size_t n, char *out,
+                                                         unsigned opts, unsigned *found) {
     char *o = out;
     size_t i = 0;
     unsigned esc = 0;
@@ -198,7 +201,8 @@ char *va_utf16le_dup(va_arena *a, const uint8_t *p, size_t n, size_t *len) {
 }
 
 void va_utf16le_buf_ex(va_buf *b, const uint8_t *p, size_t n, unsigned opts, unsigned *found) {
-    if (va_buf_reserve(b, va_utf16_max_utf8(n) + 1)) return;
+    if (b->len + va_utf16_max_utf8(n) + 2 > b->cap && va_buf_reserve(b, va_utf16_max_utf8(n) + 1))
+        return;
     b->len += conv(p, n, b->p + b->len, opts, found);
     b->p[b->len] = 0;
 }
