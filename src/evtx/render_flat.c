@@ -44,7 +44,7 @@ typedef struct pl_piece {
 
 typedef struct pl_field {
     uint32_t name_off, nlen;   /* in the plan's text */
-    uint32_t key_off, key_len; /* the name as JSON ("name":), in the plan's keys */
+    uint32_t key_off, key_len; /* ,"name": as JSON, in the plan's keys (see plan_keys) */
     uint8_t json;              /* how its value is written straight to JSON: see plan_keys */
     uint32_t piece, npieces;
     uint8_t name_esc, type;
@@ -801,7 +801,10 @@ static int plan_keys(va_evtx_ctx *c, bx_plans *ps, bx_plan *p) {
         pl_field *f = &p->fields[i];
         f->json = json_way(p, f);
         f->key_off = (uint32_t)tmp->len;
+        /* With what comes around it: the comma before, a string value's opening quote. */
+        if (i) va_buf_putc(tmp, ',');
         va_json_key(tmp, p->text + f->name_off, f->nlen, !f->name_esc);
+        if (f->json == STRING || f->json == QUOTED) va_buf_putc(tmp, '"');
         f->key_len = (uint32_t)(tmp->len - f->key_off);
     }
     char *keys = tmp->oom ? NULL : plans_alloc(ps, tmp->len + 1);
@@ -817,13 +820,11 @@ static void plan_json(const bx_plan *p, const bx_val *const *vals, va_buf *out, 
     va_buf_putc(out, '{');
     for (uint32_t i = 0; i < p->nfields; i++) {
         const pl_field *f = &p->fields[i];
-        if (i) va_buf_putc(out, ',');
         va_buf_put(out, p->keys + f->key_off, f->key_len);
         int esc = 0;
         if (f->json == STRING) {
             /* Text: written in quotes as it is converted; escaped from a copy if it must be. */
             const pl_piece *pc = &p->pieces[f->piece];
-            va_buf_putc(out, '"');
             size_t start = out->len;
             bx_val_fmt(&vals[pc->frame][pc->index], 0, out, &esc);
             if (!esc) {
@@ -842,7 +843,6 @@ static void plan_json(const bx_plan *p, const bx_val *const *vals, va_buf *out, 
         }
         if (f->json != VIA_TEXT) {
             const pl_piece *pc = &p->pieces[f->piece];
-            if (f->json == QUOTED) va_buf_putc(out, '"');
             bx_val_fmt(&vals[pc->frame][pc->index], 0, out, &esc);
             if (f->json == QUOTED) va_buf_putc(out, '"');
             continue;
