@@ -203,8 +203,40 @@ static inline uint64_t json_special8(uint64_t x) {
     return (lt20 | eq) & high;
 }
 
-void va_buf_json_str_valid(va_buf *b, const char *s, size_t n) {
+/* The escape of a byte JSON escapes (json_esc), at o; returns the end. */
+static inline char *json_esc_byte(char *o, unsigned char c) {
     static const char hex[] = "0123456789abcdef";
+    *o++ = '\\';
+    switch (c) {
+    case '"':
+        *o++ = '"';
+        break;
+    case '\\':
+        *o++ = '\\';
+        break;
+    case '\n':
+        *o++ = 'n';
+        break;
+    case '\r':
+        *o++ = 'r';
+        break;
+    case '\t':
+        *o++ = 't';
+        break;
+    case '\b':
+        *o++ = 'b';
+        break;
+    case '\f':
+        *o++ = 'f';
+        break;
+    default:
+        *o++ = 'u', *o++ = '0', *o++ = '0';
+        *o++ = hex[c >> 4], *o++ = hex[c & 15];
+    }
+    return o;
+}
+
+void va_buf_json_str_valid(va_buf *b, const char *s, size_t n) {
     /* Worst case: every byte becomes \u00XX.  Reserving once keeps the loop free of checks. */
     if (n > (SIZE_MAX - 2) / 6 || (b->len + 6 * n + 3 > b->cap && va_buf_reserve(b, 6 * n + 2))) {
         b->oom = 1;
@@ -214,30 +246,30 @@ void va_buf_json_str_valid(va_buf *b, const char *s, size_t n) {
     *o++ = '"';
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0;
-    while (i < n) {
 #if defined(__SSE2__)
-        /* Copy clean runs sixteen bytes at a time (the strings that get here are the ones not
-         * known to be plain: long script blocks, paths with backslashes). */
-        const __m128i sp = _mm_set1_epi8(0x20), quote = _mm_set1_epi8('"');
-        const __m128i bslash = _mm_set1_epi8('\\'), top = _mm_set1_epi8((char)0x80);
-        while (i + 16 <= n) {
-            __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(u + i));
-            /* Bytes below 0x20, as a signed compare once 0x80 is flipped on both sides. */
-            __m128i ctl = _mm_cmplt_epi8(_mm_xor_si128(x, top), _mm_xor_si128(sp, top));
-            __m128i special = _mm_or_si128(
-                ctl, _mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash)));
-            int m = _mm_movemask_epi8(special);
-            if (m) {
-                /* Copy up to the first byte to escape, then escape it below. */
-                int k = __builtin_ctz((unsigned)m);
-                _mm_storeu_si128((__m128i *)(void *)o, x);
-                o += k, i += (size_t)k;
-                break;
-            }
-            _mm_storeu_si128((__m128i *)(void *)o, x);
+    /* Sixteen bytes at a time: copied whole, then the first byte to escape (if any) escaped and
+     * the scan resumed after it (the strings that get here are the ones not known to be
+     * plain: long script blocks, paths full of backslashes). */
+    const __m128i sp = _mm_set1_epi8(0x20), quote = _mm_set1_epi8('"');
+    const __m128i bslash = _mm_set1_epi8('\\'), top = _mm_set1_epi8((char)0x80);
+    while (i + 16 <= n) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(u + i));
+        /* Bytes below 0x20, as a signed compare once 0x80 is flipped on both sides. */
+        __m128i ctl = _mm_cmplt_epi8(_mm_xor_si128(x, top), _mm_xor_si128(sp, top));
+        __m128i special =
+            _mm_or_si128(ctl, _mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash)));
+        int m = _mm_movemask_epi8(special);
+        _mm_storeu_si128((__m128i *)(void *)o, x);
+        if (!m) {
             o += 16, i += 16;
+            continue;
         }
+        int k = __builtin_ctz((unsigned)m);
+        o += k, i += (size_t)k;
+        o = json_esc_byte(o, u[i++]);
+    }
 #endif
+    while (i < n) {
         /* Copy clean runs eight bytes at a time. */
         while (i + 8 <= n) {
             uint64_t x;
@@ -248,37 +280,10 @@ void va_buf_json_str_valid(va_buf *b, const char *s, size_t n) {
         }
         if (i >= n) break;
         unsigned char c = u[i++];
-        if (!json_esc[c]) {
+        if (!json_esc[c])
             *o++ = (char)c;
-            continue;
-        }
-        *o++ = '\\';
-        switch (c) {
-        case '"':
-            *o++ = '"';
-            break;
-        case '\\':
-            *o++ = '\\';
-            break;
-        case '\n':
-            *o++ = 'n';
-            break;
-        case '\r':
-            *o++ = 'r';
-            break;
-        case '\t':
-            *o++ = 't';
-            break;
-        case '\b':
-            *o++ = 'b';
-            break;
-        case '\f':
-            *o++ = 'f';
-            break;
-        default:
-            *o++ = 'u', *o++ = '0', *o++ = '0';
-            *o++ = hex[c >> 4], *o++ = hex[c & 15];
-        }
+        else
+            o = json_esc_byte(o, c);
     }
     *o++ = '"';
     b->len = (size_t)(o - b->p);
