@@ -145,6 +145,7 @@ struct bx_plans {
     va_arena mem;  /* plans, identities, signatures */
     size_t bytes;  /* allocated from mem in this generation */
     size_t limit;  /* the bound on bytes */
+    int refused;   /* a plan did not fit under it */
     uint32_t gen;  /* bumped when everything is dropped: bx_tmpl.ident is stale then */
     va_hash index; /* hash of the record's own instance (template, shapes) -> plan[] */
     bx_plan **plan;
@@ -528,7 +529,7 @@ static void *plans_alloc(bx_plans *ps, size_t n) {
 
 /* Forget every plan and identity: the bound was reached. */
 static int plans_full(const bx_plans *ps) {
-    return ps->n >= PLAN_MAX_PLANS || ps->bytes >= ps->limit;
+    return ps->n >= PLAN_MAX_PLANS || ps->bytes >= ps->limit || ps->refused;
 }
 
 static void plans_drop(bx_plans *ps) {
@@ -536,7 +537,7 @@ static void plans_drop(bx_plans *ps) {
     va_hash_clear(&ps->index);
     va_hash_clear(&ps->idents);
     ps->n = ps->nident = 0;
-    ps->bytes = 0;
+    ps->bytes = 0, ps->refused = 0;
     ps->gen++;
 }
 
@@ -591,11 +592,19 @@ static const pl_ident *embed_hint(va_evtx_ctx *c, bx_plans *ps, const bx_val *v)
 static void plan_store(bx_plans *ps, const va_event *ev) {
     pl_rec *r = &ps->rec;
     if (r->bad == BY_OTHER || !r->nframes) return;
+    size_t nshapes = 0, sigs = 0;
+    for (uint32_t k = 0; k < r->nframes; k++)
+        nshapes += r->frame[k].nvals, sigs += r->frame[k].tmpl->sig_len + sizeof(pl_ident);
+    /* Never past the bound, even by one plan (a bound below one plan means no plans). */
+    size_t need = sizeof(bx_plan) + (r->nfields + 1) * (sizeof(pl_field) + 8) +
+                  (r->npieces + 1) * sizeof(pl_piece) + (nshapes + 1) * 2 + r->text.len + sigs;
     if (plans_full(ps)) return;
+    if (ps->bytes + need > ps->limit) {
+        ps->refused = 1; /* full: dropped at the next chunk */
+        return;
+    }
     for (uint32_t k = 0; k < r->nframes; k++)
         if (!(r->frame[k].ident = ident_of(ps, (bx_tmpl *)r->frame[k].tmpl))) return;
-    size_t nshapes = 0;
-    for (uint32_t k = 0; k < r->nframes; k++) nshapes += r->frame[k].nvals;
     bx_plan *p = plans_alloc(ps, sizeof *p);
     pl_field *fields = plans_alloc(ps, (r->nfields + 1) * sizeof *fields);
     pl_piece *pieces = plans_alloc(ps, (r->npieces + 1) * sizeof *pieces);
