@@ -1985,6 +1985,85 @@ static void test_plans_match_walker(void **state) {
     free_shapes(&t);
 }
 
+/* Every .evtx under dir (recursively), appended to *v. */
+static void find_evtx(const char *dir, char ***v, size_t *n, size_t *cap) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        size_t l = strlen(path);
+        if (l > 5 && !strcmp(path + l - 5, ".evtx")) {
+            *v = grow(*v, cap, *n, sizeof **v);
+            (*v)[(*n)++] = dups(path);
+        } else {
+            find_evtx(path, v, n, cap);
+        }
+    }
+    closedir(d);
+}
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The shared EVTX files read with plans and with none (a plan bound too small for one): the
+ * same events, JSON and diagnostics, record by record. */
+static void test_plans_shared_data(void **state) {
+    (void)state;
+    const char *data = getenv("VAERN_SHARED_DATA");
+    char **paths = NULL;
+    size_t n = 0, cap = 0;
+    static const char *const folders[] = {"evtx", "evtx-benign", "sigma/regression_data"};
+    for (size_t i = 0; data && i < N(folders); i++) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s/%s", data, folders[i]);
+        find_evtx(dir, &paths, &n, &cap);
+    }
+    if (!n) {
+        print_message("shared data not found (VAERN_SHARED_DATA): skipped\n");
+        skip();
+    }
+    qsort(paths, n, sizeof *paths, cmp_str);
+    for (int mode = 0; mode < 2; mode++) {
+        run x[2];
+        for (int walked = 0; walked < 2; walked++) {
+            memset(&x[walked], 0, sizeof x[walked]);
+            va_evtx_opts o = {.ignore_crc = 1,
+                              .want_json = mode == 0,
+                              .want_event = mode == 1,
+                              .threads = 2,
+                              .plan_bytes = walked ? 1 : 0};
+            va_evtx_read_files((const char *const *)paths, n, &o, on_diag, &x[walked],
+                               &x[walked].st, on_rec, on_file, &x[walked]);
+        }
+        assert_int_equal(x[0].n, x[1].n);
+        assert_true(x[0].n > 40000);
+        for (size_t i = 0; i < x[0].n; i++) {
+            const rcopy *a = &x[0].r[i], *b = &x[1].r[i];
+            if (mode == 0 && strcmp(a->json, b->json))
+                fail_msg("%s record %llu:\n  plans:  %s\n  walked: %s", b->path ? b->path : "",
+                         (unsigned long long)b->id, a->json, b->json);
+            assert_int_equal(a->nf, b->nf);
+            for (uint32_t j = 0; j < a->nf; j++) {
+                assert_string_equal(a->f[j].name, b->f[j].name);
+                assert_string_equal(a->f[j].val, b->f[j].val);
+                assert_int_equal(a->f[j].type, b->f[j].type);
+            }
+            assert_int_equal(a->event_id, b->event_id);
+            assert_int_equal(a->time_ns, b->time_ns);
+        }
+        assert_int_equal(x[0].nd, x[1].nd);
+        for (size_t i = 0; i < x[0].nd; i++) assert_string_equal(x[0].d[i].msg, x[1].d[i].msg);
+        run_free(&x[0]);
+        run_free(&x[1]);
+    }
+    for (size_t i = 0; i < n; i++) free(paths[i]);
+    free(paths);
+}
+
 /* Flatten <Event><System>...</System><UserData><X>...</X></UserData></Event> by hand. */
 static void flat_leaf(va_flat *fl, const char *name, const char *val) {
     va_flat_open(fl, name, strlen(name));
@@ -2047,6 +2126,7 @@ int main(void) {
         cmocka_unit_test(test_crc32),
         cmocka_unit_test(test_flat_identity_clash),
         cmocka_unit_test_setup_teardown(test_plans_match_walker, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test(test_plans_shared_data),
         cmocka_unit_test(test_event_security),
         cmocka_unit_test(test_event_userdata_qualifiers),
         cmocka_unit_test(test_value_types),
