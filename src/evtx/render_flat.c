@@ -9,14 +9,17 @@
  * That is the shape's plan.  A later record of the same shape (the same templates, found the
  * same way, with values of the same shapes) is flattened by the plan: each field's pieces are
  * formatted into the text store and the field added, with no walk, no element stack and no
- * naming rules to apply again.
+ * naming rules to apply again; or, when only the JSON is wanted, written as JSON straight away.
+ * An element the walker repeats for the items of an array is a group of fields, replayed once
+ * per item.
  *
  * The plan is exact by construction rather than by a second copy of the rules: it is what the
  * walker and flat.c did for that shape, and everything they decide on is part of the shape.  A
- * record the recorder cannot describe (an element repeated for array items, a field name taken
- * from a value, embedded binary XML that is not one template instance, deep nesting) is left
- * to the walker and gets no plan.  Plans live in the chunk's arena, like the templates they
- * point to, and are forgotten with them.
+ * record the recorder cannot describe (a field name taken from a value, an array inside a
+ * repeated element, embedded binary XML that is not one template instance, deep nesting) is
+ * left to the walker and gets no plan.  Chunks define the same templates again and again, so
+ * plans know templates by their signature (bx_tmpl.sig) and are kept by the parse context from
+ * chunk to chunk, in memory of their own, within a bound (see struct bx_plans).
  */
 #include <stdlib.h>
 #include <string.h>
