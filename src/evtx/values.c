@@ -206,6 +206,28 @@ va_vtype bx_val_fmt(const bx_val *v, int xml, va_buf *out, int *esc) {
     uint8_t t = v->type;
     const uint8_t *p = v->p;
     uint32_t sz = v->size;
+    /* The unsigned integers most fields are, first and without the general dispatch (the same
+     * text as put_scalar gives them). */
+    switch (t) {
+    case BX_T_UINT8:
+        if (sz < 1) break;
+        va_buf_u64(out, p[0]);
+        return VA_V_UINT;
+    case BX_T_UINT16:
+        if (sz < 2) break;
+        va_buf_u64(out, bx_rd16(p));
+        return VA_V_UINT;
+    case BX_T_UINT32:
+        if (sz < 4) break;
+        va_buf_u64(out, bx_rd32(p));
+        return VA_V_UINT;
+    case BX_T_UINT64:
+        if (sz < 8) break;
+        va_buf_u64(out, bx_rd64(p));
+        return VA_V_UINT;
+    default:
+        break;
+    }
     switch (t) {
     case BX_T_NULL:
         return VA_V_NULL;
