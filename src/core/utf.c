@@ -76,8 +76,13 @@ size_t va_utf8_enc(uint32_t cp, char *out) {
 }
 
 /* Would JSON escape ASCII character u? */
+/* 1 for the ASCII characters a JSON string escapes (controls, '"', '\\'). */
+static const unsigned char json_esc_tab[128] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+                                                1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+                                                1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, ['\\'] = 1};
+
 static inline unsigned json_esc_ascii(uint32_t u) {
-    return u < 0x20 || u == '"' || u == '\\';
+    return json_esc_tab[u & 0x7f];
 }
 
 /* The one converter behind every variant.  Most Windows event text is ASCII: blocks of eight
@@ -120,9 +125,19 @@ static inline __attribute__((always_inline)) size_t conv(const uint8_t *p, size_
             __m128i special =
                 _mm_or_si128(_mm_cmplt_epi16(v, sp),
                              _mm_or_si128(_mm_cmpeq_epi16(v, quote), _mm_cmpeq_epi16(v, bslash)));
-            if (_mm_movemask_epi8(special)) {
-                /* A NUL is below 0x20 too: only then is it worth looking for one. */
-                if (stop_nul && _mm_movemask_epi8(_mm_cmpeq_epi16(v, zero))) break;
+            int sm = _mm_movemask_epi8(special);
+            if (sm) {
+                /* A NUL is below 0x20 too: only then is it worth looking for one.  The text
+                 * ends there: what comes before it is written from the block. */
+                int z = stop_nul ? _mm_movemask_epi8(_mm_cmpeq_epi16(v, zero)) : 0;
+                if (z) {
+                    int k = __builtin_ctz((unsigned)z); /* byte offset of the NUL unit */
+                    esc |= (sm & ((1 << k) - 1)) != 0;
+                    _mm_storel_epi64((__m128i *)(void *)o, _mm_packus_epi16(v, v));
+                    o += k / 2;
+                    n = i; /* ends the outer loop */
+                    break;
+                }
                 esc = 1;
             }
             _mm_storel_epi64((__m128i *)(void *)o, _mm_packus_epi16(v, v));
