@@ -103,8 +103,8 @@ static inline __attribute__((always_inline)) size_t conv(const uint8_t *p, size_
         const __m128i bslash = _mm_set1_epi16('\\');
         const __m128i sp8 = _mm_set1_epi8(0x20), quote8 = _mm_set1_epi8('"');
         const __m128i bslash8 = _mm_set1_epi8('\\');
-        /* Sixteen units a step while they are plain ASCII: one test that all are below 0x80,
-         * then the checks on the sixteen bytes they pack to. */
+        /* Sixteen units a step while they are ASCII: one test that all are below 0x80, then
+         * the checks on the sixteen bytes they pack to (a NUL ends the text there). */
         while (i + 16 <= n) {
             __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(p + 2 * i));
             __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(p + 2 * i + 16));
@@ -113,8 +113,19 @@ static inline __attribute__((always_inline)) size_t conv(const uint8_t *p, size_
             __m128i special =
                 _mm_or_si128(_mm_cmplt_epi8(x, sp8),
                              _mm_or_si128(_mm_cmpeq_epi8(x, quote8), _mm_cmpeq_epi8(x, bslash8)));
-            if (_mm_movemask_epi8(special)) break; /* a NUL, or text to escape: go by eight */
+            int sm = _mm_movemask_epi8(special);
             _mm_storeu_si128((__m128i *)(void *)o, x);
+            if (sm) {
+                int z = stop_nul ? _mm_movemask_epi8(_mm_cmpeq_epi8(x, zero)) : 0;
+                if (z) {
+                    int k = __builtin_ctz((unsigned)z);
+                    esc |= (sm & ((1 << k) - 1)) != 0;
+                    o += k;
+                    n = i; /* ends the outer loop */
+                    break;
+                }
+                esc = 1;
+            }
             o += 16, i += 16;
         }
         while (i + 8 <= n) {
