@@ -35,6 +35,7 @@
 #define PLAN_MAX_PLANS  4096      /* kept at most; then they are all forgotten and made again */
 #define PLAN_MAX_BYTES  (8 << 20) /* the same for their memory, unless told (plan_bytes) */
 #define PIECE_STATIC    (-1)
+#define KEY_PAD         32 /* see put_key */
 
 /* Part of a field's value: a substitution of one of the record's template instances, or text
  * of the template itself (kept in the plan). */
@@ -819,11 +820,29 @@ static int plan_keys(va_evtx_ctx *c, bx_plans *ps, bx_plan *p) {
         if (f->json == STRING || f->json == QUOTED) va_buf_putc(tmp, '"');
         f->key_len = (uint32_t)(tmp->len - f->key_off);
     }
-    char *keys = tmp->oom ? NULL : plans_alloc(ps, tmp->len + 1);
+    /* KEY_PAD more bytes after the last key: put_key may read that far. */
+    char *keys = tmp->oom ? NULL : plans_alloc(ps, tmp->len + KEY_PAD);
     if (!keys) return -1;
+    memset(keys + tmp->len, 0, KEY_PAD);
     if (tmp->len) memcpy(keys, tmp->p, tmp->len);
     p->keys = keys;
     return 0;
+}
+
+/* A key of p into out: keys are short, so they are moved 32 bytes at a time (the keys are
+ * padded, and room is made in out) rather than by a call to memcpy for each. */
+static inline void put_key(va_buf *out, const bx_plan *p, const pl_field *f) {
+    if (f->key_len > KEY_PAD ||
+        (out->len + KEY_PAD + 1 > out->cap && va_buf_reserve(out, KEY_PAD))) {
+        va_buf_put(out, p->keys + f->key_off, f->key_len);
+        return;
+    }
+    char *o = out->p + out->len;
+    const char *k = p->keys + f->key_off;
+    memcpy(o, k, 16);
+    memcpy(o + 16, k + 16, 16);
+    out->len += f->key_len;
+    out->p[out->len] = 0;
 }
 
 /* The record's JSON straight from p, as va_event_json would write the event p makes: each
@@ -832,7 +851,7 @@ static void plan_json(const bx_plan *p, const bx_val *const *vals, va_buf *out, 
     va_buf_putc(out, '{');
     for (uint32_t i = 0; i < p->nfields; i++) {
         const pl_field *f = &p->fields[i];
-        va_buf_put(out, p->keys + f->key_off, f->key_len);
+        put_key(out, p, f);
         int esc = 0;
         if (f->json == STRING) {
             /* Text: written in quotes as it is converted; escaped from a copy if it must be. */
