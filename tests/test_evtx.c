@@ -1985,112 +1985,6 @@ static void test_plans_match_walker(void **state) {
     free_shapes(&t);
 }
 
-/* Two templates with the same GUID and size but other text, in two chunks read with one
- * context: the second chunk's must be parsed, not taken from what was kept of the first. */
-static vt_tmpl *data_tmpl(const char *name, const char *seed) {
-    vt_frag *f = vt_frag_new();
-    assert_non_null(f);
-    vt_open(f, "Event");
-    vt_open(f, "EventData");
-    vt_open(f, "Data");
-    vt_attr_text(f, "Name", name);
-    vt_subst(f, 0, VT_T_STRING, 0);
-    vt_close(f);
-    vt_close(f);
-    vt_close(f);
-    vt_tmpl *t = vt_tmpl_new(f, seed);
-    assert_non_null(t);
-    return t;
-}
-
-static vt_tmpl *named_tmpl(const char *const n[5], const char *data_name, const char *seed) {
-    vt_frag *f = vt_frag_new();
-    assert_non_null(f);
-    vt_open(f, n[0]);
-    vt_open(f, n[1]);
-    vt_open(f, n[2]);
-    vt_attr_text(f, n[3], data_name);
-    vt_subst(f, 0, VT_T_STRING, 0);
-    vt_close(f);
-    vt_close(f);
-    vt_close(f);
-    vt_tmpl *t = vt_tmpl_new(f, seed);
-    assert_non_null(t);
-    return t;
-}
-
-/* A kept template whose bytes come again in a later chunk, where a name it takes from another
- * template of the chunk (at the same offset) is another name: it must be parsed again.  The
- * second chunk is the first one's twin with that name's text changed in place. */
-static void test_templates_kept_other_names(void **state) {
-    (void)state;
-    static const char *const std[5] = {"Event", "EventData", "Data", "Name"};
-    vt_tmpl *p1 = named_tmpl(std, "P", "first"), *a = named_tmpl(std, "Alpha", "second");
-    vt_evtx *w = mem_writer();
-    vt_val v = vt_v_str("x");
-    for (int k = 0; k < 2; k++) {
-        assert_int_equal(vt_evtx_add_tinst(w, 0, p1, &v, 1, NULL), 0);
-        assert_int_equal(vt_evtx_add_tinst(w, 0, a, &v, 1, NULL), 0);
-        assert_int_equal(vt_evtx_end_chunk(w), 0);
-    }
-    uint8_t *img;
-    size_t len;
-    assert_int_equal(vt_evtx_finish(w, &img, &len), 0);
-    vt_evtx_free(w);
-    /* "Event" and its NUL, as the first template of chunk 1 defines it: make it "Evenx". */
-    static const uint8_t event[] = {'E', 0, 'v', 0, 'e', 0, 'n', 0, 't', 0, 0, 0};
-    uint8_t *ck = img + BASE(1);
-    size_t at = 0;
-    while (at + sizeof event <= VT_CHUNK_SIZE && memcmp(ck + at, event, sizeof event)) at++;
-    assert_true(at + sizeof event <= VT_CHUNK_SIZE);
-    ck[at + 8] = 'x';
-    vt_img_fix_chunk(img, len, 1);
-    run x = {0}, y = {0};
-    va_evtx_opts o = {.want_json = 1, .threads = 1};
-    parse_img_ctx(&x, img, len, &o, 0);
-    parse_img_ctx(&y, img, len, &o, 1);
-    assert_int_equal(x.nd, 0);
-    assert_int_equal(x.n, 4);
-    assert_int_equal(y.n, 4);
-    for (size_t i = 0; i < 4; i++) assert_string_equal(x.r[i].json, y.r[i].json);
-    /* The second template took "Event" from the first: in chunk 1 it is "Evenx" for both, and
-     * the root element's name is not a field; the section names are, so check the XML. */
-    run_free(&x);
-    run_free(&y);
-    va_evtx_opts ox = {.want_xml = 1, .threads = 1};
-    parse_img_ctx(&x, img, len, &ox, 0);
-    parse_img_ctx(&y, img, len, &ox, 1);
-    for (size_t i = 0; i < 4; i++) assert_string_equal(x.r[i].xml, y.r[i].xml);
-    assert_non_null(strstr(x.r[3].xml, "<Evenx>"));
-    assert_null(strstr(x.r[1].xml, "<Evenx>"));
-    run_free(&x);
-    run_free(&y);
-    free(img);
-    vt_tmpl_free(p1), vt_tmpl_free(a);
-}
-
-static void test_templates_kept_same_guid(void **state) {
-    (void)state;
-    vt_tmpl *a = data_tmpl("Alpha", "same-guid"), *b = data_tmpl("Omega", "same-guid");
-    assert_memory_equal(a->guid, b->guid, 16);
-    vt_evtx *w = mem_writer();
-    vt_val v = vt_v_str("x");
-    for (int k = 0; k < 3; k++) {
-        assert_int_equal(vt_evtx_add_tinst(w, 0, k == 1 ? b : a, &v, 1, NULL), 0);
-        assert_int_equal(vt_evtx_end_chunk(w), 0);
-    }
-    run x = {0};
-    va_evtx_opts o = {.want_json = 1, .threads = 1};
-    finish_parse(w, &x, &o);
-    assert_int_equal(x.n, 3);
-    assert_string_equal(x.r[0].json, "{\"Alpha\":\"x\"}");
-    assert_string_equal(x.r[1].json, "{\"Omega\":\"x\"}");
-    assert_string_equal(x.r[2].json, "{\"Alpha\":\"x\"}");
-    run_free(&x);
-    vt_tmpl_free(a);
-    vt_tmpl_free(b);
-}
-
 /* Every .evtx under dir (recursively), appended to *v. */
 static void find_evtx(const char *dir, char ***v, size_t *n, size_t *cap) {
     DIR *d = opendir(dir);
@@ -2233,8 +2127,6 @@ int main(void) {
         cmocka_unit_test(test_flat_identity_clash),
         cmocka_unit_test_setup_teardown(test_plans_match_walker, tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test(test_plans_shared_data),
-        cmocka_unit_test(test_templates_kept_same_guid),
-        cmocka_unit_test(test_templates_kept_other_names),
         cmocka_unit_test(test_event_security),
         cmocka_unit_test(test_event_userdata_qualifiers),
         cmocka_unit_test(test_value_types),

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/array.h"
 #include "core/hash.h"
 #include "core/utf.h"
 #include "evtx/evtx_int.h"
@@ -74,83 +73,11 @@ static void **map_slot(bx_map *m, uint32_t key, int create) {
     return &m->vals[j];
 }
 
-/* ---- template parses kept across chunks ---- */
-
-/* Each chunk defines again the templates its records use, mostly byte for byte the same; parsing
- * them again is most of what a chunk costs beyond its records.  A parsed template is kept with
- * what its parse read outside its own bytes (names defined elsewhere in the chunk) and the
- * layout choices it made from name offsets; a definition in a later chunk with the same GUID and
- * size takes the kept ops if its bytes are the same (apart from name offsets) and those names
- * and choices come out the same, which is everything the parser looks at: so its parse would
- * give the same ops. */
-
-#define TC_INLINE UINT32_MAX
-
-typedef struct tc_ref { /* a name reference in the definition */
-    uint32_t pos;       /* of the 4-byte offset, from the fragment's start */
-    uint32_t name;      /* TC_INLINE (the name follows), or where its units are in the entry */
-    uint32_t nch;       /* characters of a name defined elsewhere */
-} tc_ref;
-
-typedef struct tc_open { /* an element start: the layout test on both candidate offsets */
-    uint32_t pos;        /* after the token, from the fragment's start */
-    uint8_t at4, at6;
-} tc_open;
-
-typedef struct tc_entry {
-    uint8_t guid[16];
-    uint32_t dsz;
-    const uint8_t *bytes; /* the fragment, then the units of names defined elsewhere */
-    const tc_ref *refs;
-    const tc_open *opens;
-    uint32_t nrefs, nopens;
-    bx_frag frag; /* the ops, their text and values in this entry's memory */
-    const uint8_t *sig;
-    uint32_t sig_len;
-    uint64_t sig_hash;
-} tc_entry;
-
-struct bx_tcache {
-    va_arena mem;
-    size_t bytes, limit;
-    int full;
-    va_hash index; /* GUID and size -> e[] */
-    tc_entry **e;
-    size_t n, cap;
-    /* What the parse of one template reads, while it is parsed (not nested). */
-    int recording, spoiled;
-    uint32_t frag_start;
-    tc_ref *refs;
-    size_t nrefs, caprefs;
-    tc_open *opens;
-    size_t nopens, capopens;
-};
-
-static void tcache_free(bx_tcache *t) {
-    if (!t) return;
-    va_arena_free(&t->mem);
-    va_hash_free(&t->index);
-    free(t->e), free(t->refs), free(t->opens);
-    free(t);
-}
-
-/* A new chunk: past the bound, everything goes (the last chunk's templates are gone too). */
-static void tcache_chunk(va_evtx_ctx *c) {
-    bx_tcache *t = c->tcache;
-    if (!t) return;
-    t->limit = c->plan_bytes ? c->plan_bytes : (size_t)8 << 20;
-    if (!t->full && t->bytes < t->limit) return;
-    va_arena_reset(&t->mem);
-    va_hash_clear(&t->index);
-    t->n = 0, t->bytes = 0, t->full = 0;
-}
-
 void bx_ctx_chunk_reset(va_evtx_ctx *c, const uint8_t *chunk, uint32_t len) {
     va_arena_reset(&c->arena);
     map_clear(&c->names);
     map_clear(&c->tmpls);
     bx_plans_chunk(c->plans, c->plan_bytes);
-    tcache_chunk(c);
     c->chunk = chunk;
     c->chunk_len = len;
     c->depth = 0;
@@ -183,7 +110,6 @@ void va_evtx_ctx_free(va_evtx_ctx *c) {
     va_buf_free(&c->sig);
     va_json_scratch_free(&c->json);
     bx_plans_free(c->plans);
-    tcache_free(c->tcache);
     free(c);
 }
 
@@ -264,17 +190,6 @@ static const bx_name *read_name_ref(va_evtx_ctx *c, uint32_t *pos, uint32_t end)
         return NULL;
     }
     uint32_t noff = bx_rd32(c->chunk + *pos);
-    bx_tcache *tc = c->tcache;
-    if (tc && tc->recording) {
-        if (VA_ARRAY_GROW(tc->refs, tc->caprefs, tc->nrefs + 1)) {
-            tc->spoiled = 1;
-        } else {
-            tc_ref *r = &tc->refs[tc->nrefs++];
-            r->pos = *pos - tc->frag_start;
-            r->name = noff == *pos + 4 ? TC_INLINE : noff; /* a chunk offset until kept */
-            r->nch = 0;
-        }
-    }
     *pos += 4;
     uint32_t sz = 0;
     const bx_name *n = name_at(c, noff, &sz);
@@ -432,17 +347,6 @@ int bx_parse(va_evtx_ctx *c, uint32_t off, uint32_t end, int in_tmpl, bx_frag *o
             if (!name_ref_plausible(c, pos + (dep ? 6 : 4), end) &&
                 name_ref_plausible(c, pos + (dep ? 4 : 6), end))
                 dep = !dep;
-            bx_tcache *tc = c->tcache;
-            if (tc && tc->recording) {
-                if (VA_ARRAY_GROW(tc->opens, tc->capopens, tc->nopens + 1)) {
-                    tc->spoiled = 1;
-                } else {
-                    tc_open *o = &tc->opens[tc->nopens++];
-                    o->pos = pos - tc->frag_start;
-                    o->at4 = (uint8_t)name_ref_plausible(c, pos + 4, end);
-                    o->at6 = (uint8_t)name_ref_plausible(c, pos + 6, end);
-                }
-            }
             uint32_t hdr = (dep ? 2 : 0) + 4;
             if (end - pos < hdr) return fail_range(c, tokpos, "element header truncated%.0u", 0);
             pos += hdr;
@@ -604,122 +508,6 @@ bx_tmpl *bx_template_known(va_evtx_ctx *c, uint32_t def) {
     return t && t->ok ? t : NULL;
 }
 
-/* Would the definition at start (dsz bytes) parse as entry e did?  See bx_tcache. */
-static int tc_same(va_evtx_ctx *c, const tc_entry *e, uint32_t start, uint32_t dsz) {
-    const uint8_t *a = e->bytes, *b = c->chunk + start;
-    uint32_t cur = 0;
-    for (uint32_t i = 0; i < e->nrefs; i++) {
-        const tc_ref *r = &e->refs[i];
-        if (r->pos < cur || r->pos > dsz - 4 || memcmp(a + cur, b + cur, r->pos - cur)) return 0;
-        uint32_t v = bx_rd32(b + r->pos), after = start + r->pos + 4;
-        if (r->name == TC_INLINE) {
-            if (v != after || r->pos + 8 > dsz) return 0;
-            cur = r->pos + 8; /* the name's own bytes follow; its first four link it in the
-                                 chunk's name table, which the parser does not read */
-            continue;
-        }
-        /* A name defined elsewhere: the same text, and no error where name_at would find one. */
-        if (v == after || v < 8 || v > c->chunk_len || c->chunk_len - v < 8) return 0;
-        uint32_t nch = bx_rd16(c->chunk + v + 6);
-        if (nch != r->nch || 8 + 2 * nch + 2 > c->chunk_len - v ||
-            memcmp(c->chunk + v + 8, a + r->name, 2 * (size_t)nch))
-            return 0;
-        cur = r->pos + 4;
-    }
-    if (cur > dsz || memcmp(a + cur, b + cur, dsz - cur)) return 0;
-    /* The layout choices, which read offsets that may be names'. */
-    for (uint32_t i = 0; i < e->nopens; i++) {
-        const tc_open *o = &e->opens[i];
-        if ((uint8_t)name_ref_plausible(c, start + o->pos + 4, start + dsz) != o->at4 ||
-            (uint8_t)name_ref_plausible(c, start + o->pos + 6, start + dsz) != o->at6)
-            return 0;
-    }
-    return 1;
-}
-
-/* t from a kept parse of the same definition, if there is one. */
-static int tc_use(va_evtx_ctx *c, bx_tcache *tc, bx_tmpl *t, uint64_t key, uint32_t def,
-                  uint32_t start, uint32_t dsz) {
-    va_hash_iter it;
-    for (uint32_t k = va_hash_first(&tc->index, key, &it); k != VA_HASH_END;
-         k = va_hash_next(&tc->index, &it)) {
-        const tc_entry *e = tc->e[k];
-        if (e->dsz != dsz || memcmp(e->guid, c->chunk + def + 4, 16) || !tc_same(c, e, start, dsz))
-            continue;
-        t->frag = e->frag; /* shared, never written */
-        t->sig = e->sig, t->sig_len = e->sig_len, t->sig_hash = e->sig_hash;
-        t->ok = 1;
-        return 1;
-    }
-    return 0;
-}
-
-static void *tc_alloc(bx_tcache *tc, size_t n) {
-    tc->bytes += n + 16;
-    return va_arena_alloc(&tc->mem, n);
-}
-
-/* Keep template t, just parsed from start, with what tc recorded of its parse. */
-static void tc_keep(va_evtx_ctx *c, bx_tcache *tc, const bx_tmpl *t, uint64_t key, uint32_t def,
-                    uint32_t start, uint32_t dsz) {
-    size_t names = 0, text = 0;
-    for (size_t i = 0; i < tc->nrefs; i++)
-        if (tc->refs[i].name != TC_INLINE)
-            names += 2 * (size_t)bx_rd16(c->chunk + tc->refs[i].name + 6);
-    for (uint32_t i = 0; i < t->frag.n; i++)
-        text += (t->frag.ops[i].s ? t->frag.ops[i].len + 1 : 0) +
-                (t->frag.ops[i].s2 ? t->frag.ops[i].len2 + 1 : 0);
-    size_t need = sizeof(tc_entry) + dsz + names + tc->nrefs * sizeof(tc_ref) +
-                  tc->nopens * sizeof(tc_open) + t->frag.n * sizeof(bx_op) + text + t->sig_len;
-    if (tc->bytes + need > tc->limit) {
-        tc->full = 1; /* dropped at the next chunk */
-        return;
-    }
-    tc_entry *e = tc_alloc(tc, sizeof *e);
-    uint8_t *bytes = tc_alloc(tc, dsz + names + 1);
-    tc_ref *refs = tc_alloc(tc, (tc->nrefs + 1) * sizeof *refs);
-    tc_open *opens = tc_alloc(tc, (tc->nopens + 1) * sizeof *opens);
-    bx_op *ops = tc_alloc(tc, (t->frag.n + 1) * sizeof *ops);
-    char *strs = tc_alloc(tc, text + 1);
-    uint8_t *sig = tc_alloc(tc, t->sig_len + 1);
-    if (!e || !bytes || !refs || !opens || !ops || !strs || !sig ||
-        VA_ARRAY_GROW(tc->e, tc->cap, tc->n + 1))
-        return;
-    memcpy(e->guid, c->chunk + def + 4, 16);
-    e->dsz = dsz;
-    memcpy(bytes, c->chunk + start, dsz);
-    size_t at = dsz;
-    for (size_t i = 0; i < tc->nrefs; i++) {
-        refs[i] = tc->refs[i];
-        if (refs[i].name == TC_INLINE) continue;
-        uint32_t noff = refs[i].name, nch = bx_rd16(c->chunk + noff + 6);
-        memcpy(bytes + at, c->chunk + noff + 8, 2 * (size_t)nch);
-        refs[i].name = (uint32_t)at, refs[i].nch = nch;
-        at += 2 * (size_t)nch;
-    }
-    if (tc->nopens) memcpy(opens, tc->opens, tc->nopens * sizeof *opens);
-    /* The ops, their text copied and their inline values pointing into the kept bytes. */
-    for (uint32_t i = 0; i < t->frag.n; i++) {
-        ops[i] = t->frag.ops[i];
-        if (ops[i].s) {
-            memcpy(strs, ops[i].s, ops[i].len + 1);
-            ops[i].s = strs, strs += ops[i].len + 1;
-        }
-        if (ops[i].s2) {
-            memcpy(strs, ops[i].s2, ops[i].len2 + 1);
-            ops[i].s2 = strs, strs += ops[i].len2 + 1;
-        }
-        if (ops[i].kind == OP_VALUE) ops[i].p = bytes + (ops[i].p - (c->chunk + start));
-    }
-    memcpy(sig, t->sig, t->sig_len);
-    e->bytes = bytes, e->refs = refs, e->opens = opens;
-    e->nrefs = (uint32_t)tc->nrefs, e->nopens = (uint32_t)tc->nopens;
-    e->frag.ops = ops, e->frag.n = t->frag.n;
-    e->sig = sig, e->sig_len = t->sig_len, e->sig_hash = t->sig_hash;
-    if (va_hash_insert(&tc->index, key, (uint32_t)tc->n)) return;
-    tc->e[tc->n++] = e;
-}
-
 /* Template definition at chunk offset def: next(4) guid(16) size(4) fragment(size). */
 static bx_tmpl *template_at(va_evtx_ctx *c, uint32_t def) {
     void **slot = map_slot(&c->tmpls, def ? def : 0xffffffffu, 1);
@@ -754,31 +542,11 @@ static bx_tmpl *template_at(va_evtx_ctx *c, uint32_t def) {
         fail_code(c, VA_ELIMIT, def, "templates nested deeper than %u", BX_MAX_DEPTH);
         return NULL;
     }
-    if (!c->tcache && c->plan_bytes != 1) {
-        c->tcache = calloc(1, sizeof *c->tcache);
-        if (c->tcache) {
-            va_arena_init(&c->tcache->mem, 256 * 1024);
-            va_hash_init(&c->tcache->index);
-            c->tcache->limit = c->plan_bytes ? c->plan_bytes : (size_t)8 << 20;
-        }
-    }
-    bx_tcache *tc = c->tcache;
-    uint64_t key = va_hash_u64(va_hash_mem(c->chunk + def + 4, 16, 0), dsz);
-    if (tc && tc_use(c, tc, t, key, def, start, dsz)) return t;
-    int record = tc && !tc->recording && !tc->full;
-    if (record) {
-        tc->recording = 1, tc->spoiled = 0, tc->frag_start = start;
-        tc->nrefs = tc->nopens = 0;
-    } else if (tc && tc->recording) {
-        tc->spoiled = 1; /* a template inside a template: not kept */
-    }
     c->depth++;
     int r = bx_parse(c, start, start + dsz, 1, &t->frag, NULL);
     c->depth--;
-    if (record) tc->recording = 0;
     if (r) return NULL;
     t->ok = 1;
     template_sig(c, t);
-    if (record && !tc->spoiled && t->sig) tc_keep(c, tc, t, key, def, start, dsz);
     return t;
 }

@@ -141,9 +141,6 @@ typedef struct bx_map {
     uint32_t cap, n;
 } bx_map;
 
-/* Template parses kept across chunks (binxml.c). */
-typedef struct bx_tcache bx_tcache;
-
 /* Plans: how records of each shape flatten (render_flat.c), kept across chunks. */
 typedef struct bx_plans bx_plans;
 /* A new chunk starts, whose plans may take up to limit bytes (NULL p: nothing to do). */
@@ -168,7 +165,6 @@ struct va_evtx_ctx {
     va_json_scratch json; /* for va_event_json_with */
     bx_plans *plans;      /* NULL until the first record is flattened; freed with the ctx */
     size_t plan_bytes;    /* their bound (va_evtx_opts.plan_bytes), set for each chunk */
-    bx_tcache *tcache;    /* NULL until the first template; bounded the same way */
 };
 
 /* Parse binary XML at chunk offset [off, end) into a fragment.  in_tmpl: inside a template
