@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/array.h"
 #include "core/hash.h"
 #include "core/utf.h"
 #include "evtx/evtx_int.h"
@@ -38,39 +39,32 @@ static int fail_range(va_evtx_ctx *c, uint32_t off, const char *fmt, unsigned a)
 /* ---- offset map ---- */
 
 static void map_clear(bx_map *m) {
-    if (m->keys && m->n) memset(m->keys, 0, m->cap * sizeof *m->keys);
+    va_hash_clear(&m->index);
     m->n = 0;
 }
 
+static uint64_t map_hash(uint32_t key) {
+    return va_hash_u64(0, key);
+}
+
+/* The value under chunk offset key, NULL if none (!create) or out of memory (create: added,
+ * NULL).  Valid until the next map_slot that adds to m. */
 static void **map_slot(bx_map *m, uint32_t key, int create) {
-    if (!m->keys || (create && (m->n + 1) * 2 > m->cap)) {
-        if (!create) return NULL;
-        uint32_t cap = m->cap ? m->cap * 2 : 256;
-        uint32_t *k = calloc(cap, sizeof *k);
-        void **v = calloc(cap, sizeof *v);
-        if (!k || !v) {
-            free(k), free(v);
-            return NULL;
-        }
-        for (uint32_t i = 0; i < m->cap; i++) {
-            if (!m->keys[i]) continue;
-            uint32_t j = (m->keys[i] * 2654435761u) & (cap - 1);
-            while (k[j]) j = (j + 1) & (cap - 1);
-            k[j] = m->keys[i], v[j] = m->vals[i];
-        }
-        free(m->keys), free(m->vals);
-        m->keys = k, m->vals = v, m->cap = cap;
-    }
-    uint32_t j = (key * 2654435761u) & (m->cap - 1);
-    while (m->keys[j]) {
-        if (m->keys[j] == key) return &m->vals[j];
-        j = (j + 1) & (m->cap - 1);
-    }
-    if (!create) return NULL;
-    m->keys[j] = key;
-    m->vals[j] = NULL;
-    m->n++;
-    return &m->vals[j];
+    uint64_t h = map_hash(key);
+    va_hash_iter it;
+    for (uint32_t k = va_hash_first(&m->index, h, &it); k != VA_HASH_END;
+         k = va_hash_next(&m->index, &it))
+        if (m->e[k].key == key) return &m->e[k].val;
+    if (!create || VA_ARRAY_GROW(m->e, m->cap, (size_t)m->n + 1) ||
+        va_hash_insert(&m->index, h, m->n))
+        return NULL;
+    m->e[m->n].key = key, m->e[m->n].val = NULL;
+    return &m->e[m->n++].val;
+}
+
+static void map_free(bx_map *m) {
+    va_hash_free(&m->index);
+    free(m->e);
 }
 
 void bx_ctx_chunk_reset(va_evtx_ctx *c, const uint8_t *chunk, uint32_t len) {
@@ -103,8 +97,8 @@ void va_evtx_ctx_free(va_evtx_ctx *c) {
     if (!c) return;
     va_arena_free(&c->arena);
     free(c->chunk_buf);
-    free(c->names.keys), free(c->names.vals);
-    free(c->tmpls.keys), free(c->tmpls.vals);
+    map_free(&c->names);
+    map_free(&c->tmpls);
     va_buf_free(&c->scratch);
     va_buf_free(&c->text);
     va_buf_free(&c->sig);
@@ -503,14 +497,14 @@ static void template_sig(va_evtx_ctx *c, bx_tmpl *t) {
 }
 
 bx_tmpl *bx_template_known(va_evtx_ctx *c, uint32_t def) {
-    void **slot = map_slot(&c->tmpls, def ? def : 0xffffffffu, 0);
+    void **slot = map_slot(&c->tmpls, def, 0);
     bx_tmpl *t = slot ? *slot : NULL;
     return t && t->ok ? t : NULL;
 }
 
 /* Template definition at chunk offset def: next(4) guid(16) size(4) fragment(size). */
 static bx_tmpl *template_at(va_evtx_ctx *c, uint32_t def) {
-    void **slot = map_slot(&c->tmpls, def ? def : 0xffffffffu, 1);
+    void **slot = map_slot(&c->tmpls, def, 1);
     if (!slot) {
         fail_code(c, VA_ENOMEM, def, "out of memory%.0u", 0);
         return NULL;

@@ -14,6 +14,7 @@
 #include "core/arena.h"
 #include "core/buf.h"
 #include "core/event.h"
+#include "core/hash.h"
 #include "evtx/evtx.h"
 
 /* Binary XML value types (MS-EVEN6 / libevtx naming). */
@@ -134,11 +135,16 @@ typedef struct bx_tmpl {
     uint32_t ident_gen; /* valid while its plans are of this generation */
 } bx_tmpl;
 
-/* u32 -> pointer map with open addressing, cleared per chunk. */
+/* Chunk offset -> pointer (core/hash.h over an entry array), cleared per chunk. */
+typedef struct bx_map_ent {
+    uint32_t key;
+    void *val;
+} bx_map_ent;
 typedef struct bx_map {
-    uint32_t *keys; /* 0 = empty (offset 0 is never a valid name/template offset) */
-    void **vals;
-    uint32_t cap, n;
+    va_hash index; /* hash of the offset -> e[] */
+    bx_map_ent *e;
+    size_t cap;
+    uint32_t n;
 } bx_map;
 
 /* Plans: how records of each shape flatten (render_flat.c), kept across chunks. */
