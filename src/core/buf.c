@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/array.h"
 #include "core/utf.h"
 
 #if defined(__SSE2__)
@@ -26,22 +27,18 @@ void va_buf_free(va_buf *b) {
 
 int va_buf_reserve(va_buf *b, size_t extra) {
     if (b->oom) return -1;
-    if (b->len + extra + 1 <= b->cap) return 0;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + extra + 1) {
-        if (cap > SIZE_MAX / 2) {
-            b->oom = 1;
-            return -1;
-        }
-        cap *= 2;
-    }
-    char *p = realloc(b->p, cap);
-    if (!p) {
+    if (extra > SIZE_MAX - 1 - b->len) {
         b->oom = 1;
         return -1;
     }
-    b->p = p;
-    b->cap = cap;
+    size_t need = b->len + extra + 1; /* and the NUL */
+    if (need <= b->cap) return 0;
+    /* A buffer mostly holds a record, an event or a line: no steps of 8 to 128 bytes first. */
+    if (!b->cap && need < 256) need = 256;
+    if (VA_ARRAY_GROW(b->p, b->cap, need)) {
+        b->oom = 1;
+        return -1;
+    }
     return 0;
 }
 

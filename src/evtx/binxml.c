@@ -161,7 +161,8 @@ static bx_op *op_push(va_evtx_ctx *c, oplist *l, uint8_t kind, uint32_t off) {
             fail_code(c, VA_ELIMIT, off, "more than %u tokens in one fragment", BX_MAX_OPS);
             return NULL;
         }
-        /* Most fragments are one template instance: one op; then room for a template. */
+        /* Ops live in the chunk's arena, which cannot realloc: VA_ARRAY_GROW does not apply.
+         * Most fragments are one template instance: one op; then room for a template. */
         uint32_t cap = l->cap ? (l->cap == 1 ? 256 : l->cap * 2) : 1;
         bx_op *o = va_arena_alloc(&c->arena, cap * sizeof *o);
         if (!o) {
