@@ -140,6 +140,29 @@ static void buf_xml_and_numbers(void **state) {
     va_buf_free(&b);
 }
 
+static void buf_growth(void **state) {
+    (void)state;
+    va_buf b;
+    va_buf_init(&b);
+    /* Starts at 256 bytes and doubles, the NUL counted. */
+    assert_int_equal(va_buf_reserve(&b, 10), 0);
+    assert_int_equal(b.cap, 256);
+    va_buf_put(&b, "abc", 3);
+    assert_int_equal(va_buf_reserve(&b, 252), 0);
+    assert_int_equal(b.cap, 256);
+    assert_int_equal(va_buf_reserve(&b, 253), 0);
+    assert_int_equal(b.cap, 512);
+    assert_int_equal(va_buf_reserve(&b, 5000), 0);
+    assert_int_equal(b.cap, 8192);
+    assert_string_equal(b.p, "abc");
+    /* A size whose sum would overflow is refused and marks the buffer, which keeps its text. */
+    assert_int_equal(va_buf_reserve(&b, SIZE_MAX - 1), -1);
+    assert_true(b.oom);
+    assert_int_equal(b.len, 3);
+    assert_memory_equal(b.p, "abc", 3);
+    va_buf_free(&b);
+}
+
 static void utf16_conversion(void **state) {
     (void)state;
     /* "Aå€" + surrogate pair U+1F600 + lone high surrogate + lone low surrogate */
@@ -591,6 +614,7 @@ int main(void) {
         cmocka_unit_test(buf_json_escaping),
         cmocka_unit_test(buf_json_escaping_valid),
         cmocka_unit_test(buf_xml_and_numbers),
+        cmocka_unit_test(buf_growth),
         cmocka_unit_test(utf16_conversion),
         cmocka_unit_test(utf16_conversion_options),
         cmocka_unit_test(time_format_and_parse),
