@@ -27,12 +27,11 @@ static inline size_t va_utf16_max_utf8(size_t n) {
  * surrogates become U+FFFD.  Returns bytes written (no NUL added). */
 size_t va_utf16le_conv(const uint8_t *p, size_t n, char *out);
 
-/* Options and findings of va_utf16le_conv_ex. */
-#define VA_UTF16_STOP_NUL 1u /* option: the text ends at the first NUL code unit (Windows' rule)   \
-                              */
-#define VA_UTF16_JSON_ESC                                                                          \
-    1u /* finding: the text holds a character that a JSON string escapes                           \
-          (a control character, '"' or '\\'), so it cannot be copied as is */
+/* Option of va_utf16le_conv_ex: the text ends at the first NUL code unit (Windows' rule). */
+#define VA_UTF16_STOP_NUL 1u
+/* Its finding (a bit of *found): the text holds a character that a JSON string escapes (a
+ * control character, '"' or '\\'), so it cannot be copied as is. */
+#define VA_UTF16_JSON_ESC 1u
 /* va_utf16le_conv with options; ORs its findings into *found, so that a caller can learn in the
  * same pass whether the text needs escaping later. */
 size_t va_utf16le_conv_ex(const uint8_t *p, size_t n, char *out, unsigned opts, unsigned *found);
