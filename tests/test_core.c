@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,6 +79,33 @@ static void buf_json_escaping(void **state) {
     }
 }
 
+/* The escaper for valid UTF-8 (16 and 8 bytes a step) against the byte-by-byte one: every
+ * length around the steps, every character JSON escapes at every position, UTF-8 around it. */
+static void buf_json_escaping_valid(void **state) {
+    (void)state;
+    const char specials[] = {'"', '\\', '\n', '\x01', '\x1f', '\0', '\t', '\x7f'};
+    for (size_t n = 0; n <= 70; n++) {
+        for (size_t at = 0; at <= n; at++) {
+            char s[80];
+            for (size_t i = 0; i < n; i++) s[i] = (char)('a' + (i * 7) % 26);
+            if (at < n) s[at] = specials[(n + at) % sizeof specials];
+            if (n > 40 && at != n / 2) s[n / 2] = '"'; /* two to escape */
+            /* A two-byte character where it overlaps neither. */
+            size_t u = n >= 4 ? (at + n) % (n - 1) : n;
+            if (u + 1 < n && u != at && u + 1 != at && (n <= 40 || (u != n / 2 && u + 1 != n / 2)))
+                memcpy(s + u, "\xc3\xa9", 2);
+            va_buf a, b;
+            va_buf_init(&a), va_buf_init(&b);
+            va_buf_puts(&a, "x"), va_buf_puts(&b, "x");
+            va_buf_json_str_valid(&a, s, n);
+            va_buf_json_str(&b, s, n);
+            assert_int_equal(a.len, b.len);
+            assert_memory_equal(a.p, b.p, a.len);
+            va_buf_free(&a), va_buf_free(&b);
+        }
+    }
+}
+
 static void buf_xml_and_numbers(void **state) {
     (void)state;
     va_buf b;
@@ -94,11 +122,45 @@ static void buf_xml_and_numbers(void **state) {
     va_buf_putc(&b, ' ');
     va_buf_i64(&b, 0);
     assert_string_equal(b.p, "18446744073709551615 -9223372036854775808 0");
+    /* Every number of digits, at its edges, against printf. */
+    for (uint64_t p10 = 1;; p10 *= 10) {
+        for (uint64_t v = p10 - 1; v <= p10 + 1; v++) {
+            char want[24];
+            snprintf(want, sizeof want, "%llu", (unsigned long long)v);
+            va_buf_clear(&b);
+            va_buf_u64(&b, v);
+            assert_string_equal(b.p, want);
+        }
+        if (p10 > UINT64_MAX / 10) break;
+    }
     va_buf_clear(&b);
     /* printf longer than the internal stack buffer */
     va_buf_printf(&b, "%0300d", 7);
     assert_int_equal(b.len, 300);
     assert_int_equal(b.p[299], '7');
+    va_buf_free(&b);
+}
+
+static void buf_growth(void **state) {
+    (void)state;
+    va_buf b;
+    va_buf_init(&b);
+    /* Starts at 256 bytes and doubles, the NUL counted. */
+    assert_int_equal(va_buf_reserve(&b, 10), 0);
+    assert_int_equal(b.cap, 256);
+    va_buf_put(&b, "abc", 3);
+    assert_int_equal(va_buf_reserve(&b, 252), 0);
+    assert_int_equal(b.cap, 256);
+    assert_int_equal(va_buf_reserve(&b, 253), 0);
+    assert_int_equal(b.cap, 512);
+    assert_int_equal(va_buf_reserve(&b, 5000), 0);
+    assert_int_equal(b.cap, 8192);
+    assert_string_equal(b.p, "abc");
+    /* A size whose sum would overflow is refused and marks the buffer, which keeps its text. */
+    assert_int_equal(va_buf_reserve(&b, SIZE_MAX - 1), -1);
+    assert_true(b.oom);
+    assert_int_equal(b.len, 3);
+    assert_memory_equal(b.p, "abc", 3);
     va_buf_free(&b);
 }
 
@@ -117,6 +179,83 @@ static void utf16_conversion(void **state) {
     assert_false(va_utf8_valid("\xc0\x80", 2));     /* overlong NUL */
     assert_false(va_utf8_valid("\xed\xa0\x80", 3)); /* encoded surrogate */
     assert_true(va_utf8_valid("\xef\xbf\xbd", 3));
+}
+
+/* UTF-16LE of an ASCII/Latin-1 string (one code unit per byte of s). */
+static size_t to_utf16(const char *s, size_t n, uint8_t *out) {
+    for (size_t i = 0; i < n; i++) out[2 * i] = (uint8_t)s[i], out[2 * i + 1] = 0;
+    return n;
+}
+
+static void utf16_conversion_options(void **state) {
+    (void)state;
+    uint8_t in[128];
+    char out[400];
+    unsigned found;
+    /* Every length around the 8-unit blocks, with and without a character JSON escapes at
+     * every position: the finding must be exact, the text copied as is. */
+    for (size_t n = 0; n <= 40; n++) {
+        for (size_t at = 0; at <= n; at++) {
+            char s[48];
+            for (size_t i = 0; i < n; i++) s[i] = (char)('a' + i % 26);
+            const char specials[] = {'"', '\\', '\n', '\x01'};
+            char sp = specials[(n + at) % 4];
+            if (at < n) s[at] = sp;
+            to_utf16(s, n, in);
+            found = 0;
+            size_t l = va_utf16le_conv_ex(in, n, out, 0, &found);
+            assert_int_equal(l, n);
+            assert_memory_equal(out, s, n);
+            assert_int_equal(found, at < n ? VA_UTF16_JSON_ESC : 0);
+        }
+    }
+    /* Stop at the first NUL, wherever it falls; a NUL is not a finding, what precedes is. */
+    for (size_t n = 1; n <= 40; n++) {
+        for (size_t at = 0; at < n; at++) {
+            char s[48];
+            for (size_t i = 0; i < n; i++) s[i] = (char)('A' + i % 26);
+            s[at] = 0;
+            to_utf16(s, n, in);
+            found = 0;
+            size_t l = va_utf16le_conv_ex(in, n, out, VA_UTF16_STOP_NUL, &found);
+            assert_int_equal(l, at);
+            assert_memory_equal(out, s, at);
+            assert_int_equal(found, 0);
+            /* Without the option the NUL is text (and a control character). */
+            found = 0;
+            assert_int_equal(va_utf16le_conv_ex(in, n, out, 0, &found), n);
+            assert_int_equal(found, VA_UTF16_JSON_ESC);
+        }
+    }
+    /* Non-ASCII inside and after a block, a surrogate pair across the block boundary and a
+     * lone surrogate before the NUL. */
+    const uint8_t mixed[] = {'a', 0, 'b',  0,    'c',  0,    'd',  0,    'e',  0,
+                             'f', 0, 'g',  0,    0x3d, 0xd8, 0x00, 0xde, 0xe5, 0x00,
+                             'h', 0, 0x3d, 0xd8, 0,    0,    'z',  0};
+    found = 0;
+    size_t l = va_utf16le_conv_ex(mixed, sizeof mixed / 2, out, VA_UTF16_STOP_NUL, &found);
+    out[l] = 0;
+    assert_string_equal(out, "abcdefg\xf0\x9f\x98\x80\xc3\xa5h\xef\xbf\xbd");
+    assert_int_equal(found, 0);
+    /* The buffer and arena forms give the same text. */
+    va_buf b;
+    va_buf_init(&b);
+    va_buf_puts(&b, "x");
+    found = 0;
+    va_utf16le_buf_ex(&b, mixed, sizeof mixed / 2, VA_UTF16_STOP_NUL, &found);
+    assert_string_equal(b.p, "xabcdefg\xf0\x9f\x98\x80\xc3\xa5h\xef\xbf\xbd");
+    va_buf_free(&b);
+    va_arena a;
+    va_arena_init(&a, 4096);
+    size_t dl;
+    found = 0;
+    to_utf16("say \"hi\"", 8, in);
+    char *d = va_utf16le_dup_ex(&a, in, 8, &dl, &found);
+    assert_non_null(d);
+    assert_string_equal(d, "say \"hi\"");
+    assert_int_equal(dl, 8);
+    assert_int_equal(found, VA_UTF16_JSON_ESC);
+    va_arena_free(&a);
 }
 
 static void time_format_and_parse(void **state) {
@@ -179,6 +318,27 @@ static void event_json_and_facts(void **state) {
     assert_int_equal(ev.time_ns, t);
     assert_string_equal(va_event_get(&ev, "Data")->val, "a");
     assert_null(va_event_get(&ev, "data"));
+    /* The same facts from the fields with a fact's name only. */
+    uint32_t idx[16], nidx = 0;
+    for (uint32_t i = 0; i < ev.n; i++)
+        if (va_event_fact_name(ev.f[i].name, ev.f[i].nlen)) idx[nidx++] = i;
+    assert_int_equal(nidx, 4); /* EventID, Channel, TimeCreated, EventRecordID */
+    va_event ev2 = ev;
+    ev2.channel = ev2.provider = ev2.computer = NULL;
+    ev2.event_id = -1, ev2.record_id = 0, ev2.time_ns = VA_TIME_NONE;
+    va_event_finish_only(&ev2, idx, nidx);
+    assert_ptr_equal(ev2.channel, ev.channel);
+    assert_int_equal(ev2.event_id, ev.event_id);
+    assert_int_equal(ev2.record_id, ev.record_id);
+    assert_int_equal(ev2.time_ns, ev.time_ns);
+    static const char *const facts[] = {"Channel",     "EventID",       "Computer",
+                                        "TimeCreated", "Provider_Name", "EventRecordID"};
+    for (size_t i = 0; i < 6; i++) {
+        assert_true(va_event_fact_name(facts[i], strlen(facts[i])));
+        assert_false(va_event_fact_name(facts[i], strlen(facts[i]) - 1));
+    }
+    assert_false(va_event_fact_name("Channel_", 8));
+    assert_false(va_event_fact_name("Provider_Guid", 13));
     va_buf b;
     va_buf_init(&b);
     va_event_json(&ev, &b);
@@ -201,6 +361,98 @@ typedef struct wq_state {
     int delivered;
     int stop_at;
 } wq_state;
+
+/* The JSON of ev as the format says, written the obvious quadratic way: each name once, at
+ * its first occurrence, with all its values (an array when there are several). */
+static void json_reference(const va_event *ev, va_buf *out) {
+    va_buf_putc(out, '{');
+    for (uint32_t i = 0; i < ev->n; i++) {
+        const va_field *f = &ev->f[i];
+        uint32_t j, n = 0;
+        for (j = 0; j < i; j++)
+            if (ev->f[j].nlen == f->nlen && !memcmp(ev->f[j].name, f->name, f->nlen)) break;
+        if (j < i) continue;
+        for (j = i; j < ev->n; j++)
+            n += ev->f[j].nlen == f->nlen && !memcmp(ev->f[j].name, f->name, f->nlen);
+        if (out->len > 1) va_buf_putc(out, ',');
+        va_buf_json_str(out, f->name, f->nlen);
+        va_buf_putc(out, ':');
+        if (n > 1) va_buf_putc(out, '[');
+        for (j = i, n = 0; j < ev->n; j++) {
+            const va_field *g = &ev->f[j];
+            if (g->nlen != f->nlen || memcmp(g->name, f->name, f->nlen)) continue;
+            if (n++) va_buf_putc(out, ',');
+            if (g->type == VA_V_UINT)
+                va_buf_put(out, g->val, g->vlen);
+            else
+                va_buf_json_str(out, g->val, g->vlen);
+        }
+        if (n > 1) va_buf_putc(out, ']');
+    }
+    va_buf_putc(out, '}');
+}
+
+/* Repeated names in every arrangement, in small events (the quick test) and in events past its
+ * 128 fields (the table), with one scratch reused from a huge event to small ones; plain
+ * flags only skip escaping, they never change the text. */
+static void event_json_repeated_names(void **state) {
+    (void)state;
+    va_json_scratch sc = {0};
+    static const char *const names[] = {"A",
+                                        "B",
+                                        "Data",
+                                        "LongerName_0123456789",
+                                        "LongerName_0123456789x",
+                                        "x\"y",
+                                        "C",
+                                        "LongerName_9123456789"};
+    const size_t sizes[] = {5000, 1, 2, 3, 17, 64, 127, 128, 129, 300, 7};
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        for (unsigned pattern = 0; pattern < 4; pattern++) {
+            va_arena a;
+            va_arena_init(&a, 0);
+            va_event ev;
+            va_event_init(&ev, &a);
+            char nb[32], vb[32];
+            for (size_t i = 0; i < sizes[si]; i++) {
+                const char *n;
+                if (pattern == 0) { /* all distinct */
+                    snprintf(nb, sizeof nb, "F%zu", i);
+                    n = nb;
+                } else if (pattern == 1) { /* a few names over and over */
+                    n = names[(i * 7 + i / 3) % 8];
+                } else if (pattern == 2) { /* distinct, one repeat at the very end */
+                    snprintf(nb, sizeof nb, "F%zu", i + 1 == sizes[si] ? (size_t)0 : i);
+                    n = nb;
+                } else { /* same first and last bytes, different middles */
+                    snprintf(nb, sizeof nb, "Prefix%03zu_Suffix", i % 50);
+                    n = nb;
+                }
+                snprintf(vb, sizeof vb, "v%zu\t", i);
+                int numeric = i % 3 == 0;
+                if (numeric) snprintf(vb, sizeof vb, "%zu", i);
+                assert_int_equal(va_event_add_copy(&ev, n, strlen(n), vb, strlen(vb),
+                                                   numeric ? VA_V_UINT : VA_V_STR),
+                                 VA_OK);
+                /* Plain where it is true: the output must not change. */
+                if (!strchr(n, '"')) ev.f[ev.n - 1].flags |= VA_FIELD_NAME_PLAIN;
+                if (numeric) ev.f[ev.n - 1].flags |= VA_FIELD_VAL_PLAIN;
+            }
+            va_buf want, got, got2;
+            va_buf_init(&want), va_buf_init(&got), va_buf_init(&got2);
+            json_reference(&ev, &want);
+            va_event_json_with(&ev, &got, &sc);
+            va_event_json(&ev, &got2);
+            assert_non_null(got.p);
+            assert_string_equal(got.p, want.p);
+            assert_string_equal(got2.p, want.p);
+            va_buf_free(&want), va_buf_free(&got), va_buf_free(&got2);
+            va_arena_free(&a);
+        }
+    }
+    va_json_scratch_free(&sc);
+    va_json_scratch_free(&sc); /* freeing twice is harmless */
+}
 
 static void wq_work(void *ud, void *item, int worker) {
     (void)ud, (void)worker;
@@ -388,10 +640,14 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(arena_alloc_align_reset),
         cmocka_unit_test(buf_json_escaping),
+        cmocka_unit_test(buf_json_escaping_valid),
         cmocka_unit_test(buf_xml_and_numbers),
+        cmocka_unit_test(buf_growth),
         cmocka_unit_test(utf16_conversion),
+        cmocka_unit_test(utf16_conversion_options),
         cmocka_unit_test(time_format_and_parse),
         cmocka_unit_test(event_json_and_facts),
+        cmocka_unit_test(event_json_repeated_names),
         cmocka_unit_test(workq_order),
         cmocka_unit_test(hash_table_model),
         cmocka_unit_test(hash_functions),

@@ -156,18 +156,29 @@ static void run_free(run *x) {
 
 static const va_evtx_opts OPTS_ALL = {.want_xml = 1, .want_event = 1, .threads = 1};
 
-/* Open an image in memory and parse every chunk slot with va_evtx_chunk_parse. */
-static void parse_img(run *x, const uint8_t *img, size_t len, const va_evtx_opts *o) {
+/* Open an image in memory and parse every chunk slot with va_evtx_chunk_parse; fresh: with a
+ * new parse context for each chunk, so that nothing learnt in one chunk is used in the next. */
+static void parse_img_ctx(run *x, const uint8_t *img, size_t len, const va_evtx_opts *o,
+                          int fresh) {
     va_evtx_file *f = NULL;
     x->open_err = va_evtx_open_mem("mem.evtx", img, len, on_diag, x, &f);
     if (x->open_err) return;
     x->dirty = va_evtx_dirty(f);
     va_evtx_ctx *c = va_evtx_ctx_new();
     assert_non_null(c);
-    for (uint32_t i = 0; i < va_evtx_nchunks(f); i++)
+    for (uint32_t i = 0; i < va_evtx_nchunks(f); i++) {
+        if (fresh && i) {
+            va_evtx_ctx_free(c);
+            assert_non_null(c = va_evtx_ctx_new());
+        }
         if (va_evtx_chunk_parse(f, i, o ? o : &OPTS_ALL, c, &x->st, on_rec, x)) break;
+    }
     va_evtx_ctx_free(c);
     va_evtx_close(f);
+}
+
+static void parse_img(run *x, const uint8_t *img, size_t len, const va_evtx_opts *o) {
+    parse_img_ctx(x, img, len, o, 0);
 }
 
 static const char *fval(const rcopy *r, const char *name) {
@@ -708,6 +719,41 @@ static void test_arrays_repeat_element(void **state) {
     vt_tmpl_free(t);
 }
 
+/* Array items at the edges: empty items between NULs, a last item without its NUL, ANSI items,
+ * an odd byte at the end of a UTF-16 array, and a fixed-size array with a partial last item. */
+static void test_array_item_edges(void **state) {
+    (void)state;
+    static const uint8_t s16[] = {'a', 0, 0, 0, 0, 0, 'b', 0, 0, 0, 'c', 0, 'd', 0, 'x'};
+    static const uint8_t s8[] = {'p', 0, 'q', 'r', 0};
+    uint8_t u16s[5] = {1, 0, 2, 0, 9};
+    const char *names[] = {"S", "A", "U", "End"};
+    const uint8_t types[] = {VT_T_ARRAY | VT_T_STRING, VT_T_ARRAY | VT_T_ANSI,
+                             VT_T_ARRAY | VT_T_UINT16, VT_T_STRING};
+    vt_tmpl *t = vt_tmpl_data(names, types, 4, NULL, NULL);
+    assert_non_null(t);
+    vt_val v[] = {vt_v_raw(VT_T_ARRAY | VT_T_STRING, s16, sizeof s16),
+                  vt_v_raw(VT_T_ARRAY | VT_T_ANSI, s8, sizeof s8),
+                  vt_v_raw(VT_T_ARRAY | VT_T_UINT16, u16s, sizeof u16s), vt_v_str("end")};
+    vt_sysvals sv = {1, 0, 4, 0, 0, 0, vt_filetime(2024, 1, 1, 0, 0, 0, 0), 1, 4, 8, NULL, NULL};
+    run x = {0};
+    one_event(&x, &SEC, &sv, t, v, 4);
+    const rcopy *r = &x.r[0];
+    uint32_t first = 0;
+    while (first < r->nf && strcmp(r->f[first].name, "S")) first++;
+    static const xfield f[] = {
+        {"S", "a", VA_V_STR},  {"S", "", VA_V_STR},   {"S", "b", VA_V_STR},
+        {"S", "cd", VA_V_STR}, {"A", "p", VA_V_STR},  {"A", "qr", VA_V_STR},
+        {"U", "1", VA_V_UINT}, {"U", "2", VA_V_UINT}, {"End", "end", VA_V_STR}};
+    assert_int_equal(r->nf - first, N(f));
+    for (size_t i = 0; i < N(f); i++) {
+        assert_string_equal(r->f[first + i].name, f[i].name);
+        assert_string_equal(r->f[first + i].val, f[i].val);
+        assert_int_equal(r->f[first + i].type, f[i].type);
+    }
+    run_free(&x);
+    vt_tmpl_free(t);
+}
+
 /* ---- optional substitutions ---- */
 
 static void test_optional_null(void **state) {
@@ -980,6 +1026,105 @@ static void test_tokens_attr_references(void **state) {
     expect_fields(&x.r[0], fl, N(fl));
     run_free(&x);
     vt_frag_free(f);
+}
+
+/* The reader's CRC32 (folded with carry-less multiplication where the CPU has it) against the
+ * writer's own bitwise one: every length up to several folding rounds, every alignment, any
+ * starting value, a whole chunk, and a run split at every point. */
+static void test_crc32(void **state) {
+    (void)state;
+    enum { MAX = 65536 + 64 };
+    uint8_t *buf = malloc(MAX);
+    assert_non_null(buf);
+    uint32_t seed = 12345;
+    for (size_t i = 0; i < MAX; i++) {
+        seed = seed * 1103515245u + 12345u;
+        buf[i] = (uint8_t)(seed >> 16);
+    }
+    assert_int_equal(va_evtx_crc32(0, "123456789", 9), 0xCBF43926u);
+    for (size_t off = 0; off < 16; off++) {
+        for (size_t n = 0; n <= 300; n++) {
+            uint32_t start = off & 1 ? 0 : (uint32_t)(n * 2654435761u);
+            assert_int_equal(va_evtx_crc32(start, buf + off, n), vt_crc32(start, buf + off, n));
+        }
+    }
+    assert_int_equal(va_evtx_crc32(0, buf + 3, 65536), vt_crc32(0, buf + 3, 65536));
+    uint32_t whole = vt_crc32(0, buf, 1000);
+    for (size_t cut = 0; cut <= 1000; cut += 7)
+        assert_int_equal(va_evtx_crc32(va_evtx_crc32(0, buf, cut), buf + cut, 1000 - cut), whole);
+    free(buf);
+}
+
+/* JSON of an event whose names and values come from every source the reader has (element and
+ * attribute names, template text, substitutions of each text type, character and entity
+ * references) with characters JSON must escape in each, next to plain ones: the reader tells
+ * the JSON writer which text is plain, so a wrong word there would show as raw quotes here. */
+static void test_json_escaping_sources(void **state) {
+    (void)state;
+    vt_frag *f = vt_frag_new();
+    assert_non_null(f);
+    vt_open(f, "Event");
+    vt_open(f, "EventData");
+    vt_open(f, "Data");
+    vt_attr_text(f, "Name", "Path");
+    vt_subst(f, 0, VT_T_STRING, 0);
+    vt_close(f);
+    vt_open(f, "Data");
+    vt_attr_text(f, "Name", "Say \"hi\"");
+    vt_subst(f, 1, VT_T_UINT32, 0);
+    vt_close(f);
+    vt_open(f, "Data");
+    vt_attr_subst(f, "Name", 2, VT_T_STRING, 0);
+    vt_subst(f, 3, VT_T_ANSI, 0);
+    vt_close(f);
+    vt_open(f, "Data");
+    vt_attr_text(f, "Name", "Refs");
+    vt_charref(f, '"');
+    vt_entref(f, "quot");
+    vt_charref(f, 0x263a);
+    vt_close(f);
+    vt_open(f, "Data");
+    vt_attr_text(f, "Name", "Ctl");
+    vt_subst(f, 4, VT_T_STRING, 0);
+    vt_close(f);
+    vt_open(f, "Data");
+    vt_attr_text(f, "Name", "Clean");
+    vt_subst(f, 5, VT_T_STRING, 0);
+    vt_close(f);
+    vt_open(f, "Data");
+    vt_attr_text(f, "Name", "Arr");
+    vt_subst(f, 6, VT_T_ARRAY | VT_T_STRING, 0);
+    vt_close(f);
+    vt_close(f);
+    vt_open(f, "Odd\"El");
+    vt_attr_text(f, "a\\b", "v\\");
+    vt_text(f, "t\"x");
+    vt_close(f);
+    vt_close(f);
+    vt_tmpl *t = vt_tmpl_new(f, "json-escaping");
+    assert_non_null(t);
+    static const char *const items[] = {"x\"", "y"};
+    vt_val v[] = {
+        vt_v_str("C:\\dir\\x.exe"),     vt_v_u32(7),
+        vt_v_str("Sub\"Name"),          vt_v_ansi("a\"b\tc"),
+        vt_v_str("line1\nline2\r\x01"), vt_v_str("plain text longer than sixteen characters"),
+        vt_v_strarr(items, 2)};
+    vt_evtx *w = mem_writer();
+    assert_int_equal(vt_evtx_add_tinst(w, 0, t, v, N(v), NULL), 0);
+    run x = {0};
+    va_evtx_opts o = {.want_json = 1, .threads = 1};
+    finish_parse(w, &x, &o);
+    assert_int_equal(x.nd, 0);
+    assert_int_equal(x.n, 1);
+    assert_string_equal(x.r[0].json,
+                        "{\"Path\":\"C:\\\\dir\\\\x.exe\",\"Say \\\"hi\\\"\":7,"
+                        "\"Sub\\\"Name\":\"a\\\"b\\tc\",\"Refs\":\"\\\"\\\"\xe2\x98\xba\","
+                        "\"Ctl\":\"line1\\nline2\\r\\u0001\","
+                        "\"Clean\":\"plain text longer than sixteen characters\","
+                        "\"Arr\":[\"x\\\"\",\"y\"],"
+                        "\"Odd\\\"El_a\\\\b\":\"v\\\\\",\"Odd\\\"El\":\"t\\\"x\"}");
+    run_free(&x);
+    vt_tmpl_free(t);
 }
 
 /* Processing instructions: target alone and target with data, each on its own line. */
@@ -1558,6 +1703,367 @@ static void test_threads_json(void **state) {
     free_files(&fs);
 }
 
+/* ---- plans: the flattener replays what it did for the first record of a shape ---- */
+
+typedef struct shapes {
+    vt_tmpl *ev, *ev_ud, *data_a, *data_a2, *data_b, *dyn, *clash, *nest_out, *nest_in, *ud;
+} shapes;
+
+static uint32_t lcg(uint32_t *s) {
+    *s = *s * 1103515245u + 12345u;
+    return *s >> 16;
+}
+
+/* Record k of the shape test: its System values, and a payload of one of many shapes (several
+ * templates, nulls, short values, arrays of one and of several items, text needing escapes,
+ * a field name from a substitution, an identity clash, two levels of embedding, a payload that
+ * is not a template instance, a damaged payload). */
+static void add_shaped(vt_evtx *w, const shapes *t, uint32_t k, uint32_t *seed) {
+    static const char *const one[] = {"solo"};
+    static const char *const three[] = {"x", "y \"z\"", ""};
+    static const uint8_t garbage[] = {0x0f, 0x01, 0x01, 0x00, 0x0c, 0x01, 0xff, 0xff, 0xff};
+    static const uint8_t short_u32[] = {7, 0};
+    uint32_t r = lcg(seed), pick = r % 11;
+    char str[64];
+    snprintf(str, sizeof str, r & 8 ? "plain %u" : "tab\there \"q\" %u\\", (unsigned)k);
+    vt_frag *pl = vt_frag_new(), *inner = vt_frag_new();
+    assert_non_null(pl);
+    assert_non_null(inner);
+    vt_val dv[8];
+    const vt_tmpl *ev = t->ev;
+    switch (pick) {
+    case 0:
+    case 1:
+    case 10: /* the usual: same shape most of the time, some nulls and a short value; two
+                templates of the same value types and other names */
+        dv[0] = r & 16 ? vt_v_sid("S-1-5-18") : vt_v_null();
+        dv[1] = vt_v_str(str);
+        dv[2] = r & 32 ? vt_v_raw(VT_T_UINT32, short_u32, 2) : vt_v_u32(k);
+        dv[3] = r & 64 ? vt_v_str("") : r & 2 ? vt_v_null() : vt_v_str("10.0.0.1");
+        dv[4] = vt_v_hex64(k);
+        vt_tinst(pl, pick == 10 ? t->data_a2 : t->data_a, dv, 5);
+        break;
+    case 2: /* arrays of one item (formatted in place) and of several (element repeated) */
+        dv[0] = r & 16 ? vt_v_strarr(three, 3) : vt_v_strarr(one, 1);
+        dv[1] = vt_v_guid("{01234567-89AB-CDEF-0123-456789ABCDEF}");
+        dv[2] = vt_v_filetime(vt_filetime(2024, 5, 6, 7, 8, 9, k));
+        dv[3] = r & 32 ? vt_v_sizet32(k) : vt_v_sizet64(k);
+        dv[4] = vt_v_bool(k & 1);
+        dv[5] = r & 64 ? vt_v_r64(1.5 * k) : vt_v_null();
+        dv[6] = vt_v_ansi(r & 128 ? "an\"si" : "ansi");
+        dv[7] = vt_v_bin(str, 5);
+        vt_tinst(pl, t->data_b, dv, 8);
+        break;
+    case 3: /* a field name from a substitution */
+        dv[0] = vt_v_str(r & 16 ? "NameA" : "Name\"B");
+        dv[1] = vt_v_str(str);
+        dv[2] = vt_v_u16((uint16_t)k);
+        vt_tinst(pl, t->dyn, dv, 3);
+        break;
+    case 4: /* <Data Name="EventID"> and friends: renamed only where System has them */
+        dv[0] = vt_v_u32(k);
+        dv[1] = vt_v_str("other");
+        vt_tinst(pl, t->clash, dv, 2);
+        break;
+    case 5: { /* two levels of embedding */
+        vt_val iv[2] = {vt_v_str(str), r & 16 ? vt_v_null() : vt_v_u64(k)};
+        vt_tinst(inner, t->nest_in, iv, 2);
+        dv[0] = vt_v_binxml(inner);
+        dv[1] = vt_v_str("outer");
+        vt_tinst(pl, t->nest_out, dv, 2);
+        break;
+    }
+    case 6: /* a payload that is elements, not a template instance */
+        vt_open(pl, "EventData");
+        vt_open(pl, "Data");
+        vt_attr_text(pl, "Name", "Inline");
+        vt_text(pl, str);
+        vt_close(pl);
+        vt_close(pl);
+        break;
+    case 7: /* UserData */
+        ev = t->ev_ud;
+        dv[0] = vt_v_str(str);
+        dv[1] = vt_v_hex64(k);
+        vt_tinst(pl, t->ud, dv, 2);
+        break;
+    default:
+        break;
+    }
+    vt_sysvals s = {(uint16_t)(4600 + pick),
+                    1,
+                    4,
+                    0,
+                    1,
+                    0x8020000000000000ull,
+                    vt_filetime(2024, 1, 1, 0, 0, 0, k),
+                    vt_evtx_next_id(w),
+                    4,
+                    8,
+                    r & 256 ? "S-1-5-21-1-2-3-1001" : NULL,
+                    r & 512 ? "{11111111-2222-3333-4444-555555555555}" : NULL};
+    vt_val v[VT_SYS_NVALS];
+    vt_val payload = pick == 8   ? vt_v_raw(VT_T_BINXML, garbage, sizeof garbage)
+                     : pick == 9 ? vt_v_null()
+                                 : vt_v_binxml(pl);
+    vt_sysvals_fill(v, &s, payload);
+    if (r & 1024) v[4] = vt_v_u16(0x10); /* EventID Qualifiers */
+    assert_int_equal(vt_evtx_add_tinst(w, s.time, ev, v, VT_SYS_NVALS, NULL), 0);
+    vt_frag_free(pl);
+    vt_frag_free(inner);
+}
+
+static void make_shapes(shapes *t) {
+    static const vt_sysdef UD = {"Microsoft-Windows-Eventlog", NULL, "Security", "dc01", 1};
+    const char *na[] = {"SubjectUserSid", "TargetUserName", "LogonType", "IpAddress", "LogonId"};
+    const char *na2[] = {"UserSid", "UserName", "Kind", "Address", "Session"};
+    const uint8_t ta[] = {VT_T_SID, VT_T_STRING, VT_T_UINT32, VT_T_STRING, VT_T_HEX64};
+    const char *nb[] = {"Files", "Guid", "When", "Count", "Flag", "Ratio", "Ansi", "Blob"};
+    const uint8_t tb[] = {VT_T_ARRAY | VT_T_STRING,
+                          VT_T_GUID,
+                          VT_T_FILETIME,
+                          VT_T_SIZET,
+                          VT_T_BOOL,
+                          VT_T_REAL64,
+                          VT_T_ANSI,
+                          VT_T_BINARY};
+    const char *nc[] = {"EventID", "Computer"};
+    const uint8_t tc[] = {VT_T_UINT32, VT_T_STRING};
+    const char *nu[] = {"SubjectUserName", "SubjectLogonId"};
+    const uint8_t tu[] = {VT_T_STRING, VT_T_HEX64};
+    const char *ni[] = {"Inner", "Number"};
+    const uint8_t ti[] = {VT_T_STRING, VT_T_UINT64};
+    t->ev = vt_tmpl_event(&SEC);
+    t->ev_ud = vt_tmpl_event(&UD);
+    t->data_a = vt_tmpl_data(na, ta, 5, NULL, NULL);
+    t->data_a2 = vt_tmpl_data(na2, ta, 5, NULL, NULL);
+    t->data_b = vt_tmpl_data(nb, tb, 8, NULL, NULL);
+    t->clash = vt_tmpl_data(nc, tc, 2, NULL, NULL);
+    t->ud = vt_tmpl_data(nu, tu, 2, "LogFileCleared", "http://example/ns");
+    t->nest_in = vt_tmpl_data(ni, ti, 2, NULL, NULL);
+    vt_frag *f = vt_frag_new();
+    assert_non_null(f);
+    vt_open(f, "EventData");
+    vt_open(f, "Data");
+    vt_attr_subst(f, "Name", 0, VT_T_STRING, 0);
+    vt_subst(f, 1, VT_T_STRING, 0);
+    vt_close(f);
+    vt_open(f, "Data");
+    vt_attr_text(f, "Name", "Fixed");
+    vt_subst(f, 2, VT_T_UINT16, 1);
+    vt_close(f);
+    vt_close(f);
+    t->dyn = vt_tmpl_new(f, "plans-dyn");
+    f = vt_frag_new();
+    assert_non_null(f);
+    vt_open(f, "EventData");
+    vt_open(f, "Data");
+    vt_attr_text(f, "Name", "Outer");
+    vt_subst(f, 1, VT_T_STRING, 0);
+    vt_close(f);
+    vt_open(f, "Nested");
+    vt_subst(f, 0, VT_T_BINXML, 1);
+    vt_close(f);
+    vt_close(f);
+    t->nest_out = vt_tmpl_new(f, "plans-nest");
+    assert_true(t->ev && t->ev_ud && t->data_a && t->data_a2 && t->data_b && t->clash && t->ud &&
+                t->nest_in && t->dyn && t->nest_out);
+}
+
+static void free_shapes(shapes *t) {
+    vt_tmpl *all[] = {t->ev,  t->ev_ud, t->data_a,   t->data_a2, t->data_b,
+                      t->dyn, t->clash, t->nest_out, t->nest_in, t->ud};
+    for (size_t i = 0; i < N(all); i++) vt_tmpl_free(all[i]);
+}
+
+/* The reason of a record diagnostic, without where it was (the two files lay records out
+ * differently). */
+static void reason(const char *msg, char *out, size_t n) {
+    const char *c = strchr(msg, ':');
+    snprintf(out, n, "%s", c ? c : msg);
+    char *at = strstr(out, " (at chunk offset");
+    if (at) *at = 0;
+}
+
+/* Records of every shape, many to a chunk and read with one parse context (so most are
+ * flattened by a plan, made in that chunk or an earlier one), against the same records one to
+ * a chunk, each chunk read with a new context (so every one is walked): the same events, the
+ * same JSON, the same reasons for the damaged ones. */
+static void test_plans_match_walker(void **state) {
+    const char *dir = *state;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/shapes.evtx", dir);
+    shapes t;
+    make_shapes(&t);
+    run x[2] = {{0}, {0}}, js = {0};
+    for (int alone = 0; alone < 2; alone++) {
+        vt_evtx *w = mem_writer();
+        uint32_t seed = 99;
+        for (uint32_t k = 0; k < 600; k++) {
+            add_shaped(w, &t, k, &seed);
+            if (alone) assert_int_equal(vt_evtx_end_chunk(w), 0);
+        }
+        va_evtx_opts o = {.want_event = 1, .want_json = 1, .threads = 1};
+        uint8_t *img;
+        size_t len;
+        assert_int_equal(vt_evtx_finish(w, &img, &len), 0);
+        vt_evtx_free(w);
+        parse_img_ctx(&x[alone], img, len, &o, alone);
+        assert_int_equal(x[alone].open_err, VA_OK);
+        if (!alone) {
+            /* JSON alone: written straight from the plans, without making events. */
+            va_evtx_opts oj = {.want_json = 1, .threads = 1};
+            parse_img(&js, img, len, &oj);
+            assert_int_equal(js.n, x[0].n);
+            for (size_t i = 0; i < js.n; i++)
+                if (strcmp(js.r[i].json, x[0].r[i].json))
+                    fail_msg("record %zu:\n  from plan: %s\n  from event: %s", i, js.r[i].json,
+                             x[0].r[i].json);
+            assert_int_equal(js.nd, x[0].nd);
+            run_free(&js);
+            FILE *fp = fopen(path, "wb");
+            assert_non_null(fp);
+            assert_int_equal(fwrite(img, 1, len, fp), len);
+            assert_int_equal(fclose(fp), 0);
+        }
+        free(img);
+    }
+    assert_true(x[0].st.chunks < 20);
+    assert_int_equal(x[1].st.chunks, 600);
+    assert_int_equal(x[0].n, x[1].n);
+    assert_true(x[0].n > 500);
+    for (size_t i = 0; i < x[0].n; i++) {
+        const rcopy *a = &x[0].r[i], *b = &x[1].r[i];
+        if (strcmp(a->json, b->json))
+            fail_msg("record %zu:\n  plan:   %s\n  walked: %s", i, a->json, b->json);
+        assert_int_equal(a->nf, b->nf);
+        for (uint32_t j = 0; j < a->nf; j++) {
+            assert_string_equal(a->f[j].name, b->f[j].name);
+            assert_string_equal(a->f[j].val, b->f[j].val);
+            assert_int_equal(a->f[j].type, b->f[j].type);
+        }
+        assert_int_equal(a->event_id, b->event_id);
+        assert_int_equal(a->time_ns, b->time_ns);
+        assert_int_equal(a->record_id, b->record_id);
+        const char *fa[] = {a->provider, a->channel, a->computer};
+        const char *fb[] = {b->provider, b->channel, b->computer};
+        for (int k = 0; k < 3; k++) {
+            assert_true(!fa[k] == !fb[k]);
+            if (fa[k]) assert_string_equal(fa[k], fb[k]);
+        }
+    }
+    assert_int_equal(x[0].nd, x[1].nd);
+    assert_true(x[0].nd > 20); /* the damaged payloads */
+    for (size_t i = 0; i < x[0].nd; i++) {
+        char ra[200], rb[200];
+        reason(x[0].d[i].msg, ra, sizeof ra);
+        reason(x[1].d[i].msg, rb, sizeof rb);
+        assert_string_equal(ra, rb);
+        assert_int_equal(x[0].d[i].code, x[1].d[i].code);
+    }
+    /* The file read by the multithreaded reader, whose events outlive the parse of their
+     * chunk, with plans kept in so little memory that they are dropped again and again. */
+    for (int threads = 1; threads <= 2; threads++) {
+        run y = {0};
+        va_evtx_opts o = {.want_event = 1, .threads = threads, .plan_bytes = 3000};
+        const char *paths[] = {path};
+        va_evtx_read_files(paths, 1, &o, on_diag, &y, &y.st, on_rec, on_file, &y);
+        assert_int_equal(y.n, x[1].n);
+        for (size_t i = 0; i < y.n; i++) {
+            const rcopy *a = &y.r[i], *b = &x[1].r[i];
+            assert_int_equal(a->nf, b->nf);
+            for (uint32_t j = 0; j < a->nf; j++) {
+                assert_string_equal(a->f[j].name, b->f[j].name);
+                assert_string_equal(a->f[j].val, b->f[j].val);
+                assert_int_equal(a->f[j].type, b->f[j].type);
+            }
+        }
+        run_free(&y);
+    }
+    run_free(&x[0]);
+    run_free(&x[1]);
+    free_shapes(&t);
+}
+
+/* Every .evtx under dir (recursively), appended to *v. */
+static void find_evtx(const char *dir, char ***v, size_t *n, size_t *cap) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        size_t l = strlen(path);
+        if (l > 5 && !strcmp(path + l - 5, ".evtx")) {
+            *v = grow(*v, cap, *n, sizeof **v);
+            (*v)[(*n)++] = dups(path);
+        } else {
+            find_evtx(path, v, n, cap);
+        }
+    }
+    closedir(d);
+}
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The shared EVTX files read with plans and with none (a plan bound too small for one): the
+ * same events, JSON and diagnostics, record by record. */
+static void test_plans_shared_data(void **state) {
+    (void)state;
+    const char *data = getenv("VAERN_SHARED_DATA");
+    char **paths = NULL;
+    size_t n = 0, cap = 0;
+    static const char *const folders[] = {"evtx", "evtx-benign", "sigma/regression_data"};
+    for (size_t i = 0; data && i < N(folders); i++) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s/%s", data, folders[i]);
+        find_evtx(dir, &paths, &n, &cap);
+    }
+    if (!n) {
+        print_message("shared data not found (VAERN_SHARED_DATA): skipped\n");
+        skip();
+    }
+    qsort(paths, n, sizeof *paths, cmp_str);
+    for (int mode = 0; mode < 2; mode++) {
+        run x[2];
+        for (int walked = 0; walked < 2; walked++) {
+            memset(&x[walked], 0, sizeof x[walked]);
+            va_evtx_opts o = {.ignore_crc = 1,
+                              .want_json = mode == 0,
+                              .want_event = mode == 1,
+                              .threads = 2,
+                              .plan_bytes = walked ? 1 : 0};
+            va_evtx_read_files((const char *const *)paths, n, &o, on_diag, &x[walked],
+                               &x[walked].st, on_rec, on_file, &x[walked]);
+        }
+        assert_int_equal(x[0].n, x[1].n);
+        assert_true(x[0].n > 40000);
+        for (size_t i = 0; i < x[0].n; i++) {
+            const rcopy *a = &x[0].r[i], *b = &x[1].r[i];
+            if (mode == 0 && strcmp(a->json, b->json))
+                fail_msg("%s record %llu:\n  plans:  %s\n  walked: %s", b->path ? b->path : "",
+                         (unsigned long long)b->id, a->json, b->json);
+            assert_int_equal(a->nf, b->nf);
+            for (uint32_t j = 0; j < a->nf; j++) {
+                assert_string_equal(a->f[j].name, b->f[j].name);
+                assert_string_equal(a->f[j].val, b->f[j].val);
+                assert_int_equal(a->f[j].type, b->f[j].type);
+            }
+            assert_int_equal(a->event_id, b->event_id);
+            assert_int_equal(a->time_ns, b->time_ns);
+        }
+        assert_int_equal(x[0].nd, x[1].nd);
+        for (size_t i = 0; i < x[0].nd; i++) assert_string_equal(x[0].d[i].msg, x[1].d[i].msg);
+        run_free(&x[0]);
+        run_free(&x[1]);
+    }
+    for (size_t i = 0; i < n; i++) free(paths[i]);
+    free(paths);
+}
+
 /* Flatten <Event><System>...</System><UserData><X>...</X></UserData></Event> by hand. */
 static void flat_leaf(va_flat *fl, const char *name, const char *val) {
     va_flat_open(fl, name, strlen(name));
@@ -1617,16 +2123,21 @@ static void test_flat_identity_clash(void **state) {
 int main(void) {
     static const struct CMUnitTest head[] = {
         cmocka_unit_test(test_writer_layout),
+        cmocka_unit_test(test_crc32),
         cmocka_unit_test(test_flat_identity_clash),
+        cmocka_unit_test_setup_teardown(test_plans_match_walker, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test(test_plans_shared_data),
         cmocka_unit_test(test_event_security),
         cmocka_unit_test(test_event_userdata_qualifiers),
         cmocka_unit_test(test_value_types),
         cmocka_unit_test(test_arrays_repeat_element),
+        cmocka_unit_test(test_array_item_edges),
         cmocka_unit_test(test_optional_null),
         cmocka_unit_test(test_embedded_binxml),
         cmocka_unit_test(test_tokens_content),
         cmocka_unit_test(test_attr_pieces),
         cmocka_unit_test(test_tokens_attr_references),
+        cmocka_unit_test(test_json_escaping_sources),
         cmocka_unit_test(test_tokens_pi),
     };
     static const struct CMUnitTest tail[] = {

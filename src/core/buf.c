@@ -7,7 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/array.h"
 #include "core/utf.h"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 void va_buf_init(va_buf *b) {
     b->p = NULL;
@@ -22,22 +27,18 @@ void va_buf_free(va_buf *b) {
 
 int va_buf_reserve(va_buf *b, size_t extra) {
     if (b->oom) return -1;
-    if (b->len + extra + 1 <= b->cap) return 0;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + extra + 1) {
-        if (cap > SIZE_MAX / 2) {
-            b->oom = 1;
-            return -1;
-        }
-        cap *= 2;
-    }
-    char *p = realloc(b->p, cap);
-    if (!p) {
+    if (extra > SIZE_MAX - 1 - b->len) {
         b->oom = 1;
         return -1;
     }
-    b->p = p;
-    b->cap = cap;
+    size_t need = b->len + extra + 1; /* and the NUL */
+    if (need <= b->cap) return 0;
+    /* A buffer mostly holds a record, an event or a line: no steps of 8 to 128 bytes first. */
+    if (!b->cap && need < 256) need = 256;
+    if (VA_ARRAY_GROW(b->p, b->cap, need)) {
+        b->oom = 1;
+        return -1;
+    }
     return 0;
 }
 
@@ -71,13 +72,49 @@ void va_buf_printf(va_buf *b, const char *fmt, ...) {
 }
 
 void va_buf_u64(va_buf *b, uint64_t v) {
-    char tmp[24];
-    char *e = tmp + sizeof tmp, *s = e;
-    do {
-        *--s = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    va_buf_put(b, s, (size_t)(e - s));
+    /* Straight into the buffer, two digits a step from a table: event values are mostly
+     * numbers.  The digit count comes from the bit length (log10 2 is about 1233/4096). */
+    static const char pairs[201] = "00010203040506070809101112131415161718192021222324"
+                                   "25262728293031323334353637383940414243444546474849"
+                                   "50515253545556575859606162636465666768697071727374"
+                                   "75767778798081828384858687888990919293949596979899";
+    static const uint64_t pow10[20] = {1ull,
+                                       10ull,
+                                       100ull,
+                                       1000ull,
+                                       10000ull,
+                                       100000ull,
+                                       1000000ull,
+                                       10000000ull,
+                                       100000000ull,
+                                       1000000000ull,
+                                       10000000000ull,
+                                       100000000000ull,
+                                       1000000000000ull,
+                                       10000000000000ull,
+                                       100000000000000ull,
+                                       1000000000000000ull,
+                                       10000000000000000ull,
+                                       100000000000000000ull,
+                                       1000000000000000000ull,
+                                       10000000000000000000ull};
+    if (b->len + 21 > b->cap && va_buf_reserve(b, 20)) return;
+    unsigned n = ((unsigned)(64 - __builtin_clzll(v | 1)) * 1233) >> 12;
+    n += v >= pow10[n];
+    if (!n) n = 1;
+    char *e = b->p + b->len + n, *o = e;
+    while (v >= 100) {
+        unsigned k = (unsigned)(v % 100) * 2;
+        v /= 100;
+        *--o = pairs[k + 1], *--o = pairs[k];
+    }
+    if (v >= 10) {
+        *--o = pairs[v * 2 + 1], *--o = pairs[v * 2];
+    } else {
+        *--o = (char)('0' + v);
+    }
+    b->len += n;
+    *e = 0;
 }
 
 void va_buf_i64(va_buf *b, int64_t v) {
@@ -163,8 +200,40 @@ static inline uint64_t json_special8(uint64_t x) {
     return (lt20 | eq) & high;
 }
 
-void va_buf_json_str_valid(va_buf *b, const char *s, size_t n) {
+/* The escape of a byte JSON escapes (json_esc), at o; returns the end. */
+static inline char *json_esc_byte(char *o, unsigned char c) {
     static const char hex[] = "0123456789abcdef";
+    *o++ = '\\';
+    switch (c) {
+    case '"':
+        *o++ = '"';
+        break;
+    case '\\':
+        *o++ = '\\';
+        break;
+    case '\n':
+        *o++ = 'n';
+        break;
+    case '\r':
+        *o++ = 'r';
+        break;
+    case '\t':
+        *o++ = 't';
+        break;
+    case '\b':
+        *o++ = 'b';
+        break;
+    case '\f':
+        *o++ = 'f';
+        break;
+    default:
+        *o++ = 'u', *o++ = '0', *o++ = '0';
+        *o++ = hex[c >> 4], *o++ = hex[c & 15];
+    }
+    return o;
+}
+
+void va_buf_json_str_valid(va_buf *b, const char *s, size_t n) {
     /* Worst case: every byte becomes \u00XX.  Reserving once keeps the loop free of checks. */
     if (n > (SIZE_MAX - 2) / 6 || (b->len + 6 * n + 3 > b->cap && va_buf_reserve(b, 6 * n + 2))) {
         b->oom = 1;
@@ -174,6 +243,29 @@ void va_buf_json_str_valid(va_buf *b, const char *s, size_t n) {
     *o++ = '"';
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0;
+#if defined(__SSE2__)
+    /* Sixteen bytes at a time: copied whole, then the first byte to escape (if any) escaped and
+     * the scan resumed after it (the strings that get here are the ones not known to be
+     * plain: long script blocks, paths full of backslashes). */
+    const __m128i sp = _mm_set1_epi8(0x20), quote = _mm_set1_epi8('"');
+    const __m128i bslash = _mm_set1_epi8('\\'), top = _mm_set1_epi8((char)0x80);
+    while (i + 16 <= n) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(u + i));
+        /* Bytes below 0x20, as a signed compare once 0x80 is flipped on both sides. */
+        __m128i ctl = _mm_cmplt_epi8(_mm_xor_si128(x, top), _mm_xor_si128(sp, top));
+        __m128i special =
+            _mm_or_si128(ctl, _mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash)));
+        int m = _mm_movemask_epi8(special);
+        _mm_storeu_si128((__m128i *)(void *)o, x);
+        if (!m) {
+            o += 16, i += 16;
+            continue;
+        }
+        int k = __builtin_ctz((unsigned)m);
+        o += k, i += (size_t)k;
+        o = json_esc_byte(o, u[i++]);
+    }
+#endif
     while (i < n) {
         /* Copy clean runs eight bytes at a time. */
         while (i + 8 <= n) {
@@ -185,37 +277,10 @@ void va_buf_json_str_valid(va_buf *b, const char *s, size_t n) {
         }
         if (i >= n) break;
         unsigned char c = u[i++];
-        if (!json_esc[c]) {
+        if (!json_esc[c])
             *o++ = (char)c;
-            continue;
-        }
-        *o++ = '\\';
-        switch (c) {
-        case '"':
-            *o++ = '"';
-            break;
-        case '\\':
-            *o++ = '\\';
-            break;
-        case '\n':
-            *o++ = 'n';
-            break;
-        case '\r':
-            *o++ = 'r';
-            break;
-        case '\t':
-            *o++ = 't';
-            break;
-        case '\b':
-            *o++ = 'b';
-            break;
-        case '\f':
-            *o++ = 'f';
-            break;
-        default:
-            *o++ = 'u', *o++ = '0', *o++ = '0';
-            *o++ = hex[c >> 4], *o++ = hex[c & 15];
-        }
+        else
+            o = json_esc_byte(o, c);
     }
     *o++ = '"';
     b->len = (size_t)(o - b->p);

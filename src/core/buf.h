@@ -33,6 +33,7 @@ static inline void va_buf_clear(va_buf *b) {
 void va_buf_put_slow(va_buf *b, const void *p, size_t n);
 /* Append n bytes (the common case, room available, stays inline). */
 static inline void va_buf_put(va_buf *b, const void *p, size_t n) {
+    if (!n) return; /* nothing to copy (p may then be NULL) */
     if (b->len + n + 1 <= b->cap) {
         __builtin_memcpy(b->p + b->len, p, n);
         b->len += n;

@@ -26,10 +26,21 @@ static inline size_t va_utf16_max_utf8(size_t n) {
 /* Convert n UTF-16LE code units at p to UTF-8 in out (>= va_utf16_max_utf8(n) bytes).  Unpaired
  * surrogates become U+FFFD.  Returns bytes written (no NUL added). */
 size_t va_utf16le_conv(const uint8_t *p, size_t n, char *out);
+
+/* Option of va_utf16le_conv_ex: the text ends at the first NUL code unit (Windows' rule). */
+#define VA_UTF16_STOP_NUL 1u
+/* Its finding (a bit of *found): the text holds a character that a JSON string escapes (a
+ * control character, '"' or '\\'), so it cannot be copied as is. */
+#define VA_UTF16_JSON_ESC 1u
+/* va_utf16le_conv with options; ORs its findings into *found, so that a caller can learn in the
+ * same pass whether the text needs escaping later. */
+size_t va_utf16le_conv_ex(const uint8_t *p, size_t n, char *out, unsigned opts, unsigned *found);
 /* Same, into arena memory with a terminating NUL; *len gets the length.  NULL if OOM. */
 char *va_utf16le_dup(va_arena *a, const uint8_t *p, size_t n, size_t *len);
+char *va_utf16le_dup_ex(va_arena *a, const uint8_t *p, size_t n, size_t *len, unsigned *found);
 /* Append the conversion to a buffer. */
 void va_utf16le_buf(va_buf *b, const uint8_t *p, size_t n);
+void va_utf16le_buf_ex(va_buf *b, const uint8_t *p, size_t n, unsigned opts, unsigned *found);
 /* 1 if s[0..n) is valid UTF-8. */
 int va_utf8_valid(const char *s, size_t n);
 

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/array.h"
+#include "core/hash.h"
 #include "core/utf.h"
 #include "evtx/evtx_int.h"
 
@@ -37,45 +39,39 @@ static int fail_range(va_evtx_ctx *c, uint32_t off, const char *fmt, unsigned a)
 /* ---- offset map ---- */
 
 static void map_clear(bx_map *m) {
-    if (m->keys && m->n) memset(m->keys, 0, m->cap * sizeof *m->keys);
+    va_hash_clear(&m->index);
     m->n = 0;
 }
 
+static uint64_t map_hash(uint32_t key) {
+    return va_hash_u64(0, key);
+}
+
+/* The value under chunk offset key, NULL if none (!create) or out of memory (create: added,
+ * NULL).  Valid until the next map_slot that adds to m. */
 static void **map_slot(bx_map *m, uint32_t key, int create) {
-    if (!m->keys || (create && (m->n + 1) * 2 > m->cap)) {
-        if (!create) return NULL;
-        uint32_t cap = m->cap ? m->cap * 2 : 256;
-        uint32_t *k = calloc(cap, sizeof *k);
-        void **v = calloc(cap, sizeof *v);
-        if (!k || !v) {
-            free(k), free(v);
-            return NULL;
-        }
-        for (uint32_t i = 0; i < m->cap; i++) {
-            if (!m->keys[i]) continue;
-            uint32_t j = (m->keys[i] * 2654435761u) & (cap - 1);
-            while (k[j]) j = (j + 1) & (cap - 1);
-            k[j] = m->keys[i], v[j] = m->vals[i];
-        }
-        free(m->keys), free(m->vals);
-        m->keys = k, m->vals = v, m->cap = cap;
-    }
-    uint32_t j = (key * 2654435761u) & (m->cap - 1);
-    while (m->keys[j]) {
-        if (m->keys[j] == key) return &m->vals[j];
-        j = (j + 1) & (m->cap - 1);
-    }
-    if (!create) return NULL;
-    m->keys[j] = key;
-    m->vals[j] = NULL;
-    m->n++;
-    return &m->vals[j];
+    uint64_t h = map_hash(key);
+    va_hash_iter it;
+    for (uint32_t k = va_hash_first(&m->index, h, &it); k != VA_HASH_END;
+         k = va_hash_next(&m->index, &it))
+        if (m->e[k].key == key) return &m->e[k].val;
+    if (!create || VA_ARRAY_GROW(m->e, m->cap, (size_t)m->n + 1) ||
+        va_hash_insert(&m->index, h, m->n))
+        return NULL;
+    m->e[m->n].key = key, m->e[m->n].val = NULL;
+    return &m->e[m->n++].val;
+}
+
+static void map_free(bx_map *m) {
+    va_hash_free(&m->index);
+    free(m->e);
 }
 
 void bx_ctx_chunk_reset(va_evtx_ctx *c, const uint8_t *chunk, uint32_t len) {
     va_arena_reset(&c->arena);
     map_clear(&c->names);
     map_clear(&c->tmpls);
+    bx_plans_chunk(c->plans, c->plan_bytes);
     c->chunk = chunk;
     c->chunk_len = len;
     c->depth = 0;
@@ -93,6 +89,7 @@ va_evtx_ctx *va_evtx_ctx_new(void) {
     va_arena_init(&c->arena, 256 * 1024);
     va_buf_init(&c->scratch);
     va_buf_init(&c->text);
+    va_buf_init(&c->sig);
     return c;
 }
 
@@ -100,10 +97,13 @@ void va_evtx_ctx_free(va_evtx_ctx *c) {
     if (!c) return;
     va_arena_free(&c->arena);
     free(c->chunk_buf);
-    free(c->names.keys), free(c->names.vals);
-    free(c->tmpls.keys), free(c->tmpls.vals);
+    map_free(&c->names);
+    map_free(&c->tmpls);
     va_buf_free(&c->scratch);
     va_buf_free(&c->text);
+    va_buf_free(&c->sig);
+    va_json_scratch_free(&c->json);
+    bx_plans_free(c->plans);
     free(c);
 }
 
@@ -112,6 +112,7 @@ void va_evtx_ctx_free(va_evtx_ctx *c) {
 typedef struct bx_name {
     const char *s;
     uint32_t len;
+    uint8_t esc; /* may need JSON escaping: found once per chunk, not per use */
 } bx_name;
 
 /* Resolve the name at chunk offset noff.  Name layout: u32 next, u16 hash, u16 nchars,
@@ -136,12 +137,13 @@ static const bx_name *name_at(va_evtx_ctx *c, uint32_t noff, uint32_t *size) {
     if (*slot) return *slot;
     bx_name *n = va_arena_alloc(&c->arena, sizeof *n);
     size_t l;
-    char *s = n ? va_utf16le_dup(&c->arena, c->chunk + noff + 8, nch, &l) : NULL;
+    unsigned found = 0;
+    char *s = n ? va_utf16le_dup_ex(&c->arena, c->chunk + noff + 8, nch, &l, &found) : NULL;
     if (!s) {
         fail_code(c, VA_ENOMEM, noff, "out of memory%.0u", 0);
         return NULL;
     }
-    n->s = s, n->len = (uint32_t)l;
+    n->s = s, n->len = (uint32_t)l, n->esc = (found & VA_UTF16_JSON_ESC) != 0;
     *slot = n;
     return n;
 }
@@ -159,7 +161,9 @@ static bx_op *op_push(va_evtx_ctx *c, oplist *l, uint8_t kind, uint32_t off) {
             fail_code(c, VA_ELIMIT, off, "more than %u tokens in one fragment", BX_MAX_OPS);
             return NULL;
         }
-        uint32_t cap = l->cap ? l->cap * 2 : 64;
+        /* Ops live in the chunk's arena, which cannot realloc: VA_ARRAY_GROW does not apply.
+         * Most fragments are one template instance: one op; then room for a template. */
+        uint32_t cap = l->cap ? (l->cap == 1 ? 256 : l->cap * 2) : 1;
         bx_op *o = va_arena_alloc(&c->arena, cap * sizeof *o);
         if (!o) {
             fail_code(c, VA_ENOMEM, off, "out of memory%.0u", 0);
@@ -203,8 +207,9 @@ static int name_ref_plausible(va_evtx_ctx *c, uint32_t p, uint32_t end) {
     return noff >= 512 && noff < p && c->chunk_len - noff >= 10;
 }
 
-/* Length-prefixed UTF-16 text (u16 count + chars) at *pos. */
-static const char *read_lstr(va_evtx_ctx *c, uint32_t *pos, uint32_t end, uint32_t *len) {
+/* Length-prefixed UTF-16 text (u16 count + chars) at *pos; *esc: it may need JSON escaping. */
+static const char *read_lstr(va_evtx_ctx *c, uint32_t *pos, uint32_t end, uint32_t *len,
+                             uint8_t *esc) {
     if (end - *pos < 2) {
         fail_range(c, *pos, "string length truncated%.0u", 0);
         return NULL;
@@ -216,13 +221,15 @@ static const char *read_lstr(va_evtx_ctx *c, uint32_t *pos, uint32_t end, uint32
         return NULL;
     }
     size_t l;
-    char *s = va_utf16le_dup(&c->arena, c->chunk + *pos, nch, &l);
+    unsigned found = 0;
+    char *s = va_utf16le_dup_ex(&c->arena, c->chunk + *pos, nch, &l, &found);
     if (!s) {
         fail_code(c, VA_ENOMEM, *pos, "out of memory%.0u", 0);
         return NULL;
     }
     *pos += 2 * nch;
     *len = (uint32_t)l;
+    *esc = (found & VA_UTF16_JSON_ESC) != 0;
     return s;
 }
 
@@ -262,6 +269,7 @@ static int parse_tinst(va_evtx_ctx *c, uint32_t *pos, uint32_t end, oplist *l) {
         const uint8_t *d = c->chunk + p + 4 * i;
         vals[i].size = bx_rd16(d);
         vals[i].type = d[2];
+        vals[i].esc = 0;
         if (vals[i].size > end - data)
             return fail_range(c, data, "substitution value %u runs past the record", i);
         vals[i].p = c->chunk + data;
@@ -345,7 +353,7 @@ int bx_parse(va_evtx_ctx *c, uint32_t off, uint32_t end, int in_tmpl, bx_frag *o
                 pos += 4;
             }
             if (!(op = op_push(c, &l, OP_OPEN, tokpos))) return -1;
-            op->s = n->s, op->len = n->len;
+            op->s = n->s, op->len = n->len, op->esc = n->esc;
             open_depth++;
             break;
         }
@@ -365,9 +373,10 @@ int bx_parse(va_evtx_ctx *c, uint32_t off, uint32_t end, int in_tmpl, bx_frag *o
             uint8_t vt = c->chunk[pos++];
             if (vt == BX_T_STRING) {
                 uint32_t len;
-                const char *s = read_lstr(c, &pos, end, &len);
+                uint8_t esc;
+                const char *s = read_lstr(c, &pos, end, &len, &esc);
                 if (!s || !(op = op_push(c, &l, OP_TEXT, tokpos))) return -1;
-                op->s = s, op->len = len;
+                op->s = s, op->len = len, op->esc = esc;
             } else {
                 uint32_t sz = vt == BX_T_SIZET ? 0 : bx_type_size(vt, 0);
                 if (vt == BX_T_ANSI || vt == BX_T_BINARY || !sz) {
@@ -387,15 +396,16 @@ int bx_parse(va_evtx_ctx *c, uint32_t off, uint32_t end, int in_tmpl, bx_frag *o
         case 0x46: {
             const bx_name *n = read_name_ref(c, &pos, end);
             if (!n || !(op = op_push(c, &l, OP_ATTR, tokpos))) return -1;
-            op->s = n->s, op->len = n->len;
+            op->s = n->s, op->len = n->len, op->esc = n->esc;
             break;
         }
         case 0x07:
         case 0x47: {
             uint32_t len;
-            const char *s = read_lstr(c, &pos, end, &len);
+            uint8_t esc;
+            const char *s = read_lstr(c, &pos, end, &len, &esc);
             if (!s || !(op = op_push(c, &l, OP_CDATA, tokpos))) return -1;
-            op->s = s, op->len = len;
+            op->s = s, op->len = len, op->esc = esc;
             break;
         }
         case 0x08:
@@ -409,17 +419,18 @@ int bx_parse(va_evtx_ctx *c, uint32_t off, uint32_t end, int in_tmpl, bx_frag *o
         case 0x49: {
             const bx_name *n = read_name_ref(c, &pos, end);
             if (!n || !(op = op_push(c, &l, OP_ENTREF, tokpos))) return -1;
-            op->s = n->s, op->len = n->len;
+            op->s = n->s, op->len = n->len, op->esc = n->esc;
             break;
         }
         case 0x0a: {
             const bx_name *n = read_name_ref(c, &pos, end);
             if (!n) return -1;
             uint32_t dl = 0;
+            uint8_t esc;
             const char *d = "";
             if (pos < end && c->chunk[pos] == 0x0b) {
                 pos++;
-                if (!(d = read_lstr(c, &pos, end, &dl))) return -1;
+                if (!(d = read_lstr(c, &pos, end, &dl, &esc))) return -1;
             }
             if (!(op = op_push(c, &l, OP_PI, tokpos))) return -1;
             op->s = n->s, op->len = n->len, op->s2 = d, op->len2 = dl;
@@ -427,7 +438,8 @@ int bx_parse(va_evtx_ctx *c, uint32_t off, uint32_t end, int in_tmpl, bx_frag *o
         }
         case 0x0b: { /* PI data without a target */
             uint32_t dl;
-            const char *d = read_lstr(c, &pos, end, &dl);
+            uint8_t esc;
+            const char *d = read_lstr(c, &pos, end, &dl, &esc);
             if (!d || !(op = op_push(c, &l, OP_PI, tokpos))) return -1;
             op->s = "", op->s2 = d, op->len2 = dl;
             break;
@@ -458,9 +470,42 @@ int bx_parse(va_evtx_ctx *c, uint32_t off, uint32_t end, int in_tmpl, bx_frag *o
     return 0;
 }
 
+/* The template's signature (see bx_tmpl): every op's kind, type, flags, index and lengths, and
+ * the text and bytes it carries.  Two templates with the same signature walk the same way. */
+static void template_sig(va_evtx_ctx *c, bx_tmpl *t) {
+    va_buf *b = &c->sig;
+    va_buf_clear(b);
+    t->sig = NULL, t->sig_len = 0, t->sig_hash = 0;
+    for (uint32_t i = 0; i < t->frag.n; i++) {
+        const bx_op *op = &t->frag.ops[i];
+        if (op->kind == OP_TINST) return; /* its values are bytes of this chunk */
+        uint8_t head[13] = {op->kind, op->vtype, op->optional, (uint8_t)op->index,
+                            (uint8_t)(op->index >> 8)};
+        memcpy(head + 5, &op->len, 4);
+        memcpy(head + 9, &op->len2, 4);
+        va_buf_put(b, head, sizeof head);
+        if (op->kind == OP_VALUE)
+            va_buf_put(b, op->p, op->len);
+        else if (op->s)
+            va_buf_put(b, op->s, op->len);
+        if (op->s2) va_buf_put(b, op->s2, op->len2);
+    }
+    uint8_t *sig = b->oom || b->len > UINT32_MAX ? NULL : va_arena_alloc(&c->arena, b->len + 1);
+    if (!sig) return; /* not shareable: plans only within this chunk */
+    if (b->len) memcpy(sig, b->p, b->len);
+    t->sig = sig, t->sig_len = (uint32_t)b->len;
+    t->sig_hash = va_hash_mem(sig, b->len, t->frag.n);
+}
+
+bx_tmpl *bx_template_known(va_evtx_ctx *c, uint32_t def) {
+    void **slot = map_slot(&c->tmpls, def, 0);
+    bx_tmpl *t = slot ? *slot : NULL;
+    return t && t->ok ? t : NULL;
+}
+
 /* Template definition at chunk offset def: next(4) guid(16) size(4) fragment(size). */
 static bx_tmpl *template_at(va_evtx_ctx *c, uint32_t def) {
-    void **slot = map_slot(&c->tmpls, def ? def : 0xffffffffu, 1);
+    void **slot = map_slot(&c->tmpls, def, 1);
     if (!slot) {
         fail_code(c, VA_ENOMEM, def, "out of memory%.0u", 0);
         return NULL;
@@ -475,7 +520,8 @@ static bx_tmpl *template_at(va_evtx_ctx *c, uint32_t def) {
         fail_code(c, VA_ENOMEM, def, "out of memory%.0u", 0);
         return NULL;
     }
-    t->offset = def, t->ok = 0, t->frag.ops = NULL, t->frag.n = 0;
+    memset(t, 0, sizeof *t);
+    t->offset = def;
     *slot = t;
     if (def < 512 || def > c->chunk_len || c->chunk_len - def < 24) {
         fail_range(c, def, "template offset 0x%x outside the chunk", def);
@@ -496,5 +542,6 @@ static bx_tmpl *template_at(va_evtx_ctx *c, uint32_t def) {
     c->depth--;
     if (r) return NULL;
     t->ok = 1;
+    template_sig(c, t);
     return t;
 }

@@ -34,6 +34,11 @@ typedef struct va_evtx_opts {
     int want_json;  /* also serialise the flat event as JSON into va_evtx_rec.json (on the
                        worker thread, so output formatting scales with cores) */
     int threads;    /* worker threads for va_evtx_read_files (0 = all cores) */
+    /* Memory each worker may keep for flattening plans (how records of a shape flatten,
+     * learnt from the first one): 0 means 8 MiB.  When full, they are dropped at the next chunk
+     * and learnt again; a bound below one plan means none (every record is walked).  Only the
+     * speed changes. */
+    size_t plan_bytes;
     /* Optional, for va_evtx_read_files: receives the rendered text (XML and/or JSON) of each
      * chunk in one piece, in file order, every record followed by a newline, straight from
      * the worker's buffer.  Lets a consumer that only writes text skip per-record calls and

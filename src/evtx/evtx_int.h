@@ -14,6 +14,7 @@
 #include "core/arena.h"
 #include "core/buf.h"
 #include "core/event.h"
+#include "core/hash.h"
 #include "evtx/evtx.h"
 
 /* Binary XML value types (MS-EVEN6 / libevtx naming). */
@@ -59,8 +60,18 @@ static inline uint64_t bx_rd64(const uint8_t *p) {
 }
 
 /* Size of one item of value type t (array flag ignored); 0 for variable-size types.  size_t
- * is 4 or 8 bytes: total, the value's size, decides (a multiple of 8 means 8). */
-uint32_t bx_type_size(uint8_t t, uint32_t total);
+ * is 4 or 8 bytes: total, the value's size, decides (a multiple of 8 means 8).  A table: it is
+ * asked for nearly every value. */
+static inline uint32_t bx_type_size(uint8_t t, uint32_t total) {
+    static const uint8_t size[32] = {
+        [BX_T_INT8] = 1,     [BX_T_UINT8] = 1,  [BX_T_INT16] = 2,  [BX_T_UINT16] = 2,
+        [BX_T_INT32] = 4,    [BX_T_UINT32] = 4, [BX_T_REAL32] = 4, [BX_T_BOOL] = 4,
+        [BX_T_HEX32] = 4,    [BX_T_INT64] = 8,  [BX_T_UINT64] = 8, [BX_T_REAL64] = 8,
+        [BX_T_FILETIME] = 8, [BX_T_HEX64] = 8,  [BX_T_GUID] = 16,  [BX_T_SYSTIME] = 16};
+    t &= 0x7f;
+    if (t == BX_T_SIZET) return total && total % 8 == 0 ? 8 : 4;
+    return t < 32 ? size[t] : 0;
+}
 
 /* Ops: binary XML tokens after parsing, with names resolved and text converted. */
 enum {
@@ -81,6 +92,7 @@ enum {
 
 typedef struct bx_val {
     uint8_t type; /* BX_T_* (BX_T_UTF8 for template text) */
+    uint8_t esc;  /* BX_T_UTF8: the text may need JSON escaping */
     uint32_t size;
     const uint8_t *p; /* raw little-endian bytes, or UTF-8 text for BX_T_UTF8 */
 } bx_val;
@@ -92,6 +104,7 @@ typedef struct bx_op {
     uint8_t vtype;    /* OP_SUBST, OP_VALUE */
     uint8_t optional; /* OP_SUBST: 0x0e token */
     uint8_t subst;    /* OP_OPEN: a substitution is a direct child or attribute value */
+    uint8_t esc;      /* s may need JSON escaping (names, text) */
     uint16_t index;   /* OP_SUBST index, OP_CHARREF value */
     uint32_t
         match; /* OP_OPEN: distance to its OP_END / OP_CLOSE_EMPTY (past the end if unclosed) */
@@ -112,14 +125,33 @@ typedef struct bx_tmpl {
     uint32_t offset; /* of the definition in the chunk */
     int ok;          /* parsed without error */
     bx_frag frag;
+    /* What the template is whatever the chunk: its ops with their names and text, as bytes,
+     * and their hash (sig NULL: it holds a template instance, which is the chunk's own).
+     * Chunks repeat the same templates, so plans (render_flat.c) are kept by it. */
+    const uint8_t *sig;
+    uint32_t sig_len;
+    uint64_t sig_hash;
+    const void *ident;  /* render_flat.c: the template's identity among its plans, */
+    uint32_t ident_gen; /* valid while its plans are of this generation */
 } bx_tmpl;
 
-/* u32 -> pointer map with open addressing, cleared per chunk. */
+/* Chunk offset -> pointer (core/hash.h over an entry array), cleared per chunk. */
+typedef struct bx_map_ent {
+    uint32_t key;
+    void *val;
+} bx_map_ent;
 typedef struct bx_map {
-    uint32_t *keys; /* 0 = empty (offset 0 is never a valid name/template offset) */
-    void **vals;
-    uint32_t cap, n;
+    va_hash index; /* hash of the offset -> e[] */
+    bx_map_ent *e;
+    size_t cap;
+    uint32_t n;
 } bx_map;
+
+/* Plans: how records of each shape flatten (render_flat.c), kept across chunks. */
+typedef struct bx_plans bx_plans;
+/* A new chunk starts, whose plans may take up to limit bytes (NULL p: nothing to do). */
+void bx_plans_chunk(bx_plans *p, size_t limit);
+void bx_plans_free(bx_plans *p);
 
 /* Per-slot parse context (see va_evtx_ctx in evtx.h). */
 struct va_evtx_ctx {
@@ -132,9 +164,13 @@ struct va_evtx_ctx {
     char err[160];      /* reason of the last parse failure */
     va_err err_code;    /* its code: VA_EFORMAT, VA_ERANGE, VA_ELIMIT or VA_ENOMEM */
     uint32_t err_off;
-    int depth;      /* nesting of embedded binary XML */
-    va_buf scratch; /* value formatting */
-    va_buf text;    /* flattener text accumulation */
+    int depth;            /* nesting of embedded binary XML */
+    va_buf scratch;       /* value formatting */
+    va_buf text;          /* flattener text accumulation */
+    va_buf sig;           /* a template's signature being made (binxml.c) */
+    va_json_scratch json; /* for va_event_json_with */
+    bx_plans *plans;      /* NULL until the first record is flattened; freed with the ctx */
+    size_t plan_bytes;    /* their bound (va_evtx_opts.plan_bytes), set for each chunk */
 };
 
 /* Parse binary XML at chunk offset [off, end) into a fragment.  in_tmpl: inside a template
@@ -142,23 +178,45 @@ struct va_evtx_ctx {
  * the offset after it.  Returns 0, or -1 with c->err set. */
 int bx_parse(va_evtx_ctx *c, uint32_t off, uint32_t end, int in_tmpl, bx_frag *out, uint32_t *next);
 void bx_ctx_chunk_reset(va_evtx_ctx *c, const uint8_t *chunk, uint32_t len);
+/* The template defined at chunk offset def if this chunk has parsed it without error, else
+ * NULL (nothing is parsed). */
+bx_tmpl *bx_template_known(va_evtx_ctx *c, uint32_t def);
 
 /* Format value v as text into out.  xml_style: as evtxexport prints it (times with 9 digits);
- * otherwise the event style (7 digits).  Returns the vaern value type. */
-va_vtype bx_val_fmt(const bx_val *v, int xml_style, va_buf *out);
+ * otherwise the event style (7 digits).  Returns the vaern value type; sets *esc if the text
+ * may need JSON escaping (numbers, GUIDs, SIDs, times and hex never do). */
+va_vtype bx_val_fmt(const bx_val *v, int xml_style, va_buf *out, int *esc);
 
-/* Visitor over an expanded record. */
+/* Visitor over an expanded record.  subst: the substitution a value came from (its index in
+ * the template instance being walked), -1 for text of the template itself. */
 typedef struct bx_visit {
-    void (*open)(void *ud, const char *name, uint32_t len);
-    void (*attr)(void *ud, const char *name, uint32_t len, const bx_val *v, uint32_t nv);
+    /* esc: the name may need JSON escaping */
+    void (*open)(void *ud, const char *name, uint32_t len, int esc);
+    void (*attr)(void *ud, const char *name, uint32_t len, int esc, const bx_val *v,
+                 const int32_t *subst, uint32_t nv);
     void (*close_start)(void *ud);
     void (*end)(void *ud, int empty);
-    void (*text)(void *ud, const bx_val *v);
+    void (*text)(void *ud, const bx_val *v, int32_t subst);
     void (*charref)(void *ud, uint32_t cp);
     void (*entref)(void *ud, const char *name, uint32_t len);
     void (*cdata)(void *ud, const char *s, uint32_t len);
     void (*pi)(void *ud, const char *t, uint32_t tl, const char *d, uint32_t dl);
+    /* Optional (NULL: not told), for a visitor that learns a record's shape (render_flat.c):
+     * entering (enter 1) and leaving (0) a template instance, the embedded binary XML held by
+     * substitution subst, and the walk of an element for item `item` of the array held by
+     * substitution subst (the element is repeated for each). */
+    void (*tinst)(void *ud, const bx_op *op, int enter);
+    void (*embedded)(void *ud, int32_t subst, int enter);
+    void (*repeat)(void *ud, int32_t subst, uint32_t item, int enter);
 } bx_visit;
+
+/* The array item that starts at *pos (a byte offset into the value, 0 for the first) into out,
+ * and *pos moved past it; 0 when there is none left.  String items are NUL-terminated; a final
+ * unterminated item counts too.  Variable-size items (SIDs, binary) are not split: such an
+ * array has no items here and is rendered as one value. */
+int bx_array_next(const bx_val *a, uint32_t *pos, bx_val *out);
+/* Number of items bx_array_next gives. */
+uint32_t bx_array_count(const bx_val *a);
 
 /* Walk a record's fragment, expanding templates and embedded binary XML.  0 or -1 (c->err). */
 int bx_walk(va_evtx_ctx *c, const bx_frag *f, const bx_visit *v, void *ud);
@@ -172,6 +230,11 @@ int bx_render_xml(va_evtx_ctx *c, const bx_frag *f, va_buf *out);
 /* Build the flat event (fields in c's arena; with transient, in c->text until the next
  * record). */
 int bx_flatten(va_evtx_ctx *c, const bx_frag *f, va_event *ev, int transient);
+/* Same, for a caller that wants only the event's JSON (transient): where a plan of the record's
+ * shape allows, the JSON va_event_json would write is appended to json instead and *wrote set
+ * (ev is then not filled). */
+int bx_flatten_json(va_evtx_ctx *c, const bx_frag *f, va_event *ev, int transient, va_buf *json,
+                    int *wrote);
 
 /* Parse chunk idx of f (file.c): diagnostics to diag, records to fn; if xml is given each
  * record's XML is appended to it and va_evtx_rec.xml holds its offset, not a pointer. */

@@ -14,7 +14,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "core/workq.h"
 #include "evtx/evtx_int.h"
@@ -32,16 +31,6 @@ struct va_evtx_file {
     va_diag_fn diag;
     void *diag_ud;
 };
-
-uint32_t va_evtx_crc32(uint32_t crc, const void *data, size_t len) {
-    /* zlib's crc32 is the IEEE polynomial EVTX uses, and is well optimised. */
-    while (len > UINT32_MAX) {
-        crc = (uint32_t)crc32(crc, data, UINT32_MAX);
-        data = (const uint8_t *)data + UINT32_MAX;
-        len -= UINT32_MAX;
-    }
-    return (uint32_t)crc32(crc, data, (uInt)len);
-}
 
 static void report(va_diag_fn fn, void *ud, const char *path, va_severity sev, va_err code,
                    int64_t chunk, int64_t off, const char *fmt, ...)
@@ -321,6 +310,7 @@ int bx_parse_chunk(va_evtx_file *f, uint32_t idx, const va_evtx_opts *o, va_evtx
         }
     }
     uint32_t end = free_off < avail ? free_off : avail;
+    c->plan_bytes = o->plan_bytes;
     bx_ctx_chunk_reset(c, ck, avail);
     uint32_t pos = 512;
     while (pos + 24 <= end) {
@@ -366,7 +356,8 @@ int bx_parse_chunk(va_evtx_file *f, uint32_t idx, const va_evtx_opts *o, va_evtx
         r.chunk = idx;
         r.file_offset = base + pos;
         r.xml = r.json = NULL, r.xml_len = r.json_len = 0, r.ev = NULL, r.work = 0;
-        size_t xml_start = xml ? xml->len : 0;
+        size_t xml_start = xml ? xml->len : 0, json_start = xml_start;
+        int json_done = 0;
         int bad = bx_parse(c, pos + 24, pos + size - 4, 0, &frag, NULL);
         if (!bad && o->want_xml && xml) {
             bad = bx_render_xml(c, &frag, xml);
@@ -376,6 +367,7 @@ int bx_parse_chunk(va_evtx_file *f, uint32_t idx, const va_evtx_opts *o, va_evtx
                 bad = 1;
             }
         }
+        json_start = xml ? xml->len : 0;
         if (!bad && (o->want_event || o->want_json)) {
             ev = va_arena_alloc(&c->arena, sizeof *ev);
             if (!ev) {
@@ -385,12 +377,13 @@ int bx_parse_chunk(va_evtx_file *f, uint32_t idx, const va_evtx_opts *o, va_evtx
             } else {
                 va_event_init(ev, &c->arena);
                 ev->src.path = path, ev->src.unit = idx, ev->src.offset = (int64_t)(base + pos);
-                bad = bx_flatten(c, &frag, ev, !o->want_event);
+                /* Only the JSON wanted: a plan may write it without making the event. */
+                bad = bx_flatten_json(c, &frag, ev, !o->want_event,
+                                      o->want_json && !o->want_event ? xml : NULL, &json_done);
             }
         }
-        size_t json_start = xml ? xml->len : 0;
         if (!bad && o->want_json && xml) {
-            va_event_json(ev, xml);
+            if (!json_done) va_event_json_with(ev, xml, &c->json);
             if (xml->oom) {
                 strcpy(c->err, "out of memory");
                 c->err_code = VA_ENOMEM;

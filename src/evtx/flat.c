@@ -22,6 +22,7 @@ void va_flat_begin(va_flat *fl, va_event *ev, va_buf *text) {
     fl->ev = ev, fl->text = text;
     fl->depth = 0, fl->section = SEC_NONE, fl->err = 0;
     fl->transient = 0;
+    fl->seen = NULL, fl->named = NULL, fl->seen_ud = NULL;
     fl->first_field = fl->sys_end = ev->n;
     va_buf_clear(text);
     va_buf_putc(text, 0); /* offset 0 is never a string, so no offset is a NULL pointer */
@@ -35,34 +36,61 @@ static size_t store(va_flat *fl, const char *s, size_t n) {
     return off;
 }
 
-static void add_field(va_flat *fl, const char *name, size_t name_off, size_t nlen, size_t voff,
-                      size_t vlen, va_vtype t) {
-    va_err e = va_event_add(fl->ev, name ? name : (const char *)(uintptr_t)name_off, nlen,
-                            (const char *)(uintptr_t)voff, vlen, t);
-    if (e)
-        fl->err = e;
-    else if (!name)
-        fl->ev->f[fl->ev->n - 1].type |= NAME_OFF;
+/* A field: name is a pointer, or (name NULL) the offset name_off in the store; the value is at
+ * offset voff.  name_esc, val_esc: may need JSON escaping (see flat.h). */
+static inline void add_field(va_flat *fl, const char *name, size_t name_off, size_t nlen,
+                             int name_esc, size_t voff, size_t vlen, va_vtype t, int val_esc) {
+    /* A failed append left the store short: its offsets name nothing (the record fails). */
+    va_field *f =
+        nlen <= UINT32_MAX && vlen <= UINT32_MAX && !fl->text->oom ? va_event_push(fl->ev) : NULL;
+    if (!f) {
+        fl->err = VA_ENOMEM;
+        return;
+    }
+    f->name = name ? name : (const char *)(uintptr_t)name_off;
+    f->val = (const char *)(uintptr_t)voff;
+    f->nlen = (uint32_t)nlen, f->vlen = (uint32_t)vlen;
+    f->type = (uint8_t)(t | (name ? 0 : NAME_OFF));
+    f->flags = (uint8_t)((name_esc ? 0 : VA_FIELD_NAME_PLAIN) | (val_esc ? 0 : VA_FIELD_VAL_PLAIN));
+    if (fl->seen)
+        fl->seen(fl->seen_ud, name ? name : fl->text->p + name_off, nlen, name_esc, voff, vlen, t);
 }
 
-/* A field whose name is a stable pointer and whose value is copied into the store. */
+void va_flat_field(va_flat *fl, const char *name, size_t nlen, int name_esc, size_t voff,
+                   size_t vlen, va_vtype t, int val_esc) {
+    add_field(fl, name, 0, nlen, name_esc, voff, vlen, t, val_esc);
+}
+
+va_field *va_flat_fields(va_flat *fl, uint32_t n) {
+    va_event *ev = fl->ev;
+    while (ev->cap - ev->n < n)
+        if (va_event_grow_(ev)) {
+            fl->err = VA_ENOMEM;
+            return NULL;
+        }
+    ev->n += n;
+    return ev->f + ev->n - n;
+}
+
+/* A field whose name is a stable pointer (plain) and whose value is copied into the store. */
 static void add(va_flat *fl, const char *name, size_t nlen, const char *val, size_t vlen,
-                va_vtype t) {
-    add_field(fl, name, 0, nlen, store(fl, val ? val : "", val ? vlen : 0), val ? vlen : 0, t);
+                va_vtype t, int val_esc) {
+    add_field(fl, name, 0, nlen, 0, store(fl, val ? val : "", val ? vlen : 0), val ? vlen : 0, t,
+              val_esc);
 }
 
 /* A field named a + "_" + b, both name and value copied into the store. */
 static void add_joined(va_flat *fl, const char *a, size_t al, const char *b, size_t bl,
-                       const char *val, size_t vlen, va_vtype t) {
+                       int name_esc, const char *val, size_t vlen, va_vtype t, int val_esc) {
     size_t noff = fl->text->len;
     va_buf_put(fl->text, a, al);
     va_buf_putc(fl->text, '_');
     va_buf_put(fl->text, b, bl);
     va_buf_putc(fl->text, 0);
-    add_field(fl, NULL, noff, al + 1 + bl, store(fl, val, vlen), vlen, t);
+    add_field(fl, NULL, noff, al + 1 + bl, name_esc, store(fl, val, vlen), vlen, t, val_esc);
 }
 
-void va_flat_open(va_flat *fl, const char *name, size_t len) {
+void va_flat_open_ex(va_flat *fl, const char *name, size_t len, int esc) {
     if (fl->depth > 0 && fl->depth <= VA_FLAT_MAX_DEPTH) fl->st[fl->depth - 1].children++;
     if (fl->depth == 1) {
         if (eq(name, len, "System"))
@@ -82,12 +110,13 @@ void va_flat_open(va_flat *fl, const char *name, size_t len) {
         f->name = name, f->len = len;
         f->text_off = fl->text->len;
         f->type = VA_V_NULL;
+        f->name_esc = esc != 0;
     }
     fl->depth++;
 }
 
-void va_flat_attr(va_flat *fl, const char *name, size_t nlen, const char *val, size_t vlen,
-                  va_vtype t) {
+void va_flat_attr_ex(va_flat *fl, const char *name, size_t nlen, int name_esc, const char *val,
+                     size_t vlen, va_vtype t, int val_esc) {
     if (fl->depth < 1 || fl->depth > VA_FLAT_MAX_DEPTH) return;
     va_flat_frame *f = &fl->st[fl->depth - 1];
     f->attrs++;
@@ -102,39 +131,46 @@ void va_flat_attr(va_flat *fl, const char *name, size_t nlen, const char *val, s
         else if (eq(f->name, f->len, "Execution") && eq(name, nlen, "ThreadID"))
             fixed = "ThreadID";
         if (fixed)
-            add(fl, fixed, strlen(fixed), val, vlen, t);
+            add(fl, fixed, strlen(fixed), val, vlen, t, val_esc);
         else
-            add_joined(fl, f->name, f->len, name, nlen, val, vlen, t);
+            add_joined(fl, f->name, f->len, name, nlen, f->name_esc | name_esc, val, vlen, t,
+                       val_esc);
     } else if (fl->section == SEC_EVENTDATA && fl->depth == 3 && eq(f->name, f->len, "Data") &&
                eq(name, nlen, "Name")) {
         f->data_name_off = store(fl, val, vlen);
         f->data_name_len = vlen;
+        f->data_name_esc = val_esc != 0;
         f->has_data_name = 1;
+        if (fl->named) fl->named(fl->seen_ud);
     } else if (fl->section != SEC_RENDERING) {
-        add_joined(fl, f->name, f->len, name, nlen, val, vlen, t);
+        add_joined(fl, f->name, f->len, name, nlen, f->name_esc | name_esc, val, vlen, t, val_esc);
     }
     /* Attributes come before content: the element's text starts after what they stored. */
     f->text_off = fl->text->len;
 }
 
-void va_flat_text(va_flat *fl, const char *val, size_t vlen, va_vtype t) {
-    if (fl->depth < 1 || fl->depth > VA_FLAT_MAX_DEPTH) return;
+int va_flat_text_ex(va_flat *fl, const char *val, size_t vlen, va_vtype t, int esc) {
+    if (fl->depth < 1 || fl->depth > VA_FLAT_MAX_DEPTH) return 0;
     va_flat_frame *f = &fl->st[fl->depth - 1];
-    if (t == VA_V_NULL) return;
+    if (t == VA_V_NULL) return 0;
     f->pieces++;
     f->type = f->pieces == 1 ? t : VA_V_STR;
+    f->esc |= esc != 0;
     va_buf_put(fl->text, val, vlen);
+    return 1;
 }
 
-void va_flat_text_appended(va_flat *fl, size_t added, va_vtype t) {
+int va_flat_text_appended(va_flat *fl, size_t added, va_vtype t, int esc) {
     if (fl->depth < 1 || fl->depth > VA_FLAT_MAX_DEPTH || t == VA_V_NULL) {
         fl->text->len -= added; /* not element text after all */
         if (fl->text->cap) fl->text->p[fl->text->len] = 0;
-        return;
+        return 0;
     }
     va_flat_frame *f = &fl->st[fl->depth - 1];
     f->pieces++;
     f->type = f->pieces == 1 ? t : VA_V_STR;
+    f->esc |= esc != 0;
+    return 1;
 }
 
 /* Names that identify the event: rules mean the System value by them (see flat.h). */
@@ -154,11 +190,11 @@ static int sys_has(const va_flat *fl, const char *n, size_t l) {
 
 /* A data leaf named like a System identity field is named Parent.Name instead. */
 static void add_data(va_flat *fl, int d, const char *name, size_t name_off, size_t nlen,
-                     size_t toff, size_t tl, va_vtype t) {
+                     int name_esc, size_t toff, size_t tl, va_vtype t, int val_esc) {
     char nb[128];
     const char *n = name ? name : fl->text->p + name_off;
     if (nlen >= sizeof nb || !identity_name(n, nlen) || !sys_has(fl, n, nlen)) {
-        add_field(fl, name, name_off, nlen, toff, tl, t);
+        add_field(fl, name, name_off, nlen, name_esc, toff, tl, t, val_esc);
         return;
     }
     memcpy(nb, n, nlen); /* the store may move while the new name is appended */
@@ -168,7 +204,7 @@ static void add_data(va_flat *fl, int d, const char *name, size_t name_off, size
     va_buf_putc(fl->text, '.');
     va_buf_put(fl->text, nb, nlen);
     va_buf_putc(fl->text, 0);
-    add_field(fl, NULL, noff, p->len + 1 + nlen, toff, tl, t);
+    add_field(fl, NULL, noff, p->len + 1 + nlen, p->name_esc | name_esc, toff, tl, t, val_esc);
 }
 
 void va_flat_close(va_flat *fl) {
@@ -184,17 +220,19 @@ void va_flat_close(va_flat *fl) {
     size_t toff = f->text_off, tl = fl->text->len - toff;
     va_buf_putc(fl->text, 0); /* the leaf's text, in place, is the value */
     va_vtype t = f->pieces ? f->type : VA_V_NULL;
+    int ne = f->name_esc, ve = f->esc;
     switch (fl->section) {
     case SEC_SYSTEM:
-        if (f->pieces && (d > 2 || d == 2)) add_field(fl, f->name, 0, f->len, toff, tl, t);
+        if (f->pieces && (d > 2 || d == 2)) add_field(fl, f->name, 0, f->len, ne, toff, tl, t, ve);
         break;
     case SEC_EVENTDATA:
         if (d == 1) {
-            if (f->pieces) add_field(fl, f->name, 0, f->len, toff, tl, t);
+            if (f->pieces) add_field(fl, f->name, 0, f->len, ne, toff, tl, t, ve);
         } else if (d == 2 && f->has_data_name) {
-            add_data(fl, d, NULL, f->data_name_off, f->data_name_len, toff, tl, t);
+            add_data(fl, d, NULL, f->data_name_off, f->data_name_len, f->data_name_esc, toff, tl, t,
+                     ve);
         } else {
-            add_data(fl, d, f->name, 0, f->len, toff, tl, t);
+            add_data(fl, d, f->name, 0, f->len, ne, toff, tl, t, ve);
         }
         break;
     case SEC_RENDERING:
@@ -203,20 +241,30 @@ void va_flat_close(va_flat *fl) {
             va_buf_put(fl->text, "RenderingInfo_", 14);
             va_buf_put(fl->text, f->name, f->len);
             va_buf_putc(fl->text, 0);
-            add_field(fl, NULL, noff, 14 + f->len, toff, tl, t);
+            add_field(fl, NULL, noff, 14 + f->len, ne, toff, tl, t, ve);
         }
         break;
     default:
         if (d >= 2)
-            add_data(fl, d, f->name, 0, f->len, toff, tl, t);
+            add_data(fl, d, f->name, 0, f->len, ne, toff, tl, t, ve);
         else if (f->pieces)
-            add_field(fl, f->name, 0, f->len, toff, tl, t);
+            add_field(fl, f->name, 0, f->len, ne, toff, tl, t, ve);
         break;
     }
     if (d == 1) fl->section = SEC_NONE;
 }
 
+static va_err end(va_flat *fl, const uint32_t *facts, uint32_t nfacts);
+
 va_err va_flat_end(va_flat *fl) {
+    return end(fl, NULL, 0);
+}
+
+va_err va_flat_end_facts(va_flat *fl, const uint32_t *facts, uint32_t nfacts) {
+    return end(fl, facts, nfacts);
+}
+
+static va_err end(va_flat *fl, const uint32_t *facts, uint32_t nfacts) {
     while (fl->depth > 0) va_flat_close(fl);
     if (fl->text->oom) fl->err = VA_ENOMEM;
     const char *base = fl->text->p;
@@ -241,6 +289,9 @@ va_err va_flat_end(va_flat *fl) {
         if (f->type & NAME_OFF) f->name = base + (uintptr_t)f->name;
         f->type &= (uint8_t)~NAME_OFF;
     }
-    va_event_finish(fl->ev);
+    if (facts && !fl->first_field)
+        va_event_finish_only(fl->ev, facts, nfacts);
+    else
+        va_event_finish(fl->ev);
     return fl->err ? VA_ENOMEM : VA_OK;
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/array.h"
 #include "core/workq.h"
 #include "evtx/evtx_int.h"
 
@@ -59,14 +60,9 @@ typedef struct reader {
 
 static void slot_diag(void *ud, const va_diag *d) {
     slot *s = ud;
-    if (s->ndiags == s->capdiags) {
-        size_t cap = s->capdiags ? s->capdiags * 2 : 8;
-        sdiag *n = realloc(s->diags, cap * sizeof *n);
-        if (!n) {
-            s->oom = 1;
-            return;
-        }
-        s->diags = n, s->capdiags = cap;
+    if (VA_ARRAY_GROW(s->diags, s->capdiags, s->ndiags + 1)) {
+        s->oom = 1;
+        return;
     }
     sdiag *x = &s->diags[s->ndiags++];
     x->d = *d;
@@ -78,14 +74,9 @@ static void slot_diag(void *ud, const va_diag *d) {
 
 static int slot_rec(void *ud, const va_evtx_rec *r) {
     slot *s = ud;
-    if (s->nrecs == s->caprecs) {
-        size_t cap = s->caprecs ? s->caprecs * 2 : 256;
-        va_evtx_rec *n = realloc(s->recs, cap * sizeof *n);
-        if (!n) {
-            s->oom = 1;
-            return 1;
-        }
-        s->recs = n, s->caprecs = cap;
+    if (VA_ARRAY_GROW(s->recs, s->caprecs, s->nrecs + 1)) {
+        s->oom = 1;
+        return 1;
     }
     va_evtx_rec *x = &s->recs[s->nrecs++];
     *x = *r;

@@ -31,8 +31,9 @@ static void flush_pending(xr *x, int for_child) {
     va_buf_puts(x->out, for_child ? ">\n" : ">");
 }
 
-static void x_open(void *ud, const char *name, uint32_t len) {
+static void x_open(void *ud, const char *name, uint32_t len, int esc) {
     xr *x = ud;
+    (void)esc;
     if (x->depth > 0 && x->depth <= XML_MAX_DEPTH) {
         if (x->pending)
             flush_pending(x, 1);
@@ -51,11 +52,15 @@ static void x_open(void *ud, const char *name, uint32_t len) {
     x->pending = 1;
 }
 
-static void x_attr(void *ud, const char *name, uint32_t len, const bx_val *v, uint32_t nv) {
+static void x_attr(void *ud, const char *name, uint32_t len, int esc, const bx_val *v,
+                   const int32_t *from, uint32_t nv) {
     xr *x = ud;
+    (void)from;
     va_buf *s = &x->c->scratch;
     va_buf_clear(s);
-    for (uint32_t i = 0; i < nv; i++) bx_val_fmt(&v[i], 1, s);
+    int vesc = 0;
+    (void)esc;
+    for (uint32_t i = 0; i < nv; i++) bx_val_fmt(&v[i], 1, s, &vesc);
     va_buf_putc(x->out, ' ');
     va_buf_put(x->out, name, len);
     va_buf_puts(x->out, "=\"");
@@ -93,11 +98,13 @@ static void x_raw_text(xr *x, const char *s, size_t n, int esc) {
         va_buf_put(x->out, s, n);
 }
 
-static void x_text(void *ud, const bx_val *v) {
+static void x_text(void *ud, const bx_val *v, int32_t from) {
     xr *x = ud;
+    (void)from;
     va_buf *s = &x->c->scratch;
     va_buf_clear(s);
-    bx_val_fmt(v, 1, s);
+    int esc = 0;
+    bx_val_fmt(v, 1, s, &esc);
     x_raw_text(x, s->p, s->len, 1);
 }
 
@@ -138,8 +145,8 @@ static void x_pi(void *ud, const char *t, uint32_t tl, const char *d, uint32_t d
     va_buf_puts(x->out, "?>\n");
 }
 
-static const bx_visit xml_visit = {x_open,    x_attr,   x_close_start, x_end, x_text,
-                                   x_charref, x_entref, x_cdata,       x_pi};
+static const bx_visit xml_visit = {x_open,   x_attr,  x_close_start, x_end, x_text, x_charref,
+                                   x_entref, x_cdata, x_pi,          NULL,  NULL,   NULL};
 
 int bx_render_xml(va_evtx_ctx *c, const bx_frag *f, va_buf *out) {
     xr x;

@@ -21,16 +21,17 @@ static const uint16_t cp1252[32] = {0x20AC, 0,      0x201A, 0x0192, 0x201E, 0x20
                                     0,      0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
                                     0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0,      0x017E, 0x0178};
 
-static void put_utf16(va_buf *out, const uint8_t *p, uint32_t nunits) {
+static void put_utf16(va_buf *out, const uint8_t *p, uint32_t nunits, int *esc) {
     /* Text ends at the first NUL, as Windows renders it. */
-    uint32_t n = 0;
-    while (n < nunits && (p[2 * n] | p[2 * n + 1])) n++;
-    va_utf16le_buf(out, p, n);
+    unsigned found = 0;
+    va_utf16le_buf_ex(out, p, nunits, VA_UTF16_STOP_NUL, &found);
+    if (found & VA_UTF16_JSON_ESC) *esc = 1;
 }
 
-static void put_ansi(va_buf *out, const uint8_t *p, uint32_t n) {
+static void put_ansi(va_buf *out, const uint8_t *p, uint32_t n, int *esc) {
     for (uint32_t i = 0; i < n && p[i]; i++) {
         uint32_t cp = p[i];
+        if (cp < 0x20 || cp == '"' || cp == '\\') *esc = 1;
         if (cp >= 0x80 && cp < 0xa0 && cp1252[cp - 0x80]) cp = cp1252[cp - 0x80];
         char tmp[4];
         va_buf_put(out, tmp, va_utf8_enc(cp, tmp));
@@ -50,10 +51,7 @@ static const char HEX_LO[] = "0123456789abcdef";
  * ("0x3e7"), which is what Sigma rules and other exports write. */
 static void put_hexnum(va_buf *out, uint64_t v, int digits, int xml) {
     char tmp[20] = {'0', 'x'};
-    if (!xml) {
-        digits = 1;
-        for (uint64_t t = v >> 4; t; t >>= 4) digits++;
-    }
+    if (!xml) digits = v ? (67 - __builtin_clzll(v)) / 4 : 1;
     char *e = hex_fixed(tmp + 2, v, digits, HEX_LO);
     va_buf_put(out, tmp, (size_t)(e - tmp));
 }
@@ -204,51 +202,44 @@ static va_vtype put_scalar(va_buf *out, uint8_t t, const uint8_t *p, uint32_t sz
     }
 }
 
-uint32_t bx_type_size(uint8_t t, uint32_t total) {
-    switch (t & 0x7f) {
-    case BX_T_INT8:
-    case BX_T_UINT8:
-        return 1;
-    case BX_T_INT16:
-    case BX_T_UINT16:
-        return 2;
-    case BX_T_INT32:
-    case BX_T_UINT32:
-    case BX_T_REAL32:
-    case BX_T_BOOL:
-    case BX_T_HEX32:
-        return 4;
-    case BX_T_INT64:
-    case BX_T_UINT64:
-    case BX_T_REAL64:
-    case BX_T_FILETIME:
-    case BX_T_HEX64:
-        return 8;
-    case BX_T_GUID:
-    case BX_T_SYSTIME:
-        return 16;
-    case BX_T_SIZET:
-        return total && total % 8 == 0 ? 8 : 4;
-    default:
-        return 0;
-    }
-}
-
-va_vtype bx_val_fmt(const bx_val *v, int xml, va_buf *out) {
+va_vtype bx_val_fmt(const bx_val *v, int xml, va_buf *out, int *esc) {
     uint8_t t = v->type;
     const uint8_t *p = v->p;
     uint32_t sz = v->size;
+    /* The unsigned integers most fields are, first and without the general dispatch (the same
+     * text as put_scalar gives them). */
+    switch (t) {
+    case BX_T_UINT8:
+        if (sz < 1) break;
+        va_buf_u64(out, p[0]);
+        return VA_V_UINT;
+    case BX_T_UINT16:
+        if (sz < 2) break;
+        va_buf_u64(out, bx_rd16(p));
+        return VA_V_UINT;
+    case BX_T_UINT32:
+        if (sz < 4) break;
+        va_buf_u64(out, bx_rd32(p));
+        return VA_V_UINT;
+    case BX_T_UINT64:
+        if (sz < 8) break;
+        va_buf_u64(out, bx_rd64(p));
+        return VA_V_UINT;
+    default:
+        break;
+    }
     switch (t) {
     case BX_T_NULL:
         return VA_V_NULL;
     case BX_T_UTF8:
         va_buf_put(out, p, sz);
+        if (v->esc) *esc = 1;
         return VA_V_STR;
     case BX_T_STRING:
-        put_utf16(out, p, sz / 2);
+        put_utf16(out, p, sz / 2, esc);
         return VA_V_STR;
     case BX_T_ANSI:
-        put_ansi(out, p, sz);
+        put_ansi(out, p, sz, esc);
         return VA_V_STR;
     case BX_T_BINARY:
         put_hex(out, p, sz);
@@ -268,7 +259,9 @@ va_vtype bx_val_fmt(const bx_val *v, int xml, va_buf *out) {
             if (i < n && (p[2 * i] | p[2 * i + 1])) continue;
             if (i == n && start == n) break;
             if (!first) va_buf_putc(out, ',');
-            va_utf16le_buf(out, p + 2 * start, i - start);
+            unsigned found = 0;
+            va_utf16le_buf_ex(out, p + 2 * start, i - start, 0, &found);
+            if (found & VA_UTF16_JSON_ESC) *esc = 1;
             first = 0;
             start = i + 1;
         }
@@ -280,7 +273,7 @@ va_vtype bx_val_fmt(const bx_val *v, int xml, va_buf *out) {
             if (i < sz && p[i]) continue;
             if (i == sz && start == sz) break;
             if (!first) va_buf_putc(out, ',');
-            put_ansi(out, p + start, i - start);
+            put_ansi(out, p + start, i - start, esc);
             first = 0;
             start = i + 1;
         }

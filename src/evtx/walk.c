@@ -26,7 +26,7 @@ typedef struct ovr {
 static int walk_ops(va_evtx_ctx *c, const bx_op *ops, uint32_t n, const bx_val *vals,
                     uint32_t nvals, const ovr *ov, const bx_visit *v, void *ud);
 
-static const bx_val null_val = {BX_T_NULL, 0, NULL};
+static const bx_val null_val = {BX_T_NULL, 0, 0, NULL};
 
 static const bx_val *subst(const bx_op *op, const bx_val *vals, uint32_t nvals, const ovr *ov) {
     for (uint32_t k = 0; ov && k < ov->n; k++)
@@ -34,32 +34,34 @@ static const bx_val *subst(const bx_op *op, const bx_val *vals, uint32_t nvals, 
     return op->index < nvals ? &vals[op->index] : &null_val;
 }
 
-/* Item k of an array value (k < count), or the item count when out is NULL.  String items
- * are NUL-terminated; a final unterminated item counts too. */
-static uint32_t array_item(const bx_val *a, uint32_t k, bx_val *out) {
+int bx_array_next(const bx_val *a, uint32_t *pos, bx_val *out) {
     uint8_t et = a->type & 0x7f;
+    out->type = et, out->esc = 0;
     if (et == BX_T_STRING || et == BX_T_ANSI) {
-        uint32_t unit = et == BX_T_STRING ? 2 : 1, n = a->size / unit, start = 0, idx = 0;
-        for (uint32_t i = 0; i <= n; i++) {
-            int nul = i < n && !(a->p[unit * i] | (unit == 2 ? a->p[unit * i + 1] : 0));
-            if (i < n && !nul) continue;
-            if (i == n && start == n) break;
-            if (out && idx == k) {
-                out->type = et, out->p = a->p + unit * start, out->size = unit * (i - start);
-                return 1;
-            }
-            idx++;
-            start = i + 1;
-        }
-        return idx;
-    }
-    uint32_t es = bx_type_size(et, a->size);
-    if (!es) return 0; /* variable-size items (SIDs, binary): rendered as one value */
-    if (out) {
-        out->type = et, out->p = a->p + (size_t)es * k, out->size = es;
+        uint32_t unit = et == BX_T_STRING ? 2 : 1, end = a->size / unit * unit, i = *pos;
+        if (i >= end) return 0;
+        while (i < end && (a->p[i] | (unit == 2 ? a->p[i + 1] : 0))) i += unit;
+        out->p = a->p + *pos, out->size = i - *pos;
+        *pos = i < end ? i + unit : end;
         return 1;
     }
-    return a->size / es;
+    uint32_t es = bx_type_size(et, a->size);
+    if (!es || a->size - *pos < es || *pos > a->size) return 0;
+    out->p = a->p + *pos, out->size = es;
+    *pos += es;
+    return 1;
+}
+
+uint32_t bx_array_count(const bx_val *a) {
+    bx_val item;
+    uint32_t pos = 0, n = 0;
+    uint8_t et = a->type & 0x7f;
+    if (et != BX_T_STRING && et != BX_T_ANSI) {
+        uint32_t es = bx_type_size(et, a->size);
+        return es ? a->size / es : 0;
+    }
+    while (bx_array_next(a, &pos, &item)) n++;
+    return n;
 }
 
 /* Element at ops[0] (an OP_OPEN with direct substitutions): does an array substitution repeat
@@ -86,7 +88,7 @@ static long element_plan(const bx_op *ops, const bx_val *vals, uint32_t nvals, c
         const bx_val *sv = subst(o, vals, nvals, ov);
         if (!in_attrs && o->optional && sv->type == BX_T_NULL) optnull++;
         if ((sv->type & BX_T_ARRAY) && sv->type != (BX_T_ARRAY | BX_T_NULL)) {
-            uint32_t cnt = array_item(sv, 0, NULL);
+            uint32_t cnt = bx_array_count(sv);
             if (cnt > 1 && (!ov || ov->n < OVR_MAX)) {
                 *count = cnt;
                 return (long)j;
@@ -98,7 +100,8 @@ static long element_plan(const bx_op *ops, const bx_val *vals, uint32_t nvals, c
 }
 
 /* Embedded binary XML (a substitution of type 0x21) walked in place. */
-static int walk_embedded(va_evtx_ctx *c, const bx_val *val, const bx_visit *v, void *ud) {
+static int walk_embedded(va_evtx_ctx *c, const bx_val *val, int32_t idx, const bx_visit *v,
+                         void *ud) {
     if (c->depth >= WALK_MAX_DEPTH) {
         strcpy(c->err, "embedded binary XML nested too deep");
         c->err_code = VA_ELIMIT;
@@ -107,8 +110,10 @@ static int walk_embedded(va_evtx_ctx *c, const bx_val *val, const bx_visit *v, v
     uint32_t off = (uint32_t)(val->p - c->chunk);
     bx_frag f;
     c->depth++;
+    if (v->embedded) v->embedded(ud, idx, 1);
     int r = bx_parse(c, off, off + val->size, 0, &f, NULL);
     if (!r) r = walk_ops(c, f.ops, f.n, NULL, 0, NULL, v, ud);
+    if (v->embedded) v->embedded(ud, idx, 0);
     c->depth--;
     return r;
 }
@@ -132,7 +137,8 @@ static int is_value_op(uint8_t k) {
 }
 
 static void op_text_val(const bx_op *op, bx_val *out) {
-    out->type = BX_T_UTF8, out->p = (const uint8_t *)op->s, out->size = op->len;
+    out->type = BX_T_UTF8, out->esc = op->esc, out->p = (const uint8_t *)op->s;
+    out->size = op->len;
 }
 
 static int walk_ops(va_evtx_ctx *c, const bx_op *ops, uint32_t n, const bx_val *vals,
@@ -155,15 +161,18 @@ static int walk_ops(va_evtx_ctx *c, const bx_op *ops, uint32_t n, const bx_val *
                     ovr o2 = ov ? *ov : (ovr){0};
                     o2.index[o2.n] = ao->index;
                     o2.n++;
-                    for (uint32_t k = 0; k < count; k++) {
-                        array_item(arr, k, &o2.val[o2.n - 1]);
+                    uint32_t pos = 0;
+                    for (uint32_t k = 0; k < count && bx_array_next(arr, &pos, &o2.val[o2.n - 1]);
+                         k++) {
+                        if (v->repeat) v->repeat(ud, ao->index, k, 1);
                         if (walk_ops(c, op, op->match + 1, vals, nvals, &o2, v, ud)) return -1;
+                        if (v->repeat) v->repeat(ud, ao->index, k, 0);
                     }
                     i += op->match;
                     break;
                 }
             }
-            v->open(ud, op->s, op->len);
+            v->open(ud, op->s, op->len, op->esc);
             break;
         case OP_CLOSE_START:
             v->close_start(ud);
@@ -176,18 +185,20 @@ static int walk_ops(va_evtx_ctx *c, const bx_op *ops, uint32_t n, const bx_val *
             break;
         case OP_ATTR: {
             bx_val av[ATTR_MAX_VALS];
+            int32_t from[ATTR_MAX_VALS];
             uint32_t na = 0, pieces = 0, optional_null = 0;
             char ref[ATTR_MAX_VALS][8];
             while (i + 1 < n && is_value_op(ops[i + 1].kind)) {
                 const bx_op *vo = &ops[++i];
                 pieces++;
                 bx_val x;
+                int32_t xi = -1;
                 switch (vo->kind) {
                 case OP_TEXT:
                     op_text_val(vo, &x);
                     break;
                 case OP_VALUE:
-                    x.type = vo->vtype, x.p = vo->p, x.size = vo->len;
+                    x.type = vo->vtype, x.esc = 0, x.p = vo->p, x.size = vo->len;
                     break;
                 case OP_SUBST:
                     x = *subst(vo, vals, nvals, ov);
@@ -195,12 +206,14 @@ static int walk_ops(va_evtx_ctx *c, const bx_op *ops, uint32_t n, const bx_val *
                         optional_null += vo->optional;
                         continue;
                     }
+                    xi = vo->index;
                     break;
                 case OP_CHARREF:
                     /* Rare in attributes; keep the character itself. */
                     if (na == ATTR_MAX_VALS) continue;
                     x.type = BX_T_UTF8, x.p = (const uint8_t *)ref[na];
                     x.size = (uint32_t)va_utf8_enc(vo->index, ref[na]);
+                    x.esc = vo->index < 0x20 || vo->index == '"' || vo->index == '\\';
                     break;
                 default: /* entity reference: the character it stands for */
                     if (na == ATTR_MAX_VALS) continue;
@@ -210,30 +223,31 @@ static int walk_ops(va_evtx_ctx *c, const bx_op *ops, uint32_t n, const bx_val *
                     }
                     x.type = BX_T_UTF8, x.p = (const uint8_t *)ref[na];
                     x.size = (uint32_t)strlen(ref[na]);
+                    x.esc = ref[na][0] == '"';
                     break;
                 }
-                if (na < ATTR_MAX_VALS) av[na++] = x;
+                if (na < ATTR_MAX_VALS) from[na] = xi, av[na++] = x;
             }
             if (pieces && optional_null == pieces) break; /* optional and null: omitted */
-            v->attr(ud, op->s, op->len, av, na);
+            v->attr(ud, op->s, op->len, op->esc, av, from, na);
             break;
         }
         case OP_TEXT:
             op_text_val(op, &tv);
-            v->text(ud, &tv);
+            v->text(ud, &tv, -1);
             break;
         case OP_VALUE:
-            tv.type = op->vtype, tv.p = op->p, tv.size = op->len;
-            v->text(ud, &tv);
+            tv.type = op->vtype, tv.esc = 0, tv.p = op->p, tv.size = op->len;
+            v->text(ud, &tv, -1);
             break;
         case OP_SUBST: {
             const bx_val *sv = subst(op, vals, nvals, ov);
             if (sv->type == BX_T_NULL) break;
             if (sv->type == BX_T_BINXML) {
-                if (walk_embedded(c, sv, v, ud)) return -1;
+                if (walk_embedded(c, sv, op->index, v, ud)) return -1;
                 break;
             }
-            v->text(ud, sv);
+            v->text(ud, sv, op->index);
             break;
         }
         case OP_CHARREF:
@@ -255,8 +269,10 @@ static int walk_ops(va_evtx_ctx *c, const bx_op *ops, uint32_t n, const bx_val *
                 return -1;
             }
             c->depth++;
+            if (v->tinst) v->tinst(ud, op, 1);
             int r =
                 walk_ops(c, op->tmpl->frag.ops, op->tmpl->frag.n, op->vals, op->nvals, NULL, v, ud);
+            if (v->tinst) v->tinst(ud, op, 0);
             c->depth--;
             if (r) return -1;
             break;
