@@ -7,10 +7,18 @@
  * sanitizer reports are not.  It also checks the prefilter's promise (va_value_alt_literal): when
  * a value matches and each of its alternatives names a literal, the subject contains one of
  * them, ASCII-case-insensitively (except subjects with the two characters that fold to ASCII).
+ * And a plain "re" value (one, a string) must match exactly when PCRE2 called directly on the
+ * subject (compiled the same way, JIT included) does, unless either stopped at a limit: the
+ * shortcuts before PCRE2 (characters a match needs several times, runs joined by ".*") must
+ * never change an answer.  (PCRE2's JIT and its interpreter differ on a few empty matches at a
+ * byte of invalid UTF-8, such as "\\G" on "\x9e": that is PCRE2's to settle, not checked here.)
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 
 #include "core/arena.h"
 #include "sigma/value.h"
@@ -42,6 +50,26 @@ static void check_literals(const va_value *m, size_t i, va_value_scratch *sc,
         found |= has_ci(s->s, s->n, lit, ln);
     }
     if (!found) __builtin_trap();
+}
+
+/* A plain "re" value's answer against PCRE2's own on the same subject. */
+static void check_re(const va_value *m, va_value_scratch *sc, const va_value_lit *v,
+                     const va_value_subj *s) {
+    int ec;
+    PCRE2_SIZE eo;
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)v->s, v->n,
+                                   PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_NO_DOTSTAR_ANCHOR,
+                                   &ec, &eo, NULL);
+    if (re) (void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* as vaern matches */
+    pcre2_match_data *md = re ? pcre2_match_data_create(1, NULL) : NULL;
+    if (md) {
+        int rc = pcre2_match(re, (PCRE2_SPTR)s->s, s->n, 0, 0, md, NULL);
+        uint64_t before = va_value_scratch_limits(sc);
+        int got = va_value_match_value(m, 0, sc, s);
+        if (rc >= -1 && va_value_scratch_limits(sc) == before && got != (rc >= 0)) __builtin_trap();
+    }
+    pcre2_match_data_free(md);
+    pcre2_code_free(re);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -80,6 +108,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             va_value_subj s = {subj, (size_t)(end - subj), vt, NULL, 0};
             (void)va_value_match(m, sc, &s);
             (void)va_value_absent(m);
+            if (nv == 1 && kind == VA_VALUE_STR && vt == VA_V_STR && nl1 - p == 2 &&
+                !memcmp(p, "re", 2))
+                check_re(m, sc, &vals[0], &s);
             for (size_t i = 0; i < va_value_nvalues(m); i++) {
                 (void)va_value_match_value(m, i, sc, &s);
                 if (vt != VA_V_NULL) check_literals(m, i, sc, &s);

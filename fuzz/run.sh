@@ -21,6 +21,7 @@ done <<'SEEDS'
 contains\n\\cmd.exe\x01*powershell*\nC:\\Windows\\System32\\CMD.EXE /c
 re\n(?i)net(\\.exe)?\\s+user\\s+/dom(ain)?\nNET.exe user /DOMAIN
 re|i\nab{2,}c[0-9]+d?e\nABBBC7E
+re\n\\+.*\\+.*\\+.*,.*,\na+b+c+,d,
 windash|contains\n -enc \npowershell /enc AAA
 base64offset|contains\nhttp://\naHR0cDovL
 utf16le|base64offset|contains\nIEX\nSQBFAFgA

@@ -18,6 +18,9 @@
 
 #include <cmocka.h>
 
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
 #include "core/arena.h"
 #include "core/buf.h"
 #include "sigma/value.h"
@@ -579,6 +582,132 @@ static void test_re_pathological(void **state) {
     va_arena_free(&a);
 }
 
+/* Two shortcuts before PCRE2: a character every match needs several times is counted first
+ * (a line with too few cannot match), and an expression of plain runs joined by ".*" is
+ * matched in one pass (patterns like "\\+.*\\+.*\\+" make PCRE2 backtrack long).  The answers
+ * must be PCRE2's own: checked against PCRE2 called directly (JIT, the same options) on many
+ * small subjects with newlines, both cases and bytes beyond ASCII (valid and not), with
+ * extended mode (spaces not literal) and the letters caseless UTF maps beyond ASCII ('k', 's')
+ * among the patterns. */
+static void test_re_shortcuts(void **state) {
+    (void)state;
+    static const row rows[] = {
+        S("re", "\\+.*\\+.*\\+", "a+b+c+", 1),
+        S("re", "\\+.*\\+.*\\+", "a+b+c", 0),
+        S("re", "\\+.*\\+.*\\+", "+\n++", 0), /* '.' stops at the line's end */
+        S("re", "\\+.*\\+.*\\+", "+\n+++", 1),
+        S("re|s", "\\+.*\\+.*\\+", "+\n++", 1),
+        S("re", "(?s)\\+.*\\+.*\\+", "+\n++", 1),
+        S("re", "(?x) \\+ \\+ \\+ ", "+++", 1), /* spaces are not literal here */
+        S("re", "(?ix) \\+ \\+ ", "++", 1),
+        S("re|i", "k.k.k", "\xE2\x84\xAAxKxk", 1), /* U+212A KELVIN SIGN is a 'k' */
+        S("re|i", "s.*s", "\xC5\xBF-S", 1),        /* U+017F LONG S is an 's' */
+        S("re|i", "ab.*CD", "xABycdz", 1),
+        S("re", "ab.*CD", "xABycdz", 0),
+        S("re", "ab.*bc", "abc", 0), /* runs do not overlap */
+        S("re", "ab.*bc", "abbc", 1),
+        S("re", "a.*b", "a\xFF b", 0), /* '.' does not match invalid UTF-8 */
+        S("re|s", ".*A.*a",
+          "\xC3"
+          "A a",
+          1), /* a match after invalid UTF-8 is found */
+        S("re", ".*A.*a",
+          "\xC3"
+          "A a",
+          1),
+        S("re", "a.*b",
+          "a\xC3\xA9"
+          "b",
+          1),
+        S("re", "a,b,c,d,e", "a,b,c,d,e", 1),
+        S("re", "a,b,c,d,e", "a,b,c,d;e", 0),
+        S("re", "(,,)?,x,", ",x,", 1), /* a group's characters are not counted */
+        S("re", ",?,?,x", "x,", 0),
+        S("re", ",?,?,x", ",x", 1), /* the optional ones are not counted */
+    };
+    RUN(rows);
+    { /* an escaped NUL is a character to find, not the end of a run (found by fuzzing) */
+        va_arena na;
+        va_arena_init(&na, 0);
+        static const char pat[] = "\\+.*\\\0\x15";
+        va_value_lit lit = {VA_VALUE_STR, pat, sizeof pat - 1};
+        va_value *m = NULL;
+        const char *why = NULL;
+        assert_int_equal(va_value_compile(&na, "re", 2, &lit, 1, NULL, 0, &m, &why), VA_OK);
+        va_value_scratch *sc = va_value_scratch_new();
+        assert_non_null(sc);
+        assert_int_equal(match_both(m, sc, "+\x15", 2, VA_V_STR, "no NUL"), 0);
+        assert_int_equal(match_both(m, sc, "+\0\x15", 3, VA_V_STR, "NUL"), 1);
+        va_value_scratch_free(sc);
+        va_value_free(m);
+        va_arena_free(&na);
+    }
+    static const char *const pats[] = {
+        "\\+.*\\+.*\\+.*\\+",
+        "a\\+\\+b",
+        "\\+{2}.\\+",
+        "\\+[+]\\+",
+        "(?x) \\+ \\+ # comment",
+        "\\+\\+|a",
+        "(\\+|a)\\+\\+",
+        "^\\+.\\+$",
+        "\\+ \\+ \\+",
+        "(?i)A\\+A\\+",
+        "a.*b",
+        "a.*?b.*",
+        ".*A.*a",
+        "(?i)a.*\\+a",
+        "(?s)a.*a",
+        "(?is)A.*+",
+        "k.*s",
+        "a\\..*\\+",
+    };
+    static const char *const mods[] = {"re", "re|i", "re|s", "re|i|s", "re|m"};
+    static const uint32_t opts[] = {0, PCRE2_CASELESS, PCRE2_DOTALL, PCRE2_CASELESS | PCRE2_DOTALL,
+                                    PCRE2_MULTILINE};
+    static const char *const units[] = {"+", "a", "A",        " ",    "\n",          ".",
+                                        "k", "S", "\xC3\xA9", "\xC3", "\xE2\x84\xAA"};
+    va_arena a;
+    va_arena_init(&a, 0);
+    va_value_scratch *sc = va_value_scratch_new();
+    assert_non_null(sc);
+    pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+    assert_non_null(md);
+    uint32_t seed = 12345;
+    for (size_t p = 0; p < sizeof pats / sizeof pats[0]; p++) {
+        for (size_t o = 0; o < sizeof mods / sizeof mods[0]; o++) {
+            va_value *m = compile_list(&a, mods[o], &pats[p], 1, NULL, 0);
+            int ec;
+            PCRE2_SIZE eo;
+            pcre2_code *re = pcre2_compile((PCRE2_SPTR)pats[p], PCRE2_ZERO_TERMINATED,
+                                           PCRE2_UTF | PCRE2_MATCH_INVALID_UTF |
+                                               PCRE2_NO_DOTSTAR_ANCHOR | opts[o],
+                                           &ec, &eo, NULL);
+            assert_non_null(re);
+            (void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* the engine vaern matches with */
+            for (int k = 0; k < 1000; k++) {
+                char subj[64];
+                size_t n = 0;
+                seed = seed * 1103515245u + 12345u;
+                for (size_t len = (seed >> 16) % 16; len; len--) {
+                    seed = seed * 1103515245u + 12345u;
+                    const char *u = units[(seed >> 16) % (sizeof units / sizeof units[0])];
+                    memcpy(subj + n, u, strlen(u));
+                    n += strlen(u);
+                }
+                int want = pcre2_match(re, (PCRE2_SPTR)subj, n, 0, 0, md, NULL) >= 0;
+                if (match_both(m, sc, subj, n, VA_V_STR, pats[p]) != want)
+                    fail_msg("%s '%s' on '%.*s': want %d", mods[o], pats[p], (int)n, subj, want);
+            }
+            pcre2_code_free(re);
+            va_value_free(m);
+        }
+    }
+    pcre2_match_data_free(md);
+    va_value_scratch_free(sc);
+    va_arena_free(&a);
+}
+
 /* ---- CIDR -------------------------------------------------------------------------------- */
 
 static void test_cidr(void **state) {
@@ -919,6 +1048,7 @@ int main(void) {
         cmocka_unit_test(test_encodings),
         cmocka_unit_test(test_re),
         cmocka_unit_test(test_re_pathological),
+        cmocka_unit_test(test_re_shortcuts),
         cmocka_unit_test(test_cidr),
         cmocka_unit_test(test_lists_all),
         cmocka_unit_test(test_expand),

@@ -146,6 +146,12 @@ typedef struct alt {
     uint8_t fam, bits; /* ALT_CIDR: 4 or 6, prefix length */
     uint8_t re_lit_n;
     char re_lit[48]; /* ALT_RE: a run every match contains (prefilter) */
+    /* ALT_RE: characters every match holds at least re_need_n[k] times (0: no more), the two
+     * most repeated; a subject with fewer cannot match, so PCRE2 is not run.  Patterns such as
+     * "\\+.*\\+.*\\+..." backtrack through every way to place their repeats when a line
+     * has a few too few, which costs more than all other regular expressions together. */
+    uint8_t re_need_c[2], re_need_n[2];
+    const struct re_seq *seq; /* ALT_RE: matched without PCRE2 when not NULL (re_sequence) */
     uint8_t addr[16];
     const char *ref; /* ALT_REF: field name */
     size_t ref_n;
@@ -950,26 +956,115 @@ static int re_quant(const char *s, size_t n, size_t *i) {
     return min;
 }
 
+/* A regular expression that is only runs of ASCII characters joined by ".*", such as
+ * "\\+.*\\+.*\\+" or "(?i)set.*&&": it matches where one line (the whole subject under dotall)
+ * holds the runs in order, and finding each run's first place after the one before answers
+ * that in one pass.  PCRE2 backtracks instead: on a 2,400-byte command line with 30 '+' the
+ * fourteen-'+' rule of SigmaHQ took it 4.6 M cycles, and a padded line would reach its match
+ * limit.  Only the simplest shapes are taken (no classes, groups, anchors or quantifiers but
+ * ".*"; inline options i and s at the start only), under PCRE2's default newline (LF) alone. */
+typedef struct re_seq {
+    const char *runs; /* each run followed by a NUL; lower case when caseless */
+    uint8_t nruns, caseless, dotall;
+} re_seq;
+
+/* The sequence form of s[0..n) in a, or NULL if s is not one (or out of memory: PCRE2 then
+ * matches, as for any other expression). */
+static const re_seq *re_sequence(va_arena *a, const char *s, size_t n, int caseless, int dotall) {
+    uint32_t nl = 0;
+    if (pcre2_config(PCRE2_CONFIG_NEWLINE, &nl) < 0 || nl != PCRE2_NEWLINE_LF) return NULL;
+    size_t i = 0;
+    if (n >= 2 && s[0] == '(' && s[1] == '?') {
+        size_t j = 2;
+        for (; j < n && (s[j] == 'i' || s[j] == 's'); j++) {
+            if (s[j] == 'i')
+                caseless = 1;
+            else
+                dotall = 1;
+        }
+        if (j == 2 || j >= n || s[j] != ')') return NULL;
+        i = j + 1;
+    }
+    /* runs and their NULs take at most n + 1 bytes: each NUL stands for a ".*" or the end */
+    char *out = va_arena_alloc(a, n + 2);
+    if (!out) return NULL;
+    size_t o = 0, start = 0;
+    unsigned nruns = 0, seps = 0;
+    while (i < n) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '.' && i + 1 < n && s[i + 1] == '*') {
+            i += 2;
+            if (i < n && s[i] == '?') i++; /* lazy: the same answer to "does it match" */
+            seps++;
+            if (o > start) out[o++] = 0, start = o, nruns++;
+            continue;
+        }
+        if (ch == '\\') {
+            if (i + 1 >= n) return NULL;
+            ch = (unsigned char)s[i + 1];
+            if (ch >= 0x80 || (ch >= '0' && ch <= '9') ||
+                ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z'))
+                return NULL; /* \d, \x41, \n...: not a plain character */
+            i += 2;
+        } else if (ch >= 0x80 || !ch || strchr(".*+?()[]{}|^$", ch)) {
+            return NULL;
+        } else {
+            i++;
+        }
+        if (ch == '\n' || !ch) return NULL; /* the match would span lines; NUL ends a run */
+        if (caseless) {
+            /* caseless UTF matching maps 'k' and 's' to characters beyond ASCII as well */
+            if ((ch | 0x20) == 'k' || (ch | 0x20) == 's') return NULL;
+            if (ch >= 'A' && ch <= 'Z') ch = (unsigned char)(ch + 32);
+        }
+        out[o++] = (char)ch;
+    }
+    if (o > start) out[o++] = 0, nruns++;
+    if (!seps || !nruns || nruns > 255) return NULL;
+    re_seq *q = va_arena_alloc(a, sizeof *q);
+    if (!q) return NULL;
+    *q = (re_seq){out, (uint8_t)nruns, (uint8_t)caseless, (uint8_t)dotall};
+    return q;
+}
+
 /* The longest run of ASCII characters that every match of regular expression s[0..n) must
  * contain, read conservatively: runs break at anything but plain characters, groups and
  * classes are skipped whole, and a top-level alternation, an unknown escape or extended mode
- * give up (0).  Writes the run to out (cap bytes). */
-static size_t re_literal(const char *s, size_t n, char *out, size_t cap) {
+ * give up (0).  Writes the run to out (cap bytes).  cnt[c] (128 entries, zeroed first) gets how
+ * many times every match holds ASCII character c outside groups and classes, counted for
+ * characters that are not letters only: under caseless UTF matching 'k' and 's' also match
+ * characters beyond ASCII (U+212A, U+017F), so a letter's bytes prove nothing.  On giving up,
+ * cnt is all zeros. */
+#define RE_GIVE_UP() return memset(cnt, 0, 128), (size_t)0
+
+/* Whether s[0..n) may switch on extended mode, where spaces and '#' comments are not literal:
+ * an option setting "(?" whose letters (before ')' or ':') hold an 'x', as in "(?x)", "(?ix)",
+ * "(?^x:".  Read loosely: a "(?" inside a class also counts, which only costs a literal. */
+static int re_extended(const char *s, size_t n) {
+    for (const char *p = s, *e = s + n; (p = memmem(p, (size_t)(e - p), "(?", 2)); p += 2)
+        for (const char *q = p + 2; q < e && *q != ')' && *q != ':'; q++) {
+            if (*q == 'x') return 1;
+            if (!((*q | 0x20) >= 'a' && (*q | 0x20) <= 'z') && *q != '^' && *q != '-') break;
+        }
+    return 0;
+}
+static size_t re_literal(const char *s, size_t n, char *out, size_t cap, uint8_t cnt[128]) {
     char run[256];
     size_t rl = 0, best = 0;
     size_t i = 0;
-    if (memmem(s, n, "(?x", 3) || memmem(s, n, "(?^x", 4) || memmem(s, n, "\\Q", 2)) return 0;
+    memset(cnt, 0, 128);
+    if (re_extended(s, n) || memmem(s, n, "\\Q", 2)) RE_GIVE_UP();
     while (i < n) {
         char c = s[i];
         int lit = -1;
         if (c == '\\') {
-            if (i + 1 >= n) return 0;
+            if (i + 1 >= n) RE_GIVE_UP();
             char d = s[i + 1];
             if ((d >= '0' && d <= '9') || (d >= 'a' && d <= 'z') || (d >= 'A' && d <= 'Z')) {
-                if (!strchr("sSdDwWbBAzZhHvVR", d)) return 0; /* escapes with arguments */
+                if (!strchr("sSdDwWbBAzZhHvVR", d)) RE_GIVE_UP(); /* escapes with arguments */
                 i += 2;
                 rl = 0;
-                if (re_quant(s, n, &i) < -1) return 0;
+                if (re_quant(s, n, &i) < -1) RE_GIVE_UP();
                 continue;
             }
             lit = (unsigned char)d;
@@ -979,7 +1074,7 @@ static size_t re_literal(const char *s, size_t n, char *out, size_t cap) {
             if (j < n && s[j] == '^') j++;
             if (j < n && s[j] == ']') j++;
             while (j < n && s[j] != ']') j += (s[j] == '\\') ? 2 : 1;
-            if (j >= n) return 0;
+            if (j >= n) RE_GIVE_UP();
             i = j + 1;
             rl = 0;
             re_quant(s, n, &i);
@@ -1001,20 +1096,20 @@ static size_t re_literal(const char *s, size_t n, char *out, size_t cap) {
                     break;
                 }
             }
-            if (j >= n) return 0;
+            if (j >= n) RE_GIVE_UP();
             i = j + 1;
             rl = 0;
             re_quant(s, n, &i);
             continue;
         } else if (c == '|' || c == ')') {
-            return 0; /* top-level alternation: no single literal */
+            RE_GIVE_UP(); /* top-level alternation: no single literal */
         } else if (c == '.' || c == '^' || c == '$') {
             i++;
             rl = 0;
             re_quant(s, n, &i);
             continue;
         } else if (c == '*' || c == '+' || c == '?') {
-            return 0; /* a quantifier with nothing before it: not understood */
+            RE_GIVE_UP(); /* a quantifier with nothing before it: not understood */
         } else {
             lit = (unsigned char)c;
             i++;
@@ -1029,12 +1124,14 @@ static size_t re_literal(const char *s, size_t n, char *out, size_t cap) {
             rl = 0;
             continue;
         }
+        if (!((lit | 0x20) >= 'a' && (lit | 0x20) <= 'z') && cnt[lit] < 255) cnt[lit]++;
         if (rl < sizeof run) run[rl++] = (char)lit;
         if (rl > best && rl <= cap) best = rl, memcpy(out, run, rl);
         if (q == 1) rl = 0; /* repeated: the run cannot go on past it */
     }
     return best;
 }
+#undef RE_GIVE_UP
 
 va_err va_value_compile(va_arena *a, const char *mods, size_t mods_len, const va_value_lit *vals,
                         size_t nvals, const va_value_placeholder *ph, size_t nph, va_value **out,
@@ -1162,7 +1259,11 @@ va_err va_value_compile(va_arena *a, const char *mods, size_t mods_len, const va
                                        : OP_GTE;
         } else if (set & B(M_RE)) {
             if ((e = one_alt(c, &sv[i], &al))) goto out;
-            uint32_t opt = PCRE2_UTF | PCRE2_MATCH_INVALID_UTF;
+            /* NO_DOTSTAR_ANCHOR: with the optimisation, a pattern opening with ".*" is tried
+             * at line starts only, and PCRE2 10.42's JIT then misses a match that follows a
+             * byte of invalid UTF-8 ("(?s).*A" on "\xC3A"; the interpreter finds it): one
+             * such byte would hide a command line from the rule. */
+            uint32_t opt = PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_NO_DOTSTAR_ANCHOR;
             if (set & B(M_RE_I)) opt |= PCRE2_CASELESS;
             if (set & B(M_RE_M)) opt |= PCRE2_MULTILINE;
             if (set & B(M_RE_S)) opt |= PCRE2_DOTALL;
@@ -1179,7 +1280,17 @@ va_err va_value_compile(va_arena *a, const char *mods, size_t mods_len, const va
             }
             /* JIT is an optimisation: without it (unsupported CPU) the interpreter matches. */
             (void)pcre2_jit_compile(al->re, PCRE2_JIT_COMPLETE);
-            al->re_lit_n = (uint8_t)re_literal(vs, v->n, al->re_lit, sizeof al->re_lit);
+            uint8_t cnt[128];
+            al->re_lit_n = (uint8_t)re_literal(vs, v->n, al->re_lit, sizeof al->re_lit, cnt);
+            al->seq = re_sequence(c->a, vs, v->n, !!(set & B(M_RE_I)), !!(set & B(M_RE_S)));
+            for (int k = 0; k < 2; k++) { /* the two most repeated, if repeated at all */
+                int best = -1;
+                for (int ch = 0; ch < 128; ch++)
+                    if (cnt[ch] >= 2 && (best < 0 || cnt[ch] > cnt[best])) best = ch;
+                if (best < 0) break;
+                al->re_need_c[k] = (uint8_t)best, al->re_need_n[k] = cnt[best];
+                cnt[best] = 0;
+            }
         } else if (set & B(M_CIDR)) {
             if ((e = one_alt(c, &sv[i], &al))) goto out;
             if ((e = build_cidr(c, vs, v->n, al))) goto out;
@@ -1476,6 +1587,47 @@ static int ensure_fold(va_value_subj *subj, va_buf *buf) {
     return 0;
 }
 
+/* Whether subject matches sequence q: 1 or 0, or -1 when PCRE2 must say (a byte beyond ASCII:
+ * '.' does not cross invalid UTF-8, and folding may change lengths there). */
+static int seq_match(const re_seq *q, va_value_scratch *sc, va_value_subj *subj) {
+    unsigned char any = 0;
+    for (size_t i = 0; i < subj->n; i++) any |= (unsigned char)subj->s[i];
+    if (any & 0x80) return -1;
+    const char *s = subj->s;
+    if (q->caseless) {
+        if (ensure_fold(subj, &sc->fold) || subj->fold_n != subj->n) return -1;
+        s = subj->fold;
+    }
+    const char *end = s + subj->n;
+    for (const char *line = s;;) {
+        const char *le = q->dotall ? NULL : memchr(line, '\n', (size_t)(end - line));
+        if (!le) le = end;
+        const char *p = line, *r = q->runs;
+        unsigned k = 0;
+        for (; k < q->nruns; k++) {
+            size_t rn = strlen(r);
+            const char *f = va_find(p, (size_t)(le - p), r, rn);
+            if (!f) break;
+            p = f + rn, r += rn + 1;
+        }
+        if (k == q->nruns) return 1;
+        if (le == end) return 0;
+        line = le + 1;
+    }
+}
+
+/* Whether s[0..n) holds each of al's repeated characters as often as a match needs. */
+static int re_needs_met(const alt *al, const char *s, size_t n) {
+    for (int k = 0; k < 2 && al->re_need_n[k]; k++) {
+        unsigned need = al->re_need_n[k];
+        for (const char *p = s, *e = s + n;
+             need && (p = memchr(p, al->re_need_c[k], (size_t)(e - p))); p++)
+            need--;
+        if (need) return 0;
+    }
+    return 1;
+}
+
 static int alt_match(const alt *al, va_value_scratch *sc, va_value_subj *subj) {
     switch (al->kind) {
     case ALT_GLOB:
@@ -1510,6 +1662,11 @@ static int alt_match(const alt *al, va_value_scratch *sc, va_value_subj *subj) {
         return glob_match(&al->g, subj->fold, subj->fold_n);
     }
     case ALT_RE: {
+        if (!re_needs_met(al, subj->s, subj->n)) return 0;
+        if (al->seq) {
+            int r = seq_match(al->seq, sc, subj);
+            if (r >= 0) return r;
+        }
         int rc = pcre2_match(al->re, (PCRE2_SPTR)subj->s, subj->n, 0, 0, sc->md, sc->mctx);
         if (rc >= 0) return 1;
         if (rc != PCRE2_ERROR_NOMATCH) sc->limits++;
