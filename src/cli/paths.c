@@ -168,11 +168,17 @@ const char *va_paths_cache_default(char *buf, size_t cap) {
     else
         return NULL;
     if (n < 0 || (size_t)n >= cap) return NULL;
-    if (!x || !*x) { /* $HOME/.cache may not exist yet */
-        char parent[4096];
-        snprintf(parent, sizeof parent, "%s/.cache", home);
-        mkdir(parent, 0700);
-    }
+    /* The folders above it may not exist yet ($HOME/.cache on a new account, or an
+     * $XDG_CACHE_HOME just named): make them, as the XDG base directory spec asks, or the
+     * cache would silently not be used.  $HOME itself is never made (system users have
+     * HOME=/nonexistent).  Failures show when the cache is written. */
+    size_t from = x && *x ? 1 : strlen(home) + 1;
+    for (size_t i = from; i < (size_t)n; i++)
+        if (buf[i] == '/') {
+            buf[i] = '\0';
+            mkdir(buf, 0700);
+            buf[i] = '/';
+        }
     return buf;
 }
 

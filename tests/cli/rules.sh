@@ -65,5 +65,16 @@ for args in "-r $tmp/typo" "-r $tmp/r -r $tmp/typo" "--no-pack -r $tmp/typo"; do
         ! grep -q 'compiled' "$tmp/err" && [ ! -e "$tmp/o" ] && [ ! -s "$tmp/out" ] && ok ||
         bad "hunt $args: exit $rc, $(cat "$tmp/err")"
 done
+# The default cache under an $XDG_CACHE_HOME (or ~/.cache) that does not exist yet: the folders
+# are made and the cache is written (it used to be silently not used).
+XDG_CACHE_HOME="$tmp/new/xdg" "$vaern" hunt --no-pack -r "$tmp/r" -q "$tmp/s" >/dev/null 2>"$tmp/err"
+ls "$tmp/new/xdg/vaern/"rules-*.yc >/dev/null 2>&1 && ok ||
+    bad "default cache under a new XDG_CACHE_HOME: $(ls -R "$tmp/new" 2>&1) $(cat "$tmp/err")"
+mkdir "$tmp/home"
+env -u XDG_CACHE_HOME HOME="$tmp/home" "$vaern" hunt --no-pack -r "$tmp/r" -q "$tmp/s" >/dev/null 2>&1
+ls "$tmp/home/.cache/vaern/"rules-*.yc >/dev/null 2>&1 && ok || bad "default cache under a new HOME"
+# A HOME that does not exist (system users: /nonexistent) is not made.
+env -u XDG_CACHE_HOME HOME="$tmp/nohome" "$vaern" hunt --no-pack -r "$tmp/r" -q "$tmp/s" >/dev/null 2>&1
+[ ! -e "$tmp/nohome" ] && ok || bad "hunt made a HOME that did not exist"
 echo "cli_rules: $pass passed, $fail failed"
 [ $fail = 0 ]
