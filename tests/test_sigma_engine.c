@@ -583,6 +583,102 @@ static void regex_limit_is_undecided(void **state) {
     }
 }
 
+/* Events of many field-name shapes in turn (more than a scratch keeps), the same names in
+ * other orders, names of the same length that differ in one byte: one scratch for all gives
+ * what a fresh scratch per event gives, and what the rule says. */
+static const char SHAPE_RULE[] = "title: Admin logon failure from one host\n"
+                                 "id: 33333333-1111-1111-1111-111111111111\n"
+                                 "logsource: {product: windows, service: security}\n"
+                                 "detection:\n"
+                                 "  s:\n"
+                                 "    EventID: 4625\n"
+                                 "    TargetUserName|contains: admin\n"
+                                 "    IpAddress: 10.0.0.1\n"
+                                 "  condition: s\n";
+
+static void field_shapes(void **state) {
+    (void)state;
+    fx x;
+    setup_rules(&x, SHAPE_RULE);
+    static const char *const names[] = {"TargetUserName", "TargetUserNamf",  "IpAddress",
+                                        "IpAddresz",      "WorkstationName", "LogonType"};
+    static const char *const vals[] = {"xadminx", "10.0.0.1", "nobody", "10.0.0.2"};
+    uint64_t seed = 42;
+    for (int round = 0; round < 3000; round++) {
+        va_arena a;
+        va_arena_init(&a, 0);
+        va_event ev;
+        va_event_init(&ev, &a);
+        assert_int_equal(va_event_add_copy(&ev, "Channel", 7, "Security", 8, VA_V_STR), VA_OK);
+        assert_int_equal(va_event_add_copy(&ev, "EventID", 7, "4625", 4, VA_V_UINT), VA_OK);
+        int has_user = 0, has_ip = 0;
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        unsigned nf = 1 + (unsigned)(seed >> 60) % 5;
+        for (unsigned k = 0; k < nf; k++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            const char *nm = names[(seed >> 33) % 6];
+            const char *v = vals[(seed >> 45) % 4];
+            /* the rule reads the first of repeated names (any of them matching is a match) */
+            if (!strcmp(nm, "TargetUserName") && strstr(v, "admin")) has_user = 1;
+            if (!strcmp(nm, "IpAddress") && !strcmp(v, "10.0.0.1")) has_ip = 1;
+            assert_int_equal(va_event_add_copy(&ev, nm, strlen(nm), v, strlen(v), VA_V_STR), VA_OK);
+        }
+        va_event_finish(&ev);
+        uint32_t shared = va_engine_match(x.e, x.s, &ev, NULL, NULL);
+        va_engine_scratch *fresh = va_engine_scratch_new();
+        assert_non_null(fresh);
+        uint32_t alone = va_engine_match(x.e, fresh, &ev, NULL, NULL);
+        va_engine_scratch_free(fresh);
+        if (shared != alone || shared != (uint32_t)(has_user && has_ip))
+            fail_msg("round %d: shared scratch %u, fresh %u, expected %d", round, shared, alone,
+                     has_user && has_ip);
+        va_arena_free(&a);
+    }
+    teardown(&x);
+}
+
+/* One scratch for an engine, then for another made after the first was freed (often at the
+ * same address) with many more literals: the scratch's tables are made again for it. */
+static void scratch_outlives_engine(void **state) {
+    (void)state;
+    fx x, y;
+    setup_rules(&x, SHAPE_RULE);
+    assert_int_equal(
+        RUN(&x, "Channel=Security", "EventID#=4625", "TargetUserName=admin", "IpAddress=10.0.0.1"),
+        1);
+    va_buf big;
+    va_buf_init(&big);
+    va_buf_puts(&big, "title: Many literals\nid: 44444444-1111-1111-1111-111111111111\n"
+                      "logsource: {product: windows, service: security}\n"
+                      "detection:\n  s:\n    TargetUserName|contains:\n");
+    for (int k = 0; k < 2000; k++) {
+        char line[64];
+        snprintf(line, sizeof line, "      - 'user%05dname'\n", k);
+        va_buf_puts(&big, line);
+    }
+    va_buf_puts(&big, "  condition: s\n");
+    assert_false(big.oom);
+    setup_rules(&y, big.p);
+    /* The second engine made just after the first is freed: malloc then tends to give it
+     * the first one's address, which the scratch still holds. */
+    va_engine *old = x.e;
+    va_engine_free(y.e);
+    va_engine_free(x.e);
+    va_engine_opts o = {.logsources = y.map};
+    assert_int_equal(va_engine_new(&y.set, &o, no_diag, NULL, &y.e, &y.st), VA_OK);
+    if (y.e != old) print_message("(the new engine is not at the old address this time)\n");
+    va_engine_scratch_free(y.s);
+    y.s = x.s; /* the first engine's scratch */
+    x.s = NULL, x.e = NULL;
+    assert_int_equal(RUN(&y, "Channel=Security", "EventID#=4625", "TargetUserName=xuser01999namex"),
+                     1);
+    assert_int_equal(RUN(&y, "Channel=Security", "EventID#=4625", "TargetUserName=user02000name"),
+                     0);
+    va_buf_free(&big);
+    teardown(&x);
+    teardown(&y);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(routes_and_renames),
@@ -594,6 +690,8 @@ int main(void) {
         cmocka_unit_test(route_conversion_hit_fields),
         cmocka_unit_test(route_conversion_errors),
         cmocka_unit_test(regex_limit_is_undecided),
+        cmocka_unit_test(field_shapes),
+        cmocka_unit_test(scratch_outlives_engine),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

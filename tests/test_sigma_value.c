@@ -229,6 +229,51 @@ static void test_case_folding(void **state) {
     RUN(rows);
 }
 
+/* va_value_fold over every ASCII byte at every position of blocks of 16 (the vector path) and
+ * around non-ASCII text, against the fold run by run: ASCII runs a byte at a time, the rest
+ * (no ASCII in it, so never a vector block) as it folds alone. */
+static void test_fold_blocks(void **state) {
+    (void)state;
+    static const char *const other[] = {"\xC3\x84", "\xE2\x84\xAA", "\xFF", "\xD0\x9F\xD0\xA0"};
+    uint64_t seed = 0x9e3779b97f4a7c15ull;
+    for (int round = 0; round < 4000; round++) {
+        char in[200];
+        size_t n = 0;
+        va_buf want;
+        va_buf_init(&want);
+        while (n < 150) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            unsigned r = (unsigned)(seed >> 33);
+            if (r % 23 == 0) {
+                const char *o = other[(r / 23) % 4];
+                memcpy(in + n, o, strlen(o));
+                va_value_fold(o, strlen(o), &want);
+                n += strlen(o);
+            } else {
+                char c = (char)(r % 128);
+                in[n++] = c;
+                va_buf_putc(&want, (char)(c >= 'A' && c <= 'Z' ? c + 32 : c));
+            }
+        }
+        for (size_t from = 0; from < 20; from++) { /* every alignment and length */
+            va_buf got;
+            va_buf_init(&got);
+            va_value_fold(in + from, n - from, &got);
+            if (from == 0) { /* a suffix folds to a suffix only from a run boundary */
+                assert_int_equal(got.len, want.len);
+                assert_memory_equal(got.p, want.p, want.len);
+            }
+            for (size_t k = from; k < n; k++) { /* ASCII bytes fold to themselves or +32 */
+                unsigned char c = (unsigned char)in[k];
+                if (c >= 0x80) break;
+                assert_int_equal((unsigned char)got.p[k - from], c >= 'A' && c <= 'Z' ? c + 32 : c);
+            }
+            va_buf_free(&got);
+        }
+        va_buf_free(&want);
+    }
+}
+
 static void test_fold_api(void **state) {
     (void)state;
     va_buf b;
@@ -1039,6 +1084,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plain_and_wildcards),
         cmocka_unit_test(test_case_folding),
+        cmocka_unit_test(test_fold_blocks),
         cmocka_unit_test(test_fold_api),
         cmocka_unit_test(test_position_modifiers),
         cmocka_unit_test(test_numbers),

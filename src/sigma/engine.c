@@ -5,6 +5,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "sigma/engine_int.h"
 
@@ -17,6 +18,11 @@ va_err va_engine_new(const va_rule_set *set, const va_engine_opts *o, va_diag_fn
     va_engine *e = calloc(1, sizeof *e);
     if (!e) return VA_ENOMEM;
     va_arena_init(&e->arena, 256 * 1024);
+    /* The monotonic clock when it was made: an engine made where a freed one was is made
+     * after that one, so its id differs (engine_int.h). */
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    e->id = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
     e->r = calloc(set->n ? set->n : 1, sizeof *e->r);
     if (!e->r) {
         free(e);

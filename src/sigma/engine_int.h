@@ -156,6 +156,9 @@ struct va_engine {
      * j < VA_ENGINE_CLAUSES; a rule is woken when every clause it has is met. */
     uint64_t *lacks[VA_ENGINE_CLAUSES];
     uint32_t nwords; /* words of every rule bitset */
+    /* Which engine this is, for scratches that serve one engine after another: an address
+     * alone could be a freed engine's, whose literal and group tables were another size. */
+    uint64_t id;
 };
 
 /* How rule field name[0..len) reads the event on route r (NULL: as it is named). */

@@ -15,6 +15,9 @@
 #include "core/array.h"
 #include "sigma/engine_int.h"
 
+#define ENGINE_SHAPES       8   /* recent field-name lists kept per scratch */
+#define ENGINE_SHAPE_FIELDS 512 /* events with more fields are hashed afresh */
+
 struct va_engine_scratch {
     va_value_scratch *sv;
     uint8_t *memo; /* per search identifier: 0 unknown, 1 false, 2 true */
@@ -46,10 +49,32 @@ struct va_engine_scratch {
     uint32_t epoch;
     int scanned, all;            /* scan done; the prefilter cannot decide (evaluate everything) */
     uint64_t evaluated, skipped; /* rules evaluated / skipped by the prefilter, cumulative */
-    /* The event's field names by hash (built once per event): fhash[i] is field i's. */
+    /* The event's field names by hash: fh[i] is field i's hash, ft the table of them.  They
+     * are a recent shape's (below), or built in ftab and fhash for this event alone. */
+    const va_hash *ft;
+    const uint64_t *fh;
+    struct shape *cur; /* the event's shape, NULL if none */
     va_hash ftab;
     uint64_t *fhash;
     size_t fhash_cap;
+    /* The field-name lists of recent events (most events repeat one of a few: the records
+     * of one event ID), with their hashes, name table and scan groups, so that an event of a
+     * known shape costs a compare of its names instead of hashing and looking up each. */
+    struct shape {
+        uint32_t n;    /* fields; 0: unused */
+        uint64_t used; /* clock when last matched (the least recent is replaced) */
+        uint32_t *nlen;
+        char *names; /* the names back to back */
+        uint64_t *fhash;
+        size_t nlen_cap, names_cap, fhash_cap;
+        va_hash tab;
+        uint8_t *group; /* per field: its scan group in engine gfor (gid) */
+        size_t group_cap;
+        const va_engine *gfor;
+        uint64_t gid;
+    } shapes[ENGINE_SHAPES];
+    uint64_t clock;
+    uint64_t owner_id; /* id of owner (engine_int.h: an address can be reused) */
     /* Values that route conversions computed for the current event (logsource.h); field
      * index ev->n + k is vf[k].  Their text lives in vfa, reset per event. */
     struct vfield {
@@ -96,6 +121,11 @@ void va_engine_scratch_free(va_engine_scratch *s) {
     free(s->vf);
     va_hash_free(&s->ftab);
     free(s->fhash);
+    for (int k = 0; k < ENGINE_SHAPES; k++) {
+        struct shape *h = &s->shapes[k];
+        free(h->nlen), free(h->names), free(h->fhash), free(h->group);
+        va_hash_free(&h->tab);
+    }
     for (int g = 0; g < VA_ENGINE_GROUPS; g++) va_prefilter_scratch_free(s->pf_s[g]);
     for (int j = 0; j < VA_ENGINE_CLAUSES; j++) free(s->mbits[j]);
     free(s->cand);
@@ -216,6 +246,64 @@ static int build_ftab(va_engine_scratch *s, const va_event *ev) {
         s->fhash[i] = va_hash_mem(ev->f[i].name, ev->f[i].nlen, 0);
         if (va_hash_insert(&s->ftab, s->fhash[i], i)) return -1;
     }
+    s->ft = &s->ftab, s->fh = s->fhash, s->cur = NULL;
+    return 0;
+}
+
+/* The recent shape with ev's field names, in order, or NULL. */
+static struct shape *shape_find(va_engine_scratch *s, const va_event *ev) {
+    for (int k = 0; k < ENGINE_SHAPES; k++) {
+        struct shape *h = &s->shapes[k];
+        if (h->n != ev->n) continue;
+        const char *p = h->names;
+        uint32_t i = 0;
+        for (; i < ev->n; p += h->nlen[i], i++)
+            if (h->nlen[i] != ev->f[i].nlen || memcmp(p, ev->f[i].name, h->nlen[i])) break;
+        if (i == ev->n) return h;
+    }
+    return NULL;
+}
+
+/* Make ev's field-name list a shape in place of the least recent one; -1 out of memory (the
+ * shape is left unused). */
+static int shape_add(va_engine_scratch *s, const va_event *ev, struct shape **out) {
+    struct shape *h = &s->shapes[0];
+    for (int k = 1; k < ENGINE_SHAPES && h->n; k++)
+        if (!s->shapes[k].n || s->shapes[k].used < h->used) h = &s->shapes[k];
+    h->n = 0;
+    size_t bytes = 0;
+    for (uint32_t i = 0; i < ev->n; i++) bytes += ev->f[i].nlen;
+    if (VA_ARRAY_GROW(h->nlen, h->nlen_cap, ev->n) ||
+        VA_ARRAY_GROW(h->names, h->names_cap, bytes ? bytes : 1) ||
+        VA_ARRAY_GROW(h->fhash, h->fhash_cap, ev->n + 1))
+        return -1;
+    if (h->tab.slot && (size_t)h->tab.mask + 1 > 8 * ((size_t)ev->n + 16))
+        va_hash_free(&h->tab);
+    else
+        va_hash_clear(&h->tab);
+    if (va_hash_reserve(&h->tab, ev->n)) return -1;
+    char *p = h->names;
+    for (uint32_t i = 0; i < ev->n; i++) {
+        const va_field *f = &ev->f[i];
+        memcpy(p, f->name, f->nlen);
+        p += f->nlen;
+        h->nlen[i] = f->nlen;
+        h->fhash[i] = va_hash_mem(f->name, f->nlen, 0);
+        if (va_hash_insert(&h->tab, h->fhash[i], i)) return -1;
+    }
+    h->gfor = NULL;
+    h->n = ev->n;
+    *out = h;
+    return 0;
+}
+
+/* Field names of ev by hash (s->ft, s->fh): from a recent shape where ev has one. */
+static int event_names(va_engine_scratch *s, const va_event *ev) {
+    if (!ev->n || ev->n > ENGINE_SHAPE_FIELDS) return build_ftab(s, ev);
+    struct shape *h = shape_find(s, ev);
+    if (!h && shape_add(s, ev, &h)) return build_ftab(s, ev);
+    h->used = ++s->clock;
+    s->ft = &h->tab, s->fh = h->fhash, s->cur = h;
     return 0;
 }
 
@@ -226,8 +314,8 @@ static uint32_t field_next(const evalctx *x, const fpos *p, uint32_t from) {
     const va_event *ev = x->ev;
     uint32_t best = UINT32_MAX;
     va_hash_iter it;
-    for (uint32_t i = va_hash_first(&x->s->ftab, p->hash, &it); i != VA_HASH_END;
-         i = va_hash_next(&x->s->ftab, &it))
+    for (uint32_t i = va_hash_first(x->s->ft, p->hash, &it); i != VA_HASH_END;
+         i = va_hash_next(x->s->ft, &it))
         if (i >= from && i < best && ev->f[i].nlen == p->len &&
             !memcmp(ev->f[i].name, p->name, p->len))
             best = i;
@@ -450,7 +538,7 @@ static void literal_at(const va_engine *e, va_engine_scratch *s, const va_event 
     if (s->lit_epoch[id] == s->epoch && s->lit_field[id] == fi) return; /* seen here already */
     s->lit_epoch[id] = s->epoch, s->lit_field[id] = fi;
     const va_field *f = s->nval[t] ? &ev->f[fi] : NULL;
-    uint64_t fh = f ? s->fhash[fi] : 0;
+    uint64_t fh = f ? s->fh[fi] : 0;
     const fname *group = NULL;
     int in = 0;
     /* Rules come grouped by the names they are pinned to: one comparison per group. */
@@ -481,7 +569,7 @@ static void on_literal(void *ud, uint32_t id, size_t end) {
  * with the database of its field's scan group only (engine_int.h). */
 static void prefilter_scan(const va_engine *e, va_engine_scratch *s, const va_event *ev) {
     s->scanned = 1;
-    if (s->owner != e) {
+    if (s->owner != e || s->owner_id != e->id) {
         int ok = 1;
         for (uint32_t g = 0; g < VA_ENGINE_GROUPS; g++) {
             va_prefilter_scratch_free(s->pf_s[g]);
@@ -490,6 +578,7 @@ static void prefilter_scan(const va_engine *e, va_engine_scratch *s, const va_ev
             if (g < e->ngroups && e->grp[g].db && !s->pf_s[g]) ok = 0;
         }
         s->owner = ok ? e : NULL;
+        s->owner_id = e->id;
         free(s->lit_epoch);
         free(s->lit_field);
         s->lit_epoch = calloc(e->nlits ? e->nlits : 1, sizeof *s->lit_epoch);
@@ -517,9 +606,20 @@ static void prefilter_scan(const va_engine *e, va_engine_scratch *s, const va_ev
         va_buf_clear(&s->text[t]);
         s->nval[t] = 0;
     }
+    struct shape *h = s->cur;
+    if (h && (h->gfor != e || h->gid != e->id)) {
+        if (VA_ARRAY_GROW(h->group, h->group_cap, h->n)) {
+            h = NULL;
+        } else {
+            for (uint32_t i = 0; i < ev->n; i++)
+                h->group[i] =
+                    (uint8_t)va_engine_scan_group(e, s->fh[i], ev->f[i].name, ev->f[i].nlen);
+            h->gfor = e, h->gid = e->id;
+        }
+    }
     for (uint32_t i = 0; i < ev->n; i++) {
         const va_field *f = &ev->f[i];
-        uint32_t t = va_engine_scan_group(e, s->fhash[i], f->name, f->nlen);
+        uint32_t t = h ? h->group[i] : va_engine_scan_group(e, s->fh[i], f->name, f->nlen);
         if (!e->grp[t].db) continue; /* no literal can be in this field */
         s->fstart[t][s->nval[t]] = s->text[t].len;
         s->fidx[t][s->nval[t]++] = i;
@@ -623,7 +723,7 @@ uint32_t va_engine_match(const va_engine *e, va_engine_scratch *s, const va_even
                 }
     }
     s->scanned = s->all = 0;
-    if (build_ftab(s, ev)) {
+    if (event_names(s, ev)) {
         s->failures++;
         return 0;
     }
