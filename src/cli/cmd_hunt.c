@@ -648,6 +648,7 @@ static int run(hunt *h, hunt_args *o) {
                          .prefilter_off = o->pf_off,
                          .prefilter_backend = o->pf_backend};
     so.cache_dir = cache_dir;
+    so.threads = eo.threads;
     va_engine *engine = NULL;
     va_engine_stats est;
     e = va_engine_new(&set, &so, o->quiet ? NULL : va_diag_print, NULL, &engine, &est);

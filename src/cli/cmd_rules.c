@@ -181,8 +181,12 @@ static int compile_inputs(va_arena *a, const char *lspath, const char *phpath,
 static int compile_check(const va_rule_set *set, va_logsource_map *ls, va_value_placeholder *ph,
                          size_t nph) {
     check c = {0};
-    va_engine_opts o = {
-        .logsources = ls, .placeholders = ph, .nplaceholders = nph, .prefilter_off = 1};
+    long np = sysconf(_SC_NPROCESSORS_ONLN);
+    va_engine_opts o = {.logsources = ls,
+                        .placeholders = ph,
+                        .nplaceholders = nph,
+                        .prefilter_off = 1,
+                        .threads = np > 0 ? (int)np : 1};
     va_engine *eng = NULL;
     va_engine_stats st;
     va_correlate *sx = NULL;

@@ -96,5 +96,6 @@ void va_engine_free(va_engine *e) {
     free(e->always);
     free(e->r);
     va_arena_free(&e->arena);
+    for (uint32_t t = 0; t < e->ntarena; t++) va_arena_free(&e->tarena[t]);
     free(e);
 }

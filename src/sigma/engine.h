@@ -31,6 +31,7 @@ typedef struct va_engine_opts {
     int prefilter_off; /* evaluate every routed rule (tests prove the prefilter changes nothing) */
     int prefilter_backend; /* va_prefilter_backend (prefilter.h): 0 = Hyperscan when built in */
     const char *cache_dir; /* where compiled prefilter databases are kept (NULL: nowhere) */
+    int threads;           /* threads compiling the rules (0 or 1: the calling one alone) */
 } va_engine_opts;
 
 typedef struct va_engine_stats {

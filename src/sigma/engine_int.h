@@ -96,7 +96,8 @@ static inline uint64_t index_hash(uint64_t channel_hash, int64_t id) {
 }
 
 /* Most scan groups (va_engine.grp). */
-#define VA_ENGINE_GROUPS 8
+#define VA_ENGINE_GROUPS      8
+#define VA_ENGINE_MAX_THREADS 16 /* threads that compile a rule set (va_engine_opts.threads) */
 
 /* An event field name with its hash (va_hash_mem); as a pin, its scan group too. */
 typedef struct fname {
@@ -159,6 +160,10 @@ struct va_engine {
     /* Which engine this is, for scratches that serve one engine after another: an address
      * alone could be a freed engine's, whose literal and group tables were another size. */
     uint64_t id;
+    /* Arenas of the compiling threads past the first (which uses arena): rules compiled by
+     * thread t + 1 live in tarena[t]. */
+    va_arena tarena[VA_ENGINE_MAX_THREADS - 1];
+    uint32_t ntarena;
 };
 
 /* How rule field name[0..len) reads the event on route r (NULL: as it is named). */
