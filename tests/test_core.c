@@ -106,6 +106,55 @@ static void buf_json_escaping_valid(void **state) {
     }
 }
 
+/* The escaper that checks UTF-8 (sixteen plain ASCII bytes a step) against itself on pieces
+ * shorter than a step, cut before ASCII bytes only (so no character is cut): random text of
+ * plain ASCII, bytes JSON escapes, UTF-8 and broken UTF-8 must escape to the same bytes. */
+static void buf_json_escaping_pieces(void **state) {
+    (void)state;
+    static const char *const bits[] = {"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+                                       "\xc3",     "\xff",         "\x80",
+                                       "\"",       "\\",           "\n",
+                                       "\x01",     "\x7f",         "\x1f"};
+    uint64_t seed = 7;
+    for (int round = 0; round < 3000; round++) {
+        char s[300];
+        size_t n = 0;
+        while (n < 200) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            unsigned r = (unsigned)(seed >> 33);
+            if (r % 11 == 0) {
+                const char *x = bits[(r / 11) % 12];
+                memcpy(s + n, x, strlen(x));
+                n += strlen(x);
+            } else {
+                s[n++] = (char)(' ' + r % 95);
+            }
+        }
+        size_t len = (size_t)(seed >> 40) % n + 1;
+        va_buf whole, parts;
+        va_buf_init(&whole), va_buf_init(&parts);
+        va_buf_json_str(&whole, s, len);
+        va_buf_putc(&parts, '"');
+        for (size_t at = 0; at < len;) {
+            size_t end = at + 1;
+            while (end < len && end - at < 15 && (unsigned char)s[end] >= 0x80) end++;
+            while (end < len && end - at < 15 && (unsigned char)s[end] < 0x80 && end - at < 9)
+                end++;
+            while (end < len && (unsigned char)s[end] >= 0x80) end++; /* never inside a character */
+            va_buf one;
+            va_buf_init(&one);
+            va_buf_json_str(&one, s + at, end - at);
+            va_buf_put(&parts, one.p + 1, one.len - 2); /* without its quotes */
+            va_buf_free(&one);
+            at = end;
+        }
+        va_buf_putc(&parts, '"');
+        assert_int_equal(whole.len, parts.len);
+        assert_memory_equal(whole.p, parts.p, whole.len);
+        va_buf_free(&whole), va_buf_free(&parts);
+    }
+}
+
 static void buf_xml_and_numbers(void **state) {
     (void)state;
     va_buf b;
@@ -641,6 +690,7 @@ int main(void) {
         cmocka_unit_test(arena_alloc_align_reset),
         cmocka_unit_test(buf_json_escaping),
         cmocka_unit_test(buf_json_escaping_valid),
+        cmocka_unit_test(buf_json_escaping_pieces),
         cmocka_unit_test(buf_xml_and_numbers),
         cmocka_unit_test(buf_growth),
         cmocka_unit_test(utf16_conversion),

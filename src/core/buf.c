@@ -133,6 +133,24 @@ void va_buf_json_str(va_buf *b, const char *s, size_t n) {
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0, run = 0;
     while (i < n) {
+#if defined(__SSE2__)
+        /* Skip plain ASCII sixteen bytes at a time: a signed compare with 0x20 catches the
+         * control bytes and, as negatives, every byte from 0x80 (to be checked as UTF-8). */
+        while (n - i >= 16) {
+            __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(u + i));
+            __m128i special = _mm_or_si128(_mm_cmplt_epi8(x, _mm_set1_epi8(0x20)),
+                                           _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
+                                                        _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))));
+            int m = _mm_movemask_epi8(special);
+            if (m) {
+                size_t k = (size_t)__builtin_ctz((unsigned)m);
+                i += k, run += k;
+                break;
+            }
+            i += 16, run += 16;
+        }
+        if (i >= n) break;
+#endif
         unsigned char c = u[i];
         if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
             i++, run++;
