@@ -45,11 +45,14 @@ static va_err index_key(va_engine *e, const char *ch, int64_t id, uint32_t rule,
         if (va_hash_insert(&e->idx_hash, index_hash(hc, id), (uint32_t)e->nidx)) return VA_ENOMEM;
         x = &e->idx[e->nidx++];
         x->channel = low, x->clen = n, x->event_id = id, x->bits = bits;
+        x->w0 = UINT32_MAX, x->w1 = 0;
         for (int j = 0; j < VA_ENGINE_CLAUSES; j++)
             x->waive[j] = bits + (size_t)(j + 1) * e->nwords;
     }
     assert(rule < e->n && rule / 64 < e->nwords);
     x->bits[rule / 64] |= 1ull << (rule % 64);
+    if (rule / 64 < x->w0) x->w0 = rule / 64;
+    if (rule / 64 + 1 > x->w1) x->w1 = rule / 64 + 1;
     for (int j = 0; j < VA_ENGINE_CLAUSES; j++)
         if (waive >> j & 1) x->waive[j][rule / 64] |= 1ull << (rule % 64);
     return VA_OK;

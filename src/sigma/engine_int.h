@@ -89,6 +89,7 @@ typedef struct ientry {
     int64_t event_id;
     uint64_t *bits;                     /* e->nwords words */
     uint64_t *waive[VA_ENGINE_CLAUSES]; /* rules whose clause j is waived on this key */
+    uint32_t w0, w1; /* words [w0, w1) of bits hold every rule (waivers are of those rules) */
 } ientry;
 
 static inline uint64_t index_hash(uint64_t channel_hash, int64_t id) {

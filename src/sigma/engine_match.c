@@ -717,7 +717,7 @@ uint32_t va_engine_match(const va_engine *e, va_engine_scratch *s, const va_even
             plain_event_id(ev) ? NULL : va_engine_index_find(e, hc, ch, chl, KEY_REFINED)};
         for (int k = 0; k < 3; k++)
             if (l[k])
-                for (uint32_t w = 0; w < nw; w++) {
+                for (uint32_t w = l[k]->w0; w < l[k]->w1; w++) {
                     cand[w] |= l[k]->bits[w];
                     for (int j = 0; j < VA_ENGINE_CLAUSES; j++) s->waive[j][w] |= l[k]->waive[j][w];
                 }
@@ -732,6 +732,7 @@ uint32_t va_engine_match(const va_engine *e, va_engine_scratch *s, const va_even
         for (uint32_t w = 0; w < nw && !need; w++) need = cand[w] & ~e->always_bits[w];
         if (need) prefilter_scan(e, s, ev);
         for (uint32_t w = 0; w < nw; w++) {
+            if (!cand[w]) continue; /* most words: candidates are few */
             uint64_t admit = ~0ull;
             if (s->scanned && !s->all) {
                 uint64_t met = ~e->lacks[0][w]; /* a rule without clause 0 is always_bits */
