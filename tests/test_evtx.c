@@ -1962,8 +1962,9 @@ static void test_plans_match_walker(void **state) {
         assert_int_equal(x[0].d[i].code, x[1].d[i].code);
     }
     /* The file read by the multithreaded reader, whose events outlive the parse of their
-     * chunk, with plans kept in so little memory that they are dropped again and again. */
-    for (int threads = 1; threads <= 2; threads++) {
+     * chunk, with plans kept in so little memory that they are dropped again and again (each
+     * worker's store replaced while slots it parsed still wait to be delivered). */
+    for (int threads = 1; threads <= 4; threads++) {
         run y = {0};
         va_evtx_opts o = {.want_event = 1, .threads = threads, .plan_bytes = 3000};
         const char *paths[] = {path};

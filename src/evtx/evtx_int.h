@@ -151,6 +151,13 @@ typedef struct bx_map {
 typedef struct bx_plans bx_plans;
 /* A new chunk starts, whose plans may take up to limit bytes (NULL p: nothing to do). */
 void bx_plans_chunk(bx_plans *p, size_t limit);
+/* An empty plan store of generation gen (a store that replaces another takes a later one),
+ * holding up to limit bytes (0: the default); NULL out of memory.  Free with bx_plans_free. */
+bx_plans *bx_plans_new(size_t limit, uint32_t gen);
+uint32_t bx_plans_gen(const bx_plans *p);
+/* Whether p, bounded by limit bytes from now on, can serve another chunk as it is: if not, a
+ * chunk given p would drop every plan in it (bx_plans_chunk). */
+int bx_plans_reusable(bx_plans *p, size_t limit);
 void bx_plans_free(bx_plans *p);
 
 /* Per-slot parse context (see va_evtx_ctx in evtx.h). */
@@ -169,7 +176,8 @@ struct va_evtx_ctx {
     va_buf text;          /* flattener text accumulation */
     va_buf sig;           /* a template's signature being made (binxml.c) */
     va_json_scratch json; /* for va_event_json_with */
-    bx_plans *plans;      /* NULL until the first record is flattened; freed with the ctx */
+    bx_plans *plans;      /* NULL until the first record is flattened; freed with the ctx
+                             (read.c lends a worker's store for a chunk instead) */
     size_t plan_bytes;    /* their bound (va_evtx_opts.plan_bytes), set for each chunk */
 };
 

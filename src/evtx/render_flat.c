@@ -500,18 +500,24 @@ static const bx_visit flat_visit = {f_open, f_attr,    f_close_start, f_end,
 
 /* ---- plans ---- */
 
+bx_plans *bx_plans_new(size_t limit, uint32_t gen) {
+    bx_plans *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    va_arena_init(&p->mem, 256 * 1024);
+    va_hash_init(&p->index);
+    va_hash_init(&p->idents);
+    va_buf_init(&p->rec.text);
+    p->gen = gen ? gen : 1;
+    p->limit = limit ? limit : PLAN_MAX_BYTES;
+    return p;
+}
+
+uint32_t bx_plans_gen(const bx_plans *p) {
+    return p->gen;
+}
+
 static bx_plans *plans_get(va_evtx_ctx *c) {
-    if (!c->plans) {
-        c->plans = calloc(1, sizeof *c->plans);
-        if (c->plans) {
-            va_arena_init(&c->plans->mem, 256 * 1024);
-            va_hash_init(&c->plans->index);
-            va_hash_init(&c->plans->idents);
-            va_buf_init(&c->plans->rec.text);
-            c->plans->gen = 1;
-            c->plans->limit = c->plan_bytes ? c->plan_bytes : PLAN_MAX_BYTES;
-        }
-    }
+    if (!c->plans) c->plans = bx_plans_new(c->plan_bytes, 1);
     return c->plans;
 }
 
@@ -550,6 +556,11 @@ void bx_plans_chunk(bx_plans *p, size_t limit) {
     if (!p) return;
     p->limit = limit ? limit : PLAN_MAX_BYTES;
     if (plans_full(p)) plans_drop(p);
+}
+
+int bx_plans_reusable(bx_plans *p, size_t limit) {
+    p->limit = limit ? limit : PLAN_MAX_BYTES;
+    return !plans_full(p);
 }
 
 /* The identity of template t among the plans; NULL if out of memory. */
