@@ -8,11 +8,7 @@
 # (The full 3,000,000 case is bench/correlation_bench.py.)
 set -uo pipefail
 vaern=$1 gen=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+. "$(dirname "$0")/lib.sh"
 
 "$gen" spray "$tmp/spray.evtx" --records 200000 --burst 20 >/dev/null || { echo "FAIL: generator"; exit 1; }
 mkdir "$tmp/spill"
@@ -44,5 +40,4 @@ grep -q "VA_EIO: cannot spill correlation inputs in $tmp/none" "$tmp/err" && ok 
     bad "a failed spill is not reported: $(cat "$tmp/err")"
 cmp -s "$tmp/a.jsonl" "$tmp/b.jsonl" && ok || bad "alerts differ when the spill fails"
 
-echo "correlation_spray: $pass passed, $fail failed"
-[ $fail = 0 ]
+finish correlation_spray

@@ -4,11 +4,7 @@
 # `rules check` (-v, --compile), show them as visible escapes (\x1b, \u202e, ...).
 set -uo pipefail
 vaern=$1 gen=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+. "$(dirname "$0")/lib.sh"
 
 # clean WHAT FILE: FILE has no control character but newline, no C1 control and no bidi or
 # line-separator control, and shows at least one escape.
@@ -61,5 +57,4 @@ grep -q "logsource" "$tmp/err" && ok || bad "hunt does not report the rule left 
 clean "hunt --logsources" "$tmp/err"
 "$vaern" nosuch$evil >/dev/null 2>"$tmp/err"
 clean "unknown command" "$tmp/err"
-echo "cli_escape: $pass passed, $fail failed"
-[ $fail = 0 ]
+finish cli_escape

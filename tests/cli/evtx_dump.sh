@@ -4,11 +4,7 @@
 # thread count does not change the output, exit codes follow docs/cli.md.
 set -uo pipefail
 vaern=$1 gen=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+. "$(dirname "$0")/lib.sh"
 
 "$gen" sample "$tmp/s" >/dev/null || { echo "FAIL: generator"; exit 1; }
 "$vaern" evtx dump -t 1 "$tmp/s" >"$tmp/one.jsonl" 2>"$tmp/err"; rc=$?
@@ -60,5 +56,4 @@ for f in bad_records_crc bad_chunk_header_crc; do
     "$vaern" hunt --no-cache "$x" >/dev/null 2>"$tmp/err"
     grep -q "^vaern: $nd events" "$tmp/err" && ok || bad "hunt $f: not the $nd events of dump: $(cat "$tmp/err")"
 done
-echo "cli_evtx_dump: $pass passed, $fail failed"
-[ $fail = 0 ]
+finish cli_evtx_dump

@@ -5,11 +5,7 @@
 # the exit codes follow docs/cli.md.
 set -uo pipefail
 vaern=$1 gen=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+. "$(dirname "$0")/lib.sh"
 
 "$gen" sample "$tmp/s" >/dev/null || { echo "FAIL: generator"; exit 1; }
 "$vaern" hunt --no-cache -f jsonl -t 1 "$tmp/s" >"$tmp/one.jsonl" 2>"$tmp/err"; rc=$?
@@ -74,5 +70,4 @@ printf 'title: L\nlogsource: {product: linux, service: auth}\ndetection: {s: {a:
 "$vaern" rules check --compile "$tmp/linux.yml" >"$tmp/rc.txt" 2>&1
 grep -q "1  VA_EUNSUPPORTED: logsource 'auth' is not in the mapping" "$tmp/rc.txt" && ok ||
     bad "rules check --compile does not explain a rule left out: $(cat "$tmp/rc.txt")"
-echo "hunt_sample: $pass passed, $fail failed"
-[ $fail = 0 ]
+finish hunt_sample

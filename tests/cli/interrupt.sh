@@ -5,11 +5,7 @@
 # (SIGINT) or 143 (SIGTERM).
 set -uo pipefail
 vaern=$1 gen=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+. "$(dirname "$0")/lib.sh"
 # Job control: without it a background job of a script starts with SIGINT ignored.
 set -m
 
@@ -94,5 +90,4 @@ closed=$(grep -c '^</Event>$' "$tmp/o.xml")
 [ $rc = 130 ] && [ "$opened" = "$closed" ] && [ "$opened" -gt 0 ] && [ "$opened" -lt $records ] &&
     [ "$(tail -c 1 "$tmp/o.xml" | od -An -c | tr -d ' ')" = '\n' ] && ok ||
     bad "evtx dump --xml: exit $rc, $opened records opened, $closed closed"
-echo "cli_interrupt: $pass passed, $fail failed"
-[ $fail = 0 ]
+finish cli_interrupt

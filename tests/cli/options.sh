@@ -5,11 +5,7 @@
 # `vaern hunt --min-level hgih` used to filter nothing and exit 0.
 set -uo pipefail
 vaern=$1 gen=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+. "$(dirname "$0")/lib.sh"
 
 "$gen" sample "$tmp/s" >/dev/null || { echo "FAIL: generator"; exit 1; }
 printf 'title: R\nlogsource: {product: windows, service: security}\ndetection: {s: {EventID: 4625}, condition: s}\n' \
@@ -72,5 +68,4 @@ done
 refused 'unknown command' evtx nosuch "$tmp/s"
 refused 'usage' rules nosuch "$tmp/r.yml"
 refused 'unknown command' nosuch
-echo "cli_options: $pass passed, $fail failed"
-[ $fail = 0 ]
+finish cli_options

@@ -4,11 +4,7 @@
 # exits 3 (docs/cli.md), and hunt says so before loading and compiling any rule.
 set -uo pipefail
 vaern=$1 gen=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+. "$(dirname "$0")/lib.sh"
 
 "$gen" sample "$tmp/s" >/dev/null || { echo "FAIL: generator"; exit 1; }
 for cmd in "hunt --no-cache" "dump" "evtx dump"; do
@@ -41,5 +37,4 @@ echo keep >"$tmp/keep"
 "$vaern" hunt --logsources "$tmp/missing.yml" -o "$tmp/keep" "$tmp/s" >/dev/null 2>&1
 rc=$?
 [ $rc = 2 ] && [ "$(cat "$tmp/keep")" = keep ] && ok || bad "hunt --logsources typo -o F: exit $rc, F changed"
-echo "cli_output: $pass passed, $fail failed"
-[ $fail = 0 ]
+finish cli_output

@@ -5,11 +5,7 @@
 # error (exit 2) before any work.
 set -uo pipefail
 vaern=$1 gen=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+. "$(dirname "$0")/lib.sh"
 
 "$gen" sample "$tmp/s" >/dev/null || { echo "FAIL: generator"; exit 1; }
 rule() { # rule TITLE ID [SERVICE]
@@ -76,5 +72,4 @@ ls "$tmp/home/.cache/vaern/"rules-*.yc >/dev/null 2>&1 && ok || bad "default cac
 # A HOME that does not exist (system users: /nonexistent) is not made.
 env -u XDG_CACHE_HOME HOME="$tmp/nohome" "$vaern" hunt --no-pack -r "$tmp/r" -q "$tmp/s" >/dev/null 2>&1
 [ ! -e "$tmp/nohome" ] && ok || bad "hunt made a HOME that did not exist"
-echo "cli_rules: $pass passed, $fail failed"
-[ $fail = 0 ]
+finish cli_rules

@@ -6,11 +6,7 @@
 # optional.
 set -uo pipefail
 vaern=$1 gen=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+. "$(dirname "$0")/lib.sh"
 export TMPDIR=$tmp # where EVTX from a pipe is kept (unlinked at once)
 
 "$gen" sample "$tmp/s" >/dev/null || { echo "FAIL: generator"; exit 1; }
@@ -97,5 +93,4 @@ done
 "$vaern" help >"$tmp/help"
 grep -q 'hunt \[--rules P\]\.\.\. PATH' "$tmp/help" && ! grep -q 'hunt --rules' "$tmp/help" && ok ||
     bad "help shows --rules as required: $(grep hunt "$tmp/help")"
-echo "cli_stdin: $pass passed, $fail failed"
-[ $fail = 0 ]
+finish cli_stdin

@@ -5,11 +5,8 @@
 # directory (so every file) is read once, with one loop or two, for inputs and rules alike.
 set -uo pipefail
 vaern=$1 gen=$2
-tmp=$(mktemp -d)
-trap 'chmod -R u+rwx "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+. "$(dirname "$0")/lib.sh"
+trap 'chmod -R u+rwx "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT # unreadable folders too
 # A hang is a failure, not a stuck test.
 run() { timeout 60 "$@"; }
 
@@ -133,5 +130,4 @@ run "$vaern" hunt --no-cache --no-pack -f jsonl --rules "$r" "$tmp/s" >/dev/null
 rc=$?
 grep -q '^vaern: 2 rules compiled' "$tmp/err" && [ "$(grep -c 'loop' "$tmp/err")" = 2 ] &&
     [ "$(wc -l <"$tmp/err")" -lt 8 ] && ok || bad "hunt --rules, loops: exit $rc, $(head -c 800 "$tmp/err")"
-echo "cli_walk: $pass passed, $fail failed"
-[ $fail = 0 ]
+finish cli_walk
