@@ -313,6 +313,33 @@ static void gen_free(gen *g) {
     vt_evtx_free(g->w);
 }
 
+/* A generator writing a new EVTX file at path (*out), or NULL (reported). */
+static gen *gen_open(const char *path, FILE **out) {
+    if (!(*out = fopen(path, "wb"))) {
+        fprintf(stderr, "vaern-gen-evtx: %s: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    gen *g = calloc(1, sizeof *g);
+    if (!g) {
+        fclose(*out);
+        fprintf(stderr, "vaern-gen-evtx: out of memory\n");
+    }
+    return g;
+}
+
+/* Finish the file (unless err), free g and close out; the exit status, failures reported. */
+static int gen_close(gen *g, FILE *out, const char *path, int err) {
+    if (!err) err = vt_evtx_finish(g->w, NULL, NULL) != 0;
+    if (err) fprintf(stderr, "vaern-gen-evtx: %s: cannot write the file\n", path);
+    gen_free(g);
+    free(g);
+    if (fclose(out) && !err) {
+        fprintf(stderr, "vaern-gen-evtx: %s: %s\n", path, strerror(errno));
+        err = 1;
+    }
+    return err ? 1 : 0;
+}
+
 /* Write one event of kind k on host h with EventData values dv (nd = the kind's field count).
  * qualifiers: EventID Qualifiers, or -1 for none. */
 static int emit(gen *g, int k, int h, const vt_val *dv, const char *user_sid, uint32_t pid,
@@ -593,17 +620,9 @@ static int cmd_big(int argc, char **argv) {
         }
     }
     if (!path || !have_n) return EXIT_USAGE;
-    FILE *out = fopen(path, "wb");
-    if (!out) {
-        fprintf(stderr, "vaern-gen-evtx: %s: %s\n", path, strerror(errno));
-        return 1;
-    }
-    gen *g = calloc(1, sizeof *g);
-    if (!g) {
-        fclose(out);
-        fprintf(stderr, "vaern-gen-evtx: out of memory\n");
-        return 1;
-    }
+    FILE *out;
+    gen *g = gen_open(path, &out);
+    if (!g) return 1;
     g->r.s = seed * 0x9e3779b97f4a7c15ull + 0x632be59bd9b4e019ull;
     if (!g->r.s) g->r.s = 1;
     g->t = vt_filetime(2024, 3, 1, 0, 0, 0, 0);
@@ -614,15 +633,7 @@ static int cmd_big(int argc, char **argv) {
         g->t += rnd(&g->r) % 20000000u; /* up to two seconds between events */
         err = big_one(g) != 0;
     }
-    if (!err) err = vt_evtx_finish(g->w, NULL, NULL) != 0;
-    if (err) fprintf(stderr, "vaern-gen-evtx: %s: cannot write the file\n", path);
-    gen_free(g);
-    free(g);
-    if (fclose(out) && !err) {
-        fprintf(stderr, "vaern-gen-evtx: %s: %s\n", path, strerror(errno));
-        err = 1;
-    }
-    return err ? 1 : 0;
+    return gen_close(g, out, path, err);
 }
 
 /* ---- spray ---- */
@@ -650,17 +661,9 @@ static int cmd_spray(int argc, char **argv) {
     }
     /* 2^24 + 2^22 distinct addresses; a gap beyond a day is not a spray. */
     if (!path || !have_n || nrec > (1u << 24) + (1u << 22) || gap_ms > 86400000u) return EXIT_USAGE;
-    FILE *out = fopen(path, "wb");
-    if (!out) {
-        fprintf(stderr, "vaern-gen-evtx: %s: %s\n", path, strerror(errno));
-        return 1;
-    }
-    gen *g = calloc(1, sizeof *g);
-    if (!g) {
-        fclose(out);
-        fprintf(stderr, "vaern-gen-evtx: out of memory\n");
-        return 1;
-    }
+    FILE *out;
+    gen *g = gen_open(path, &out);
+    if (!g) return 1;
     g->r.s = 0x5eed5eedu;
     g->t = vt_filetime(2024, 3, 4, 7, 30, 0, 0);
     vt_evtx_opts o = {out, 0, -1, 1};
@@ -679,15 +682,7 @@ static int cmd_spray(int argc, char **argv) {
         g->t += gap_ms * 10000u; /* FILETIME counts 100 ns */
         err = ev_logon(g, 3, below(&g->r, N(users)), 3, ip, 1) != 0;
     }
-    if (!err) err = vt_evtx_finish(g->w, NULL, NULL) != 0;
-    if (err) fprintf(stderr, "vaern-gen-evtx: %s: cannot write the file\n", path);
-    gen_free(g);
-    free(g);
-    if (fclose(out) && !err) {
-        fprintf(stderr, "vaern-gen-evtx: %s: %s\n", path, strerror(errno));
-        err = 1;
-    }
-    return err ? 1 : 0;
+    return gen_close(g, out, path, err);
 }
 
 /* ---- sample ---- */
