@@ -126,6 +126,19 @@ void va_buf_i64(va_buf *b, int64_t v) {
     }
 }
 
+#if defined(__SSE2__)
+/* Bit k set where byte k of x needs JSON's attention: a control byte, '"' or '\\', and with
+ * high also every byte from 0x80 (text not known to be valid UTF-8).  A signed compare with
+ * 0x20 takes bytes from 0x80 as negatives; with 0x80 flipped on both sides it does not. */
+static inline int json_special16(__m128i x, int high) {
+    const __m128i top = _mm_set1_epi8((char)(high ? 0 : 0x80));
+    __m128i ctl = _mm_cmplt_epi8(_mm_xor_si128(x, top), _mm_xor_si128(_mm_set1_epi8(0x20), top));
+    __m128i q =
+        _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')), _mm_cmpeq_epi8(x, _mm_set1_epi8('\\')));
+    return _mm_movemask_epi8(_mm_or_si128(ctl, q));
+}
+#endif
+
 void va_buf_json_str(va_buf *b, const char *s, size_t n) {
     static const char hex[] = "0123456789abcdef";
     if (va_buf_reserve(b, n + 2)) return;
@@ -137,11 +150,7 @@ void va_buf_json_str(va_buf *b, const char *s, size_t n) {
         /* Skip plain ASCII sixteen bytes at a time: a signed compare with 0x20 catches the
          * control bytes and, as negatives, every byte from 0x80 (to be checked as UTF-8). */
         while (n - i >= 16) {
-            __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(u + i));
-            __m128i special = _mm_or_si128(_mm_cmplt_epi8(x, _mm_set1_epi8(0x20)),
-                                           _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
-                                                        _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))));
-            int m = _mm_movemask_epi8(special);
+            int m = json_special16(_mm_loadu_si128((const __m128i *)(const void *)(u + i)), 1);
             if (m) {
                 size_t k = (size_t)__builtin_ctz((unsigned)m);
                 i += k, run += k;
@@ -265,15 +274,9 @@ void va_buf_json_str_valid(va_buf *b, const char *s, size_t n) {
     /* Sixteen bytes at a time: copied whole, then the first byte to escape (if any) escaped and
      * the scan resumed after it (the strings that get here are the ones not known to be
      * plain: long script blocks, paths full of backslashes). */
-    const __m128i sp = _mm_set1_epi8(0x20), quote = _mm_set1_epi8('"');
-    const __m128i bslash = _mm_set1_epi8('\\'), top = _mm_set1_epi8((char)0x80);
     while (i + 16 <= n) {
         __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(u + i));
-        /* Bytes below 0x20, as a signed compare once 0x80 is flipped on both sides. */
-        __m128i ctl = _mm_cmplt_epi8(_mm_xor_si128(x, top), _mm_xor_si128(sp, top));
-        __m128i special =
-            _mm_or_si128(ctl, _mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash)));
-        int m = _mm_movemask_epi8(special);
+        int m = json_special16(x, 0);
         _mm_storeu_si128((__m128i *)(void *)o, x);
         if (!m) {
             o += 16, i += 16;

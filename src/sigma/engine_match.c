@@ -234,18 +234,25 @@ static fpos field_pos_cf(evalctx *x, const cfield *cf) {
 }
 
 /* Index the event's field names by hash, once per event, for field_next. */
-static int build_ftab(va_engine_scratch *s, const va_event *ev) {
-    /* A table grown for one huge event is dropped rather than cleared for every small one. */
-    if (s->ftab.slot && (size_t)s->ftab.mask + 1 > 8 * ((size_t)ev->n + 16))
-        va_hash_free(&s->ftab);
+/* ev's field-name hashes into fh (room for ev->n + 1) and a table of them in tab; -1 out of
+ * memory.  A table grown for one huge event is dropped rather than cleared for every small one. */
+static int hash_names(va_hash *tab, uint64_t *fh, const va_event *ev) {
+    if (tab->slot && (size_t)tab->mask + 1 > 8 * ((size_t)ev->n + 16))
+        va_hash_free(tab);
     else
-        va_hash_clear(&s->ftab);
-    if (VA_ARRAY_GROW(s->fhash, s->fhash_cap, ev->n + 1) || va_hash_reserve(&s->ftab, ev->n))
-        return -1;
+        va_hash_clear(tab);
+    if (va_hash_reserve(tab, ev->n)) return -1;
     for (uint32_t i = 0; i < ev->n; i++) {
-        s->fhash[i] = va_hash_mem(ev->f[i].name, ev->f[i].nlen, 0);
-        if (va_hash_insert(&s->ftab, s->fhash[i], i)) return -1;
+        fh[i] = va_hash_mem(ev->f[i].name, ev->f[i].nlen, 0);
+        if (va_hash_insert(tab, fh[i], i)) return -1;
     }
+    return 0;
+}
+
+/* ev's names for this event alone (no shape). */
+static int build_ftab(va_engine_scratch *s, const va_event *ev) {
+    if (VA_ARRAY_GROW(s->fhash, s->fhash_cap, ev->n + 1) || hash_names(&s->ftab, s->fhash, ev))
+        return -1;
     s->ft = &s->ftab, s->fh = s->fhash, s->cur = NULL;
     return 0;
 }
@@ -275,21 +282,13 @@ static int shape_add(va_engine_scratch *s, const va_event *ev, struct shape **ou
     for (uint32_t i = 0; i < ev->n; i++) bytes += ev->f[i].nlen;
     if (VA_ARRAY_GROW(h->nlen, h->nlen_cap, ev->n) ||
         VA_ARRAY_GROW(h->names, h->names_cap, bytes ? bytes : 1) ||
-        VA_ARRAY_GROW(h->fhash, h->fhash_cap, ev->n + 1))
+        VA_ARRAY_GROW(h->fhash, h->fhash_cap, ev->n + 1) || hash_names(&h->tab, h->fhash, ev))
         return -1;
-    if (h->tab.slot && (size_t)h->tab.mask + 1 > 8 * ((size_t)ev->n + 16))
-        va_hash_free(&h->tab);
-    else
-        va_hash_clear(&h->tab);
-    if (va_hash_reserve(&h->tab, ev->n)) return -1;
     char *p = h->names;
     for (uint32_t i = 0; i < ev->n; i++) {
-        const va_field *f = &ev->f[i];
-        memcpy(p, f->name, f->nlen);
-        p += f->nlen;
-        h->nlen[i] = f->nlen;
-        h->fhash[i] = va_hash_mem(f->name, f->nlen, 0);
-        if (va_hash_insert(&h->tab, h->fhash[i], i)) return -1;
+        memcpy(p, ev->f[i].name, ev->f[i].nlen);
+        p += ev->f[i].nlen;
+        h->nlen[i] = ev->f[i].nlen;
     }
     h->gfor = NULL;
     h->n = ev->n;
