@@ -637,6 +637,27 @@ static void hash_functions(void **state) {
     /* Different seeds, different hashes; mixing depends on both sides. */
     assert_true(va_hash_mem(a, n, 1) != va_hash_mem(a, n, 2));
     assert_true(va_hash_u64(1, 2) != va_hash_u64(2, 1));
+    /* The checksum: a flip of any one bit of a block of every length up to 130 bytes (all four
+     * lanes, the word tail and the byte tail) changes it; so do the length and the seed. */
+    unsigned char blk[130];
+    for (size_t i = 0; i < sizeof blk; i++) blk[i] = (unsigned char)(i * 37 + 11);
+    for (size_t len = 0; len <= sizeof blk; len++) {
+        uint64_t h = va_hash_sum(blk, len, 5);
+        assert_true(h == va_hash_sum(blk, len, 5));
+        assert_true(h != va_hash_sum(blk, len, 6));
+        if (len) assert_true(h != va_hash_sum(blk, len - 1, 5));
+        for (size_t i = 0; i < len; i++)
+            for (int bit = 0; bit < 8; bit += 3) {
+                blk[i] ^= (unsigned char)(1u << bit);
+                assert_true(h != va_hash_sum(blk, len, 5));
+                blk[i] ^= (unsigned char)(1u << bit);
+            }
+    }
+    /* Words swapped between lanes are a different block. */
+    memcpy(blk, "AAAAAAAABBBBBBBBCCCCCCCCDDDDDDDD", 32);
+    uint64_t h1 = va_hash_sum(blk, 32, 0);
+    memcpy(blk, "BBBBBBBBAAAAAAAACCCCCCCCDDDDDDDD", 32);
+    assert_true(h1 != va_hash_sum(blk, 32, 0));
 }
 
 static void array_grow(void **state) {

@@ -24,12 +24,15 @@ typedef struct seen {
     va_err code[16];
     int ndiags;
     int stop_after; /* 0: never */
+    int looked[64]; /* a stat came with the file: 1 regular file, -1 none */
 } seen;
 
-static int on_file(void *ud, const char *path, uint64_t size) {
+static int on_file(void *ud, const char *path, const struct stat *sb) {
     seen *s = ud;
-    (void)size;
-    if (s->nfiles < 64) snprintf(s->files[s->nfiles], sizeof s->files[0], "%s", path);
+    if (s->nfiles < 64) {
+        snprintf(s->files[s->nfiles], sizeof s->files[0], "%s", path);
+        s->looked[s->nfiles] = sb ? (S_ISREG(sb->st_mode) ? 1 : 0) : -1;
+    }
     s->nfiles++;
     return s->stop_after && s->nfiles >= s->stop_after;
 }
@@ -154,6 +157,7 @@ static void each_directory_once(void **state) {
     assert_string_equal(s.files[0], at("t2/a/b/g.evtx"));
     assert_string_equal(s.files[1], at("t2/a/f.evtx"));
     assert_string_equal(s.files[2], at("t2/dangling.evtx"));
+    assert_true(s.looked[0] == 1 && s.looked[1] == 1 && s.looked[2] == -1);
     assert_int_equal(s.ndiags, 3);
     char want[1024];
     snprintf(want, sizeof want, "%s: directory loop: this leads back to %s; not followed",

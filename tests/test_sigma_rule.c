@@ -1009,6 +1009,86 @@ static void test_cache(void **state) {
     assert_int_equal(system(cmd), 0);
 }
 
+/* A file settled before a run (changed more than 2 s before it) is taken by its stamp the next
+ * time, without reading it; an edit that keeps its size and modification time, a file replaced
+ * by another, or damaged stamps make it read again, and the rules are always the file's. */
+static void test_cache_stamps(void **state) {
+    (void)state;
+    char dir[] = "/tmp/va_rule_stampXXXXXX", cache[] = "/tmp/va_rule_ysXXXXXX";
+    assert_non_null(mkdtemp(dir));
+    assert_non_null(mkdtemp(cache));
+    static const char ok[] = "title: %s\nlogsource: {product: x}\n"
+                             "detection: {s: {F: a}, condition: s}\n";
+    char t[256], name[16];
+    for (int i = 0; i < 4; i++) {
+        snprintf(name, sizeof name, "r%d.yml", i);
+        snprintf(t, sizeof t, ok, i == 3 ? "r0" : name); /* r3: a copy of r0 */
+        put_file(dir, name, t);
+    }
+    struct timespec pause = {2, 200000000};
+    nanosleep(&pause, NULL); /* the files settle */
+    static loaded plain, again;
+    load_cached(dir, NULL, 1, &plain);
+    load_cached(dir, cache, 2, &again); /* parsed; the pack keeps their stamps */
+    assert_int_equal(again.st.cached, 0);
+    load_cached(dir, cache, 2, &again);
+    assert_int_equal(again.st.cached, 4);
+    assert_int_equal(again.st.unread, 4);
+    assert_string_equal(again.text, plain.text);
+
+    /* Edited in place, same size, the modification time put back: read again. */
+    char p[700];
+    snprintf(p, sizeof p, "%s/r1.yml", dir);
+    struct stat sb;
+    assert_int_equal(stat(p, &sb), 0);
+    snprintf(t, sizeof t, ok, "R1.yml");
+    put_file(dir, "r1.yml", t);
+    struct timespec ts[2] = {sb.st_atim, sb.st_mtim};
+    assert_int_equal(utimensat(AT_FDCWD, p, ts, 0), 0);
+    load_cached(dir, cache, 2, &again);
+    assert_int_equal(again.st.cached, 3); /* the edit is parsed */
+    assert_int_equal(again.st.unread, 3);
+    assert_non_null(strstr(again.text, "'R1.yml'"));
+    load_cached(dir, NULL, 1, &plain);
+    assert_string_equal(again.text, plain.text);
+    /* Not settled yet: by its bytes, from the pack, until it is. */
+    load_cached(dir, cache, 2, &again);
+    assert_int_equal(again.st.cached, 4);
+    assert_int_equal(again.st.unread, 3);
+
+    /* Replaced by another file of the same bytes (a new inode): read, found by its bytes. */
+    snprintf(t, sizeof t, ok, "r2.yml");
+    put_file(dir, "new.tmp", t);
+    char q[700];
+    snprintf(q, sizeof q, "%s/new.tmp", dir);
+    snprintf(p, sizeof p, "%s/r2.yml", dir);
+    assert_int_equal(rename(q, p), 0);
+    load_cached(dir, cache, 2, &again);
+    assert_int_equal(again.st.cached, 4);
+    assert_int_equal(again.st.unread, 2);
+    assert_string_equal(again.text, plain.text);
+
+    /* Damaged stamps (the pack's last byte): the pack is not used, and is replaced. */
+    char pack[700];
+    pack_path(cache, pack, sizeof pack);
+    FILE *fp = fopen(pack, "r+b");
+    assert_non_null(fp);
+    assert_int_equal(fseek(fp, -1, SEEK_END), 0);
+    int c = fgetc(fp);
+    assert_int_equal(fseek(fp, -1, SEEK_END), 0);
+    fputc(c ^ 1, fp);
+    fclose(fp);
+    load_cached(dir, cache, 2, &again);
+    assert_int_equal(again.st.cached, 0);
+    assert_string_equal(again.text, plain.text);
+    load_cached(dir, cache, 2, &again);
+    assert_int_equal(again.st.cached, 4);
+
+    char cmd[1600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'", dir, cache);
+    assert_int_equal(system(cmd), 0);
+}
+
 /* ---- conditions ------------------------------------------------------------------------- */
 
 static void test_cond_precedence(void **state) {
@@ -1260,6 +1340,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_load_tree, setup, teardown),
         cmocka_unit_test(test_load_paths_order),
         cmocka_unit_test(test_cache),
+        cmocka_unit_test(test_cache_stamps),
         cmocka_unit_test_setup_teardown(test_cond_precedence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cond_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cond_depth, setup, teardown),

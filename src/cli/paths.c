@@ -35,9 +35,9 @@ typedef struct adder {
     int oom;
 } adder;
 
-static int add_found(void *ud, const char *path, uint64_t size) {
+static int add_found(void *ud, const char *path, const struct stat *sb) {
     adder *a = ud;
-    (void)size;
+    (void)sb;
     if (push(a->p, path)) a->oom = 1;
     return a->oom;
 }

@@ -51,6 +51,18 @@ uint64_t va_hash_mem(const void *p, size_t n, uint64_t seed) {
     return final(h, n);
 }
 
+uint64_t va_hash_sum(const void *p, size_t n, uint64_t seed) {
+    const unsigned char *s = p;
+    uint64_t h[4] = {seed ^ K2, seed ^ K1, ~seed ^ K2, ~seed ^ K1};
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32)
+        for (int k = 0; k < 4; k++) h[k] = step(h[k], load64(s + i + 8 * k));
+    uint64_t x = step(step(step(h[0], h[1]), h[2]), h[3]);
+    for (; i + 8 <= n; i += 8) x = step(x, load64(s + i));
+    if (i < n) x = step(x, tail64(s + i, n - i));
+    return final(x, n);
+}
+
 /* Lower A-Z in all 8 bytes of w at once: set 0x20 where a byte is in 'A'..'Z'. */
 static inline uint64_t lower64(uint64_t w) {
     const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;

@@ -14,9 +14,11 @@
  * removals (correlation windows) does not degrade.  Entry numbers are below 2^32 - 1.
  *
  * va_hash_mem() is the hash every module uses (strings, byte keys), va_hash_mem_lower() the
- * same over ASCII-lowercased bytes (case-insensitive names), and va_hash_u64() mixes an integer
- * in (composite keys).  Seeded per process they are not: keys come from rules and logs, and
- * the tables degrade gracefully (probing), never into a wrong answer.
+ * same over ASCII-lowercased bytes (case-insensitive names), va_hash_u64() mixes an integer
+ * in (composite keys), and va_hash_sum() checksums big blocks (cache files) four lanes at a
+ * time, where va_hash_mem's one chain of multiplies would be the cost of reading them.  Seeded per
+ * process they are not: keys come from rules and logs, and the tables degrade gracefully (probing),
+ * never into a wrong answer.
  */
 #ifndef VA_CORE_HASH_H
 #define VA_CORE_HASH_H
@@ -30,6 +32,10 @@
 uint64_t va_hash_mem(const void *p, size_t n, uint64_t seed);
 /* The same over the bytes with A-Z lowered: va_hash_mem_lower("Ab") == va_hash_mem("ab"). */
 uint64_t va_hash_mem_lower(const void *p, size_t n, uint64_t seed);
+/* Checksum of n bytes at p for telling a damaged block from a sound one: four independent
+ * lanes of va_hash_mem's step over 32-byte strides, joined at the end (about 4x its speed).
+ * Not the same value as va_hash_mem. */
+uint64_t va_hash_sum(const void *p, size_t n, uint64_t seed);
 /* Mix v into h (for composite keys: hash a string, then mix an ID in). */
 static inline uint64_t va_hash_u64(uint64_t h, uint64_t v) {
     h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);

@@ -4,13 +4,15 @@
  * Directories are identified by device and inode, kept in one array with a core/hash.h index
  * over it; the directories of the current path are a stack of positions in that array, so a
  * directory seen again is told apart as a loop (on the stack) or a second link (elsewhere).
- * A directory's names are read and the directory closed before recursing, so the walk holds
- * one directory descriptor whatever the depth.
+ * A directory's names are read, and its entries looked at (fstatat on the open directory: one
+ * path component to resolve, not the whole path), and the directory closed before recursing,
+ * so the walk holds one directory descriptor whatever the depth.
  */
 #include "core/walk.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,14 +84,22 @@ static uint32_t find_seen(const walker *w, dir_id id) {
     return VA_HASH_END;
 }
 
-static int cmp_names(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+/* A directory entry: its name, and what fstatat said about it (err 0), or why not (err:
+ * errno), or neither (skip: a regular file whose name is not wanted, never looked at). */
+typedef struct entry {
+    char *name;
+    int err, skip;
+    struct stat sb;
+} entry;
+
+static int cmp_entries(const void *a, const void *b) {
+    return strcmp(((const entry *)a)->name, ((const entry *)b)->name);
 }
 
-/* The names in dir (hidden ones left out), sorted; NULL with *n = 0 if there are none or the
- * directory cannot be read (reported). */
-static char **read_names(walker *w, const char *dir, size_t *n) {
-    char **v = NULL;
+/* The entries of dir (hidden ones left out), sorted by name and looked at; NULL with *n = 0 if
+ * there are none or the directory cannot be read (reported). */
+static entry *read_entries(walker *w, const char *dir, size_t *n) {
+    entry *v = NULL;
     size_t cap = 0;
     *n = 0;
     DIR *d = opendir(dir);
@@ -113,38 +123,44 @@ static char **read_names(walker *w, const char *dir, size_t *n) {
             report(w, VA_SEV_ERROR, VA_ENOMEM, dir, "out of memory");
             break;
         }
-        v[(*n)++] = s;
+        entry *e = &v[(*n)++];
+        e->name = s;
+        e->err = 0;
+        e->skip = de->d_type == DT_REG && !wanted(w, s);
     }
+    if (*n) qsort(v, *n, sizeof *v, cmp_entries);
+    for (size_t i = 0; i < *n; i++)
+        if (!v[i].skip && fstatat(dirfd(d), v[i].name, &v[i].sb, 0)) v[i].err = errno;
     closedir(d);
-    if (*n) qsort(v, *n, sizeof *v, cmp_names);
     return v;
 }
 
 /* Walk dir, which is on top of the path stack. */
 static void walk(walker *w, const char *dir) {
     size_t n;
-    char **names = read_names(w, dir, &n);
+    entry *names = read_entries(w, dir, &n);
     size_t dl = strlen(dir);
     for (size_t i = 0; i < n && !w->stop; i++) {
-        size_t pl = dl + strlen(names[i]) + 2;
+        if (names[i].skip) continue;
+        size_t pl = dl + strlen(names[i].name) + 2;
         char *path = malloc(pl);
         if (!path) {
             report(w, VA_SEV_ERROR, VA_ENOMEM, dir, "out of memory");
             break;
         }
         /* "/" as a root would otherwise give "//name" */
-        snprintf(path, pl, "%s%s%s", dir, dl && dir[dl - 1] == '/' ? "" : "/", names[i]);
-        struct stat sb;
-        if (stat(path, &sb)) {
-            if (wanted(w, names[i])) {
-                if (w->fn(w->ud, path, 0)) w->stop = 1;
+        snprintf(path, pl, "%s%s%s", dir, dl && dir[dl - 1] == '/' ? "" : "/", names[i].name);
+        const struct stat *sb = &names[i].sb;
+        if (names[i].err) {
+            if (wanted(w, names[i].name)) {
+                if (w->fn(w->ud, path, NULL)) w->stop = 1;
             } else {
                 /* Its type is unknown: it may be a directory whose files are missed. */
-                report(w, errno == ENOENT ? VA_SEV_WARN : VA_SEV_ERROR, VA_EIO, path,
-                       "cannot look at: %s", strerror(errno));
+                report(w, names[i].err == ENOENT ? VA_SEV_WARN : VA_SEV_ERROR, VA_EIO, path,
+                       "cannot look at: %s", strerror(names[i].err));
             }
-        } else if (S_ISDIR(sb.st_mode)) {
-            dir_id id = {sb.st_dev, sb.st_ino};
+        } else if (S_ISDIR(sb->st_mode)) {
+            dir_id id = {sb->st_dev, sb->st_ino};
             uint32_t at = find_seen(w, id);
             if (at == VA_HASH_END) {
                 if (w->npath > VA_WALK_MAX_DEPTH)
@@ -175,16 +191,16 @@ static void walk(walker *w, const char *dir) {
                 }
                 /* else a second link to a directory read already: its files are in */
             }
-        } else if (wanted(w, names[i])) {
-            if (S_ISREG(sb.st_mode)) {
-                if (w->fn(w->ud, path, (uint64_t)sb.st_size)) w->stop = 1;
+        } else if (wanted(w, names[i].name)) {
+            if (S_ISREG(sb->st_mode)) {
+                if (w->fn(w->ud, path, sb)) w->stop = 1;
             } else {
                 report(w, VA_SEV_WARN, VA_EIO, path, "not a regular file: not read");
             }
         }
         free(path);
     }
-    for (size_t i = 0; i < n; i++) free(names[i]);
+    for (size_t i = 0; i < n; i++) free(names[i].name);
     free(names);
 }
 

@@ -13,6 +13,7 @@
 #define VA_CORE_WALK_H
 
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "core/err.h"
 
@@ -26,10 +27,11 @@ typedef struct va_walk_opts {
 } va_walk_opts;
 
 /* Receives each wanted file, in walk order: path (borrowed for the call) is the directory
- * argument joined with the names below it, size the file's size.  A wanted name that cannot
- * be looked at (a dangling link, a raced removal) comes with size 0, so that the caller's open
- * reports why.  Return nonzero to stop the walk. */
-typedef int (*va_walk_fn)(void *ud, const char *path, uint64_t size);
+ * argument joined with the names below it, sb what stat says of it (links followed; borrowed
+ * for the call).  A wanted name that cannot be looked at (a dangling link, a raced removal)
+ * comes with sb NULL, so that the caller's open reports why.  Return nonzero to stop the
+ * walk. */
+typedef int (*va_walk_fn)(void *ud, const char *path, const struct stat *sb);
 
 /* Walk directory dir (trailing slashes are dropped from reported paths).  Problems go to diag
  * (may be NULL; file is the path concerned, unit and offset are unset): a directory that

@@ -205,11 +205,11 @@ static va_err hs_build(va_prefilter *p, const char *const *lits, const size_t *l
 
 /* ---- the database cache ------------------------------------------------------------------- */
 
-#define CACHE_MAGIC "VAERNHS4" /* 4: keys and checksums with core/hash.h */
+#define CACHE_MAGIC "VAERNHS5" /* 4: keys and checksums with core/hash.h; 5: va_hash_sum */
 
 /* Checksum of the stored database: a damaged file is rebuilt, never handed to Hyperscan. */
 static uint64_t bytes_sum(const char *b, size_t n) {
-    return va_hash_mem(b, n, 0x5eed);
+    return va_hash_sum(b, n, 0x5eed);
 }
 
 /* Feed n bytes to two independently seeded hashes (a 128-bit key: no collisions to fear). */

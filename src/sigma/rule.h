@@ -195,6 +195,7 @@ typedef struct va_rule_stats {
     uint32_t docs_failed;
     uint32_t by_kind[4]; /* loaded rules by va_rule_kind */
     uint32_t cached;     /* files whose parsed YAML came from the cache (va_rule_load_paths) */
+    uint32_t unread;     /* of those, files known unchanged by their stamp and not read */
 } va_rule_stats;
 
 /* Load every YAML document of text[0..len) (file names the source in rules and diagnostics
