@@ -71,13 +71,15 @@ void va_buf_printf(va_buf *b, const char *fmt, ...) {
     b->len += (size_t)n;
 }
 
+const char va_digit_pairs[201] = "00010203040506070809101112131415161718192021222324"
+                                 "25262728293031323334353637383940414243444546474849"
+                                 "50515253545556575859606162636465666768697071727374"
+                                 "75767778798081828384858687888990919293949596979899";
+
 void va_buf_u64(va_buf *b, uint64_t v) {
     /* Straight into the buffer, two digits a step from a table: event values are mostly
      * numbers.  The digit count comes from the bit length (log10 2 is about 1233/4096). */
-    static const char pairs[201] = "00010203040506070809101112131415161718192021222324"
-                                   "25262728293031323334353637383940414243444546474849"
-                                   "50515253545556575859606162636465666768697071727374"
-                                   "75767778798081828384858687888990919293949596979899";
+    const char *pairs = va_digit_pairs;
     static const uint64_t pow10[20] = {1ull,
                                        10ull,
                                        100ull,

@@ -48,6 +48,9 @@ static inline void va_buf_putc(va_buf *b, char c) {
 void va_buf_puts(va_buf *b, const char *s);
 void va_buf_printf(va_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void va_buf_u64(va_buf *b, uint64_t v);
+/* "00" "01" ... "99": the two digits of n at va_digit_pairs + 2 * n (n < 100), for formatting
+ * decimals two digits a step. */
+extern const char va_digit_pairs[201];
 void va_buf_i64(va_buf *b, int64_t v);
 /* Append s (UTF-8, n bytes) as a quoted JSON string; invalid UTF-8 becomes U+FFFD. */
 void va_buf_json_str(va_buf *b, const char *s, size_t n);

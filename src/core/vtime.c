@@ -4,6 +4,9 @@
 #include "core/vtime.h"
 
 #include <stdio.h>
+#include <string.h>
+
+#include "core/buf.h"
 
 #define FT_UNIX_EPOCH 116444736000000000ULL /* FILETIME ticks at 1970-01-01 */
 
@@ -39,14 +42,14 @@ static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
     *y = (int64_t)yoe + era * 400 + (*m <= 2);
 }
 
-/* secs since epoch (may be negative) + 9-digit fraction. */
-static char *dec(char *o, unsigned v, int width) {
-    for (int i = width - 1; i >= 0; i--, v /= 10) o[i] = (char)('0' + v % 10);
-    return o + width;
+/* The two digits of v (< 100). */
+static inline char *dec2(char *o, unsigned v) {
+    memcpy(o, va_digit_pairs + 2 * v, 2);
+    return o + 2;
 }
 
-/* secs since epoch (may be negative) + 9-digit fraction.  Hand-formatted: it runs for every
- * event. */
+/* secs since epoch (may be negative) + 9-digit fraction.  Hand-formatted, two digits a step:
+ * it runs for every event. */
 static size_t fmt_parts(int64_t secs, uint32_t frac9, int digits, char *out) {
     int64_t days = secs / 86400, rem = secs % 86400;
     if (rem < 0) rem += 86400, days--;
@@ -55,27 +58,36 @@ static size_t fmt_parts(int64_t secs, uint32_t frac9, int digits, char *out) {
     civil_from_days(days, &y, &m, &d);
     char *o = out;
     if (y >= 0 && y <= 9999) {
-        o = dec(o, (unsigned)y, 4);
+        o = dec2(o, (unsigned)y / 100);
+        o = dec2(o, (unsigned)y % 100);
     } else {
         int n = snprintf(o, 24, "%04lld", (long long)y);
         o += n > 0 ? n : 0;
     }
+    unsigned r = (unsigned)rem;
     *o++ = '-';
-    o = dec(o, m, 2);
+    o = dec2(o, m);
     *o++ = '-';
-    o = dec(o, d, 2);
+    o = dec2(o, d);
     *o++ = 'T';
-    o = dec(o, (unsigned)(rem / 3600), 2);
+    o = dec2(o, r / 3600);
     *o++ = ':';
-    o = dec(o, (unsigned)(rem / 60 % 60), 2);
+    o = dec2(o, r / 60 % 60);
     *o++ = ':';
-    o = dec(o, (unsigned)(rem % 60), 2);
+    o = dec2(o, r % 60);
     if (digits > 0) {
         if (digits > 9) digits = 9;
         char f[9];
-        dec(f, frac9, 9);
+        unsigned x = frac9 % 1000000000u;
+        f[0] = (char)('0' + x / 100000000u);
+        x %= 100000000u;
+        dec2(f + 1, x / 1000000u);
+        dec2(f + 3, x / 10000u % 100u);
+        dec2(f + 5, x / 100u % 100u);
+        dec2(f + 7, x % 100u);
         *o++ = '.';
-        for (int i = 0; i < digits; i++) *o++ = f[i];
+        memcpy(o, f, (size_t)digits);
+        o += digits;
     }
     *o++ = 'Z';
     *o = 0;
