@@ -23,6 +23,9 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "core/array.h"
 #include "core/utf.h"
@@ -170,19 +173,37 @@ typedef struct fr {
 /* ---- shapes ---- */
 
 /* shape_of for arrays: whether there is more than one item. */
+/* Whether one of the n UTF-16 units at p is NUL: eight units a step with SSE2. */
+static int has_nul_unit(const uint8_t *p, uint32_t n) {
+    uint32_t i = 0;
+#if defined(__SSE2__)
+    const __m128i zero = _mm_setzero_si128();
+    for (; i + 8 <= n; i += 8) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + 2 * i));
+        if (_mm_movemask_epi8(_mm_cmpeq_epi16(x, zero))) return 1;
+    }
+#endif
+    for (; i < n; i++)
+        if (!(p[2 * i] | p[2 * i + 1])) return 1;
+    return 0;
+}
+
 static uint16_t shape_of_array(const bx_val *v) {
     uint16_t code = v->type;
     uint8_t et = v->type & 0x7f;
-    uint32_t items = 0;
+    int multi = 0;
     if (et == BX_T_STRING || et == BX_T_ANSI) {
+        /* Items end at a NUL, the last one also at the end: there are two or more when a NUL
+         * comes before the last unit. */
         uint32_t unit = et == BX_T_STRING ? 2 : 1, end = v->size / unit * unit;
-        for (uint32_t i = 0; i < end && items < 2; i += unit)
-            if (!(v->p[i] | (unit == 2 ? v->p[i + 1] : 0)) || i + unit >= end) items++;
+        if (end > unit)
+            multi =
+                unit == 1 ? memchr(v->p, 0, end - 1) != NULL : has_nul_unit(v->p, (end - unit) / 2);
     } else {
         uint32_t es = bx_type_size(et, v->size);
-        items = es ? v->size / es : 0;
+        multi = es && v->size / es > 1;
     }
-    if (items > 1) code |= 0x200;
+    if (multi) code |= 0x200;
     return code;
 }
 
