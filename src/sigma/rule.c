@@ -1863,6 +1863,18 @@ static void *run_load(void *arg) {
     return NULL;
 }
 
+/* yc_read on a thread of its own. */
+typedef struct yc_reader {
+    ycache *c;
+    const char *path;
+} yc_reader;
+
+static void *run_yc_read(void *arg) {
+    yc_reader *r = arg;
+    yc_read(r->c, r->path);
+    return NULL;
+}
+
 /* The pack for a list of rule paths: DIR/rules-HASH.yc (malloc'd; NULL out of memory). */
 static char *yc_path(const char *dir, const char *const *paths, size_t npaths) {
     uint64_t h = 0;
@@ -2023,6 +2035,16 @@ va_err va_rule_load_paths(va_arena *arenas, int nthreads, const char *const *pat
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     int64_t start_ns = (int64_t)now.tv_sec * 1000000000ll + now.tv_nsec; /* before any stat */
+    /* The pack of parsed streams, shared (read only) by the loading threads; with more than
+     * one thread, read on one of its own while the folders are walked (the two took about as
+     * long with SigmaHQ). */
+    ycache cache;
+    memset(&cache, 0, sizeof cache);
+    char *pack = cache_dir && *cache_dir && npaths ? yc_path(cache_dir, paths, npaths) : NULL;
+    yc_reader rd = {&cache, pack};
+    pthread_t reader;
+    int reading = pack && nthreads > 1 && !pthread_create(&reader, NULL, run_yc_read, &rd);
+    if (pack && !reading) yc_read(&cache, pack);
     /* 1. The files, in the order loading one by one would take them; the walk's reports are
      * kept in that order too. */
     kept lst = {0};
@@ -2062,11 +2084,12 @@ va_err va_rule_load_paths(va_arena *arenas, int nthreads, const char *const *pat
             nr = k + 1;
         }
     }
-    /* The pack of parsed streams, shared (read only) by the threads. */
-    ycache cache;
-    memset(&cache, 0, sizeof cache);
-    char *pack = cache_dir && *cache_dir && nr ? yc_path(cache_dir, paths, npaths) : NULL;
-    if (pack) yc_read(&cache, pack);
+    if (reading) pthread_join(reader, NULL);
+    if (pack && !nr) { /* no file: nothing to take or keep */
+        yc_free(&cache);
+        free(pack);
+        pack = NULL;
+    }
     for (int k = 0; k < nr; k++) runs[k].cache = pack ? &cache : NULL;
     pthread_t tid[VA_RULE_MAX_THREADS];
     int started[VA_RULE_MAX_THREADS] = {0};
