@@ -789,6 +789,96 @@ static void compile_threads_same(void **state) {
     va_arena_free(&a);
 }
 
+/* Scan groups' databases built on several threads: fields with hundreds of literals get
+ * groups of their own; the engine keeps the same literals and finds the same rules whether one
+ * thread or four built the databases, with or without the cache, and the cache written by
+ * four threads serves a later build whole. */
+static void prefilter_groups_threads(void **state) {
+    (void)state;
+    va_buf y;
+    va_buf_init(&y);
+    for (int k = 0; k < 1300; k++) {
+        char r[400], d[200];
+        if (k < 600)
+            snprintf(d, sizeof d, "{s: {CommandLine|contains: 'cmd%04d'}, condition: s}", k);
+        else if (k < 1200)
+            snprintf(d, sizeof d, "{s: {Image|endswith: 'img%04d.exe'}, condition: s}", k);
+        else if (k < 1250)
+            snprintf(d, sizeof d, "{s: {User|contains: 'usr%04d'}, condition: s}", k);
+        else
+            snprintf(d, sizeof d, "{k: ['kw%04d'], condition: k}", k);
+        snprintf(r, sizeof r,
+                 "title: R%d\nlogsource: {product: windows, category: process_creation}\n"
+                 "detection: %s\n---\n",
+                 k, d);
+        va_buf_puts(&y, r);
+    }
+    assert_false(y.oom);
+    va_arena a;
+    va_arena_init(&a, 0);
+    va_rule_set set = {0};
+    va_rule_stats rs = {0};
+    assert_int_equal(va_rule_load_mem(&a, "t.yml", y.p, y.len, &set, NULL, NULL, &rs), VA_OK);
+    size_t len;
+    const char *m = va_logsource_default_yaml(&len), *err = NULL;
+    va_logsource_map *map;
+    assert_int_equal(va_logsource_load_mem(&a, "ls", m, len, &map, &err), VA_OK);
+    char cache[] = "/tmp/va_pf_groupsXXXXXX";
+    assert_non_null(mkdtemp(cache));
+    /* threads, cache: one thread without; four writing the cache; four and one reading it */
+    static const int threads[4] = {1, 4, 4, 1};
+    static const int cached[4] = {0, 0, 1, 1};
+    va_engine *e[4];
+    va_engine_stats st[4];
+    for (int i = 0; i < 4; i++) {
+        va_engine_opts o = {
+            .logsources = map, .threads = threads[i], .cache_dir = i ? cache : NULL};
+        assert_int_equal(va_engine_new(&set, &o, NULL, NULL, &e[i], &st[i]), VA_OK);
+        assert_int_equal(st[i].rules, 1300);
+        assert_int_equal(st[i].literals, st[0].literals);
+        assert_int_equal(st[i].prefiltered, 1300);
+        assert_int_equal(st[i].cached, cached[i]);
+    }
+    assert_true(st[0].literals >= 1300);
+    va_engine_scratch *sc = va_engine_scratch_new();
+    assert_non_null(sc);
+    static const char *const cl[] = {"a cmd0007 b", "x\\img0655.exe", "usr1203", "kw1277", "none"};
+    for (int c = 0; c < 5; c++) {
+        for (int i = 0; i < 4; i++) {
+            va_arena ea;
+            va_arena_init(&ea, 0);
+            va_event ev;
+            va_event_init(&ev, &ea);
+            va_event_add_copy(&ev, "Channel", 7, "Microsoft-Windows-Sysmon/Operational", 36,
+                              VA_V_STR);
+            va_event_add_copy(&ev, "EventID", 7, "1", 1, VA_V_UINT);
+            const char *f = c == 0 || c == 3 || c == 4 ? "CommandLine" : c == 1 ? "Image" : "User";
+            va_event_add_copy(&ev, f, strlen(f), cl[c], strlen(cl[c]), VA_V_STR);
+            va_event_finish(&ev);
+            assert_int_equal(va_engine_match(e[i], sc, &ev, NULL, NULL), c < 4 ? 1u : 0u);
+            va_arena_free(&ea);
+        }
+    }
+    va_engine_scratch_free(sc);
+    for (int i = 0; i < 4; i++) va_engine_free(e[i]);
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "ls %s | grep -c '^prefilter-.*\\.hsdb$' > %s/count", cache, cache);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "%s/count", cache);
+    FILE *f = fopen(cmd, "r");
+    assert_non_null(f);
+    unsigned n = 0;
+    assert_int_equal(fscanf(f, "%u", &n), 1);
+    fclose(f);
+    /* CommandLine and Image with groups of their own, User in the shared one, the keywords'
+     * in the group of the fields no literal is pinned to: one database each */
+    assert_int_equal(n, 4);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", cache);
+    assert_int_equal(system(cmd), 0);
+    va_buf_free(&y);
+    va_arena_free(&a);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(routes_and_renames),
@@ -803,6 +893,7 @@ int main(void) {
         cmocka_unit_test(field_shapes),
         cmocka_unit_test(scratch_outlives_engine),
         cmocka_unit_test(compile_threads_same),
+        cmocka_unit_test(prefilter_groups_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,8 @@
  * event IDs a detection demands, by which the index keys rules.  The reduction is
  * conservative, so alerts are the same with the prefilter on or off (tests run both).
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -681,19 +683,69 @@ uint32_t va_engine_scan_group(const va_engine *e, uint64_t hash, const char *nam
     return i == UINT32_MAX ? 0 : e->pins[i].group;
 }
 
+/* One scan group's database, built or read from the cache by one of the build's threads. */
+typedef struct group_job {
+    const char **lits;
+    size_t *lens;
+    uint32_t n;
+    va_prefilter *db;
+    va_err err;
+    const char *why;
+} group_job;
+
+typedef struct group_pool {
+    group_job *jobs;
+    const uint32_t *order; /* jobs, largest first: the largest is most of the time */
+    uint32_t njobs;
+    _Atomic uint32_t next;
+    va_prefilter_backend backend;
+    const char *cache_dir;
+} group_pool;
+
+static void *run_group_jobs(void *arg) {
+    group_pool *p = arg;
+    for (uint32_t k; (k = atomic_fetch_add(&p->next, 1)) < p->njobs;) {
+        group_job *j = &p->jobs[p->order[k]];
+        j->err =
+            va_prefilter_new(j->lits, j->lens, j->n, p->backend, p->cache_dir, &j->db, &j->why);
+    }
+    return NULL;
+}
+
+/* Build the databases of jobs[0..n) on up to `threads` threads (the caller one of them). */
+static void build_databases(group_job *jobs, uint32_t n, int threads, const va_engine_opts *o) {
+    uint32_t order[VA_ENGINE_GROUPS], m = 0;
+    for (uint32_t g = 0; g < n; g++)
+        if (jobs[g].n) order[m++] = g;
+    for (uint32_t i = 1; i < m; i++) /* insertion sort, largest first */
+        for (uint32_t k = i; k > 0 && jobs[order[k]].n > jobs[order[k - 1]].n; k--) {
+            uint32_t t = order[k];
+            order[k] = order[k - 1], order[k - 1] = t;
+        }
+    group_pool p = {jobs, order, m, 0, (va_prefilter_backend)o->prefilter_backend, o->cache_dir};
+    pthread_t tid[VA_ENGINE_GROUPS];
+    int started = 0;
+    if (threads > (int)m) threads = (int)m;
+    while (started + 1 < threads && !pthread_create(&tid[started], NULL, run_group_jobs, &p))
+        started++;
+    run_group_jobs(&p);
+    for (int k = 0; k < started; k++) pthread_join(tid[k], NULL);
+}
+
 /* Split the literals some rule waits for into scan groups and compile a database for each
  * (only those: a literal of an `and` side that lost to a more selective one would only cost
- * matches). */
+ * matches).  The databases are built (or read from the cache) on o->threads threads; the
+ * engine and its reports do not depend on how many. */
 static va_err build_groups(va_engine *e, const litset *L, const uint8_t *anywhere,
                            const va_engine_opts *o, const char **why) {
     /* Distinct literals pinned to each pin. */
     uint32_t *cnt = calloc(e->npins ? e->npins : 1, sizeof *cnt);
     uint32_t *last = calloc(e->npins ? e->npins : 1, sizeof *last);
-    const char **ul = malloc((L->n ? L->n : 1) * sizeof *ul);
-    size_t *un = malloc((L->n ? L->n : 1) * sizeof *un);
+    group_job jobs[VA_ENGINE_GROUPS];
+    memset(jobs, 0, sizeof jobs);
     uint8_t *gmask = NULL;
     va_err err = VA_OK;
-    if (!cnt || !last || !ul || !un) {
+    if (!cnt || !last) {
         err = VA_ENOMEM;
         goto done;
     }
@@ -733,25 +785,35 @@ static va_err build_groups(va_engine *e, const litset *L, const uint8_t *anywher
     e->pf_cached = 1;
     for (uint32_t g = 0; g < ng && !err; g++) {
         struct scan_group *sg = &e->grp[g];
-        if (!(sg->ids = malloc((L->n ? L->n : 1) * sizeof *sg->ids))) {
+        uint32_t cnt_g = 0;
+        for (uint32_t l = 0; l < L->n; l++)
+            cnt_g += e->lit_off[l + 1] > e->lit_off[l] && (gmask[l] >> g & 1);
+        group_job *j = &jobs[g];
+        size_t room = cnt_g ? cnt_g : 1;
+        if (!(sg->ids = malloc(room * sizeof *sg->ids)) ||
+            !(j->lits = malloc(room * sizeof *j->lits)) ||
+            !(j->lens = malloc(room * sizeof *j->lens))) {
             err = VA_ENOMEM;
             break;
         }
         sg->n = 0;
         for (uint32_t l = 0; l < L->n; l++)
             if (e->lit_off[l + 1] > e->lit_off[l] && (gmask[l] >> g & 1))
-                ul[sg->n] = L->s[l], un[sg->n] = L->len[l], sg->ids[sg->n++] = l;
-        if (!sg->n) continue;
-        err = va_prefilter_new(ul, un, sg->n, (va_prefilter_backend)o->prefilter_backend,
-                               o->cache_dir, &sg->db, why);
-        if (!err && !va_prefilter_from_cache(sg->db)) e->pf_cached = 0;
+                j->lits[sg->n] = L->s[l], j->lens[sg->n] = L->len[l], sg->ids[sg->n++] = l;
+        j->n = sg->n;
+    }
+    if (!err) build_databases(jobs, ng, o->threads, o);
+    for (uint32_t g = 0; g < ng; g++) {
+        group_job *j = &jobs[g];
+        e->grp[g].db = j->db;                            /* freed with the engine, built or not */
+        if (!err && j->err) err = j->err, *why = j->why; /* the first group's, as one by one */
+        if (j->db && !va_prefilter_from_cache(j->db)) e->pf_cached = 0;
+        free(j->lits), free(j->lens);
     }
 done:
     free(gmask);
     free(cnt);
     free(last);
-    free(ul);
-    free(un);
     return err;
 }
 

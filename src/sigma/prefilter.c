@@ -11,6 +11,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -311,10 +312,11 @@ static void cache_store(const va_prefilter *p, const char *dir, const char *path
     size_t len = 0;
     if (hs_serialize_database(p->db, &bytes, &len) != HS_SUCCESS) return;
     mkdir(dir, 0700);
-    size_t tn = strlen(path) + 32;
+    size_t tn = strlen(path) + 64;
     char *tmp = malloc(tn);
     if (tmp) {
-        snprintf(tmp, tn, "%s.%ld.tmp", path, (long)getpid());
+        /* the process and the thread: databases of one rule set are stored from several */
+        snprintf(tmp, tn, "%s.%ld.%lx.tmp", path, (long)getpid(), (unsigned long)pthread_self());
         FILE *f = fopen(tmp, "wb");
         uint64_t l = len, sum = bytes_sum(bytes, len);
         int ok = f && fwrite(CACHE_MAGIC, 1, 8, f) == 8 && fwrite(key, 8, 2, f) == 2 &&
