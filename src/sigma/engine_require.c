@@ -49,14 +49,33 @@ typedef struct litset {
     size_t pcap, pfcap;
     va_hash pairs;
     int oom;
+    /* Fold classes of the non-ASCII characters met (va_value_fold_class scans its whole table
+     * for each; literals repeat few characters), direct-mapped by code point. */
+    struct fold_memo {
+        uint32_t cp; /* 0: empty */
+        uint32_t n;
+        uint32_t cls[8];
+    } fold[64];
 } litset;
 
-static uint64_t pair_hash(uint32_t lit, const char *f) {
-    return va_hash_u64(f ? va_hash_mem(f, strlen(f), 0) : 0, lit);
+/* va_value_fold_class(cp, out, 8) through L's memo. */
+static size_t fold_class(litset *L, uint32_t cp, uint32_t out[8]) {
+    struct fold_memo *m = &L->fold[cp % 64];
+    if (m->cp != cp || !cp) {
+        m->n = (uint32_t)va_value_fold_class(cp, m->cls, 8);
+        m->cp = cp;
+    }
+    memcpy(out, m->cls, sizeof m->cls);
+    return m->n;
 }
 
-static uint32_t pair_intern(litset *L, uint32_t lit, const char *field) {
-    uint64_t h = pair_hash(lit, field);
+/* fhash: va_hash_mem of field (0 for NULL) */
+static uint64_t pair_hash(uint32_t lit, uint64_t fhash) {
+    return va_hash_u64(fhash, lit);
+}
+
+static uint32_t pair_intern(litset *L, uint32_t lit, const char *field, uint64_t fhash) {
+    uint64_t h = pair_hash(lit, fhash);
     va_hash_iter it;
     for (uint32_t id = va_hash_first(&L->pairs, h, &it); id != VA_HASH_END;
          id = va_hash_next(&L->pairs, &it)) {
@@ -177,7 +196,8 @@ static int selective(const char *lit, size_t n) {
 /* The raw forms a subject may hold of folded literal lit[0..n): every non-ASCII character
  * replaced by each member of its fold class (ASCII case is the scan's own business).  Calls
  * fn(ud, form, len) for each; returns -1 when there would be more than PF_VARIANTS. */
-static int variants(const char *lit, size_t n, void (*fn)(void *, const char *, size_t), void *ud) {
+static int variants(litset *L, const char *lit, size_t n, void (*fn)(void *, const char *, size_t),
+                    void *ud) {
     uint32_t cls[16][8];
     size_t ncls[16], pos[16], clen[16], nk = 0, total = 1;
     for (size_t i = 0; i < n;) {
@@ -187,7 +207,7 @@ static int variants(const char *lit, size_t n, void (*fn)(void *, const char *, 
                        : va_utf8_next((const unsigned char *)lit + i, n - i, &cp);
         if (l > 1 || (unsigned char)lit[i] >= 0x80) {
             if (!l) l = 1;
-            size_t c = va_value_fold_class(cp, cls[nk < 16 ? nk : 15], 8);
+            size_t c = fold_class(L, cp, cls[nk < 16 ? nk : 15]);
             if (c > 1) {
                 if (nk == 16 || c > 8 || total * c > PF_VARIANTS) return -1;
                 ncls[nk] = c, pos[nk] = i, clen[nk] = l, nk++, total *= c;
@@ -221,6 +241,7 @@ typedef struct addlit {
     litset *L;
     req *out;
     const char *field;
+    uint64_t fhash; /* va_hash_mem of field */
     int failed;
 } addlit;
 
@@ -228,7 +249,7 @@ static void add_variant(void *ud, const char *s, size_t n) {
     addlit *x = ud;
     if (x->failed) return;
     uint32_t id = lit_intern(x->L, s, n);
-    if (id != UINT32_MAX) id = pair_intern(x->L, id, x->field);
+    if (id != UINT32_MAX) id = pair_intern(x->L, id, x->field, x->fhash);
     if (id == UINT32_MAX || req_add(x->out, id, (uint32_t)n)) x->failed = 1;
 }
 
@@ -249,8 +270,9 @@ static void req_value(const cfield *f, size_t v, litset *L, req *out) {
         }
         /* A literal holding NUL could straddle the value separators of the scanned text: it
          * is not pinned to the field. */
-        addlit x = {L, out, f->nlen && !memchr(lit, 0, n) ? f->name : NULL, 0};
-        if (variants(lit, n, add_variant, &x) || x.failed) {
+        addlit x = {L, out, f->nlen && !memchr(lit, 0, n) ? f->name : NULL, 0, 0};
+        if (x.field) x.fhash = va_hash_mem(x.field, strlen(x.field), 0);
+        if (variants(L, lit, n, add_variant, &x) || x.failed) {
             req_none(out);
             return;
         }
@@ -896,23 +918,33 @@ va_err va_engine_build_prefilter(va_engine *e, const va_engine_opts *o, const ch
         err = VA_ENOMEM;
         goto out;
     }
-    for (uint32_t i = 0; i < e->n && !err; i++)
+    for (uint32_t i = 0; i < e->n && !err; i++) {
+        const char *last_pf = NULL; /* the rule's routes that compute it, last_waive */
+        uint64_t last_waive = 0;
         for (uint32_t j = 0; j < rr[i].n && !err; j++)
             for (uint32_t k = 0; k < rr[i].c[j].n && !err; k++) {
                 uint32_t pid = rr[i].c[j].ids[k], l = L.plit[pid];
                 litrule *x = &e->lit_rules[e->lit_off[l] + fill[l]++];
                 x->rule = i;
                 x->clause = j;
-                /* A route that computes the pinned field cannot be prefiltered on this clause. */
+                /* A route that computes the pinned field cannot be prefiltered on this clause.
+                 * The literals of one field come together: its routes are looked at once. */
                 const char *pf = L.pfield[pid];
-                for (uint32_t r = 0; pf && r < e->r[i].nroutes; r++) {
-                    const va_logsource_field *lf = route_field(&e->r[i].routes[r], pf, strlen(pf));
-                    if (lf && lf->conv != VA_LOGSOURCE_RENAME)
-                        e->r[i].waive_routes[j] |= 1ull << (r < 63 ? r : 63);
+                if (pf && pf != last_pf) {
+                    last_waive = 0;
+                    for (uint32_t r = 0; r < e->r[i].nroutes; r++) {
+                        const va_logsource_field *lf =
+                            route_field(&e->r[i].routes[r], pf, strlen(pf));
+                        if (lf && lf->conv != VA_LOGSOURCE_RENAME)
+                            last_waive |= 1ull << (r < 63 ? r : 63);
+                    }
+                    last_pf = pf;
                 }
+                if (pf) e->r[i].waive_routes[j] |= last_waive;
                 if ((err = pin_names(e, &e->r[i], L.pfield[pid], x))) break;
                 if (!x->nnames) anywhere[l] = 1;
             }
+    }
     free(fill);
     if (err) {
         free(anywhere);
