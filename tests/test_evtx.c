@@ -576,6 +576,7 @@ static void test_value_types(void **state) {
     static const uint16_t nul_end[] = {'h', 'i', 0};
     static const uint8_t bin[] = {0xde, 0xad, 0xbe, 0xef, 0x00, 0x01};
     static const uint8_t sid_raw[] = {1, 1, 0, 0, 0, 0, 0, 5, 18, 0, 0, 0};
+    static const uint8_t ansi_nul[] = "abcdefghijklmnopqrstuvwxyz\0after the end";
     const vcase cases[] = {
         {"null", vt_v_null(), VT_T_STRING, NULL, "", VA_V_NULL},
         {"utf16", vt_v_str("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 <&>\"'"), VT_T_STRING,
@@ -590,6 +591,12 @@ static void test_value_types(void **state) {
         {"utf16 NUL-terminated", vt_v_str16(nul_end, 3), VT_T_STRING, "hi", "hi", VA_V_STR},
         {"ansi (Windows-1252)", vt_v_ansi("ansi \x80\xe9"), VT_T_ANSI, "ansi \xe2\x82\xac\xc3\xa9",
          "ansi \xe2\x82\xac\xc3\xa9", VA_V_STR},
+        /* past the 16-byte steps: a character to map and a quote in the second and third */
+        {"ansi long", vt_v_ansi("0123456789abcdefghij\x80klmnopqrstuvwxyz0123456789\"ABCDEFGH"),
+         VT_T_ANSI, "0123456789abcdefghij\xe2\x82\xacklmnopqrstuvwxyz0123456789\"ABCDEFGH",
+         "0123456789abcdefghij\xe2\x82\xacklmnopqrstuvwxyz0123456789\"ABCDEFGH", VA_V_STR},
+        {"ansi NUL inside", vt_v_raw(VT_T_ANSI, ansi_nul, sizeof ansi_nul), VT_T_ANSI,
+         "abcdefghijklmnopqrstuvwxyz", "abcdefghijklmnopqrstuvwxyz", VA_V_STR},
         {"int8", vt_v_i8(-128), VT_T_INT8, "-128", "-128", VA_V_INT},
         {"uint8", vt_v_u8(255), VT_T_UINT8, "255", "255", VA_V_UINT},
         {"int16", vt_v_i16(-300), VT_T_INT16, "-300", "-300", VA_V_INT},
