@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "test_rand.h"
+
 #include "core/arena.h"
 #include "core/array.h"
 #include "core/buf.h"
@@ -120,8 +122,7 @@ static void buf_json_escaping_pieces(void **state) {
         char s[300];
         size_t n = 0;
         while (n < 200) {
-            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-            unsigned r = (unsigned)(seed >> 33);
+            unsigned r = (unsigned)(test_rand_next(&seed) >> 33);
             if (r % 11 == 0) {
                 const char *x = bits[(r / 11) % 12];
                 memcpy(s + n, x, strlen(x));

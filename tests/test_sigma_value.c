@@ -18,6 +18,8 @@
 
 #include <cmocka.h>
 
+#include "test_rand.h"
+
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
@@ -242,8 +244,7 @@ static void test_fold_blocks(void **state) {
         va_buf want;
         va_buf_init(&want);
         while (n < 150) {
-            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-            unsigned r = (unsigned)(seed >> 33);
+            unsigned r = (unsigned)(test_rand_next(&seed) >> 33);
             if (r % 23 == 0) {
                 const char *o = other[(r / 23) % 4];
                 memcpy(in + n, o, strlen(o));
