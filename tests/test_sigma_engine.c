@@ -699,6 +699,24 @@ static void load_set(va_arena *a, const va_buf *y, va_rule_set *set, va_logsourc
     assert_int_equal(va_logsource_load_mem(a, "ls", m, len, map, &err), VA_OK);
 }
 
+/* The hits of e on a Sysmon process creation event with field f1 = v1 and, unless f2 is NULL,
+ * f2 = v2. */
+static uint32_t match_sysmon1(const va_engine *e, va_engine_scratch *sc, const char *f1,
+                              const char *v1, const char *f2, const char *v2) {
+    va_arena ea;
+    va_arena_init(&ea, 0);
+    va_event ev;
+    va_event_init(&ev, &ea);
+    va_event_add_copy(&ev, "Channel", 7, "Microsoft-Windows-Sysmon/Operational", 36, VA_V_STR);
+    va_event_add_copy(&ev, "EventID", 7, "1", 1, VA_V_UINT);
+    va_event_add_copy(&ev, f1, strlen(f1), v1, strlen(v1), VA_V_STR);
+    if (f2) va_event_add_copy(&ev, f2, strlen(f2), v2, strlen(v2), VA_V_STR);
+    va_event_finish(&ev);
+    uint32_t hits = va_engine_match(e, sc, &ev, NULL, NULL);
+    va_arena_free(&ea);
+    return hits;
+}
+
 /* Rules compiled by several threads: the same rules kept, in the same order, the same
  * reports in the same order and the same counts as by one; a rule that fails after one of its
  * regular expressions compiled leaves nothing behind (the sanitizer build checks for leaks). */
@@ -771,18 +789,7 @@ static void compile_threads_same(void **state) {
     for (int c = 0; c < 6; c++) {
         uint32_t hits[2];
         for (int t = 0; t < 2; t++) {
-            va_arena ea;
-            va_arena_init(&ea, 0);
-            va_event ev;
-            va_event_init(&ev, &ea);
-            va_event_add_copy(&ev, "Channel", 7, "Microsoft-Windows-Sysmon/Operational", 36,
-                              VA_V_STR);
-            va_event_add_copy(&ev, "EventID", 7, "1", 1, VA_V_UINT);
-            va_event_add_copy(&ev, "CommandLine", 11, cl[c], strlen(cl[c]), VA_V_STR);
-            va_event_add_copy(&ev, "Image", 5, cl[c], strlen(cl[c]), VA_V_STR);
-            va_event_finish(&ev);
-            hits[t] = va_engine_match(e[t], sc, &ev, NULL, NULL);
-            va_arena_free(&ea);
+            hits[t] = match_sysmon1(e[t], sc, "CommandLine", cl[c], "Image", cl[c]);
         }
         assert_int_equal(hits[0], hits[1]);
         assert_int_equal(hits[0], c < 5 ? 1u : 0u);
@@ -848,18 +855,8 @@ static void prefilter_groups_threads(void **state) {
     static const char *const cl[] = {"a cmd0007 b", "x\\img0655.exe", "usr1203", "kw1277", "none"};
     for (int c = 0; c < 5; c++) {
         for (int i = 0; i < 4; i++) {
-            va_arena ea;
-            va_arena_init(&ea, 0);
-            va_event ev;
-            va_event_init(&ev, &ea);
-            va_event_add_copy(&ev, "Channel", 7, "Microsoft-Windows-Sysmon/Operational", 36,
-                              VA_V_STR);
-            va_event_add_copy(&ev, "EventID", 7, "1", 1, VA_V_UINT);
             const char *f = c == 0 || c == 3 || c == 4 ? "CommandLine" : c == 1 ? "Image" : "User";
-            va_event_add_copy(&ev, f, strlen(f), cl[c], strlen(cl[c]), VA_V_STR);
-            va_event_finish(&ev);
-            assert_int_equal(va_engine_match(e[i], sc, &ev, NULL, NULL), c < 4 ? 1u : 0u);
-            va_arena_free(&ea);
+            assert_int_equal(match_sysmon1(e[i], sc, f, cl[c], NULL, NULL), c < 4 ? 1u : 0u);
         }
     }
     va_engine_scratch_free(sc);
