@@ -12,7 +12,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,11 +83,12 @@ static uint32_t find_seen(const walker *w, dir_id id) {
     return VA_HASH_END;
 }
 
-/* A directory entry: its name, and what fstatat said about it (err 0), or why not (err:
- * errno), or neither (skip: a regular file whose name is not wanted, never looked at). */
+/* A directory entry: its name, whether the caller wants it (its ending), and what fstatat said
+ * about it (err 0), or why not (err: errno), or neither (skip: a regular file whose name is
+ * not wanted, never looked at). */
 typedef struct entry {
     char *name;
-    int err, skip;
+    int want, err, skip;
     struct stat sb;
 } entry;
 
@@ -126,7 +126,8 @@ static entry *read_entries(walker *w, const char *dir, size_t *n) {
         entry *e = &v[(*n)++];
         e->name = s;
         e->err = 0;
-        e->skip = de->d_type == DT_REG && !wanted(w, s);
+        e->want = wanted(w, s);
+        e->skip = de->d_type == DT_REG && !e->want;
     }
     if (*n) qsort(v, *n, sizeof *v, cmp_entries);
     for (size_t i = 0; i < *n; i++)
@@ -152,7 +153,7 @@ static void walk(walker *w, const char *dir) {
         snprintf(path, pl, "%s%s%s", dir, dl && dir[dl - 1] == '/' ? "" : "/", names[i].name);
         const struct stat *sb = &names[i].sb;
         if (names[i].err) {
-            if (wanted(w, names[i].name)) {
+            if (names[i].want) {
                 if (w->fn(w->ud, path, NULL)) w->stop = 1;
             } else {
                 /* Its type is unknown: it may be a directory whose files are missed. */
@@ -191,7 +192,7 @@ static void walk(walker *w, const char *dir) {
                 }
                 /* else a second link to a directory read already: its files are in */
             }
-        } else if (wanted(w, names[i].name)) {
+        } else if (names[i].want) {
             if (S_ISREG(sb->st_mode)) {
                 if (w->fn(w->ud, path, sb)) w->stop = 1;
             } else {
