@@ -359,7 +359,7 @@ static yview y_view(const ytree *t) {
  * file written just before a run is read by content, as before, until a later run stamps it.
  */
 
-#define YC_MAGIC      "VAERNYC3" /* changes with the format (2: resumption; 3: stamps) */
+#define YC_MAGIC      "VAERNYC4" /* changes with the format (2: resumption; 3, 4: stamps) */
 #define YC_KEEP       8
 #define YC_MAX        (1u << 30) /* a pack this big is not read or written */
 #define YC_SETTLED_NS 2000000000ll
@@ -370,7 +370,7 @@ typedef struct yc_head {
     uint32_t node_size, n; /* sizeof(ynode); entries */
     uint64_t len;          /* bytes of entries after the header */
     uint64_t nstamps;      /* stamps after the entries */
-    uint64_t stamp_sum;    /* va_hash_mem of the stamps */
+    uint64_t stamp_sum;    /* va_hash_sum of the stamps */
 } yc_head;
 
 /* What stat says of a rule file: equal stamps, the same bytes (see above). */
@@ -379,7 +379,7 @@ typedef struct yc_stamp {
     int64_t mtime_ns, ctime_ns;
 } yc_stamp;
 
-/* A stamp in the pack: the file's, and where its entry is (offset from the pack's start). */
+/* A stamp in the pack: the file's, and which entry is its stream (0 the first in the pack). */
 typedef struct yc_stamped {
     yc_stamp st;
     uint64_t entry;
@@ -579,19 +579,10 @@ static int yc_find_stamp(const ycache *c, const yc_stamp *st, yview *v, size_t *
         const yc_stamped *s = &c->stamp[i];
         if (!yc_stamp_eq(&s->st, st)) continue;
         /* an entry the pack has, of the stamped size */
-        size_t lo = 0, hi = c->n;
-        while (lo < hi) {
-            size_t mid = lo + (hi - lo) / 2;
-            if (c->at[mid] < s->entry)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        if (lo == c->n || c->at[lo] != s->entry ||
-            ((const yc_entry *)(c->buf + s->entry))->len != st->size)
+        if (s->entry >= c->n || ((const yc_entry *)(c->buf + c->at[s->entry]))->len != st->size)
             return -1;
-        *at = s->entry;
-        return yc_view(c, s->entry, v);
+        *at = c->at[s->entry];
+        return yc_view(c, *at, v);
     }
     return -1;
 }
@@ -1931,7 +1922,7 @@ static void yc_write(const char *dir, const char *path, const ycache *c, const r
                      int64_t start_ns) {
     const char **v = NULL; /* the entries, in file order */
     size_t n = 0, cap = 0, from_pack = 0, fresh = 0;
-    yc_stamped *sv = NULL; /* the stamps, entry holding the index in v until written */
+    yc_stamped *sv = NULL; /* the stamps; entry: the index in v, as in the pack written */
     size_t ns = 0, caps = 0, by_stamp = 0;
     uint64_t total = 0;
     va_hash seen, seen_st;
@@ -1984,17 +1975,9 @@ static void yc_write(const char *dir, const char *path, const ycache *c, const r
     /* Unchanged when every entry and every stamp came from this pack. */
     int same = !fresh && from_pack == c->n && by_stamp == ns && ns == c->nstamps;
     if (ok && !same && total <= YC_MAX) {
-        uint64_t *off = n ? malloc(n * sizeof *off) : NULL;
-        ok = !n || off;
-        for (size_t i = 0, at = sizeof(yc_head); ok && i < n; i++) {
-            off[i] = at;
-            at += sizeof(yc_entry) + (size_t)yc_body((const yc_entry *)v[i]);
-        }
-        for (size_t i = 0; ok && i < ns; i++) sv[i].entry = off[sv[i].entry];
-        free(off);
         mkdir(dir, 0700);
         size_t tn = strlen(path) + 32;
-        char *tmp = ok ? malloc(tn) : NULL;
+        char *tmp = malloc(tn);
         FILE *f = NULL;
         if (tmp) {
             snprintf(tmp, tn, "%s.%ld.tmp", path, (long)getpid());
